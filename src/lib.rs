@@ -1,2 +1,134 @@
 //! canvas-sis: validate, submit and watch Canvas LMS SIS imports.
+//!
+//! `main.rs` only calls [`run`]; the command-line surface is in `cli`, settings in `config`,
+//! talking to Canvas in `canvas`, local checks in `validate`, one module per subcommand in
+//! `commands`.
+
+pub mod bundle;
+pub mod canvas;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod env_names;
+pub mod exit;
+pub mod import_options;
+pub mod log;
+pub mod redact;
 pub mod validate;
+
+use std::io::IsTerminal;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Command, When};
+use crate::exit::Exit;
+
+/// Parse the command line, run the command, and return the process exit code.
+pub fn run() -> u8 {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    // These need no settings: a broken config must not stop `--help`-like commands.
+    match &cli.command {
+        Command::Completions(_) | Command::Man => {
+            return finish(run_plain(cli.command));
+        }
+        _ => {}
+    }
+    let mut settings = match config::Settings::load(&cli.global, &matches) {
+        Ok(s) => s,
+        Err(f) => {
+            eprintln!("canvas-sis: error: {f}");
+            return f.exit.code();
+        }
+    };
+    let demo = match &cli.command {
+        Command::Demo => match commands::demo::prepare(&mut settings) {
+            Ok(d) => Some(d),
+            Err(f) => {
+                eprintln!("canvas-sis: error: {f}");
+                return f.exit.code();
+            }
+        },
+        _ => None,
+    };
+    let stderr_tty = std::io::stderr().is_terminal();
+    let stdout_tty = std::io::stdout().is_terminal();
+    let color = match settings.color {
+        When::Always => true,
+        When::Never => false,
+        When::Auto => stderr_tty && std::env::var_os(env_names::NO_COLOR).is_none_or(|v| v.is_empty()),
+    };
+    let guard = match log::init(
+        &settings.log,
+        log::StderrMode {
+            verbose: settings.verbose,
+            quiet: settings.quiet,
+            color,
+        },
+    ) {
+        Ok(g) => g,
+        Err(f) => {
+            eprintln!("canvas-sis: error: {f}");
+            return f.exit.code();
+        }
+    };
+    for w in &settings.warnings {
+        tracing::warn!(target: "canvas_sis", "{w}");
+    }
+    let log_path = guard.path.clone();
+    let mut ctx = commands::Ctx {
+        settings,
+        matches,
+        log_path,
+        stdout_tty,
+        stderr_tty,
+        color,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("canvas-sis: error: cannot start the async runtime: {e}");
+            return Exit::Unavailable.code();
+        }
+    };
+    let result = rt.block_on(async {
+        match demo {
+            Some(d) => commands::demo::run(d, &mut ctx).await,
+            None => commands::dispatch(cli.command, &mut ctx).await,
+        }
+    });
+    let code = match result {
+        Ok(exit) => exit.code(),
+        Err(f) => {
+            tracing::error!(target: "canvas_sis", "{f}");
+            f.exit.code()
+        }
+    };
+    // Flush the log file before the process exits.
+    drop(guard);
+    code
+}
+
+fn run_plain(cmd: Command) -> exit::Result<Exit> {
+    match cmd {
+        Command::Completions(a) => commands::docs::completions(a),
+        Command::Man => commands::docs::man(),
+        _ => unreachable!("only plain commands"),
+    }
+}
+
+fn finish(r: exit::Result<Exit>) -> u8 {
+    match r {
+        Ok(e) => e.code(),
+        Err(f) => {
+            eprintln!("canvas-sis: error: {f}");
+            f.exit.code()
+        }
+    }
+}

@@ -1,3 +1,5 @@
+//! The canvas-sis binary: everything happens in `canvas_sis::run`, which returns the exit code.
+
 fn main() {
-    println!("canvas-sis");
+    std::process::exit(i32::from(canvas_sis::run()));
 }

@@ -1,0 +1,11 @@
+//! Talking to Canvas: the HTTP client, the API's types, error shapes, retry and pagination.
+
+pub mod client;
+pub mod error;
+pub mod paginate;
+pub mod retry;
+pub mod types;
+
+pub use client::{Body, Client};
+pub use error::HttpError;
+pub use types::{Import, State};

@@ -1,0 +1,136 @@
+//! `demo`: the bundled Canvas simulator on loopback, then validate → submit → watch on the
+//! sample bundle (embedded, so the demo runs from anywhere), with the log in a temp dir.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use tracing::info;
+
+use crate::config::{Settings, Source, Sourced};
+use crate::exit::{Exit, Failure, Result};
+
+use super::Ctx;
+use super::watch::PollSettings;
+
+/// The sample bundle, compiled in.
+const SAMPLE: &[(&str, &[u8])] = &[
+    ("accounts.csv", include_bytes!("../../samples/bundle/accounts.csv")),
+    ("terms.csv", include_bytes!("../../samples/bundle/terms.csv")),
+    ("users.csv", include_bytes!("../../samples/bundle/users.csv")),
+    ("courses.csv", include_bytes!("../../samples/bundle/courses.csv")),
+    ("sections.csv", include_bytes!("../../samples/bundle/sections.csv")),
+    ("enrollments.csv", include_bytes!("../../samples/bundle/enrollments.csv")),
+];
+
+/// The simulator and the demo's files; kept alive for the run.
+pub struct Demo {
+    sim: fake_canvas::Handle,
+    dir: PathBuf,
+}
+
+/// Start the simulator and point the settings at it (before logging starts, so the log
+/// file goes to the demo's temp dir).
+pub fn prepare(settings: &mut Settings) -> Result<Demo> {
+    let dir = tempfile::Builder::new()
+        .prefix("canvas-sis-demo-")
+        .tempdir()
+        .map_err(|e| Failure::no_input(format!("cannot create a temp dir: {e}")))?
+        .keep();
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(&bundle)
+        .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", bundle.display())))?;
+    for (name, bytes) in SAMPLE {
+        std::fs::write(bundle.join(name), bytes)
+            .map_err(|e| Failure::no_input(format!("cannot write {name}: {e}")))?;
+    }
+    let sim = fake_canvas::spawn(fake_canvas::Config {
+        polls_to_finish: 3,
+        ..Default::default()
+    })
+    .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot start the simulator: {e}")))?;
+    settings.base_url = Some(Sourced {
+        value: sim.url(),
+        source: Source::Default,
+    });
+    settings.account_id = Sourced {
+        value: "self".into(),
+        source: Source::Default,
+    };
+    settings.token = Some(Sourced {
+        value: SecretString::from(sim.token()),
+        source: Source::Default,
+    });
+    settings.log.dir = Some(dir.join("log"));
+    settings.log.rotation = crate::config::Rotation::Never;
+    // Show the log lines themselves on stderr.
+    settings.verbose = settings.verbose.max(1);
+    Ok(Demo { sim, dir })
+}
+
+pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
+    let bundle_dir = demo.dir.join("bundle");
+    info!(target: "ui", "demo: fake Canvas listening on {} (loopback only)", demo.sim.url());
+    let zip = demo.dir.join("lms_daily.zip");
+    zip_dir(&bundle_dir, &zip)?;
+
+    info!(target: "ui", "demo: step 1/3: canvas-sis validate {}", zip.display());
+    let report = crate::validate::validate_paths(std::slice::from_ref(&zip), &Default::default())
+        .map_err(|e| Failure::no_input(e.to_string()))?;
+    let mut out = Vec::new();
+    super::validate::write_diagnostics(&report, &mut out).ok();
+    eprint!("{}", String::from_utf8_lossy(&out));
+    info!(target: "canvas_sis", "validated {}: {}", zip.display(), super::validate::summary(&report));
+    if super::validate::outcome(&report, false) != Exit::Ok {
+        return Err(Failure::data("the sample bundle did not validate"));
+    }
+
+    info!(target: "ui", "demo: step 2/3: canvas-sis submit {} --watch --interval 1s", zip.display());
+    let client = ctx.client()?;
+    let b = crate::bundle::prepare(&zip, None)?;
+    let opts = crate::import_options::ImportOptions {
+        import_type: "instructure_csv".into(),
+        ..Default::default()
+    };
+    let query = opts.query(b.extension);
+    let imp = super::submit::create(&client, &b, &query, &opts).await?;
+    info!(target: "canvas_sis", import_id = imp.id, "import {} created ({})", imp.id, imp.state_str());
+    println!("{}", imp.id);
+
+    info!(target: "ui", "demo: step 3/3: watching import {} every 1s", imp.id);
+    let poll = PollSettings {
+        interval: Duration::from_secs(1),
+        max_polls: 30,
+    };
+    let (exit, _) = super::watch::follow(&client, imp.id, &poll).await?;
+    let requests = demo.sim.requests();
+    info!(
+        target: "ui",
+        "demo: done: exit code {} ({} request(s) to the simulator, {} import(s) created)",
+        exit.code(),
+        requests.len(),
+        demo.sim.created_count()
+    );
+    if let Some(p) = &ctx.log_path {
+        info!(target: "ui", "demo: the log file is {}", p.display());
+    }
+    info!(target: "ui", "demo: next: point canvas-sis at your Canvas (README: Configuration) and run `canvas-sis submit bundle.zip --watch`");
+    Ok(exit)
+}
+
+fn zip_dir(dir: &Path, out: &Path) -> Result<()> {
+    let f = std::fs::File::create(out)
+        .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
+    let mut z = zip::ZipWriter::new(f);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in SAMPLE {
+        let _ = dir;
+        z.start_file(*name, opts)
+            .and_then(|_| std::io::Write::write_all(&mut z, bytes).map_err(Into::into))
+            .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
+    }
+    z.finish()
+        .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! One module per subcommand. Each returns the exit code it ends with, or a `Failure`.
+
+pub mod config_cmd;
+pub mod demo;
+pub mod docs;
+pub mod status;
+pub mod submit;
+pub mod validate;
+pub mod watch;
+
+use std::path::PathBuf;
+
+use clap::ArgMatches;
+
+use crate::cli::Command;
+use crate::config::Settings;
+use crate::exit::{Exit, Failure, Result};
+
+/// What a command gets besides its own arguments.
+pub struct Ctx {
+    pub settings: Settings,
+    pub matches: ArgMatches,
+    /// The log file a monitor should watch, if any.
+    pub log_path: Option<PathBuf>,
+    /// Whether stdout/stderr are terminals (tables, colour, progress bars).
+    pub stdout_tty: bool,
+    pub stderr_tty: bool,
+    pub color: bool,
+}
+
+impl Ctx {
+    pub fn client(&self) -> Result<crate::canvas::Client> {
+        let net = self.settings.network()?;
+        crate::canvas::Client::new(&net, &self.settings)
+    }
+
+    /// Print a JSON document on stdout (the `--json` result).
+    pub fn print_json(&self, v: &serde_json::Value) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(v).expect("JSON values serialize")
+        );
+    }
+}
+
+pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
+    match cmd {
+        Command::Validate(a) => validate::run(a, ctx),
+        Command::Submit(a) => submit::run(*a, ctx).await,
+        Command::Watch(a) => watch::run(a, ctx).await,
+        Command::Status(a) => status::run(a, ctx).await,
+        Command::Config(c) => config_cmd::run(c, ctx).await,
+        Command::Completions(a) => docs::completions(a),
+        Command::Man => docs::man(),
+        Command::Demo => Err(Failure::new(
+            Exit::Usage,
+            "demo is started from run(), not dispatched",
+        )),
+        Command::List(_)
+        | Command::Importing
+        | Command::Abort(_)
+        | Command::AbortAllPending(_)
+        | Command::Restore(_)
+        | Command::Errors(_) => Err(Failure::usage(
+            "this command is not available in this build yet",
+        )),
+    }
+}

@@ -1,0 +1,361 @@
+//! `submit PATH`: check, validate, upload once, print the import id, optionally watch.
+//!
+//! The order matters: everything local (file checks, option combinations, validation) runs
+//! before anything is sent, and a lost answer to the upload is never answered by uploading
+//! again blindly (see `create`).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tracing::{info, warn};
+use url::Url;
+
+use crate::bundle::{self, Bundle};
+use crate::canvas::client::not_acted_on;
+use crate::canvas::{Body, Client, HttpError, Import};
+use crate::cli::SubmitArgs;
+use crate::exit::{Exit, Failure, Result};
+use crate::import_options::ImportOptions;
+use crate::validate;
+
+use super::Ctx;
+use super::watch::{PollSettings, follow};
+
+/// How long to look for an import that a lost POST answer may have created.
+const LOOKUP_TRIES: u32 = 3;
+const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
+
+pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let matches = ctx.matches.clone();
+    let (opts, poll, do_validate, strict) = {
+        let mut r = ctx.settings.resolver(&matches);
+        let opts = ImportOptions::resolve(&a.import, &mut r)?;
+        let poll = PollSettings::resolve(&a.poll, &mut r)?;
+        let do_validate = !a.no_validate
+            && r.get(
+                "import.validate",
+                None,
+                crate::config::toml_bool,
+                Some(true),
+                |b| b.to_string(),
+            )?
+            .map(|v| v.value)
+            .unwrap_or(true);
+        let strict = r.switch("import.strict", a.strict, "--strict")?;
+        (opts, poll, do_validate, strict)
+    };
+    // Settings first: a missing URL or token should not wait for a long validation.
+    let net = if a.dry_run {
+        None
+    } else {
+        Some(ctx.settings.network()?)
+    };
+    let bundle = bundle::prepare(&a.path, opts.extension)?;
+    opts.check(bundle.extension)?;
+
+    let report = if do_validate {
+        Some(run_validation(&bundle, &opts, strict)?)
+    } else {
+        info!(target: "canvas_sis", "validation skipped (--no-validate)");
+        None
+    };
+
+    let query = opts.query(bundle.extension);
+    if a.dry_run {
+        return dry_run(ctx, &bundle, &query, report.as_ref());
+    }
+    let client = Client::new(net.as_ref().expect("set unless dry run"), &ctx.settings)?;
+    info!(
+        target: "canvas_sis",
+        file = %bundle.given.display(),
+        bytes = bundle.len,
+        sha256 = %bundle.sha256,
+        "submitting {} ({} bytes, sha256 {}) to {} account {}",
+        bundle.given.display(),
+        bundle.len,
+        &bundle.sha256[..12],
+        client.base(),
+        client.account_display()
+    );
+    let imp = create(&client, &bundle, &query, &opts).await?;
+    info!(
+        target: "canvas_sis",
+        import_id = imp.id,
+        state = imp.state_str(),
+        "import {} created ({})",
+        imp.id,
+        imp.state_str()
+    );
+    println!("{}", imp.id);
+    if !a.watch {
+        if ctx.settings.json {
+            ctx.print_json(&imp.raw);
+        }
+        info!(target: "ui", "follow it with `canvas-sis watch {}`", imp.id);
+        return Ok(Exit::Ok);
+    }
+    let (exit, last) = follow(&client, imp.id, &poll).await?;
+    if ctx.settings.json {
+        ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw));
+    }
+    Ok(exit)
+}
+
+/// Validate before sending: errors stop the upload (65), warnings are shown.
+fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result<validate::Report> {
+    let vopts = validate::Options {
+        import_type: opts.import_type.clone(),
+        max_diagnostics: 100,
+    };
+    let report = validate::validate_paths(std::slice::from_ref(&bundle.given), &vopts)
+        .map_err(|e| Failure::no_input(e.to_string()))?;
+    let mut text = Vec::new();
+    super::validate::write_diagnostics(&report, &mut text).ok();
+    let text = String::from_utf8_lossy(&text);
+    let (e, w) = (report.error_count(), report.warning_count());
+    for line in text.lines() {
+        if line.contains(": error: ") {
+            tracing::error!(target: "canvas_sis", "{line}");
+        } else {
+            warn!(target: "canvas_sis", "{line}");
+        }
+    }
+    let summary = super::validate::summary(&report);
+    if e > 0 || (strict && w > 0) {
+        return Err(Failure::data(format!(
+            "validation of {} failed: {summary}; nothing was sent",
+            bundle.given.display()
+        ))
+        .hint(if e > 0 {
+            "fix the errors above (or see them with `canvas-sis validate`), then submit again"
+        } else {
+            "--strict makes warnings block the upload; fix them or drop --strict"
+        }));
+    }
+    info!(target: "canvas_sis", "validated {}: {summary}", bundle.given.display());
+    Ok(report)
+}
+
+fn create_url(client: &Client, query: &[(&'static str, String)]) -> Url {
+    let mut url = client.account_url("sis_imports");
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in query {
+            q.append_pair(k, v);
+        }
+    }
+    url
+}
+
+fn dry_run(
+    ctx: &Ctx,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    report: Option<&validate::Report>,
+) -> Result<Exit> {
+    let Some(url) = &ctx.settings.base_url else {
+        return Err(Failure::config("--dry-run prints the exact request, which needs the Canvas URL")
+            .hint("set --base-url, CANVAS_BASE_URL, or base_url in the config file"));
+    };
+    let base = crate::config::check_base_url(&url.value)
+        .map_err(|e| Failure::config(format!("base URL {:?} (from {}): {e}", url.value, url.source)))?;
+    let account = percent_encoding::utf8_percent_encode(
+        &ctx.settings.account_id.value,
+        percent_encoding::NON_ALPHANUMERIC,
+    );
+    let mut u = base
+        .join(&format!("api/v1/accounts/{account}/sis_imports"))
+        .expect("valid");
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in query {
+            q.append_pair(k, v);
+        }
+    }
+    let auth = if ctx.settings.token.is_some() {
+        "Bearer [redacted]"
+    } else {
+        "(no token set)"
+    };
+    if ctx.settings.json {
+        ctx.print_json(&json!({
+            "dry_run": true,
+            "method": "POST",
+            "url": u.as_str(),
+            "headers": {
+                "Authorization": auth,
+                "Content-Type": bundle.content_type(),
+                "Content-Length": bundle.len,
+                "Accept": "application/json",
+            },
+            "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
+            "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": super::validate::summary(r)})),
+        }));
+    } else {
+        println!("POST {u}");
+        println!("Authorization: {auth}");
+        println!("Content-Type: {}", bundle.content_type());
+        println!("Content-Length: {}", bundle.len);
+        println!("Accept: application/json");
+        println!();
+        println!(
+            "<body: {} ({} bytes, sha256 {})>",
+            bundle.given.display(),
+            bundle.len,
+            bundle.sha256
+        );
+        if let Some(r) = report {
+            println!("validation: {}", super::validate::summary(r));
+        }
+        eprintln!("dry run: nothing was sent");
+    }
+    Ok(Exit::Ok)
+}
+
+/// A POST whose answer was lost after the body went out may have created an import.
+fn may_have_created(e: &HttpError) -> bool {
+    match e {
+        HttpError::Transport { .. } => !not_acted_on(e),
+        HttpError::BadBody { .. } => true,
+        HttpError::Status { .. } => false,
+    }
+}
+
+/// Upload once. Safe failures (no connection; 429/502/503/504/throttling) are retried by the
+/// policy; a lost answer is looked up in Canvas instead of being sent again.
+pub async fn create(
+    client: &Client,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    opts: &ImportOptions,
+) -> Result<Import> {
+    let url = create_url(client, query);
+    let body = Body::File {
+        path: bundle.path.clone(),
+        len: bundle.len,
+        content_type: bundle.content_type().to_string(),
+        sent: Arc::new(AtomicU64::new(0)),
+        on_chunk: None,
+    };
+    let mut resent = false;
+    loop {
+        let before = jiff::Timestamp::now();
+        let r = client
+            .retry
+            .run_with("upload", not_acted_on, || {
+                client.exchange(Method::POST, &url, &body)
+            })
+            .await;
+        match r {
+            Ok(a) => {
+                return Import::from_value(a.json)
+                    .map_err(|e| crate::canvas::client::bad_shape(&url, &e));
+            }
+            Err(e) if may_have_created(&e.last) => {
+                warn!(target: "canvas_sis", "upload: {}; the file was sent, so Canvas may have created the import: looking it up instead of sending again", e.last);
+                match lookup(client, before, opts).await? {
+                    Some(imp) => {
+                        warn!(target: "canvas_sis", import_id = imp.id, "adopted import {} ({}), created at {} by this upload", imp.id, imp.state_str(), imp.created_at.map(|t| t.to_string()).unwrap_or_default());
+                        return Ok(imp);
+                    }
+                    None if !resent => {
+                        warn!(target: "canvas_sis", "no import appeared in Canvas after the lost answer; sending the file again (once)");
+                        resent = true;
+                    }
+                    None => {
+                        return Err(Failure::new(
+                            Exit::Unavailable,
+                            format!("upload failed twice with the answer lost ({}); no import was found in Canvas", e.last),
+                        )
+                        .hint("check `canvas-sis list --created-since 1h` before submitting again"));
+                    }
+                }
+            }
+            Err(e) => return Err(create_failure(e, opts)),
+        }
+    }
+}
+
+fn create_failure(e: crate::canvas::retry::RetryError, opts: &ImportOptions) -> Failure {
+    let status = e.last.status();
+    let f = e.into_failure();
+    match status {
+        Some(500) if opts.import_type != "instructure_csv" => f.hint(format!(
+            "Canvas answers 500 to an import_type it does not know; core Canvas registers only instructure_csv, not {:?}",
+            opts.import_type
+        )),
+        Some(404) if opts.batch_mode_term_id.is_some() => Failure::new(
+            crate::exit::Exit::NotFound,
+            format!("{}", f.message),
+        )
+        .hint(format!(
+            "Canvas answers 404 when --batch-mode-term-id {:?} names no active term of this root account (or when the account does not exist)",
+            opts.batch_mode_term_id.as_deref().unwrap_or_default()
+        )),
+        _ => f,
+    }
+}
+
+/// Find the import a lost POST created: ours (same user), created since just before the
+/// POST, with our options. One match is adopted; several are too ambiguous to guess.
+async fn lookup(client: &Client, before: jiff::Timestamp, opts: &ImportOptions) -> Result<Option<Import>> {
+    let me = client
+        .get("GET users/self", &client.api_url("users/self"))
+        .await
+        .ok()
+        .and_then(|a| a.json.get("id").and_then(Value::as_u64));
+    // Allow for a clock difference between this host and Canvas.
+    let since = before - jiff::SignedDuration::from_secs(120);
+    for attempt in 1..=LOOKUP_TRIES {
+        let mut url = client.account_url("sis_imports");
+        url.query_pairs_mut()
+            .append_pair("created_since", &since.to_string())
+            .append_pair("per_page", "100");
+        let items = client.list_all(url, "sis_imports", Some(100)).await?;
+        let candidates: Vec<Import> = items
+            .into_iter()
+            .filter_map(|v| Import::from_value(v).ok())
+            .filter(|i| i.created_at.is_none_or(|c| c >= since))
+            .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            })
+            .filter(|i| same_options(i, opts))
+            .collect();
+        tracing::info!(target: "canvas_sis", "lookup {attempt}/{LOOKUP_TRIES}: {} candidate import(s) since {since}", candidates.len());
+        match candidates.len() {
+            0 => {}
+            1 => return Ok(candidates.into_iter().next()),
+            n => {
+                let ids: Vec<String> = candidates.iter().map(|i| i.id.to_string()).collect();
+                return Err(Failure::new(
+                    Exit::Unavailable,
+                    format!("the upload's answer was lost and {n} imports that could be it exist ({}); not sending again", ids.join(", ")),
+                )
+                .hint("inspect them with `canvas-sis status ID`, then `canvas-sis watch ID` the right one"));
+            }
+        }
+        if attempt < LOOKUP_TRIES {
+            tokio::time::sleep(LOOKUP_PAUSE).await;
+        }
+    }
+    Ok(None)
+}
+
+/// Whether an import's recorded options are the ones we sent.
+fn same_options(i: &Import, o: &ImportOptions) -> bool {
+    let b = |k: &str| i.raw.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let import_type = i
+        .data()
+        .and_then(|d| d.get("import_type"))
+        .and_then(Value::as_str)
+        .unwrap_or("instructure_csv");
+    import_type == o.import_type
+        && b("batch_mode") == (o.batch_mode || o.multi_term_batch_mode)
+        && b("skip_deletes") == o.skip_deletes
+        && i.raw.get("diffing_data_set_identifier").and_then(Value::as_str)
+            == o.diffing_data_set_identifier.as_deref()
+}

@@ -1,0 +1,261 @@
+//! `watch ID` and `submit --watch`: poll an import to its terminal state (reference §4).
+//!
+//! The state decides the end, never `ended_at` (null for aborted imports) nor `progress`
+//! (capped at 99 while running, below 100 on failure). Each poll logs state and progress;
+//! the end logs one summary line, then one line per warning and error.
+
+use std::time::{Duration, Instant};
+
+use tracing::{error, info, warn};
+
+use crate::canvas::{Client, Import, State};
+use crate::cli::{PollArgs, WatchCmdArgs};
+use crate::config::Resolver;
+use crate::exit::{Exit, Failure, Result};
+
+use super::Ctx;
+
+/// An import still in `initializing` this long after creation was rejected after being saved
+/// (§2.1 step 6) and will never run.
+const STUCK_INITIALIZING: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Debug)]
+pub struct PollSettings {
+    pub interval: Duration,
+    pub max_polls: u32,
+}
+
+impl PollSettings {
+    pub fn resolve(a: &PollArgs, r: &mut Resolver) -> Result<PollSettings> {
+        let interval = r.duration("watch.interval", a.interval.as_ref(), "--interval", "60s")?;
+        let max_polls = r
+            .get(
+                "watch.max_polls",
+                a.max_polls.map(|v| (v, "--max-polls", "max_polls", None)),
+                |v| crate::config::toml_u64(v).map(|n| n as u32),
+                Some(60),
+                |v| v.to_string(),
+            )?
+            .expect("has default")
+            .value;
+        if max_polls == 0 {
+            return Err(Failure::usage("--max-polls must be at least 1"));
+        }
+        Ok(PollSettings {
+            interval,
+            max_polls,
+        })
+    }
+}
+
+pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let matches = ctx.matches.clone();
+    let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
+    let client = ctx.client()?;
+    let id = match a.id {
+        Some(id) => id,
+        None => {
+            return Err(Failure::usage(
+                "watch --last needs the state journal, which this build does not keep yet",
+            )
+            .hint("give the import id: canvas-sis watch ID"));
+        }
+    };
+    let (exit, last) = follow(&client, id, &poll).await?;
+    if ctx.settings.json {
+        if let Some(i) = last {
+            ctx.print_json(&i.raw);
+        }
+    }
+    Ok(exit)
+}
+
+/// The exit code an ended import means (the contract's table).
+pub fn exit_for(state: &State) -> Exit {
+    match state {
+        State::Imported | State::Restored | State::PartiallyRestored => Exit::Ok,
+        State::ImportedWithMessages => Exit::ImportedWithMessages,
+        _ => Exit::ImportFailed,
+    }
+}
+
+/// Wait for SIGINT or SIGTERM.
+pub async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Poll `id` until it ends or `max_polls` is reached. Returns the exit code and the last
+/// import seen.
+pub async fn follow(client: &Client, id: u64, poll: &PollSettings) -> Result<(Exit, Option<Import>)> {
+    let started = Instant::now();
+    let work = poll_loop(client, id, poll, started);
+    tokio::select! {
+        r = work => r,
+        _ = interrupted() => {
+            warn!(target: "canvas_sis", "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`");
+            Err(Failure::new(Exit::Interrupted, format!(
+                "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
+            )))
+        }
+    }
+}
+
+async fn poll_loop(
+    client: &Client,
+    id: u64,
+    poll: &PollSettings,
+    started: Instant,
+) -> Result<(Exit, Option<Import>)> {
+    let mut warned_unknown = false;
+    let mut last: Option<Import> = None;
+    for n in 1..=poll.max_polls {
+        if n > 1 {
+            tokio::time::sleep(pace(poll.interval, client.rate_remaining())).await;
+        }
+        let imp = client.show(id).await?;
+        let pct = imp
+            .progress
+            .map(|p| format!(" {p:.0}%"))
+            .unwrap_or_default();
+        info!(
+            target: "canvas_sis",
+            import_id = id,
+            state = imp.state_str(),
+            poll = n,
+            "import {id}: {}{pct} (poll {n}/{})",
+            imp.state_str(),
+            poll.max_polls
+        );
+        if let State::Unknown(s) = &imp.state {
+            if !warned_unknown {
+                warn!(target: "canvas_sis", "import {id}: unknown workflow_state {s:?}; still polling");
+                warned_unknown = true;
+            }
+        }
+        if imp.state == State::Initializing {
+            let age = imp
+                .created_at
+                .map(|c| jiff::Timestamp::now().duration_since(c).unsigned_abs())
+                .unwrap_or_default();
+            if age >= STUCK_INITIALIZING {
+                let msg = format!(
+                    "import {id} has been in initializing for {}: Canvas saved it but rejected its options, and it will never run",
+                    humantime::format_duration(Duration::from_secs(age.as_secs()))
+                );
+                error!(target: "canvas_sis", "{msg}");
+                return Err(Failure::new(Exit::ImportFailed, msg)
+                    .hint("check the import options (batch mode, drop statuses, change_threshold) and submit again"));
+            }
+        }
+        if imp.state.is_terminal() {
+            let exit = exit_for(&imp.state);
+            log_end(&imp, started.elapsed());
+            return Ok((exit, Some(imp)));
+        }
+        last = Some(imp);
+    }
+    let (state, pct) = last
+        .as_ref()
+        .map(|i| {
+            (
+                i.state_str().to_string(),
+                i.progress.map(|p| format!(" ({p:.0}%)")).unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    let msg = format!(
+        "import {id} is still {state}{pct} after {} polls; it continues in Canvas; resume with `canvas-sis watch {id}`",
+        poll.max_polls
+    );
+    warn!(target: "canvas_sis", import_id = id, "{msg}");
+    Ok((Exit::MaxPolls, last))
+}
+
+/// Slow down when Canvas's rate-limit bucket runs low (§7.2: 600 units, throttled at 0).
+pub fn pace(interval: Duration, remaining: Option<f64>) -> Duration {
+    match remaining {
+        Some(r) if r < 50.0 => interval.max(Duration::from_secs(1)) * 8,
+        Some(r) if r < 150.0 => interval.max(Duration::from_millis(500)) * 4,
+        Some(r) if r < 300.0 => interval * 2,
+        _ => interval,
+    }
+}
+
+/// How long an import took: from start (or creation) to end (or last update: aborted
+/// imports have no `ended_at`).
+pub fn elapsed(imp: &Import) -> Option<Duration> {
+    let from = imp.started_at.or(imp.created_at)?;
+    let to = imp.ended_at.or(imp.updated_at)?;
+    Some(to.duration_since(from).unsigned_abs())
+}
+
+/// `import 141 ended imported_with_messages after 2m 13s: users=3 …; 1 warning, 0 errors`
+pub fn summary_line(imp: &Import, watched: Duration) -> String {
+    let took = elapsed(imp).unwrap_or(watched);
+    let counts = imp
+        .kind_counts()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (w, e) = imp.warning_error_counts();
+    format!(
+        "import {} ended {} after {}: {}; {w} warning(s), {e} error(s)",
+        imp.id,
+        imp.state_str(),
+        humantime::format_duration(Duration::from_secs(took.as_secs())),
+        if counts.is_empty() { "no rows counted".into() } else { counts }
+    )
+}
+
+/// The end of an import in the log: the summary, then each warning and error.
+fn log_end(imp: &Import, watched: Duration) {
+    let line = summary_line(imp, watched);
+    let (w, e) = imp.warning_error_counts();
+    match imp.state {
+        State::Imported | State::Restored | State::PartiallyRestored => {
+            info!(target: "canvas_sis", import_id = imp.id, state = imp.state_str(), warnings = w, errors = e, "{line}")
+        }
+        State::ImportedWithMessages => {
+            warn!(target: "canvas_sis", import_id = imp.id, state = imp.state_str(), warnings = w, errors = e, "{line}")
+        }
+        _ => error!(target: "canvas_sis", import_id = imp.id, state = imp.state_str(), warnings = w, errors = e, "{line}"),
+    }
+    let id = imp.id;
+    let mut capped = false;
+    for (file, msg) in imp.messages("processing_warnings") {
+        capped |= file.as_deref().is_some_and(|f| f.starts_with("and ") && f.contains(" more "));
+        match file {
+            Some(f) => warn!(target: "canvas_sis", import_id = id, "import {id}: {f}: {msg}"),
+            None => warn!(target: "canvas_sis", import_id = id, "import {id}: {msg}"),
+        }
+    }
+    for (file, msg) in imp.messages("processing_errors") {
+        capped |= file.as_deref().is_some_and(|f| f.starts_with("and ") && f.contains(" more "));
+        match file {
+            Some(f) => error!(target: "canvas_sis", import_id = id, "import {id}: {f}: {msg}"),
+            None => error!(target: "canvas_sis", import_id = id, "import {id}: {msg}"),
+        }
+    }
+    if capped {
+        warn!(target: "canvas_sis", "import {id}: Canvas lists only 24 messages here; `canvas-sis errors {id}` prints them all");
+    }
+}

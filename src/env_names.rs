@@ -1,0 +1,10 @@
+//! Every environment variable canvas-sis reads, in one place.
+
+pub const CONFIG: &str = "CANVAS_SIS_CONFIG";
+pub const PROFILE: &str = "CANVAS_SIS_PROFILE";
+pub const BASE_URL: &str = "CANVAS_BASE_URL";
+pub const ACCOUNT_ID: &str = "CANVAS_ACCOUNT_ID";
+pub const ACCESS_TOKEN: &str = "CANVAS_ACCESS_TOKEN";
+pub const LOG_DIR: &str = "CANVAS_SIS_LOG_DIR";
+pub const NO_COLOR: &str = "NO_COLOR";
+pub const JOURNAL_STREAM: &str = "JOURNAL_STREAM";

@@ -1,0 +1,452 @@
+//! Canvas's import options (reference §2.1): resolved flag > config `[import]` > default,
+//! checked for the combinations Canvas rejects or silently ignores, and turned into the
+//! query string (a raw-body upload must carry every option there, §1.3).
+
+use crate::cli::{Extension, ImportArgs};
+use crate::config::{Resolver, toml_string, toml_u64};
+use crate::exit::{Failure, Result};
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    pub import_type: String,
+    pub extension: Option<Extension>,
+    pub batch_mode: bool,
+    pub batch_mode_term_id: Option<String>,
+    pub multi_term_batch_mode: bool,
+    pub change_threshold: Option<u32>,
+    pub skip_deletes: bool,
+    pub override_sis_stickiness: bool,
+    pub add_sis_stickiness: bool,
+    pub clear_sis_stickiness: bool,
+    pub update_sis_id_if_login_claimed: bool,
+    pub diffing_data_set_identifier: Option<String>,
+    pub diffing_remaster_data_set: bool,
+    pub diffing_drop_status: Option<String>,
+    pub diffing_user_remove_status: Option<String>,
+    pub batch_mode_enrollment_drop_status: Option<String>,
+    pub diff_row_count_threshold: Option<i64>,
+}
+
+/// §2.1 "Allowed / constraints".
+const DIFFING_DROP: &[&str] = &["deleted", "completed", "inactive", "deleted_last_completed"];
+const USER_REMOVE: &[&str] = &["deleted", "suspended"];
+/// `deleted_last_completed` is accepted by the controller but crashes batch cleanup (§2.1).
+const BATCH_DROP: &[&str] = &["deleted", "completed", "inactive"];
+const MAX_DATA_SET_ID: usize = 128;
+
+fn ext_from_toml(v: &toml::Value) -> std::result::Result<Extension, String> {
+    match v.as_str() {
+        Some("csv") => Ok(Extension::Csv),
+        Some("zip") => Ok(Extension::Zip),
+        Some("xml") => Ok(Extension::Xml),
+        _ => Err("expected \"csv\", \"zip\" or \"xml\"".into()),
+    }
+}
+
+impl ImportOptions {
+    pub fn resolve(a: &ImportArgs, r: &mut Resolver) -> Result<ImportOptions> {
+        let s = |v: &Option<String>, flag: &'static str, id: &'static str| {
+            v.clone().map(|v| (v, flag, id, None))
+        };
+        let import_type = r
+            .get(
+                "import.import_type",
+                s(&a.import_type, "--import-type", "import_type"),
+                toml_string,
+                Some("instructure_csv".to_string()),
+                |v| v.clone(),
+            )?
+            .expect("has default")
+            .value;
+        let extension = r
+            .get(
+                "import.extension",
+                a.extension.map(|e| (e, "--extension", "extension", None)),
+                ext_from_toml,
+                None,
+                |e| e.as_str().to_string(),
+            )?
+            .map(|v| v.value);
+        let batch_mode = r.switch("import.batch_mode", a.batch_mode, "--batch-mode")?;
+        let batch_mode_term_id = r
+            .get(
+                "import.batch_mode_term_id",
+                s(&a.batch_mode_term_id, "--batch-mode-term-id", "batch_mode_term_id"),
+                |v| match v {
+                    toml::Value::Integer(i) => Ok(i.to_string()),
+                    other => toml_string(other),
+                },
+                None,
+                |v| v.clone(),
+            )?
+            .map(|v| v.value);
+        let multi_term_batch_mode = r.switch(
+            "import.multi_term_batch_mode",
+            a.multi_term_batch_mode,
+            "--multi-term-batch-mode",
+        )?;
+        let change_threshold = r
+            .get(
+                "import.change_threshold",
+                a.change_threshold
+                    .map(|v| (v, "--change-threshold", "change_threshold", None)),
+                |v| toml_u64(v).map(|n| n as u32),
+                None,
+                |v| v.to_string(),
+            )?
+            .map(|v| v.value);
+        let skip_deletes = r.switch("import.skip_deletes", a.skip_deletes, "--skip-deletes")?;
+        let override_sis_stickiness = r.switch(
+            "import.override_sis_stickiness",
+            a.override_sis_stickiness,
+            "--override-sis-stickiness",
+        )?;
+        let add_sis_stickiness =
+            r.switch("import.add_sis_stickiness", a.add_sis_stickiness, "--add-sis-stickiness")?;
+        let clear_sis_stickiness = r.switch(
+            "import.clear_sis_stickiness",
+            a.clear_sis_stickiness,
+            "--clear-sis-stickiness",
+        )?;
+        let update_sis_id_if_login_claimed = r.switch(
+            "import.update_sis_id_if_login_claimed",
+            a.update_sis_id_if_login_claimed,
+            "--update-sis-id-if-login-claimed",
+        )?;
+        let diffing_data_set_identifier = r
+            .get(
+                "import.diffing_data_set_identifier",
+                s(
+                    &a.diffing_data_set_identifier,
+                    "--diffing-data-set-identifier",
+                    "diffing_data_set_identifier",
+                ),
+                toml_string,
+                None,
+                |v| v.clone(),
+            )?
+            .map(|v| v.value);
+        let diffing_remaster_data_set = r.switch(
+            "import.diffing_remaster_data_set",
+            a.diffing_remaster_data_set,
+            "--diffing-remaster-data-set",
+        )?;
+        let diffing_drop_status = r
+            .get(
+                "import.diffing_drop_status",
+                s(&a.diffing_drop_status, "--diffing-drop-status", "diffing_drop_status"),
+                toml_string,
+                None,
+                |v| v.clone(),
+            )?
+            .map(|v| v.value);
+        let diffing_user_remove_status = r
+            .get(
+                "import.diffing_user_remove_status",
+                s(
+                    &a.diffing_user_remove_status,
+                    "--diffing-user-remove-status",
+                    "diffing_user_remove_status",
+                ),
+                toml_string,
+                None,
+                |v| v.clone(),
+            )?
+            .map(|v| v.value);
+        let batch_mode_enrollment_drop_status = r
+            .get(
+                "import.batch_mode_enrollment_drop_status",
+                s(
+                    &a.batch_mode_enrollment_drop_status,
+                    "--batch-mode-enrollment-drop-status",
+                    "batch_mode_enrollment_drop_status",
+                ),
+                toml_string,
+                None,
+                |v| v.clone(),
+            )?
+            .map(|v| v.value);
+        let diff_row_count_threshold = r
+            .get(
+                "import.diff_row_count_threshold",
+                a.diff_row_count_threshold.map(|v| {
+                    (v, "--diff-row-count-threshold", "diff_row_count_threshold", None)
+                }),
+                |v| v.as_integer().ok_or_else(|| "expected an integer".to_string()),
+                None,
+                |v| v.to_string(),
+            )?
+            .map(|v| v.value);
+        Ok(ImportOptions {
+            import_type,
+            extension,
+            batch_mode,
+            batch_mode_term_id,
+            multi_term_batch_mode,
+            change_threshold,
+            skip_deletes,
+            override_sis_stickiness,
+            add_sis_stickiness,
+            clear_sis_stickiness,
+            update_sis_id_if_login_claimed,
+            diffing_data_set_identifier,
+            diffing_remaster_data_set,
+            diffing_drop_status,
+            diffing_user_remove_status,
+            batch_mode_enrollment_drop_status,
+            diff_row_count_threshold,
+        })
+    }
+
+    /// Refuse (exit 2) what Canvas would reject, or accept and silently ignore (§2.1).
+    pub fn check(&self, ext: Extension) -> Result<()> {
+        let bad = |m: String, h: &str| Err(Failure::usage(m).hint(h.to_string()));
+        let batch = self.batch_mode || self.multi_term_batch_mode;
+        if self.import_type.trim().is_empty() {
+            return bad("--import-type is empty".into(), "leave it out for instructure_csv");
+        }
+        if self.batch_mode && self.batch_mode_term_id.is_none() && !self.multi_term_batch_mode {
+            return bad(
+                "--batch-mode needs --batch-mode-term-id (or --multi-term-batch-mode); Canvas answers 400 \"Batch mode specified, but the given batch_mode_term_id cannot be found.\"".into(),
+                "name the term whose unlisted courses, sections and enrollments may be deleted, e.g. --batch-mode-term-id sis_term_id:2026-FA",
+            );
+        }
+        if self.batch_mode_term_id.is_some() && !self.batch_mode {
+            return bad(
+                "--batch-mode-term-id without --batch-mode is ignored by Canvas".into(),
+                "add --batch-mode, or leave the term out",
+            );
+        }
+        if self.multi_term_batch_mode && self.change_threshold.is_none() {
+            return bad(
+                "--multi-term-batch-mode needs --change-threshold; Canvas answers 400 \"change_threshold is required to use multi term_batch mode.\" and leaves the import stuck in initializing".into(),
+                "add e.g. --change-threshold 10",
+            );
+        }
+        if let Some(t) = self.change_threshold {
+            if !(1..=100).contains(&t) {
+                return bad(
+                    format!("--change-threshold {t} is outside 1-100 (a percentage)"),
+                    "use a percentage such as 10",
+                );
+            }
+            if !batch && self.diffing_data_set_identifier.is_none() {
+                return bad(
+                    "--change-threshold applies only to batch mode or diffing; Canvas would ignore it".into(),
+                    "add --batch-mode or --diffing-data-set-identifier, or leave it out",
+                );
+            }
+        }
+        if let Some(s) = &self.diffing_drop_status {
+            if !DIFFING_DROP.contains(&s.as_str()) {
+                return bad(
+                    format!("--diffing-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_drop_status\" and leaves the import stuck in initializing", DIFFING_DROP.join(", ")),
+                    "pick one of the listed values",
+                );
+            }
+        }
+        if let Some(s) = &self.diffing_user_remove_status {
+            if !USER_REMOVE.contains(&s.as_str()) {
+                return bad(
+                    format!("--diffing-user-remove-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_user_remove_status\"", USER_REMOVE.join(", ")),
+                    "pick one of the listed values",
+                );
+            }
+        }
+        if let Some(s) = &self.batch_mode_enrollment_drop_status {
+            if s == "deleted_last_completed" {
+                return bad(
+                    "--batch-mode-enrollment-drop-status deleted_last_completed is accepted by Canvas but makes batch cleanup crash".into(),
+                    "use deleted, completed or inactive",
+                );
+            }
+            if !BATCH_DROP.contains(&s.as_str()) {
+                return bad(
+                    format!("--batch-mode-enrollment-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid batch_mode_enrollment_drop_status\"", BATCH_DROP.join(", ")),
+                    "pick one of the listed values",
+                );
+            }
+            if !batch {
+                return bad(
+                    "--batch-mode-enrollment-drop-status without batch mode is ignored by Canvas".into(),
+                    "add --batch-mode, or leave it out",
+                );
+            }
+        }
+        if let Some(id) = &self.diffing_data_set_identifier {
+            if id.chars().count() > MAX_DATA_SET_ID {
+                return bad(
+                    format!(
+                        "--diffing-data-set-identifier is {} characters; Canvas allows at most {MAX_DATA_SET_ID} (it answers 422)",
+                        id.chars().count()
+                    ),
+                    "use a shorter identifier, e.g. the SIS feed's name and year",
+                );
+            }
+            if id.trim().is_empty() {
+                return bad("--diffing-data-set-identifier is empty".into(), "leave it out or name the data set");
+            }
+        }
+        let diffing_extras = self.diffing_remaster_data_set
+            || self.diffing_drop_status.is_some()
+            || self.diffing_user_remove_status.is_some()
+            || self.diff_row_count_threshold.is_some();
+        if batch && (self.diffing_data_set_identifier.is_some() || diffing_extras) {
+            return bad(
+                "diffing options together with batch mode: Canvas silently ignores diffing whenever batch mode is on".into(),
+                "use either batch mode or diffing (--diffing-data-set-identifier), not both",
+            );
+        }
+        if diffing_extras && self.diffing_data_set_identifier.is_none() {
+            return bad(
+                "diffing options need --diffing-data-set-identifier; without it Canvas ignores them".into(),
+                "add --diffing-data-set-identifier NAME",
+            );
+        }
+        if let Some(n) = self.diff_row_count_threshold {
+            if n <= 0 {
+                return bad(
+                    format!("--diff-row-count-threshold {n}: Canvas ignores values of 0 or less"),
+                    "use a positive row count",
+                );
+            }
+        }
+        if (self.add_sis_stickiness || self.clear_sis_stickiness) && !self.override_sis_stickiness {
+            return bad(
+                "--add-sis-stickiness and --clear-sis-stickiness take effect only with --override-sis-stickiness; Canvas ignores them alone".into(),
+                "add --override-sis-stickiness",
+            );
+        }
+        if ext == Extension::Xml && self.import_type == "instructure_csv" {
+            return bad(
+                "an .xml file with import_type instructure_csv: Canvas accepts it and imports nothing".into(),
+                "Canvas core reads only CSV; convert the XML to SIS CSV files, or name the import type your Canvas plugin registers with --import-type",
+            );
+        }
+        Ok(())
+    }
+
+    /// The query string of the create request, in a stable order.
+    pub fn query(&self, ext: Extension) -> Vec<(&'static str, String)> {
+        let mut q = vec![
+            ("import_type", self.import_type.clone()),
+            ("extension", ext.as_str().to_string()),
+        ];
+        let t = || "true".to_string();
+        if self.batch_mode {
+            q.push(("batch_mode", t()));
+        }
+        if let Some(v) = &self.batch_mode_term_id {
+            q.push(("batch_mode_term_id", v.clone()));
+        }
+        if self.multi_term_batch_mode {
+            q.push(("multi_term_batch_mode", t()));
+        }
+        if let Some(v) = self.change_threshold {
+            q.push(("change_threshold", v.to_string()));
+        }
+        for (on, key) in [
+            (self.skip_deletes, "skip_deletes"),
+            (self.override_sis_stickiness, "override_sis_stickiness"),
+            (self.add_sis_stickiness, "add_sis_stickiness"),
+            (self.clear_sis_stickiness, "clear_sis_stickiness"),
+            (self.update_sis_id_if_login_claimed, "update_sis_id_if_login_claimed"),
+        ] {
+            if on {
+                q.push((key, t()));
+            }
+        }
+        if let Some(v) = &self.diffing_data_set_identifier {
+            q.push(("diffing_data_set_identifier", v.clone()));
+        }
+        if self.diffing_remaster_data_set {
+            q.push(("diffing_remaster_data_set", t()));
+        }
+        if let Some(v) = &self.diffing_drop_status {
+            q.push(("diffing_drop_status", v.clone()));
+        }
+        if let Some(v) = &self.diffing_user_remove_status {
+            q.push(("diffing_user_remove_status", v.clone()));
+        }
+        if let Some(v) = &self.batch_mode_enrollment_drop_status {
+            q.push(("batch_mode_enrollment_drop_status", v.clone()));
+        }
+        if let Some(v) = self.diff_row_count_threshold {
+            q.push(("diff_row_count_threshold", v.to_string()));
+        }
+        q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ImportOptions {
+        ImportOptions {
+            import_type: "instructure_csv".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn refused_combinations() {
+        let zip = Extension::Zip;
+        let mut o = opts();
+        o.batch_mode = true;
+        assert!(o.check(zip).is_err());
+        o.batch_mode_term_id = Some("sis_term_id:2026-FA".into());
+        assert!(o.check(zip).is_ok());
+        o.diffing_data_set_identifier = Some("feed".into());
+        assert!(o.check(zip).is_err(), "diffing with batch mode");
+
+        let mut o = opts();
+        o.multi_term_batch_mode = true;
+        assert!(o.check(zip).is_err(), "multi-term without threshold");
+        o.change_threshold = Some(10);
+        assert!(o.check(zip).is_ok());
+
+        let mut o = opts();
+        o.diffing_data_set_identifier = Some("x".repeat(129));
+        assert!(o.check(zip).is_err());
+        o.diffing_data_set_identifier = Some("x".repeat(128));
+        assert!(o.check(zip).is_ok());
+        o.diffing_drop_status = Some("gone".into());
+        assert!(o.check(zip).is_err());
+        o.diffing_drop_status = Some("deleted_last_completed".into());
+        assert!(o.check(zip).is_ok());
+
+        let mut o = opts();
+        o.batch_mode = true;
+        o.batch_mode_term_id = Some("5".into());
+        o.batch_mode_enrollment_drop_status = Some("deleted_last_completed".into());
+        assert!(o.check(zip).is_err());
+
+        assert!(opts().check(Extension::Xml).is_err());
+        let mut o = opts();
+        o.import_type = "ims_xml".into();
+        assert!(o.check(Extension::Xml).is_ok());
+    }
+
+    #[test]
+    fn query_carries_every_option() {
+        let mut o = opts();
+        o.batch_mode = true;
+        o.batch_mode_term_id = Some("sis_term_id:2026-FA".into());
+        o.override_sis_stickiness = true;
+        o.clear_sis_stickiness = true;
+        let q = o.query(Extension::Zip);
+        let keys: Vec<_> = q.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "import_type",
+                "extension",
+                "batch_mode",
+                "batch_mode_term_id",
+                "override_sis_stickiness",
+                "clear_sis_stickiness"
+            ]
+        );
+    }
+}

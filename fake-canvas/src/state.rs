@@ -1,0 +1,789 @@
+//! The simulator's model: batches, their state machine (§4), errors (§2.8, §5), progress
+//! objects (§2.7) and the throttling bucket (§7.2).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use crate::content::{self, Message, ScanResult};
+use crate::{Config, RecordedRequest, Scenario};
+
+pub(crate) struct Shared {
+    pub cfg: Config,
+    pub api_url: String,
+    pub files_url: String,
+    pub requests: Mutex<Vec<RecordedRequest>>,
+    pub inner: Mutex<Inner>,
+    pub tmp: tempfile::TempDir,
+}
+
+impl Shared {
+    pub fn new(cfg: Config, api_url: String, files_url: String) -> std::io::Result<Self> {
+        let tmp = tempfile::Builder::new().prefix("fake-canvas-").tempdir()?;
+        let inner = Inner::new(&cfg);
+        Ok(Shared {
+            cfg,
+            api_url,
+            files_url,
+            requests: Mutex::new(Vec::new()),
+            inner: Mutex::new(inner),
+            tmp,
+        })
+    }
+
+    pub fn imports_json(&self) -> Vec<Value> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .batches
+            .iter()
+            .map(|b| b.json(&self.files_url))
+            .collect()
+    }
+}
+
+/// Timestamps in the JSON: UTC, whole seconds, `Z` (§1.2).
+pub fn ts(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+pub fn now() -> Timestamp {
+    // Whole seconds, so that `created_since=<a created_at>` compares as it reads.
+    Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+pub fn user_json() -> Value {
+    json!({"id":1,"name":"Sandbox Admin","created_at":"2020-01-01T00:00:00Z",
+           "sortable_name":"Admin, Sandbox","short_name":"Sandbox Admin"})
+}
+
+pub const NOT_DONE: &[&str] = &["initializing", "created", "importing", "cleanup_batch"];
+
+pub fn is_terminal(state: &str) -> bool {
+    matches!(
+        state,
+        "imported"
+            | "imported_with_messages"
+            | "failed"
+            | "failed_with_messages"
+            | "aborted"
+            | "restored"
+            | "partially_restored"
+    )
+}
+
+pub struct Batch {
+    pub id: u64,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+    pub progress: u32,
+    pub state: String,
+    /// The option keys of §2.1's response, as they will be serialised.
+    pub options: Map<String, Value>,
+    pub data: Map<String, Value>,
+    /// What the upload contains; `None` while it is still being read.
+    pub scan: Option<ScanResult>,
+    /// Show-polls while `importing`.
+    pub polls: u32,
+    pub messages: Vec<Message>,
+    pub errors_attachment: Option<u64>,
+    pub attachment_due: bool,
+}
+
+impl Batch {
+    pub fn json(&self, files_url: &str) -> Value {
+        let mut o = Map::new();
+        o.insert("id".into(), json!(self.id));
+        o.insert("created_at".into(), json!(ts(self.created_at)));
+        o.insert("started_at".into(), json!(self.started_at.map(ts)));
+        o.insert("ended_at".into(), json!(self.ended_at.map(ts)));
+        o.insert("updated_at".into(), json!(ts(self.updated_at)));
+        o.insert("progress".into(), json!(self.progress));
+        o.insert("workflow_state".into(), json!(self.state));
+        o.insert("data".into(), Value::Object(self.data.clone()));
+        for (k, v) in &self.options {
+            o.insert(k.clone(), v.clone());
+        }
+        // §3: diffing_threshold_exceeded only when a data set identifier is set.
+        if !self.options["diffing_data_set_identifier"].is_null() {
+            o.insert(
+                "diffing_threshold_exceeded".into(),
+                if is_terminal(&self.state) {
+                    json!(false)
+                } else {
+                    Value::Null
+                },
+            );
+        }
+        // §3 / §8.6: messages only at finish, only when non-empty, capped at 24 + summary.
+        if is_terminal(&self.state) || self.state == "restoring" {
+            let errors: Vec<&Message> = self.messages.iter().filter(|m| m.failure).collect();
+            let warnings: Vec<&Message> = self.messages.iter().filter(|m| !m.failure).collect();
+            if !errors.is_empty() {
+                o.insert("processing_errors".into(), capped(&errors, "errors"));
+            }
+            if !warnings.is_empty() {
+                o.insert("processing_warnings".into(), capped(&warnings, "warnings"));
+            }
+        }
+        if let Some(fid) = self.errors_attachment {
+            o.insert(
+                "errors_attachment".into(),
+                file_json(fid, self, files_url),
+            );
+        }
+        o.insert("user".into(), user_json());
+        Value::Object(o)
+    }
+}
+
+fn capped(msgs: &[&Message], what: &str) -> Value {
+    let mut out: Vec<Value> = msgs
+        .iter()
+        .take(24)
+        .map(|m| json!([m.file, m.message]))
+        .collect();
+    if msgs.len() > 24 {
+        out.push(json!([
+            format!("and {} more {what} that were not included", msgs.len() - 24),
+            format!("Download the error file to see all {what}.")
+        ]));
+    }
+    Value::Array(out)
+}
+
+pub fn verifier(file_id: u64) -> String {
+    format!("v{:x}", file_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16)
+}
+
+/// A standard Canvas File object for the error CSV (§3).
+pub fn file_json(fid: u64, b: &Batch, files_url: &str) -> Value {
+    let name = format!("sis_errors_attachment_{}.csv", b.id);
+    let when = ts(b.ended_at.unwrap_or(b.updated_at));
+    json!({
+        "id": fid, "uuid": format!("fake-uuid-{fid}"), "folder_id": null,
+        "display_name": name, "filename": name, "upload_status": "success",
+        "content-type": "text/csv",
+        "url": format!("{files_url}/files/{fid}/download?verifier={}", verifier(fid)),
+        "size": errors_csv(b).len(), "created_at": when, "updated_at": when,
+        "unlock_at": null, "locked": false, "hidden": false, "lock_at": null,
+        "hidden_for_user": false, "thumbnail_url": null, "modified_at": when,
+        "mime_class": "file", "media_entry_id": null, "locked_for_user": false,
+    })
+}
+
+/// The errors_attachment CSV: `sis_import_id,file,message,row` (§3).
+pub fn errors_csv(b: &Batch) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["sis_import_id", "file", "message", "row"]);
+    for m in &b.messages {
+        let _ = w.write_record([
+            b.id.to_string(),
+            m.file.clone().unwrap_or_default(),
+            m.message.clone(),
+            m.row.map(|r| r.to_string()).unwrap_or_default(),
+        ]);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+pub struct ErrorRow {
+    pub id: u64,
+    pub batch_id: u64,
+    pub msg: Message,
+}
+
+pub struct Progress {
+    pub id: u64,
+    pub batch_id: u64,
+    pub state: &'static str,
+    pub completion: f64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub partial: bool,
+}
+
+impl Progress {
+    pub fn json(&self, api_url: &str) -> Value {
+        json!({
+            "id": self.id, "context_id": self.batch_id, "context_type": "SisBatch",
+            "user_id": null, "tag": "sis_batch_state_restore",
+            "completion": self.completion, "workflow_state": self.state,
+            "created_at": ts(self.created_at), "updated_at": ts(self.updated_at),
+            "message": null, "url": format!("{api_url}/api/v1/progress/{}", self.id),
+        })
+    }
+}
+
+pub struct PendingUpload {
+    pub batch_id: u64,
+    pub name: String,
+}
+
+pub struct Inner {
+    pub scenario: Scenario,
+    pub polls_to_finish: u32,
+    pub extra_warnings: usize,
+    pub fault_count: u32,
+    pub batches: Vec<Batch>,
+    pub errors: Vec<ErrorRow>,
+    pub progresses: Vec<Progress>,
+    pub uploads: HashMap<String, PendingUpload>,
+    /// file id → batch id
+    pub files: HashMap<u64, u64>,
+    pub created_count: usize,
+    next_batch: u64,
+    next_error: u64,
+    next_progress: u64,
+    next_file: u64,
+    next_report: u64,
+    faults: HashMap<String, u32>,
+    /// §7.2 leaky bucket.
+    bucket: f64,
+    bucket_at: Instant,
+}
+
+pub fn counts_zero() -> Map<String, Value> {
+    content::KINDS
+        .iter()
+        .map(|(_, c)| (c.to_string(), json!(0)))
+        .collect()
+}
+
+/// §3.1 `data.statistics`, every type zeroed; a few filled from the counts.
+fn statistics(counts: &Map<String, Value>) -> Value {
+    let n = |k: &str| counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let types = [
+        "Account",
+        "EnrollmentTerm",
+        "AbstractCourse",
+        "Course",
+        "CourseSection",
+        "GroupCategory",
+        "Group",
+        "Pseudonym",
+        "CommunicationChannel",
+        "Enrollment",
+        "GroupMembership",
+        "InstitutionalTagCategory",
+        "InstitutionalTag",
+        "InstitutionalTagAssociation",
+        "UserObserver",
+        "AccountUser",
+        "AssignmentOverrideStudent",
+    ];
+    let mut total = 0;
+    let mut o = Map::new();
+    for t in types {
+        let created = match t {
+            "Account" => n("accounts"),
+            "EnrollmentTerm" => n("terms"),
+            "AbstractCourse" => n("abstract_courses"),
+            "Course" => n("courses"),
+            "CourseSection" => n("sections"),
+            "GroupCategory" => n("group_categories"),
+            "Group" => n("groups"),
+            "Pseudonym" => n("users") + n("logins"),
+            "Enrollment" => n("enrollments"),
+            "GroupMembership" => n("group_memberships"),
+            "UserObserver" => n("user_observers"),
+            "AccountUser" => n("admins"),
+            _ => 0,
+        };
+        total += created;
+        let mut s = json!({"created": created, "restored": 0, "deleted": 0});
+        if t == "Course" || t == "Enrollment" {
+            s["concluded"] = json!(0);
+        }
+        if t == "Enrollment" {
+            s["deactivated"] = json!(0);
+        }
+        o.insert(t.into(), s);
+    }
+    o.insert("total_state_changes".into(), json!(total));
+    Value::Object(o)
+}
+
+pub fn default_options() -> Map<String, Value> {
+    let mut o = Map::new();
+    for k in [
+        "batch_mode",
+        "batch_mode_term_id",
+        "multi_term_batch_mode",
+        "override_sis_stickiness",
+        "add_sis_stickiness",
+    ] {
+        o.insert(k.into(), Value::Null);
+    }
+    o.insert("update_sis_id_if_login_claimed".into(), json!(false));
+    for k in [
+        "clear_sis_stickiness",
+        "diffing_data_set_identifier",
+        "diffing_remaster",
+        "diffed_against_import_id",
+        "diffing_drop_status",
+        "diffing_user_remove_status",
+    ] {
+        o.insert(k.into(), Value::Null);
+    }
+    o.insert("skip_deletes".into(), json!(false));
+    o.insert("change_threshold".into(), Value::Null);
+    o.insert("diff_row_count_threshold".into(), Value::Null);
+    o
+}
+
+impl Inner {
+    pub fn new(cfg: &Config) -> Self {
+        let mut inner = Inner {
+            scenario: cfg.scenario,
+            polls_to_finish: if cfg.scenario == Scenario::Slow {
+                10_000
+            } else {
+                cfg.polls_to_finish
+            },
+            extra_warnings: cfg.extra_warnings,
+            fault_count: cfg.fault_count,
+            batches: Vec::new(),
+            errors: Vec::new(),
+            progresses: Vec::new(),
+            uploads: HashMap::new(),
+            files: HashMap::new(),
+            created_count: 0,
+            next_batch: 101,
+            next_error: 1,
+            next_progress: 501,
+            next_file: 901,
+            next_report: 4001,
+            faults: HashMap::new(),
+            bucket: 0.0,
+            bucket_at: Instant::now(),
+        };
+        inner.seed(cfg.seed_imports);
+        inner
+    }
+
+    fn seed(&mut self, n: usize) {
+        const STATES: &[&str] = &[
+            "imported",
+            "imported_with_messages",
+            "failed_with_messages",
+            "imported",
+            "aborted",
+            "failed",
+        ];
+        let base = now();
+        for i in 0..n {
+            let created = base - jiff::SignedDuration::from_mins((n - i) as i64);
+            let state = STATES[i % STATES.len()];
+            let id = self.new_batch_id();
+            let mut messages = Vec::new();
+            match state {
+                "imported_with_messages" => messages.push(Message::warning(
+                    Some("users.csv"),
+                    format!("Improper status for user seed-{i}"),
+                    Some(2),
+                )),
+                "failed_with_messages" => messages.push(Message::error(
+                    Some("courses.csv"),
+                    "Couldn't find Canvas CSV import headers",
+                    None,
+                )),
+                "aborted" => messages.push(Message::warning(
+                    None,
+                    "12 enrollments would be deleted and exceeds the set threshold of 10%",
+                    None,
+                )),
+                _ => {}
+            }
+            let mut counts = counts_zero();
+            if state != "failed" {
+                counts.insert("users".into(), json!(10));
+            }
+            let ended = created + jiff::SignedDuration::from_secs(20);
+            let mut b = Batch {
+                id,
+                created_at: created,
+                started_at: Some(created + jiff::SignedDuration::from_secs(2)),
+                ended_at: (state != "aborted").then_some(ended),
+                updated_at: ended,
+                progress: if state.starts_with("imported") {
+                    100
+                } else {
+                    40
+                },
+                state: state.into(),
+                options: default_options(),
+                data: Map::new(),
+                scan: Some(ScanResult::default()),
+                polls: 0,
+                messages: Vec::new(),
+                errors_attachment: None,
+                attachment_due: false,
+            };
+            b.data.insert("import_type".into(), json!("instructure_csv"));
+            if state != "failed" {
+                b.data.insert("supplied_batches".into(), json!(["user"]));
+            }
+            counts.insert(
+                "error_count".into(),
+                json!(messages.iter().filter(|m| m.failure).count()),
+            );
+            counts.insert(
+                "warning_count".into(),
+                json!(messages.iter().filter(|m| !m.failure).count()),
+            );
+            b.data.insert("statistics".into(), statistics(&counts));
+            b.data.insert("counts".into(), Value::Object(counts));
+            self.batches.push(b);
+            let idx = self.batches.len() - 1;
+            self.record_messages(idx, messages);
+            if !self.batches[idx].messages.is_empty() {
+                let fid = self.new_file_id();
+                self.files.insert(fid, id);
+                self.batches[idx].errors_attachment = Some(fid);
+            }
+        }
+    }
+
+    pub fn new_batch_id(&mut self) -> u64 {
+        let id = self.next_batch;
+        self.next_batch += 1;
+        id
+    }
+    /// The drop-after-create fault fires on the first POST only.
+    pub fn take_fault_once(&mut self, key: &str) -> bool {
+        let used = self.faults.entry(key.to_string()).or_insert(0);
+        *used += 1;
+        *used == 1
+    }
+    pub fn new_file_id(&mut self) -> u64 {
+        let id = self.next_file;
+        self.next_file += 1;
+        id
+    }
+    pub fn new_progress_id(&mut self) -> u64 {
+        let id = self.next_progress;
+        self.next_progress += 1;
+        id
+    }
+    pub fn new_report(&mut self) -> u64 {
+        let id = self.next_report;
+        self.next_report += 1;
+        id
+    }
+
+    /// Add a fresh batch (from POST) in `initializing`.
+    pub fn create_batch(&mut self, options: Map<String, Value>) -> usize {
+        let id = self.new_batch_id();
+        let t = now();
+        let mut data = Map::new();
+        data.insert("import_type".into(), json!("instructure_csv"));
+        self.batches.push(Batch {
+            id,
+            created_at: t,
+            started_at: None,
+            ended_at: None,
+            updated_at: t,
+            progress: 0,
+            state: "initializing".into(),
+            options,
+            data,
+            scan: None,
+            polls: 0,
+            messages: Vec::new(),
+            errors_attachment: None,
+            attachment_due: false,
+        });
+        self.created_count += 1;
+        self.batches.len() - 1
+    }
+
+    pub fn find(&self, id: u64) -> Option<usize> {
+        self.batches.iter().position(|b| b.id == id)
+    }
+
+    /// Whether a fault scenario should misbehave now for `key`; Some(n) is the 0-based use.
+    pub fn take_fault(&mut self, key: &str) -> Option<u32> {
+        let used = self.faults.entry(key.to_string()).or_insert(0);
+        if *used < self.fault_count {
+            *used += 1;
+            Some(*used - 1)
+        } else {
+            None
+        }
+    }
+
+    /// §7.2: charge the bucket. Returns (throttled, remaining-to-report).
+    pub fn charge(&mut self, cost: f64) -> (bool, f64) {
+        let now = Instant::now();
+        let leaked = now.duration_since(self.bucket_at).as_secs_f64() * 10.0;
+        self.bucket_at = now;
+        self.bucket = (self.bucket - leaked).max(0.0);
+        let remaining = 600.0 - self.bucket;
+        if remaining <= 0.0 {
+            return (true, 0.0);
+        }
+        self.bucket += cost;
+        if self.scenario == Scenario::RateLimitDecreasing {
+            // Reported before this request's cost: 600, 450, 300, 150, then throttled.
+            (false, remaining)
+        } else {
+            (false, 600.0 - self.bucket)
+        }
+    }
+
+    /// The one processing strand (§4): the oldest batch not yet finished and past initializing.
+    fn strand_head(&self) -> Option<usize> {
+        self.batches
+            .iter()
+            .position(|b| matches!(b.state.as_str(), "created" | "importing" | "cleanup_batch"))
+    }
+
+    /// One show-poll of batch `idx` (§4).
+    pub fn poll(&mut self, idx: usize) {
+        if self.batches[idx].state == "created"
+            && let Some(h) = self.strand_head()
+            && h != idx
+        {
+            // Waiting behind another batch: time passes for the one that runs.
+            self.advance(h);
+            return;
+        }
+        self.advance(idx);
+    }
+
+    fn advance(&mut self, idx: usize) {
+        let scenario = self.scenario;
+        let ptf = self.polls_to_finish;
+        let b = &mut self.batches[idx];
+        match b.state.as_str() {
+            "created" => {
+                if scenario == Scenario::StuckCreated {
+                    return;
+                }
+                let t = now();
+                b.state = "importing".into();
+                b.started_at = Some(t);
+                b.updated_at = t;
+                b.progress = 0;
+                b.polls = 0;
+                // §3.1: set when processing starts.
+                let supplied: Vec<&str> = b
+                    .scan
+                    .as_ref()
+                    .map(|s| s.supplied.clone())
+                    .unwrap_or_default();
+                b.data.insert("supplied_batches".into(), json!(supplied));
+                b.data.insert("counts".into(), Value::Object(counts_zero()));
+                b.data.insert("downloadable_attachment_ids".into(), json!([]));
+                let rows: u64 = b
+                    .scan
+                    .as_ref()
+                    .map(|s| s.counts.values().sum())
+                    .unwrap_or(0);
+                b.data.insert("running_immediately".into(), json!(rows <= 49));
+                b.data.insert("completed_importers".into(), json!([]));
+            }
+            "importing" | "cleanup_batch" => {
+                if b.scan.is_none() {
+                    // Still reading a big upload: keep rising but never finish.
+                    b.progress = (b.progress + 1).min(99);
+                    b.updated_at = now();
+                    return;
+                }
+                b.polls += 1;
+                if b.polls >= ptf {
+                    self.finish(idx);
+                } else {
+                    b.progress = ((b.polls as u64 * 99) / ptf.max(1) as u64).min(99) as u32;
+                    b.updated_at = now();
+                }
+            }
+            s if is_terminal(s) => {
+                // §3: the error file is written by a later job: one poll after the end.
+                if b.attachment_due && b.errors_attachment.is_none() {
+                    b.attachment_due = false;
+                    let bid = b.id;
+                    let fid = self.new_file_id();
+                    self.files.insert(fid, bid);
+                    self.batches[idx].errors_attachment = Some(fid);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, idx: usize) {
+        let report = self.new_report();
+        let scenario = self.scenario;
+        let extra = self.extra_warnings;
+        let b = &mut self.batches[idx];
+        let scan = b.scan.clone().unwrap_or_default();
+        let mut messages = scan.messages.clone();
+        let mut aborted = false;
+        match scenario {
+            Scenario::Warnings => {
+                messages.push(Message::warning(
+                    Some("users.csv"),
+                    "Improper status for user fake-warning-1",
+                    Some(2),
+                ));
+                messages.push(Message::warning(
+                    Some("enrollments.csv"),
+                    "Improper role \"Librarian\" for an enrollment",
+                    Some(3),
+                ));
+            }
+            Scenario::Failed => messages.push(Message::error(
+                None,
+                format!("Error while importing CSV. Please contact support. (Error report {report})"),
+                None,
+            )),
+            Scenario::Aborted => {
+                // §4 batch-mode cleanup: Canvas aborts the batch itself.
+                let n = scan.counts.get("enrollment").copied().unwrap_or(0).max(12);
+                messages.push(Message::warning(
+                    None,
+                    format!("{n} enrollments would be deleted and exceeds the set threshold of 10%"),
+                    None,
+                ));
+                aborted = true;
+            }
+            _ => {}
+        }
+        for k in 0..extra {
+            messages.push(Message::warning(
+                Some("users.csv"),
+                format!("Improper status for user extra-{}", k + 1),
+                Some(k as u64 + 2),
+            ));
+        }
+        let mut counts = counts_zero();
+        for (kind, n) in &scan.counts {
+            counts.insert(content::count_key(kind).into(), json!(n));
+        }
+        let errors = messages.iter().filter(|m| m.failure).count();
+        let warnings = messages.len() - errors;
+        counts.insert("error_count".into(), json!(errors));
+        counts.insert("warning_count".into(), json!(warnings));
+        let t = now();
+        b.updated_at = t;
+        b.data
+            .insert("completed_importers".into(), json!(scan.supplied));
+        b.data.insert("statistics".into(), statistics(&counts));
+        b.data.insert("counts".into(), Value::Object(counts));
+        if aborted {
+            // §2.5 / §4: aborted batches keep ended_at null and their progress.
+            b.state = "aborted".into();
+        } else {
+            // §4: finish(true).
+            b.state = if errors > 0 {
+                "failed_with_messages"
+            } else if warnings > 0 {
+                "imported_with_messages"
+            } else {
+                "imported"
+            }
+            .into();
+            b.ended_at = Some(t);
+            if errors == 0 {
+                // §3: 100 only on success.
+                b.progress = 100;
+            }
+        }
+        b.attachment_due = !messages.is_empty();
+        self.record_messages(idx, messages);
+    }
+
+    fn record_messages(&mut self, idx: usize, messages: Vec<Message>) {
+        let bid = self.batches[idx].id;
+        for m in &messages {
+            let id = self.next_error;
+            self.next_error += 1;
+            self.errors.push(ErrorRow {
+                id,
+                batch_id: bid,
+                msg: m.clone(),
+            });
+        }
+        self.batches[idx].messages = messages;
+    }
+
+    /// §2.5.
+    pub fn abort(&mut self, idx: usize) -> bool {
+        let b = &mut self.batches[idx];
+        if !NOT_DONE.contains(&b.state.as_str()) {
+            return false;
+        }
+        b.state = "aborted".into();
+        b.updated_at = now();
+        true
+    }
+
+    /// §2.6.
+    pub fn abort_all_pending(&mut self) {
+        let t = now();
+        for b in &mut self.batches {
+            if b.state == "initializing" || b.state == "created" {
+                b.state = "aborted".into();
+                b.progress = 100;
+                b.updated_at = t;
+            }
+        }
+    }
+
+    /// §2.7: returns the progress index.
+    pub fn restore(&mut self, idx: usize, partial: bool) -> usize {
+        let t = now();
+        let pid = self.new_progress_id();
+        let b = &mut self.batches[idx];
+        b.state = "restoring".into();
+        b.updated_at = t;
+        self.progresses.push(Progress {
+            id: pid,
+            batch_id: b.id,
+            state: "queued",
+            completion: 0.0,
+            created_at: t,
+            updated_at: t,
+            partial,
+        });
+        self.progresses.len() - 1
+    }
+
+    /// §2.7: one GET of a progress moves it one step: queued → running → completed.
+    pub fn poll_progress(&mut self, pidx: usize) {
+        let t = now();
+        let p = &mut self.progresses[pidx];
+        match p.state {
+            "queued" => {
+                p.state = "running";
+                p.completion = 50.0;
+                p.updated_at = t;
+            }
+            "running" => {
+                p.state = "completed";
+                p.completion = 100.0;
+                p.updated_at = t;
+                let (bid, partial) = (p.batch_id, p.partial);
+                if let Some(i) = self.find(bid) {
+                    let b = &mut self.batches[i];
+                    if b.state == "restoring" {
+                        b.state = if partial {
+                            "partially_restored"
+                        } else {
+                            "restored"
+                        }
+                        .into();
+                        b.updated_at = t;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

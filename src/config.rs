@@ -173,10 +173,10 @@ impl ConfigFile {
             }
         }
         cf.has_access_token = merged.contains_key("access_token");
-        if cf.has_access_token {
-            if let Some(w) = permissive_warning(path) {
-                warnings.push(w);
-            }
+        if cf.has_access_token
+            && let Some(w) = permissive_warning(path)
+        {
+            warnings.push(w);
         }
         cf.entries = merged;
         Ok((cf, warnings))
@@ -450,10 +450,10 @@ impl<'a> Resolver<'a> {
 
 /// The value source of `id` in the matches or in the subcommand's matches.
 fn find_value_source(m: &ArgMatches, id: &str) -> Option<ValueSource> {
-    if let Ok(true) = m.try_contains_id(id) {
-        if let Some(s) = m.value_source(id) {
-            return Some(s);
-        }
+    if let Ok(true) = m.try_contains_id(id)
+        && let Some(s) = m.value_source(id)
+    {
+        return Some(s);
     }
     let (_, sub) = m.subcommand()?;
     find_value_source(sub, id)

@@ -259,27 +259,27 @@ impl ImportOptions {
                 );
             }
         }
-        if let Some(s) = &self.diffing_drop_status {
-            if !DIFFING_DROP.contains(&s.as_str()) {
-                return bad(
-                    format!(
-                        "--diffing-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_drop_status\" and leaves the import stuck in initializing",
-                        DIFFING_DROP.join(", ")
-                    ),
-                    "pick one of the listed values",
-                );
-            }
+        if let Some(s) = &self.diffing_drop_status
+            && !DIFFING_DROP.contains(&s.as_str())
+        {
+            return bad(
+                format!(
+                    "--diffing-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_drop_status\" and leaves the import stuck in initializing",
+                    DIFFING_DROP.join(", ")
+                ),
+                "pick one of the listed values",
+            );
         }
-        if let Some(s) = &self.diffing_user_remove_status {
-            if !USER_REMOVE.contains(&s.as_str()) {
-                return bad(
-                    format!(
-                        "--diffing-user-remove-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_user_remove_status\"",
-                        USER_REMOVE.join(", ")
-                    ),
-                    "pick one of the listed values",
-                );
-            }
+        if let Some(s) = &self.diffing_user_remove_status
+            && !USER_REMOVE.contains(&s.as_str())
+        {
+            return bad(
+                format!(
+                    "--diffing-user-remove-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_user_remove_status\"",
+                    USER_REMOVE.join(", ")
+                ),
+                "pick one of the listed values",
+            );
         }
         if let Some(s) = &self.batch_mode_enrollment_drop_status {
             if s == "deleted_last_completed" {
@@ -338,13 +338,13 @@ impl ImportOptions {
                 "add --diffing-data-set-identifier NAME",
             );
         }
-        if let Some(n) = self.diff_row_count_threshold {
-            if n <= 0 {
-                return bad(
-                    format!("--diff-row-count-threshold {n}: Canvas ignores values of 0 or less"),
-                    "use a positive row count",
-                );
-            }
+        if let Some(n) = self.diff_row_count_threshold
+            && n <= 0
+        {
+            return bad(
+                format!("--diff-row-count-threshold {n}: Canvas ignores values of 0 or less"),
+                "use a positive row count",
+            );
         }
         if (self.add_sis_stickiness || self.clear_sis_stickiness) && !self.override_sis_stickiness {
             return bad(

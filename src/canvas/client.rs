@@ -294,11 +294,11 @@ impl Client {
             }
             .ok_or_else(|| bad_shape(&url, &format!("expected {{\"{key}\": [...]}}")))?;
             out.extend(items.iter().cloned());
-            if let Some(l) = limit {
-                if out.len() >= l {
-                    out.truncate(l);
-                    return Ok(out);
-                }
+            if let Some(l) = limit
+                && out.len() >= l
+            {
+                out.truncate(l);
+                return Ok(out);
             }
             let next = a
                 .headers

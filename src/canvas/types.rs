@@ -109,11 +109,7 @@ impl Import {
             .get("workflow_state")
             .and_then(Value::as_str)
             .ok_or_else(|| format!("SisImport {id} has no \"workflow_state\""))?;
-        let ts = |k: &str| {
-            obj.get(k)
-                .and_then(Value::as_str)
-                .and_then(|s| parse_time(s))
-        };
+        let ts = |k: &str| obj.get(k).and_then(Value::as_str).and_then(parse_time);
         // §3: progress is an integer in the code and a string in the docs.
         let progress = obj.get("progress").and_then(|v| {
             v.as_f64()
@@ -179,16 +175,14 @@ impl Import {
             let m = self.messages(key);
             // The 25th entry is "and N more …": count N instead of the entry.
             let mut n = m.len() as u64;
-            if let Some((Some(f), _)) = m.last() {
-                if let Some(rest) = f.strip_prefix("and ") {
-                    if let Some(k) = rest
-                        .split_whitespace()
-                        .next()
-                        .and_then(|s| s.parse::<u64>().ok())
-                    {
-                        n = n - 1 + k;
-                    }
-                }
+            if let Some((Some(f), _)) = m.last()
+                && let Some(rest) = f.strip_prefix("and ")
+                && let Some(k) = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok())
+            {
+                n = n - 1 + k;
             }
             n
         };

@@ -295,7 +295,7 @@ fn create_failure(e: crate::canvas::retry::RetryError, opts: &ImportOptions) -> 
         )),
         Some(404) if opts.batch_mode_term_id.is_some() => Failure::new(
             crate::exit::Exit::NotFound,
-            format!("{}", f.message),
+            f.message.to_string(),
         )
         .hint(format!(
             "Canvas answers 404 when --batch-mode-term-id {:?} names no active term of this root account (or when the account does not exist)",

@@ -62,10 +62,10 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
     };
     let (exit, last) = follow(&client, id, &poll).await?;
-    if ctx.settings.json {
-        if let Some(i) = last {
-            ctx.print_json(&i.raw);
-        }
+    if ctx.settings.json
+        && let Some(i) = last
+    {
+        ctx.print_json(&i.raw);
     }
     Ok(exit)
 }
@@ -148,11 +148,11 @@ async fn poll_loop(
             imp.state_str(),
             poll.max_polls
         );
-        if let State::Unknown(s) = &imp.state {
-            if !warned_unknown {
-                warn!(target: "canvas_sis", "import {id}: unknown workflow_state {s:?}; still polling");
-                warned_unknown = true;
-            }
+        if let State::Unknown(s) = &imp.state
+            && !warned_unknown
+        {
+            warn!(target: "canvas_sis", "import {id}: unknown workflow_state {s:?}; still polling");
+            warned_unknown = true;
         }
         if imp.state == State::Initializing {
             let age = imp

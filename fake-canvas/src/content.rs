@@ -66,10 +66,16 @@ pub const KINDS: &[(&str, &str)] = &[
     ("group", "groups"),
     ("differentiation_tag", "differentiation_tags"),
     ("group_membership", "group_memberships"),
-    ("differentiation_tag_membership", "differentiation_tag_memberships"),
+    (
+        "differentiation_tag_membership",
+        "differentiation_tag_memberships",
+    ),
     ("institutional_tag_category", "institutional_tag_categories"),
     ("institutional_tag", "institutional_tags"),
-    ("institutional_tag_association", "institutional_tag_associations"),
+    (
+        "institutional_tag_association",
+        "institutional_tag_associations",
+    ),
     ("grade_publishing_results", "grade_publishing_results"),
     ("user_observer", "user_observers"),
 ];
@@ -107,7 +113,8 @@ pub fn detect_kind(header: &[String]) -> Option<&'static str> {
         || has("existing_canvas_user_id")
     {
         "login"
-    } else if (has("course_id") || has("section_id")) && (has("user_id") || has("user_integration_id"))
+    } else if (has("course_id") || has("section_id"))
+        && (has("user_id") || has("user_integration_id"))
     {
         "enrollment"
     } else if has("account_id") && has("user_id") {
@@ -124,11 +131,7 @@ pub fn detect_kind(header: &[String]) -> Option<&'static str> {
         "group_membership"
     } else if has("tag_id") && has("user_id") {
         "differentiation_tag_membership"
-    } else if has("category_id")
-        && has("name")
-        && !has("tag_id")
-        && !has("institutional_tag_id")
-    {
+    } else if has("category_id") && has("name") && !has("tag_id") && !has("institutional_tag_id") {
         "institutional_tag_category"
     } else if has("institutional_tag_id") && has("category_id") && has("name") {
         "institutional_tag"
@@ -638,7 +641,9 @@ fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome
         "section" => {
             let course = s("course_id");
             let Some(id) = get("section_id") else {
-                return Skip(format!("No section_id given for a section in course {course}"));
+                return Skip(format!(
+                    "No section_id given for a section in course {course}"
+                ));
             };
             if get("course_id").is_none() {
                 return Skip(format!("No course_id given for a section {id}"));
@@ -671,7 +676,13 @@ fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome
             let status = s("status");
             if !prefix_ci(
                 &status,
-                &["active", "deleted", "completed", "inactive", "deleted_last_completed"],
+                &[
+                    "active",
+                    "deleted",
+                    "completed",
+                    "inactive",
+                    "deleted_last_completed",
+                ],
             ) {
                 return Skip(format!("Improper status \"{status}\" for an enrollment"));
             }
@@ -688,7 +699,10 @@ fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome
                 let u = s("user_id");
                 return OkWithWarning(match get("course_id") {
                     Some(c) => format!("Bad date format for user {u} in course {c}"),
-                    None => format!("Bad date format for user {u} in section {}", s("section_id")),
+                    None => format!(
+                        "Bad date format for user {u} in section {}",
+                        s("section_id")
+                    ),
                 });
             }
             Ok
@@ -941,7 +955,11 @@ mod tests {
         );
         assert_eq!(r.supplied, vec!["user"]);
         assert_eq!(r.counts["user"], 2);
-        let msgs: Vec<_> = r.messages.iter().map(|m| (m.message.as_str(), m.row)).collect();
+        let msgs: Vec<_> = r
+            .messages
+            .iter()
+            .map(|m| (m.message.as_str(), m.row))
+            .collect();
         assert_eq!(
             msgs,
             vec![
@@ -966,10 +984,14 @@ mod tests {
         );
         assert_eq!(rr.messages[0].message, "Invalid UTF-8");
         let r = scan_str("foo,bar\n1,2\n");
-        assert_eq!(r.messages[0].message, "Couldn't find Canvas CSV import headers");
+        assert_eq!(
+            r.messages[0].message,
+            "Couldn't find Canvas CSV import headers"
+        );
         assert!(r.messages[0].failure);
         // First match: an enrollments file with a name column is sections.
-        let r = scan_str("section_id,course_id,user_id,role,status,name\ns1,c1,u1,student,active,N\n");
+        let r =
+            scan_str("section_id,course_id,user_id,role,status,name\ns1,c1,u1,student,active,N\n");
         assert_eq!(r.supplied, vec!["section"]);
         assert!(scan_str("").messages.is_empty());
     }

@@ -131,10 +131,7 @@ impl Batch {
             }
         }
         if let Some(fid) = self.errors_attachment {
-            o.insert(
-                "errors_attachment".into(),
-                file_json(fid, self, files_url),
-            );
+            o.insert("errors_attachment".into(), file_json(fid, self, files_url));
         }
         o.insert("user".into(), user_json());
         Value::Object(o)
@@ -424,7 +421,8 @@ impl Inner {
                 errors_attachment: None,
                 attachment_due: false,
             };
-            b.data.insert("import_type".into(), json!("instructure_csv"));
+            b.data
+                .insert("import_type".into(), json!("instructure_csv"));
             if state != "failed" {
                 b.data.insert("supplied_batches".into(), json!(["user"]));
             }
@@ -579,13 +577,15 @@ impl Inner {
                     .unwrap_or_default();
                 b.data.insert("supplied_batches".into(), json!(supplied));
                 b.data.insert("counts".into(), Value::Object(counts_zero()));
-                b.data.insert("downloadable_attachment_ids".into(), json!([]));
+                b.data
+                    .insert("downloadable_attachment_ids".into(), json!([]));
                 let rows: u64 = b
                     .scan
                     .as_ref()
                     .map(|s| s.counts.values().sum())
                     .unwrap_or(0);
-                b.data.insert("running_immediately".into(), json!(rows <= 49));
+                b.data
+                    .insert("running_immediately".into(), json!(rows <= 49));
                 b.data.insert("completed_importers".into(), json!([]));
             }
             "importing" | "cleanup_batch" => {
@@ -603,15 +603,13 @@ impl Inner {
                     b.updated_at = now();
                 }
             }
-            s if is_terminal(s) => {
-                // §3: the error file is written by a later job: one poll after the end.
-                if b.attachment_due && b.errors_attachment.is_none() {
-                    b.attachment_due = false;
-                    let bid = b.id;
-                    let fid = self.new_file_id();
-                    self.files.insert(fid, bid);
-                    self.batches[idx].errors_attachment = Some(fid);
-                }
+            // §3: the error file is written by a later job: one poll after the end.
+            s if is_terminal(s) && b.attachment_due && b.errors_attachment.is_none() => {
+                b.attachment_due = false;
+                let bid = b.id;
+                let fid = self.new_file_id();
+                self.files.insert(fid, bid);
+                self.batches[idx].errors_attachment = Some(fid);
             }
             _ => {}
         }
@@ -640,7 +638,9 @@ impl Inner {
             }
             Scenario::Failed => messages.push(Message::error(
                 None,
-                format!("Error while importing CSV. Please contact support. (Error report {report})"),
+                format!(
+                    "Error while importing CSV. Please contact support. (Error report {report})"
+                ),
                 None,
             )),
             Scenario::Aborted => {
@@ -648,7 +648,9 @@ impl Inner {
                 let n = scan.counts.get("enrollment").copied().unwrap_or(0).max(12);
                 messages.push(Message::warning(
                     None,
-                    format!("{n} enrollments would be deleted and exceeds the set threshold of 10%"),
+                    format!(
+                        "{n} enrollments would be deleted and exceeds the set threshold of 10%"
+                    ),
                     None,
                 ));
                 aborted = true;

@@ -114,6 +114,14 @@ impl Hashing {
     }
 }
 
+impl Drop for Hashing {
+    // A body that is dropped unfinished (e.g. after multipart's closing boundary) still
+    // records what was read.
+    fn drop(&mut self) {
+        self.finalize();
+    }
+}
+
 impl Stream for Hashing {
     type Item = Result<Bytes, axum::Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

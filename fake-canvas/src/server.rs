@@ -586,7 +586,7 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
         let cost = if scenario == Scenario::RateLimitDecreasing {
             150.0
         } else {
-            1.0
+            0.05
         };
         let (t, rem) = inner.charge(cost);
         let fault = match scenario {

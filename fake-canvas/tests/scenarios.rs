@@ -248,3 +248,22 @@ fn outcome_scenarios() {
     assert_eq!(v["workflow_state"], "created");
     assert!(v.get("pre_attachment").is_none());
 }
+
+#[test]
+fn spawn_works_inside_another_runtime() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let h = fake_canvas::spawn(Config::default()).unwrap();
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/users/self", h.url()))
+            .bearer_auth(h.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        drop(h);
+    });
+}

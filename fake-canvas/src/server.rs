@@ -678,10 +678,9 @@ async fn handle(
             let mut inner = shared.inner.lock().unwrap();
             match inner.progresses.iter().position(|p| p.id == id) {
                 Some(pi) => {
-                    let v = inner.progresses[pi].json(&shared.api_url);
-                    // §2.7: each GET moves it one step (the answer shows the state before).
+                    // §2.7: each GET moves it one step, like a show-poll does for imports.
                     inner.poll_progress(pi);
-                    json_resp(200, &v)
+                    json_resp(200, &inner.progresses[pi].json(&shared.api_url))
                 }
                 None => not_found(),
             }

@@ -1339,6 +1339,7 @@ async fn create(
     let pre_flow = pre_name.is_some() && (!multipart || json_pre);
     if pre_flow && scenario != Scenario::IgnorePreAttachment {
         // §2.1 (3) [docs]: answer with upload instructions; the batch waits in initializing.
+        cleanup(&upload);
         let name = pre_name.unwrap_or_default();
         let mut inner = shared.inner.lock().unwrap();
         let bid = inner.batches[idx].id;

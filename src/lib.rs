@@ -12,6 +12,8 @@ pub mod config;
 pub mod env_names;
 pub mod exit;
 pub mod import_options;
+pub mod journal;
+pub mod lock;
 pub mod log;
 pub mod redact;
 pub mod validate;

@@ -970,6 +970,94 @@ mod tests {
     }
 
     #[test]
+    fn zip_entries_sorted_and_filtered() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        {
+            let f = std::fs::File::create(&path).unwrap();
+            let mut z = zip::ZipWriter::new(f);
+            let o = zip::write::SimpleFileOptions::default();
+            for (name, body) in [
+                ("b/users.csv", "user_id,login_id,status\nu1,l1,active\n"),
+                ("__MACOSX/b/._users.csv", "junk"),
+                (".hidden.csv", "junk"),
+                ("Desktop DB", "junk"),
+                ("a/notes.txt", "hello"),
+                ("a/inner.zip", "PK"),
+                (
+                    "A/courses.CSV",
+                    "course_id,short_name,long_name,status\nc1,C,Course,active\n",
+                ),
+                ("empty.csv", ""),
+                ("only_header.csv", "section_id,course_id,name,status\n"),
+            ] {
+                z.start_file(name, o).unwrap();
+                z.write_all(body.as_bytes()).unwrap();
+            }
+            z.finish().unwrap();
+        }
+        let r = scan_path(&path, "zip", "sis_import.zip", 1);
+        assert_eq!(r.supplied, vec!["course", "section", "user"]);
+        assert_eq!(r.counts["user"], 1);
+        assert_eq!(r.counts["course"], 1);
+        assert_eq!(r.counts["section"], 0);
+        let msgs: Vec<_> = r
+            .messages
+            .iter()
+            .map(|m| (m.file.as_deref().unwrap(), m.message.as_str(), m.failure))
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                ("a/inner.zip", "Skipping unknown file type", false),
+                ("a/notes.txt", "Skipping unknown file type", false),
+            ]
+        );
+        let bad = dir.path().join("bad.zip");
+        std::fs::write(&bad, "not a zip").unwrap();
+        let r = scan_path(&bad, "zip", "sis_import.zip", 7);
+        assert!(r.messages[0].failure);
+        assert!(r.messages[0].message.ends_with("(Error report 7)"));
+        assert!(scan_path(&bad, "xml", "x.xml", 1).messages.is_empty());
+    }
+
+    #[test]
+    fn kind_checks_texts() {
+        let r = scan_str("course_id,short_name,long_name,status\nc1,C,Course,bogus\n,C,L,active\n");
+        assert_eq!(
+            r.messages[0].message,
+            "Improper status \"bogus\" for course c1"
+        );
+        assert_eq!(r.messages[1].message, "No course_id given for a course");
+        let r = scan_str(
+            "course_id,user_id,role,status\nc1,u1,librarian,active\nc1,u1,students,active\n,u1,student,active\n",
+        );
+        assert_eq!(r.counts["enrollment"], 1);
+        assert_eq!(
+            r.messages[0].message,
+            "Improper role \"librarian\" for an enrollment"
+        );
+        assert_eq!(
+            r.messages[1].message,
+            "No course_id or section_id given for an enrollment"
+        );
+        let r = scan_str("term_id,name,status,start_date\nt1,T,active,someday\n");
+        assert_eq!(r.counts["term"], 1);
+        assert_eq!(r.messages[0].message, "Bad date format for term t1");
+        let r = scan_str(
+            "account_id,parent_account_id,name,status\na1,,A,active\na2,a1,B,active\na3,zz,C,active\n",
+        );
+        assert_eq!(r.counts["account"], 2);
+        assert_eq!(r.messages[0].message, "Parent account didn't exist for a3");
+        let r = scan_str("section_id,course_id,name,status\ns1,c1,,active\n");
+        assert_eq!(
+            r.messages[0].message,
+            "No name given for section s1 in course c1"
+        );
+    }
+
+    #[test]
     fn malformed_and_utf8_and_headers() {
         let r = scan_str("user_id,login_id,status\nu\"1,l,active\n");
         assert_eq!(r.messages[0].message, "Malformed CSV");

@@ -114,6 +114,14 @@ impl Hashing {
     }
 }
 
+impl Drop for Hashing {
+    // A body that is dropped unfinished (e.g. after multipart's closing boundary) still
+    // records what was read.
+    fn drop(&mut self) {
+        self.finalize();
+    }
+}
+
 impl Stream for Hashing {
     type Item = Result<Bytes, axum::Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -578,7 +586,7 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
         let cost = if scenario == Scenario::RateLimitDecreasing {
             150.0
         } else {
-            1.0
+            0.05
         };
         let (t, rem) = inner.charge(cost);
         let fault = match scenario {
@@ -670,10 +678,9 @@ async fn handle(
             let mut inner = shared.inner.lock().unwrap();
             match inner.progresses.iter().position(|p| p.id == id) {
                 Some(pi) => {
-                    let v = inner.progresses[pi].json(&shared.api_url);
-                    // §2.7: each GET moves it one step (the answer shows the state before).
+                    // §2.7: each GET moves it one step, like a show-poll does for imports.
                     inner.poll_progress(pi);
-                    json_resp(200, &v)
+                    json_resp(200, &inner.progresses[pi].json(&shared.api_url))
                 }
                 None => not_found(),
             }
@@ -939,7 +946,7 @@ fn list(app: &App, parts: &Parts, q: &Params) -> Response {
         .filter(|b| wanted.is_empty() || wanted.contains(&b.state.as_str()))
         .collect();
     // Newest first.
-    items.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    items.sort_by_key(|b| std::cmp::Reverse((b.created_at, b.id)));
     let start = ((page - 1) * per) as usize;
     let page_items: Vec<Value> = items
         .iter()
@@ -978,7 +985,7 @@ fn errors(app: &App, parts: &Parts, route: Route, segs: &[String], q: &Params) -
         .filter(|e| !failure_only || e.msg.failure)
         .collect();
     // created_at descending.
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|e| std::cmp::Reverse(e.id));
     let (page, per) = paging(q);
     let start = ((page - 1) * per) as usize;
     let out: Vec<Value> = rows
@@ -1136,19 +1143,19 @@ async fn create(
             match stream_to_file(&shared, s).await {
                 Ok((path, size)) => {
                     // [docs]: pre_attachment may come in a JSON body.
-                    if mt == "application/json" && size <= (1 << 20) {
-                        if let Ok(bytes) = std::fs::read(&path)
-                            && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
-                            && v.get("pre_attachment").is_some_and(|x| x.is_object())
-                        {
-                            let mut jp = Params::default();
-                            jp.extend_json("", &v);
-                            p.0.extend(
-                                jp.0.into_iter()
-                                    .filter(|(k, _)| k.starts_with("pre_attachment[")),
-                            );
-                            json_pre = true;
-                        }
+                    if mt == "application/json"
+                        && size <= (1 << 20)
+                        && let Ok(bytes) = std::fs::read(&path)
+                        && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+                        && v.get("pre_attachment").is_some_and(|x| x.is_object())
+                    {
+                        let mut jp = Params::default();
+                        jp.extend_json("", &v);
+                        p.0.extend(
+                            jp.0.into_iter()
+                                .filter(|(k, _)| k.starts_with("pre_attachment[")),
+                        );
+                        json_pre = true;
                     }
                     // §2.1 (2): raw body; extension from `extension`, else the media type.
                     let ext = match p.present("extension") {
@@ -1328,10 +1335,11 @@ async fn create(
         return r;
     }
 
-    let pre_flow = pre_name.is_some() && !multipart && upload.is_none() || json_pre;
-    let pre_flow = pre_flow && pre_name.is_some();
+    // [docs]: pre_attachment in the query string or a JSON body (not with multipart).
+    let pre_flow = pre_name.is_some() && (!multipart || json_pre);
     if pre_flow && scenario != Scenario::IgnorePreAttachment {
         // §2.1 (3) [docs]: answer with upload instructions; the batch waits in initializing.
+        cleanup(&upload);
         let name = pre_name.unwrap_or_default();
         let mut inner = shared.inner.lock().unwrap();
         let bid = inner.batches[idx].id;

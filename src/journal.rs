@@ -54,9 +54,10 @@ impl Journal {
     /// Add an entry, or update the one with the same sha256, submitted_at and pid.
     pub fn record(&self, e: &Entry) -> Result<()> {
         let mut all = self.entries();
-        match all.iter_mut().find(|x| {
-            x.sha256 == e.sha256 && x.submitted_at == e.submitted_at && x.pid == e.pid
-        }) {
+        match all
+            .iter_mut()
+            .find(|x| x.sha256 == e.sha256 && x.submitted_at == e.submitted_at && x.pid == e.pid)
+        {
             Some(x) => *x = e.clone(),
             None => all.push(e.clone()),
         }
@@ -70,8 +71,11 @@ impl Journal {
     fn write(&self, all: &[Entry]) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let fail = |e: std::io::Error| {
-            Failure::config(format!("cannot write the state journal {}: {e}", self.path.display()))
-                .hint("set XDG_STATE_HOME to a writable directory")
+            Failure::config(format!(
+                "cannot write the state journal {}: {e}",
+                self.path.display()
+            ))
+            .hint("set XDG_STATE_HOME to a writable directory")
         };
         std::fs::create_dir_all(dir).map_err(fail)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
@@ -143,7 +147,11 @@ mod tests {
         assert!(j.recent_same("https://c/", "self", "aa", w).is_some());
         assert!(j.recent_same("https://c/", "self", "bb", w).is_none());
         assert!(j.recent_same("https://c/", "1", "aa", w).is_none());
-        j.record(&entry(Some(8), "bb", "2000-01-01T00:00:00Z")).unwrap();
-        assert!(j.recent_same("https://c/", "self", "bb", w).is_none(), "outside the window");
+        j.record(&entry(Some(8), "bb", "2000-01-01T00:00:00Z"))
+            .unwrap();
+        assert!(
+            j.recent_same("https://c/", "self", "bb", w).is_none(),
+            "outside the window"
+        );
     }
 }

@@ -29,8 +29,11 @@ pub fn lock_path(state_dir: &Path, base_url: &str, account: &str) -> PathBuf {
 pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| {
-            Failure::config(format!("cannot create the state directory {}: {e}", d.display()))
-                .hint("set XDG_STATE_HOME to a writable directory")
+            Failure::config(format!(
+                "cannot create the state directory {}: {e}",
+                d.display()
+            ))
+            .hint("set XDG_STATE_HOME to a writable directory")
         })?;
     }
     let mut file = OpenOptions::new()
@@ -39,7 +42,9 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
         .create(true)
         .truncate(false)
         .open(path)
-        .map_err(|e| Failure::config(format!("cannot open the lock file {}: {e}", path.display())))?;
+        .map_err(|e| {
+            Failure::config(format!("cannot open the lock file {}: {e}", path.display()))
+        })?;
     let deadline = Instant::now() + wait;
     let mut announced = false;
     loop {
@@ -72,7 +77,9 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
     let me = format!(
         "pid {} since {}\n",
         std::process::id(),
-        jiff::Timestamp::now().round(jiff::Unit::Second).unwrap_or(jiff::Timestamp::now())
+        jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or(jiff::Timestamp::now())
     );
     let _ = file.set_len(0);
     let _ = file.seek(SeekFrom::Start(0));

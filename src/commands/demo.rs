@@ -116,7 +116,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
         ..Default::default()
     };
     let query = opts.query(b.extension);
-    let imp = super::submit::create(&client, &b, &query, &opts).await?;
+    let imp = super::submit::create(&client, &b, &query, &opts, Default::default()).await?;
     info!(target: "canvas_sis", import_id = imp.id, "import {} created ({})", imp.id, imp.state_str());
     println!("{}", imp.id);
 

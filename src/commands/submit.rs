@@ -17,8 +17,11 @@ use crate::bundle::{self, Bundle};
 use crate::canvas::client::not_acted_on;
 use crate::canvas::{Body, Client, HttpError, Import};
 use crate::cli::SubmitArgs;
+use crate::cli::UploadMode;
+use crate::config::Resolver;
 use crate::exit::{Exit, Failure, Result};
 use crate::import_options::ImportOptions;
+use crate::journal::{self, Journal};
 use crate::validate;
 
 use super::Ctx;
@@ -30,7 +33,7 @@ const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
 
 pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let matches = ctx.matches.clone();
-    let (opts, poll, do_validate, strict) = {
+    let (opts, poll, do_validate, strict, guard) = {
         let mut r = ctx.settings.resolver(&matches);
         let opts = ImportOptions::resolve(&a.import, &mut r)?;
         let poll = PollSettings::resolve(&a.poll, &mut r)?;
@@ -45,7 +48,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             .map(|v| v.value)
             .unwrap_or(true);
         let strict = r.switch("import.strict", a.strict, "--strict")?;
-        (opts, poll, do_validate, strict)
+        let guard = Guards::resolve(&a, &mut r)?;
+        (opts, poll, do_validate, strict, guard)
     };
     // Settings first: a missing URL or token should not wait for a long validation.
     let net = if a.dry_run {
@@ -55,6 +59,26 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
     let bundle = bundle::prepare(&a.path, opts.extension)?;
     opts.check(bundle.extension)?;
+
+    // Held from validation to the end of the watch (dropped when `run` returns).
+    let state_dir = crate::config::state_dir();
+    let _lock = match &net {
+        Some(n) => Some(crate::lock::acquire(
+            &crate::lock::lock_path(&state_dir, n.base.as_str(), &n.account),
+            &format!("{} account {}", n.base, n.account),
+            guard.wait_lock,
+        )?),
+        None => None,
+    };
+    let journal = Journal::new(&state_dir);
+    let earlier = net.as_ref().and_then(|n| {
+        journal.recent_same(
+            n.base.as_str(),
+            &n.account,
+            &bundle.sha256,
+            guard.dedupe_window,
+        )
+    });
 
     let report = if do_validate {
         Some(run_validation(&bundle, &opts, strict)?)
@@ -67,7 +91,34 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if a.dry_run {
         return dry_run(ctx, &bundle, &query, report.as_ref());
     }
-    let client = Client::new(net.as_ref().expect("set unless dry run"), &ctx.settings)?;
+    let net = net.expect("set unless dry run");
+    let client = Client::new(&net, &ctx.settings)?;
+    if let Some(e) = &earlier {
+        let state = match e.import_id {
+            Some(id) => client
+                .show(id)
+                .await
+                .map(|i| i.state_str().to_string())
+                .unwrap_or_else(|_| "state unknown".into()),
+            None => "its answer was lost".into(),
+        };
+        let what = format!(
+            "the same content (sha256 {}) went to this account at {} as import {} ({state})",
+            &bundle.sha256[..12],
+            e.submitted_at,
+            e.import_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "?".into())
+        );
+        if guard.once {
+            return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
+                .hint("this content was already submitted within --dedupe-window; drop --once to send it again"));
+        }
+        warn!(target: "canvas_sis", "{what}; submitting again");
+    }
+    if guard.if_idle {
+        check_idle(&client).await?;
+    }
     info!(
         target: "canvas_sis",
         file = %bundle.given.display(),
@@ -80,7 +131,37 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         client.base(),
         client.account_display()
     );
-    let imp = create(&client, &bundle, &query, &opts).await?;
+    let mut entry = journal::Entry {
+        import_id: None,
+        base_url: net.base.to_string(),
+        account: net.account.clone(),
+        file: bundle.given.display().to_string(),
+        bytes: bundle.len,
+        sha256: bundle.sha256.clone(),
+        submitted_at: jiff::Timestamp::now().to_string(),
+        pid: std::process::id(),
+    };
+    // Before the upload: a crash or kill mid-upload leaves the lookup window on record.
+    journal.record(&entry)?;
+    let sent = Arc::new(AtomicU64::new(0));
+    let imp = tokio::select! {
+        r = create(&client, &bundle, &query, &opts, sent.clone()) => r?,
+        _ = super::watch::interrupted() => {
+            let n = sent.load(std::sync::atomic::Ordering::Relaxed);
+            let msg = if n == 0 {
+                "interrupted before the upload started; nothing was sent".to_string()
+            } else {
+                format!(
+                    "interrupted during the upload after {n} of {} bytes: Canvas may have created an import; check `canvas-sis list --created-since {}` before submitting again",
+                    bundle.len, entry.submitted_at
+                )
+            };
+            warn!(target: "canvas_sis", "{msg}");
+            return Err(Failure::new(Exit::Interrupted, msg));
+        }
+    };
+    entry.import_id = Some(imp.id);
+    journal.record(&entry)?;
     info!(
         target: "canvas_sis",
         import_id = imp.id,
@@ -237,13 +318,14 @@ pub async fn create(
     bundle: &Bundle,
     query: &[(&'static str, String)],
     opts: &ImportOptions,
+    sent: Arc<AtomicU64>,
 ) -> Result<Import> {
     let url = create_url(client, query);
     let body = Body::File {
         path: bundle.path.clone(),
         len: bundle.len,
         content_type: bundle.content_type().to_string(),
-        sent: Arc::new(AtomicU64::new(0)),
+        sent,
         on_chunk: None,
     };
     let mut resent = false;
@@ -370,4 +452,105 @@ fn same_options(i: &Import, o: &ImportOptions) -> bool {
             .get("diffing_data_set_identifier")
             .and_then(Value::as_str)
             == o.diffing_data_set_identifier.as_deref()
+}
+
+/// The submit options that guard against overlaps and repeats (issue: never a duplicate).
+#[derive(Debug)]
+pub struct Guards {
+    pub once: bool,
+    pub if_idle: bool,
+    pub dedupe_window: Duration,
+    pub wait_lock: Duration,
+    pub upload_mode: UploadMode,
+}
+
+impl Guards {
+    fn resolve(a: &SubmitArgs, r: &mut Resolver) -> Result<Guards> {
+        let once = r.switch("import.once", a.once, "--once")?;
+        let if_idle = r.switch("import.if_idle", a.if_idle, "--if-idle")?;
+        let dedupe_window = r.duration(
+            "import.dedupe_window",
+            a.dedupe_window.as_ref(),
+            "--dedupe-window",
+            "6h",
+        )?;
+        let wait_lock = r.duration("watch.wait_lock", a.wait_lock.as_ref(), "--wait-lock", "0")?;
+        let upload_mode = r
+            .get(
+                "import.upload_mode",
+                a.upload_mode
+                    .map(|m| (m, "--upload-mode", "upload_mode", None)),
+                |v| match v.as_str() {
+                    Some("auto") => Ok(UploadMode::Auto),
+                    Some("direct") => Ok(UploadMode::Direct),
+                    Some("file-upload") => Ok(UploadMode::FileUpload),
+                    _ => Err("expected \"auto\", \"direct\" or \"file-upload\"".into()),
+                },
+                Some(UploadMode::Auto),
+                |m| format!("{m:?}").to_lowercase(),
+            )?
+            .expect("has default")
+            .value;
+        Ok(Guards {
+            once,
+            if_idle,
+            dedupe_window,
+            wait_lock,
+            upload_mode,
+        })
+    }
+}
+
+/// `--if-idle`: exit 75 when Canvas runs or queues an import for the account (§2.3: the
+/// `importing` list holds only running ones, so queued ones are listed separately).
+pub async fn check_idle(client: &Client) -> Result<()> {
+    let running = client
+        .get(
+            "GET importing",
+            &client.account_url("sis_imports/importing"),
+        )
+        .await?;
+    let mut busy: Vec<String> = running
+        .json
+        .get("sis_imports")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| {
+                    Some(format!(
+                        "{} ({})",
+                        i.get("id")?,
+                        i.get("workflow_state")?.as_str()?
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut url = client.account_url("sis_imports");
+    url.query_pairs_mut()
+        .append_pair("workflow_state[]", "created")
+        .append_pair("workflow_state[]", "initializing")
+        .append_pair("per_page", "100");
+    let queued = client.list_all(url, "sis_imports", Some(100)).await?;
+    busy.extend(queued.iter().filter_map(|i| {
+        let st = i.get("workflow_state")?.as_str()?;
+        // A batch stuck in initializing (rejected options) never runs: not a reason to wait.
+        let imp = Import::from_value(i.clone()).ok()?;
+        let stale = st == "initializing"
+            && imp
+                .created_at
+                .is_some_and(|c| jiff::Timestamp::now().duration_since(c).as_secs() > 120);
+        (!stale).then(|| format!("{} ({st})", imp.id))
+    }));
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::TempFail,
+        format!(
+            "--if-idle: Canvas already runs or queues imports for this account: {}; nothing sent",
+            busy.join(", ")
+        ),
+    )
+    .hint("try again later, or drop --if-idle to queue behind them"))
 }

@@ -19,6 +19,28 @@ use super::Ctx;
 /// (§2.1 step 6) and will never run.
 const STUCK_INITIALIZING: Duration = Duration::from_secs(120);
 
+#[cfg(test)]
+mod tests {
+    use super::pace;
+    use std::time::Duration;
+
+    #[test]
+    fn polls_slow_down_as_the_bucket_drains() {
+        let i = Duration::from_secs(1);
+        assert_eq!(pace(i, None), i);
+        assert_eq!(pace(i, Some(600.0)), i);
+        assert_eq!(
+            pace(Duration::ZERO, Some(250.0)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(pace(i, Some(150.0)), Duration::from_secs(2));
+        assert_eq!(
+            pace(Duration::from_secs(60), Some(10.0)),
+            Duration::from_secs(240)
+        );
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct PollSettings {
     pub interval: Duration,
@@ -51,15 +73,23 @@ impl PollSettings {
 pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
     let matches = ctx.matches.clone();
     let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
+    let wait_lock = ctx.settings.resolver(&matches).duration(
+        "watch.wait_lock",
+        a.wait_lock.as_ref(),
+        "--wait-lock",
+        "0",
+    )?;
+    let net = ctx.settings.network()?;
     let client = ctx.client()?;
+    let state_dir = crate::config::state_dir();
+    let _lock = crate::lock::acquire(
+        &crate::lock::lock_path(&state_dir, net.base.as_str(), &net.account),
+        &format!("{} account {}", net.base, net.account),
+        wait_lock,
+    )?;
     let id = match a.id {
         Some(id) => id,
-        None => {
-            return Err(Failure::usage(
-                "watch --last needs the state journal, which this build does not keep yet",
-            )
-            .hint("give the import id: canvas-sis watch ID"));
-        }
+        None => last_import(&client, &state_dir, &net).await?,
     };
     let (exit, last) = follow(&client, id, &poll).await?;
     if ctx.settings.json
@@ -68,6 +98,35 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
         ctx.print_json(&i.raw);
     }
     Ok(exit)
+}
+
+/// `watch --last`: the newest import this host submitted to this account (the journal), else
+/// the newest one Canvas has that has not ended.
+async fn last_import(
+    client: &Client,
+    state_dir: &std::path::Path,
+    net: &crate::config::Network,
+) -> Result<u64> {
+    if let Some(e) = crate::journal::Journal::new(state_dir).last(net.base.as_str(), &net.account) {
+        let id = e.import_id.expect("last() returns entries with an id");
+        info!(target: "canvas_sis", "watching import {id}, submitted from this host at {} ({})", e.submitted_at, e.file);
+        return Ok(id);
+    }
+    let mut url = client.account_url("sis_imports");
+    for s in ["created", "importing", "cleanup_batch", "restoring"] {
+        url.query_pairs_mut().append_pair("workflow_state[]", s);
+    }
+    url.query_pairs_mut().append_pair("per_page", "1");
+    let items = client.list_all(url, "sis_imports", Some(1)).await?;
+    let imp = items
+        .into_iter()
+        .find_map(|v| Import::from_value(v).ok())
+        .ok_or_else(|| {
+            Failure::new(Exit::NotFound, "watch --last: this host's journal is empty and Canvas has no import still running for this account")
+                .hint("give the import id: canvas-sis watch ID (see canvas-sis list)")
+        })?;
+    info!(target: "canvas_sis", "watching import {}, the newest one Canvas has not finished ({})", imp.id, imp.state_str());
+    Ok(imp.id)
 }
 
 /// The exit code an ended import means (the contract's table).
@@ -195,12 +254,13 @@ async fn poll_loop(
     Ok((Exit::MaxPolls, last))
 }
 
-/// Slow down when Canvas's rate-limit bucket runs low (§7.2: 600 units, throttled at 0).
+/// Slow down when Canvas's rate-limit bucket runs low (§7.2: 600 units, throttled at 0,
+/// leaking 10 units a second): space polls out whatever the interval says.
 pub fn pace(interval: Duration, remaining: Option<f64>) -> Duration {
     match remaining {
-        Some(r) if r < 50.0 => interval.max(Duration::from_secs(1)) * 8,
-        Some(r) if r < 150.0 => interval.max(Duration::from_millis(500)) * 4,
-        Some(r) if r < 300.0 => interval * 2,
+        Some(r) if r < 100.0 => (interval * 4).max(Duration::from_secs(5)),
+        Some(r) if r < 200.0 => (interval * 2).max(Duration::from_secs(2)),
+        Some(r) if r < 300.0 => interval.max(Duration::from_millis(500)),
         _ => interval,
     }
 }

@@ -1,0 +1,364 @@
+//! Every fault Canvas (or the network) can throw at a nightly run: exactly one import, the
+//! documented exit code, and the waits between retries, read from the simulator's request log.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use fake_canvas::{Config, Scenario};
+
+fn world(scenario: Scenario, fault_count: u32) -> World {
+    World::with(Config {
+        scenario,
+        fault_count,
+        polls_to_finish: 2,
+        hang_for: Duration::from_secs(30),
+        ..Default::default()
+    })
+}
+
+fn submit_watch(w: &World, extra: &[&str]) -> std::process::Output {
+    w.cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn gap(a: &fake_canvas::RecordedRequest, b: &fake_canvas::RecordedRequest) -> Duration {
+    b.at.duration_since(a.at).unwrap_or_default()
+}
+
+#[test]
+fn dropped_connection_after_create_is_looked_up_not_resent() {
+    let w = world(Scenario::DropAfterCreate, 1);
+    let out = submit_watch(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.posts().len(), 1, "the POST was not sent again");
+    assert_eq!(w.sim.created_count(), 1);
+    let log = w.log_text();
+    assert!(
+        log.contains("looking it up instead of sending again"),
+        "{log}"
+    );
+    assert!(log.contains("adopted import"), "{log}");
+    // The adopted id is the one printed.
+    let id: u64 = stdout(&out).trim().parse().unwrap();
+    assert_eq!(w.sim.imports()[0]["id"].as_u64(), Some(id));
+}
+
+#[test]
+fn unavailable_before_create_is_retried_with_backoff() {
+    let w = world(Scenario::Unavailable503BeforeCreate, 2);
+    let out = submit_watch(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let posts = w.posts();
+    assert_eq!(posts.len(), 3, "two 503s, then the create");
+    assert_eq!(w.sim.created_count(), 1);
+    assert_eq!(posts[0].status, 503);
+    assert_eq!(posts[2].status, 200);
+}
+
+#[test]
+fn throttled_403_text_is_retried_and_json_403_is_not() {
+    let w = world(Scenario::Throttled403, 2);
+    let out = submit_watch(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1);
+    assert!(w.log_text().contains("throttling"), "{}", w.log_text());
+    // Account 3 has SIS imports disabled: a JSON 403, a permission error, exit 77, one POST.
+    let w = world(Scenario::Ok, 0);
+    let out = w
+        .cmd()
+        .args(["--account-id", "3", "submit"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SIS imports are not enabled"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.posts().len(), 1);
+}
+
+#[test]
+fn throttled_429_honours_retry_after() {
+    let w = world(Scenario::Throttled429, 1);
+    let out = submit_watch(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let posts = w.posts();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[0].status, 429);
+    assert!(
+        gap(&posts[0], &posts[1]) >= Duration::from_millis(900),
+        "waited {:?} though Retry-After said 1 s",
+        gap(&posts[0], &posts[1])
+    );
+    assert_eq!(w.sim.created_count(), 1);
+}
+
+#[test]
+fn flaky_5xx_is_retried_on_create_and_on_polls() {
+    let w = world(Scenario::Flaky5xx, 2);
+    let out = submit_watch(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1);
+    let statuses: Vec<u16> = w.sim.requests().iter().map(|r| r.status).collect();
+    assert!(
+        statuses.iter().filter(|s| **s >= 500).count() >= 2,
+        "{statuses:?}"
+    );
+}
+
+#[test]
+fn a_hung_answer_times_out_and_is_retried() {
+    let w = world(Scenario::Hang, 1);
+    let out = submit_watch(&w, &["--read-timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.log_text().contains("timed out"), "{}", w.log_text());
+    assert_eq!(w.sim.created_count(), 1);
+}
+
+#[test]
+fn truncated_json_and_html_pages_are_named_and_retried() {
+    for (scenario, needle) in [
+        (Scenario::TruncatedJson, "invalid or truncated JSON"),
+        (
+            Scenario::Html200,
+            "expected JSON, got content type text/html",
+        ),
+    ] {
+        let w = world(scenario, 1);
+        let out = submit_watch(&w, &[]);
+        assert_eq!(out.status.code(), Some(0), "{scenario:?}: {}", stderr(&out));
+        let log = w.log_text();
+        assert!(log.contains(needle), "{scenario:?}: {log}");
+        assert!(log.contains("body starts"), "{scenario:?}: {log}");
+        assert_eq!(w.sim.created_count(), 1);
+    }
+}
+
+#[test]
+fn retry_budget_runs_out_with_exit_69() {
+    let w = world(Scenario::Throttled403, 1000);
+    let out = submit_watch(&w, &["--retry-budget", "2s"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("upload failed") && err.contains("time(s)"),
+        "{err}"
+    );
+    assert_eq!(w.sim.created_count(), 0);
+}
+
+#[test]
+fn unreachable_canvas_exits_69() {
+    let home = tempfile::tempdir().unwrap();
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(["--retry-budget", "1s", "submit"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not connect"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn rate_limit_headers_slow_polling_before_canvas_throttles() {
+    let w = World::with(Config {
+        scenario: Scenario::RateLimitDecreasing,
+        polls_to_finish: 3,
+        ..Default::default()
+    });
+    let out = submit_watch(&w, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1);
+    let reqs = w.sim.requests();
+    // After the bucket ran low (remaining < 150 after the 4th request), polls were spaced out.
+    let gets: Vec<_> = reqs.iter().filter(|r| r.method == "GET").collect();
+    assert!(gets.len() >= 2);
+    let widest = gets.windows(2).map(|p| gap(p[0], p[1])).max().unwrap();
+    assert!(
+        widest >= Duration::from_millis(1500),
+        "polls were not slowed: {widest:?}"
+    );
+    assert!(
+        reqs.iter().all(|r| r.status != 403),
+        "slowed down before being throttled"
+    );
+}
+
+#[test]
+fn once_refuses_the_same_content_twice_and_without_it_warns() {
+    let w = world(Scenario::Ok, 0);
+    w.cmd().arg("submit").arg(sample_zip()).assert().code(0);
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .arg("--once")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(stderr(&out).contains("same content"), "{}", stderr(&out));
+    assert_eq!(w.posts().len(), 1, "--once sent nothing");
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("same content"), "{}", stderr(&out));
+    assert_eq!(w.posts().len(), 2);
+    // The journal names both.
+    let j: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.log_dir().join("journal.json")).unwrap()).unwrap();
+    assert_eq!(j.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn watch_last_resumes_the_newest_submit_from_this_host() {
+    let w = world(Scenario::Ok, 0);
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    let id = stdout(&out).trim().to_string();
+    let out = w
+        .cmd()
+        .args(["watch", "--last", "--interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.log_text().contains(&format!("watching import {id}")));
+}
+
+#[test]
+fn if_idle_refuses_when_canvas_is_busy() {
+    let w = world(Scenario::StuckCreated, 0);
+    w.cmd().arg("submit").arg(sample_zip()).assert().code(0);
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_dir("bundle"))
+        .arg("--if-idle")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(stderr(&out).contains("(created)"), "{}", stderr(&out));
+    assert_eq!(w.posts().len(), 1);
+}
+
+#[test]
+fn a_second_run_on_the_same_account_exits_75_or_waits() {
+    let w = world(Scenario::Slow, 0);
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    let id = stdout(&out).trim().to_string();
+    // A real first process that holds the lock for ~2 s.
+    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
+    let mut first = std::process::Command::new(&bin);
+    first
+        .current_dir(w.home.path())
+        .env("HOME", w.home.path())
+        .env("XDG_STATE_HOME", w.home.path().join("state"))
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .args(["watch", &id, "--interval", "200ms", "--max-polls", "10"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = first.spawn().unwrap();
+    // Wait (bounded) until it holds the lock.
+    let locks = w.log_dir().join("locks");
+    let mut held = false;
+    for _ in 0..100 {
+        if let Ok(rd) = std::fs::read_dir(&locks)
+            && rd.flatten().any(|e| {
+                std::fs::read_to_string(e.path())
+                    .is_ok_and(|s| s.contains(&format!("pid {}", child.id())))
+            })
+        {
+            held = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(held, "the first run took the lock");
+    let out = w
+        .cmd()
+        .args(["watch", &id, "--interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("pid {}", child.id())),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "submit is locked out too");
+    // Waiting for it works once the first one ends (exit 4 after its 10 polls).
+    let out = w
+        .cmd()
+        .args([
+            "watch",
+            &id,
+            "--interval",
+            "0",
+            "--max-polls",
+            "1",
+            "--wait-lock",
+            "30s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_during_watch_exits_130_and_says_how_to_resume() {
+    let w = world(Scenario::Slow, 0);
+    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
+    let child = std::process::Command::new(&bin)
+        .current_dir(w.home.path())
+        .env("HOME", w.home.path())
+        .env("XDG_STATE_HOME", w.home.path().join("state"))
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "200ms", "--max-polls", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) for the import to exist and be polled.
+    for _ in 0..100 {
+        if w.sim.requests().iter().any(|r| r.method == "GET") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    assert!(
+        stderr(&out).contains(&format!("resume with `canvas-sis watch {id}`")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(w.log_text().contains("interrupted"), "logged too");
+}

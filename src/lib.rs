@@ -13,6 +13,7 @@ pub mod env_names;
 pub mod exit;
 pub mod import_options;
 pub mod log;
+pub mod output;
 pub mod redact;
 pub mod validate;
 

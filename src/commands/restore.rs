@@ -48,16 +48,14 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
         last.state,
         imp.state_str()
     );
-    match exit {
-        Exit::Ok => {
-            info!(target: "canvas_sis", import_id = id, state = imp.state_str(), "{summary}")
-        }
-        _ => warn!(target: "canvas_sis", import_id = id, state = imp.state_str(), "{summary}"),
+    if exit == Exit::Ok {
+        crate::output::announce(ctx, &summary);
+    } else {
+        warn!(target: "canvas_sis", import_id = id, state = imp.state_str(), "{summary}");
     }
     if ctx.settings.json {
         ctx.print_json(&json!({"progress": last.raw, "sis_import": imp.raw}));
     } else {
-        crate::output::note(ctx, &summary);
         println!("{}", imp.state_str());
     }
     Ok(exit)

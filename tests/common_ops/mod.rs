@@ -1,7 +1,7 @@
 //! Helpers for the `ops_*` tests: a simulator on loopback and the real binary pointed at it,
 //! with HOME and the XDG dirs in a temp dir so nothing touches the real home.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::Path;
 use std::time::Duration;

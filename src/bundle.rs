@@ -58,10 +58,16 @@ fn sniff(head: &[u8]) -> Sniffed {
     }
     let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let trimmed: &[u8] = {
-        let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+        let start = body
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(body.len());
         &body[start..]
     };
-    if trimmed.starts_with(b"<?xml") || trimmed.starts_with(b"<enterprise") || trimmed.starts_with(b"<") {
+    if trimmed.starts_with(b"<?xml")
+        || trimmed.starts_with(b"<enterprise")
+        || trimmed.starts_with(b"<")
+    {
         return Sniffed::Xml;
     }
     if head.contains(&0) {
@@ -164,7 +170,11 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
             return Err(Failure::data(format!(
                 "{}: {what} says CSV, but the content is not text ({})",
                 path.display(),
-                if sniffed == Sniffed::Xml { "it looks like XML" } else { "it has NUL bytes: UTF-16 or binary?" }
+                if sniffed == Sniffed::Xml {
+                    "it looks like XML"
+                } else {
+                    "it has NUL bytes: UTF-16 or binary?"
+                }
             ))
             .hint("Canvas needs UTF-8 CSV; nothing was sent"));
         }
@@ -272,7 +282,9 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
             .map_err(|e| Failure::no_input(format!("cannot write the temporary zip: {e}")))?;
     }
     let path = tmp.path().to_path_buf();
-    let len = std::fs::metadata(&path).map_err(|e| open_err(&path, e))?.len();
+    let len = std::fs::metadata(&path)
+        .map_err(|e| open_err(&path, e))?
+        .len();
     let sha256 = sha256_file(&path).map_err(|e| open_err(&path, e))?;
     let base = dir
         .file_name()

@@ -18,7 +18,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// The access token is read from CANVAS_ACCESS_TOKEN, --token-file, or the config file's
 /// `token_file` / `access_token`. There is deliberately no --token flag.
 #[derive(Debug, Parser)]
-#[command(name = "canvas-sis", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "canvas-sis",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -30,7 +35,13 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Config file (TOML). Default: ./canvas_sis.toml if present, else
     /// $XDG_CONFIG_HOME/canvas-sis/config.toml if present.
-    #[arg(short = 'c', long, global = true, env = "CANVAS_SIS_CONFIG", value_name = "FILE")]
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        env = "CANVAS_SIS_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
 
     /// Use the [profiles.NAME] section of the config file (its keys override the top-level ones).
@@ -291,7 +302,11 @@ pub struct SubmitArgs {
 #[derive(Debug, Args)]
 pub struct WatchCmdArgs {
     /// The import id (see `canvas-sis list`).
-    #[arg(value_name = "ID", required_unless_present = "last", conflicts_with = "last")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "last",
+        conflicts_with = "last"
+    )]
     pub id: Option<u64>,
     /// Watch the newest import this host submitted (from the state journal).
     #[arg(long)]

@@ -142,15 +142,15 @@ impl ConfigFile {
         }
         if let Some(p) = profile {
             let Some(toml::Value::Table(pt)) = table.get("profiles").and_then(|t| t.get(p)) else {
-                return Err(Failure::config(format!(
-                    "profile {p:?} is not in {}",
-                    path.display()
-                ))
-                .hint(if cf.profiles.is_empty() {
-                    "the file has no [profiles.NAME] sections".to_string()
-                } else {
-                    format!("profiles there: {}", cf.profiles.join(", "))
-                }));
+                return Err(
+                    Failure::config(format!("profile {p:?} is not in {}", path.display())).hint(
+                        if cf.profiles.is_empty() {
+                            "the file has no [profiles.NAME] sections".to_string()
+                        } else {
+                            format!("profiles there: {}", cf.profiles.join(", "))
+                        },
+                    ),
+                );
             };
             let mut pe = BTreeMap::new();
             flatten(&format!("profiles.{p}."), pt, &lines, &mut pe);
@@ -173,10 +173,10 @@ impl ConfigFile {
             }
         }
         cf.has_access_token = merged.contains_key("access_token");
-        if cf.has_access_token {
-            if let Some(w) = permissive_warning(path) {
-                warnings.push(w);
-            }
+        if cf.has_access_token
+            && let Some(w) = permissive_warning(path)
+        {
+            warnings.push(w);
         }
         cf.entries = merged;
         Ok((cf, warnings))
@@ -392,7 +392,10 @@ impl<'a> Resolver<'a> {
         };
         self.shown.push(ShownSetting {
             key: key.to_string(),
-            value: out.as_ref().map(|s| show(&s.value)).unwrap_or_else(|| "(unset)".into()),
+            value: out
+                .as_ref()
+                .map(|s| show(&s.value))
+                .unwrap_or_else(|| "(unset)".into()),
             source: out
                 .as_ref()
                 .map(|s| s.source.to_string())
@@ -447,10 +450,10 @@ impl<'a> Resolver<'a> {
 
 /// The value source of `id` in the matches or in the subcommand's matches.
 fn find_value_source(m: &ArgMatches, id: &str) -> Option<ValueSource> {
-    if let Ok(true) = m.try_contains_id(id) {
-        if let Some(s) = m.value_source(id) {
-            return Some(s);
-        }
+    if let Ok(true) = m.try_contains_id(id)
+        && let Some(s) = m.value_source(id)
+    {
+        return Some(s);
     }
     let (_, sub) = m.subcommand()?;
     find_value_source(sub, id)
@@ -673,16 +676,24 @@ impl Settings {
                 |p| p.display().to_string(),
             )?
             .map(|s| s.value);
-        let retry_budget =
-            r.duration("retry_budget", global.retry_budget.as_ref(), "--retry-budget", "10m")?;
+        let retry_budget = r.duration(
+            "retry_budget",
+            global.retry_budget.as_ref(),
+            "--retry-budget",
+            "10m",
+        )?;
         let connect_timeout = r.duration(
             "connect_timeout",
             global.connect_timeout.as_ref(),
             "--connect-timeout",
             "30s",
         )?;
-        let read_timeout =
-            r.duration("read_timeout", global.read_timeout.as_ref(), "--read-timeout", "120s")?;
+        let read_timeout = r.duration(
+            "read_timeout",
+            global.read_timeout.as_ref(),
+            "--read-timeout",
+            "120s",
+        )?;
 
         let dir = if global.no_log_file || log_dir.as_os_str().is_empty() {
             None
@@ -736,7 +747,10 @@ impl Settings {
             )));
         };
         let base = check_base_url(&url.value).map_err(|e| {
-            Failure::config(format!("base URL {:?} (from {}): {e}", url.value, url.source))
+            Failure::config(format!(
+                "base URL {:?} (from {}): {e}",
+                url.value, url.source
+            ))
         })?;
         let Some(token) = &self.token else {
             return Err(Failure::config("no access token is set").hint(format!(
@@ -795,10 +809,9 @@ fn resolve_token(
         let base = file.and_then(|f| f.path.parent()).unwrap_or(Path::new(""));
         Some(from_file(&base.join(p), src)?)
     } else if let Some((v, src)) = file.and_then(|f| f.get("access_token")) {
-        let t = v
-            .as_str()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| Failure::config(format!("{src}: access_token: expected a non-empty string")))?;
+        let t = v.as_str().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            Failure::config(format!("{src}: access_token: expected a non-empty string"))
+        })?;
         Some(Sourced {
             value: SecretString::from(t.trim().to_string()),
             source: src,
@@ -893,7 +906,8 @@ mod tests {
 
     #[test]
     fn key_lines_follow_sections() {
-        let l = key_lines("base_url = \"x\"\n[log]\ndir = \"/tmp\"\n[profiles.b]\naccount_id = 2\n");
+        let l =
+            key_lines("base_url = \"x\"\n[log]\ndir = \"/tmp\"\n[profiles.b]\naccount_id = 2\n");
         assert_eq!(l["base_url"], 1);
         assert_eq!(l["log.dir"], 3);
         assert_eq!(l["profiles.b.account_id"], 5);

@@ -71,7 +71,11 @@ impl ImportOptions {
         let batch_mode_term_id = r
             .get(
                 "import.batch_mode_term_id",
-                s(&a.batch_mode_term_id, "--batch-mode-term-id", "batch_mode_term_id"),
+                s(
+                    &a.batch_mode_term_id,
+                    "--batch-mode-term-id",
+                    "batch_mode_term_id",
+                ),
                 |v| match v {
                     toml::Value::Integer(i) => Ok(i.to_string()),
                     other => toml_string(other),
@@ -101,8 +105,11 @@ impl ImportOptions {
             a.override_sis_stickiness,
             "--override-sis-stickiness",
         )?;
-        let add_sis_stickiness =
-            r.switch("import.add_sis_stickiness", a.add_sis_stickiness, "--add-sis-stickiness")?;
+        let add_sis_stickiness = r.switch(
+            "import.add_sis_stickiness",
+            a.add_sis_stickiness,
+            "--add-sis-stickiness",
+        )?;
         let clear_sis_stickiness = r.switch(
             "import.clear_sis_stickiness",
             a.clear_sis_stickiness,
@@ -134,7 +141,11 @@ impl ImportOptions {
         let diffing_drop_status = r
             .get(
                 "import.diffing_drop_status",
-                s(&a.diffing_drop_status, "--diffing-drop-status", "diffing_drop_status"),
+                s(
+                    &a.diffing_drop_status,
+                    "--diffing-drop-status",
+                    "diffing_drop_status",
+                ),
                 toml_string,
                 None,
                 |v| v.clone(),
@@ -170,9 +181,17 @@ impl ImportOptions {
             .get(
                 "import.diff_row_count_threshold",
                 a.diff_row_count_threshold.map(|v| {
-                    (v, "--diff-row-count-threshold", "diff_row_count_threshold", None)
+                    (
+                        v,
+                        "--diff-row-count-threshold",
+                        "diff_row_count_threshold",
+                        None,
+                    )
                 }),
-                |v| v.as_integer().ok_or_else(|| "expected an integer".to_string()),
+                |v| {
+                    v.as_integer()
+                        .ok_or_else(|| "expected an integer".to_string())
+                },
                 None,
                 |v| v.to_string(),
             )?
@@ -203,7 +222,10 @@ impl ImportOptions {
         let bad = |m: String, h: &str| Err(Failure::usage(m).hint(h.to_string()));
         let batch = self.batch_mode || self.multi_term_batch_mode;
         if self.import_type.trim().is_empty() {
-            return bad("--import-type is empty".into(), "leave it out for instructure_csv");
+            return bad(
+                "--import-type is empty".into(),
+                "leave it out for instructure_csv",
+            );
         }
         if self.batch_mode && self.batch_mode_term_id.is_none() && !self.multi_term_batch_mode {
             return bad(
@@ -237,21 +259,27 @@ impl ImportOptions {
                 );
             }
         }
-        if let Some(s) = &self.diffing_drop_status {
-            if !DIFFING_DROP.contains(&s.as_str()) {
-                return bad(
-                    format!("--diffing-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_drop_status\" and leaves the import stuck in initializing", DIFFING_DROP.join(", ")),
-                    "pick one of the listed values",
-                );
-            }
+        if let Some(s) = &self.diffing_drop_status
+            && !DIFFING_DROP.contains(&s.as_str())
+        {
+            return bad(
+                format!(
+                    "--diffing-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_drop_status\" and leaves the import stuck in initializing",
+                    DIFFING_DROP.join(", ")
+                ),
+                "pick one of the listed values",
+            );
         }
-        if let Some(s) = &self.diffing_user_remove_status {
-            if !USER_REMOVE.contains(&s.as_str()) {
-                return bad(
-                    format!("--diffing-user-remove-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_user_remove_status\"", USER_REMOVE.join(", ")),
-                    "pick one of the listed values",
-                );
-            }
+        if let Some(s) = &self.diffing_user_remove_status
+            && !USER_REMOVE.contains(&s.as_str())
+        {
+            return bad(
+                format!(
+                    "--diffing-user-remove-status {s:?} is not one of {}; Canvas answers 400 \"Invalid diffing_user_remove_status\"",
+                    USER_REMOVE.join(", ")
+                ),
+                "pick one of the listed values",
+            );
         }
         if let Some(s) = &self.batch_mode_enrollment_drop_status {
             if s == "deleted_last_completed" {
@@ -262,13 +290,17 @@ impl ImportOptions {
             }
             if !BATCH_DROP.contains(&s.as_str()) {
                 return bad(
-                    format!("--batch-mode-enrollment-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid batch_mode_enrollment_drop_status\"", BATCH_DROP.join(", ")),
+                    format!(
+                        "--batch-mode-enrollment-drop-status {s:?} is not one of {}; Canvas answers 400 \"Invalid batch_mode_enrollment_drop_status\"",
+                        BATCH_DROP.join(", ")
+                    ),
                     "pick one of the listed values",
                 );
             }
             if !batch {
                 return bad(
-                    "--batch-mode-enrollment-drop-status without batch mode is ignored by Canvas".into(),
+                    "--batch-mode-enrollment-drop-status without batch mode is ignored by Canvas"
+                        .into(),
                     "add --batch-mode, or leave it out",
                 );
             }
@@ -284,7 +316,10 @@ impl ImportOptions {
                 );
             }
             if id.trim().is_empty() {
-                return bad("--diffing-data-set-identifier is empty".into(), "leave it out or name the data set");
+                return bad(
+                    "--diffing-data-set-identifier is empty".into(),
+                    "leave it out or name the data set",
+                );
             }
         }
         let diffing_extras = self.diffing_remaster_data_set
@@ -303,13 +338,13 @@ impl ImportOptions {
                 "add --diffing-data-set-identifier NAME",
             );
         }
-        if let Some(n) = self.diff_row_count_threshold {
-            if n <= 0 {
-                return bad(
-                    format!("--diff-row-count-threshold {n}: Canvas ignores values of 0 or less"),
-                    "use a positive row count",
-                );
-            }
+        if let Some(n) = self.diff_row_count_threshold
+            && n <= 0
+        {
+            return bad(
+                format!("--diff-row-count-threshold {n}: Canvas ignores values of 0 or less"),
+                "use a positive row count",
+            );
         }
         if (self.add_sis_stickiness || self.clear_sis_stickiness) && !self.override_sis_stickiness {
             return bad(
@@ -350,7 +385,10 @@ impl ImportOptions {
             (self.override_sis_stickiness, "override_sis_stickiness"),
             (self.add_sis_stickiness, "add_sis_stickiness"),
             (self.clear_sis_stickiness, "clear_sis_stickiness"),
-            (self.update_sis_id_if_login_claimed, "update_sis_id_if_login_claimed"),
+            (
+                self.update_sis_id_if_login_claimed,
+                "update_sis_id_if_login_claimed",
+            ),
         ] {
             if on {
                 q.push((key, t()));

@@ -12,6 +12,8 @@ pub mod config;
 pub mod env_names;
 pub mod exit;
 pub mod import_options;
+pub mod journal;
+pub mod lock;
 pub mod log;
 pub mod output;
 pub mod redact;
@@ -60,7 +62,9 @@ pub fn run() -> u8 {
     let color = match settings.color {
         When::Always => true,
         When::Never => false,
-        When::Auto => stderr_tty && std::env::var_os(env_names::NO_COLOR).is_none_or(|v| v.is_empty()),
+        When::Auto => {
+            stderr_tty && std::env::var_os(env_names::NO_COLOR).is_none_or(|v| v.is_empty())
+        }
     };
     let guard = match log::init(
         &settings.log,

@@ -187,8 +187,10 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message = value.to_string();
         } else {
-            self.extra
-                .insert(field.name().to_string(), serde_json::Value::String(value.into()));
+            self.extra.insert(
+                field.name().to_string(),
+                serde_json::Value::String(value.into()),
+            );
         }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -234,10 +236,7 @@ where
         let now = jiff::Zoned::now();
         if self.json {
             let mut obj = serde_json::Map::new();
-            obj.insert(
-                "time".into(),
-                now.timestamp().to_string().into(),
-            );
+            obj.insert("time".into(), now.timestamp().to_string().into());
             obj.insert("host".into(), self.host.clone().into());
             obj.insert("pid".into(), self.pid.into());
             obj.insert("level".into(), level.to_string().into());

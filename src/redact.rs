@@ -26,7 +26,9 @@ pub fn redact(s: &str) -> std::borrow::Cow<'_, str> {
             out.push_str(&s[i..i + k]);
             out.push_str("[redacted]");
             i += k;
-            while i < bytes.len() && !matches!(bytes[i], b'&' | b' ' | b'"' | b'\'' | b'\n' | b',' | b')') {
+            while i < bytes.len()
+                && !matches!(bytes[i], b'&' | b' ' | b'"' | b'\'' | b'\n' | b',' | b')')
+            {
                 i += 1;
             }
         } else {

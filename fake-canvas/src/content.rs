@@ -66,10 +66,16 @@ pub const KINDS: &[(&str, &str)] = &[
     ("group", "groups"),
     ("differentiation_tag", "differentiation_tags"),
     ("group_membership", "group_memberships"),
-    ("differentiation_tag_membership", "differentiation_tag_memberships"),
+    (
+        "differentiation_tag_membership",
+        "differentiation_tag_memberships",
+    ),
     ("institutional_tag_category", "institutional_tag_categories"),
     ("institutional_tag", "institutional_tags"),
-    ("institutional_tag_association", "institutional_tag_associations"),
+    (
+        "institutional_tag_association",
+        "institutional_tag_associations",
+    ),
     ("grade_publishing_results", "grade_publishing_results"),
     ("user_observer", "user_observers"),
 ];
@@ -107,7 +113,8 @@ pub fn detect_kind(header: &[String]) -> Option<&'static str> {
         || has("existing_canvas_user_id")
     {
         "login"
-    } else if (has("course_id") || has("section_id")) && (has("user_id") || has("user_integration_id"))
+    } else if (has("course_id") || has("section_id"))
+        && (has("user_id") || has("user_integration_id"))
     {
         "enrollment"
     } else if has("account_id") && has("user_id") {
@@ -124,11 +131,7 @@ pub fn detect_kind(header: &[String]) -> Option<&'static str> {
         "group_membership"
     } else if has("tag_id") && has("user_id") {
         "differentiation_tag_membership"
-    } else if has("category_id")
-        && has("name")
-        && !has("tag_id")
-        && !has("institutional_tag_id")
-    {
+    } else if has("category_id") && has("name") && !has("tag_id") && !has("institutional_tag_id") {
         "institutional_tag_category"
     } else if has("institutional_tag_id") && has("category_id") && has("name") {
         "institutional_tag"
@@ -638,7 +641,9 @@ fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome
         "section" => {
             let course = s("course_id");
             let Some(id) = get("section_id") else {
-                return Skip(format!("No section_id given for a section in course {course}"));
+                return Skip(format!(
+                    "No section_id given for a section in course {course}"
+                ));
             };
             if get("course_id").is_none() {
                 return Skip(format!("No course_id given for a section {id}"));
@@ -671,7 +676,13 @@ fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome
             let status = s("status");
             if !prefix_ci(
                 &status,
-                &["active", "deleted", "completed", "inactive", "deleted_last_completed"],
+                &[
+                    "active",
+                    "deleted",
+                    "completed",
+                    "inactive",
+                    "deleted_last_completed",
+                ],
             ) {
                 return Skip(format!("Improper status \"{status}\" for an enrollment"));
             }
@@ -688,7 +699,10 @@ fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome
                 let u = s("user_id");
                 return OkWithWarning(match get("course_id") {
                     Some(c) => format!("Bad date format for user {u} in course {c}"),
-                    None => format!("Bad date format for user {u} in section {}", s("section_id")),
+                    None => format!(
+                        "Bad date format for user {u} in section {}",
+                        s("section_id")
+                    ),
                 });
             }
             Ok
@@ -941,13 +955,105 @@ mod tests {
         );
         assert_eq!(r.supplied, vec!["user"]);
         assert_eq!(r.counts["user"], 2);
-        let msgs: Vec<_> = r.messages.iter().map(|m| (m.message.as_str(), m.row)).collect();
+        let msgs: Vec<_> = r
+            .messages
+            .iter()
+            .map(|m| (m.message.as_str(), m.row))
+            .collect();
         assert_eq!(
             msgs,
             vec![
                 ("Improper status for user u2", Some(3)),
                 ("No login_id given for user u3", Some(5))
             ]
+        );
+    }
+
+    #[test]
+    fn zip_entries_sorted_and_filtered() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        {
+            let f = std::fs::File::create(&path).unwrap();
+            let mut z = zip::ZipWriter::new(f);
+            let o = zip::write::SimpleFileOptions::default();
+            for (name, body) in [
+                ("b/users.csv", "user_id,login_id,status\nu1,l1,active\n"),
+                ("__MACOSX/b/._users.csv", "junk"),
+                (".hidden.csv", "junk"),
+                ("Desktop DB", "junk"),
+                ("a/notes.txt", "hello"),
+                ("a/inner.zip", "PK"),
+                (
+                    "A/courses.CSV",
+                    "course_id,short_name,long_name,status\nc1,C,Course,active\n",
+                ),
+                ("empty.csv", ""),
+                ("only_header.csv", "section_id,course_id,name,status\n"),
+            ] {
+                z.start_file(name, o).unwrap();
+                z.write_all(body.as_bytes()).unwrap();
+            }
+            z.finish().unwrap();
+        }
+        let r = scan_path(&path, "zip", "sis_import.zip", 1);
+        assert_eq!(r.supplied, vec!["course", "section", "user"]);
+        assert_eq!(r.counts["user"], 1);
+        assert_eq!(r.counts["course"], 1);
+        assert_eq!(r.counts["section"], 0);
+        let msgs: Vec<_> = r
+            .messages
+            .iter()
+            .map(|m| (m.file.as_deref().unwrap(), m.message.as_str(), m.failure))
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                ("a/inner.zip", "Skipping unknown file type", false),
+                ("a/notes.txt", "Skipping unknown file type", false),
+            ]
+        );
+        let bad = dir.path().join("bad.zip");
+        std::fs::write(&bad, "not a zip").unwrap();
+        let r = scan_path(&bad, "zip", "sis_import.zip", 7);
+        assert!(r.messages[0].failure);
+        assert!(r.messages[0].message.ends_with("(Error report 7)"));
+        assert!(scan_path(&bad, "xml", "x.xml", 1).messages.is_empty());
+    }
+
+    #[test]
+    fn kind_checks_texts() {
+        let r = scan_str("course_id,short_name,long_name,status\nc1,C,Course,bogus\n,C,L,active\n");
+        assert_eq!(
+            r.messages[0].message,
+            "Improper status \"bogus\" for course c1"
+        );
+        assert_eq!(r.messages[1].message, "No course_id given for a course");
+        let r = scan_str(
+            "course_id,user_id,role,status\nc1,u1,librarian,active\nc1,u1,students,active\n,u1,student,active\n",
+        );
+        assert_eq!(r.counts["enrollment"], 1);
+        assert_eq!(
+            r.messages[0].message,
+            "Improper role \"librarian\" for an enrollment"
+        );
+        assert_eq!(
+            r.messages[1].message,
+            "No course_id or section_id given for an enrollment"
+        );
+        let r = scan_str("term_id,name,status,start_date\nt1,T,active,someday\n");
+        assert_eq!(r.counts["term"], 1);
+        assert_eq!(r.messages[0].message, "Bad date format for term t1");
+        let r = scan_str(
+            "account_id,parent_account_id,name,status\na1,,A,active\na2,a1,B,active\na3,zz,C,active\n",
+        );
+        assert_eq!(r.counts["account"], 2);
+        assert_eq!(r.messages[0].message, "Parent account didn't exist for a3");
+        let r = scan_str("section_id,course_id,name,status\ns1,c1,,active\n");
+        assert_eq!(
+            r.messages[0].message,
+            "No name given for section s1 in course c1"
         );
     }
 
@@ -966,10 +1072,14 @@ mod tests {
         );
         assert_eq!(rr.messages[0].message, "Invalid UTF-8");
         let r = scan_str("foo,bar\n1,2\n");
-        assert_eq!(r.messages[0].message, "Couldn't find Canvas CSV import headers");
+        assert_eq!(
+            r.messages[0].message,
+            "Couldn't find Canvas CSV import headers"
+        );
         assert!(r.messages[0].failure);
         // First match: an enrollments file with a name column is sections.
-        let r = scan_str("section_id,course_id,user_id,role,status,name\ns1,c1,u1,student,active,N\n");
+        let r =
+            scan_str("section_id,course_id,user_id,role,status,name\ns1,c1,u1,student,active,N\n");
         assert_eq!(r.supplied, vec!["section"]);
         assert!(scan_str("").messages.is_empty());
     }

@@ -14,8 +14,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     port: u16,
     /// Behaviour to simulate.
-    #[arg(long, default_value = "ok", value_parser = parse_scenario)]
-    scenario: Scenario,
+    #[arg(long, default_value = "ok", value_parser = scenario_names())]
+    scenario: String,
     /// The access token to accept.
     #[arg(long, default_value = "fake-canvas-token")]
     token: String,
@@ -36,14 +36,18 @@ struct Args {
     hang_secs: u64,
 }
 
-fn parse_scenario(s: &str) -> Result<Scenario, String> {
-    s.parse()
+fn scenario_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(Scenario::ALL.iter().map(|s| s.name()))
 }
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
+    let scenario: Scenario = args
+        .scenario
+        .parse()
+        .map_err(|e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let cfg = Config {
-        scenario: args.scenario,
+        scenario,
         token: args.token,
         polls_to_finish: args.polls,
         seed_imports: args.seed_imports,
@@ -59,7 +63,7 @@ fn main() -> std::io::Result<()> {
     }
     eprintln!("token: {}", handle.token());
     eprintln!("files host: {}", handle.files_url());
-    eprintln!("scenario: {}", args.scenario);
+    eprintln!("scenario: {scenario}");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -2,8 +2,8 @@
 //! response), request recording, routing and the endpoint handlers of §2.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
@@ -111,6 +111,14 @@ impl Hashing {
                 r.body_sha256 = hex;
             }
         }
+    }
+}
+
+impl Drop for Hashing {
+    // A body that is dropped unfinished (e.g. after multipart's closing boundary) still
+    // records what was read.
+    fn drop(&mut self) {
+        self.finalize();
     }
 }
 
@@ -467,7 +475,12 @@ fn account_json(id: u64) -> Value {
     let (name, parent, root, sis) = match id {
         1 => ("Fake University", Value::Null, Value::Null, "root"),
         2 => ("Fake Sub-Account", json!(1), json!(1), "sub"),
-        _ => ("Fake College (SIS disabled)", Value::Null, Value::Null, "nosis"),
+        _ => (
+            "Fake College (SIS disabled)",
+            Value::Null,
+            Value::Null,
+            "nosis",
+        ),
     };
     json!({"id": id, "name": name, "uuid": format!("fake-account-uuid-{id}"),
            "parent_account_id": parent, "root_account_id": root,
@@ -516,14 +529,31 @@ fn classify(method: &Method, segs: &[String]) -> Option<Route> {
         ("GET", ["api", "v1", "accounts", _, "sis_imports"]) => Route::List,
         ("POST", ["api", "v1", "accounts", _, "sis_imports"]) => Route::Create,
         ("GET", ["api", "v1", "accounts", _, "sis_imports", "importing"]) => Route::Importing,
-        ("PUT", ["api", "v1", "accounts", _, "sis_imports", "abort_all_pending"]) => {
-            Route::AbortAll
-        }
+        (
+            "PUT",
+            [
+                "api",
+                "v1",
+                "accounts",
+                _,
+                "sis_imports",
+                "abort_all_pending",
+            ],
+        ) => Route::AbortAll,
         ("GET", ["api", "v1", "accounts", _, "sis_imports", _]) => Route::Show,
         ("PUT", ["api", "v1", "accounts", _, "sis_imports", _, "abort"]) => Route::Abort,
-        ("PUT", ["api", "v1", "accounts", _, "sis_imports", _, "restore_states"]) => {
-            Route::Restore
-        }
+        (
+            "PUT",
+            [
+                "api",
+                "v1",
+                "accounts",
+                _,
+                "sis_imports",
+                _,
+                "restore_states",
+            ],
+        ) => Route::Restore,
         ("GET", ["api", "v1", "accounts", _, "sis_imports", _, "errors"]) => Route::Errors,
         ("GET", ["api", "v1", "accounts", _, "sis_import_errors"]) => Route::AccountErrors,
         _ => return None,
@@ -556,7 +586,7 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
         let cost = if scenario == Scenario::RateLimitDecreasing {
             150.0
         } else {
-            1.0
+            0.05
         };
         let (t, rem) = inner.charge(cost);
         let fault = match scenario {
@@ -648,10 +678,9 @@ async fn handle(
             let mut inner = shared.inner.lock().unwrap();
             match inner.progresses.iter().position(|p| p.id == id) {
                 Some(pi) => {
-                    let v = inner.progresses[pi].json(&shared.api_url);
-                    // §2.7: each GET moves it one step (the answer shows the state before).
+                    // §2.7: each GET moves it one step, like a show-poll does for imports.
                     inner.poll_progress(pi);
-                    json_resp(200, &v)
+                    json_resp(200, &inner.progresses[pi].json(&shared.api_url))
                 }
                 None => not_found(),
             }
@@ -815,11 +844,7 @@ fn merge_body_params(parts: &Parts, bytes: &[u8], p: &mut Params) {
 /// §7.4: page/per_page parsing (default 10, clamped 1–100; non-numeric → 1).
 fn paging(q: &Params) -> (u64, u64) {
     let page = q.get("page").map(ruby_to_i).unwrap_or(1).max(1) as u64;
-    let per = q
-        .get("per_page")
-        .map(ruby_to_i)
-        .unwrap_or(10)
-        .clamp(1, 100) as u64;
+    let per = q.get("per_page").map(ruby_to_i).unwrap_or(10).clamp(1, 100) as u64;
     (page, per)
 }
 
@@ -833,11 +858,12 @@ fn link_header(
     has_next: bool,
     last: Option<u64>,
 ) -> String {
-    let base_params: Vec<(String, String)> =
-        q.0.iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "page" | "per_page" | "access_token" | "api_key"))
-            .cloned()
-            .collect();
+    let base_params: Vec<(String, String)> = q
+        .0
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "page" | "per_page" | "access_token" | "api_key"))
+        .cloned()
+        .collect();
     let url = |p: u64| {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &base_params {
@@ -845,7 +871,12 @@ fn link_header(
         }
         ser.append_pair("page", &p.to_string());
         ser.append_pair("per_page", &per.to_string());
-        format!("{}{}?{}", app.shared.api_url, parts.uri.path(), ser.finish())
+        format!(
+            "{}{}?{}",
+            app.shared.api_url,
+            parts.uri.path(),
+            ser.finish()
+        )
     };
     let mut links = vec![format!("<{}>; rel=\"current\"", url(page))];
     if has_next {
@@ -867,10 +898,16 @@ fn parse_time(s: &str) -> Option<jiff::Timestamp> {
         return Some(t);
     }
     if let Ok(dt) = s.parse::<jiff::civil::DateTime>() {
-        return dt.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        return dt
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp());
     }
     if let Ok(d) = s.parse::<jiff::civil::Date>() {
-        return d.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp());
+        return d
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp());
     }
     None
 }
@@ -909,7 +946,7 @@ fn list(app: &App, parts: &Parts, q: &Params) -> Response {
         .filter(|b| wanted.is_empty() || wanted.contains(&b.state.as_str()))
         .collect();
     // Newest first.
-    items.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    items.sort_by_key(|b| std::cmp::Reverse((b.created_at, b.id)));
     let start = ((page - 1) * per) as usize;
     let page_items: Vec<Value> = items
         .iter()
@@ -948,7 +985,7 @@ fn errors(app: &App, parts: &Parts, route: Route, segs: &[String], q: &Params) -
         .filter(|e| !failure_only || e.msg.failure)
         .collect();
     // created_at descending.
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|e| std::cmp::Reverse(e.id));
     let (page, per) = paging(q);
     let start = ((page - 1) * per) as usize;
     let out: Vec<Value> = rows
@@ -979,7 +1016,10 @@ fn temp_path(shared: &Shared) -> std::path::PathBuf {
 }
 
 /// Stream a byte stream to a new temp file; returns its path and size.
-async fn stream_to_file<S, E>(shared: &Shared, mut s: S) -> std::io::Result<(std::path::PathBuf, u64)>
+async fn stream_to_file<S, E>(
+    shared: &Shared,
+    mut s: S,
+) -> std::io::Result<(std::path::PathBuf, u64)>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
 {
@@ -1056,7 +1096,10 @@ async fn read_multipart(
 
 /// §2.1: the allowed drop statuses.
 fn valid_drop_status(s: &str) -> bool {
-    matches!(s, "deleted" | "completed" | "inactive" | "deleted_last_completed")
+    matches!(
+        s,
+        "deleted" | "completed" | "inactive" | "deleted_last_completed"
+    )
 }
 
 /// §2.1 Import SIS data.
@@ -1089,7 +1132,10 @@ async fn create(
                 }
                 Ok(None) => {}
                 Err(_) => {
-                    return json_resp(400, &json!({"errors":[{"message":"Invalid multipart body"}]}));
+                    return json_resp(
+                        400,
+                        &json!({"errors":[{"message":"Invalid multipart body"}]}),
+                    );
                 }
             }
         } else {
@@ -1097,16 +1143,19 @@ async fn create(
             match stream_to_file(&shared, s).await {
                 Ok((path, size)) => {
                     // [docs]: pre_attachment may come in a JSON body.
-                    if mt == "application/json" && size <= (1 << 20) {
-                        if let Ok(bytes) = std::fs::read(&path)
-                            && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
-                            && v.get("pre_attachment").is_some_and(|x| x.is_object())
-                        {
-                            let mut jp = Params::default();
-                            jp.extend_json("", &v);
-                            p.0.extend(jp.0.into_iter().filter(|(k, _)| k.starts_with("pre_attachment[")));
-                            json_pre = true;
-                        }
+                    if mt == "application/json"
+                        && size <= (1 << 20)
+                        && let Ok(bytes) = std::fs::read(&path)
+                        && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+                        && v.get("pre_attachment").is_some_and(|x| x.is_object())
+                    {
+                        let mut jp = Params::default();
+                        jp.extend_json("", &v);
+                        p.0.extend(
+                            jp.0.into_iter()
+                                .filter(|(k, _)| k.starts_with("pre_attachment[")),
+                        );
+                        json_pre = true;
                     }
                     // §2.1 (2): raw body; extension from `extension`, else the media type.
                     let ext = match p.present("extension") {
@@ -1151,7 +1200,10 @@ async fn create(
     }
     let pre_name = p.present("pre_attachment[name]").map(str::to_owned);
     if multipart && upload.is_none() {
-        return json_resp(400, &json!({"error":true,"error_message":"Missing attachment"}));
+        return json_resp(
+            400,
+            &json!({"error":true,"error_message":"Missing attachment"}),
+        );
     }
     if !multipart
         && !p.has("extension")
@@ -1160,7 +1212,10 @@ async fn create(
             .is_some_and(|c| !c.eq_ignore_ascii_case("utf-8"))
     {
         cleanup(&upload);
-        return json_resp(400, &json!({"error":"Invalid content type, UTF-8 required"}));
+        return json_resp(
+            400,
+            &json!({"error":"Invalid content type, UTF-8 required"}),
+        );
     }
     let batch_mode = p.bool("batch_mode");
     let multi_present = p.has("multi_term_batch_mode");
@@ -1242,7 +1297,10 @@ async fn create(
         .present("diffing_drop_status")
         .is_some_and(|s| !valid_drop_status(s))
     {
-        Some(json_resp(400, &json!({"message":"Invalid diffing_drop_status"})))
+        Some(json_resp(
+            400,
+            &json!({"message":"Invalid diffing_drop_status"}),
+        ))
     } else if p
         .present("diffing_user_remove_status")
         .is_some_and(|s| !matches!(s, "deleted" | "suspended"))
@@ -1277,14 +1335,18 @@ async fn create(
         return r;
     }
 
-    let pre_flow = pre_name.is_some() && !multipart && upload.is_none() || json_pre;
-    let pre_flow = pre_flow && pre_name.is_some();
+    // [docs]: pre_attachment in the query string or a JSON body (not with multipart).
+    let pre_flow = pre_name.is_some() && (!multipart || json_pre);
     if pre_flow && scenario != Scenario::IgnorePreAttachment {
         // §2.1 (3) [docs]: answer with upload instructions; the batch waits in initializing.
+        cleanup(&upload);
         let name = pre_name.unwrap_or_default();
         let mut inner = shared.inner.lock().unwrap();
         let bid = inner.batches[idx].id;
-        let token = format!("up{bid}x{:x}", bid.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 20);
+        let token = format!(
+            "up{bid}x{:x}",
+            bid.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 20
+        );
         inner.uploads.insert(
             token.clone(),
             state::PendingUpload {
@@ -1320,8 +1382,8 @@ async fn create(
         b.updated_at = state::now();
         b.json(&shared.files_url)
     };
-    let drop_now =
-        scenario == Scenario::DropAfterCreate && shared.inner.lock().unwrap().take_fault_once("drop");
+    let drop_now = scenario == Scenario::DropAfterCreate
+        && shared.inner.lock().unwrap().take_fault_once("drop");
     if drop_now && let Some(k) = kill {
         // The batch exists; the client never hears about it.
         k.0.notify_one();
@@ -1393,10 +1455,7 @@ async fn files(app: &App, parts: &Parts, body: &mut Option<Body>) -> Response {
             let file = match read_multipart(&shared, parts, b, "file", &mut fields).await {
                 Ok(Some(f)) => f,
                 _ => {
-                    return json_resp(
-                        400,
-                        &json!({"errors":[{"message":"file is missing"}]}),
-                    );
+                    return json_resp(400, &json!({"errors":[{"message":"file is missing"}]}));
                 }
             };
             let size = std::fs::metadata(&file.0).map(|m| m.len()).unwrap_or(0);
@@ -1470,4 +1529,3 @@ async fn files(app: &App, parts: &Parts, body: &mut Option<Body>) -> Response {
         _ => not_found(),
     }
 }
-

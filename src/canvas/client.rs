@@ -113,14 +113,17 @@ impl Client {
             .join(&format!("api/v1/accounts/{}", self.account))
             .expect("valid base");
         if !rest.is_empty() {
-            u = Url::parse(&format!("{}/{}", u.as_str().trim_end_matches('/'), rest)).expect("valid");
+            u = Url::parse(&format!("{}/{}", u.as_str().trim_end_matches('/'), rest))
+                .expect("valid");
         }
         u
     }
 
     /// `…/api/v1/REST`
     pub fn api_url(&self, rest: &str) -> Url {
-        self.base.join(&format!("api/v1/{rest}")).expect("valid base")
+        self.base
+            .join(&format!("api/v1/{rest}"))
+            .expect("valid base")
     }
 
     pub fn base(&self) -> &Url {
@@ -166,7 +169,8 @@ impl Client {
                 )
                 .map(move |chunk| {
                     if let Ok(c) = &chunk {
-                        let total = sent.fetch_add(c.len() as u64, Ordering::Relaxed) + c.len() as u64;
+                        let total =
+                            sent.fetch_add(c.len() as u64, Ordering::Relaxed) + c.len() as u64;
                         if let Some(f) = &on_chunk {
                             f(total);
                         }
@@ -257,7 +261,15 @@ impl Client {
         let a = self
             .get(&format!("GET import {id}"), &url)
             .await
-            .map_err(|e| not_found_as(e, format!("import {id} does not exist in account {}", self.account_display())))?;
+            .map_err(|e| {
+                not_found_as(
+                    e,
+                    format!(
+                        "import {id} does not exist in account {}",
+                        self.account_display()
+                    ),
+                )
+            })?;
         Import::from_value(a.json).map_err(|e| bad_shape(&url, &e))
     }
 
@@ -275,7 +287,12 @@ impl Client {
 
     /// Every item of a paginated list (§7.4), following `rel="next"` until it is absent or
     /// `limit` items are in hand. `key` names the wrapper (`sis_imports`, `sis_import_errors`).
-    pub async fn list_all(&self, first: Url, key: &str, limit: Option<usize>) -> Result<Vec<Value>> {
+    pub async fn list_all(
+        &self,
+        first: Url,
+        key: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<Value>> {
         let mut url = first;
         let mut out = Vec::new();
         for page in 1..=PAGE_CAP {
@@ -288,11 +305,11 @@ impl Client {
             }
             .ok_or_else(|| bad_shape(&url, &format!("expected {{\"{key}\": [...]}}")))?;
             out.extend(items.iter().cloned());
-            if let Some(l) = limit {
-                if out.len() >= l {
-                    out.truncate(l);
-                    return Ok(out);
-                }
+            if let Some(l) = limit
+                && out.len() >= l
+            {
+                out.truncate(l);
+                return Ok(out);
             }
             let next = a
                 .headers
@@ -303,12 +320,15 @@ impl Client {
             match next {
                 None => return Ok(out),
                 Some(n) => {
-                    let next_url = Url::parse(&n).map_err(|e| bad_shape(&url, &format!("bad next link {n:?}: {e}")))?;
+                    let next_url = Url::parse(&n)
+                        .map_err(|e| bad_shape(&url, &format!("bad next link {n:?}: {e}")))?;
                     // Never follow a next link off the Canvas origin with our token.
                     if next_url.origin() != self.base.origin() {
                         return Err(Failure::new(
                             Exit::Unavailable,
-                            format!("{url}: the next-page link points to another host ({n}); not followed"),
+                            format!(
+                                "{url}: the next-page link points to another host ({n}); not followed"
+                            ),
                         ));
                     }
                     url = next_url;
@@ -317,7 +337,9 @@ impl Client {
         }
         Err(Failure::new(
             Exit::Unavailable,
-            format!("more than {PAGE_CAP} pages from {key}; stopped (narrow the query, e.g. --created-since)"),
+            format!(
+                "more than {PAGE_CAP} pages from {key}; stopped (narrow the query, e.g. --created-since)"
+            ),
         ))
     }
 }
@@ -348,7 +370,10 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 pub fn not_acted_on(e: &HttpError) -> bool {
     match e {
         HttpError::Transport {
-            connect, body_sent, timeout, ..
+            connect,
+            body_sent,
+            timeout,
+            ..
         } => *connect || (!*body_sent && !*timeout),
         HttpError::Status { .. } => e.retryable(),
         HttpError::BadBody { .. } => false,
@@ -387,7 +412,12 @@ fn is_json(h: &HeaderMap) -> bool {
 }
 
 /// Turn a status, headers and body into an answer or an `HttpError` (§7.1, §7.2).
-fn classify(url: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> Result<Answer, HttpError> {
+fn classify(
+    url: &str,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Answer, HttpError> {
     let json = is_json(&headers);
     if status.is_success() {
         if !json && !body.is_empty() {
@@ -399,7 +429,9 @@ fn classify(url: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> R
             return Err(HttpError::BadBody {
                 url: url.into(),
                 status: status.as_u16(),
-                detail: format!("expected JSON, got content type {ct} (a proxy or maintenance page?)"),
+                detail: format!(
+                    "expected JSON, got content type {ct} (a proxy or maintenance page?)"
+                ),
                 body_start: body_start(&body),
             });
         }
@@ -447,7 +479,10 @@ fn classify(url: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> R
 pub fn bad_shape(url: &Url, what: &str) -> Failure {
     Failure::new(
         Exit::Unavailable,
-        format!("{}: unexpected answer from Canvas: {what}", crate::redact::redact(url.as_str())),
+        format!(
+            "{}: unexpected answer from Canvas: {what}",
+            crate::redact::redact(url.as_str())
+        ),
     )
 }
 

@@ -93,7 +93,9 @@ impl HttpError {
                 status: 403,
                 throttled: false,
                 ..
-            } => Some("the token's user needs the import_sis (or manage_sis) permission on the root account"),
+            } => Some(
+                "the token's user needs the import_sis (or manage_sis) permission on the root account",
+            ),
             HttpError::Status { status: 404, .. } => Some(
                 "check --account-id (it must be a root account: a number, self, or sis_account_id:X) and the id given",
             ),
@@ -134,7 +136,10 @@ impl fmt::Display for HttpError {
                 status,
                 throttled: true,
                 ..
-            } => write!(f, "{url}: Canvas is throttling requests (HTTP {status}, rate limit exceeded)"),
+            } => write!(
+                f,
+                "{url}: Canvas is throttling requests (HTTP {status}, rate limit exceeded)"
+            ),
             HttpError::Status {
                 url,
                 status,
@@ -176,7 +181,9 @@ pub fn canvas_message(body: &[u8]) -> String {
                     .iter()
                     .filter_map(|i| match i {
                         Value::String(s) => Some(s.clone()),
-                        Value::Object(o) => o.get("message").and_then(Value::as_str).map(str::to_string),
+                        Value::Object(o) => {
+                            o.get("message").and_then(Value::as_str).map(str::to_string)
+                        }
                         _ => None,
                     })
                     .collect();
@@ -209,7 +216,11 @@ pub fn canvas_message(body: &[u8]) -> String {
         Value::Object(o) => o
             .get("errors")
             .and_then(from_errors)
-            .or_else(|| o.get("error_message").and_then(Value::as_str).map(str::to_string))
+            .or_else(|| {
+                o.get("error_message")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .or_else(|| o.get("message").and_then(Value::as_str).map(str::to_string))
             .or_else(|| o.get("error").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_else(|| body_start(body)),
@@ -262,7 +273,10 @@ mod tests {
             ),
             "diffing_data_set_identifier: is too long"
         );
-        assert_eq!(canvas_message(b"403 Forbidden (Rate Limit Exceeded)\n"), "403 Forbidden (Rate Limit Exceeded) ");
+        assert_eq!(
+            canvas_message(b"403 Forbidden (Rate Limit Exceeded)\n"),
+            "403 Forbidden (Rate Limit Exceeded) "
+        );
     }
 
     #[test]

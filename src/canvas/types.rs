@@ -100,17 +100,16 @@ impl Import {
             .ok_or_else(|| "expected a SisImport object".to_string())?;
         let id = obj
             .get("id")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .ok_or_else(|| "the SisImport has no numeric \"id\"".to_string())?;
         let state = obj
             .get("workflow_state")
             .and_then(Value::as_str)
             .ok_or_else(|| format!("SisImport {id} has no \"workflow_state\""))?;
-        let ts = |k: &str| {
-            obj.get(k)
-                .and_then(Value::as_str)
-                .and_then(|s| parse_time(s))
-        };
+        let ts = |k: &str| obj.get(k).and_then(Value::as_str).and_then(parse_time);
         // §3: progress is an integer in the code and a string in the docs.
         let progress = obj.get("progress").and_then(|v| {
             v.as_f64()
@@ -124,7 +123,10 @@ impl Import {
             started_at: ts("started_at"),
             ended_at: ts("ended_at"),
             updated_at: ts("updated_at"),
-            batch_mode: obj.get("batch_mode").and_then(Value::as_bool).unwrap_or(false),
+            batch_mode: obj
+                .get("batch_mode")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             user: obj
                 .get("user")
                 .and_then(|u| serde_json::from_value(u.clone()).ok()),
@@ -155,7 +157,11 @@ impl Import {
             .filter_map(|pair| {
                 let p = pair.as_array()?;
                 let file = p.first().and_then(Value::as_str).map(str::to_string);
-                let msg = p.get(1).and_then(Value::as_str).unwrap_or_default().to_string();
+                let msg = p
+                    .get(1)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 Some((file, msg))
             })
             .collect()
@@ -169,12 +175,14 @@ impl Import {
             let m = self.messages(key);
             // The 25th entry is "and N more …": count N instead of the entry.
             let mut n = m.len() as u64;
-            if let Some((Some(f), _)) = m.last() {
-                if let Some(rest) = f.strip_prefix("and ") {
-                    if let Some(k) = rest.split_whitespace().next().and_then(|s| s.parse::<u64>().ok()) {
-                        n = n - 1 + k;
-                    }
-                }
+            if let Some((Some(f), _)) = m.last()
+                && let Some(rest) = f.strip_prefix("and ")
+                && let Some(k) = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok())
+            {
+                n = n - 1 + k;
             }
             n
         };
@@ -217,11 +225,9 @@ impl Import {
 
 /// §1.2: any ISO-8601 form (Z or an offset).
 pub fn parse_time(s: &str) -> Option<jiff::Timestamp> {
-    s.parse::<jiff::Timestamp>().ok().or_else(|| {
-        s.parse::<jiff::Zoned>()
-            .ok()
-            .map(|z| z.timestamp())
-    })
+    s.parse::<jiff::Timestamp>()
+        .ok()
+        .or_else(|| s.parse::<jiff::Zoned>().ok().map(|z| z.timestamp()))
 }
 
 /// §2.7: a Progress object.
@@ -250,7 +256,10 @@ impl Progress {
             id,
             state,
             completion: raw.get("completion").and_then(Value::as_f64),
-            message: raw.get("message").and_then(Value::as_str).map(str::to_string),
+            message: raw
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             url: raw.get("url").and_then(Value::as_str).map(str::to_string),
             raw,
         })
@@ -264,8 +273,10 @@ mod tests {
 
     #[test]
     fn lenient_import() {
-        let i = Import::from_value(json!({"id": 3, "workflow_state": "aborted", "progress": "40",
-            "ended_at": null, "created_at": "2026-01-01T10:00:00-06:00"}))
+        let i = Import::from_value(
+            json!({"id": 3, "workflow_state": "aborted", "progress": "40",
+            "ended_at": null, "created_at": "2026-01-01T10:00:00-06:00"}),
+        )
         .unwrap();
         assert_eq!(i.state, State::Aborted);
         assert!(i.state.is_terminal());
@@ -273,7 +284,10 @@ mod tests {
         assert!(i.ended_at.is_none());
         assert!(i.created_at.is_some());
         assert!(Import::from_value(json!({"workflow_state": "x"})).is_err());
-        assert_eq!(State::parse("brand_new"), State::Unknown("brand_new".into()));
+        assert_eq!(
+            State::parse("brand_new"),
+            State::Unknown("brand_new".into())
+        );
     }
 
     #[test]

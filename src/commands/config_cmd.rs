@@ -24,7 +24,12 @@ fn show(ctx: &Ctx) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     let kw = shown.iter().map(|s| s.key.len()).max().unwrap_or(0);
-    let vw = shown.iter().map(|s| s.value.len()).max().unwrap_or(0).min(60);
+    let vw = shown
+        .iter()
+        .map(|s| s.value.len())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     for s in shown {
         println!("{:kw$}  {:vw$}  {}", s.key, s.value, s.source);
     }
@@ -42,8 +47,17 @@ async fn check(ctx: &Ctx) -> Result<Exit> {
             _ => f,
         }
     })?;
-    let name = acct.json.get("name").and_then(|v| v.as_str()).unwrap_or("?").to_string();
-    if acct.json.get("parent_account_id").is_some_and(|p| !p.is_null()) {
+    let name = acct
+        .json
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("?")
+        .to_string();
+    if acct
+        .json
+        .get("parent_account_id")
+        .is_some_and(|p| !p.is_null())
+    {
         return Err(Failure::usage(format!(
             "account {} ({name}) is a sub-account; SIS imports run only on root accounts",
             client.account_display()
@@ -63,7 +77,11 @@ async fn check(ctx: &Ctx) -> Result<Exit> {
     if ctx.settings.json {
         ctx.print_json(&json!({"ok": true, "base_url": client.base().as_str(), "account": client.account_display(), "account_name": name}));
     } else {
-        println!("ok: {} account {} ({name}); SIS imports readable", client.base(), client.account_display());
+        println!(
+            "ok: {} account {} ({name}); SIS imports readable",
+            client.base(),
+            client.account_display()
+        );
     }
     Ok(Exit::Ok)
 }

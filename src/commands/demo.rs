@@ -15,12 +15,30 @@ use super::watch::PollSettings;
 
 /// The sample bundle, compiled in.
 const SAMPLE: &[(&str, &[u8])] = &[
-    ("accounts.csv", include_bytes!("../../samples/bundle/accounts.csv")),
-    ("terms.csv", include_bytes!("../../samples/bundle/terms.csv")),
-    ("users.csv", include_bytes!("../../samples/bundle/users.csv")),
-    ("courses.csv", include_bytes!("../../samples/bundle/courses.csv")),
-    ("sections.csv", include_bytes!("../../samples/bundle/sections.csv")),
-    ("enrollments.csv", include_bytes!("../../samples/bundle/enrollments.csv")),
+    (
+        "accounts.csv",
+        include_bytes!("../../samples/bundle/accounts.csv"),
+    ),
+    (
+        "terms.csv",
+        include_bytes!("../../samples/bundle/terms.csv"),
+    ),
+    (
+        "users.csv",
+        include_bytes!("../../samples/bundle/users.csv"),
+    ),
+    (
+        "courses.csv",
+        include_bytes!("../../samples/bundle/courses.csv"),
+    ),
+    (
+        "sections.csv",
+        include_bytes!("../../samples/bundle/sections.csv"),
+    ),
+    (
+        "enrollments.csv",
+        include_bytes!("../../samples/bundle/enrollments.csv"),
+    ),
 ];
 
 /// The simulator and the demo's files; kept alive for the run.
@@ -48,7 +66,12 @@ pub fn prepare(settings: &mut Settings) -> Result<Demo> {
         polls_to_finish: 3,
         ..Default::default()
     })
-    .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot start the simulator: {e}")))?;
+    .map_err(|e| {
+        Failure::new(
+            Exit::Unavailable,
+            format!("cannot start the simulator: {e}"),
+        )
+    })?;
     settings.base_url = Some(Sourced {
         value: sim.url(),
         source: Source::Default,

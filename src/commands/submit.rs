@@ -157,11 +157,17 @@ fn dry_run(
     report: Option<&validate::Report>,
 ) -> Result<Exit> {
     let Some(url) = &ctx.settings.base_url else {
-        return Err(Failure::config("--dry-run prints the exact request, which needs the Canvas URL")
-            .hint("set --base-url, CANVAS_BASE_URL, or base_url in the config file"));
+        return Err(Failure::config(
+            "--dry-run prints the exact request, which needs the Canvas URL",
+        )
+        .hint("set --base-url, CANVAS_BASE_URL, or base_url in the config file"));
     };
-    let base = crate::config::check_base_url(&url.value)
-        .map_err(|e| Failure::config(format!("base URL {:?} (from {}): {e}", url.value, url.source)))?;
+    let base = crate::config::check_base_url(&url.value).map_err(|e| {
+        Failure::config(format!(
+            "base URL {:?} (from {}): {e}",
+            url.value, url.source
+        ))
+    })?;
     let account = percent_encoding::utf8_percent_encode(
         &ctx.settings.account_id.value,
         percent_encoding::NON_ALPHANUMERIC,
@@ -289,7 +295,7 @@ fn create_failure(e: crate::canvas::retry::RetryError, opts: &ImportOptions) -> 
         )),
         Some(404) if opts.batch_mode_term_id.is_some() => Failure::new(
             crate::exit::Exit::NotFound,
-            format!("{}", f.message),
+            f.message.to_string(),
         )
         .hint(format!(
             "Canvas answers 404 when --batch-mode-term-id {:?} names no active term of this root account (or when the account does not exist)",
@@ -301,7 +307,11 @@ fn create_failure(e: crate::canvas::retry::RetryError, opts: &ImportOptions) -> 
 
 /// Find the import a lost POST created: ours (same user), created since just before the
 /// POST, with our options. One match is adopted; several are too ambiguous to guess.
-async fn lookup(client: &Client, before: jiff::Timestamp, opts: &ImportOptions) -> Result<Option<Import>> {
+async fn lookup(
+    client: &Client,
+    before: jiff::Timestamp,
+    opts: &ImportOptions,
+) -> Result<Option<Import>> {
     let me = client
         .get("GET users/self", &client.api_url("users/self"))
         .await
@@ -356,6 +366,8 @@ fn same_options(i: &Import, o: &ImportOptions) -> bool {
     import_type == o.import_type
         && b("batch_mode") == (o.batch_mode || o.multi_term_batch_mode)
         && b("skip_deletes") == o.skip_deletes
-        && i.raw.get("diffing_data_set_identifier").and_then(Value::as_str)
+        && i.raw
+            .get("diffing_data_set_identifier")
+            .and_then(Value::as_str)
             == o.diffing_data_set_identifier.as_deref()
 }

@@ -62,10 +62,10 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
     };
     let (exit, last) = follow(&client, id, &poll).await?;
-    if ctx.settings.json {
-        if let Some(i) = last {
-            ctx.print_json(&i.raw);
-        }
+    if ctx.settings.json
+        && let Some(i) = last
+    {
+        ctx.print_json(&i.raw);
     }
     Ok(exit)
 }
@@ -104,7 +104,11 @@ pub async fn interrupted() {
 
 /// Poll `id` until it ends or `max_polls` is reached. Returns the exit code and the last
 /// import seen.
-pub async fn follow(client: &Client, id: u64, poll: &PollSettings) -> Result<(Exit, Option<Import>)> {
+pub async fn follow(
+    client: &Client,
+    id: u64,
+    poll: &PollSettings,
+) -> Result<(Exit, Option<Import>)> {
     let started = Instant::now();
     let work = poll_loop(client, id, poll, started);
     tokio::select! {
@@ -144,11 +148,11 @@ async fn poll_loop(
             imp.state_str(),
             poll.max_polls
         );
-        if let State::Unknown(s) = &imp.state {
-            if !warned_unknown {
-                warn!(target: "canvas_sis", "import {id}: unknown workflow_state {s:?}; still polling");
-                warned_unknown = true;
-            }
+        if let State::Unknown(s) = &imp.state
+            && !warned_unknown
+        {
+            warn!(target: "canvas_sis", "import {id}: unknown workflow_state {s:?}; still polling");
+            warned_unknown = true;
         }
         if imp.state == State::Initializing {
             let age = imp
@@ -177,7 +181,9 @@ async fn poll_loop(
         .map(|i| {
             (
                 i.state_str().to_string(),
-                i.progress.map(|p| format!(" ({p:.0}%)")).unwrap_or_default(),
+                i.progress
+                    .map(|p| format!(" ({p:.0}%)"))
+                    .unwrap_or_default(),
             )
         })
         .unwrap_or_default();
@@ -222,7 +228,11 @@ pub fn summary_line(imp: &Import, watched: Duration) -> String {
         imp.id,
         imp.state_str(),
         humantime::format_duration(Duration::from_secs(took.as_secs())),
-        if counts.is_empty() { "no rows counted".into() } else { counts }
+        if counts.is_empty() {
+            "no rows counted".into()
+        } else {
+            counts
+        }
     )
 }
 
@@ -237,19 +247,25 @@ fn log_end(imp: &Import, watched: Duration) {
         State::ImportedWithMessages => {
             warn!(target: "canvas_sis", import_id = imp.id, state = imp.state_str(), warnings = w, errors = e, "{line}")
         }
-        _ => error!(target: "canvas_sis", import_id = imp.id, state = imp.state_str(), warnings = w, errors = e, "{line}"),
+        _ => {
+            error!(target: "canvas_sis", import_id = imp.id, state = imp.state_str(), warnings = w, errors = e, "{line}")
+        }
     }
     let id = imp.id;
     let mut capped = false;
     for (file, msg) in imp.messages("processing_warnings") {
-        capped |= file.as_deref().is_some_and(|f| f.starts_with("and ") && f.contains(" more "));
+        capped |= file
+            .as_deref()
+            .is_some_and(|f| f.starts_with("and ") && f.contains(" more "));
         match file {
             Some(f) => warn!(target: "canvas_sis", import_id = id, "import {id}: {f}: {msg}"),
             None => warn!(target: "canvas_sis", import_id = id, "import {id}: {msg}"),
         }
     }
     for (file, msg) in imp.messages("processing_errors") {
-        capped |= file.as_deref().is_some_and(|f| f.starts_with("and ") && f.contains(" more "));
+        capped |= file
+            .as_deref()
+            .is_some_and(|f| f.starts_with("and ") && f.contains(" more "));
         match file {
             Some(f) => error!(target: "canvas_sis", import_id = id, "import {id}: {f}: {msg}"),
             None => error!(target: "canvas_sis", import_id = id, "import {id}: {msg}"),

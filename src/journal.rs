@@ -1,0 +1,157 @@
+//! The state journal: every import this host submitted, written before the watch starts, so
+//! `watch --last` can resume and a re-submit of the same content is noticed.
+//!
+//! One JSON file in the state dir, rewritten atomically (write a temp file, fsync, rename,
+//! fsync the directory), so a crash leaves either the old or the new journal, never half.
+//! It keeps the newest `KEEP` entries.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{Failure, Result};
+
+const KEEP: usize = 500;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    /// None while the upload is under way (or if its answer was lost).
+    pub import_id: Option<u64>,
+    pub base_url: String,
+    pub account: String,
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// When the upload started (RFC 3339): the lookup window for a lost answer.
+    pub submitted_at: String,
+    #[serde(default)]
+    pub pid: u32,
+}
+
+pub struct Journal {
+    path: PathBuf,
+}
+
+impl Journal {
+    pub fn new(state_dir: &Path) -> Journal {
+        Journal {
+            path: state_dir.join("journal.json"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn entries(&self) -> Vec<Entry> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Add an entry, or update the one with the same sha256, submitted_at and pid.
+    pub fn record(&self, e: &Entry) -> Result<()> {
+        let mut all = self.entries();
+        match all
+            .iter_mut()
+            .find(|x| x.sha256 == e.sha256 && x.submitted_at == e.submitted_at && x.pid == e.pid)
+        {
+            Some(x) => *x = e.clone(),
+            None => all.push(e.clone()),
+        }
+        if all.len() > KEEP {
+            let drop = all.len() - KEEP;
+            all.drain(..drop);
+        }
+        self.write(&all)
+    }
+
+    fn write(&self, all: &[Entry]) -> Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let fail = |e: std::io::Error| {
+            Failure::config(format!(
+                "cannot write the state journal {}: {e}",
+                self.path.display()
+            ))
+            .hint("set XDG_STATE_HOME to a writable directory")
+        };
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+        tmp.write_all(&serde_json::to_vec_pretty(all).expect("entries serialize"))
+            .map_err(fail)?;
+        tmp.as_file().sync_all().map_err(fail)?;
+        tmp.persist(&self.path).map_err(|e| fail(e.error))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// The newest entry with an import id for this Canvas and account.
+    pub fn last(&self, base_url: &str, account: &str) -> Option<Entry> {
+        self.entries()
+            .into_iter()
+            .rev()
+            .find(|e| e.import_id.is_some() && e.base_url == base_url && e.account == account)
+    }
+
+    /// The newest earlier submit of the same content to the same account within `window`.
+    pub fn recent_same(
+        &self,
+        base_url: &str,
+        account: &str,
+        sha256: &str,
+        window: std::time::Duration,
+    ) -> Option<Entry> {
+        let now = jiff::Timestamp::now();
+        self.entries().into_iter().rev().find(|e| {
+            e.base_url == base_url
+                && e.account == account
+                && e.sha256 == sha256
+                && e.submitted_at
+                    .parse::<jiff::Timestamp>()
+                    .is_ok_and(|t| now.duration_since(t).unsigned_abs() <= window)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: Option<u64>, sha: &str, at: &str) -> Entry {
+        Entry {
+            import_id: id,
+            base_url: "https://c/".into(),
+            account: "self".into(),
+            file: "f.zip".into(),
+            bytes: 1,
+            sha256: sha.into(),
+            submitted_at: at.into(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn record_update_and_find() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path());
+        let now = jiff::Timestamp::now().to_string();
+        j.record(&entry(None, "aa", &now)).unwrap();
+        j.record(&entry(Some(7), "aa", &now)).unwrap();
+        assert_eq!(j.entries().len(), 1, "updated in place");
+        assert_eq!(j.last("https://c/", "self").unwrap().import_id, Some(7));
+        let w = std::time::Duration::from_secs(3600);
+        assert!(j.recent_same("https://c/", "self", "aa", w).is_some());
+        assert!(j.recent_same("https://c/", "self", "bb", w).is_none());
+        assert!(j.recent_same("https://c/", "1", "aa", w).is_none());
+        j.record(&entry(Some(8), "bb", "2000-01-01T00:00:00Z"))
+            .unwrap();
+        assert!(
+            j.recent_same("https://c/", "self", "bb", w).is_none(),
+            "outside the window"
+        );
+    }
+}

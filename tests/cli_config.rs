@@ -1,0 +1,248 @@
+//! Settings: precedence flag > env > file > default, refusals with exit 78.
+
+mod common;
+
+use common::*;
+use fake_canvas::Scenario;
+
+fn shown(out: &std::process::Output, key: &str) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let s = v["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .unwrap_or_else(|| panic!("{key} shown"));
+    (
+        s["value"].as_str().unwrap().to_string(),
+        s["source"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn flag_beats_env_beats_file_beats_default() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "base_url = \"https://file.example.edu\"\naccount_id = 7\n[watch]\ninterval = \"5s\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut c = bare_cmd(home.path());
+        c.arg("--json").arg("-c").arg(&cfg).args(extra);
+        if let Some(e) = env {
+            c.env("CANVAS_BASE_URL", e);
+        }
+        c.args(["config", "show"]).output().unwrap()
+    };
+    let o = run(&[], None);
+    assert_eq!(shown(&o, "base_url").0, "https://file.example.edu");
+    assert!(
+        shown(&o, "base_url").1.ends_with("c.toml:1"),
+        "{:?}",
+        shown(&o, "base_url")
+    );
+    assert_eq!(
+        shown(&o, "account_id"),
+        ("7".into(), format!("{}:2", cfg.display()))
+    );
+    let o = run(&[], Some("https://env.example.edu"));
+    assert_eq!(
+        shown(&o, "base_url"),
+        (
+            "https://env.example.edu".into(),
+            "env CANVAS_BASE_URL".into()
+        )
+    );
+    let o = run(
+        &["--base-url", "https://flag.example.edu"],
+        Some("https://env.example.edu"),
+    );
+    assert_eq!(
+        shown(&o, "base_url"),
+        ("https://flag.example.edu".into(), "flag --base-url".into())
+    );
+    assert_eq!(shown(&o, "log.keep"), ("30".into(), "default".into()));
+}
+
+#[test]
+fn precedence_decides_where_requests_go() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file("c.toml", b"base_url = \"https://unreachable.invalid\"\n");
+    // The env URL (the simulator) beats the file's.
+    w.cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    assert_eq!(w.posts().len(), 1);
+}
+
+#[test]
+fn watch_interval_from_the_config_file() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file("c.toml", b"[watch]\ninterval = \"0\"\nmax_polls = 2\n");
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    let id = stdout(&out).trim().to_string();
+    // polls_to_finish is 2, so two polls are not enough (created → importing → importing).
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["watch", &id])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+#[test]
+fn refused_settings_exit_78_and_say_where_to_set_them() {
+    let home = tempfile::tempdir().unwrap();
+    let z = sample_zip();
+    // Missing URL.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .arg("submit")
+        .arg(&z)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("CANVAS_BASE_URL"), "{}", stderr(&o));
+    // Missing token.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", "https://canvas.example.edu")
+        .arg("submit")
+        .arg(&z)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("CANVAS_ACCESS_TOKEN"), "{}", stderr(&o));
+    // http:// off loopback.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", "http://canvas.example.edu")
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .arg("submit")
+        .arg(&z)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("http:// is refused"), "{}", stderr(&o));
+    // Bad TOML names the file and line.
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(&cfg, "base_url = \"x\"\n[log\n").unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("bad.toml:2"), "{}", stderr(&o));
+    // Unreadable config file.
+    let o = bare_cmd(home.path())
+        .args(["-c", "/nonexistent/c.toml", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    // Unknown profile.
+    std::fs::write(&cfg, "[profiles.a]\nbase_url = \"https://a.edu\"\n").unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--profile", "b", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("profiles there: a"), "{}", stderr(&o));
+}
+
+#[test]
+fn token_file_and_permissive_config_warning() {
+    let w = World::new(Scenario::Ok);
+    let tf = w.file("token", format!("{}\n", w.sim.token()).as_bytes());
+    let mut c = bare_cmd(w.home.path());
+    c.env("CANVAS_BASE_URL", w.sim.url())
+        .arg("--token-file")
+        .arg(&tf)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    // access_token in a world-readable file draws a warning, and works.
+    let cfg = w.file(
+        "c.toml",
+        format!("access_token = \"{}\"\n", w.sim.token()).as_bytes(),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let o = bare_cmd(w.home.path())
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(&w.sim.token()));
+}
+
+#[test]
+fn profiles_override_top_level_keys() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file(
+        "c.toml",
+        format!(
+            "base_url = \"https://unused.invalid\"\naccount_id = \"self\"\n[profiles.sim]\nbase_url = \"{}\"\naccount_id = \"sis_account_id:root\"\n",
+            w.sim.url()
+        )
+        .as_bytes(),
+    );
+    bare_cmd(w.home.path())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .env("CANVAS_SIS_PROFILE", "sim")
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    assert_eq!(
+        w.posts()[0].path,
+        "/api/v1/accounts/sis_account_id%3Aroot/sis_imports"
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args(["submit", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let h = stdout(&o);
+    for flag in [
+        "--batch-mode-term-id",
+        "--diffing-drop-status",
+        "--interval",
+        "--max-polls",
+        "--dry-run",
+        "CANVAS_BASE_URL",
+    ] {
+        assert!(h.contains(flag), "{flag} in help");
+    }
+    let o = bare_cmd(home.path()).arg("--version").output().unwrap();
+    assert!(stdout(&o).starts_with("canvas-sis "));
+    bare_cmd(home.path())
+        .args(["submit", "--no-such-flag", "x"])
+        .assert()
+        .code(2);
+}

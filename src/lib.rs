@@ -15,6 +15,7 @@ pub mod import_options;
 pub mod journal;
 pub mod lock;
 pub mod log;
+pub mod output;
 pub mod redact;
 pub mod validate;
 

@@ -187,6 +187,17 @@ impl Client {
         Ok(rb)
     }
 
+    /// A plain GET for a file download (not JSON, not retried): the token goes only to the
+    /// Canvas origin, never to another host such as a files or S3 host.
+    pub(crate) fn download_request(&self, url: &Url) -> RequestBuilder {
+        let rb = self.http.get(url.clone());
+        if url.origin() == self.base.origin() {
+            rb.bearer_auth(self.token.expose_secret())
+        } else {
+            rb
+        }
+    }
+
     /// One exchange: send, read the answer, classify it.
     pub async fn exchange(
         &self,

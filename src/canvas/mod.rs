@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod ops;
 pub mod paginate;
 pub mod retry;
 pub mod types;

@@ -1,8 +1,13 @@
 //! One module per subcommand. Each returns the exit code it ends with, or a `Failure`.
 
+pub mod abort;
 pub mod config_cmd;
 pub mod demo;
 pub mod docs;
+pub mod errors;
+pub mod importing;
+pub mod list;
+pub mod restore;
 pub mod status;
 pub mod submit;
 pub mod validate;
@@ -56,13 +61,11 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
             Exit::Usage,
             "demo is started from run(), not dispatched",
         )),
-        Command::List(_)
-        | Command::Importing
-        | Command::Abort(_)
-        | Command::AbortAllPending(_)
-        | Command::Restore(_)
-        | Command::Errors(_) => Err(Failure::usage(
-            "this command is not available in this build yet",
-        )),
+        Command::List(a) => list::run(a, ctx).await,
+        Command::Importing => importing::run(ctx).await,
+        Command::Abort(a) => abort::run(a, ctx).await,
+        Command::AbortAllPending(a) => abort::all_pending(a, ctx).await,
+        Command::Restore(a) => restore::run(a, ctx).await,
+        Command::Errors(a) => errors::run(a, ctx).await,
     }
 }

@@ -1,0 +1,243 @@
+//! The "operate imports" endpoints (reference §2.2–§2.8): list, importing, abort,
+//! abort_all_pending, restore_states, errors, and the errors_attachment download.
+//!
+//! Every list goes through `Client::list_all` (the one pagination function), with
+//! `per_page=100`.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use url::Url;
+
+use super::client::{Client, bad_shape, not_found_as};
+use super::types::{Import, Progress};
+use crate::exit::{Exit, Failure, Result};
+
+/// Page size for every list (§7.4: clamped to 1–100).
+pub const PER_PAGE: &str = "100";
+
+/// Filters of `GET /sis_imports` (§2.2). Times are sent as given (RFC 3339).
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub states: Vec<String>,
+    pub created_since: Option<String>,
+    pub created_before: Option<String>,
+}
+
+/// What `abort ID` found.
+#[derive(Debug)]
+pub enum AbortOutcome {
+    /// Canvas aborted it; the reloaded import.
+    Aborted(Import),
+    /// 404 from abort, and the import exists: it had already ended.
+    AlreadyEnded(Import),
+    /// 404 from abort, and the import does not exist in the account.
+    Missing,
+}
+
+/// The `restore_states` flags (§2.7).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RestoreFlags {
+    pub batch_mode: bool,
+    pub undelete_only: bool,
+    pub unconclude_only: bool,
+}
+
+impl Client {
+    /// The first-page URL of the import list with these filters.
+    pub fn list_url(&self, q: &ListQuery) -> Url {
+        let mut url = self.account_url("sis_imports");
+        {
+            let mut qp = url.query_pairs_mut();
+            qp.append_pair("per_page", PER_PAGE);
+            for s in &q.states {
+                qp.append_pair("workflow_state[]", s);
+            }
+            if let Some(t) = &q.created_since {
+                qp.append_pair("created_since", t);
+            }
+            if let Some(t) = &q.created_before {
+                qp.append_pair("created_before", t);
+            }
+        }
+        url
+    }
+
+    /// Imports, newest first (§2.2), at most `limit`.
+    pub async fn list_imports(&self, q: &ListQuery, limit: Option<usize>) -> Result<Vec<Value>> {
+        self.list_all(self.list_url(q), "sis_imports", limit).await
+    }
+
+    /// What runs now (§2.3): `importing` and `cleanup_batch`. A wrapper, not paginated.
+    pub async fn importing_now(&self) -> Result<Vec<Value>> {
+        let url = self.account_url("sis_imports/importing");
+        let a = self.get("GET sis_imports/importing", &url).await?;
+        match a.json {
+            Value::Object(mut o) => match o.remove("sis_imports") {
+                Some(Value::Array(v)) => Ok(v),
+                _ => Err(bad_shape(&url, "expected {\"sis_imports\": [...]}")),
+            },
+            Value::Array(v) => Ok(v),
+            _ => Err(bad_shape(&url, "expected {\"sis_imports\": [...]}")),
+        }
+    }
+
+    /// What waits (`created`, `initializing`), newest first.
+    pub async fn queued(&self) -> Result<Vec<Value>> {
+        let q = ListQuery {
+            states: vec!["created".into(), "initializing".into()],
+            ..Default::default()
+        };
+        self.list_imports(&q, None).await
+    }
+
+    /// One PUT `/sis_imports/:id/abort` (§2.5); a 404 is told apart by a GET of the import.
+    pub async fn abort_import(&self, id: u64) -> Result<AbortOutcome> {
+        let url = self.account_url(&format!("sis_imports/{id}/abort"));
+        match self.put(&format!("PUT abort {id}"), &url).await {
+            Ok(a) => Import::from_value(a.json)
+                .map(AbortOutcome::Aborted)
+                .map_err(|e| bad_shape(&url, &e)),
+            Err(e) if e.last.status() == Some(404) => match self.show(id).await {
+                Ok(imp) => Ok(AbortOutcome::AlreadyEnded(imp)),
+                Err(f) if f.exit == Exit::NotFound => Ok(AbortOutcome::Missing),
+                Err(f) => Err(f),
+            },
+            Err(e) => Err(e.into_failure()),
+        }
+    }
+
+    /// One PUT `/sis_imports/abort_all_pending` (§2.6); Canvas answers `{"aborted": true}`.
+    pub async fn abort_all_pending(&self) -> Result<Value> {
+        let url = self.account_url("sis_imports/abort_all_pending");
+        let a = self.put("PUT abort_all_pending", &url).await?;
+        Ok(a.json)
+    }
+
+    /// PUT `/sis_imports/:id/restore_states` (§2.7) with the flags as query parameters.
+    pub async fn restore_states(&self, id: u64, f: RestoreFlags) -> Result<Progress> {
+        let mut url = self.account_url(&format!("sis_imports/{id}/restore_states"));
+        {
+            let mut qp = url.query_pairs_mut();
+            for (on, k) in [
+                (f.batch_mode, "batch_mode"),
+                (f.undelete_only, "undelete_only"),
+                (f.unconclude_only, "unconclude_only"),
+            ] {
+                if on {
+                    qp.append_pair(k, "true");
+                }
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        let a = self
+            .put(&format!("PUT restore_states {id}"), &url)
+            .await
+            .map_err(|e| {
+                not_found_as(
+                    e,
+                    format!(
+                        "import {id} does not exist in account {}",
+                        self.account_display()
+                    ),
+                )
+            })?;
+        Progress::from_value(a.json).map_err(|e| bad_shape(&url, &e))
+    }
+
+    /// Every error row (§2.8) of import `id`, or of the whole account without one.
+    pub async fn import_errors(&self, id: Option<u64>, failed_only: bool) -> Result<Vec<Value>> {
+        let mut url = match id {
+            Some(id) => self.account_url(&format!("sis_imports/{id}/errors")),
+            None => self.account_url("sis_import_errors"),
+        };
+        {
+            let mut qp = url.query_pairs_mut();
+            qp.append_pair("per_page", PER_PAGE);
+            if failed_only {
+                qp.append_pair("failure", "true");
+            }
+        }
+        self.list_all(url, "sis_import_errors", None)
+            .await
+            .map_err(|f| match (f.exit, id) {
+                (Exit::NotFound, Some(id)) => Failure::new(
+                    Exit::NotFound,
+                    format!(
+                        "import {id} does not exist in account {}",
+                        self.account_display()
+                    ),
+                )
+                .hint("check the id (canvas-sis list) and --account-id"),
+                _ => f,
+            })
+    }
+
+    /// Download `url` to `dest`: streamed to a temp file in the same directory, then renamed.
+    /// The token is sent only when `url` is on the Canvas origin; redirects are followed (and
+    /// reqwest drops the token on a redirect to another host). Returns the bytes written.
+    pub async fn download(&self, url: &Url, dest: &Path, stall: Duration) -> Result<u64> {
+        let shown = crate::redact::redact(url.as_str()).to_string();
+        tracing::debug!(target: "canvas_sis", "GET {shown} (download)");
+        let unavailable = |what: String| Failure::new(Exit::Unavailable, what);
+        let resp = tokio::time::timeout(stall, self.download_request(url).send())
+            .await
+            .map_err(|_| {
+                unavailable(format!(
+                    "{shown}: no answer within {}",
+                    humantime::format_duration(stall)
+                ))
+            })?
+            .map_err(|e| unavailable(format!("{shown}: {}", super::client::error_chain(&e))))?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            let exit = match status {
+                401 | 403 => Exit::NoPerm,
+                404 => Exit::NotFound,
+                _ => Exit::Unavailable,
+            };
+            return Err(Failure::new(
+                exit,
+                format!("{shown}: HTTP {status} for the download"),
+            ));
+        }
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let cant_write =
+            |e: std::io::Error| Failure::no_input(format!("cannot write {}: {e}", dest.display()));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".canvas-sis-download-")
+            .tempfile_in(&dir)
+            .map_err(cant_write)?;
+        let mut n = 0u64;
+        let mut stream = resp.bytes_stream();
+        loop {
+            let next = tokio::time::timeout(stall, stream.next())
+                .await
+                .map_err(|_| unavailable(format!("{shown}: the download stalled")))?;
+            match next {
+                None => break,
+                Some(Ok(chunk)) => {
+                    tmp.write_all(&chunk).map_err(cant_write)?;
+                    n += chunk.len() as u64;
+                }
+                Some(Err(e)) => {
+                    return Err(unavailable(format!(
+                        "{shown}: download cut off: {}",
+                        super::client::error_chain(&e)
+                    )));
+                }
+            }
+        }
+        tmp.as_file().sync_all().map_err(cant_write)?;
+        tmp.persist(dest).map_err(|e| cant_write(e.error))?;
+        Ok(n)
+    }
+}

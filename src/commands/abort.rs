@@ -1,0 +1,102 @@
+//! `abort ID` (§2.5) and `abort-all-pending` (§2.6). Both ask for confirmation when stdin
+//! and stderr are terminals, unless `--yes`; without a terminal they need `--yes`.
+
+use serde_json::json;
+
+use crate::canvas::ops::AbortOutcome;
+use crate::cli::{AbortArgs, YesArgs};
+use crate::exit::{Exit, Failure, Result};
+use crate::output::{announce, can_prompt, confirm};
+
+use super::Ctx;
+
+/// `Ok(true)` to go on; `Ok(false)` when the user said no; exit 2 without a terminal.
+fn confirmed(yes: &YesArgs, question: &str, what: &str) -> Result<bool> {
+    if yes.yes {
+        return Ok(true);
+    }
+    if !can_prompt() {
+        return Err(no_terminal(what));
+    }
+    Ok(confirm(question))
+}
+
+fn no_terminal(what: &str) -> Failure {
+    Failure::usage(format!(
+        "{what} needs --yes when stdin or stderr is not a terminal; nothing was sent"
+    ))
+    .hint("add --yes (-y) to confirm")
+}
+
+pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let client = ctx.client()?;
+    let id = a.id;
+    if !confirmed(
+        &a.yes,
+        &format!("abort import {id} in account {}?", client.account_display()),
+        "abort",
+    )? {
+        crate::output::note(ctx, "not aborted");
+        return Ok(Exit::Ok);
+    }
+    match client.abort_import(id).await? {
+        AbortOutcome::Aborted(imp) => {
+            if ctx.settings.json {
+                ctx.print_json(&imp.raw);
+            }
+            announce(ctx, &format!("import {id}: {}", imp.state_str()));
+            if !ctx.settings.json {
+                println!("{}", imp.state_str());
+            }
+            Ok(Exit::Ok)
+        }
+        AbortOutcome::AlreadyEnded(imp) => Err(Failure::new(
+            Exit::NotFound,
+            format!(
+                "import {id} already ended as {}; nothing to abort",
+                imp.state_str()
+            ),
+        )),
+        AbortOutcome::Missing => Err(Failure::new(
+            Exit::NotFound,
+            format!(
+                "import {id} does not exist in account {}",
+                client.account_display()
+            ),
+        )
+        .hint("check the id (canvas-sis list) and --account-id")),
+    }
+}
+
+pub async fn all_pending(a: YesArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let client = ctx.client()?;
+    let account = client.account_display();
+    // Refuse before any request when confirmation is impossible.
+    if !a.yes && !can_prompt() {
+        return Err(no_terminal("abort-all-pending"));
+    }
+    let queued = client.queued().await?;
+    let n = queued.len();
+    if n > 0
+        && !confirmed(
+            &a,
+            &format!("abort {n} queued import(s) in account {account}?"),
+            "abort-all-pending",
+        )?
+    {
+        crate::output::note(ctx, "not aborted");
+        return Ok(Exit::Ok);
+    }
+    let answer = client.abort_all_pending().await?;
+    announce(
+        ctx,
+        &format!("aborted {n} queued import(s) in account {account}"),
+    );
+    let answer = if answer.is_null() {
+        json!({"aborted": true})
+    } else {
+        answer
+    };
+    ctx.print_json(&answer);
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,230 @@
+//! `list`: imports, newest first, as a table (terminal), tab-separated lines (pipe) or one
+//! JSON array of the raw SisImport objects (`--json`). `--all-profiles` lists every
+//! `[profiles.*]` of the config file in one table.
+
+use std::time::Duration;
+
+use clap::FromArgMatches;
+use serde_json::Value;
+
+use crate::canvas::Import;
+use crate::canvas::ops::ListQuery;
+use crate::cli::{GlobalArgs, ListArgs};
+use crate::config::Settings;
+use crate::exit::{Exit, Failure, Result};
+use crate::output::{Cell, Style, Table};
+
+use super::Ctx;
+use super::watch::elapsed;
+
+/// The columns of `list` and `importing`.
+pub const COLUMNS: &[&str] = &[
+    "id", "state", "progress", "created", "elapsed", "user", "warn/err", "batch",
+];
+
+pub async fn run(a: ListArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let q = query(&a)?;
+    if a.all_profiles {
+        return all_profiles(&a, &q, ctx).await;
+    }
+    let client = ctx.client()?;
+    let items = client.list_imports(&q, Some(a.limit)).await?;
+    if ctx.settings.json {
+        ctx.print_json(&Value::Array(items));
+        return Ok(Exit::Ok);
+    }
+    if items.is_empty() {
+        crate::output::note(ctx, "no imports");
+        return Ok(Exit::Ok);
+    }
+    let mut t = Table::new(COLUMNS);
+    for v in &items {
+        t.push(row(v));
+    }
+    t.print(ctx);
+    Ok(Exit::Ok)
+}
+
+/// The list filters from the flags; times become RFC 3339.
+pub fn query(a: &ListArgs) -> Result<ListQuery> {
+    if a.limit == 0 {
+        return Err(Failure::usage("--limit must be at least 1"));
+    }
+    Ok(ListQuery {
+        states: a.states.clone(),
+        created_since: a
+            .created_since
+            .as_deref()
+            .map(|s| parse_when(s, "--created-since"))
+            .transpose()?,
+        created_before: a
+            .created_before
+            .as_deref()
+            .map(|s| parse_when(s, "--created-before"))
+            .transpose()?,
+    })
+}
+
+/// RFC 3339 as given (normalised to UTC), or a humantime duration meaning that long ago.
+pub fn parse_when(s: &str, flag: &str) -> Result<String> {
+    parse_when_at(s, jiff::Timestamp::now())
+        .map_err(|e| Failure::usage(format!("{flag} {s:?}: {e}")))
+}
+
+fn parse_when_at(s: &str, now: jiff::Timestamp) -> std::result::Result<String, String> {
+    let t = s.trim();
+    if let Some(ts) = crate::canvas::types::parse_time(t) {
+        return Ok(ts.to_string());
+    }
+    let d = humantime::parse_duration(t).map_err(|_| {
+        "expected an RFC 3339 time (2026-11-24T06:00:00Z) or a duration ago (2d, 12h)".to_string()
+    })?;
+    let d = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
+    let then = now.checked_sub(d).map_err(|e| e.to_string())?;
+    Ok(jiff::Timestamp::from_second(then.as_second())
+        .map_err(|e| e.to_string())?
+        .to_string())
+}
+
+/// One table row of a SisImport.
+pub fn row(v: &Value) -> Vec<Cell> {
+    let Ok(imp) = Import::from_value(v.clone()) else {
+        let id = v
+            .get("id")
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "?".into());
+        let mut r = vec![Cell::new(id), Cell::styled("(unreadable)", Style::Bad)];
+        r.resize(COLUMNS.len(), Cell::new("-"));
+        return r;
+    };
+    let state = imp.state_str().to_string();
+    let (w, e) = imp.warning_error_counts();
+    let batch = if imp.batch_mode {
+        match imp.raw.get("batch_mode_term_id").filter(|v| !v.is_null()) {
+            Some(Value::String(s)) => format!("term {s}"),
+            Some(t) => format!("term {t}"),
+            None => "multi-term".into(),
+        }
+    } else {
+        "-".into()
+    };
+    let we_style = if e > 0 {
+        Style::Bad
+    } else if w > 0 {
+        Style::Warn
+    } else {
+        Style::Plain
+    };
+    vec![
+        Cell::new(imp.id.to_string()),
+        Cell::styled(state.clone(), Style::for_state(&state)),
+        Cell::new(
+            imp.progress
+                .map(|p| format!("{p:.0}%"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(
+            imp.created_at
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(
+            elapsed(&imp)
+                .map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(
+            imp.user
+                .as_ref()
+                .and_then(|u| u.login_id.clone().or_else(|| u.name.clone()))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::styled(format!("{w}/{e}"), we_style),
+        Cell::new(batch),
+    ]
+}
+
+/// Settings for `[profiles.NAME]`: the same flags and environment, that profile's file keys.
+pub fn profile_settings(ctx: &Ctx, name: &str) -> Result<Settings> {
+    let mut g = GlobalArgs::from_arg_matches(&ctx.matches)
+        .map_err(|e| Failure::usage(format!("cannot re-read the global flags: {e}")))?;
+    g.profile = Some(name.to_string());
+    if g.config.is_none() {
+        g.config = ctx.settings.config_file.clone();
+    }
+    Settings::load(&g, &ctx.matches)
+}
+
+async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
+    let profiles = ctx
+        .settings
+        .file
+        .as_ref()
+        .map(|f| f.profiles.clone())
+        .unwrap_or_default();
+    if profiles.is_empty() {
+        return Err(Failure::config(match &ctx.settings.config_file {
+            Some(p) => format!(
+                "--all-profiles: {} has no [profiles.NAME] sections",
+                p.display()
+            ),
+            None => "--all-profiles needs a config file, and none was found".to_string(),
+        })
+        .hint("give one with -c FILE or CANVAS_SIS_CONFIG"));
+    }
+    let mut exit = Exit::Ok;
+    let mut json = Vec::new();
+    let mut cols = vec!["profile"];
+    cols.extend_from_slice(COLUMNS);
+    let mut t = Table::new(&cols);
+    for name in &profiles {
+        let got = async {
+            let s = profile_settings(ctx, name)?;
+            let net = s.network()?;
+            let client = crate::canvas::Client::new(&net, &s)?;
+            client.list_imports(q, Some(a.limit)).await
+        }
+        .await;
+        match got {
+            Ok(items) => {
+                for v in items {
+                    let mut r = vec![Cell::new(name.clone())];
+                    r.extend(row(&v));
+                    t.push(r);
+                    json.push(serde_json::json!({"profile": name, "import": v}));
+                }
+            }
+            Err(f) => {
+                tracing::error!(target: "canvas_sis", "profile {name}: {f}");
+                if exit == Exit::Ok {
+                    exit = f.exit;
+                }
+            }
+        }
+    }
+    if ctx.settings.json {
+        ctx.print_json(&Value::Array(json));
+    } else if t.rows.is_empty() {
+        crate::output::note(ctx, "no imports");
+    } else {
+        t.print(ctx);
+    }
+    Ok(exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let now: jiff::Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        assert_eq!(parse_when_at("2d", now).unwrap(), "2026-11-29T10:00:00Z");
+        assert_eq!(parse_when_at("90m", now).unwrap(), "2026-12-01T08:30:00Z");
+        assert_eq!(
+            parse_when_at("2026-11-24T06:00:00-06:00", now).unwrap(),
+            "2026-11-24T12:00:00Z"
+        );
+        assert!(parse_when_at("yesterday-ish", now).is_err());
+    }
+}

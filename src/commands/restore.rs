@@ -1,0 +1,113 @@
+//! `restore ID` (§2.7): PUT restore_states, follow the Progress to `completed` or `failed`,
+//! then show the import's new state (`restored` / `partially_restored`).
+
+use std::time::Instant;
+
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::canvas::Client;
+use crate::canvas::ops::RestoreFlags;
+use crate::canvas::types::Progress;
+use crate::cli::RestoreArgs;
+use crate::exit::{Exit, Failure, Result};
+
+use super::Ctx;
+use super::watch::{PollSettings, interrupted, pace};
+
+pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
+    if a.undelete_only && a.unconclude_only {
+        return Err(Failure::usage(
+            "--undelete-only and --unconclude-only cannot be used together (Canvas refuses both)",
+        ));
+    }
+    let matches = ctx.matches.clone();
+    let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
+    let client = ctx.client()?;
+    let id = a.id;
+    let flags = RestoreFlags {
+        batch_mode: a.batch_mode,
+        undelete_only: a.undelete_only,
+        unconclude_only: a.unconclude_only,
+    };
+    let p = client.restore_states(id, flags).await?;
+    info!(target: "canvas_sis", import_id = id, progress_id = p.id, "import {id}: restore queued (progress {})", p.id);
+    let pid = p.id;
+    let followed = tokio::select! {
+        r = follow(&client, id, p, &poll) => r?,
+        _ = interrupted() => {
+            let msg = format!("interrupted: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`");
+            warn!(target: "canvas_sis", "{msg}");
+            return Err(Failure::new(Exit::Interrupted, msg));
+        }
+    };
+    let (exit, last) = followed;
+    let imp = client.show(id).await?;
+    let summary = format!(
+        "import {id}: restore {} (progress {pid}); import is now {}",
+        last.state,
+        imp.state_str()
+    );
+    if exit == Exit::Ok {
+        crate::output::announce(ctx, &summary);
+    } else {
+        warn!(target: "canvas_sis", import_id = id, state = imp.state_str(), "{summary}");
+    }
+    if ctx.settings.json {
+        ctx.print_json(&json!({"progress": last.raw, "sis_import": imp.raw}));
+    } else {
+        println!("{}", imp.state_str());
+    }
+    Ok(exit)
+}
+
+/// Poll the Progress until `completed` (exit 0), `failed` (3), or max polls (4).
+async fn follow(
+    client: &Client,
+    id: u64,
+    first: Progress,
+    poll: &PollSettings,
+) -> Result<(Exit, Progress)> {
+    let started = Instant::now();
+    let mut last = first;
+    for n in 1..=poll.max_polls {
+        if n > 1 {
+            tokio::time::sleep(pace(poll.interval, client.rate_remaining())).await;
+        }
+        let p = client.progress(last.id).await?;
+        let pct = p
+            .completion
+            .map(|c| format!(" {c:.0}%"))
+            .unwrap_or_default();
+        info!(
+            target: "canvas_sis",
+            import_id = id,
+            progress_id = p.id,
+            state = p.state.as_str(),
+            poll = n,
+            "import {id}: restore {}{pct} (poll {n}/{})",
+            p.state,
+            poll.max_polls
+        );
+        last = p;
+        match last.state.as_str() {
+            "completed" => return Ok((Exit::Ok, last)),
+            "failed" => {
+                let why = last.message.clone().unwrap_or_else(|| "no message".into());
+                warn!(target: "canvas_sis", import_id = id, "import {id}: restore failed after {}: {why}",
+                    humantime::format_duration(std::time::Duration::from_secs(started.elapsed().as_secs())));
+                return Ok((Exit::ImportFailed, last));
+            }
+            _ => {}
+        }
+    }
+    warn!(
+        target: "canvas_sis",
+        import_id = id,
+        "import {id}: restore still {} after {} polls; it continues in Canvas (progress {})",
+        last.state,
+        poll.max_polls,
+        last.id
+    );
+    Ok((Exit::MaxPolls, last))
+}

@@ -1,0 +1,214 @@
+//! Terminal output: tables (aligned, optionally coloured, on a terminal; tab-separated without
+//! ANSI codes otherwise), short notes on stderr, and the confirmation prompt.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::cli::When;
+use crate::commands::Ctx;
+
+/// How a cell is coloured on a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Good,
+    Warn,
+    Bad,
+    Busy,
+    Dim,
+}
+
+impl Style {
+    fn ansi(self) -> Option<&'static str> {
+        match self {
+            Style::Plain => None,
+            Style::Good => Some("32"),
+            Style::Warn => Some("33"),
+            Style::Bad => Some("31"),
+            Style::Busy => Some("36"),
+            Style::Dim => Some("2"),
+        }
+    }
+
+    /// The colour of a workflow state.
+    pub fn for_state(state: &str) -> Style {
+        match state {
+            "imported" | "restored" | "partially_restored" => Style::Good,
+            "imported_with_messages" => Style::Warn,
+            "failed" | "failed_with_messages" | "aborted" => Style::Bad,
+            "created" | "initializing" | "importing" | "cleanup_batch" | "restoring" => Style::Busy,
+            _ => Style::Plain,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Cell {
+    pub text: String,
+    pub style: Style,
+}
+
+impl Cell {
+    pub fn new(text: impl Into<String>) -> Cell {
+        Cell {
+            text: text.into(),
+            style: Style::Plain,
+        }
+    }
+    pub fn styled(text: impl Into<String>, style: Style) -> Cell {
+        Cell {
+            text: text.into(),
+            style,
+        }
+    }
+}
+
+/// Rows under a header.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Tabs and line breaks would break the tab-separated form.
+fn flat(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\t' || c == '\n' || c == '\r' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Table {
+        Table {
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: vec![],
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) {
+        self.rows.push(row);
+    }
+
+    /// On a terminal: a header and aligned columns, coloured when `color`. Otherwise one
+    /// line per row, cells joined by tabs, no header and never an ANSI code.
+    pub fn render(&self, terminal: bool, color: bool) -> String {
+        let mut out = String::new();
+        if !terminal {
+            for r in &self.rows {
+                let cells: Vec<String> = r.iter().map(|c| flat(&c.text)).collect();
+                out.push_str(&cells.join("\t"));
+                out.push('\n');
+            }
+            return out;
+        }
+        let n = self.headers.len();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate().take(n) {
+                widths[i] = widths[i].max(flat(&c.text).chars().count());
+            }
+        }
+        let line = |cells: Vec<(String, Option<&str>)>, out: &mut String| {
+            let last = cells.len().saturating_sub(1);
+            for (i, (text, code)) in cells.into_iter().enumerate() {
+                let pad = widths[i].saturating_sub(text.chars().count());
+                match code {
+                    Some(code) if color => out.push_str(&format!("\x1b[{code}m{text}\x1b[0m")),
+                    _ => out.push_str(&text),
+                }
+                if i < last {
+                    out.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            out.push('\n');
+        };
+        line(
+            self.headers
+                .iter()
+                .map(|h| (h.to_uppercase(), Some("1")))
+                .collect(),
+            &mut out,
+        );
+        for r in &self.rows {
+            line(
+                r.iter()
+                    .take(n)
+                    .map(|c| (flat(&c.text), c.style.ansi()))
+                    .collect(),
+                &mut out,
+            );
+        }
+        out
+    }
+
+    /// Print on stdout in the form that suits it.
+    pub fn print(&self, ctx: &Ctx) {
+        print!("{}", self.render(ctx.stdout_tty, stdout_color(ctx)));
+    }
+}
+
+/// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` say.
+pub fn stdout_color(ctx: &Ctx) -> bool {
+    ctx.stdout_tty
+        && match ctx.settings.color {
+            When::Always => true,
+            When::Never => false,
+            When::Auto => std::env::var_os(crate::env_names::NO_COLOR).is_none_or(|v| v.is_empty()),
+        }
+}
+
+/// A human remark on stderr that is shown even off a terminal (unless --quiet).
+pub fn note(ctx: &Ctx, msg: &str) {
+    if !ctx.settings.quiet {
+        eprintln!("{msg}");
+    }
+}
+
+/// An action worth a log line (file log, and stderr as the log layer shows it) that the user
+/// must also see on stderr even when INFO is hidden there (no terminal, no -v).
+pub fn announce(ctx: &Ctx, msg: &str) {
+    tracing::info!(target: "canvas_sis", "{msg}");
+    let shown_by_log = ctx.settings.verbose > 0 || std::io::stderr().is_terminal();
+    if !shown_by_log && !ctx.settings.quiet {
+        eprintln!("{msg}");
+    }
+}
+
+/// Ask `question [y/N]` on stderr and read the answer from stdin.
+pub fn confirm(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Whether a confirmation prompt can be shown (stdin and stderr are terminals).
+pub fn can_prompt() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_has_no_ansi_and_no_tabs_in_cells() {
+        let mut t = Table::new(&["id", "state"]);
+        t.push(vec![Cell::new("1"), Cell::styled("a\tb", Style::Bad)]);
+        let s = t.render(false, true);
+        assert_eq!(s, "1\ta b\n");
+        let s = t.render(true, true);
+        assert!(s.contains("\x1b[31ma b\x1b[0m"));
+        let s = t.render(true, false);
+        assert!(!s.contains('\x1b'));
+        assert!(s.starts_with("ID  STATE\n"));
+    }
+}

@@ -1,0 +1,218 @@
+//! `errors` against the simulator: every row of every page, in three formats, and the
+//! errors_attachment download.
+
+mod common_ops;
+
+use common_ops::*;
+
+/// A finished import with 230 generated warning rows (and whatever the sample itself gives).
+fn with_230_rows() -> (Env, u64, usize) {
+    let e = env(Config {
+        extra_warnings: 230,
+        polls_to_finish: 1,
+        ..Default::default()
+    });
+    let id = e.submit_sample();
+    let out = e
+        .cmd()
+        .args([
+            "watch",
+            &id.to_string(),
+            "--interval",
+            "0",
+            "--max-polls",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let imp = e.sim.imports().into_iter().find(|v| v["id"] == id).unwrap();
+    let counts = &imp["data"]["counts"];
+    let total = (counts["warning_count"].as_u64().unwrap()
+        + counts["error_count"].as_u64().unwrap()) as usize;
+    assert!(total >= 230, "{counts}");
+    (e, id, total)
+}
+
+#[test]
+fn all_rows_in_lines_json_and_csv() {
+    let (e, id, total) = with_230_rows();
+    let before = e.api_requests("GET", "/errors").len();
+    assert_eq!(before, 0);
+
+    let out = e.cmd().args(["errors", &id.to_string()]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), total);
+    assert!(
+        lines.contains(&"users.csv:231: Improper status for user extra-230"),
+        "{}",
+        &text[..text.len().min(500)]
+    );
+    // 230+ rows at 100 a page: 3 pages, each from rel="next".
+    let reqs = e.api_requests("GET", &format!("/sis_imports/{id}/errors"));
+    let queries: Vec<String> = reqs
+        .iter()
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        queries,
+        ["per_page=100", "page=2&per_page=100", "page=3&per_page=100"]
+    );
+
+    let out = e
+        .cmd()
+        .args(["--json", "errors", &id.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = json(&out);
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), total);
+    assert!(rows.iter().all(|r| r["sis_import_id"] == id));
+    assert!(
+        rows.iter()
+            .all(|r| r.get("message").is_some() && r.get("row").is_some())
+    );
+
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut rdr = csv::Reader::from_reader(out.stdout.as_slice());
+    assert_eq!(
+        rdr.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["sis_import_id", "file", "message", "row"]
+    );
+    let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(recs.len(), total);
+    assert!(recs.iter().all(|r| r[0] == id.to_string()));
+}
+
+#[test]
+fn failed_only_sends_failure_true() {
+    let e = seeded(6);
+    let id = e.first_in("failed_with_messages");
+    let out = e
+        .cmd()
+        .args(["--json", "errors", &id.to_string(), "--failed-only"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&out).as_array().unwrap().len(), 1);
+    let q = e.api_requests("GET", "/errors")[0].query.clone().unwrap();
+    assert!(q.split('&').any(|p| p == "failure=true"), "{q}");
+
+    // A warning-only import has no failures.
+    let id = e.first_in("imported_with_messages");
+    let out = e
+        .cmd()
+        .args(["--json", "errors", &id.to_string(), "--failed-only"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out), serde_json::json!([]));
+}
+
+#[test]
+fn account_wide_errors_without_id() {
+    let e = seeded(12);
+    let out = e.cmd().args(["errors"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // 12 seeded: 2 with a warning, 2 with an error, 2 aborted with a warning.
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 6, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("import ")), "{text}");
+    assert_eq!(e.api_requests("GET", "/sis_import_errors").len(), 1);
+}
+
+#[test]
+fn unknown_import_is_exit_5() {
+    let e = seeded(1);
+    let out = e.cmd().args(["errors", "999999"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains("import 999999 does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn attachment_download_sends_no_token_to_the_files_host() {
+    let e = seeded(6);
+    let id = e.first_in("imported_with_messages");
+    let dest = e.home.path().join("out").join("errors.csv");
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--attachment"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body = std::fs::read_to_string(&dest).unwrap();
+    let mut lines = body.lines();
+    assert_eq!(lines.next(), Some("sis_import_id,file,message,row"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with(&format!("{id},users.csv,"))
+    );
+    // Nothing left behind but the file itself.
+    let left: Vec<_> = std::fs::read_dir(dest.parent().unwrap()).unwrap().collect();
+    assert_eq!(left.len(), 1);
+
+    let files: Vec<_> = e
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.listener == "files")
+        .collect();
+    assert_eq!(files.len(), 1, "one download from the files host");
+    assert_eq!(files[0].status, 200);
+    assert!(
+        files[0].header("authorization").is_none(),
+        "the token went to another host"
+    );
+    // The API host did get it (the show).
+    let show = e.api_requests("GET", &format!("/sis_imports/{id}"));
+    assert!(show[0].header("authorization").is_some());
+}
+
+#[test]
+fn attachment_missing_is_exit_5() {
+    let e = seeded(6);
+    let id = e.first_in("imported");
+    let dest = e.home.path().join("errors.csv");
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--attachment"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        stderr(&out).contains(&format!(
+            "import {id} has no errors_attachment (yet: Canvas writes it some time after the import ends)"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dest.exists());
+}
+
+#[test]
+fn csv_and_json_together_are_refused() {
+    let e = seeded(1);
+    let out = e
+        .cmd()
+        .args(["--json", "errors", "1", "--csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(e.sim.requests().is_empty());
+}

@@ -488,7 +488,8 @@ pub(crate) fn validate_csv<R: Read>(
         for e in &rec.ends {
             h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
-        if !line_hashes.insert(h) {
+        let exact_dup = !line_hashes.insert(h);
+        if exact_dup {
             dup_lines += 1;
             first_dup.get_or_insert(rec.line);
         }
@@ -554,6 +555,7 @@ pub(crate) fn validate_csv<R: Read>(
                 &mut sink,
                 bundle,
                 &mut state,
+                exact_dup,
             );
         }
     }
@@ -563,6 +565,7 @@ pub(crate) fn validate_csv<R: Read>(
             .strip_suffix(".csv")
             .or_else(|| base.strip_suffix(".CSV"))
             .unwrap_or(base);
+        sink.max += 1;
         sink.warn(
             first_dup,
             "deduplicated",
@@ -600,6 +603,7 @@ fn check_row(
     sink: &mut Sink,
     bundle: &mut Bundle,
     st: &mut RowState,
+    exact_dup: bool,
 ) {
     // Trimmed value spans for every spec column.
     st.vals.clear();
@@ -773,7 +777,8 @@ fn check_row(
             skipped = true;
         }
     }
-    if skipped {
+    // A skipped row defines nothing; an exact duplicate line changes nothing.
+    if skipped || exact_dup {
         return;
     }
     // ---- bundle registration -------------------------------------------

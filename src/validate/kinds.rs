@@ -292,14 +292,8 @@ pub static KINDS: &[Kind] = &[
             t("old_id"),
             t("old_integration_id"),
             t("new_id"),
-            Col {
-                rule: Rule::Enum {
-                    values: EMPTY,
-                    mode: Match::Exact,
-                    delete: true,
-                },
-                ..t("new_integration_id")
-            },
+            // `<delete>` is accepted here; any other value is an id.
+            t("new_integration_id"),
             Col {
                 rule: Rule::Enum {
                     values: &[

@@ -56,7 +56,6 @@ impl Hasher for IdHasher {
     }
 }
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
-pub type IdSet = std::collections::HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// A location packed in 64 bits: file index (24 bits) and line (40 bits).
 pub fn loc(file: usize, line: u64) -> u64 {

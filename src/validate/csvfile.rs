@@ -2,7 +2,7 @@
 
 use std::io::{self, Read};
 
-use super::bundle::{self, Bundle, IdSet, SEED, hash_bytes, hash_lower};
+use super::bundle::{self, Bundle, SEED, hash_bytes, hash_lower};
 use super::kinds::{self, KINDS, Kind, Ns, Pair, Req, Rule};
 use super::scan::{Record, ScanError, Scanner};
 use super::values;
@@ -48,7 +48,7 @@ impl Sink {
         }
         if self.rep.diagnostics.len() < self.max {
             self.rep.diagnostics.push(Diagnostic {
-                file: file.to_string(),
+                file: if file.is_empty() { self.rep.file.clone() } else { file.to_string() },
                 line,
                 row,
                 column: column.map(str::to_string),
@@ -98,8 +98,10 @@ fn strip(b: &[u8]) -> &[u8] {
 
 #[inline]
 fn as_str(b: &[u8]) -> &str {
-    // The scanner validated UTF-8 and splits only at ASCII bytes.
-    std::str::from_utf8(b).unwrap_or("")
+    debug_assert!(std::str::from_utf8(b).is_ok());
+    // SAFETY: the scanner only hands out bytes it validated as UTF-8, and fields are
+    // split (and stripped) only at ASCII bytes, so every slice taken here is UTF-8.
+    unsafe { std::str::from_utf8_unchecked(b) }
 }
 
 /// Nearest candidate for a typo hint.
@@ -462,10 +464,9 @@ pub(crate) fn validate_csv<R: Read>(
     // ---- rows -----------------------------------------------------------
     let ncols = names.len();
     let mut row_no: u64 = 1;
-    let mut line_hashes = IdSet::default();
-    let mut dup_lines: u64 = 0;
-    let mut first_dup: Option<u64> = None;
-    let mut state = RowState::default();
+    // Hashes of every row, sorted at the end to count exact duplicates (8 bytes a row).
+    let mut line_hashes: Vec<u64> = Vec::new();
+    let mut state = kind.map(|k| RowState::new(k, &hidx));
     loop {
         match sc.next_record(&mut rec) {
             Ok(true) => {}
@@ -488,11 +489,7 @@ pub(crate) fn validate_csv<R: Read>(
         for e in &rec.ends {
             h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
-        let exact_dup = !line_hashes.insert(h);
-        if exact_dup {
-            dup_lines += 1;
-            first_dup.get_or_insert(rec.line);
-        }
+        line_hashes.push(h);
         let row = Some(row_no);
         if rec.len() < ncols && ncols > 1 {
             let f = sink.rep.file.clone();
@@ -543,7 +540,7 @@ pub(crate) fn validate_csv<R: Read>(
                 Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
             );
         }
-        if let Some(k) = kind {
+        if let (Some(k), Some(state)) = (kind, state.as_mut()) {
             check_row(
                 k,
                 kind_idx.unwrap(),
@@ -554,20 +551,23 @@ pub(crate) fn validate_csv<R: Read>(
                 file_idx,
                 &mut sink,
                 bundle,
-                &mut state,
-                exact_dup,
+                state,
+                h,
             );
         }
     }
+    line_hashes.sort_unstable();
+    let dup_lines = line_hashes.windows(2).filter(|w| w[0] == w[1]).count();
+    drop(line_hashes);
     if dup_lines >= 100 {
-        let base = name.rsplit_once(':').map_or(name, |(_, b)| b);
+        let base = name.rsplit(['/', ':']).next().unwrap_or(name);
         let stem = base
             .strip_suffix(".csv")
             .or_else(|| base.strip_suffix(".CSV"))
             .unwrap_or(base);
         sink.max += 1;
         sink.warn(
-            first_dup,
+            None,
             "deduplicated",
             format!(
                 "{dup_lines} lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"{stem}_deduplicated.csv\""
@@ -586,9 +586,63 @@ pub(crate) fn validate_csv<R: Read>(
     sink.finish()
 }
 
-#[derive(Default)]
+/// Column indices resolved once per file, so rows never look names up.
 struct RowState {
     vals: Vec<(usize, usize)>,
+    one_of: Vec<(Vec<usize>, bool)>,
+    unless: Vec<Option<usize>>,
+    status: Option<usize>,
+    pairs: Vec<[usize; 3]>,
+    id: Option<usize>,
+    extra: Vec<usize>,
+    unique: Vec<(usize, Ns)>,
+    user_id: Option<usize>,
+    refs: Vec<(usize, Ns)>,
+}
+
+impl RowState {
+    fn new(k: &Kind, hidx: &[Option<usize>]) -> Self {
+        let ix = |n: &str| k.col(n).expect("column in table");
+        RowState {
+            vals: Vec::with_capacity(k.cols.len()),
+            one_of: k
+                .one_of
+                .iter()
+                .map(|o| {
+                    let v: Vec<usize> = o.cols.iter().map(|c| ix(c)).collect();
+                    let any = v.iter().any(|&i| hidx[i].is_some());
+                    (v, any)
+                })
+                .collect(),
+            unless: k
+                .cols
+                .iter()
+                .map(|c| match c.req {
+                    Req::UnlessSet(o) => Some(ix(o)),
+                    _ => None,
+                })
+                .collect(),
+            status: k.col("status"),
+            pairs: k
+                .pairs
+                .iter()
+                .map(|p| match *p {
+                    Pair::NotBoth(a, b, _) | Pair::Differ(a, b, _) => [ix(a), ix(b), ix(b)],
+                    Pair::EmptyWhen(a, _, b, c, _) => [ix(a), ix(b), ix(c)],
+                })
+                .collect(),
+            id: k.defines.map(|(_, c)| ix(c)),
+            extra: k.dup_extra.iter().map(|c| ix(c)).collect(),
+            unique: k.unique.iter().map(|(c, ns)| (ix(c), *ns)).collect(),
+            user_id: k.col("user_id"),
+            refs: k
+                .cols
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.refers.map(|ns| (i, ns)))
+                .collect(),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -603,7 +657,7 @@ fn check_row(
     sink: &mut Sink,
     bundle: &mut Bundle,
     st: &mut RowState,
-    exact_dup: bool,
+    line_hash: u64,
 ) {
     // Trimmed value spans for every spec column.
     st.vals.clear();
@@ -629,17 +683,17 @@ fn check_row(
         _ => rec.line,
     };
     let mut skipped = false;
-    let file = sink.rep.file.clone();
+    let file = "";
     let row = Some(row_no);
     for (ci, col) in k.cols.iter().enumerate() {
         let val = v(ci);
         if val.is_empty() {
             let required = match col.req {
                 Req::Yes => true,
-                Req::UnlessSet(o) => by_name(o).is_empty(),
-                Req::UnlessDeleted => !by_name("status")
-                    .get(..7)
-                    .is_some_and(|p| p.eq_ignore_ascii_case("deleted")),
+                Req::UnlessSet(_) => st.unless[ci].is_none_or(|o| v(o).is_empty()),
+                Req::UnlessDeleted => !st
+                    .status
+                    .is_some_and(|s| v(s).get(..7).is_some_and(|p| p.eq_ignore_ascii_case("deleted"))),
                 Req::No | Req::Header => false,
             };
             if required && !suppressed[ci] && (hidx[ci].is_some() || !matches!(col.req, Req::Yes)) {
@@ -735,10 +789,8 @@ fn check_row(
             }
         }
     }
-    for o in k.one_of {
-        if o.cols.iter().all(|c| by_name(c).is_empty())
-            && o.cols.iter().any(|c| hidx[k.col(c).unwrap()].is_some())
-        {
+    for (o, (ixs, in_header)) in k.one_of.iter().zip(&st.one_of) {
+        if *in_header && ixs.iter().all(|&i| v(i).is_empty()) {
             sink.add(
                 &file,
                 Some(rec.line),
@@ -752,14 +804,13 @@ fn check_row(
             skipped = true;
         }
     }
-    for p in k.pairs {
+    for (p, &[a, b, c]) in k.pairs.iter().zip(&st.pairs) {
         let (hit, col, msg) = match *p {
-            Pair::NotBoth(a, b, m) => (!by_name(a).is_empty() && !by_name(b).is_empty(), a, m),
-            Pair::Differ(a, b, m) => (!by_name(a).is_empty() && by_name(a) == by_name(b), b, m),
-            Pair::EmptyWhen(a, val, b, c, m) => (
-                by_name(a).eq_ignore_ascii_case(val)
-                    && (!by_name(b).is_empty() || !by_name(c).is_empty()),
-                a,
+            Pair::NotBoth(an, _, m) => (!v(a).is_empty() && !v(b).is_empty(), an, m),
+            Pair::Differ(_, bn, m) => (!v(a).is_empty() && v(a) == v(b), bn, m),
+            Pair::EmptyWhen(an, val, _, _, m) => (
+                v(a).eq_ignore_ascii_case(val) && (!v(b).is_empty() || !v(c).is_empty()),
+                an,
                 m,
             ),
         };
@@ -777,20 +828,20 @@ fn check_row(
             skipped = true;
         }
     }
-    // A skipped row defines nothing; an exact duplicate line changes nothing.
-    if skipped || exact_dup {
+    // A skipped row defines nothing.
+    if skipped {
         return;
     }
     // ---- bundle registration -------------------------------------------
     let at = bundle::loc(file_idx, rec.line);
     let mut owner = 0;
-    if let Some((ns, idc)) = k.defines {
-        let id = by_name(idc);
+    if let (Some((ns, idc)), Some(idi)) = (k.defines, st.id) {
+        let id = v(idi);
         owner = hash_bytes(SEED, id.as_bytes());
-        let is_override = k.dup_extra.iter().any(|c| !by_name(c).is_empty());
+        let is_override = st.extra.iter().any(|&c| !v(c).is_empty());
         if !is_override {
-            if let Some(prev) = bundle.define(ns, owner, at, 0) {
-                let ci = k.col(idc).unwrap();
+            if let Some(prev) = bundle.define(ns, owner, at, line_hash).filter(|p| p.owner != line_hash) {
+                let ci = idi;
                 sink.add(
                     &file,
                     Some(line_of(ci)),
@@ -807,8 +858,9 @@ fn check_row(
             }
         }
     }
-    for &(c, ns) in k.unique {
-        let val = by_name(c);
+    for &(ci, ns) in &st.unique {
+        let c = k.cols[ci].name;
+        let val = v(ci);
         if val.is_empty() {
             continue;
         }
@@ -819,8 +871,7 @@ fn check_row(
         };
         if let Some(prev) = bundle.define(ns, key, at, owner) {
             if prev.owner != owner {
-                let uid = by_name("user_id");
-                let ci = k.col(c).unwrap();
+                let uid = st.user_id.map_or("", &v);
                 let (code, msg) = if ns == Ns::Login {
                     (
                         "duplicate_login_id",
@@ -851,18 +902,10 @@ fn check_row(
             }
         }
     }
-    for (ci, col) in k.cols.iter().enumerate() {
-        if let Some(ns) = col.refers {
-            let val = v(ci);
-            if !val.is_empty() {
-                bundle.reference(
-                    ns,
-                    val,
-                    bundle::loc(file_idx, line_of(ci)),
-                    kind_idx as u8,
-                    ci as u8,
-                );
-            }
+    for &(ci, ns) in &st.refs {
+        let val = v(ci);
+        if !val.is_empty() {
+            bundle.reference(ns, val, bundle::loc(file_idx, line_of(ci)), kind_idx as u8, ci as u8);
         }
     }
 }

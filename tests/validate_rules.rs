@@ -448,7 +448,7 @@ fn canvas_deduplication_notice() {
     // 100 duplicate lines of row 2 → the notice only (exact duplicates change nothing).
     assert_eq!(l.len(), 1);
     assert!(l.iter().any(|x| x.starts_with(
-        "users.csv:3: warning: 100 lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\""
+        "users.csv: warning: 100 lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\""
     )), "{l:?}");
 }
 

@@ -48,7 +48,11 @@ impl Sink {
         }
         if self.rep.diagnostics.len() < self.max {
             self.rep.diagnostics.push(Diagnostic {
-                file: if file.is_empty() { self.rep.file.clone() } else { file.to_string() },
+                file: if file.is_empty() {
+                    self.rep.file.clone()
+                } else {
+                    file.to_string()
+                },
                 line,
                 row,
                 column: column.map(str::to_string),
@@ -155,7 +159,8 @@ fn render(tpl: &str, value: &str, col: &str, kind: &Kind, get: &dyn Fn(&str) -> 
 
 fn guess_kind(names: &[String]) -> Option<String> {
     let has = |c: &str| names.iter().any(|n| n == c);
-    let mut best: Option<(usize, usize, &Kind, Vec<(String, &str)>, Vec<&str>)> = None;
+    type Guess<'a> = (usize, usize, &'a Kind, Vec<(String, &'a str)>, Vec<&'a str>);
+    let mut best: Option<Guess> = None;
     for k in KINDS {
         let mut renames = vec![];
         let mut missing = vec![];
@@ -691,9 +696,10 @@ fn check_row(
             let required = match col.req {
                 Req::Yes => true,
                 Req::UnlessSet(_) => st.unless[ci].is_none_or(|o| v(o).is_empty()),
-                Req::UnlessDeleted => !st
-                    .status
-                    .is_some_and(|s| v(s).get(..7).is_some_and(|p| p.eq_ignore_ascii_case("deleted"))),
+                Req::UnlessDeleted => !st.status.is_some_and(|s| {
+                    v(s).get(..7)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("deleted"))
+                }),
                 Req::No | Req::Header => false,
             };
             if required && !suppressed[ci] && (hidx[ci].is_some() || !matches!(col.req, Req::Yes)) {
@@ -703,7 +709,7 @@ fn check_row(
                     col.missing
                 };
                 sink.add(
-                    &file,
+                    file,
                     Some(line_of(ci)),
                     row,
                     Some(col.name),
@@ -775,7 +781,7 @@ fn check_row(
                 "Improper {col} \"{value}\" for {kind} {id}"
             };
             sink.add(
-                &file,
+                file,
                 Some(line_of(ci)),
                 row,
                 Some(col.name),
@@ -792,7 +798,7 @@ fn check_row(
     for (o, (ixs, in_header)) in k.one_of.iter().zip(&st.one_of) {
         if *in_header && ixs.iter().all(|&i| v(i).is_empty()) {
             sink.add(
-                &file,
+                file,
                 Some(rec.line),
                 row,
                 Some(o.cols[0]),
@@ -816,7 +822,7 @@ fn check_row(
         };
         if hit {
             sink.add(
-                &file,
+                file,
                 Some(rec.line),
                 row,
                 Some(col),
@@ -839,11 +845,14 @@ fn check_row(
         let id = v(idi);
         owner = hash_bytes(SEED, id.as_bytes());
         let is_override = st.extra.iter().any(|&c| !v(c).is_empty());
-        if !is_override {
-            if let Some(prev) = bundle.define(ns, owner, at, line_hash).filter(|p| p.owner != line_hash) {
-                let ci = idi;
-                sink.add(
-                    &file,
+        if !is_override
+            && let Some(prev) = bundle
+                .define(ns, owner, at, line_hash)
+                .filter(|p| p.owner != line_hash)
+        {
+            let ci = idi;
+            sink.add(
+                    file,
                     Some(line_of(ci)),
                     row,
                     Some(idc),
@@ -855,7 +864,6 @@ fn check_row(
                     ),
                     None,
                 );
-            }
         }
     }
     for &(ci, ns) in &st.unique {
@@ -869,43 +877,49 @@ fn check_row(
         } else {
             hash_bytes(SEED, val.as_bytes())
         };
-        if let Some(prev) = bundle.define(ns, key, at, owner) {
-            if prev.owner != owner {
-                let uid = st.user_id.map_or("", &v);
-                let (code, msg) = if ns == Ns::Login {
-                    (
-                        "duplicate_login_id",
-                        format!(
-                            "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s user_id requested login information, skipping\"",
-                            bundle.where_(prev.loc)
-                        ),
-                    )
-                } else {
-                    (
-                        "duplicate_integration_id",
-                        format!(
-                            "{c} \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s requested integration_id, skipping\"",
-                            bundle.where_(prev.loc)
-                        ),
-                    )
-                };
-                sink.add(
-                    &file,
-                    Some(line_of(ci)),
-                    row,
-                    Some(c),
-                    Severity::Warning,
-                    code,
-                    msg,
-                    None,
-                );
-            }
+        if let Some(prev) = bundle.define(ns, key, at, owner)
+            && prev.owner != owner
+        {
+            let uid = st.user_id.map_or("", &v);
+            let (code, msg) = if ns == Ns::Login {
+                (
+                    "duplicate_login_id",
+                    format!(
+                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s user_id requested login information, skipping\"",
+                        bundle.where_(prev.loc)
+                    ),
+                )
+            } else {
+                (
+                    "duplicate_integration_id",
+                    format!(
+                        "{c} \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s requested integration_id, skipping\"",
+                        bundle.where_(prev.loc)
+                    ),
+                )
+            };
+            sink.add(
+                file,
+                Some(line_of(ci)),
+                row,
+                Some(c),
+                Severity::Warning,
+                code,
+                msg,
+                None,
+            );
         }
     }
     for &(ci, ns) in &st.refs {
         let val = v(ci);
         if !val.is_empty() {
-            bundle.reference(ns, val, bundle::loc(file_idx, line_of(ci)), kind_idx as u8, ci as u8);
+            bundle.reference(
+                ns,
+                val,
+                bundle::loc(file_idx, line_of(ci)),
+                kind_idx as u8,
+                ci as u8,
+            );
         }
     }
 }

@@ -81,10 +81,10 @@ impl Diagnostic {
             s.push_str(&format!(":{l}"));
         }
         s.push_str(&format!(": {}: {}", self.severity.as_str(), self.message));
-        if let (Some(r), Some(l)) = (self.row, self.line) {
-            if r != l {
-                s.push_str(&format!(" [Canvas row {r}]"));
-            }
+        if let (Some(r), Some(l)) = (self.row, self.line)
+            && r != l
+        {
+            s.push_str(&format!(" [Canvas row {r}]"));
         }
         if let Some(h) = &self.hint {
             s.push_str(&format!(" ({h})"));

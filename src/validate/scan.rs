@@ -436,7 +436,9 @@ impl<R: Read> Scanner<R> {
 mod tests {
     use super::*;
 
-    fn all(input: &[u8]) -> (Vec<(u64, Vec<String>)>, Option<(String, u64)>) {
+    type Rows = Vec<(u64, Vec<String>)>;
+
+    fn all(input: &[u8]) -> (Rows, Option<(String, u64)>) {
         let mut s = Scanner::new(input);
         let mut r = Record::default();
         let mut out = vec![];

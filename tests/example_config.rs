@@ -6,13 +6,19 @@ use common::*;
 
 #[test]
 fn the_example_config_uses_only_known_keys() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/canvas_sis.example.toml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/canvas_sis.example.toml"
+    ))
+    .unwrap();
     // Uncomment `# key = value` lines and section headers; drop prose comments.
     let mut out = String::new();
     let mut keys = 0;
     for line in text.lines() {
         let t = line.trim_start_matches("# ");
-        let is_setting = t.split_once(" = ").is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        let is_setting = t
+            .split_once(" = ")
+            .is_some_and(|(k, _)| k.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         if line.starts_with('[') || (line.starts_with("# [") && t.starts_with('[')) {
             out.push_str(t);
         } else if line.starts_with("# ") && is_setting {
@@ -33,7 +39,12 @@ fn the_example_config_uses_only_known_keys() {
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("c.toml");
     std::fs::write(&cfg, &out).unwrap();
-    let o = bare_cmd(home.path()).arg("-c").arg(&cfg).args(["config", "show"]).output().unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}\n{out}", stderr(&o));
     assert!(!stderr(&o).contains("unknown key"), "{}", stderr(&o));
 }

@@ -185,33 +185,29 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     Ok(exit)
 }
 
-/// Validate before sending: errors stop the upload (65), warnings are shown.
+/// Validate before sending: errors stop the upload (65), warnings are shown and logged.
 fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result<validate::Report> {
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
         max_diagnostics: 100,
+        strict,
+        extension: opts.extension.map(|e| e.as_str().to_string()),
     };
-    let report = validate::validate_paths(std::slice::from_ref(&bundle.given), &vopts)
-        .map_err(|e| Failure::no_input(e.to_string()))?;
-    let mut text = Vec::new();
-    super::validate::write_diagnostics(&report, &mut text).ok();
-    let text = String::from_utf8_lossy(&text);
-    let (e, w) = (report.error_count(), report.warning_count());
-    for line in text.lines() {
-        if line.contains(": error: ") {
-            tracing::error!(target: "canvas_sis", "{line}");
-        } else {
-            warn!(target: "canvas_sis", "{line}");
+    let report = super::validate::validate_or_66(std::slice::from_ref(&bundle.given), &vopts)?;
+    for d in report.diagnostics() {
+        match d.severity {
+            validate::Severity::Error => tracing::error!(target: "canvas_sis", "{}", d.to_line()),
+            validate::Severity::Warning => warn!(target: "canvas_sis", "{}", d.to_line()),
         }
     }
-    let summary = super::validate::summary(&report);
-    if e > 0 || (strict && w > 0) {
+    let summary = report.summary_line();
+    if report.failed(strict) {
         return Err(Failure::data(format!(
             "validation of {} failed: {summary}; nothing was sent",
             bundle.given.display()
         ))
-        .hint(if e > 0 {
-            "fix the errors above (or see them with `canvas-sis validate`), then submit again"
+        .hint(if report.error_count() > 0 {
+            "fix the errors above (all of them: `canvas-sis validate PATH`), then submit again"
         } else {
             "--strict makes warnings block the upload; fix them or drop --strict"
         }));
@@ -279,7 +275,7 @@ fn dry_run(
                 "Accept": "application/json",
             },
             "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
-            "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": super::validate::summary(r)})),
+            "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
         }));
     } else {
         println!("POST {u}");
@@ -295,7 +291,7 @@ fn dry_run(
             bundle.sha256
         );
         if let Some(r) = report {
-            println!("validation: {}", super::validate::summary(r));
+            println!("validation: {}", r.summary_line());
         }
         eprintln!("dry run: nothing was sent");
     }

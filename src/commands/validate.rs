@@ -1,10 +1,8 @@
 //! `validate PATH...`: local checks only; nothing is sent.
 
-use std::io::Write;
-
 use crate::cli::ValidateArgs;
 use crate::exit::{Exit, Failure, Result};
-use crate::validate::{self, Report, Severity};
+use crate::validate::{self, Report};
 
 use super::Ctx;
 
@@ -15,56 +13,30 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
             .clone()
             .unwrap_or_else(|| "instructure_csv".into()),
         max_diagnostics: a.max_diagnostics,
+        strict: a.strict,
+        extension: None,
     };
-    let report = validate::validate_paths(&a.paths, &opts)
-        .map_err(|e| Failure::no_input(e.to_string()).hint("check the path; nothing was read"))?;
+    let report = validate_or_66(&a.paths, &opts)?;
     if ctx.settings.json {
-        ctx.print_json(&serde_json::to_value(&report).expect("report serializes"));
+        ctx.print_json(&report.to_json());
     } else {
-        let mut out = std::io::stdout().lock();
-        write_diagnostics(&report, &mut out).ok();
-        writeln!(out, "{}", summary(&report)).ok();
+        report.write_text(&mut std::io::stdout().lock()).ok();
     }
     Ok(outcome(&report, a.strict))
 }
 
+/// Run the validator; a path that cannot be read is exit 66, naming it.
+pub fn validate_or_66(paths: &[std::path::PathBuf], opts: &validate::Options) -> Result<Report> {
+    validate::validate_paths(paths, opts).map_err(|e| {
+        Failure::no_input(e.to_string()).hint("check the path; nothing was read or sent")
+    })
+}
+
 /// 65 on any error, or any warning when strict.
 pub fn outcome(report: &Report, strict: bool) -> Exit {
-    if report.error_count() > 0 || (strict && report.warning_count() > 0) {
+    if report.failed(strict) {
         Exit::DataErr
     } else {
         Exit::Ok
     }
-}
-
-/// `FILE:LINE: error|warning: message (hint)`, one per line.
-pub fn write_diagnostics(report: &Report, w: &mut impl Write) -> std::io::Result<()> {
-    for f in &report.files {
-        for d in &f.diagnostics {
-            let sev = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            match d.line {
-                Some(l) => write!(w, "{}:{l}: {sev}: {}", d.file, d.message)?,
-                None => write!(w, "{}: {sev}: {}", d.file, d.message)?,
-            }
-            match &d.hint {
-                Some(h) => writeln!(w, " ({h})")?,
-                None => writeln!(w)?,
-            }
-        }
-    }
-    Ok(())
-}
-
-pub fn summary(report: &Report) -> String {
-    let rows: u64 = report.files.iter().map(|f| f.rows).sum();
-    format!(
-        "{} file(s), {} row(s), {} error(s), {} warning(s)",
-        report.files.len(),
-        rows,
-        report.error_count(),
-        report.warning_count()
-    )
 }

@@ -1,10 +1,19 @@
 //! Local validation of SIS bundles, before anything is sent (reference §6).
 //!
-//! Interface used by `validate` and `submit` (keep it; the body grows in its own issue).
+//! Interface used by `validate` and `submit`. See `README.md` beside this file for the
+//! rules, the diagnostic codes and the JSON shape.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+
+mod bundle;
+mod container;
+mod csvfile;
+pub mod kinds;
+mod scan;
+mod values;
 
 /// What the caller asks of a validation run.
 #[derive(Clone, Debug)]
@@ -13,6 +22,10 @@ pub struct Options {
     pub import_type: String,
     /// Diagnostics kept per file; counts stay exact past it.
     pub max_diagnostics: usize,
+    /// Warnings count as failures (see [`Report::failed`]).
+    pub strict: bool,
+    /// The extension the user forces (`csv`, `zip`, `xml`), instead of the file name's.
+    pub extension: Option<String>,
 }
 
 impl Default for Options {
@@ -20,6 +33,8 @@ impl Default for Options {
         Options {
             import_type: "instructure_csv".into(),
             max_diagnostics: 100,
+            strict: false,
+            extension: None,
         }
     }
 }
@@ -29,6 +44,15 @@ impl Default for Options {
 pub enum Severity {
     Error,
     Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 /// One finding, `FILE:LINE: severity: message (hint)`.
@@ -49,6 +73,26 @@ pub struct Diagnostic {
     pub hint: Option<String>,
 }
 
+impl Diagnostic {
+    /// `FILE:LINE: severity: message [Canvas row N] (hint)`.
+    pub fn to_line(&self) -> String {
+        let mut s = self.file.clone();
+        if let Some(l) = self.line {
+            s.push_str(&format!(":{l}"));
+        }
+        s.push_str(&format!(": {}: {}", self.severity.as_str(), self.message));
+        if let (Some(r), Some(l)) = (self.row, self.line)
+            && r != l
+        {
+            s.push_str(&format!(" [Canvas row {r}]"));
+        }
+        if let Some(h) = &self.hint {
+            s.push_str(&format!(" ({h})"));
+        }
+        s
+    }
+}
+
 /// Per file (or zip entry) result.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileReport {
@@ -59,19 +103,139 @@ pub struct FileReport {
     pub errors: u64,
     pub warnings: u64,
     pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics counted but not kept (past `max_diagnostics`).
+    pub omitted: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
     pub files: Vec<FileReport>,
+    /// Cross-file findings (references to ids absent from the bundle).
+    pub bundle: Vec<Diagnostic>,
+    pub bundle_errors: u64,
+    pub bundle_warnings: u64,
+    /// Bytes inflated from zip entries (bounded by their declared sizes).
+    pub bytes_inflated: u64,
 }
 
 impl Report {
     pub fn error_count(&self) -> u64 {
-        self.files.iter().map(|f| f.errors).sum()
+        self.files.iter().map(|f| f.errors).sum::<u64>() + self.bundle_errors
     }
     pub fn warning_count(&self) -> u64 {
-        self.files.iter().map(|f| f.warnings).sum()
+        self.files.iter().map(|f| f.warnings).sum::<u64>() + self.bundle_warnings
+    }
+    pub fn row_count(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+    /// Whether validation fails: any error, or with `strict` any warning too.
+    pub fn failed(&self, strict: bool) -> bool {
+        self.error_count() > 0 || (strict && self.warning_count() > 0)
+    }
+    /// Every kept diagnostic, files first (in input order), then bundle-level ones.
+    pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.files
+            .iter()
+            .flat_map(|f| f.diagnostics.iter())
+            .chain(self.bundle.iter())
+    }
+    /// Rows per kind, in Canvas's processing order.
+    pub fn kinds(&self) -> Vec<(&'static str, u64)> {
+        kinds::KINDS
+            .iter()
+            .filter_map(|k| {
+                let mut seen = false;
+                let mut n = 0;
+                for f in &self.files {
+                    if f.kind.as_deref() == Some(k.name) {
+                        seen = true;
+                        n += f.rows;
+                    }
+                }
+                seen.then_some((k.name, n))
+            })
+            .collect()
+    }
+    /// `N files, kinds: user(3) enrollment(7), R rows, E errors, W warnings`.
+    pub fn summary_line(&self) -> String {
+        let kinds: Vec<String> = self
+            .kinds()
+            .iter()
+            .map(|(k, n)| format!("{k}({n})"))
+            .collect();
+        let omitted: u64 = self.files.iter().map(|f| f.omitted).sum::<u64>()
+            + (self.bundle_errors + self.bundle_warnings).saturating_sub(self.bundle.len() as u64);
+        let mut s = format!(
+            "{} file{}, kinds: {}, {} rows, {} error{}, {} warning{}",
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(" ")
+            },
+            self.row_count(),
+            self.error_count(),
+            if self.error_count() == 1 { "" } else { "s" },
+            self.warning_count(),
+            if self.warning_count() == 1 { "" } else { "s" },
+        );
+        if omitted > 0 {
+            s.push_str(&format!(
+                " ({omitted} more not shown; see --max-diagnostics)"
+            ));
+        }
+        s
+    }
+    /// One `FILE:LINE: error|warning: message (hint)` per line, then the summary line.
+    pub fn write_text(&self, w: &mut impl Write) -> io::Result<()> {
+        for d in self.diagnostics() {
+            writeln!(w, "{}", d.to_line())?;
+        }
+        writeln!(w, "{}", self.summary_line())
+    }
+    /// One JSON document: files (kind, rows, counts), every kept diagnostic, totals.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let files: Vec<_> = self
+            .files
+            .iter()
+            .map(|f| {
+                json!({
+                    "file": f.file, "kind": f.kind, "rows": f.rows,
+                    "errors": f.errors, "warnings": f.warnings, "omitted": f.omitted,
+                })
+            })
+            .collect();
+        let diags: Vec<_> = self
+            .diagnostics()
+            .map(|d| {
+                let mut v = json!({
+                    "file": d.file, "line": d.line, "row": d.row, "column": d.column,
+                    "severity": d.severity, "code": d.code, "message": d.message,
+                });
+                if let Some(h) = &d.hint {
+                    v["hint"] = json!(h);
+                }
+                v
+            })
+            .collect();
+        let kinds: serde_json::Map<String, serde_json::Value> = self
+            .kinds()
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect();
+        json!({
+            "files": files,
+            "diagnostics": diags,
+            "totals": {
+                "files": self.files.len(),
+                "rows": self.row_count(),
+                "errors": self.error_count(),
+                "warnings": self.warning_count(),
+                "kinds": kinds,
+            },
+        })
     }
 }
 
@@ -91,27 +255,96 @@ impl std::fmt::Display for InputError {
     }
 }
 
-/// Validate every path (CSV, zip, XML or a directory of CSVs).
-pub fn validate_paths(paths: &[PathBuf], _opts: &Options) -> Result<Report, InputError> {
-    let mut report = Report::default();
+impl std::error::Error for InputError {}
+
+/// Validate every path (CSV, zip, XML or a directory of CSVs) as one bundle.
+pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, InputError> {
+    // Check them all first: a missing input is exit 66 before any work.
+    let mut metas = Vec::with_capacity(paths.len());
     for p in paths {
-        check_readable(p)?;
-        report.files.push(FileReport {
-            file: p.display().to_string(),
-            kind: None,
-            rows: 0,
-            errors: 0,
-            warnings: 0,
-            diagnostics: vec![],
-        });
+        metas.push(check_readable(p)?);
     }
+    let mut ctx = container::Ctx {
+        opts,
+        bundle: bundle::Bundle::default(),
+        out: vec![],
+        inflated: 0,
+    };
+    for (p, md) in paths.iter().zip(metas) {
+        let display = p.display().to_string();
+        let r = if md.is_dir() {
+            container::validate_dir(&mut ctx, &display, p)
+        } else {
+            container::validate_file(&mut ctx, &display, p, md.len())
+        };
+        r.map_err(|e| InputError::Unreadable(p.clone(), e))?;
+    }
+    let mut report = Report {
+        files: std::mem::take(&mut ctx.out),
+        bytes_inflated: ctx.inflated,
+        ..Default::default()
+    };
+    resolve_references(&ctx.bundle, opts.max_diagnostics, &mut report);
     Ok(report)
 }
 
-fn check_readable(p: &Path) -> Result<(), InputError> {
-    match std::fs::metadata(p) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(InputError::Missing(p.into())),
-        Err(e) => Err(InputError::Unreadable(p.into(), e)),
+fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
+    let mut found = vec![];
+    for ns in 0..kinds::NS_COUNT {
+        if b.definers[ns] == 0 {
+            continue;
+        }
+        for (key, e) in &b.refs[ns] {
+            if b.defs[ns].contains_key(key) {
+                continue;
+            }
+            found.push((e.loc, ns, e));
+        }
     }
+    found.sort_by_key(|(l, ns, _)| (*l, *ns));
+    for (l, _ns, e) in found {
+        let k = &kinds::KINDS[e.kind as usize];
+        let col = k.cols[e.col as usize];
+        let target = col.refers.expect("reference column");
+        let id = &b.ref_text[e.text_off as usize..(e.text_off + e.text_len) as usize];
+        let more = if e.count > 1 {
+            format!(" ({} rows reference it)", e.count)
+        } else {
+            String::new()
+        };
+        report.bundle_warnings += 1;
+        if report.bundle.len() < max {
+            report.bundle.push(Diagnostic {
+                file: b.files[bundle::loc_file(l)].clone(),
+                line: Some(bundle::loc_line(l)),
+                row: None,
+                column: Some(col.name.to_string()),
+                severity: Severity::Warning,
+                code: "unknown_reference",
+                message: format!(
+                    "{} references {} \"{id}\" ({}), which is not in this bundle; it may already exist in Canvas{more}",
+                    k.name,
+                    target.label(),
+                    col.name
+                ),
+                hint: None,
+            });
+        }
+    }
+}
+
+fn check_readable(p: &Path) -> Result<std::fs::Metadata, InputError> {
+    let md = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(InputError::Missing(p.into()));
+        }
+        Err(e) => return Err(InputError::Unreadable(p.into(), e)),
+    };
+    if md.is_dir() {
+        std::fs::read_dir(p).map_err(|e| InputError::Unreadable(p.into(), e))?;
+    } else {
+        std::fs::File::open(p).map_err(|e| InputError::Unreadable(p.into(), e))?;
+    }
+    Ok(md)
 }

@@ -44,7 +44,10 @@ impl World {
         let mut out = String::new();
         if let Ok(rd) = std::fs::read_dir(self.log_dir()) {
             for e in rd.flatten() {
-                let log = e.file_name().to_string_lossy().starts_with("canvas_sis.log");
+                let log = e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("canvas_sis.log");
                 if log && e.file_type().map(|t| t.is_file()).unwrap_or(false) {
                     out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
                 }

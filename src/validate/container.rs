@@ -1,0 +1,743 @@
+//! Inputs and containers (reference §6.2): files, directories, zip bundles, XML.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::bundle::Bundle;
+use super::csvfile::{Sink, default_io, validate_csv};
+use super::{FileReport, Options};
+
+/// The zip-bomb guard Canvas applies (docs): total ≥ 100× the archive, or over 50 GB.
+pub const BOMB_RATIO: u64 = 100;
+pub const BOMB_CAP: u64 = 50 * 1024 * 1024 * 1024;
+/// More entries than this is refused before the central directory is loaded.
+pub const MAX_ENTRIES: u64 = 10_000;
+
+pub(crate) struct Ctx<'a> {
+    pub opts: &'a Options,
+    pub bundle: Bundle,
+    pub out: Vec<FileReport>,
+    /// Bytes decompressed from zip entries.
+    pub inflated: u64,
+}
+
+fn lower_ext(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.rsplit_once('.')
+        .filter(|(stem, _)| !stem.is_empty())
+        .map(|(_, e)| e.to_ascii_lowercase())
+}
+
+fn is_zip_magic(head: &[u8]) -> bool {
+    head.starts_with(b"PK\x03\x04")
+        || head.starts_with(b"PK\x05\x06")
+        || head.starts_with(b"PK\x07\x08")
+}
+
+fn looks_like_text(head: &[u8]) -> bool {
+    !head.is_empty()
+        && std::str::from_utf8(head).is_ok_and(|s| {
+            s.chars()
+                .all(|c| !c.is_control() || c == '\n' || c == '\r' || c == '\t')
+        })
+}
+
+fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
+    let mut f = File::open(path)?;
+    let mut v = vec![0; n];
+    let mut got = 0;
+    while got < n {
+        let k = f.read(&mut v[got..])?;
+        if k == 0 {
+            break;
+        }
+        got += k;
+    }
+    v.truncate(got);
+    Ok(v)
+}
+
+/// Skip rules shared by zip entries and directory walks (Canvas's `Dir.glob`).
+fn canvas_skips(rel: &str) -> bool {
+    rel.split('/').any(|c| c.starts_with('.'))
+        || rel.contains("__MACOSX")
+        || rel.rsplit('/').next().is_some_and(|b| {
+            b.eq_ignore_ascii_case("Desktop DB") || b.eq_ignore_ascii_case("Desktop DF")
+        })
+}
+
+/// Validate one path the user gave (not a directory).
+pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64) -> io::Result<()> {
+    let max = ctx.opts.max_diagnostics;
+    let forced = ctx
+        .opts
+        .extension
+        .as_ref()
+        .map(|e| e.trim_start_matches('.').to_ascii_lowercase());
+    let ext = forced.clone().or_else(|| lower_ext(display));
+    if len == 0 {
+        let mut s = Sink::new(display, max);
+        s.err(
+            None,
+            "empty_file",
+            "empty file; Canvas ignores it".into(),
+            None,
+        );
+        ctx.out.push(s.finish());
+        return Ok(());
+    }
+    let head = read_head(path, 512)?;
+    let zip = is_zip_magic(&head);
+    let how = if forced.is_some() {
+        "--extension"
+    } else {
+        "name"
+    };
+    match ext.as_deref() {
+        Some("csv") if zip => {
+            let mut s = Sink::new(display, max);
+            s.err(
+                None,
+                "csv_is_zip",
+                format!("this file is a zip archive, not CSV (by its {how}); Canvas would reject it as \"Invalid UTF-8\""),
+                Some("name it .zip (or pass --extension zip)".into()),
+            );
+            ctx.out.push(s.finish());
+        }
+        Some("csv") => {
+            let f = File::open(path)?;
+            let r = validate_csv(display, f, &mut ctx.bundle, max, default_io);
+            ctx.out.push(r);
+        }
+        Some("zip") if !zip => {
+            let mut s = Sink::new(display, max);
+            let hint = if head.starts_with(b"<?xml") || head.starts_with(b"<") {
+                Some("it looks like XML; name it .xml".into())
+            } else if looks_like_text(&head) {
+                Some("it looks like a CSV file; name it .csv".into())
+            } else {
+                None
+            };
+            s.err(
+                None,
+                "zip_is_not_zip",
+                format!("not a zip archive (by its {how} it should be one)"),
+                hint,
+            );
+            ctx.out.push(s.finish());
+        }
+        Some("zip") => validate_zip(ctx, display, path, len)?,
+        Some("xml") => validate_xml(ctx, display, path, zip)?,
+        other => {
+            let mut s = Sink::new(display, max);
+            let hint = if zip && other == Some("xlsx") {
+                "export the sheet as CSV (UTF-8) instead".to_string()
+            } else if zip {
+                "the content is a zip archive: name it .zip".to_string()
+            } else if looks_like_text(&head) {
+                "if it is CSV, name it .csv".to_string()
+            } else {
+                "send a .csv file or a .zip of CSV files".to_string()
+            };
+            let what = match other {
+                Some(e) => format!("a .{e} upload"),
+                None => "an upload without an extension".to_string(),
+            };
+            s.err(
+                None,
+                "unsupported_extension",
+                format!("Canvas imports nothing from {what} (only .csv and .zip are read)"),
+                Some(hint),
+            );
+            ctx.out.push(s.finish());
+        }
+    }
+    Ok(())
+}
+
+/// Walk a directory recursively in sorted order, like a zip.
+pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Result<()> {
+    let mut files = vec![];
+    walk(path, String::new(), &mut files)?;
+    files.sort();
+    let mut dir_sink = Sink::new(display, ctx.opts.max_diagnostics);
+    let base = display.trim_end_matches('/');
+    for (rel, p, len) in files {
+        if canvas_skips(&rel) {
+            continue;
+        }
+        let name = format!("{base}/{rel}");
+        match lower_ext(&rel).as_deref() {
+            Some("csv") => {
+                if len == 0 {
+                    let mut s = Sink::new(&name, ctx.opts.max_diagnostics);
+                    s.err(
+                        None,
+                        "empty_file",
+                        "empty file; Canvas ignores it".into(),
+                        None,
+                    );
+                    ctx.out.push(s.finish());
+                } else {
+                    let f = File::open(&p)?;
+                    let r = validate_csv(
+                        &name,
+                        f,
+                        &mut ctx.bundle,
+                        ctx.opts.max_diagnostics,
+                        default_io,
+                    );
+                    ctx.out.push(r);
+                }
+            }
+            e => {
+                let f = dir_sink.rep.file.clone();
+                dir_sink.add(
+                    &name,
+                    None,
+                    None,
+                    None,
+                    super::Severity::Warning,
+                    if e == Some("zip") {
+                        "nested_zip"
+                    } else {
+                        "skipped_file"
+                    },
+                    "Skipping unknown file type".into(),
+                    Some("Canvas will skip it: only .csv files in a bundle are read".into()),
+                );
+                let _ = f;
+            }
+        }
+    }
+    if dir_sink.rep.errors + dir_sink.rep.warnings > 0 {
+        ctx.out.push(dir_sink.finish());
+    }
+    Ok(())
+}
+
+fn walk(
+    dir: &Path,
+    prefix: String,
+    out: &mut Vec<(String, std::path::PathBuf, u64)>,
+) -> io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            walk(&e.path(), rel, out)?;
+        } else {
+            let md = std::fs::metadata(e.path())?;
+            if md.is_file() {
+                out.push((rel, e.path(), md.len()));
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- XML -----------------------------------------------------------------
+
+fn line_at(path: &Path, off: u64) -> u64 {
+    let Ok(f) = File::open(path) else { return 1 };
+    let mut r = BufReader::new(f).take(off);
+    let mut buf = [0u8; 64 * 1024];
+    let mut lines = 1;
+    while let Ok(n) = r.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    lines
+}
+
+fn validate_xml(ctx: &mut Ctx, display: &str, path: &Path, zip: bool) -> io::Result<()> {
+    use quick_xml::events::Event;
+    let mut s = Sink::new(display, ctx.opts.max_diagnostics);
+    if zip {
+        s.err(
+            None,
+            "xml_is_zip",
+            "this .xml file is a zip archive".into(),
+            Some("name it .zip".into()),
+        );
+        ctx.out.push(s.finish());
+        return Ok(());
+    }
+    let mut rd = quick_xml::Reader::from_reader(BufReader::new(File::open(path)?));
+    let mut buf = vec![];
+    let mut depth: i64 = 0;
+    let mut roots = 0;
+    let mut bad: Option<(u64, String)> = None;
+    loop {
+        match rd.read_event_into(&mut buf) {
+            Ok(Event::Start(_)) => {
+                if depth == 0 {
+                    roots += 1;
+                }
+                depth += 1;
+            }
+            Ok(Event::End(_)) => depth -= 1,
+            Ok(Event::Empty(_)) => {
+                if depth == 0 {
+                    roots += 1;
+                }
+            }
+            Ok(Event::Text(t)) if depth == 0 => {
+                if t.iter().any(|b| !b.is_ascii_whitespace()) {
+                    bad = Some((rd.buffer_position(), "text outside the root element".into()));
+                    break;
+                }
+            }
+            Ok(Event::Eof) => {
+                if depth > 0 {
+                    bad = Some((
+                        rd.buffer_position(),
+                        "unclosed element at the end of the file".into(),
+                    ));
+                } else if roots == 0 {
+                    bad = Some((rd.buffer_position(), "no root element".into()));
+                } else if roots > 1 {
+                    bad = Some((rd.buffer_position(), "more than one root element".into()));
+                }
+                break;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                bad = Some((rd.error_position(), e.to_string()));
+                break;
+            }
+        }
+        buf.clear();
+    }
+    if let Some((off, msg)) = bad {
+        s.err(
+            Some(line_at(path, off)),
+            "xml_malformed",
+            format!("XML is not well-formed: {msg}"),
+            None,
+        );
+    } else if ctx.opts.import_type == "instructure_csv" {
+        s.err(
+            None,
+            "xml_not_imported",
+            "Canvas imports nothing from an XML file with import_type instructure_csv".into(),
+            Some("only a plugin's import type reads XML; name it with --import-type".into()),
+        );
+    }
+    ctx.out.push(s.finish());
+    Ok(())
+}
+
+// ---- zip -----------------------------------------------------------------
+
+fn le16(b: &[u8], i: usize) -> u64 {
+    u16::from_le_bytes([b[i], b[i + 1]]) as u64
+}
+fn le32(b: &[u8], i: usize) -> u64 {
+    u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as u64
+}
+fn le64(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
+}
+
+/// End-of-central-directory facts, read without trusting anything else.
+struct Eocd {
+    entries: u64,
+    cd_offset: u64,
+    cd_size: u64,
+}
+
+fn read_eocd(f: &mut File, len: u64) -> Result<Eocd, String> {
+    let tail = len.min(65_535 + 22);
+    f.seek(SeekFrom::Start(len - tail))
+        .map_err(|e| e.to_string())?;
+    let mut b = vec![0; tail as usize];
+    f.read_exact(&mut b).map_err(|e| e.to_string())?;
+    let pos = (0..b.len().saturating_sub(21))
+        .rev()
+        .find(|&i| b[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])
+        .ok_or("no end-of-central-directory record (truncated or not a zip)")?;
+    let mut e = Eocd {
+        entries: le16(&b, pos + 10),
+        cd_size: le32(&b, pos + 12),
+        cd_offset: le32(&b, pos + 16),
+    };
+    let eocd_abs = len - tail + pos as u64;
+    if e.entries == 0xffff || e.cd_size == 0xffff_ffff || e.cd_offset == 0xffff_ffff {
+        // Zip64 locator just before the EOCD.
+        if pos >= 20 && b[pos - 20..pos - 16] == [0x50, 0x4b, 0x06, 0x07] {
+            let z64 = le64(&b, pos - 20 + 8);
+            let mut r = [0u8; 56];
+            f.seek(SeekFrom::Start(z64)).map_err(|e| e.to_string())?;
+            f.read_exact(&mut r)
+                .map_err(|_| "truncated zip64 directory".to_string())?;
+            if r[..4] != [0x50, 0x4b, 0x06, 0x06] {
+                return Err("bad zip64 end-of-central-directory record".into());
+            }
+            e.entries = le64(&r, 32);
+            e.cd_size = le64(&r, 40);
+            e.cd_offset = le64(&r, 48);
+        }
+    }
+    if e.cd_offset.saturating_add(e.cd_size) > eocd_abs {
+        return Err("the central directory points past the end of the archive (truncated?)".into());
+    }
+    Ok(e)
+}
+
+/// Raw entry names from the central directory (to find duplicates the zip crate would merge).
+fn cd_names(f: &mut File, e: &Eocd) -> Result<Vec<Vec<u8>>, String> {
+    f.seek(SeekFrom::Start(e.cd_offset))
+        .map_err(|e| e.to_string())?;
+    let mut r = BufReader::new(f.take(e.cd_size));
+    let mut names = Vec::with_capacity(e.entries.min(MAX_ENTRIES) as usize);
+    for _ in 0..e.entries {
+        let mut h = [0u8; 46];
+        r.read_exact(&mut h)
+            .map_err(|_| "truncated central directory".to_string())?;
+        if h[..4] != [0x50, 0x4b, 0x01, 0x02] {
+            return Err("corrupt central directory".into());
+        }
+        let (n, x, c) = (
+            le16(&h, 28) as usize,
+            le16(&h, 30) as usize,
+            le16(&h, 32) as usize,
+        );
+        let mut name = vec![0; n];
+        r.read_exact(&mut name)
+            .map_err(|_| "truncated central directory".to_string())?;
+        io::copy(&mut (&mut r).take((x + c) as u64), &mut io::sink()).map_err(|e| e.to_string())?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+#[derive(Debug)]
+struct BudgetError(&'static str, String);
+impl std::fmt::Display for BudgetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for BudgetError {}
+
+/// Never lets an entry inflate past its declared size (+1 byte to detect a lie).
+struct Budget<'a, R> {
+    inner: R,
+    read: u64,
+    declared: u64,
+    counter: &'a mut u64,
+}
+
+impl<R: Read> Read for Budget<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let room =
+            (self.declared + 1 - self.read.min(self.declared + 1)).min(buf.len() as u64) as usize;
+        if room == 0 {
+            return Err(io::Error::other(BudgetError(
+                "zip_size_mismatch",
+                format!(
+                    "entry inflates to more than the {} bytes its header declares; stopped (lying size header, possible zip bomb)",
+                    self.declared
+                ),
+            )));
+        }
+        let n = self.inner.read(&mut buf[..room])?;
+        self.read += n as u64;
+        *self.counter += n as u64;
+        if self.read > self.declared {
+            return Err(io::Error::other(BudgetError(
+                "zip_size_mismatch",
+                format!(
+                    "entry inflates to more than the {} bytes its header declares; stopped (lying size header, possible zip bomb)",
+                    self.declared
+                ),
+            )));
+        }
+        if n == 0 && self.read < self.declared {
+            return Err(io::Error::other(BudgetError(
+                "zip_size_mismatch",
+                format!(
+                    "entry inflates to {} bytes but its header declares {}",
+                    self.read, self.declared
+                ),
+            )));
+        }
+        Ok(n)
+    }
+}
+
+fn zip_io(e: &io::Error) -> (&'static str, String) {
+    if let Some(b) = e.get_ref().and_then(|x| x.downcast_ref::<BudgetError>()) {
+        return (b.0, b.1.clone());
+    }
+    let s = e.to_string();
+    if s.contains("checksum") || s.contains("CRC") {
+        (
+            "zip_crc_mismatch",
+            "CRC mismatch: the entry is corrupt".into(),
+        )
+    } else {
+        ("zip_corrupt", format!("cannot inflate the entry: {s}"))
+    }
+}
+
+fn unsafe_path(raw: &[u8], name: &str) -> Option<&'static str> {
+    if raw.contains(&b'\\') {
+        return Some("a backslash path");
+    }
+    if name.starts_with('/') || (name.len() > 1 && name.as_bytes()[1] == b':') {
+        return Some("an absolute path");
+    }
+    if name.split('/').any(|c| c == "..") {
+        return Some("a \"..\" path");
+    }
+    None
+}
+
+pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) -> io::Result<()> {
+    let max = ctx.opts.max_diagnostics;
+    let mut s = Sink::new(display, max);
+    let mut f = File::open(path)?;
+    let eocd = match read_eocd(&mut f, len) {
+        Ok(e) => e,
+        Err(m) => {
+            s.err(
+                None,
+                "zip_corrupt",
+                format!("corrupt zip archive: {m}"),
+                None,
+            );
+            ctx.out.push(s.finish());
+            return Ok(());
+        }
+    };
+    if eocd.entries > MAX_ENTRIES {
+        s.err(
+            None,
+            "zip_too_many_entries",
+            format!(
+                "the archive declares {} entries (limit {MAX_ENTRIES}); not opened",
+                eocd.entries
+            ),
+            Some("a SIS bundle holds a handful of CSV files".into()),
+        );
+        ctx.out.push(s.finish());
+        return Ok(());
+    }
+    let raw_names = match cd_names(&mut f, &eocd) {
+        Ok(n) => n,
+        Err(m) => {
+            s.err(
+                None,
+                "zip_corrupt",
+                format!("corrupt zip archive: {m}"),
+                None,
+            );
+            ctx.out.push(s.finish());
+            return Ok(());
+        }
+    };
+    f.seek(SeekFrom::Start(0))?;
+    let mut zip = match zip::ZipArchive::new(BufReader::new(f)) {
+        Ok(z) => z,
+        Err(e) => {
+            s.err(
+                None,
+                "zip_corrupt",
+                format!("corrupt zip archive: {e}"),
+                None,
+            );
+            ctx.out.push(s.finish());
+            return Ok(());
+        }
+    };
+    // Duplicate names (the zip crate keeps only one of them).
+    let mut sorted_raw: Vec<&Vec<u8>> = raw_names.iter().collect();
+    sorted_raw.sort();
+    let mut i = 0;
+    while i < sorted_raw.len() {
+        let mut j = i + 1;
+        while j < sorted_raw.len() && sorted_raw[j] == sorted_raw[i] {
+            j += 1;
+        }
+        if j - i > 1 {
+            let n = String::from_utf8_lossy(sorted_raw[i]);
+            s.add(
+                &format!("{display}:{n}"),
+                None,
+                None,
+                None,
+                super::Severity::Error,
+                "zip_duplicate_entry",
+                format!(
+                    "the archive holds {} entries named \"{n}\"; extraction would keep only one",
+                    j - i
+                ),
+                None,
+            );
+        }
+        i = j;
+    }
+    // Entries' metadata.
+    struct Ent {
+        idx: usize,
+        name: String,
+        raw: Vec<u8>,
+        dir: bool,
+        symlink: bool,
+        encrypted: bool,
+        size: u64,
+    }
+    let mut ents = Vec::with_capacity(zip.len());
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        match zip.by_index_raw(i) {
+            Ok(e) => {
+                total = total.saturating_add(e.size());
+                ents.push(Ent {
+                    idx: i,
+                    name: e.name().to_string(),
+                    raw: e.name_raw().to_vec(),
+                    dir: e.is_dir(),
+                    symlink: e.is_symlink(),
+                    encrypted: e.encrypted(),
+                    size: e.size(),
+                });
+            }
+            Err(e) => {
+                s.err(
+                    None,
+                    "zip_corrupt",
+                    format!("corrupt zip entry #{i}: {e}"),
+                    None,
+                );
+            }
+        }
+    }
+    let limit = len.saturating_mul(BOMB_RATIO).min(BOMB_CAP);
+    if total >= limit {
+        s.err(
+            None,
+            "zip_bomb",
+            format!(
+                "the entries declare {total} bytes uncompressed, {}× the {len}-byte archive (Canvas refuses {BOMB_RATIO}× or more, and over 50 GB); not inflated",
+                total / len.max(1)
+            ),
+            Some("Canvas fails such an import".into()),
+        );
+        ctx.out.push(s.finish());
+        return Ok(());
+    }
+    ents.sort_by(|a, b| a.raw.cmp(&b.raw));
+    let mut entry_reports = vec![];
+    for e in &ents {
+        let ename = format!("{display}:{}", e.name);
+        if let Some(why) = unsafe_path(&e.raw, &e.name) {
+            s.add(
+                &ename,
+                None,
+                None,
+                None,
+                super::Severity::Error,
+                "zip_unsafe_path",
+                format!("entry has {why}; refusing to extract it"),
+                Some("build the zip from inside the folder, with relative paths".into()),
+            );
+            continue;
+        }
+        if e.symlink {
+            s.add(
+                &ename,
+                None,
+                None,
+                None,
+                super::Severity::Error,
+                "zip_symlink",
+                "entry is a symbolic link".into(),
+                None,
+            );
+            continue;
+        }
+        if e.dir || canvas_skips(&e.name) {
+            continue;
+        }
+        let ext = lower_ext(&e.name);
+        if ext.as_deref() != Some("csv") {
+            let nested = ext.as_deref() == Some("zip");
+            s.add(
+                &ename,
+                None,
+                None,
+                None,
+                super::Severity::Warning,
+                if nested { "nested_zip" } else { "skipped_file" },
+                "Skipping unknown file type".into(),
+                Some(if nested {
+                    "Canvas will skip it: a zip inside the zip is not opened".into()
+                } else {
+                    "Canvas will skip it: only .csv files in a bundle are read".into()
+                }),
+            );
+            continue;
+        }
+        if e.encrypted {
+            s.add(
+                &ename,
+                None,
+                None,
+                None,
+                super::Severity::Error,
+                "zip_encrypted",
+                "entry is encrypted; Canvas cannot read it".into(),
+                None,
+            );
+            continue;
+        }
+        if e.size == 0 {
+            let mut es = Sink::new(&ename, max);
+            es.err(
+                None,
+                "empty_file",
+                "empty file; Canvas ignores it".into(),
+                None,
+            );
+            entry_reports.push(es.finish());
+            continue;
+        }
+        let rep = match zip.by_index(e.idx) {
+            Ok(zf) => {
+                let budget = Budget {
+                    inner: zf,
+                    read: 0,
+                    declared: e.size,
+                    counter: &mut ctx.inflated,
+                };
+                validate_csv(&ename, budget, &mut ctx.bundle, max, zip_io)
+            }
+            Err(err) => {
+                let mut es = Sink::new(&ename, max);
+                es.err(
+                    None,
+                    "zip_corrupt",
+                    format!("cannot open the entry: {err}"),
+                    None,
+                );
+                es.finish()
+            }
+        };
+        entry_reports.push(rep);
+    }
+    ctx.out.push(s.finish());
+    ctx.out.extend(entry_reports);
+    Ok(())
+}

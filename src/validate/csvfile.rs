@@ -1,0 +1,925 @@
+//! Validation of one CSV stream (a file or a zip entry) against the kinds table.
+
+use std::io::{self, Read};
+
+use super::bundle::{self, Bundle, SEED, hash_bytes, hash_lower};
+use super::kinds::{self, KINDS, Kind, Ns, Pair, Req, Rule};
+use super::scan::{Record, ScanError, Scanner};
+use super::values;
+use super::{Diagnostic, FileReport, Severity};
+
+/// Collects diagnostics for one file, keeping at most `max` but counting all.
+pub(crate) struct Sink {
+    pub rep: FileReport,
+    pub max: usize,
+}
+
+impl Sink {
+    pub fn new(file: &str, max: usize) -> Self {
+        Sink {
+            rep: FileReport {
+                file: file.to_string(),
+                kind: None,
+                rows: 0,
+                errors: 0,
+                warnings: 0,
+                diagnostics: vec![],
+                omitted: 0,
+            },
+            max,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        file: &str,
+        line: Option<u64>,
+        row: Option<u64>,
+        column: Option<&str>,
+        severity: Severity,
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        match severity {
+            Severity::Error => self.rep.errors += 1,
+            Severity::Warning => self.rep.warnings += 1,
+        }
+        if self.rep.diagnostics.len() < self.max {
+            self.rep.diagnostics.push(Diagnostic {
+                file: if file.is_empty() {
+                    self.rep.file.clone()
+                } else {
+                    file.to_string()
+                },
+                line,
+                row,
+                column: column.map(str::to_string),
+                severity,
+                code,
+                message,
+                hint,
+            });
+        } else {
+            self.rep.omitted += 1;
+        }
+    }
+
+    pub fn err(
+        &mut self,
+        line: Option<u64>,
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let f = self.rep.file.clone();
+        self.add(&f, line, None, None, Severity::Error, code, message, hint);
+    }
+    pub fn warn(
+        &mut self,
+        line: Option<u64>,
+        code: &'static str,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let f = self.rep.file.clone();
+        self.add(&f, line, None, None, Severity::Warning, code, message, hint);
+    }
+    pub fn finish(self) -> FileReport {
+        self.rep
+    }
+}
+
+/// Ruby's `String#strip` set: whitespace and NUL.
+#[inline]
+fn strip(b: &[u8]) -> &[u8] {
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0);
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+#[inline]
+fn as_str(b: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(b).is_ok());
+    // SAFETY: the scanner only hands out bytes it validated as UTF-8, and fields are
+    // split (and stripped) only at ASCII bytes, so every slice taken here is UTF-8.
+    unsafe { std::str::from_utf8_unchecked(b) }
+}
+
+/// Nearest candidate for a typo hint.
+pub(crate) fn nearest<'a>(s: &str, cands: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let s_norm = s.to_ascii_lowercase().replace([' ', '-', '.'], "_");
+    let mut best: Option<(usize, &str)> = None;
+    for c in cands {
+        if c == s {
+            continue;
+        }
+        let d = if c == s_norm {
+            0
+        } else {
+            strsim::damerau_levenshtein(&s_norm, c)
+        };
+        if best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.filter(|&(d, c)| d <= 2 && d * 3 <= s.len().max(c.len()))
+        .map(|(_, c)| c)
+}
+
+/// Expand a message template.
+fn render(tpl: &str, value: &str, col: &str, kind: &Kind, get: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(tpl.len() + 16);
+    let mut rest = tpl;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        let name = &rest[i + 1..i + j];
+        match name {
+            "value" => out.push_str(value),
+            "col" => out.push_str(col),
+            "kind" => out.push_str(kind.name),
+            "id" => {
+                if let Some((_, c)) = kind.defines {
+                    out.push_str(&get(c));
+                }
+            }
+            _ => out.push_str(&get(name)),
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn guess_kind(names: &[String]) -> Option<String> {
+    let has = |c: &str| names.iter().any(|n| n == c);
+    type Guess<'a> = (usize, usize, &'a Kind, Vec<(String, &'a str)>, Vec<&'a str>);
+    let mut best: Option<Guess> = None;
+    for k in KINDS {
+        let mut renames = vec![];
+        let mut missing = vec![];
+        let mut hit = 0;
+        let groups: Vec<Vec<&str>> = k
+            .all
+            .iter()
+            .map(|c| vec![*c])
+            .chain(k.any.iter().map(|g| g.to_vec()))
+            .collect();
+        for g in &groups {
+            if g.iter().any(|c| has(c)) {
+                hit += 1;
+                continue;
+            }
+            let near = names.iter().find_map(|n| {
+                let cand = nearest(n, g.iter().copied())?;
+                Some((n.clone(), cand))
+            });
+            match near {
+                Some(r) => {
+                    hit += 1;
+                    renames.push(r);
+                }
+                None => missing.push(g[0]),
+            }
+        }
+        let known = names.iter().filter(|n| k.col(n).is_some()).count();
+        let score = hit * 10 + known;
+        if hit > 0
+            && (hit == groups.len() || known >= 2)
+            && best.as_ref().is_none_or(|b| score > b.0)
+        {
+            best = Some((score, hit, k, renames, missing));
+        }
+    }
+    let (_, _, k, renames, missing) = best?;
+    let mut h = format!("it looks like a {} file", k.name);
+    if !renames.is_empty() {
+        let r: Vec<String> = renames
+            .iter()
+            .map(|(a, b)| format!("\"{a}\" to \"{b}\""))
+            .collect();
+        h.push_str(&format!(": rename {}", r.join(", ")));
+    }
+    if !missing.is_empty() {
+        h.push_str(&format!(
+            "{} it needs the column(s) {}",
+            if renames.is_empty() { ";" } else { ", and" },
+            missing
+                .iter()
+                .map(|m| format!("\"{m}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Some(h)
+}
+
+pub(crate) type IoClassifier = fn(&io::Error) -> (&'static str, String);
+
+pub(crate) fn default_io(e: &io::Error) -> (&'static str, String) {
+    ("read_error", format!("cannot read: {e}"))
+}
+
+/// Validate one CSV stream. `name` is the display name (`bundle.zip:dir/users.csv`).
+pub(crate) fn validate_csv<R: Read>(
+    name: &str,
+    rdr: R,
+    bundle: &mut Bundle,
+    max_diagnostics: usize,
+    classify: IoClassifier,
+) -> FileReport {
+    let mut sink = Sink::new(name, max_diagnostics);
+    let file_idx = bundle.add_file(name);
+    let mut sc = Scanner::new(rdr);
+    let mut rec = Record::default();
+
+    let report_err = |sink: &mut Sink, e: ScanError| match e {
+        ScanError::Syntax {
+            code,
+            line,
+            message,
+            hint,
+        } => sink.err(Some(line), code, message, hint),
+        ScanError::Io(e) => {
+            let (code, msg) = classify(&e);
+            sink.err(None, code, msg, None)
+        }
+    };
+
+    // ---- header -------------------------------------------------------
+    loop {
+        match sc.next_record(&mut rec) {
+            Ok(true) if rec.is_blank_line() => continue,
+            Ok(true) => break,
+            Ok(false) => {
+                let (code, msg) = if sc.bytes == 0 {
+                    ("empty_file", "empty file; Canvas ignores it".to_string())
+                } else if sc.bom && sc.bytes == 3 {
+                    (
+                        "no_header",
+                        "the file holds only a byte-order mark; Canvas finds no header".to_string(),
+                    )
+                } else {
+                    (
+                        "no_header",
+                        "the file holds only blank lines; Canvas finds no header".to_string(),
+                    )
+                };
+                sink.err(if sc.bytes == 0 { None } else { Some(1) }, code, msg, None);
+                return sink.finish();
+            }
+            Err(e) => {
+                report_err(&mut sink, e);
+                return sink.finish();
+            }
+        }
+    }
+    let header_line = rec.line;
+    let raw: Vec<String> = (0..rec.len())
+        .map(|i| as_str(rec.field(i)).to_lowercase())
+        .collect();
+    let names: Vec<String> = raw
+        .iter()
+        .map(|s| as_str(strip(s.as_bytes())).to_string())
+        .collect();
+    if let Some(l) = rec.nul_line {
+        sink.err(
+            Some(l),
+            "nul_character",
+            "NUL character in the header row".into(),
+            None,
+        );
+    }
+    for (i, n) in names.iter().enumerate() {
+        if n.is_empty() {
+            continue;
+        }
+        if raw[i] != *n {
+            let f = sink.rep.file.clone();
+            sink.add(
+                &f,
+                Some(rec.field_lines[i]),
+                Some(1),
+                Some(n),
+                Severity::Error,
+                "header_whitespace",
+                format!(
+                    "header cell \"{}\" has spaces around it: Canvas may recognise the file yet read column \"{n}\" as empty in every row",
+                    raw[i]
+                ),
+                Some(format!("write it as \"{n}\"")),
+            );
+        }
+        if let Some(first) = names[..i].iter().position(|m| m == n) {
+            let f = sink.rep.file.clone();
+            sink.add(
+                &f,
+                Some(rec.field_lines[i]),
+                Some(1),
+                Some(n),
+                Severity::Error,
+                "duplicate_column",
+                format!(
+                    "duplicate header column \"{n}\" (columns {} and {}); Canvas would use only one of them",
+                    first + 1,
+                    i + 1
+                ),
+                None,
+            );
+        }
+    }
+    let has = |c: &str| names.iter().any(|n| n == c);
+    let kind_idx = kinds::recognise(&has);
+    let kind = kind_idx.map(|i| &KINDS[i]);
+    if let Some(k) = kind {
+        sink.rep.kind = Some(k.name.to_string());
+        // A later kind that fits the header better: Canvas's first match misreads it.
+        for other in &KINDS[kind_idx.unwrap() + 1..] {
+            if !other.matches(&has) {
+                continue;
+            }
+            let known_k = names.iter().filter(|n| k.col(n).is_some()).count();
+            let known_o = names.iter().filter(|n| other.col(n).is_some()).count();
+            if known_o > known_k {
+                let culprits: Vec<String> = k
+                    .recognition_columns()
+                    .chain(k.any.iter().flat_map(|g| g.iter().copied()))
+                    .filter(|c| has(c) && other.col(c).is_none())
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                sink.err(
+                    Some(header_line),
+                    "kind_shadowed",
+                    format!(
+                        "Canvas will read this file as {} (the first kind whose headers match), but it looks like a {} file",
+                        k.name, other.name
+                    ),
+                    Some(format!(
+                        "the column(s) {} make it a {} file; remove or rename them",
+                        culprits.join(", "),
+                        k.name
+                    )),
+                );
+                break;
+            }
+        }
+    } else {
+        sink.err(
+            Some(header_line),
+            "unrecognized_header",
+            "Couldn't find Canvas CSV import headers".into(),
+            guess_kind(&names),
+        );
+    }
+
+    // Header index of each spec column, and header-level requirements.
+    let (hidx, suppressed) = match kind {
+        Some(k) => {
+            let hidx: Vec<Option<usize>> = k
+                .cols
+                .iter()
+                .map(|c| names.iter().position(|n| n == c.name))
+                .collect();
+            for (i, n) in names.iter().enumerate() {
+                if n.is_empty() || k.col(n).is_some() {
+                    continue;
+                }
+                let hint = nearest(n, k.cols.iter().map(|c| c.name))
+                    .map(|c| format!("did you mean \"{c}\"?"));
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(rec.field_lines[i]),
+                    Some(1),
+                    Some(n),
+                    Severity::Warning,
+                    "unknown_column",
+                    format!(
+                        "unknown column \"{n}\" for a {} file; Canvas ignores it",
+                        k.name
+                    ),
+                    hint,
+                );
+            }
+            let mut suppressed = vec![false; k.cols.len()];
+            for (ci, c) in k.cols.iter().enumerate() {
+                if hidx[ci].is_none() && matches!(c.req, Req::Yes | Req::Header) {
+                    suppressed[ci] = true;
+                    let f = sink.rep.file.clone();
+                    sink.add(
+                        &f,
+                        Some(header_line),
+                        Some(1),
+                        Some(c.name),
+                        Severity::Error,
+                        "missing_column",
+                        format!("required column \"{}\" is missing from the header", c.name),
+                        Some(if c.req == Req::Header {
+                            "the column must be present even when its values are blank".into()
+                        } else {
+                            "Canvas would skip every row".into()
+                        }),
+                    );
+                }
+            }
+            for o in k.one_of {
+                if o.cols.iter().all(|c| !has(c)) {
+                    let f = sink.rep.file.clone();
+                    sink.add(
+                        &f,
+                        Some(header_line),
+                        Some(1),
+                        Some(o.cols[0]),
+                        Severity::Error,
+                        "missing_column",
+                        format!(
+                            "the header needs one of the columns {}",
+                            o.cols
+                                .iter()
+                                .map(|c| format!("\"{c}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        Some("Canvas would skip every row".into()),
+                    );
+                }
+            }
+            // Namespaces this file defines.
+            if let Some((ns, _)) = k.defines {
+                bundle.definers[ns as usize] += 1;
+            }
+            for (c, ns) in k.unique {
+                if has(c) {
+                    bundle.definers[*ns as usize] += 1;
+                }
+            }
+            (hidx, suppressed)
+        }
+        None => (vec![], vec![]),
+    };
+
+    // ---- rows -----------------------------------------------------------
+    let ncols = names.len();
+    let mut row_no: u64 = 1;
+    // Hashes of every row, sorted at the end to count exact duplicates (8 bytes a row).
+    let mut line_hashes: Vec<u64> = Vec::new();
+    let mut state = kind.map(|k| RowState::new(k, &hidx));
+    loop {
+        match sc.next_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                report_err(&mut sink, e);
+                break;
+            }
+        }
+        if rec.is_blank_line() {
+            continue;
+        }
+        row_no += 1;
+        if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
+            continue;
+        }
+        sink.rep.rows += 1;
+        // Canvas's de-duplication of exact duplicate lines.
+        let mut h = hash_bytes(SEED, &rec.data);
+        for e in &rec.ends {
+            h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        line_hashes.push(h);
+        let row = Some(row_no);
+        if rec.len() < ncols && ncols > 1 {
+            let f = sink.rep.file.clone();
+            sink.add(
+                &f,
+                Some(rec.line),
+                row,
+                None,
+                Severity::Warning,
+                "short_row",
+                format!(
+                    "row has {} field(s), the header has {ncols}; the missing fields are read as empty",
+                    rec.len()
+                ),
+                None,
+            );
+        } else if rec.len() > ncols && (ncols..rec.len()).any(|i| !strip(rec.field(i)).is_empty()) {
+            let f = sink.rep.file.clone();
+            sink.add(
+                &f,
+                Some(rec.line),
+                row,
+                None,
+                Severity::Warning,
+                "long_row",
+                format!(
+                    "row has {} fields, the header has {ncols}; Canvas ignores the extra values",
+                    rec.len()
+                ),
+                None,
+            );
+        }
+        if let Some(l) = rec.nul_line {
+            let msg = if kind.is_some_and(|k| k.name == "user") {
+                "Some of the fields contain NULL character".to_string()
+            } else {
+                "a field contains a NUL character".to_string()
+            };
+            let f = sink.rep.file.clone();
+            sink.add(
+                &f,
+                Some(l),
+                row,
+                None,
+                Severity::Error,
+                "nul_character",
+                msg,
+                Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
+            );
+        }
+        if let (Some(k), Some(state)) = (kind, state.as_mut()) {
+            check_row(
+                k,
+                kind_idx.unwrap(),
+                &rec,
+                &hidx,
+                &suppressed,
+                row_no,
+                file_idx,
+                &mut sink,
+                bundle,
+                state,
+                h,
+            );
+        }
+    }
+    line_hashes.sort_unstable();
+    let dup_lines = line_hashes.windows(2).filter(|w| w[0] == w[1]).count();
+    drop(line_hashes);
+    if dup_lines >= 100 {
+        let base = name.rsplit(['/', ':']).next().unwrap_or(name);
+        let stem = base
+            .strip_suffix(".csv")
+            .or_else(|| base.strip_suffix(".CSV"))
+            .unwrap_or(base);
+        sink.max += 1;
+        sink.warn(
+            None,
+            "deduplicated",
+            format!(
+                "{dup_lines} lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"{stem}_deduplicated.csv\""
+            ),
+            Some("remove the duplicate lines so Canvas's messages name this file".into()),
+        );
+    }
+    // Drain the rest so that a zip entry's CRC is checked even after an early stop.
+    let mut inner = sc.into_inner();
+    if let Err(e) = io::copy(&mut inner, &mut io::sink()) {
+        let (code, msg) = classify(&e);
+        if !sink.rep.diagnostics.iter().any(|d| d.code == code) {
+            sink.err(None, code, msg, None);
+        }
+    }
+    sink.finish()
+}
+
+/// Column indices resolved once per file, so rows never look names up.
+struct RowState {
+    vals: Vec<(usize, usize)>,
+    one_of: Vec<(Vec<usize>, bool)>,
+    unless: Vec<Option<usize>>,
+    status: Option<usize>,
+    pairs: Vec<[usize; 3]>,
+    id: Option<usize>,
+    extra: Vec<usize>,
+    unique: Vec<(usize, Ns)>,
+    user_id: Option<usize>,
+    refs: Vec<(usize, Ns)>,
+}
+
+impl RowState {
+    fn new(k: &Kind, hidx: &[Option<usize>]) -> Self {
+        let ix = |n: &str| k.col(n).expect("column in table");
+        RowState {
+            vals: Vec::with_capacity(k.cols.len()),
+            one_of: k
+                .one_of
+                .iter()
+                .map(|o| {
+                    let v: Vec<usize> = o.cols.iter().map(|c| ix(c)).collect();
+                    let any = v.iter().any(|&i| hidx[i].is_some());
+                    (v, any)
+                })
+                .collect(),
+            unless: k
+                .cols
+                .iter()
+                .map(|c| match c.req {
+                    Req::UnlessSet(o) => Some(ix(o)),
+                    _ => None,
+                })
+                .collect(),
+            status: k.col("status"),
+            pairs: k
+                .pairs
+                .iter()
+                .map(|p| match *p {
+                    Pair::NotBoth(a, b, _) | Pair::Differ(a, b, _) => [ix(a), ix(b), ix(b)],
+                    Pair::EmptyWhen(a, _, b, c, _) => [ix(a), ix(b), ix(c)],
+                })
+                .collect(),
+            id: k.defines.map(|(_, c)| ix(c)),
+            extra: k.dup_extra.iter().map(|c| ix(c)).collect(),
+            unique: k.unique.iter().map(|(c, ns)| (ix(c), *ns)).collect(),
+            user_id: k.col("user_id"),
+            refs: k
+                .cols
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.refers.map(|ns| (i, ns)))
+                .collect(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_row(
+    k: &Kind,
+    kind_idx: usize,
+    rec: &Record,
+    hidx: &[Option<usize>],
+    suppressed: &[bool],
+    row_no: u64,
+    file_idx: usize,
+    sink: &mut Sink,
+    bundle: &mut Bundle,
+    st: &mut RowState,
+    line_hash: u64,
+) {
+    // Trimmed value spans for every spec column.
+    st.vals.clear();
+    for h in hidx {
+        let span = match h {
+            Some(i) if *i < rec.len() => {
+                let start = if *i == 0 { 0 } else { rec.ends[*i - 1] };
+                let f = &rec.data[start..rec.ends[*i]];
+                let s = strip(f);
+                let off = start + (s.as_ptr() as usize - f.as_ptr() as usize);
+                (off, off + s.len())
+            }
+            _ => (0, 0),
+        };
+        st.vals.push(span);
+    }
+    let vals = &st.vals;
+    let v = |ci: usize| as_str(&rec.data[vals[ci].0..vals[ci].1]);
+    let by_name = |name: &str| k.col(name).map(&v).unwrap_or("");
+    let get_owned = |name: &str| by_name(name).to_string();
+    let line_of = |ci: usize| match hidx[ci] {
+        Some(i) if i < rec.field_lines.len() => rec.field_lines[i],
+        _ => rec.line,
+    };
+    let mut skipped = false;
+    let file = "";
+    let row = Some(row_no);
+    for (ci, col) in k.cols.iter().enumerate() {
+        let val = v(ci);
+        if val.is_empty() {
+            let required = match col.req {
+                Req::Yes => true,
+                Req::UnlessSet(_) => st.unless[ci].is_none_or(|o| v(o).is_empty()),
+                Req::UnlessDeleted => !st.status.is_some_and(|s| {
+                    v(s).get(..7)
+                        .is_some_and(|p| p.eq_ignore_ascii_case("deleted"))
+                }),
+                Req::No | Req::Header => false,
+            };
+            if required && !suppressed[ci] && (hidx[ci].is_some() || !matches!(col.req, Req::Yes)) {
+                let tpl = if col.missing.is_empty() {
+                    "No {col} given for {kind} {id}"
+                } else {
+                    col.missing
+                };
+                sink.add(
+                    file,
+                    Some(line_of(ci)),
+                    row,
+                    Some(col.name),
+                    Severity::Warning,
+                    "missing_value",
+                    render(tpl, "", col.name, k, &get_owned),
+                    None,
+                );
+                skipped = true;
+            }
+            continue;
+        }
+        let (ok, code, hint) = match col.rule {
+            Rule::Text => (true, "", None),
+            Rule::Enum {
+                values,
+                mode,
+                delete,
+            } => {
+                let ok = (delete && val == "<delete>") || values::enum_ok(val, values, mode);
+                let hint = if ok {
+                    None
+                } else {
+                    Some(
+                        match nearest(&val.to_ascii_lowercase(), values.iter().copied()) {
+                            Some(c) => format!("did you mean \"{c}\"?"),
+                            None => format!(
+                                "expected {}{}{}",
+                                values.join(", "),
+                                if delete { ", <delete>" } else { "" },
+                                if mode == kinds::Match::Prefix {
+                                    " (prefix match)"
+                                } else {
+                                    ""
+                                }
+                            ),
+                        },
+                    )
+                };
+                (ok, "invalid_value", hint)
+            }
+            Rule::Date { delete } => (
+                (delete && val == "<delete>") || values::is_date(val),
+                "bad_date",
+                Some(
+                    "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ".into(),
+                ),
+            ),
+            Rule::Email => (values::is_email(val), "invalid_email", None),
+            Rule::Int => (
+                values::is_int(val),
+                "invalid_integer",
+                Some("expected an integer".into()),
+            ),
+            Rule::Bool => (
+                values::is_plain_bool(val),
+                "invalid_boolean",
+                Some(format!(
+                    "Canvas reads \"{val}\" as false; use true/false, yes/no or 1/0"
+                )),
+            ),
+        };
+        if !ok {
+            let tpl = if !col.invalid.is_empty() {
+                col.invalid
+            } else if matches!(col.rule, Rule::Bool) {
+                "\"{value}\" is not a boolean for column {col}"
+            } else {
+                "Improper {col} \"{value}\" for {kind} {id}"
+            };
+            sink.add(
+                file,
+                Some(line_of(ci)),
+                row,
+                Some(col.name),
+                Severity::Warning,
+                code,
+                render(tpl, val, col.name, k, &get_owned),
+                hint,
+            );
+            if col.skips {
+                skipped = true;
+            }
+        }
+    }
+    for (o, (ixs, in_header)) in k.one_of.iter().zip(&st.one_of) {
+        if *in_header && ixs.iter().all(|&i| v(i).is_empty()) {
+            sink.add(
+                file,
+                Some(rec.line),
+                row,
+                Some(o.cols[0]),
+                Severity::Warning,
+                "missing_value",
+                render(o.missing, "", o.cols[0], k, &get_owned),
+                None,
+            );
+            skipped = true;
+        }
+    }
+    for (p, &[a, b, c]) in k.pairs.iter().zip(&st.pairs) {
+        let (hit, col, msg) = match *p {
+            Pair::NotBoth(an, _, m) => (!v(a).is_empty() && !v(b).is_empty(), an, m),
+            Pair::Differ(_, bn, m) => (!v(a).is_empty() && v(a) == v(b), bn, m),
+            Pair::EmptyWhen(an, val, _, _, m) => (
+                v(a).eq_ignore_ascii_case(val) && (!v(b).is_empty() || !v(c).is_empty()),
+                an,
+                m,
+            ),
+        };
+        if hit {
+            sink.add(
+                file,
+                Some(rec.line),
+                row,
+                Some(col),
+                Severity::Warning,
+                "invalid_combination",
+                render(msg, "", col, k, &get_owned),
+                None,
+            );
+            skipped = true;
+        }
+    }
+    // A skipped row defines nothing.
+    if skipped {
+        return;
+    }
+    // ---- bundle registration -------------------------------------------
+    let at = bundle::loc(file_idx, rec.line);
+    let mut owner = 0;
+    if let (Some((ns, idc)), Some(idi)) = (k.defines, st.id) {
+        let id = v(idi);
+        owner = hash_bytes(SEED, id.as_bytes());
+        let is_override = st.extra.iter().any(|&c| !v(c).is_empty());
+        if !is_override
+            && let Some(prev) = bundle
+                .define(ns, owner, at, line_hash)
+                .filter(|p| p.owner != line_hash)
+        {
+            let ci = idi;
+            sink.add(
+                    file,
+                    Some(line_of(ci)),
+                    row,
+                    Some(idc),
+                    Severity::Warning,
+                    "duplicate_id",
+                    format!(
+                        "duplicate {idc} \"{id}\": already at {}; Canvas applies both rows in order, so this one wins",
+                        bundle.where_(prev.loc)
+                    ),
+                    None,
+                );
+        }
+    }
+    for &(ci, ns) in &st.unique {
+        let c = k.cols[ci].name;
+        let val = v(ci);
+        if val.is_empty() {
+            continue;
+        }
+        let key = if ns == Ns::Login {
+            hash_lower(SEED, val)
+        } else {
+            hash_bytes(SEED, val.as_bytes())
+        };
+        if let Some(prev) = bundle.define(ns, key, at, owner)
+            && prev.owner != owner
+        {
+            let uid = st.user_id.map_or("", &v);
+            let (code, msg) = if ns == Ns::Login {
+                (
+                    "duplicate_login_id",
+                    format!(
+                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s user_id requested login information, skipping\"",
+                        bundle.where_(prev.loc)
+                    ),
+                )
+            } else {
+                (
+                    "duplicate_integration_id",
+                    format!(
+                        "{c} \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s requested integration_id, skipping\"",
+                        bundle.where_(prev.loc)
+                    ),
+                )
+            };
+            sink.add(
+                file,
+                Some(line_of(ci)),
+                row,
+                Some(c),
+                Severity::Warning,
+                code,
+                msg,
+                None,
+            );
+        }
+    }
+    for &(ci, ns) in &st.refs {
+        let val = v(ci);
+        if !val.is_empty() {
+            bundle.reference(
+                ns,
+                val,
+                bundle::loc(file_idx, line_of(ci)),
+                kind_idx as u8,
+                ci as u8,
+            );
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! A streaming CSV scanner that follows Ruby's CSV (what Canvas uses) strictly:
+//! it reports the malformed-quote cases the `csv` crate would accept, checks UTF-8
+//! as it goes, and tracks physical line numbers. Memory: one chunk plus one record.
+
+use std::io::{self, Read};
+
+const CHUNK: usize = 64 * 1024;
+/// A single record larger than this is refused (memory stays bounded).
+pub const MAX_RECORD: usize = 16 * 1024 * 1024;
+
+#[derive(Debug)]
+pub enum ScanError {
+    /// A problem with the CSV text itself (Canvas: "Malformed CSV" / "Invalid UTF-8").
+    Syntax {
+        code: &'static str,
+        line: u64,
+        message: String,
+        hint: Option<String>,
+    },
+    Io(io::Error),
+}
+
+/// One record: fields are `data[ends[i-1]..ends[i]]`, unescaped, not trimmed.
+#[derive(Default, Debug)]
+pub struct Record {
+    pub data: Vec<u8>,
+    pub ends: Vec<usize>,
+    /// Physical line where each field starts.
+    pub field_lines: Vec<u64>,
+    /// Physical line where the record starts.
+    pub line: u64,
+    /// Physical line where it ends (differs for multi-line quoted fields).
+    pub end_line: u64,
+    pub any_quoted: bool,
+    /// The line of the first NUL character in the record, if any.
+    pub nul_line: Option<u64>,
+}
+
+impl Record {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+    pub fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.data[start..self.ends[i]]
+    }
+    fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.field_lines.clear();
+        self.any_quoted = false;
+        self.nul_line = None;
+    }
+    /// A physical blank line (no field text, no quotes).
+    pub fn is_blank_line(&self) -> bool {
+        self.ends.len() <= 1 && self.data.is_empty() && !self.any_quoted
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+// Byte classes.
+const C_PLAIN: u8 = 0;
+const C_COMMA: u8 = 1;
+const C_LF: u8 = 2;
+const C_CR: u8 = 3;
+const C_QUOTE: u8 = 4;
+const C_NUL: u8 = 5;
+
+static CLASS: [u8; 256] = {
+    let mut t = [C_PLAIN; 256];
+    t[b',' as usize] = C_COMMA;
+    t[b'\n' as usize] = C_LF;
+    t[b'\r' as usize] = C_CR;
+    t[b'"' as usize] = C_QUOTE;
+    t[0] = C_NUL;
+    t
+};
+
+pub struct Scanner<R> {
+    rdr: R,
+    buf: Vec<u8>,
+    pos: usize,
+    /// Bytes in `buf[..valid]` are checked UTF-8 and may be parsed.
+    valid: usize,
+    len: usize,
+    /// Absolute offset of `buf[0]` in the file.
+    base: u64,
+    eof: bool,
+    started: bool,
+    pub bom: bool,
+    /// Offset (absolute) and description of the first invalid UTF-8 byte.
+    bad_utf8: Option<(u64, String, Option<String>)>,
+    line: u64,
+    pending_cr: bool,
+    done: bool,
+    quote_line: u64,
+    /// Total bytes read from the source.
+    pub bytes: u64,
+}
+
+fn describe_bad(bytes: &[u8], at: usize) -> (String, Option<String>) {
+    let b = bytes[at];
+    let hint = if (0x80..=0x9f).contains(&b) {
+        Some(format!(
+            "byte 0x{b:02X} looks like Windows-1252 ('{}'); re-save the file as UTF-8",
+            cp1252(b)
+        ))
+    } else if b >= 0xa0 {
+        let c = b as char;
+        Some(format!(
+            "byte 0x{b:02X} looks like Latin-1 / Windows-1252 ('{c}'); re-save the file as UTF-8"
+        ))
+    } else {
+        None
+    };
+    (format!("Invalid UTF-8: byte 0x{b:02X}"), hint)
+}
+
+fn cp1252(b: u8) -> char {
+    const T: [char; 32] = [
+        '€', '?', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '?', 'Ž', '?', '?', '‘',
+        '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '?', 'ž', 'Ÿ',
+    ];
+    T[(b - 0x80) as usize]
+}
+
+impl<R: Read> Scanner<R> {
+    pub fn new(rdr: R) -> Self {
+        Scanner {
+            rdr,
+            buf: vec![0; CHUNK],
+            pos: 0,
+            valid: 0,
+            len: 0,
+            base: 0,
+            eof: false,
+            started: false,
+            bom: false,
+            bad_utf8: None,
+            line: 1,
+            pending_cr: false,
+            done: false,
+            quote_line: 0,
+            bytes: 0,
+        }
+    }
+
+    pub fn into_inner(self) -> R {
+        self.rdr
+    }
+
+    /// Refill: keep unparsed bytes, read more, validate UTF-8. Returns false at end.
+    fn fill(&mut self) -> Result<bool, ScanError> {
+        if self.pos < self.valid {
+            return Ok(true);
+        }
+        if self.bad_utf8.is_some() {
+            return Ok(false);
+        }
+        // Move the unvalidated tail (an incomplete UTF-8 sequence) to the front.
+        let tail = self.len - self.pos;
+        self.buf.copy_within(self.pos..self.len, 0);
+        self.base += self.pos as u64;
+        self.pos = 0;
+        self.len = tail;
+        self.valid = 0;
+        while !self.eof && self.len < self.buf.len() {
+            match self.rdr.read(&mut self.buf[self.len..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    self.len += n;
+                    self.bytes += n as u64;
+                    if self.len >= 4096 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ScanError::Io(e)),
+            }
+        }
+        if !self.started {
+            self.started = true;
+            self.sniff()?;
+        }
+        match std::str::from_utf8(&self.buf[self.pos..self.len]) {
+            Ok(_) => self.valid = self.len,
+            Err(e) => {
+                self.valid = self.pos + e.valid_up_to();
+                if e.error_len().is_some() || self.eof {
+                    let (m, h) = describe_bad(&self.buf, self.valid);
+                    self.bad_utf8 = Some((self.base + self.valid as u64, m, h));
+                }
+            }
+        }
+        Ok(self.pos < self.valid)
+    }
+
+    /// First chunk: strip a UTF-8 BOM, refuse UTF-16/UTF-32.
+    fn sniff(&mut self) -> Result<(), ScanError> {
+        let b = &self.buf[..self.len];
+        if b.starts_with(&[0xef, 0xbb, 0xbf]) {
+            self.bom = true;
+            self.pos = 3;
+            return Ok(());
+        }
+        let utf16 = if b.starts_with(&[0xff, 0xfe]) || b.starts_with(&[0xfe, 0xff]) {
+            Some("a UTF-16 byte-order mark")
+        } else if b.len() >= 4 {
+            let n = b.len().min(1024) & !1;
+            let even = b[..n].iter().step_by(2).filter(|&&x| x == 0).count();
+            let odd = b[1..n].iter().step_by(2).filter(|&&x| x == 0).count();
+            if even * 3 > n / 2 || odd * 3 > n / 2 {
+                Some("every other byte NUL")
+            } else {
+                None
+            }
+        } else {
+            None
+        };
+        if let Some(why) = utf16 {
+            return Err(ScanError::Syntax {
+                code: "invalid_utf8",
+                line: 1,
+                message: "Invalid UTF-8: the file looks like UTF-16".into(),
+                hint: Some(format!("{why}; re-save the file as UTF-8")),
+            });
+        }
+        Ok(())
+    }
+
+    fn utf8_error(&mut self) -> ScanError {
+        let (off, m, h) = self.bad_utf8.take().expect("bad utf8");
+        self.done = true;
+        ScanError::Syntax {
+            code: "invalid_utf8",
+            line: self.line,
+            message: format!("{m} at byte offset {off}"),
+            hint: h.or_else(|| Some("re-save the file as UTF-8".into())),
+        }
+    }
+
+    fn malformed(&mut self, code: &'static str, line: u64, what: &str) -> ScanError {
+        self.done = true;
+        ScanError::Syntax {
+            code,
+            line,
+            message: format!("Malformed CSV: {what}"),
+            hint: Some("Canvas skips the whole file".into()),
+        }
+    }
+
+    /// Read the next record. `Ok(false)` at the end of input.
+    pub fn next_record(&mut self, rec: &mut Record) -> Result<bool, ScanError> {
+        rec.clear();
+        if self.done {
+            return Ok(false);
+        }
+        rec.line = self.line;
+        let mut st = St::FieldStart;
+        let mut field_start_pushed = false;
+        loop {
+            if self.pos >= self.valid && !self.fill()? {
+                // End of valid input.
+                if self.bad_utf8.is_some() {
+                    return Err(self.utf8_error());
+                }
+                self.done = true;
+                return match st {
+                    St::Quoted => {
+                        let l = self.quote_line;
+                        Err(self.malformed(
+                            "unterminated_quote",
+                            l,
+                            "unclosed quoted field (a quote opened here is never closed)",
+                        ))
+                    }
+                    St::FieldStart if rec.is_empty() && !field_start_pushed => Ok(false),
+                    _ => {
+                        rec.ends.push(rec.data.len());
+                        rec.end_line = self.line;
+                        Ok(true)
+                    }
+                };
+            }
+            if self.pending_cr {
+                self.pending_cr = false;
+                if self.buf[self.pos] == b'\n' {
+                    self.pos += 1;
+                    continue;
+                }
+            }
+            let buf = &self.buf[self.pos..self.valid];
+            match st {
+                St::FieldStart => {
+                    if !field_start_pushed {
+                        rec.field_lines.push(self.line);
+                        field_start_pushed = true;
+                    }
+                    match CLASS[buf[0] as usize] {
+                        C_QUOTE => {
+                            self.pos += 1;
+                            rec.any_quoted = true;
+                            self.quote_line = self.line;
+                            st = St::Quoted;
+                        }
+                        C_COMMA => {
+                            self.pos += 1;
+                            rec.ends.push(rec.data.len());
+                            field_start_pushed = false;
+                        }
+                        C_LF | C_CR => {
+                            self.end_line(buf[0]);
+                            rec.ends.push(rec.data.len());
+                            rec.end_line = self.line - 1;
+                            return Ok(true);
+                        }
+                        _ => st = St::Unquoted,
+                    }
+                }
+                St::Unquoted | St::Quoted => {
+                    let n = buf
+                        .iter()
+                        .position(|&b| CLASS[b as usize] != C_PLAIN)
+                        .unwrap_or(buf.len());
+                    rec.data.extend_from_slice(&buf[..n]);
+                    self.pos += n;
+                    if n == buf.len() {
+                        if rec.data.len() > MAX_RECORD {
+                            let l = rec.line;
+                            return Err(self.malformed(
+                                "record_too_large",
+                                l,
+                                "record larger than 16 MiB",
+                            ));
+                        }
+                        continue;
+                    }
+                    let b = buf[n];
+                    match (st, CLASS[b as usize]) {
+                        (_, C_NUL) => {
+                            rec.nul_line.get_or_insert(self.line);
+                            rec.data.push(0);
+                            self.pos += 1;
+                        }
+                        (St::Unquoted, C_COMMA) => {
+                            self.pos += 1;
+                            rec.ends.push(rec.data.len());
+                            field_start_pushed = false;
+                            st = St::FieldStart;
+                        }
+                        (St::Unquoted, C_LF | C_CR) => {
+                            self.end_line(b);
+                            rec.ends.push(rec.data.len());
+                            rec.end_line = self.line - 1;
+                            return Ok(true);
+                        }
+                        (St::Unquoted, _) => {
+                            let l = self.line;
+                            return Err(self.malformed(
+                                "stray_quote",
+                                l,
+                                "a quote inside an unquoted field (quote the whole field and double the quote)",
+                            ));
+                        }
+                        (St::Quoted, C_QUOTE) => {
+                            self.pos += 1;
+                            st = St::QuoteInQuoted;
+                        }
+                        (St::Quoted, _) => {
+                            // Newline inside a quoted field: keep it, count the line.
+                            rec.data.push(b);
+                            self.end_line(b);
+                        }
+                        _ => unreachable!(),
+                    }
+                }
+                St::QuoteInQuoted => match CLASS[buf[0] as usize] {
+                    C_QUOTE => {
+                        rec.data.push(b'"');
+                        self.pos += 1;
+                        st = St::Quoted;
+                    }
+                    C_COMMA => {
+                        self.pos += 1;
+                        rec.ends.push(rec.data.len());
+                        field_start_pushed = false;
+                        st = St::FieldStart;
+                    }
+                    C_LF | C_CR => {
+                        self.end_line(buf[0]);
+                        rec.ends.push(rec.data.len());
+                        rec.end_line = self.line - 1;
+                        return Ok(true);
+                    }
+                    _ => {
+                        let l = self.line;
+                        return Err(self.malformed(
+                            "text_after_quote",
+                            l,
+                            "text after a closing quote (any value after a quoted field isn't allowed)",
+                        ));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Consume a line terminator at `pos` (`\n`, `\r\n` or `\r`) and count the line.
+    #[inline]
+    fn end_line(&mut self, b: u8) {
+        self.pos += 1;
+        self.line += 1;
+        if b == b'\r' {
+            if self.pos < self.valid {
+                if self.buf[self.pos] == b'\n' {
+                    self.pos += 1;
+                }
+            } else {
+                self.pending_cr = true;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Rows = Vec<(u64, Vec<String>)>;
+
+    fn all(input: &[u8]) -> (Rows, Option<(String, u64)>) {
+        let mut s = Scanner::new(input);
+        let mut r = Record::default();
+        let mut out = vec![];
+        loop {
+            match s.next_record(&mut r) {
+                Ok(true) => out.push((
+                    r.line,
+                    (0..r.len())
+                        .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
+                        .collect(),
+                )),
+                Ok(false) => return (out, None),
+                Err(ScanError::Syntax { code, line, .. }) => {
+                    return (out, Some((code.to_string(), line)));
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn basic_and_line_endings() {
+        let (r, e) = all(b"a,b\r\n1,\"x\ny\"\r2,3\n\n\"q\"\"\",\n");
+        assert!(e.is_none());
+        assert_eq!(r[0], (1, vec!["a".into(), "b".into()]));
+        assert_eq!(r[1], (2, vec!["1".into(), "x\ny".into()]));
+        assert_eq!(r[2], (4, vec!["2".into(), "3".into()]));
+        assert_eq!(r[3].1, vec![String::new()]);
+        assert_eq!(r[4], (6, vec!["q\"".into(), "".into()]));
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(all(b"a,b\n1,x\"y\n").1, Some(("stray_quote".into(), 2)));
+        assert_eq!(
+            all(b"a,b\n1,\"x\" y\n").1,
+            Some(("text_after_quote".into(), 2))
+        );
+        assert_eq!(
+            all(b"a,b\n1,2\n3,\"x\n\n").1,
+            Some(("unterminated_quote".into(), 3))
+        );
+        assert_eq!(all(b"a\n\xef\xbb\xbf\n").1, None);
+        assert_eq!(
+            all(b"a\nb\n\xe9t\xe9\n").1,
+            Some(("invalid_utf8".into(), 3))
+        );
+        assert_eq!(
+            all(b"\xff\xfea\x00b\x00").1,
+            Some(("invalid_utf8".into(), 1))
+        );
+    }
+
+    #[test]
+    fn chunk_boundaries() {
+        // A multi-byte character and \r\n split across the 64 KiB boundary.
+        let mut v = b"h\r\n".to_vec();
+        while v.len() < CHUNK - 1 {
+            v.extend_from_slice(b"x");
+        }
+        v.extend_from_slice("é\r\nz\r".as_bytes());
+        let (r, e) = all(&v);
+        assert!(e.is_none());
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[2], (3, vec!["z".into()]));
+    }
+}

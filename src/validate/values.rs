@@ -1,0 +1,222 @@
+//! Value checks for single cells (dates, e-mail addresses, booleans, integers, enums).
+
+use super::kinds::Match;
+
+/// Canvas's `value_to_boolean` truthy/falsy spellings (§1.1).
+pub fn is_plain_bool(v: &str) -> bool {
+    const WORDS: [&str; 12] = [
+        "true", "t", "yes", "y", "on", "1", "false", "f", "no", "n", "off", "0",
+    ];
+    WORDS.iter().any(|w| w.eq_ignore_ascii_case(v)) || is_int(v)
+}
+
+pub fn is_int(v: &str) -> bool {
+    let d = v.strip_prefix('-').unwrap_or(v);
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+}
+
+pub fn enum_ok(v: &str, values: &[&str], mode: Match) -> bool {
+    values.iter().any(|a| match mode {
+        Match::Prefix => {
+            v.len() >= a.len() && v.as_bytes()[..a.len()].eq_ignore_ascii_case(a.as_bytes())
+        }
+        Match::Exact => v.eq_ignore_ascii_case(a),
+        Match::ExactCase => v == *a,
+    })
+}
+
+/// A lenient e-mail check: `local@domain.tld`, no whitespace, one `@`.
+pub fn is_email(v: &str) -> bool {
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
+    if local.is_empty() || domain.contains('@') || v.chars().any(|c| c.is_whitespace()) {
+        return false;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+}
+
+fn digits(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {
+    let start = *i;
+    let mut n: u32 = 0;
+    while *i < s.len() && *i - start < max && s[*i].is_ascii_digit() {
+        n = n * 10 + (s[*i] - b'0') as u32;
+        *i += 1;
+    }
+    if *i - start < min { None } else { Some(n) }
+}
+
+fn days_in(y: u32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
+        _ => 28,
+    }
+}
+
+/// Dates as Rails' `Time.zone.parse` takes them in practice: `YYYY-MM-DD` (or `/`,
+/// or `YYYYMMDD`), optionally followed by `T` or a space and `HH:MM[:SS[.frac]]`,
+/// then optionally `Z`, `UTC`, `±HH[:MM]`.
+pub fn is_date(v: &str) -> bool {
+    let s = v.as_bytes();
+    let mut i = 0;
+    let (y, m, d);
+    if s.len() >= 8
+        && s[..8].iter().all(u8::is_ascii_digit)
+        && (s.len() == 8 || !s[8].is_ascii_digit())
+    {
+        y = digits(s, &mut i, 4, 4).unwrap_or(0);
+        m = digits(s, &mut i, 2, 2).unwrap_or(0);
+        d = digits(s, &mut i, 2, 2).unwrap_or(0);
+    } else {
+        let Some(yy) = digits(s, &mut i, 4, 4) else {
+            return false;
+        };
+        let sep = match s.get(i) {
+            Some(b'-') | Some(b'/') => s[i],
+            _ => return false,
+        };
+        i += 1;
+        let Some(mm) = digits(s, &mut i, 1, 2) else {
+            return false;
+        };
+        if s.get(i) != Some(&sep) {
+            return false;
+        }
+        i += 1;
+        let Some(dd) = digits(s, &mut i, 1, 2) else {
+            return false;
+        };
+        (y, m, d) = (yy, mm, dd);
+    }
+    if !(1..=12).contains(&m) || d == 0 || d > days_in(y, m) {
+        return false;
+    }
+    if i == s.len() {
+        return true;
+    }
+    if s[i] != b'T' && s[i] != b't' && s[i] != b' ' {
+        return false;
+    }
+    i += 1;
+    let Some(h) = digits(s, &mut i, 1, 2) else {
+        return false;
+    };
+    if s.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    let Some(mi) = digits(s, &mut i, 2, 2) else {
+        return false;
+    };
+    let mut sec = 0;
+    if s.get(i) == Some(&b':') {
+        i += 1;
+        let Some(x) = digits(s, &mut i, 2, 2) else {
+            return false;
+        };
+        sec = x;
+        if s.get(i) == Some(&b'.') {
+            i += 1;
+            if digits(s, &mut i, 1, 9).is_none() {
+                return false;
+            }
+        }
+    }
+    if h > 24 || mi > 59 || sec > 60 {
+        return false;
+    }
+    while s.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    let rest = &v[i..];
+    if rest.is_empty() || rest.eq_ignore_ascii_case("z") || rest.eq_ignore_ascii_case("utc") {
+        return true;
+    }
+    let r = rest.as_bytes();
+    if r[0] != b'+' && r[0] != b'-' {
+        return false;
+    }
+    let mut j = 1;
+    let Some(oh) = digits(r, &mut j, 2, 2) else {
+        return false;
+    };
+    if r.get(j) == Some(&b':') {
+        j += 1;
+    }
+    if j < r.len() && digits(r, &mut j, 2, 2).is_none() {
+        return false;
+    }
+    j == r.len() && oh <= 14
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        for ok in [
+            "2013-01-03",
+            "2013-1-03 00:00:00",
+            "2013-05-03 00:00:00-06:00",
+            "2024-02-29T23:59:59Z",
+            "2024-02-29T23:59:59.123+0100",
+            "2024/08/20",
+            "20240820",
+            "2024-08-20 10:00 UTC",
+        ] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "yesterday",
+            "01/02/2024",
+            "2024-01-01T25:00",
+            "2024-01-01X",
+            "2024-01-01T10:00+99",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert!(is_email("a.b@example.edu"));
+        assert!(is_email("ü@bücher.de"));
+        for bad in [
+            "a@b",
+            "ab.com",
+            "a@@b.com",
+            "a b@c.com",
+            "a@b..com",
+            "@b.com",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_and_bools() {
+        assert!(enum_ok("Active", &["active"], Match::Prefix));
+        assert!(enum_ok("active_whatever", &["active"], Match::Prefix));
+        assert!(!enum_ok("activ", &["active"], Match::Prefix));
+        assert!(!enum_ok("active_x", &["active"], Match::Exact));
+        assert!(enum_ok("ACTIVE", &["active"], Match::Exact));
+        assert!(!enum_ok(
+            "studentenrollment",
+            &["StudentEnrollment"],
+            Match::ExactCase
+        ));
+        assert!(is_plain_bool("Yes") && is_plain_bool("2") && !is_plain_bool("abc"));
+    }
+}

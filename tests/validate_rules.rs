@@ -1,0 +1,656 @@
+//! One test per CSV rule, asserting the exact `file:line` diagnostics.
+
+#[path = "validate_support/mod.rs"]
+mod support;
+
+use canvas_sis::validate::{InputError, Options, Severity, validate_paths};
+use support::*;
+
+#[test]
+fn clean_users_file() {
+    let fx = Fx::new();
+    let p = fx.write("users.csv", USERS);
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec!["1 file, kinds: user(2), 2 rows, 0 errors, 0 warnings"]
+    );
+    assert!(!r.failed(true));
+}
+
+#[test]
+fn header_case_order_bom_and_line_endings() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "\u{feff}STATUS,Login_ID,User_Id\r\nactive,l1,u1\rdeleted,l2,u2\n Active ,l3,u3",
+    );
+    assert!(l.is_empty(), "{l:?}");
+}
+
+#[test]
+fn unknown_column_with_typo_hint() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,login_id,status,emial,favourite\nu1,l1,active,x,y\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:1: warning: unknown column \"emial\" for a user file; Canvas ignores it (did you mean \"email\"?)",
+            "u.csv:1: warning: unknown column \"favourite\" for a user file; Canvas ignores it",
+        ]
+    );
+}
+
+#[test]
+fn blank_lines_empty_rows_and_multiline_rows() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,login_id,status,full_name\n\n,,,\nu1,l1,active,\"two\nlines\"\nu2,l2,bogus,x\n",
+    );
+    // Line 6 is Canvas row 4: the blank line is not a row, the multi-line field counts once.
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:6: warning: Improper status for user u2 [Canvas row 4] (expected active, suspended, deleted (prefix match))"
+        ]
+    );
+}
+
+#[test]
+fn canvas_row_messages() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,login_id,status,email,canvas_password_notification\nu1,,active,,\n,l2,active,,\nu3,l3,,,\n9C4544,l4,activ,,\nu5,l5,active,not-an-email,maybe\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:2: warning: No login_id given for user u1",
+            "u.csv:3: warning: No user_id given for a user",
+            "u.csv:4: warning: No status given for user u3",
+            "u.csv:5: warning: Improper status for user 9C4544 (did you mean \"active\"?)",
+            "u.csv:6: warning: The email address associated with user 'u5' is invalid (email: 'not-an-email')",
+            "u.csv:6: warning: \"maybe\" is not a boolean for column canvas_password_notification (Canvas reads \"maybe\" as false; use true/false, yes/no or 1/0)",
+        ]
+    );
+}
+
+#[test]
+fn enrollment_messages() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "e.csv",
+        "course_id,user_id,role,status,start_date\nc1,u1,student,x,\nc1,u1,,active,\n,u1,teacher,active,\nc1,u1,Students,Active,2024-13-01\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:2: warning: Improper status \"x\" for an enrollment (expected active, deleted, completed, inactive, deleted_last_completed (prefix match))",
+            "e.csv:3: warning: Improper role \"\" for an enrollment",
+            "e.csv:4: warning: No course_id or section_id given for an enrollment",
+            "e.csv:5: warning: Bad date format for user u1 in course c1 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ)",
+        ]
+    );
+}
+
+#[test]
+fn missing_required_column() {
+    let fx = Fx::new();
+    let l = fx.check("u.csv", "user_id,login_id\nu1,l1\n");
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:1: error: required column \"status\" is missing from the header (Canvas would skip every row)"
+        ]
+    );
+}
+
+#[test]
+fn unterminated_quote() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,login_id,status\nu1,l1,active\nu2,\"l2,active\nu3,l3,active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:3: error: Malformed CSV: unclosed quoted field (a quote opened here is never closed) (Canvas skips the whole file)"
+        ]
+    );
+}
+
+#[test]
+fn stray_quote_in_unquoted_field() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,login_id,status\nu1,l1,active\nu2,l\"2,active\n",
+    );
+    assert_eq!(l.len(), 1);
+    assert!(
+        l[0].starts_with("u.csv:3: error: Malformed CSV: a quote inside an unquoted field"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn text_after_closing_quote() {
+    let fx = Fx::new();
+    let l = fx.check("u.csv", "user_id,login_id,status\n\"u1\"x,l1,active\n");
+    assert_eq!(l.len(), 1);
+    assert!(
+        l[0].starts_with("u.csv:2: error: Malformed CSV: text after a closing quote"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn ragged_rows() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,login_id,status,email\nu1,l1,active\nu2,l2,active,,extra\nu3,l3,active,,\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:2: warning: row has 3 field(s), the header has 4; the missing fields are read as empty",
+            "u.csv:3: warning: row has 5 fields, the header has 4; Canvas ignores the extra values",
+        ]
+    );
+}
+
+#[test]
+fn invalid_utf8_latin1() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        b"user_id,login_id,status,full_name\nu1,l1,active,Ren\xe9\n".as_slice(),
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:2: error: Invalid UTF-8: byte 0xE9 at byte offset 50 (byte 0xE9 looks like Latin-1 / Windows-1252 ('é'); re-save the file as UTF-8)"
+        ]
+    );
+}
+
+#[test]
+fn invalid_utf8_windows1252_and_utf16() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "a.csv",
+        b"user_id,login_id,status\nu1,l1,active\nu2,\x93l2\x94,active\n".as_slice(),
+    );
+    assert_eq!(l.len(), 1);
+    assert!(l[0].starts_with("a.csv:3: error: Invalid UTF-8: byte 0x93 at byte offset 40 (byte 0x93 looks like Windows-1252 ('“')"), "{l:?}");
+    let mut u16 = vec![0xff, 0xfe];
+    for c in "user_id,login_id,status\n".encode_utf16() {
+        u16.extend_from_slice(&c.to_le_bytes());
+    }
+    let l = fx.check("b.csv", &u16);
+    assert_eq!(
+        l,
+        vec![
+            "b.csv:1: error: Invalid UTF-8: the file looks like UTF-16 (a UTF-16 byte-order mark; re-save the file as UTF-8)"
+        ]
+    );
+    let l = fx.check("c.csv", &u16[2..]);
+    assert!(
+        l[0].starts_with("c.csv:1: error: Invalid UTF-8: the file looks like UTF-16"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn nul_character() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        b"user_id,login_id,status\nu1,l\x001,active\n".as_slice(),
+    );
+    assert_eq!(l.len(), 1);
+    assert!(
+        l[0].starts_with("u.csv:2: error: Some of the fields contain NULL character"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn duplicate_header_and_header_spaces() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id, login_id,status,status\nu1,l1,active,active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:1: error: header cell \" login_id\" has spaces around it: Canvas may recognise the file yet read column \"login_id\" as empty in every row (write it as \"login_id\")",
+            "u.csv:1: error: duplicate header column \"status\" (columns 3 and 4); Canvas would use only one of them",
+        ]
+    );
+}
+
+#[test]
+fn unrecognised_header_with_guess() {
+    let fx = Fx::new();
+    let l = fx.check("u.csv", "userid,login_id,status\nu1,l1,active\n");
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:1: error: Couldn't find Canvas CSV import headers (it looks like a user file: rename \"userid\" to \"user_id\")"
+        ]
+    );
+    let l = fx.check("x.csv", "foo,bar\n1,2\n");
+    assert_eq!(
+        l,
+        vec!["x.csv:1: error: Couldn't find Canvas CSV import headers"]
+    );
+}
+
+#[test]
+fn enrollments_with_name_read_as_sections() {
+    let fx = Fx::new();
+    let p = fx.write(
+        "e.csv",
+        "section_id,user_id,role,status,name\ns1,u1,student,active,Ann\n",
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(r.files[0].kind.as_deref(), Some("section"));
+    let l = fx.lines(&r);
+    assert!(
+        l[0].starts_with("e.csv:1: error: Canvas will read this file as section (the first kind whose headers match), but it looks like a enrollment file (the column(s) \"name\" make it a section file"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn only_bom_blank_lines_and_empty() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.check("a.csv", b"\xef\xbb\xbf".as_slice()),
+        vec!["a.csv:1: error: the file holds only a byte-order mark; Canvas finds no header"]
+    );
+    assert_eq!(
+        fx.check("b.csv", "\n\r\n\n"),
+        vec!["b.csv:1: error: the file holds only blank lines; Canvas finds no header"]
+    );
+    assert_eq!(
+        fx.check("c.csv", ""),
+        vec!["c.csv: error: empty file; Canvas ignores it"]
+    );
+}
+
+#[test]
+fn header_only_file_is_clean() {
+    let fx = Fx::new();
+    let p = fx.write("u.csv", "user_id,login_id,status\n");
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec!["1 file, kinds: user(0), 0 rows, 0 errors, 0 warnings"]
+    );
+}
+
+#[test]
+fn other_extensions_refused() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.check("u.txt", USERS),
+        vec![
+            "u.txt: error: Canvas imports nothing from a .txt upload (only .csv and .zip are read) (if it is CSV, name it .csv)"
+        ]
+    );
+    let x = zip_bytes(&[("xl/workbook.xml", b"<x/>")]);
+    assert_eq!(
+        fx.check("u.xlsx", &x),
+        vec![
+            "u.xlsx: error: Canvas imports nothing from a .xlsx upload (only .csv and .zip are read) (export the sheet as CSV (UTF-8) instead)"
+        ]
+    );
+}
+
+#[test]
+fn csv_that_is_zip_and_zip_that_is_csv() {
+    let fx = Fx::new();
+    let z = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let l = fx.check("users.csv", &z);
+    assert_eq!(l.len(), 1);
+    assert!(
+        l[0].starts_with("users.csv: error: this file is a zip archive, not CSV"),
+        "{l:?}"
+    );
+    let l = fx.check("b.zip", USERS);
+    assert_eq!(
+        l,
+        vec![
+            "b.zip: error: not a zip archive (by its name it should be one) (it looks like a CSV file; name it .csv)"
+        ]
+    );
+    // A forced extension wins over the name.
+    let p = fx.write("data.bin", USERS);
+    let o = Options {
+        extension: Some("csv".into()),
+        ..Options::default()
+    };
+    let r = fx.run_with(&[p], &o);
+    assert_eq!(r.error_count(), 0);
+}
+
+#[test]
+fn xml_files() {
+    let fx = Fx::new();
+    assert_eq!(
+        fx.check("a.xml", "<enterprise>\n<person>\n</enterprise>\n"),
+        vec![
+            "a.xml:3: error: XML is not well-formed: ill-formed document: expected `</person>`, but `</enterprise>` was found"
+        ]
+    );
+    assert_eq!(
+        fx.check("b.xml", "<enterprise><person/></enterprise>"),
+        vec![
+            "b.xml: error: Canvas imports nothing from an XML file with import_type instructure_csv (only a plugin's import type reads XML; name it with --import-type)"
+        ]
+    );
+    let p = fx.write("c.xml", "<enterprise><person/></enterprise>");
+    let o = Options {
+        import_type: "ims_xml".into(),
+        ..Options::default()
+    };
+    assert_eq!(fx.run_with(&[p], &o).error_count(), 0);
+    let l = fx.check("d.xml", "<a>\n<b>\n");
+    assert_eq!(l.len(), 1);
+    assert!(
+        l[0].starts_with("d.xml:3: error: XML is not well-formed: unclosed element"),
+        "{l:?}"
+    );
+}
+
+#[test]
+fn directory_walk_sorted_and_skips() {
+    let fx = Fx::new();
+    fx.write("bundle/b/users.csv", USERS);
+    fx.write(
+        "bundle/a/courses.csv",
+        "course_id,short_name,long_name,status\nc1,C1,Course 1,active\n",
+    );
+    fx.write("bundle/.hidden.csv", "junk");
+    fx.write("bundle/__MACOSX/users.csv", "junk");
+    fx.write("bundle/notes.txt", "hello");
+    let r = fx.run(&[fx.path("bundle")]);
+    let names: Vec<_> = r
+        .files
+        .iter()
+        .map(|f| f.file.replace(&format!("{}/", fx.dir.path().display()), ""))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["bundle/a/courses.csv", "bundle/b/users.csv", "bundle"]
+    );
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "bundle/notes.txt: warning: Skipping unknown file type (Canvas will skip it: only .csv files in a bundle are read)",
+            "3 files, kinds: course(1) user(2), 3 rows, 0 errors, 1 warning",
+        ]
+    );
+}
+
+#[test]
+fn duplicates_and_references_across_files() {
+    let fx = Fx::new();
+    let u = fx.write(
+        "users.csv",
+        "user_id,login_id,status\nu1,L1,active\nu2,l1,active\nu1,l3,active\n",
+    );
+    let c = fx.write(
+        "courses.csv",
+        "course_id,short_name,long_name,status,term_id\nc1,C,Course,active,T9\n",
+    );
+    let s = fx.write(
+        "sections.csv",
+        "section_id,course_id,name,status\ns1,c1,S1,active\ns2,c404,S2,active\n",
+    );
+    let e = fx.write(
+        "enrollments.csv",
+        "section_id,user_id,role,status\ns1,u1,student,active\ns1,u9,student,active\ns1,u9,teacher,active\ns404,u2,student,active\n",
+    );
+    let r = fx.run(&[u, c, s, e]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "users.csv:3: warning: login_id \"l1\" is already used by another user at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed u2's user_id requested login information, skipping\"",
+            "users.csv:4: warning: duplicate user_id \"u1\": already at users.csv:2; Canvas applies both rows in order, so this one wins",
+            "sections.csv:3: warning: section references course \"c404\" (course_id), which is not in this bundle; it may already exist in Canvas",
+            "enrollments.csv:3: warning: enrollment references user \"u9\" (user_id), which is not in this bundle; it may already exist in Canvas (2 rows reference it)",
+            "enrollments.csv:5: warning: enrollment references section \"s404\" (section_id), which is not in this bundle; it may already exist in Canvas",
+            "4 files, kinds: course(1) section(2) user(3) enrollment(4), 10 rows, 0 errors, 5 warnings",
+        ]
+    );
+    // No terms file in the bundle: the term reference is not reported.
+}
+
+#[test]
+fn canvas_deduplication_notice() {
+    let fx = Fx::new();
+    let mut s = String::from("user_id,login_id,status\n");
+    for _ in 0..101 {
+        s.push_str("u1,l1,active\n");
+    }
+    let l = fx.check("users.csv", s);
+    // 100 duplicate lines of row 2 → the notice only (exact duplicates change nothing).
+    assert_eq!(l.len(), 1);
+    assert!(l.iter().any(|x| x.starts_with(
+        "users.csv: warning: 100 lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\""
+    )), "{l:?}");
+}
+
+#[test]
+fn max_diagnostics_caps_but_counts_stay_exact() {
+    let fx = Fx::new();
+    let mut s = String::from("user_id,login_id,status\n");
+    for i in 0..50 {
+        s.push_str(&format!("u{i},l{i},bogus\n"));
+    }
+    let p = fx.write("u.csv", s);
+    let o = Options {
+        max_diagnostics: 3,
+        ..Options::default()
+    };
+    let r = fx.run_with(&[p], &o);
+    assert_eq!(r.files[0].diagnostics.len(), 3);
+    assert_eq!(r.warning_count(), 50);
+    assert_eq!(r.files[0].omitted, 47);
+    assert!(
+        r.summary_line()
+            .ends_with("50 warnings (47 more not shown; see --max-diagnostics)")
+    );
+    assert!(!r.failed(false));
+    assert!(r.failed(true));
+}
+
+#[test]
+fn json_document() {
+    let fx = Fx::new();
+    let p = fx.write("u.csv", "user_id,login_id,status\n\"u\n1\",l1,nope\n");
+    let r = fx.run(&[p]);
+    let j = r.to_json();
+    let d = &j["diagnostics"][0];
+    assert_eq!(d["line"], 3, "the status field starts on line 3");
+    assert_eq!(d["row"], 2);
+    assert_eq!(d["column"], "status");
+    assert_eq!(d["severity"], "warning");
+    assert_eq!(d["code"], "invalid_value");
+    assert_eq!(d["message"], "Improper status for user u\n1");
+    assert!(d["file"].as_str().unwrap().ends_with("u.csv"));
+    assert_eq!(j["files"][0]["kind"], "user");
+    assert_eq!(j["files"][0]["rows"], 1);
+    assert_eq!(j["totals"]["warnings"], 1);
+    assert_eq!(j["totals"]["errors"], 0);
+    assert_eq!(j["totals"]["kinds"]["user"], 1);
+}
+
+#[test]
+fn multiline_field_reports_its_own_line() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "u.csv",
+        "user_id,full_name,login_id,status\nu1,\"a\nb\nc\",l1,wrong\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:4: warning: Improper status for user u1 [Canvas row 2] (expected active, suspended, deleted (prefix match))"
+        ]
+    );
+}
+
+#[test]
+fn missing_input_is_input_error() {
+    let fx = Fx::new();
+    let e = validate_paths(&[fx.path("nope.csv")], &Options::default()).unwrap_err();
+    assert!(matches!(e, InputError::Missing(_)));
+    assert!(
+        e.to_string()
+            .ends_with("nope.csv: no such file or directory")
+    );
+}
+
+#[test]
+fn every_kind_recognised_with_a_clean_row() {
+    // One minimal clean file per kind: the table and the messages agree.
+    let cases: &[(&str, &str)] = &[
+        ("change_sis_id", "old_id,new_id,type\na,b,user\n"),
+        (
+            "account",
+            "account_id,parent_account_id,name,status\na1,,A,active\n",
+        ),
+        (
+            "term",
+            "term_id,name,status,start_date\nt1,T,active,2024-08-20T00:00:00Z\n",
+        ),
+        (
+            "abstract_course",
+            "abstract_course_id,short_name,long_name,status\nac,S,L,active\n",
+        ),
+        (
+            "course",
+            "course_id,short_name,long_name,status\nc1,S,L,active\n",
+        ),
+        (
+            "section",
+            "section_id,course_id,name,status\ns1,c1,S,active\n",
+        ),
+        ("xlist", "xlist_course_id,section_id,status\nc1,s1,active\n"),
+        ("user", "user_id,login_id,status\nu1,l1,active\n"),
+        ("login", "user_id,login_id,existing_user_id\nu2,l2,u1\n"),
+        (
+            "enrollment",
+            "course_id,user_id,role,status\nc1,u1,teacher,active\n",
+        ),
+        (
+            "admin",
+            "user_id,account_id,role,status\nu1,,AccountAdmin,active\n",
+        ),
+        (
+            "group_category",
+            "group_category_id,category_name,status\ngc,G,active\n",
+        ),
+        (
+            "differentiation_tag_set",
+            "tag_set_id,course_id,set_name,status\nts,c1,S,active\n",
+        ),
+        ("group", "group_id,name,status\ng1,G,available\n"),
+        (
+            "differentiation_tag",
+            "tag_id,name,status,course_id\nt1,T,available,c1\n",
+        ),
+        (
+            "group_membership",
+            "group_id,user_id,status\ng1,u1,accepted\n",
+        ),
+        (
+            "differentiation_tag_membership",
+            "tag_id,user_id,status\nt1,u1,accepted\n",
+        ),
+        (
+            "institutional_tag_category",
+            "category_id,name,status\nic,N,active\n",
+        ),
+        (
+            "institutional_tag",
+            "institutional_tag_id,category_id,name,description,status\nit,ic,N,D,active\n",
+        ),
+        (
+            "institutional_tag_association",
+            "institutional_tag_id,user_id,status\nit,u1,active\n",
+        ),
+        (
+            "grade_publishing_results",
+            "enrollment_id,grade_publishing_status\n1,published\n",
+        ),
+        (
+            "user_observer",
+            "observer_id,student_id,status\no1,s1,active\n",
+        ),
+    ];
+    assert_eq!(cases.len(), 22);
+    for (kind, csv) in cases {
+        let fx = Fx::new();
+        let p = fx.write("f.csv", csv);
+        let r = fx.run(&[p]);
+        assert_eq!(r.files[0].kind.as_deref(), Some(*kind), "{kind}");
+        assert_eq!(
+            r.error_count() + r.warning_count(),
+            0,
+            "{kind}: {:?}",
+            fx.lines(&r)
+        );
+        assert_eq!(r.files[0].rows, 1);
+    }
+}
+
+#[test]
+fn pair_rules() {
+    let fx = Fx::new();
+    let l = fx.check("o.csv", "observer_id,student_id,status\nu1,u1,active\n");
+    assert_eq!(l, vec!["o.csv:2: warning: Can't observe yourself user u1"]);
+    let l = fx.check(
+        "g.csv",
+        "group_id,name,status,course_id,account_id\ng1,G,available,c1,a1\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "g.csv:2: warning: Only one context is allowed and both course_id and account_id where provided for group g1."
+        ]
+    );
+    let l = fx.check(
+        "c.csv",
+        "old_integration_id,new_integration_id,type\na,b,group_category\n",
+    );
+    assert_eq!(
+        l,
+        vec!["c.csv:2: warning: Group categories should not have integration IDs."]
+    );
+}
+
+#[test]
+fn severity_of_row_problems_is_warning() {
+    let fx = Fx::new();
+    let p = fx.write("u.csv", "user_id,login_id,status\nu1,,active\n");
+    let r = fx.run(&[p]);
+    assert_eq!(r.files[0].diagnostics[0].severity, Severity::Warning);
+    assert_eq!(r.files[0].diagnostics[0].code, "missing_value");
+    assert_eq!(
+        r.files[0].diagnostics[0].column.as_deref(),
+        Some("login_id")
+    );
+}

@@ -483,3 +483,60 @@ fn the_token_never_appears_in_output_or_logs() {
         stdout(&show)
     );
 }
+
+#[test]
+fn validation_errors_stop_the_upload_with_65_and_name_file_and_line() {
+    let w = World::new(Scenario::Ok);
+    let bad = w.file(
+        "users.csv",
+        b"user_id,login_id,status\nU1,u1,active\nU2,\"u2,active\n",
+    );
+    let out = w.cmd().arg("submit").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}:3: error:", bad.display())),
+        "{err}"
+    );
+    assert!(err.contains("nothing was sent"), "{err}");
+    assert!(w.sim.requests().is_empty());
+    // --no-validate sends it anyway (Canvas will call it Malformed CSV).
+    w.cmd()
+        .arg("submit")
+        .arg(&bad)
+        .arg("--no-validate")
+        .assert()
+        .code(0);
+    assert_eq!(w.posts().len(), 1);
+}
+
+#[test]
+fn validation_warnings_are_shown_and_block_only_with_strict() {
+    let w = World::new(Scenario::Ok);
+    let dir = sample_dir("bundle-with-warnings");
+    let out = w.cmd().arg("submit").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("users.csv:4: warning: Improper status for user U1003"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&dir)
+        .arg("--strict")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert_eq!(w.posts().len(), 1, "--strict sent nothing");
+    // The dry run shows the validation summary.
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&dir)
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("validation: "), "{}", stdout(&out));
+}

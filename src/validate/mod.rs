@@ -1,6 +1,6 @@
 //! Local validation of SIS bundles, before anything is sent (reference §6).
 //!
-//! Interface used by `validate` and `submit`. See `README.md` beside this file for the
+//! Interface used by `validate` and `submit`. The README's "Validation" section has the
 //! rules, the diagnostic codes and the JSON shape.
 
 use std::io::{self, Write};

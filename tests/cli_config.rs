@@ -246,3 +246,25 @@ fn help_and_version() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_bad_ca_certificate_is_a_config_error() {
+    let w = World::new(Scenario::Ok);
+    let pem = w.file("ca.pem", b"not a certificate\n");
+    let o = w
+        .cmd()
+        .arg("--ca-cert")
+        .arg(&pem)
+        .args(["status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ca.pem"), "{}", stderr(&o));
+    let o = w
+        .cmd()
+        .args(["--ca-cert", "/nonexistent.pem", "status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(w.sim.requests().is_empty());
+}

@@ -5,6 +5,7 @@ pub mod error;
 pub mod paginate;
 pub mod retry;
 pub mod types;
+pub mod upload;
 
 pub use client::{Body, Client};
 pub use error::HttpError;

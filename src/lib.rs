@@ -15,7 +15,9 @@ pub mod import_options;
 pub mod journal;
 pub mod lock;
 pub mod log;
+pub mod progress;
 pub mod redact;
+pub mod syslog;
 pub mod validate;
 
 use std::io::IsTerminal;

@@ -8,3 +8,6 @@ pub const ACCESS_TOKEN: &str = "CANVAS_ACCESS_TOKEN";
 pub const LOG_DIR: &str = "CANVAS_SIS_LOG_DIR";
 pub const NO_COLOR: &str = "NO_COLOR";
 pub const JOURNAL_STREAM: &str = "JOURNAL_STREAM";
+/// The local syslog socket (default `/dev/log`), for `[log] syslog = true`; tests point it at
+/// their own socket.
+pub const SYSLOG_SOCKET: &str = "CANVAS_SIS_SYSLOG_SOCKET";

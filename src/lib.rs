@@ -16,7 +16,9 @@ pub mod journal;
 pub mod lock;
 pub mod log;
 pub mod output;
+pub mod progress;
 pub mod redact;
+pub mod syslog;
 pub mod validate;
 
 use std::io::IsTerminal;

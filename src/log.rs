@@ -132,7 +132,7 @@ pub fn init(settings: &LogSettings, stderr: StderrMode) -> Result<LogGuard> {
         _ => Level::TRACE,
     };
     let stderr_layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::progress::stderr_writer)
         .with_ansi(false)
         .event_format(LineFormat {
             host,
@@ -152,7 +152,11 @@ pub fn init(settings: &LogSettings, stderr: StderrMode) -> Result<LogGuard> {
                 }),
         );
 
-    let subscriber = Registry::default().with(file_layer).with(stderr_layer);
+    let syslog_layer = crate::syslog::layer(settings, file_level);
+    let subscriber = Registry::default()
+        .with(file_layer)
+        .with(stderr_layer)
+        .with(syslog_layer);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| Failure::config(format!("cannot install the logger: {e}")))?;
     Ok(guard)

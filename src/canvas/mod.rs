@@ -6,6 +6,7 @@ pub mod ops;
 pub mod paginate;
 pub mod retry;
 pub mod types;
+pub mod upload;
 
 pub use client::{Body, Client};
 pub use error::HttpError;

@@ -115,7 +115,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
         ..Default::default()
     };
     let query = opts.query(b.extension);
-    let imp = super::submit::create(&client, &b, &query, &opts, Default::default()).await?;
+    let imp = super::submit::create(&client, &b, &query, &opts, None).await?;
     info!(target: "canvas_sis", import_id = imp.id, "import {} created ({})", imp.id, imp.state_str());
     println!("{}", imp.id);
 
@@ -124,7 +124,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
         interval: Duration::from_secs(1),
         max_polls: 30,
     };
-    let (exit, _) = super::watch::follow(&client, imp.id, &poll).await?;
+    let (exit, _) = super::watch::follow(&client, imp.id, &poll, ctx.settings.progress).await?;
     let requests = demo.sim.requests();
     info!(
         target: "ui",

@@ -144,8 +144,33 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // Before the upload: a crash or kill mid-upload leaves the lookup window on record.
     journal.record(&entry)?;
     let sent = Arc::new(AtomicU64::new(0));
-    let imp = tokio::select! {
-        r = create(&client, &bundle, &query, &opts, sent.clone()) => r?,
+    let mode = crate::canvas::upload::choose_mode(
+        guard.upload_mode,
+        bundle.len,
+        guard.file_upload_threshold,
+    );
+    let bar = crate::progress::upload_bar(bundle.len, ctx.settings.progress);
+    let on_chunk = {
+        let sent = sent.clone();
+        let bar_cb = bar.as_ref().map(|(_, cb)| cb.clone());
+        Arc::new(move |n: u64| {
+            sent.store(n, std::sync::atomic::Ordering::Relaxed);
+            if let Some(cb) = &bar_cb {
+                cb(n);
+            }
+        }) as Arc<dyn Fn(u64) + Send + Sync>
+    };
+    let upload = upload(
+        &ctx.settings,
+        &client,
+        &bundle,
+        &query,
+        &opts,
+        mode,
+        on_chunk,
+    );
+    let result = tokio::select! {
+        r = upload => r,
         _ = super::watch::interrupted() => {
             let n = sent.load(std::sync::atomic::Ordering::Relaxed);
             let msg = if n == 0 {
@@ -156,10 +181,17 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
                     bundle.len, entry.submitted_at
                 )
             };
+            if let Some((b, _)) = &bar {
+                b.abandon();
+            }
             warn!(target: "canvas_sis", "{msg}");
             return Err(Failure::new(Exit::Interrupted, msg));
         }
     };
+    if let Some((b, _)) = &bar {
+        b.finish_and_clear();
+    }
+    let imp = result?;
     entry.import_id = Some(imp.id);
     journal.record(&entry)?;
     info!(
@@ -178,7 +210,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         info!(target: "ui", "follow it with `canvas-sis watch {}`", imp.id);
         return Ok(Exit::Ok);
     }
-    let (exit, last) = follow(&client, imp.id, &poll).await?;
+    let (exit, last) = follow(&client, imp.id, &poll, ctx.settings.progress).await?;
     if ctx.settings.json {
         ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw));
     }
@@ -307,6 +339,38 @@ fn may_have_created(e: &HttpError) -> bool {
     }
 }
 
+/// Send the bundle by the chosen mode. The file-upload flow falls back to the direct upload
+/// when this Canvas does not know it, after aborting the file-less import it made instead.
+async fn upload(
+    settings: &crate::config::Settings,
+    client: &Client,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    opts: &ImportOptions,
+    mode: crate::canvas::upload::Mode,
+    on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<Import> {
+    use crate::canvas::upload::{self as up, FileUploadOutcome, Mode};
+    if mode == Mode::FileUpload {
+        info!(target: "canvas_sis", "uploading {} through Canvas's file-upload flow (pre_attachment)", up::human_bytes(bundle.len));
+        let http = up::UploadHttp::new(settings)?;
+        match up::file_upload_with(client, &http, bundle, query, Some(on_chunk.clone())).await? {
+            FileUploadOutcome::Created(imp) => return Ok(imp),
+            FileUploadOutcome::NotSupported { aborted } => {
+                let what = match aborted {
+                    Some(id) => format!("it created import {id} without a file, which was aborted"),
+                    None => "it created no import".to_string(),
+                };
+                warn!(target: "canvas_sis", "this Canvas does not support the file-upload flow ({what}); falling back to the direct upload");
+            }
+        }
+    }
+    if let Some(w) = up::direct_upload_warning(bundle.len) {
+        warn!(target: "canvas_sis", "{w}");
+    }
+    create(client, bundle, query, opts, Some(on_chunk)).await
+}
+
 /// Upload once. Safe failures (no connection; 429/502/503/504/throttling) are retried by the
 /// policy; a lost answer is looked up in Canvas instead of being sent again.
 pub async fn create(
@@ -314,15 +378,15 @@ pub async fn create(
     bundle: &Bundle,
     query: &[(&'static str, String)],
     opts: &ImportOptions,
-    sent: Arc<AtomicU64>,
+    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 ) -> Result<Import> {
     let url = create_url(client, query);
     let body = Body::File {
         path: bundle.path.clone(),
         len: bundle.len,
         content_type: bundle.content_type().to_string(),
-        sent,
-        on_chunk: None,
+        sent: Arc::new(AtomicU64::new(0)),
+        on_chunk,
     };
     let mut resent = false;
     loop {
@@ -458,6 +522,8 @@ pub struct Guards {
     pub dedupe_window: Duration,
     pub wait_lock: Duration,
     pub upload_mode: UploadMode,
+    /// `auto` uses the file-upload flow from this size on.
+    pub file_upload_threshold: u64,
 }
 
 impl Guards {
@@ -487,14 +553,56 @@ impl Guards {
             )?
             .expect("has default")
             .value;
+        let file_upload_threshold = r
+            .get(
+                "import.file_upload_threshold",
+                None,
+                |v| match v {
+                    toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
+                    toml::Value::String(s) => parse_size(s),
+                    _ => Err("expected a size like \"100MiB\" or a number of bytes".into()),
+                },
+                Some(crate::canvas::upload::AUTO_THRESHOLD),
+                |n| crate::canvas::upload::human_bytes(*n),
+            )?
+            .expect("has default")
+            .value;
         Ok(Guards {
             once,
             if_idle,
             dedupe_window,
             wait_lock,
             upload_mode,
+            file_upload_threshold,
         })
     }
+}
+
+/// `100MiB`, `1.5GB`, `500k`, or bare bytes.
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like \"100MiB\""))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, kB, MB, GB, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    Ok((n * mult) as u64)
 }
 
 /// `--if-idle`: exit 75 when Canvas runs or queues an import for the account (§2.3: the

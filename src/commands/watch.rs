@@ -91,7 +91,7 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
         Some(id) => id,
         None => last_import(&client, &state_dir, &net).await?,
     };
-    let (exit, last) = follow(&client, id, &poll).await?;
+    let (exit, last) = follow(&client, id, &poll, ctx.settings.progress).await?;
     if ctx.settings.json
         && let Some(i) = last
     {
@@ -167,9 +167,11 @@ pub async fn follow(
     client: &Client,
     id: u64,
     poll: &PollSettings,
+    progress: crate::cli::When,
 ) -> Result<(Exit, Option<Import>)> {
     let started = Instant::now();
-    let work = poll_loop(client, id, poll, started);
+    let bar = crate::progress::WatchBar::new(id, progress);
+    let work = poll_loop(client, id, poll, started, &bar);
     tokio::select! {
         r = work => r,
         _ = interrupted() => {
@@ -186,6 +188,7 @@ async fn poll_loop(
     id: u64,
     poll: &PollSettings,
     started: Instant,
+    bar: &crate::progress::WatchBar,
 ) -> Result<(Exit, Option<Import>)> {
     let mut warned_unknown = false;
     let mut last: Option<Import> = None;
@@ -194,6 +197,7 @@ async fn poll_loop(
             tokio::time::sleep(pace(poll.interval, client.rate_remaining())).await;
         }
         let imp = client.show(id).await?;
+        bar.set(imp.state_str(), imp.progress);
         let pct = imp
             .progress
             .map(|p| format!(" {p:.0}%"))
@@ -229,6 +233,7 @@ async fn poll_loop(
             }
         }
         if imp.state.is_terminal() {
+            bar.finish();
             let exit = exit_for(&imp.state);
             log_end(&imp, started.elapsed());
             return Ok((exit, Some(imp)));

@@ -154,7 +154,7 @@ echo "canvas-sis --help start-up: $STARTUP" >> "$TABLE"
 
 {
   echo ""
-  echo "machine: $(nproc) CPUs, $(free -h | awk '/^Mem:/ {print $2}') RAM, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "machine: $(nproc) CPUs, $(free -h | awk '/^Mem:/ {print $2}') RAM, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "canvas-sis $("$BIN" --version | awk '{print $2}'), $(curl --version | head -n1 | awk '{print $1, $2}'), runs per figure: $RUNS (median wall, max RSS)"
 } >> "$TABLE"
 cat "$TABLE"

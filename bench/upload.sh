@@ -4,6 +4,7 @@
 #
 #   bash bench/upload.sh                       # 100 MiB and 1 GiB bundles, 3 runs each
 #   BENCH_SIZES_MB="100" BENCH_RUNS=5 bash bench/upload.sh
+#   CANVAS_SIS_BIN=/path/to/canvas-sis bash bench/upload.sh   # measure another build
 #
 # Needs: cargo, curl, zip, GNU time (/usr/bin/time; apt-get install time zip curl);
 # hyperfine is used for start-up time when installed. Prints a Markdown table and writes it
@@ -25,7 +26,7 @@ done
 echo "== building (release)" >&2
 cargo build --release -q -p fake-canvas --bin fake-canvas
 cargo build --release -q --bin canvas-sis --example upload_bench
-BIN=$ROOT/target/release/canvas-sis
+BIN=${CANVAS_SIS_BIN:-$ROOT/target/release/canvas-sis}
 FAKE=$ROOT/target/release/fake-canvas
 UB=$ROOT/target/release/examples/upload_bench
 
@@ -60,6 +61,18 @@ trap 'kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true
 export HOME=$BHOME XDG_STATE_HOME=$BHOME/state XDG_CONFIG_HOME=$BHOME/config
 export CANVAS_BASE_URL=$URL CANVAS_ACCESS_TOKEN=$TOKEN
 unset CANVAS_SIS_CONFIG CANVAS_SIS_PROFILE JOURNAL_STREAM || true
+
+# A build whose `submit --upload-mode file-upload` really runs the flow (an older one
+# accepts the flag and ignores it) is measured in both modes through the binary. `direct` must
+# then be asked for, since `auto` picks the file-upload flow from 100 MiB on.
+(cd "$WORK" && printf 'user_id,login_id,status\n' > users.csv && rm -f probe.zip && zip -q probe.zip users.csv)
+if "$BIN" -v --no-log-file --progress never submit "$WORK/probe.zip" --no-validate --upload-mode file-upload 2>&1 >/dev/null \
+    | grep -q "initialized for the file-upload flow"; then
+  HAVE_MODE=1; DIRECT_ARGS=(--upload-mode direct)
+else
+  HAVE_MODE=0; DIRECT_ARGS=()
+fi
+echo "== submit --upload-mode file-upload through the binary: $([ $HAVE_MODE = 1 ] && echo yes || echo 'no (upload_bench only)')" >&2
 
 # run LABEL CMD...: time it RUNS times; record "wall_s max_rss_kb" per run.
 declare -A WALL RSS XFER
@@ -103,14 +116,19 @@ for mb in $SIZES_MB; do
   run "curl-T-$mb" curl -sS --fail -o /dev/null -X POST -T "$f" \
     -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/zip" -H "Accept: application/json" "$CREATE"
   run "curl-F-$mb" bash "$ROOT/bench/curl_file_upload.sh" "$URL" "$TOKEN" "$f"
-  run "direct-$mb" "$BIN" -q --no-log-file --progress never submit "$f" --no-validate
+  run "direct-$mb" "$BIN" -q --no-log-file --progress never submit "$f" --no-validate "${DIRECT_ARGS[@]}"
+  if [ "$HAVE_MODE" = 1 ]; then
+    run "submit-fu-$mb" "$BIN" -q --no-log-file --progress never submit "$f" --no-validate --upload-mode file-upload
+  fi
   run "file-upload-$mb" "$UB" "$URL" "$TOKEN" "$f"
   base=${WALL[curl-$mb]}
   # The two-curl flow is timed by curl itself (its JSON parsing in between is left out).
   WALL[curl-F-$mb]=${XFER[curl-F-$mb]:-fail}
   WALL[xfer-$mb]=${XFER[file-upload-$mb]:-fail}
   RSS[xfer-$mb]=${RSS[file-upload-$mb]}
-  for c in curl curl-T curl-F direct file-upload xfer sha256sum; do
+  cols="curl curl-T curl-F direct"
+  [ "$HAVE_MODE" = 1 ] && cols="$cols submit-fu"
+  for c in $cols file-upload xfer sha256sum; do
     k=$c-$mb
     w=${WALL[$k]}
     # The streaming baseline of the same mode: curl -T (raw body) or the two-curl flow.
@@ -122,7 +140,8 @@ for mb in $SIZES_MB; do
       curl) name="curl --data-binary @file" ;;
       curl-T) name="curl -T file (raw body, streamed)" ;;
       curl-F) name="curl file-upload flow (step 1, then curl -F, streamed)" ;;
-      direct) name="canvas-sis submit --no-validate (direct)" ;;
+      direct) name="canvas-sis submit --no-validate ${DIRECT_ARGS[*]:-(direct)}" ;;
+      submit-fu) name="canvas-sis submit --no-validate --upload-mode file-upload" ;;
       file-upload) name="canvas-sis file-upload flow (upload_bench)" ;;
       xfer) name="… of which the upload itself (steps 1-3, after the sha256 pass)" ;;
       sha256sum) name="(sha256sum of the file, for reference)" ;;

@@ -433,3 +433,71 @@ async fn a_failed_upload_aborts_the_waiting_import() {
     assert!(text.contains("EntityTooLarge"), "{text}");
     assert!(text.contains("import 78 was aborted"), "{text}");
 }
+
+#[tokio::test]
+async fn an_interrupted_upload_leaves_the_id_to_abort() {
+    use canvas_sis::canvas::upload::{UploadHttp, abort_waiting, file_upload_observed};
+    let dir = tempfile::tempdir().unwrap();
+    let p = zip_file(
+        dir.path(),
+        "lms_daily.zip",
+        &[("users.csv", USERS.as_bytes())],
+    );
+    let b = bundle::prepare(&p, None).unwrap();
+    let canvas = MockServer::start().await;
+    let storage = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/accounts/self/sis_imports"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 79, "workflow_state": "initializing",
+            "pre_attachment": {"upload_url": format!("{}/slow", storage.uri()), "upload_params": {}}
+        })))
+        .expect(1)
+        .mount(&canvas)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/accounts/self/sis_imports/79"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 79, "workflow_state": "initializing"})),
+        )
+        .mount(&canvas)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path("/api/v1/accounts/self/sis_imports/79/abort"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": 79, "workflow_state": "aborted"})),
+        )
+        .expect(1)
+        .mount(&canvas)
+        .await;
+    // The storage host never answers in time: the caller gives up (as on Ctrl-C).
+    Mock::given(method("POST"))
+        .and(path("/slow"))
+        .respond_with(ResponseTemplate::new(201).set_delay(std::time::Duration::from_secs(30)))
+        .mount(&storage)
+        .await;
+    let c = client_for_tests(&canvas.uri(), "T", "self").unwrap();
+    let http = UploadHttp::defaults().unwrap();
+    let pending = std::sync::atomic::AtomicU64::new(0);
+    let q = query(&b);
+    let fut = file_upload_observed(&c, &http, &b, &q, None, &pending);
+    // Give up once step 1 is done and step 2 hangs, as a Ctrl-C handler would.
+    let interrupt = async {
+        for _ in 0..500 {
+            if pending.load(Ordering::Relaxed) != 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    tokio::select! {
+        r = fut => panic!("the upload should hang, got {r:?}"),
+        _ = interrupt => {}
+    }
+    let id = pending.load(Ordering::Relaxed);
+    assert_eq!(id, 79, "step 1's import id is known to the caller");
+    assert!(abort_waiting(&c, id).await, "the waiting import is aborted");
+}

@@ -137,6 +137,11 @@ impl UploadHttp {
             settings.read_timeout,
         )
     }
+
+    /// The system's roots and the contract's default timeouts (30 s connect, 120 s read).
+    pub fn defaults() -> Result<UploadHttp> {
+        build_upload_http(None, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
+    }
 }
 
 fn build_upload_http(
@@ -176,7 +181,7 @@ pub async fn file_upload(
     query: &[(&'static str, String)],
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 ) -> Result<FileUploadOutcome, Failure> {
-    let http = build_upload_http(None, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)?;
+    let http = UploadHttp::defaults()?;
     file_upload_with(client, &http, bundle, query, on_chunk).await
 }
 
@@ -189,6 +194,22 @@ pub async fn file_upload_with(
     bundle: &Bundle,
     query: &[(&'static str, String)],
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+) -> Result<FileUploadOutcome, Failure> {
+    let pending = AtomicU64::new(0);
+    file_upload_observed(client, http, bundle, query, on_chunk, &pending).await
+}
+
+/// [`file_upload_with`] that also stores the import's id in `pending` as soon as step 1 has
+/// created it (0 until then). If the future is dropped before it completes (Ctrl-C during
+/// the upload), that import waits in `initializing` for a file that will not come: pass the
+/// id to [`abort_waiting`].
+pub async fn file_upload_observed(
+    client: &Client,
+    http: &UploadHttp,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    pending: &AtomicU64,
 ) -> Result<FileUploadOutcome, Failure> {
     // Step 1: metadata only.
     let url = step1_url(client, bundle, query);
@@ -219,6 +240,7 @@ pub async fn file_upload_with(
     let pre = pre.expect("has upload_url").clone();
     let imp = Import::from_value(json).map_err(|e| bad_shape(&url, &e))?;
     let id = imp.id;
+    pending.store(id, Ordering::Relaxed);
     let upload_url = Url::parse(&upload_url)
         .ok()
         .filter(|u| crate::config::check_base_url(u.as_str()).is_ok())
@@ -379,6 +401,32 @@ async fn after_failed_upload(client: &Client, id: u64, f: Failure) -> Failure {
         Err(_) => f.hint(format!(
             "import {id} may be left in `initializing`; check `canvas-sis status {id}` and abort it"
         )),
+    }
+}
+
+/// After an interrupted file upload: abort import `id` if it still waits for its file
+/// (`initializing`). Returns true when it was aborted; false when the file had arrived (the
+/// import runs: watch it) or Canvas could not be asked.
+pub async fn abort_waiting(client: &Client, id: u64) -> bool {
+    match client.show(id).await {
+        Ok(imp) if imp.state == State::Initializing => {
+            let url = client.account_url(&format!("sis_imports/{id}/abort"));
+            match client.put(&format!("PUT abort import {id}"), &url).await {
+                Ok(_) => {
+                    warn!(target: "canvas_sis", import_id = id, "aborted import {id}: its upload was interrupted");
+                    true
+                }
+                Err(e) => {
+                    warn!(target: "canvas_sis", import_id = id, "could not abort import {id} after the interrupted upload: {}; abort it with `canvas-sis abort {id} --yes`", e.last);
+                    false
+                }
+            }
+        }
+        Ok(_) => false,
+        Err(e) => {
+            warn!(target: "canvas_sis", import_id = id, "could not check import {id} after the interrupted upload: {e}; it may wait in `initializing`: `canvas-sis status {id}`");
+            false
+        }
     }
 }
 

@@ -59,6 +59,10 @@ pub fn run() -> u8 {
         },
         _ => None,
     };
+    // -q turns bars off unless they were asked for by name.
+    if settings.quiet && settings.progress == When::Auto {
+        settings.progress = When::Never;
+    }
     let stderr_tty = std::io::stderr().is_terminal();
     let stdout_tty = std::io::stdout().is_terminal();
     let color = match settings.color {

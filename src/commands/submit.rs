@@ -160,6 +160,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             }
         }) as Arc<dyn Fn(u64) + Send + Sync>
     };
+    // Set by the file-upload flow once step 1 made an import that waits for its file.
+    let pending = AtomicU64::new(0);
     let upload = upload(
         &ctx.settings,
         &client,
@@ -167,13 +169,23 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         &query,
         &opts,
         mode,
-        on_chunk,
+        Observers {
+            on_chunk,
+            pending: &pending,
+        },
     );
     let result = tokio::select! {
         r = upload => r,
         _ = super::watch::interrupted() => {
             let n = sent.load(std::sync::atomic::Ordering::Relaxed);
-            let msg = if n == 0 {
+            let waiting = pending.load(std::sync::atomic::Ordering::Relaxed);
+            let msg = if waiting != 0 {
+                if crate::canvas::upload::abort_waiting(&client, waiting).await {
+                    format!("interrupted during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
+                } else {
+                    format!("interrupted during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
+                }
+            } else if n == 0 {
                 "interrupted before the upload started; nothing was sent".to_string()
             } else {
                 format!(
@@ -339,6 +351,13 @@ fn may_have_created(e: &HttpError) -> bool {
     }
 }
 
+/// What the caller watches of an upload: bytes sent, and (file-upload flow) the import that
+/// step 1 made and that waits for its file, to abort it if the run is interrupted.
+struct Observers<'a> {
+    on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
+    pending: &'a AtomicU64,
+}
+
 /// Send the bundle by the chosen mode. The file-upload flow falls back to the direct upload
 /// when this Canvas does not know it, after aborting the file-less import it made instead.
 async fn upload(
@@ -348,21 +367,26 @@ async fn upload(
     query: &[(&'static str, String)],
     opts: &ImportOptions,
     mode: crate::canvas::upload::Mode,
-    on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
+    obs: Observers<'_>,
 ) -> Result<Import> {
+    let Observers { on_chunk, pending } = obs;
     use crate::canvas::upload::{self as up, FileUploadOutcome, Mode};
     if mode == Mode::FileUpload {
         info!(target: "canvas_sis", "uploading {} through Canvas's file-upload flow (pre_attachment)", up::human_bytes(bundle.len));
         let http = up::UploadHttp::new(settings)?;
-        match up::file_upload_with(client, &http, bundle, query, Some(on_chunk.clone())).await? {
+        match up::file_upload_observed(
+            client,
+            &http,
+            bundle,
+            query,
+            Some(on_chunk.clone()),
+            pending,
+        )
+        .await?
+        {
             FileUploadOutcome::Created(imp) => return Ok(imp),
-            FileUploadOutcome::NotSupported { aborted } => {
-                let what = match aborted {
-                    Some(id) => format!("it created import {id} without a file, which was aborted"),
-                    None => "it created no import".to_string(),
-                };
-                warn!(target: "canvas_sis", "this Canvas does not support the file-upload flow ({what}); falling back to the direct upload");
-            }
+            // The module said why and which file-less import it aborted.
+            FileUploadOutcome::NotSupported { .. } => {}
         }
     }
     if let Some(w) = up::direct_upload_warning(bundle.len) {

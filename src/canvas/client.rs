@@ -76,19 +76,7 @@ impl Client {
                 }
             }));
         if let Some(ca) = &s.ca_cert {
-            let pem = std::fs::read(ca).map_err(|e| {
-                Failure::config(format!("cannot read CA certificate {}: {e}", ca.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Failure::config(format!("{} is not a PEM certificate: {e}", ca.display()))
-            })?;
-            if certs.is_empty() {
-                return Err(Failure::config(format!(
-                    "{} holds no PEM certificate",
-                    ca.display()
-                )));
-            }
-            for c in certs {
+            for c in load_ca(ca)? {
                 b = b.add_root_certificate(c);
             }
         }
@@ -234,7 +222,7 @@ impl Client {
         if let Some(r) = header_f64(&headers, "x-rate-limit-remaining") {
             *self.rate_remaining.lock().expect("not poisoned") = Some(r);
         }
-        let bytes = read_capped(resp).await.map_err(transport)?;
+        let bytes = read_capped(resp, MAX_JSON_BODY).await.map_err(transport)?;
         classify(&shown, status, headers, bytes)
     }
 
@@ -261,16 +249,16 @@ impl Client {
         let a = self
             .get(&format!("GET import {id}"), &url)
             .await
-            .map_err(|e| {
-                not_found_as(
-                    e,
-                    format!(
-                        "import {id} does not exist in account {}",
-                        self.account_display()
-                    ),
-                )
-            })?;
+            .map_err(|e| not_found_as(e, self.no_such_import(id)))?;
         Import::from_value(a.json).map_err(|e| bad_shape(&url, &e))
+    }
+
+    /// The message for a 404 on an import id.
+    pub fn no_such_import(&self, id: u64) -> String {
+        format!(
+            "import {id} does not exist in account {}",
+            self.account_display()
+        )
     }
 
     pub fn account_display(&self) -> String {
@@ -390,12 +378,32 @@ fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
     h.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
-async fn read_capped(resp: reqwest::Response) -> std::result::Result<Bytes, reqwest::Error> {
+/// The PEM certificates of `--ca-cert` (exit 78 when unreadable or holding none).
+pub(crate) fn load_ca(ca: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
+    let pem = std::fs::read(ca).map_err(|e| {
+        Failure::config(format!("cannot read CA certificate {}: {e}", ca.display()))
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| Failure::config(format!("{} is not a PEM certificate: {e}", ca.display())))?;
+    if certs.is_empty() {
+        return Err(Failure::config(format!(
+            "{} holds no PEM certificate",
+            ca.display()
+        )));
+    }
+    Ok(certs)
+}
+
+/// An answer's body, cut off at `max` bytes (a proxy that streams something huge stops here).
+pub(crate) async fn read_capped(
+    resp: reqwest::Response,
+    max: usize,
+) -> std::result::Result<Bytes, reqwest::Error> {
     let mut out = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        let room = MAX_JSON_BODY.saturating_sub(out.len());
+        let room = max.saturating_sub(out.len());
         out.extend_from_slice(&chunk[..chunk.len().min(room)]);
         if room <= chunk.len() {
             break;

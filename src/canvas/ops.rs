@@ -138,15 +138,7 @@ impl Client {
         let a = self
             .put(&format!("PUT restore_states {id}"), &url)
             .await
-            .map_err(|e| {
-                not_found_as(
-                    e,
-                    format!(
-                        "import {id} does not exist in account {}",
-                        self.account_display()
-                    ),
-                )
-            })?;
+            .map_err(|e| not_found_as(e, self.no_such_import(id)))?;
         Progress::from_value(a.json).map_err(|e| bad_shape(&url, &e))
     }
 
@@ -166,14 +158,8 @@ impl Client {
         self.list_all(url, "sis_import_errors", None)
             .await
             .map_err(|f| match (f.exit, id) {
-                (Exit::NotFound, Some(id)) => Failure::new(
-                    Exit::NotFound,
-                    format!(
-                        "import {id} does not exist in account {}",
-                        self.account_display()
-                    ),
-                )
-                .hint("check the id (canvas-sis list) and --account-id"),
+                (Exit::NotFound, Some(id)) => Failure::new(Exit::NotFound, self.no_such_import(id))
+                    .hint("check the id (canvas-sis list) and --account-id"),
                 _ => f,
             })
     }

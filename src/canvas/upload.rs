@@ -156,13 +156,7 @@ fn build_upload_http(
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none());
     if let Some(ca) = ca_cert {
-        let pem = std::fs::read(ca).map_err(|e| {
-            Failure::config(format!("cannot read CA certificate {}: {e}", ca.display()))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Failure::config(format!("{} is not a PEM certificate: {e}", ca.display()))
-        })?;
-        for c in certs {
+        for c in crate::canvas::client::load_ca(ca)? {
             b = b.add_root_certificate(c);
         }
     }
@@ -516,7 +510,10 @@ async fn upload_once(
         })?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = read_capped(resp).await.unwrap_or_default();
+    let body = crate::canvas::client::read_capped(resp, MAX_ANSWER)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     if status.is_success() || status.is_redirection() {
         return Ok((status, headers));
     }
@@ -547,20 +544,6 @@ fn status_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8])
     }
 }
 
-async fn read_capped(resp: reqwest::Response) -> std::result::Result<Vec<u8>, reqwest::Error> {
-    let mut out = Vec::new();
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        let room = MAX_ANSWER.saturating_sub(out.len());
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room <= chunk.len() {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 /// The `Location` of a step-2 answer, resolved against the upload URL.
 fn location(headers: &HeaderMap, base: &Url) -> Option<Url> {
     let v = headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
@@ -589,7 +572,10 @@ async fn confirm(client: &Client, http: &UploadHttp, loc: &Url) -> std::result::
         .map_err(|e| error_chain(&e))?;
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = read_capped(resp).await.unwrap_or_default();
+    let body = crate::canvas::client::read_capped(resp, MAX_ANSWER)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
     if status.is_success() || status.is_redirection() {
         Ok(())
     } else {

@@ -57,14 +57,8 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
                 imp.state_str()
             ),
         )),
-        AbortOutcome::Missing => Err(Failure::new(
-            Exit::NotFound,
-            format!(
-                "import {id} does not exist in account {}",
-                client.account_display()
-            ),
-        )
-        .hint("check the id (canvas-sis list) and --account-id")),
+        AbortOutcome::Missing => Err(Failure::new(Exit::NotFound, client.no_such_import(id))
+            .hint("check the id (canvas-sis list) and --account-id")),
     }
 }
 

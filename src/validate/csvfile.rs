@@ -722,50 +722,54 @@ fn check_row(
             }
             continue;
         }
-        let (ok, code, hint) = match col.rule {
-            Rule::Text => (true, "", None),
+        let ok = match col.rule {
+            Rule::Text => true,
             Rule::Enum {
                 values,
                 mode,
                 delete,
-            } => {
-                let ok = (delete && val == "<delete>") || values::enum_ok(val, values, mode);
-                let hint = if ok {
-                    None
-                } else {
-                    Some(
-                        match nearest(&val.to_ascii_lowercase(), values.iter().copied()) {
-                            Some(c) => format!("did you mean \"{c}\"?"),
-                            None => format!(
-                                "expected {}{}{}",
-                                values.join(", "),
-                                if delete { ", <delete>" } else { "" },
-                                if mode == kinds::Match::Prefix {
-                                    " (prefix match)"
-                                } else {
-                                    ""
-                                }
-                            ),
-                        },
-                    )
-                };
-                (ok, "invalid_value", hint)
-            }
-            Rule::Date { delete } => (
-                (delete && val == "<delete>") || values::is_date(val),
+            } => (delete && val == "<delete>") || values::enum_ok(val, values, mode),
+            Rule::Date { delete } => (delete && val == "<delete>") || values::is_date(val),
+            Rule::Email => values::is_email(val),
+            Rule::Int => values::is_int(val),
+            Rule::Bool => values::is_plain_bool(val),
+        };
+        if ok {
+            continue;
+        }
+        let (code, hint) = match col.rule {
+            Rule::Text => ("", None),
+            Rule::Enum {
+                values,
+                mode,
+                delete,
+            } => (
+                "invalid_value",
+                Some(
+                    match nearest(&val.to_ascii_lowercase(), values.iter().copied()) {
+                        Some(c) => format!("did you mean \"{c}\"?"),
+                        None => format!(
+                            "expected {}{}{}",
+                            values.join(", "),
+                            if delete { ", <delete>" } else { "" },
+                            if mode == kinds::Match::Prefix {
+                                " (prefix match)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    },
+                ),
+            ),
+            Rule::Date { .. } => (
                 "bad_date",
                 Some(
                     "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ".into(),
                 ),
             ),
-            Rule::Email => (values::is_email(val), "invalid_email", None),
-            Rule::Int => (
-                values::is_int(val),
-                "invalid_integer",
-                Some("expected an integer".into()),
-            ),
+            Rule::Email => ("invalid_email", None),
+            Rule::Int => ("invalid_integer", Some("expected an integer".into())),
             Rule::Bool => (
-                values::is_plain_bool(val),
                 "invalid_boolean",
                 Some(format!(
                     "Canvas reads \"{val}\" as false; use true/false, yes/no or 1/0"

@@ -1,6 +1,7 @@
 //! Validation of one CSV stream (a file or a zip entry) against the kinds table.
 
 use std::io::{self, Read};
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use super::bundle::{self, Bundle, SEED, hash_bytes, hash_lower};
 use super::kinds::{self, KINDS, Kind, Ns, Pair, Req, Rule};
@@ -467,99 +468,118 @@ pub(crate) fn validate_csv<R: Read>(
     };
 
     // ---- rows -----------------------------------------------------------
-    let ncols = names.len();
+    // This thread scans (and hashes each line); the row checks run in order on a
+    // second thread, fed batches of records, once a file has more than one batch.
+    let checker = Checker {
+        ncols: names.len(),
+        kind: kind.map(|k| (k, kind_idx.unwrap(), RowState::new(k, &hidx))),
+        hidx: &hidx,
+        suppressed: &suppressed,
+        file_idx,
+        sink: &mut sink,
+        bundle,
+    };
     let mut row_no: u64 = 1;
     // Hashes of every row, sorted at the end to count exact duplicates (8 bytes a row).
     let mut line_hashes: Vec<u64> = Vec::new();
-    let mut state = kind.map(|k| RowState::new(k, &hidx));
-    loop {
-        match sc.next_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                report_err(&mut sink, e);
+    let mut scan_error = None;
+    let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
+        batch.used = 0;
+        let mut bytes = 0;
+        while batch.used < BATCH_ROWS && bytes < BATCH_BYTES && scan_error.is_none() {
+            if batch.recs.len() == batch.used {
+                batch.recs.push((Record::default(), 0, 0));
+            }
+            let (rec, no, hash) = &mut batch.recs[batch.used];
+            match sc.next_record(rec) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(e) => {
+                    scan_error = Some(e);
+                    return false;
+                }
+            }
+            if rec.is_blank_line() {
+                continue;
+            }
+            row_no += 1;
+            if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
+                continue;
+            }
+            // Canvas's de-duplication of exact duplicate lines.
+            let mut h = hash_bytes(SEED, &rec.data);
+            for e in &rec.ends {
+                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            }
+            line_hashes.push(h);
+            (*no, *hash) = (row_no, h);
+            bytes += rec.data.len();
+            batch.used += 1;
+        }
+        true
+    };
+    let checker = Mutex::new(checker);
+    let mut batch = Batch::default();
+    let mut more = next_batch(&mut sc, &mut batch);
+    let pipelined = more
+        && std::thread::scope(|s| {
+            let (to_checker, from_scanner) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+            let (to_scanner, recycled) = mpsc::channel::<Batch>();
+            let checker = &checker;
+            let Ok(worker) = std::thread::Builder::new()
+                .name("validate-rows".into())
+                .spawn_scoped(s, move || {
+                    let mut c = checker.lock().unwrap_or_else(PoisonError::into_inner);
+                    for mut b in from_scanner {
+                        c.rows(&mut b);
+                        if to_scanner.send(b).is_err() {
+                            break;
+                        }
+                    }
+                })
+            else {
+                return false;
+            };
+            let mut spare = BATCHES_IN_FLIGHT + 1;
+            while more {
+                let mut next = match recycled.try_recv() {
+                    Ok(b) => b,
+                    Err(_) if spare > 0 => {
+                        spare -= 1;
+                        Batch::default()
+                    }
+                    Err(_) => match recycled.recv() {
+                        Ok(b) => b,
+                        Err(_) => break,
+                    },
+                };
+                more = next_batch(&mut sc, &mut next);
+                std::mem::swap(&mut batch, &mut next);
+                if to_checker.send(next).is_err() {
+                    break;
+                }
+            }
+            let _ = to_checker.send(std::mem::take(&mut batch));
+            drop(to_checker);
+            if let Err(p) = worker.join() {
+                std::panic::resume_unwind(p);
+            }
+            true
+        });
+    let mut checker = checker.into_inner().unwrap_or_else(PoisonError::into_inner);
+    if !pipelined {
+        // One batch holds the whole file, or no second thread: check as we scan.
+        loop {
+            checker.rows(&mut batch);
+            if !more {
                 break;
             }
+            more = next_batch(&mut sc, &mut batch);
         }
-        if rec.is_blank_line() {
-            continue;
-        }
-        row_no += 1;
-        if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
-            continue;
-        }
-        sink.rep.rows += 1;
-        // Canvas's de-duplication of exact duplicate lines.
-        let mut h = hash_bytes(SEED, &rec.data);
-        for e in &rec.ends {
-            h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-        line_hashes.push(h);
-        let row = Some(row_no);
-        if rec.len() < ncols && ncols > 1 {
-            let f = sink.rep.file.clone();
-            sink.add(
-                &f,
-                Some(rec.line),
-                row,
-                None,
-                Severity::Warning,
-                "short_row",
-                format!(
-                    "row has {} field(s), the header has {ncols}; the missing fields are read as empty",
-                    rec.len()
-                ),
-                None,
-            );
-        } else if rec.len() > ncols && (ncols..rec.len()).any(|i| !strip(rec.field(i)).is_empty()) {
-            let f = sink.rep.file.clone();
-            sink.add(
-                &f,
-                Some(rec.line),
-                row,
-                None,
-                Severity::Warning,
-                "long_row",
-                format!(
-                    "row has {} fields, the header has {ncols}; Canvas ignores the extra values",
-                    rec.len()
-                ),
-                None,
-            );
-        }
-        if let Some(l) = rec.nul_line {
-            let msg = if kind.is_some_and(|k| k.name == "user") {
-                "Some of the fields contain NULL character".to_string()
-            } else {
-                "a field contains a NUL character".to_string()
-            };
-            let f = sink.rep.file.clone();
-            sink.add(
-                &f,
-                Some(l),
-                row,
-                None,
-                Severity::Error,
-                "nul_character",
-                msg,
-                Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
-            );
-        }
-        if let (Some(k), Some(state)) = (kind, state.as_mut()) {
-            check_row(
-                k,
-                kind_idx.unwrap(),
-                &rec,
-                &hidx,
-                &suppressed,
-                row_no,
-                file_idx,
-                &mut sink,
-                bundle,
-                state,
-                h,
-            );
-        }
+    }
+    drop(checker);
+    if let Some(e) = scan_error {
+        report_err(&mut sink, e);
     }
     line_hashes.sort_unstable();
     let dup_lines = line_hashes.windows(2).filter(|w| w[0] == w[1]).count();
@@ -589,6 +609,113 @@ pub(crate) fn validate_csv<R: Read>(
         }
     }
     sink.finish()
+}
+
+/// Records handed from the scanner to the row checks: `recs[..used]`, each with its
+/// Canvas row number and line hash. The records are reused from batch to batch.
+#[derive(Default)]
+struct Batch {
+    recs: Vec<(Record, u64, u64)>,
+    used: usize,
+}
+
+const BATCH_ROWS: usize = 512;
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches queued for the checker (besides the one it checks and the one being filled).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The per-row checks of one file, in row order (on the second thread when pipelined).
+struct Checker<'a> {
+    ncols: usize,
+    kind: Option<(&'static Kind, usize, RowState)>,
+    hidx: &'a [Option<usize>],
+    suppressed: &'a [bool],
+    file_idx: usize,
+    sink: &'a mut Sink,
+    bundle: &'a mut Bundle,
+}
+
+impl Checker<'_> {
+    fn rows(&mut self, batch: &mut Batch) {
+        let ncols = self.ncols;
+        for (rec, row_no, h) in &batch.recs[..batch.used] {
+            let sink = &mut *self.sink;
+            sink.rep.rows += 1;
+            let row = Some(*row_no);
+            if rec.len() < ncols && ncols > 1 {
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(rec.line),
+                    row,
+                    None,
+                    Severity::Warning,
+                    "short_row",
+                    format!(
+                        "row has {} field(s), the header has {ncols}; the missing fields are read as empty",
+                        rec.len()
+                    ),
+                    None,
+                );
+            } else if rec.len() > ncols
+                && (ncols..rec.len()).any(|i| !strip(rec.field(i)).is_empty())
+            {
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(rec.line),
+                    row,
+                    None,
+                    Severity::Warning,
+                    "long_row",
+                    format!(
+                        "row has {} fields, the header has {ncols}; Canvas ignores the extra values",
+                        rec.len()
+                    ),
+                    None,
+                );
+            }
+            if let Some(l) = rec.nul_line {
+                let msg = if self.kind.as_ref().is_some_and(|k| k.0.name == "user") {
+                    "Some of the fields contain NULL character".to_string()
+                } else {
+                    "a field contains a NUL character".to_string()
+                };
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(l),
+                    row,
+                    None,
+                    Severity::Error,
+                    "nul_character",
+                    msg,
+                    Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
+                );
+            }
+            if let Some((k, kind_idx, state)) = self.kind.as_mut() {
+                check_row(
+                    k,
+                    *kind_idx,
+                    rec,
+                    self.hidx,
+                    self.suppressed,
+                    *row_no,
+                    self.file_idx,
+                    sink,
+                    self.bundle,
+                    state,
+                    *h,
+                );
+            }
+        }
+        // Keep the reused records small after an unusually large one.
+        for (rec, _, _) in &mut batch.recs {
+            if rec.data.capacity() > BATCH_BYTES {
+                *rec = Record::default();
+            }
+        }
+    }
 }
 
 /// Column indices resolved once per file, so rows never look names up.

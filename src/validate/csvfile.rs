@@ -512,6 +512,11 @@ pub(crate) fn validate_csv<R: Read>(
                 h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             }
             line_hashes.push(h);
+            if line_hashes.len().is_multiple_of(HASH_RUN) {
+                // Sorted runs now (this thread has slack), merged at the end.
+                let n = line_hashes.len();
+                line_hashes[n - HASH_RUN..].sort_unstable();
+            }
             (*no, *hash) = (row_no, h);
             bytes += rec.data.len();
             batch.used += 1;
@@ -581,8 +586,7 @@ pub(crate) fn validate_csv<R: Read>(
     if let Some(e) = scan_error {
         report_err(&mut sink, e);
     }
-    line_hashes.sort_unstable();
-    let dup_lines = line_hashes.windows(2).filter(|w| w[0] == w[1]).count();
+    let dup_lines = duplicates(&mut line_hashes);
     drop(line_hashes);
     if dup_lines >= 100 {
         let base = name.rsplit(['/', ':']).next().unwrap_or(name);
@@ -609,6 +613,41 @@ pub(crate) fn validate_csv<R: Read>(
         }
     }
     sink.finish()
+}
+
+/// Line hashes are sorted in runs of this many as they come.
+const HASH_RUN: usize = 1 << 16;
+
+/// How many values equal an earlier one, given runs of `HASH_RUN` sorted values
+/// (the last run may be shorter and unsorted): a k-way merge of the runs.
+fn duplicates(h: &mut [u64]) -> usize {
+    let tail = h.len() - h.len() % HASH_RUN;
+    h[tail..].sort_unstable();
+    let mut runs: Vec<&[u64]> = h.chunks(HASH_RUN).filter(|r| !r.is_empty()).collect();
+    if runs.len() <= 1 {
+        return runs
+            .first()
+            .map_or(0, |r| r.windows(2).filter(|w| w[0] == w[1]).count());
+    }
+    use std::cmp::Reverse;
+    let mut heap: std::collections::BinaryHeap<Reverse<(u64, usize)>> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Reverse((r[0], i)))
+        .collect();
+    let mut dups = 0;
+    let mut prev = None;
+    while let Some(Reverse((v, i))) = heap.pop() {
+        if prev == Some(v) {
+            dups += 1;
+        }
+        prev = Some(v);
+        runs[i] = &runs[i][1..];
+        if let Some(&next) = runs[i].first() {
+            heap.push(Reverse((next, i)));
+        }
+    }
+    dups
 }
 
 /// Records handed from the scanner to the row checks: `recs[..used]`, each with its
@@ -1052,5 +1091,63 @@ fn check_row(
                 ci as u8,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_count_over_runs() {
+        for n in [0, 1, 5, HASH_RUN, HASH_RUN + 1, 3 * HASH_RUN + 77] {
+            let mut v: Vec<u64> = (0..n as u64).map(|i| (i * 7919) % 1000).collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            let want = want.windows(2).filter(|w| w[0] == w[1]).count();
+            for c in v.chunks_exact_mut(HASH_RUN) {
+                c.sort_unstable();
+            }
+            assert_eq!(duplicates(&mut v), want, "{n}");
+        }
+    }
+
+    /// Enough rows for several batches, so the row checks run on the second thread.
+    #[test]
+    fn pipelined_rows_keep_their_order() {
+        let mut csv = String::from("course_id,user_id,role,status,start_date\n");
+        let rows = 5 * BATCH_ROWS + 17;
+        for i in 0..rows {
+            let date = if i % 7 == 0 {
+                "2026-02-30"
+            } else {
+                "2026-02-03"
+            };
+            csv.push_str(&format!("C1,U{i},student,active,{date}\n"));
+            if i % 100 == 0 {
+                csv.push('\n');
+            }
+        }
+        csv.push_str("C1,\"U-open,student\n");
+        let mut b = Bundle::default();
+        let r = validate_csv("e.csv", csv.as_bytes(), &mut b, usize::MAX, default_io);
+        let bad = rows.div_ceil(7);
+        assert_eq!(r.rows as usize, rows);
+        assert_eq!(r.diagnostics.len(), bad + 1);
+        let mut last = 0;
+        for d in &r.diagnostics[..bad] {
+            assert_eq!(d.code, "bad_date");
+            let line = d.line.unwrap();
+            assert!(line > last);
+            last = line;
+        }
+        // 2 + 7k plus a blank line after every 100 rows.
+        let k = bad as u64 - 1;
+        let i = 7 * k;
+        assert_eq!(last, 2 + i + i / 100 + 1);
+        let end = r.diagnostics.last().unwrap();
+        assert_eq!(end.code, "unterminated_quote");
+        b.flush();
+        assert_eq!(b.refs[Ns::User as usize].iter().count(), rows);
     }
 }

@@ -478,19 +478,18 @@ pub(crate) fn validate_csv<R: Read>(
         file_idx,
         sink: &mut sink,
         bundle,
+        line_hashes: Vec::new(),
     };
     let mut row_no: u64 = 1;
-    // Hashes of every row, sorted at the end to count exact duplicates (8 bytes a row).
-    let mut line_hashes: Vec<u64> = Vec::new();
     let mut scan_error = None;
     let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
         batch.used = 0;
         let mut bytes = 0;
         while batch.used < BATCH_ROWS && bytes < BATCH_BYTES && scan_error.is_none() {
             if batch.recs.len() == batch.used {
-                batch.recs.push((Record::default(), 0, 0));
+                batch.recs.push((Record::default(), 0));
             }
-            let (rec, no, hash) = &mut batch.recs[batch.used];
+            let (rec, no) = &mut batch.recs[batch.used];
             match sc.next_record(rec) {
                 Ok(true) => {}
                 Ok(false) => return false,
@@ -506,18 +505,7 @@ pub(crate) fn validate_csv<R: Read>(
             if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
                 continue;
             }
-            // Canvas's de-duplication of exact duplicate lines.
-            let mut h = hash_bytes(SEED, &rec.data);
-            for e in &rec.ends {
-                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            }
-            line_hashes.push(h);
-            if line_hashes.len().is_multiple_of(HASH_RUN) {
-                // Sorted runs now (this thread has slack), merged at the end.
-                let n = line_hashes.len();
-                line_hashes[n - HASH_RUN..].sort_unstable();
-            }
-            (*no, *hash) = (row_no, h);
+            *no = row_no;
             bytes += rec.data.len();
             batch.used += 1;
         }
@@ -582,6 +570,7 @@ pub(crate) fn validate_csv<R: Read>(
             more = next_batch(&mut sc, &mut batch);
         }
     }
+    let mut line_hashes = std::mem::take(&mut checker.line_hashes);
     drop(checker);
     if let Some(e) = scan_error {
         report_err(&mut sink, e);
@@ -618,43 +607,39 @@ pub(crate) fn validate_csv<R: Read>(
 /// Line hashes are sorted in runs of this many as they come.
 const HASH_RUN: usize = 1 << 16;
 
-/// How many values equal an earlier one, given runs of `HASH_RUN` sorted values
-/// (the last run may be shorter and unsorted): a k-way merge of the runs.
+/// How many values equal an earlier one, given runs of `HASH_RUN` sorted values (the
+/// last run may be shorter and unsorted). Equal values share their top bits, so the
+/// runs are cut by the top 8 bits and each of the 256 groups is gathered (into a
+/// scratch buffer about 1/256 of the whole, which stays in cache) and sorted alone.
 fn duplicates(h: &mut [u64]) -> usize {
     let tail = h.len() - h.len() % HASH_RUN;
     h[tail..].sort_unstable();
-    let mut runs: Vec<&[u64]> = h.chunks(HASH_RUN).filter(|r| !r.is_empty()).collect();
+    let mut runs: Vec<&[u64]> = h.chunks(HASH_RUN).collect();
     if runs.len() <= 1 {
         return runs
             .first()
             .map_or(0, |r| r.windows(2).filter(|w| w[0] == w[1]).count());
     }
-    use std::cmp::Reverse;
-    let mut heap: std::collections::BinaryHeap<Reverse<(u64, usize)>> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Reverse((r[0], i)))
-        .collect();
     let mut dups = 0;
-    let mut prev = None;
-    while let Some(Reverse((v, i))) = heap.pop() {
-        if prev == Some(v) {
-            dups += 1;
+    let mut group = Vec::new();
+    for top in 0..256u64 {
+        group.clear();
+        for r in &mut runs {
+            let n = r.partition_point(|&v| v >> 56 <= top);
+            group.extend_from_slice(&r[..n]);
+            *r = &r[n..];
         }
-        prev = Some(v);
-        runs[i] = &runs[i][1..];
-        if let Some(&next) = runs[i].first() {
-            heap.push(Reverse((next, i)));
-        }
+        group.sort_unstable();
+        dups += group.windows(2).filter(|w| w[0] == w[1]).count();
     }
     dups
 }
 
 /// Records handed from the scanner to the row checks: `recs[..used]`, each with its
-/// Canvas row number and line hash. The records are reused from batch to batch.
+/// Canvas row number. The records are reused from batch to batch.
 #[derive(Default)]
 struct Batch {
-    recs: Vec<(Record, u64, u64)>,
+    recs: Vec<(Record, u64)>,
     used: usize,
 }
 
@@ -672,14 +657,27 @@ struct Checker<'a> {
     file_idx: usize,
     sink: &'a mut Sink,
     bundle: &'a mut Bundle,
+    /// Hashes of every row, to count exact duplicates (8 bytes a row), sorted in runs
+    /// of `HASH_RUN` as they come.
+    line_hashes: Vec<u64>,
 }
 
 impl Checker<'_> {
     fn rows(&mut self, batch: &mut Batch) {
         let ncols = self.ncols;
-        for (rec, row_no, h) in &batch.recs[..batch.used] {
+        for (rec, row_no) in &batch.recs[..batch.used] {
             let sink = &mut *self.sink;
             sink.rep.rows += 1;
+            // Canvas's de-duplication of exact duplicate lines.
+            let mut h = hash_bytes(SEED, &rec.data);
+            for e in &rec.ends {
+                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            }
+            self.line_hashes.push(h);
+            if self.line_hashes.len().is_multiple_of(HASH_RUN) {
+                let n = self.line_hashes.len();
+                self.line_hashes[n - HASH_RUN..].sort_unstable();
+            }
             let row = Some(*row_no);
             if rec.len() < ncols && ncols > 1 {
                 let f = sink.rep.file.clone();
@@ -744,12 +742,12 @@ impl Checker<'_> {
                     sink,
                     self.bundle,
                     state,
-                    *h,
+                    h,
                 );
             }
         }
         // Keep the reused records small after an unusually large one.
-        for (rec, _, _) in &mut batch.recs {
+        for (rec, _) in &mut batch.recs {
             if rec.data.capacity() > BATCH_BYTES {
                 *rec = Record::default();
             }
@@ -1101,7 +1099,9 @@ mod tests {
     #[test]
     fn duplicate_count_over_runs() {
         for n in [0, 1, 5, HASH_RUN, HASH_RUN + 1, 3 * HASH_RUN + 77] {
-            let mut v: Vec<u64> = (0..n as u64).map(|i| (i * 7919) % 1000).collect();
+            let mut v: Vec<u64> = (0..n as u64)
+                .map(|i| hash_bytes(SEED, &(i % 5000).to_le_bytes()))
+                .collect();
             let mut want = v.clone();
             want.sort_unstable();
             let want = want.windows(2).filter(|w| w[0] == w[1]).count();

@@ -478,18 +478,18 @@ pub(crate) fn validate_csv<R: Read>(
         file_idx,
         sink: &mut sink,
         bundle,
-        line_hashes: Vec::new(),
     };
     let mut row_no: u64 = 1;
+    let mut line_hashes = LineHashes::new();
     let mut scan_error = None;
     let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
         batch.used = 0;
         let mut bytes = 0;
         while batch.used < BATCH_ROWS && bytes < BATCH_BYTES && scan_error.is_none() {
             if batch.recs.len() == batch.used {
-                batch.recs.push((Record::default(), 0));
+                batch.recs.push((Record::default(), 0, 0));
             }
-            let (rec, no) = &mut batch.recs[batch.used];
+            let (rec, no, hash) = &mut batch.recs[batch.used];
             match sc.next_record(rec) {
                 Ok(true) => {}
                 Ok(false) => return false,
@@ -505,7 +505,13 @@ pub(crate) fn validate_csv<R: Read>(
             if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
                 continue;
             }
-            *no = row_no;
+            // Canvas's de-duplication of exact duplicate lines.
+            let mut h = hash_bytes(SEED, &rec.data);
+            for e in &rec.ends {
+                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            }
+            line_hashes.push(h);
+            (*no, *hash) = (row_no, h);
             bytes += rec.data.len();
             batch.used += 1;
         }
@@ -570,13 +576,11 @@ pub(crate) fn validate_csv<R: Read>(
             more = next_batch(&mut sc, &mut batch);
         }
     }
-    let mut line_hashes = std::mem::take(&mut checker.line_hashes);
     drop(checker);
     if let Some(e) = scan_error {
         report_err(&mut sink, e);
     }
-    let dup_lines = duplicates(&mut line_hashes);
-    drop(line_hashes);
+    let dup_lines = line_hashes.duplicates();
     if dup_lines >= 100 {
         let base = name.rsplit(['/', ':']).next().unwrap_or(name);
         let stem = base
@@ -604,42 +608,70 @@ pub(crate) fn validate_csv<R: Read>(
     sink.finish()
 }
 
-/// Line hashes are sorted in runs of this many as they come.
-const HASH_RUN: usize = 1 << 16;
+/// Hashes of every row, to count exact duplicates (8 bytes a row). They are kept in
+/// 256 buckets by their top 8 bits: equal hashes share a bucket, and each bucket is
+/// small enough to count in cache at the end (instead of sorting them all).
+struct LineHashes {
+    buckets: Vec<Vec<u64>>,
+}
 
-/// How many values equal an earlier one, given runs of `HASH_RUN` sorted values (the
-/// last run may be shorter and unsorted). Equal values share their top bits, so the
-/// runs are cut by the top 8 bits and each of the 256 groups is gathered (into a
-/// scratch buffer about 1/256 of the whole, which stays in cache) and sorted alone.
-fn duplicates(h: &mut [u64]) -> usize {
-    let tail = h.len() - h.len() % HASH_RUN;
-    h[tail..].sort_unstable();
-    let mut runs: Vec<&[u64]> = h.chunks(HASH_RUN).collect();
-    if runs.len() <= 1 {
-        return runs
-            .first()
-            .map_or(0, |r| r.windows(2).filter(|w| w[0] == w[1]).count());
-    }
-    let mut dups = 0;
-    let mut group = Vec::new();
-    for top in 0..256u64 {
-        group.clear();
-        for r in &mut runs {
-            let n = r.partition_point(|&v| v >> 56 <= top);
-            group.extend_from_slice(&r[..n]);
-            *r = &r[n..];
+impl LineHashes {
+    fn new() -> Self {
+        LineHashes {
+            buckets: (0..256).map(|_| Vec::new()).collect(),
         }
-        group.sort_unstable();
-        dups += group.windows(2).filter(|w| w[0] == w[1]).count();
     }
-    dups
+
+    #[inline]
+    fn push(&mut self, h: u64) {
+        self.buckets[(h >> 56) as usize].push(h);
+    }
+
+    /// How many hashes equal an earlier one.
+    fn duplicates(self) -> usize {
+        let mut table: Vec<u64> = Vec::new();
+        let mut dups = 0;
+        for b in self.buckets {
+            if b.len() < 2 {
+                continue;
+            }
+            // Open addressing on the bits below the top 8; 0 marks an empty slot.
+            let slots = (b.len() * 2).next_power_of_two();
+            let bits = slots.trailing_zeros();
+            let mask = slots - 1;
+            table.clear();
+            table.resize(slots, 0);
+            let mut zero = false;
+            for h in b {
+                if h == 0 {
+                    dups += usize::from(zero);
+                    zero = true;
+                    continue;
+                }
+                let mut i = ((h << 8) >> (64 - bits)) as usize;
+                loop {
+                    let t = table[i];
+                    if t == h {
+                        dups += 1;
+                        break;
+                    }
+                    if t == 0 {
+                        table[i] = h;
+                        break;
+                    }
+                    i = (i + 1) & mask;
+                }
+            }
+        }
+        dups
+    }
 }
 
 /// Records handed from the scanner to the row checks: `recs[..used]`, each with its
-/// Canvas row number. The records are reused from batch to batch.
+/// Canvas row number and line hash. The records are reused from batch to batch.
 #[derive(Default)]
 struct Batch {
-    recs: Vec<(Record, u64)>,
+    recs: Vec<(Record, u64, u64)>,
     used: usize,
 }
 
@@ -657,27 +689,14 @@ struct Checker<'a> {
     file_idx: usize,
     sink: &'a mut Sink,
     bundle: &'a mut Bundle,
-    /// Hashes of every row, to count exact duplicates (8 bytes a row), sorted in runs
-    /// of `HASH_RUN` as they come.
-    line_hashes: Vec<u64>,
 }
 
 impl Checker<'_> {
     fn rows(&mut self, batch: &mut Batch) {
         let ncols = self.ncols;
-        for (rec, row_no) in &batch.recs[..batch.used] {
+        for (rec, row_no, h) in &batch.recs[..batch.used] {
             let sink = &mut *self.sink;
             sink.rep.rows += 1;
-            // Canvas's de-duplication of exact duplicate lines.
-            let mut h = hash_bytes(SEED, &rec.data);
-            for e in &rec.ends {
-                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            }
-            self.line_hashes.push(h);
-            if self.line_hashes.len().is_multiple_of(HASH_RUN) {
-                let n = self.line_hashes.len();
-                self.line_hashes[n - HASH_RUN..].sort_unstable();
-            }
             let row = Some(*row_no);
             if rec.len() < ncols && ncols > 1 {
                 let f = sink.rep.file.clone();
@@ -742,12 +761,12 @@ impl Checker<'_> {
                     sink,
                     self.bundle,
                     state,
-                    h,
+                    *h,
                 );
             }
         }
         // Keep the reused records small after an unusually large one.
-        for (rec, _) in &mut batch.recs {
+        for (rec, _, _) in &mut batch.recs {
             if rec.data.capacity() > BATCH_BYTES {
                 *rec = Record::default();
             }
@@ -1097,18 +1116,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn duplicate_count_over_runs() {
-        for n in [0, 1, 5, HASH_RUN, HASH_RUN + 1, 3 * HASH_RUN + 77] {
-            let mut v: Vec<u64> = (0..n as u64)
-                .map(|i| hash_bytes(SEED, &(i % 5000).to_le_bytes()))
+    fn duplicate_count() {
+        for n in [0, 1, 5, 1000, 70_000] {
+            let v: Vec<u64> = (0..n as u64)
+                .map(|i| match i % 7 {
+                    0 => 0,
+                    1 => i,
+                    _ => hash_bytes(SEED, &(i % 5000).to_le_bytes()),
+                })
                 .collect();
             let mut want = v.clone();
             want.sort_unstable();
             let want = want.windows(2).filter(|w| w[0] == w[1]).count();
-            for c in v.chunks_exact_mut(HASH_RUN) {
-                c.sort_unstable();
+            let mut l = LineHashes::new();
+            for h in v {
+                l.push(h);
             }
-            assert_eq!(duplicates(&mut v), want, "{n}");
+            assert_eq!(l.duplicates(), want, "{n}");
         }
     }
 

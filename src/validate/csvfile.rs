@@ -694,6 +694,24 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn rows(&mut self, batch: &mut Batch) {
         let ncols = self.ncols;
+        // Pull the id-table slots this batch will define into the cache, together.
+        if let Some((_, _, st)) = &self.kind {
+            for (rec, _, _) in &batch.recs[..batch.used] {
+                for &(i, ns) in &st.defined {
+                    if i < rec.len() {
+                        let val = as_str(strip(rec.field(i)));
+                        if !val.is_empty() {
+                            let key = if ns == Ns::Login {
+                                hash_lower(SEED, val)
+                            } else {
+                                hash_bytes(SEED, val.as_bytes())
+                            };
+                            self.bundle.defs[ns as usize].prefetch(key);
+                        }
+                    }
+                }
+            }
+        }
         for (rec, row_no, h) in &batch.recs[..batch.used] {
             let sink = &mut *self.sink;
             sink.rep.rows += 1;
@@ -786,6 +804,8 @@ struct RowState {
     unique: Vec<(usize, Ns)>,
     user_id: Option<usize>,
     refs: Vec<(usize, Ns)>,
+    /// Header index and namespace of the id and unique columns (for prefetching).
+    defined: Vec<(usize, Ns)>,
 }
 
 impl RowState {
@@ -828,6 +848,13 @@ impl RowState {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, c)| c.refers.map(|ns| (i, ns)))
+                .collect(),
+            defined: k
+                .defines
+                .map(|(ns, c)| (c, ns))
+                .into_iter()
+                .chain(k.unique.iter().map(|(c, ns)| (*c, *ns)))
+                .filter_map(|(c, ns)| hidx[ix(c)].map(|i| (i, ns)))
                 .collect(),
         }
     }

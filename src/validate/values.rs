@@ -33,14 +33,14 @@ pub fn is_email(v: &str) -> bool {
     if local.is_empty() || domain.contains('@') || v.chars().any(|c| c.is_whitespace()) {
         return false;
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
+    let mut labels = 0;
+    domain.split('.').all(|l| {
+        labels += 1;
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    }) && labels >= 2
 }
 
 fn digits(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {

@@ -39,7 +39,7 @@ pub fn hash_lower(seed: u64, s: &str) -> u64 {
 }
 
 /// A flat open-addressing map from 64-bit hashes (already well mixed) to small values:
-/// linear probing, the slot picked by the hash's top bits, load factor at most 3/4.
+/// linear probing, the slot picked by the hash's top bits, load factor at most 7/8.
 /// The key 0 marks an empty slot; a real key 0 is kept aside.
 pub struct IdMap<V> {
     slots: Vec<(u64, V)>,
@@ -123,7 +123,7 @@ impl<V: Copy + Default> IdMap<V> {
             let new = self.zero.is_none();
             return (self.zero.get_or_insert_with(make), new);
         }
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
+        if (self.len + 1) * 8 > self.slots.len() * 7 {
             self.grow();
         }
         let mask = self.slots.len() - 1;

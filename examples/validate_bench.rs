@@ -17,11 +17,15 @@ fn main() {
     let t = Instant::now();
     match mode.as_str() {
         "validate" => {
-            let opts = canvas_sis::validate::Options::default();
+            let mut opts = canvas_sis::validate::Options::default();
+            if let Some(m) = std::env::var_os("VALIDATE_BENCH_MAX") {
+                opts.max_diagnostics = m.to_str().and_then(|m| m.parse().ok()).expect("max");
+            }
             let r = canvas_sis::validate::validate_paths(&paths, &opts).expect("inputs");
             let secs = t.elapsed().as_secs_f64();
             if std::env::var_os("VALIDATE_BENCH_PRINT").is_some() {
                 r.write_text(&mut std::io::stdout()).expect("stdout");
+                println!("{}", r.to_json());
             } else {
                 println!("{}", r.summary_line());
             }

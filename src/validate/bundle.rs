@@ -1,8 +1,5 @@
 //! Cross-file state: compact id sets (64-bit hashes), references, duplicates.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use super::kinds::{NS_COUNT, Ns};
 
 const P0: u64 = 0xa076_1d64_78bd_642f;
@@ -41,21 +38,147 @@ pub fn hash_lower(seed: u64, s: &str) -> u64 {
     }
 }
 
-/// Pass-through hasher for keys that are already hashes.
-#[derive(Default, Clone, Copy)]
-pub struct IdHasher(u64);
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = hash_bytes(self.0, bytes);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+/// A flat open-addressing map from 64-bit hashes (already well mixed) to small values:
+/// linear probing, the slot picked by the hash's top bits, load factor at most 7/8.
+/// The key 0 marks an empty slot; a real key 0 is kept aside.
+pub struct IdMap<V> {
+    slots: Vec<(u64, V)>,
+    /// `64 - log2(slots.len())`.
+    shift: u32,
+    len: usize,
+    zero: Option<V>,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap {
+            slots: Vec::new(),
+            shift: 64,
+            len: 0,
+            zero: None,
+        }
     }
 }
-pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+impl<V: Copy + Default> IdMap<V> {
+    const MIN_SLOTS: usize = 16;
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        (key >> self.shift) as usize
+    }
+
+    /// Number of keys.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len + usize::from(self.zero.is_some())
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Hint that `key` is about to be looked up (pulls its slot into the cache).
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let p: *const (u64, V) = &self.slots[self.home(key)];
+        prefetch_ptr(p.cast());
+    }
+
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<&V> {
+        if key == 0 {
+            return self.zero.as_ref();
+        }
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let s = &self.slots[i];
+            if s.0 == key {
+                return Some(&s.1);
+            }
+            if s.0 == 0 {
+                return None;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    pub fn contains_key(&self, key: u64) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value for `key`, inserting `make()` first if absent; the flag says whether
+    /// it was inserted.
+    #[inline]
+    pub fn get_or_insert_with(&mut self, key: u64, make: impl FnOnce() -> V) -> (&mut V, bool) {
+        if key == 0 {
+            let new = self.zero.is_none();
+            return (self.zero.get_or_insert_with(make), new);
+        }
+        if (self.len + 1) * 8 > self.slots.len() * 7 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let k = self.slots[i].0;
+            if k == key {
+                return (&mut self.slots[i].1, false);
+            }
+            if k == 0 {
+                self.slots[i] = (key, make());
+                self.len += 1;
+                return (&mut self.slots[i].1, true);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(Self::MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![(0, V::default()); n]);
+        self.shift = 64 - n.trailing_zeros();
+        let mask = n - 1;
+        for (k, v) in old {
+            if k == 0 {
+                continue;
+            }
+            let mut i = self.home(k);
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (k, v);
+        }
+    }
+
+    /// Every (key, value), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        self.zero
+            .iter()
+            .map(|v| (0, v))
+            .chain(self.slots.iter().filter(|s| s.0 != 0).map(|(k, v)| (*k, v)))
+    }
+}
+
+#[inline]
+fn prefetch_ptr(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// A location packed in 64 bits: file index (24 bits) and line (40 bits).
 pub fn loc(file: usize, line: u64) -> u64 {
@@ -68,21 +191,46 @@ pub fn loc_line(l: u64) -> u64 {
     l & 0xff_ffff_ffff
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct Def {
     pub loc: u64,
     /// Hash of the owning id (for unique columns such as `login_id`).
     pub owner: u64,
 }
 
+/// Per referenced id: how many rows reference it, and where its first reference is
+/// (an index into `Bundle::ref_info`).
+#[derive(Clone, Copy, Default)]
+pub struct RefCount {
+    pub count: u32,
+    pub info: u32,
+}
+
+/// The first reference to an id.
 pub struct RefEntry {
     pub loc: u64,
-    pub count: u32,
     pub text_off: u32,
     pub text_len: u32,
     pub kind: u8,
     pub col: u8,
 }
+
+/// A reference not yet counted (see `Bundle::reference`).
+struct Pending {
+    key: u64,
+    loc: u64,
+    text_off: u32,
+    text_len: u32,
+    /// The id is short enough to keep (its text is in `pending_text`).
+    keep: bool,
+    ns: u8,
+    kind: u8,
+    col: u8,
+}
+
+/// References are counted in batches of this many: their slots are prefetched
+/// together, so the cache misses overlap instead of stalling one by one.
+const BATCH: usize = 64;
 
 #[derive(Default)]
 pub struct Bundle {
@@ -91,8 +239,11 @@ pub struct Bundle {
     pub defs: [IdMap<Def>; NS_COUNT],
     /// How many files define ids of each namespace.
     pub definers: [u32; NS_COUNT],
-    pub refs: [IdMap<RefEntry>; NS_COUNT],
+    pub refs: [IdMap<RefCount>; NS_COUNT],
+    pub ref_info: Vec<RefEntry>,
     pub ref_text: String,
+    pending: Vec<Pending>,
+    pending_text: String,
 }
 
 pub const SEED: u64 = 0x5eed;
@@ -105,34 +256,69 @@ impl Bundle {
 
     /// Record a definition; returns the earlier one if this id was already defined.
     pub fn define(&mut self, ns: Ns, key: u64, at: u64, owner: u64) -> Option<Def> {
-        use std::collections::hash_map::Entry;
-        match self.defs[ns as usize].entry(key) {
-            Entry::Occupied(o) => Some(*o.get()),
-            Entry::Vacant(v) => {
-                v.insert(Def { loc: at, owner });
-                None
-            }
+        let (d, new) = self.defs[ns as usize].get_or_insert_with(key, || Def { loc: at, owner });
+        if new { None } else { Some(*d) }
+    }
+
+    /// Count a reference to `id`. The first reference to each id keeps its location
+    /// and text. Counting is deferred to batches (see [`BATCH`]), in order, so the
+    /// result is as if each were counted at once; call [`Bundle::flush`] before
+    /// reading `refs`.
+    #[inline]
+    pub fn reference(&mut self, ns: Ns, id: &str, at: u64, kind: u8, col: u8) {
+        let key = hash_bytes(SEED, id.as_bytes());
+        let text_off = self.pending_text.len() as u32;
+        let keep = id.len() <= 256;
+        if keep {
+            self.pending_text.push_str(id);
+        }
+        self.pending.push(Pending {
+            key,
+            loc: at,
+            text_off,
+            text_len: if keep { id.len() as u32 } else { 0 },
+            keep,
+            ns: ns as u8,
+            kind,
+            col,
+        });
+        if self.pending.len() >= BATCH {
+            self.flush();
         }
     }
 
-    pub fn reference(&mut self, ns: Ns, id: &str, at: u64, kind: u8, col: u8) {
-        let key = hash_bytes(SEED, id.as_bytes());
-        let e = self.refs[ns as usize].entry(key).or_insert_with(|| {
-            let off = self.ref_text.len();
-            let keep = off < u32::MAX as usize / 2 && id.len() <= 256;
-            if keep {
-                self.ref_text.push_str(id);
-            }
-            RefEntry {
-                loc: at,
-                count: 0,
-                text_off: off as u32,
-                text_len: if keep { id.len() as u32 } else { 0 },
-                kind,
-                col,
-            }
-        });
-        e.count = e.count.saturating_add(1);
+    /// Count every deferred reference.
+    pub fn flush(&mut self) {
+        for p in &self.pending {
+            self.refs[p.ns as usize].prefetch(p.key);
+        }
+        for p in &self.pending {
+            let info = &mut self.ref_info;
+            let ref_text = &mut self.ref_text;
+            let (e, _) = self.refs[p.ns as usize].get_or_insert_with(p.key, || {
+                let id =
+                    &self.pending_text[p.text_off as usize..(p.text_off + p.text_len) as usize];
+                let off = ref_text.len();
+                let keep = off < u32::MAX as usize / 2 && p.keep;
+                if keep {
+                    ref_text.push_str(id);
+                }
+                info.push(RefEntry {
+                    loc: p.loc,
+                    text_off: off as u32,
+                    text_len: if keep { id.len() as u32 } else { 0 },
+                    kind: p.kind,
+                    col: p.col,
+                });
+                RefCount {
+                    count: 0,
+                    info: (info.len() - 1) as u32,
+                }
+            });
+            e.count = e.count.saturating_add(1);
+        }
+        self.pending.clear();
+        self.pending_text.clear();
     }
 
     pub fn where_(&self, l: u64) -> String {
@@ -160,5 +346,65 @@ mod tests {
         for i in 0..100_000u32 {
             assert!(s.insert(hash_bytes(SEED, format!("u{i}").as_bytes())));
         }
+    }
+
+    #[test]
+    fn id_map() {
+        let mut m: IdMap<u32> = IdMap::default();
+        assert!(m.get(7).is_none() && m.get(0).is_none() && m.is_empty());
+        m.prefetch(7);
+        let keys: Vec<u64> = (0..10_000u64)
+            .map(|i| {
+                if i == 0 {
+                    0
+                } else {
+                    hash_bytes(SEED, &i.to_le_bytes())
+                }
+            })
+            .chain([1, u64::MAX, 1 << 63])
+            .collect();
+        for (n, &k) in keys.iter().enumerate() {
+            let (v, new) = m.get_or_insert_with(k, || n as u32);
+            assert!(new);
+            *v += 1;
+        }
+        for (n, &k) in keys.iter().enumerate() {
+            let (v, new) = m.get_or_insert_with(k, || 0);
+            assert!(!new);
+            assert_eq!(*v, n as u32 + 1);
+            assert_eq!(m.get(k), Some(&(n as u32 + 1)));
+        }
+        assert_eq!(m.len(), keys.len());
+        let mut seen: Vec<u64> = m.iter().map(|(k, _)| k).collect();
+        seen.sort_unstable();
+        let mut want = keys.clone();
+        want.sort_unstable();
+        assert_eq!(seen, want);
+        assert!(!m.contains_key(hash_bytes(SEED, b"absent")));
+    }
+
+    #[test]
+    fn references_are_counted_in_order() {
+        let mut b = Bundle::default();
+        let long = "x".repeat(300);
+        for i in 0..1000u64 {
+            b.reference(Ns::User, &format!("u{}", i % 70), loc(0, i + 2), 1, 2);
+            b.reference(Ns::Course, &long, loc(0, i + 2), 1, 3);
+        }
+        b.flush();
+        assert_eq!(b.refs[Ns::User as usize].len(), 70);
+        let key = hash_bytes(SEED, b"u5");
+        let c = *b.refs[Ns::User as usize].get(key).unwrap();
+        assert_eq!(c.count, 15);
+        let e = &b.ref_info[c.info as usize];
+        assert_eq!((e.loc, e.kind, e.col), (loc(0, 7), 1, 2));
+        assert_eq!(
+            &b.ref_text[e.text_off as usize..][..e.text_len as usize],
+            "u5"
+        );
+        let c = *b.refs[Ns::Course as usize]
+            .get(hash_bytes(SEED, long.as_bytes()))
+            .unwrap();
+        assert_eq!((c.count, b.ref_info[c.info as usize].text_len), (1000, 0));
     }
 }

@@ -1,6 +1,7 @@
 //! Validation of one CSV stream (a file or a zip entry) against the kinds table.
 
 use std::io::{self, Read};
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use super::bundle::{self, Bundle, SEED, hash_bytes, hash_lower};
 use super::kinds::{self, KINDS, Kind, Ns, Pair, Req, Rule};
@@ -467,103 +468,119 @@ pub(crate) fn validate_csv<R: Read>(
     };
 
     // ---- rows -----------------------------------------------------------
-    let ncols = names.len();
+    // This thread scans (and hashes each line); the row checks run in order on a
+    // second thread, fed batches of records, once a file has more than one batch.
+    let checker = Checker {
+        ncols: names.len(),
+        kind: kind.map(|k| (k, kind_idx.unwrap(), RowState::new(k, &hidx))),
+        hidx: &hidx,
+        suppressed: &suppressed,
+        file_idx,
+        sink: &mut sink,
+        bundle,
+    };
     let mut row_no: u64 = 1;
-    // Hashes of every row, sorted at the end to count exact duplicates (8 bytes a row).
-    let mut line_hashes: Vec<u64> = Vec::new();
-    let mut state = kind.map(|k| RowState::new(k, &hidx));
-    loop {
-        match sc.next_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                report_err(&mut sink, e);
+    let mut line_hashes = LineHashes::new();
+    let mut scan_error = None;
+    let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
+        batch.used = 0;
+        let mut bytes = 0;
+        while batch.used < BATCH_ROWS && bytes < BATCH_BYTES && scan_error.is_none() {
+            if batch.recs.len() == batch.used {
+                batch.recs.push((Record::default(), 0, 0));
+            }
+            let (rec, no, hash) = &mut batch.recs[batch.used];
+            match sc.next_record(rec) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(e) => {
+                    scan_error = Some(e);
+                    return false;
+                }
+            }
+            if rec.is_blank_line() {
+                continue;
+            }
+            row_no += 1;
+            if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
+                continue;
+            }
+            // Canvas's de-duplication of exact duplicate lines.
+            let mut h = hash_bytes(SEED, &rec.data);
+            for e in &rec.ends {
+                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            }
+            line_hashes.push(h);
+            (*no, *hash) = (row_no, h);
+            bytes += rec.data.len();
+            batch.used += 1;
+        }
+        true
+    };
+    let checker = Mutex::new(checker);
+    let mut batch = Batch::default();
+    let mut more = next_batch(&mut sc, &mut batch);
+    let pipelined = more
+        && std::thread::scope(|s| {
+            let (to_checker, from_scanner) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+            let (to_scanner, recycled) = mpsc::channel::<Batch>();
+            let checker = &checker;
+            let Ok(worker) = std::thread::Builder::new()
+                .name("validate-rows".into())
+                .spawn_scoped(s, move || {
+                    let mut c = checker.lock().unwrap_or_else(PoisonError::into_inner);
+                    for mut b in from_scanner {
+                        c.rows(&mut b);
+                        if to_scanner.send(b).is_err() {
+                            break;
+                        }
+                    }
+                })
+            else {
+                return false;
+            };
+            let mut spare = BATCHES_IN_FLIGHT + 1;
+            while more {
+                let mut next = match recycled.try_recv() {
+                    Ok(b) => b,
+                    Err(_) if spare > 0 => {
+                        spare -= 1;
+                        Batch::default()
+                    }
+                    Err(_) => match recycled.recv() {
+                        Ok(b) => b,
+                        Err(_) => break,
+                    },
+                };
+                more = next_batch(&mut sc, &mut next);
+                std::mem::swap(&mut batch, &mut next);
+                if to_checker.send(next).is_err() {
+                    break;
+                }
+            }
+            let _ = to_checker.send(std::mem::take(&mut batch));
+            drop(to_checker);
+            if let Err(p) = worker.join() {
+                std::panic::resume_unwind(p);
+            }
+            true
+        });
+    let mut checker = checker.into_inner().unwrap_or_else(PoisonError::into_inner);
+    if !pipelined {
+        // One batch holds the whole file, or no second thread: check as we scan.
+        loop {
+            checker.rows(&mut batch);
+            if !more {
                 break;
             }
-        }
-        if rec.is_blank_line() {
-            continue;
-        }
-        row_no += 1;
-        if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
-            continue;
-        }
-        sink.rep.rows += 1;
-        // Canvas's de-duplication of exact duplicate lines.
-        let mut h = hash_bytes(SEED, &rec.data);
-        for e in &rec.ends {
-            h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-        line_hashes.push(h);
-        let row = Some(row_no);
-        if rec.len() < ncols && ncols > 1 {
-            let f = sink.rep.file.clone();
-            sink.add(
-                &f,
-                Some(rec.line),
-                row,
-                None,
-                Severity::Warning,
-                "short_row",
-                format!(
-                    "row has {} field(s), the header has {ncols}; the missing fields are read as empty",
-                    rec.len()
-                ),
-                None,
-            );
-        } else if rec.len() > ncols && (ncols..rec.len()).any(|i| !strip(rec.field(i)).is_empty()) {
-            let f = sink.rep.file.clone();
-            sink.add(
-                &f,
-                Some(rec.line),
-                row,
-                None,
-                Severity::Warning,
-                "long_row",
-                format!(
-                    "row has {} fields, the header has {ncols}; Canvas ignores the extra values",
-                    rec.len()
-                ),
-                None,
-            );
-        }
-        if let Some(l) = rec.nul_line {
-            let msg = if kind.is_some_and(|k| k.name == "user") {
-                "Some of the fields contain NULL character".to_string()
-            } else {
-                "a field contains a NUL character".to_string()
-            };
-            let f = sink.rep.file.clone();
-            sink.add(
-                &f,
-                Some(l),
-                row,
-                None,
-                Severity::Error,
-                "nul_character",
-                msg,
-                Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
-            );
-        }
-        if let (Some(k), Some(state)) = (kind, state.as_mut()) {
-            check_row(
-                k,
-                kind_idx.unwrap(),
-                &rec,
-                &hidx,
-                &suppressed,
-                row_no,
-                file_idx,
-                &mut sink,
-                bundle,
-                state,
-                h,
-            );
+            more = next_batch(&mut sc, &mut batch);
         }
     }
-    line_hashes.sort_unstable();
-    let dup_lines = line_hashes.windows(2).filter(|w| w[0] == w[1]).count();
-    drop(line_hashes);
+    drop(checker);
+    if let Some(e) = scan_error {
+        report_err(&mut sink, e);
+    }
+    let dup_lines = line_hashes.duplicates();
     if dup_lines >= 100 {
         let base = name.rsplit(['/', ':']).next().unwrap_or(name);
         let stem = base
@@ -591,6 +608,190 @@ pub(crate) fn validate_csv<R: Read>(
     sink.finish()
 }
 
+/// Hashes of every row, to count exact duplicates (8 bytes a row). They are kept in
+/// 256 buckets by their top 8 bits: equal hashes share a bucket, and each bucket is
+/// small enough to count in cache at the end (instead of sorting them all).
+struct LineHashes {
+    buckets: Vec<Vec<u64>>,
+}
+
+impl LineHashes {
+    fn new() -> Self {
+        LineHashes {
+            buckets: (0..256).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, h: u64) {
+        self.buckets[(h >> 56) as usize].push(h);
+    }
+
+    /// How many hashes equal an earlier one.
+    fn duplicates(self) -> usize {
+        let mut table: Vec<u64> = Vec::new();
+        let mut dups = 0;
+        for b in self.buckets {
+            if b.len() < 2 {
+                continue;
+            }
+            // Open addressing on the bits below the top 8; 0 marks an empty slot.
+            let slots = (b.len() * 2).next_power_of_two();
+            let bits = slots.trailing_zeros();
+            let mask = slots - 1;
+            table.clear();
+            table.resize(slots, 0);
+            let mut zero = false;
+            for h in b {
+                if h == 0 {
+                    dups += usize::from(zero);
+                    zero = true;
+                    continue;
+                }
+                let mut i = ((h << 8) >> (64 - bits)) as usize;
+                loop {
+                    let t = table[i];
+                    if t == h {
+                        dups += 1;
+                        break;
+                    }
+                    if t == 0 {
+                        table[i] = h;
+                        break;
+                    }
+                    i = (i + 1) & mask;
+                }
+            }
+        }
+        dups
+    }
+}
+
+/// Records handed from the scanner to the row checks: `recs[..used]`, each with its
+/// Canvas row number and line hash. The records are reused from batch to batch.
+#[derive(Default)]
+struct Batch {
+    recs: Vec<(Record, u64, u64)>,
+    used: usize,
+}
+
+const BATCH_ROWS: usize = 512;
+const BATCH_BYTES: usize = 256 * 1024;
+/// Batches queued for the checker (besides the one it checks and the one being filled).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The per-row checks of one file, in row order (on the second thread when pipelined).
+struct Checker<'a> {
+    ncols: usize,
+    kind: Option<(&'static Kind, usize, RowState)>,
+    hidx: &'a [Option<usize>],
+    suppressed: &'a [bool],
+    file_idx: usize,
+    sink: &'a mut Sink,
+    bundle: &'a mut Bundle,
+}
+
+impl Checker<'_> {
+    fn rows(&mut self, batch: &mut Batch) {
+        let ncols = self.ncols;
+        // Pull the id-table slots this batch will define into the cache, together.
+        if let Some((_, _, st)) = &self.kind {
+            for (rec, _, _) in &batch.recs[..batch.used] {
+                for &(i, ns) in &st.defined {
+                    if i < rec.len() {
+                        let val = as_str(strip(rec.field(i)));
+                        if !val.is_empty() {
+                            let key = if ns == Ns::Login {
+                                hash_lower(SEED, val)
+                            } else {
+                                hash_bytes(SEED, val.as_bytes())
+                            };
+                            self.bundle.defs[ns as usize].prefetch(key);
+                        }
+                    }
+                }
+            }
+        }
+        for (rec, row_no, h) in &batch.recs[..batch.used] {
+            let sink = &mut *self.sink;
+            sink.rep.rows += 1;
+            let row = Some(*row_no);
+            if rec.len() < ncols && ncols > 1 {
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(rec.line),
+                    row,
+                    None,
+                    Severity::Warning,
+                    "short_row",
+                    format!(
+                        "row has {} field(s), the header has {ncols}; the missing fields are read as empty",
+                        rec.len()
+                    ),
+                    None,
+                );
+            } else if rec.len() > ncols
+                && (ncols..rec.len()).any(|i| !strip(rec.field(i)).is_empty())
+            {
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(rec.line),
+                    row,
+                    None,
+                    Severity::Warning,
+                    "long_row",
+                    format!(
+                        "row has {} fields, the header has {ncols}; Canvas ignores the extra values",
+                        rec.len()
+                    ),
+                    None,
+                );
+            }
+            if let Some(l) = rec.nul_line {
+                let msg = if self.kind.as_ref().is_some_and(|k| k.0.name == "user") {
+                    "Some of the fields contain NULL character".to_string()
+                } else {
+                    "a field contains a NUL character".to_string()
+                };
+                let f = sink.rep.file.clone();
+                sink.add(
+                    &f,
+                    Some(l),
+                    row,
+                    None,
+                    Severity::Error,
+                    "nul_character",
+                    msg,
+                    Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
+                );
+            }
+            if let Some((k, kind_idx, state)) = self.kind.as_mut() {
+                check_row(
+                    k,
+                    *kind_idx,
+                    rec,
+                    self.hidx,
+                    self.suppressed,
+                    *row_no,
+                    self.file_idx,
+                    sink,
+                    self.bundle,
+                    state,
+                    *h,
+                );
+            }
+        }
+        // Keep the reused records small after an unusually large one.
+        for (rec, _, _) in &mut batch.recs {
+            if rec.data.capacity() > BATCH_BYTES {
+                *rec = Record::default();
+            }
+        }
+    }
+}
+
 /// Column indices resolved once per file, so rows never look names up.
 struct RowState {
     vals: Vec<(usize, usize)>,
@@ -603,6 +804,8 @@ struct RowState {
     unique: Vec<(usize, Ns)>,
     user_id: Option<usize>,
     refs: Vec<(usize, Ns)>,
+    /// Header index and namespace of the id and unique columns (for prefetching).
+    defined: Vec<(usize, Ns)>,
 }
 
 impl RowState {
@@ -645,6 +848,13 @@ impl RowState {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, c)| c.refers.map(|ns| (i, ns)))
+                .collect(),
+            defined: k
+                .defines
+                .map(|(ns, c)| (c, ns))
+                .into_iter()
+                .chain(k.unique.iter().map(|(c, ns)| (*c, *ns)))
+                .filter_map(|(c, ns)| hidx[ix(c)].map(|i| (i, ns)))
                 .collect(),
         }
     }
@@ -722,50 +932,54 @@ fn check_row(
             }
             continue;
         }
-        let (ok, code, hint) = match col.rule {
-            Rule::Text => (true, "", None),
+        let ok = match col.rule {
+            Rule::Text => true,
             Rule::Enum {
                 values,
                 mode,
                 delete,
-            } => {
-                let ok = (delete && val == "<delete>") || values::enum_ok(val, values, mode);
-                let hint = if ok {
-                    None
-                } else {
-                    Some(
-                        match nearest(&val.to_ascii_lowercase(), values.iter().copied()) {
-                            Some(c) => format!("did you mean \"{c}\"?"),
-                            None => format!(
-                                "expected {}{}{}",
-                                values.join(", "),
-                                if delete { ", <delete>" } else { "" },
-                                if mode == kinds::Match::Prefix {
-                                    " (prefix match)"
-                                } else {
-                                    ""
-                                }
-                            ),
-                        },
-                    )
-                };
-                (ok, "invalid_value", hint)
-            }
-            Rule::Date { delete } => (
-                (delete && val == "<delete>") || values::is_date(val),
+            } => (delete && val == "<delete>") || values::enum_ok(val, values, mode),
+            Rule::Date { delete } => (delete && val == "<delete>") || values::is_date(val),
+            Rule::Email => values::is_email(val),
+            Rule::Int => values::is_int(val),
+            Rule::Bool => values::is_plain_bool(val),
+        };
+        if ok {
+            continue;
+        }
+        let (code, hint) = match col.rule {
+            Rule::Text => ("", None),
+            Rule::Enum {
+                values,
+                mode,
+                delete,
+            } => (
+                "invalid_value",
+                Some(
+                    match nearest(&val.to_ascii_lowercase(), values.iter().copied()) {
+                        Some(c) => format!("did you mean \"{c}\"?"),
+                        None => format!(
+                            "expected {}{}{}",
+                            values.join(", "),
+                            if delete { ", <delete>" } else { "" },
+                            if mode == kinds::Match::Prefix {
+                                " (prefix match)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    },
+                ),
+            ),
+            Rule::Date { .. } => (
                 "bad_date",
                 Some(
                     "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ".into(),
                 ),
             ),
-            Rule::Email => (values::is_email(val), "invalid_email", None),
-            Rule::Int => (
-                values::is_int(val),
-                "invalid_integer",
-                Some("expected an integer".into()),
-            ),
+            Rule::Email => ("invalid_email", None),
+            Rule::Int => ("invalid_integer", Some("expected an integer".into())),
             Rule::Bool => (
-                values::is_plain_bool(val),
                 "invalid_boolean",
                 Some(format!(
                     "Canvas reads \"{val}\" as false; use true/false, yes/no or 1/0"
@@ -921,5 +1135,70 @@ fn check_row(
                 ci as u8,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_count() {
+        for n in [0, 1, 5, 1000, 70_000] {
+            let v: Vec<u64> = (0..n as u64)
+                .map(|i| match i % 7 {
+                    0 => 0,
+                    1 => i,
+                    _ => hash_bytes(SEED, &(i % 5000).to_le_bytes()),
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            let want = want.windows(2).filter(|w| w[0] == w[1]).count();
+            let mut l = LineHashes::new();
+            for h in v {
+                l.push(h);
+            }
+            assert_eq!(l.duplicates(), want, "{n}");
+        }
+    }
+
+    /// Enough rows for several batches, so the row checks run on the second thread.
+    #[test]
+    fn pipelined_rows_keep_their_order() {
+        let mut csv = String::from("course_id,user_id,role,status,start_date\n");
+        let rows = 5 * BATCH_ROWS + 17;
+        for i in 0..rows {
+            let date = if i % 7 == 0 {
+                "2026-02-30"
+            } else {
+                "2026-02-03"
+            };
+            csv.push_str(&format!("C1,U{i},student,active,{date}\n"));
+            if i % 100 == 0 {
+                csv.push('\n');
+            }
+        }
+        csv.push_str("C1,\"U-open,student\n");
+        let mut b = Bundle::default();
+        let r = validate_csv("e.csv", csv.as_bytes(), &mut b, usize::MAX, default_io);
+        let bad = rows.div_ceil(7);
+        assert_eq!(r.rows as usize, rows);
+        assert_eq!(r.diagnostics.len(), bad + 1);
+        let mut last = 0;
+        for d in &r.diagnostics[..bad] {
+            assert_eq!(d.code, "bad_date");
+            let line = d.line.unwrap();
+            assert!(line > last);
+            last = line;
+        }
+        // 2 + 7k plus a blank line after every 100 rows.
+        let k = bad as u64 - 1;
+        let i = 7 * k;
+        assert_eq!(last, 2 + i + i / 100 + 1);
+        let end = r.diagnostics.last().unwrap();
+        assert_eq!(end.code, "unterminated_quote");
+        b.flush();
+        assert_eq!(b.refs[Ns::User as usize].iter().count(), rows);
     }
 }

@@ -284,6 +284,7 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
         bytes_inflated: ctx.inflated,
         ..Default::default()
     };
+    ctx.bundle.flush();
     resolve_references(&ctx.bundle, opts.max_diagnostics, &mut report);
     Ok(report)
 }
@@ -294,21 +295,23 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
         if b.definers[ns] == 0 {
             continue;
         }
-        for (key, e) in &b.refs[ns] {
+        for (key, c) in b.refs[ns].iter() {
             if b.defs[ns].contains_key(key) {
                 continue;
             }
-            found.push((e.loc, ns, e));
+            let e = &b.ref_info[c.info as usize];
+            found.push((e.loc, ns, e.col, c.count, e));
         }
     }
-    found.sort_by_key(|(l, ns, _)| (*l, *ns));
-    for (l, _ns, e) in found {
+    // (location, namespace, column) is unique: one id per column of a row.
+    found.sort_unstable_by_key(|&(l, ns, col, _, _)| (l, ns, col));
+    for (l, _ns, _, count, e) in found {
         let k = &kinds::KINDS[e.kind as usize];
         let col = k.cols[e.col as usize];
         let target = col.refers.expect("reference column");
         let id = &b.ref_text[e.text_off as usize..(e.text_off + e.text_len) as usize];
-        let more = if e.count > 1 {
-            format!(" ({} rows reference it)", e.count)
+        let more = if count > 1 {
+            format!(" ({count} rows reference it)")
         } else {
             String::new()
         };

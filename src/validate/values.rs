@@ -33,14 +33,14 @@ pub fn is_email(v: &str) -> bool {
     if local.is_empty() || domain.contains('@') || v.chars().any(|c| c.is_whitespace()) {
         return false;
     }
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
+    let mut labels = 0;
+    domain.split('.').all(|l| {
+        labels += 1;
+        !l.is_empty()
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    }) && labels >= 2
 }
 
 fn digits(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {
@@ -62,10 +62,41 @@ fn days_in(y: u32, m: u32) -> u32 {
     }
 }
 
+/// The common shapes `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM:SSZ`, valid: a shortcut for
+/// [`is_date`], which still decides everything this does not accept.
+#[inline]
+fn is_iso_fast(s: &[u8]) -> bool {
+    #[inline]
+    fn d2(s: &[u8], i: usize) -> Option<u32> {
+        let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+        (a < 10 && b < 10).then_some(a as u32 * 10 + b as u32)
+    }
+    if (s.len() != 10 && s.len() != 20) || s[4] != b'-' || s[7] != b'-' {
+        return false;
+    }
+    let (Some(c), Some(yy), Some(m), Some(d)) = (d2(s, 0), d2(s, 2), d2(s, 5), d2(s, 8)) else {
+        return false;
+    };
+    if !(1..=12).contains(&m) || d == 0 || d > days_in(c * 100 + yy, m) {
+        return false;
+    }
+    if s.len() == 10 {
+        return true;
+    }
+    if s[10] != b'T' || s[13] != b':' || s[16] != b':' || s[19] != b'Z' {
+        return false;
+    }
+    matches!((d2(s, 11), d2(s, 14), d2(s, 17)), (Some(h), Some(mi), Some(sec)) if h <= 24 && mi <= 59 && sec <= 60)
+}
+
 /// Dates as Rails' `Time.zone.parse` takes them in practice: `YYYY-MM-DD` (or `/`,
 /// or `YYYYMMDD`), optionally followed by `T` or a space and `HH:MM[:SS[.frac]]`,
 /// then optionally `Z`, `UTC`, `±HH[:MM]`.
 pub fn is_date(v: &str) -> bool {
+    is_iso_fast(v.as_bytes()) || is_date_general(v)
+}
+
+fn is_date_general(v: &str) -> bool {
     let s = v.as_bytes();
     let mut i = 0;
     let (y, m, d);
@@ -187,6 +218,36 @@ mod tests {
         ] {
             assert!(!is_date(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn fast_dates_agree() {
+        let mut n = 0;
+        for y in ["2024", "1900", "2000", "2023", "20x4"] {
+            for m in ["00", "01", "02", "12", "13", "1x"] {
+                for d in ["00", "01", "28", "29", "30", "31", "32"] {
+                    for t in [
+                        "",
+                        "T00:00:00Z",
+                        "T24:59:60Z",
+                        "T25:00:00Z",
+                        "T10:60:00Z",
+                        "T10:00:61Z",
+                        "t10:00:00Z",
+                        "T10:00:00z",
+                        "T1:00:00ZZ",
+                    ] {
+                        let v = format!("{y}-{m}-{d}{t}");
+                        if is_iso_fast(v.as_bytes()) {
+                            n += 1;
+                            assert!(is_date(&v), "{v}");
+                            assert!(is_date_general(&v), "{v}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 100);
     }
 
     #[test]

@@ -404,7 +404,12 @@ pub(crate) fn validate_csv<R: Read>(
                     Severity::Warning,
                     "unknown_column",
                     format!(
-                        "unknown column \"{n}\" for a {} file; Canvas ignores it",
+                        "unknown column \"{n}\" for {} {} file; Canvas ignores it",
+                        if k.name.starts_with(['a', 'e', 'i', 'o']) {
+                            "an"
+                        } else {
+                            "a"
+                        },
                         k.name
                     ),
                     hint,

@@ -94,8 +94,9 @@ pub fn prepare(settings: &mut Settings) -> Result<Demo> {
 pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     let bundle_dir = demo.dir.join("bundle");
     info!(target: "ui", "demo: fake Canvas listening on {} (loopback only)", demo.sim.url());
+    info!(target: "ui", "demo: the sample bundle's CSVs are in {}", bundle_dir.display());
     let zip = demo.dir.join("lms_daily.zip");
-    zip_dir(&bundle_dir, &zip)?;
+    zip_sample(&zip)?;
 
     info!(target: "ui", "demo: step 1/3: canvas-sis validate {}", zip.display());
     let report = super::validate::validate_or_66(std::slice::from_ref(&zip), &Default::default())?;
@@ -140,14 +141,14 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     Ok(exit)
 }
 
-fn zip_dir(dir: &Path, out: &Path) -> Result<()> {
+/// The embedded sample as a zip, the shape most SIS exports take.
+fn zip_sample(out: &Path) -> Result<()> {
     let f = std::fs::File::create(out)
         .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
     let mut z = zip::ZipWriter::new(f);
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in SAMPLE {
-        let _ = dir;
         z.start_file(*name, opts)
             .and_then(|_| std::io::Write::write_all(&mut z, bytes).map_err(Into::into))
             .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;

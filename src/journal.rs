@@ -27,6 +27,10 @@ pub struct Entry {
     pub submitted_at: String,
     #[serde(default)]
     pub pid: u32,
+    /// The upload failed for sure (Canvas refused it, or it never got there): nothing was
+    /// created, so it does not count as an earlier submit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
 }
 
 pub struct Journal {
@@ -107,7 +111,8 @@ impl Journal {
     ) -> Option<Entry> {
         let now = jiff::Timestamp::now();
         self.entries().into_iter().rev().find(|e| {
-            e.base_url == base_url
+            !e.failed
+                && e.base_url == base_url
                 && e.account == account
                 && e.sha256 == sha256
                 && e.submitted_at
@@ -131,6 +136,7 @@ mod tests {
             sha256: sha.into(),
             submitted_at: at.into(),
             pid: 1,
+            failed: false,
         }
     }
 

@@ -230,6 +230,27 @@ fn once_refuses_the_same_content_twice_and_without_it_warns() {
 }
 
 #[test]
+fn a_refused_upload_does_not_count_for_once() {
+    let w = world(Scenario::Ok, 0);
+    // Canvas refuses it (bad token): nothing was created.
+    w.cmd()
+        .env("CANVAS_ACCESS_TOKEN", "wrong")
+        .arg("submit")
+        .arg(sample_zip())
+        .arg("--once")
+        .assert()
+        .code(77);
+    // So --once lets the same content through afterwards.
+    w.cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .arg("--once")
+        .assert()
+        .code(0);
+    assert_eq!(w.sim.created_count(), 1);
+}
+
+#[test]
 fn watch_last_resumes_the_newest_submit_from_this_host() {
     let w = world(Scenario::Ok, 0);
     let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();

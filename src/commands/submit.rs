@@ -140,6 +140,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         sha256: bundle.sha256.clone(),
         submitted_at: jiff::Timestamp::now().to_string(),
         pid: std::process::id(),
+        failed: false,
     };
     // Before the upload: a crash or kill mid-upload leaves the lookup window on record.
     journal.record(&entry)?;
@@ -203,7 +204,22 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Some((b, _)) = &bar {
         b.finish_and_clear();
     }
-    let imp = result?;
+    let imp = match result {
+        Ok(imp) => imp,
+        Err(f) => {
+            // Canvas refused it outright: no import exists, so --once must not count it.
+            // Anything else (69: unreachable, or a lost answer) stays on record as a
+            // possible import, which is the safe side.
+            if matches!(
+                f.exit,
+                Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
+            ) {
+                entry.failed = true;
+                journal.record(&entry)?;
+            }
+            return Err(f);
+        }
+    };
     entry.import_id = Some(imp.id);
     journal.record(&entry)?;
     info!(

@@ -8,12 +8,29 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The contract's exit codes, for `--help`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   imported; submit accepted (without --watch); validate found no errors
+  1   imported_with_messages (it ran, with warnings to read)
+  2   usage error (bad flag or flag combination)
+  3   failed, failed_with_messages or aborted
+  4   --max-polls reached while the import still runs (`canvas-sis watch ID` resumes)
+  5   Canvas answered 404 (account, import or term; for abort: already finished)
+  65  validation found errors; nothing was sent
+  66  input missing or unreadable
+  69  Canvas unreachable, or 5xx/throttling outlasted the retry budget
+  75  another canvas-sis run holds the lock, or an import already runs (--if-idle, --once)
+  77  401, or a 403 that is not throttling (bad token or missing permission)
+  78  configuration error (missing URL/token, invalid config, refused http URL)
+  130 interrupted by SIGINT/SIGTERM; the import goes on in Canvas";
+
 /// Validate, submit and watch Canvas LMS SIS imports.
 ///
 /// canvas-sis checks an SIS bundle (CSV, zip or XML) locally, uploads it to
 /// /api/v1/accounts/:id/sis_imports, follows the import to its end, and logs counts,
-/// warnings and errors in syslog style. Exit codes tell a monitor what happened
-/// (see `canvas-sis help exit-codes` in the README).
+/// warnings and errors in syslog style. Exit codes tell a monitor what happened (listed
+/// below).
 ///
 /// The access token is read from CANVAS_ACCESS_TOKEN, --token-file, or the config file's
 /// `token_file` / `access_token`. There is deliberately no --token flag.
@@ -22,7 +39,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "canvas-sis",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Exit codes: see --help.",
+    after_long_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -1,5 +1,12 @@
 //! The canvas-sis binary: everything happens in `canvas_sis::run`, which returns the exit code.
 
 fn main() {
+    // Like other Unix tools, end quietly when the reader of stdout goes away
+    // (`canvas-sis list | head`) instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::process::exit(i32::from(canvas_sis::run()));
 }

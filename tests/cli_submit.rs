@@ -540,3 +540,20 @@ fn validation_warnings_are_shown_and_block_only_with_strict() {
         .unwrap();
     assert!(stdout(&out).contains("validation: "), "{}", stdout(&out));
 }
+
+#[test]
+fn an_empty_directory_is_refused_by_validate_and_submit() {
+    let w = World::new(Scenario::Ok);
+    let d = w.home.path().join("export");
+    std::fs::create_dir_all(&d).unwrap();
+    let out = w.cmd().arg("validate").arg(&d).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("holds no .csv files"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.cmd().arg("submit").arg(&d).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(w.sim.requests().is_empty());
+}

@@ -16,6 +16,15 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
         strict: a.strict,
         extension: None,
     };
+    for p in &a.paths {
+        if p.is_dir() && crate::bundle::csv_files(p).is_ok_and(|f| f.is_empty()) {
+            return Err(Failure::data(format!(
+                "{}: the directory holds no .csv files; nothing to validate",
+                p.display()
+            ))
+            .hint("name the CSV files, a zip, or the directory the SIS export writes to"));
+        }
+    }
     let report = validate_or_66(&a.paths, &opts)?;
     if ctx.settings.json {
         ctx.print_json(&report.to_json());

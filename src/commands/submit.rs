@@ -567,7 +567,7 @@ pub struct Guards {
 }
 
 impl Guards {
-    fn resolve(a: &SubmitArgs, r: &mut Resolver) -> Result<Guards> {
+    pub fn resolve(a: &SubmitArgs, r: &mut Resolver) -> Result<Guards> {
         let once = r.switch("import.once", a.once, "--once")?;
         let if_idle = r.switch("import.if_idle", a.if_idle, "--if-idle")?;
         let dedupe_window = r.duration(

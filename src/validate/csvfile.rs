@@ -95,6 +95,13 @@ impl Sink {
 /// Ruby's `String#strip` set: whitespace and NUL.
 #[inline]
 fn strip(b: &[u8]) -> &[u8] {
+    // Every byte of the set is below `!`: a field that starts and ends above it
+    // (nearly all) is returned as it is.
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f > b' ' && l > b' ' => return b,
+        (None, _) => return b,
+        _ => {}
+    }
     let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0);
     let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
@@ -487,6 +494,7 @@ pub(crate) fn validate_csv<R: Read>(
     let mut row_no: u64 = 1;
     let mut line_hashes = LineHashes::new();
     let mut scan_error = None;
+    let mut scratch = Vec::new();
     let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
         batch.used = 0;
         let mut bytes = 0;
@@ -507,14 +515,14 @@ pub(crate) fn validate_csv<R: Read>(
                 continue;
             }
             row_no += 1;
-            if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
+            // A field is empty once stripped iff all its bytes are in the strip set.
+            if rec.data.first().is_none_or(|&b| b <= b' ')
+                && (0..rec.len()).all(|i| strip(rec.field(i)).is_empty())
+            {
                 continue;
             }
             // Canvas's de-duplication of exact duplicate lines.
-            let mut h = hash_bytes(SEED, &rec.data);
-            for e in &rec.ends {
-                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            }
+            let h = rec.line_hash(&mut scratch);
             line_hashes.push(h);
             (*no, *hash) = (row_no, h);
             bytes += rec.data.len();

@@ -4,6 +4,8 @@
 
 use std::io::{self, Read};
 
+use super::bundle::hash_line;
+
 const CHUNK: usize = 64 * 1024;
 /// A single record larger than this is refused (memory stays bounded).
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -34,6 +36,9 @@ pub struct Record {
     pub any_quoted: bool,
     /// The line of the first NUL character in the record, if any.
     pub nul_line: Option<u64>,
+    /// `hash_line` of the record, when the scanner read it in one piece (the fields
+    /// joined by commas are then the line itself, hashed where it was read).
+    pub line_hash: Option<u64>,
 }
 
 impl Record {
@@ -53,6 +58,22 @@ impl Record {
         self.field_lines.clear();
         self.any_quoted = false;
         self.nul_line = None;
+        self.line_hash = None;
+    }
+    /// The record's hash for the exact-duplicate count: its fields joined by commas,
+    /// and where each ends (`scratch` is a buffer to join them in).
+    pub fn line_hash(&self, scratch: &mut Vec<u8>) -> u64 {
+        if let Some(h) = self.line_hash {
+            return h;
+        }
+        scratch.clear();
+        for i in 0..self.len() {
+            if i > 0 {
+                scratch.push(b',');
+            }
+            scratch.extend_from_slice(self.field(i));
+        }
+        hash_line(scratch, &self.ends)
     }
     /// A physical blank line (no field text, no quotes).
     pub fn is_blank_line(&self) -> bool {
@@ -480,6 +501,7 @@ impl<R: Read> Scanner<R> {
             rec.ends.push(rec.data.len());
             p = q + 1;
             if b == b'\n' {
+                rec.line_hash = Some(hash_line(&buf[self.pos..q], &rec.ends));
                 self.pos = p;
                 rec.end_line = self.line;
                 self.line += 1;

@@ -819,6 +819,10 @@ struct RowState {
     refs: Vec<(usize, Ns)>,
     /// Header index and namespace of the id and unique columns (for prefetching).
     defined: Vec<(usize, Ns)>,
+    /// The columns the per-column checks can report on, in order: those in the
+    /// header, and those required unless another column is set (an absent column is
+    /// otherwise empty and not reported).
+    active: Vec<usize>,
 }
 
 impl RowState {
@@ -869,6 +873,12 @@ impl RowState {
                 .chain(k.unique.iter().map(|(c, ns)| (*c, *ns)))
                 .filter_map(|(c, ns)| hidx[ix(c)].map(|i| (i, ns)))
                 .collect(),
+            active: (0..k.cols.len())
+                .filter(|&ci| {
+                    hidx[ci].is_some()
+                        || matches!(k.cols[ci].req, Req::UnlessSet(_) | Req::UnlessDeleted)
+                })
+                .collect(),
         }
     }
 }
@@ -913,7 +923,8 @@ fn check_row(
     let mut skipped = false;
     let file = "";
     let row = Some(row_no);
-    for (ci, col) in k.cols.iter().enumerate() {
+    for &ci in &st.active {
+        let col = &k.cols[ci];
         let val = v(ci);
         if val.is_empty() {
             let required = match col.req {

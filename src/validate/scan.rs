@@ -136,6 +136,21 @@ fn plain_run(buf: &[u8]) -> usize {
         .unwrap_or(buf.len() - i)
 }
 
+/// Bit masks of the 16 bytes: `,` or `\n` (separators), and `"`, `\r` or NUL.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special16(b: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86_64; the load reads exactly the 16 bytes of `b`.
+    unsafe {
+        let v = _mm_loadu_si128(b.as_ptr().cast::<__m128i>());
+        let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let sep = _mm_movemask_epi8(_mm_or_si128(eq(b','), eq(b'\n'))) as u32;
+        let bad = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(eq(b'"'), eq(b'\r')), eq(0)));
+        (sep, bad as u32)
+    }
+}
+
 pub struct Scanner<R> {
     rdr: R,
     buf: Vec<u8>,
@@ -481,6 +496,57 @@ impl<R: Read> Scanner<R> {
     /// otherwise leaves everything as it was and returns false.
     #[inline]
     fn simple_record(&mut self, rec: &mut Record) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let buf = &self.buf[..self.valid];
+            let start = self.pos;
+            let mut blk = start;
+            let mut p = start;
+            // 16 bytes at a time: the separators (`,` `\n`) and the bytes that need the
+            // full scanner (`"` `\r` NUL) as bit masks.
+            while blk + 16 <= buf.len() {
+                let (mut sep, bad) = special16(buf[blk..blk + 16].try_into().expect("16 bytes"));
+                while sep != 0 {
+                    let j = sep.trailing_zeros();
+                    if bad & ((1 << j) - 1) != 0 {
+                        rec.clear();
+                        return false;
+                    }
+                    let q = blk + j as usize;
+                    rec.field_lines.push(self.line);
+                    if q - p <= 16 && p + 16 <= self.buf.len() {
+                        let old = rec.data.len();
+                        let w: &[u8; 16] = self.buf[p..p + 16].try_into().expect("16 bytes");
+                        rec.data.extend_from_slice(w);
+                        rec.data.truncate(old + (q - p));
+                    } else {
+                        rec.data.extend_from_slice(&buf[p..q]);
+                    }
+                    rec.ends.push(rec.data.len());
+                    p = q + 1;
+                    if buf[q] == b'\n' {
+                        rec.line_hash = Some(hash_line(&buf[start..q], &rec.ends));
+                        self.pos = p;
+                        rec.end_line = self.line;
+                        self.line += 1;
+                        return true;
+                    }
+                    sep &= sep - 1;
+                }
+                if bad != 0 {
+                    rec.clear();
+                    return false;
+                }
+                blk += 16;
+            }
+            // Near the end of the valid bytes: start again, 8 bytes at a time.
+            rec.clear();
+        }
+        self.simple_record_swar(rec)
+    }
+
+    #[inline]
+    fn simple_record_swar(&mut self, rec: &mut Record) -> bool {
         let buf = &self.buf[..self.valid];
         let mut p = self.pos;
         loop {

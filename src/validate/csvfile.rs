@@ -805,9 +805,11 @@ impl Checker<'_> {
     }
 }
 
+/// Most columns a kind has (the row checks keep its values on the stack).
+const MAX_COLS: usize = 64;
+
 /// Column indices resolved once per file, so rows never look names up.
 struct RowState {
-    vals: Vec<(usize, usize)>,
     one_of: Vec<(Vec<usize>, bool)>,
     unless: Vec<Option<usize>>,
     status: Option<usize>,
@@ -828,8 +830,8 @@ struct RowState {
 impl RowState {
     fn new(k: &Kind, hidx: &[Option<usize>]) -> Self {
         let ix = |n: &str| k.col(n).expect("column in table");
+        assert!(k.cols.len() <= MAX_COLS && hidx.len() == k.cols.len());
         RowState {
-            vals: Vec::with_capacity(k.cols.len()),
             one_of: k
                 .one_of
                 .iter()
@@ -897,23 +899,16 @@ fn check_row(
     st: &mut RowState,
     line_hash: u64,
 ) {
-    // Trimmed value spans for every spec column.
-    st.vals.clear();
-    for h in hidx {
-        let span = match h {
-            Some(i) if *i < rec.len() => {
-                let start = if *i == 0 { 0 } else { rec.ends[*i - 1] };
-                let f = &rec.data[start..rec.ends[*i]];
-                let s = strip(f);
-                let off = start + (s.as_ptr() as usize - f.as_ptr() as usize);
-                (off, off + s.len())
-            }
-            _ => (0, 0),
-        };
-        st.vals.push(span);
+    // Trimmed values of every spec column ("" when absent).
+    let mut vals: [&str; MAX_COLS] = [""; MAX_COLS];
+    for (slot, h) in vals.iter_mut().zip(hidx) {
+        if let Some(i) = *h
+            && i < rec.len()
+        {
+            *slot = as_str(strip(rec.field(i)));
+        }
     }
-    let vals = &st.vals;
-    let v = |ci: usize| as_str(&rec.data[vals[ci].0..vals[ci].1]);
+    let v = |ci: usize| vals[ci];
     let by_name = |name: &str| k.col(name).map(&v).unwrap_or("");
     let get_owned = |name: &str| by_name(name).to_string();
     let line_of = |ci: usize| match hidx[ci] {
@@ -1165,6 +1160,13 @@ fn check_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_fit_the_row_checks() {
+        for k in kinds::KINDS {
+            assert!(k.cols.len() <= MAX_COLS, "{}", k.name);
+        }
+    }
 
     #[test]
     fn duplicate_count() {

@@ -514,9 +514,15 @@ impl<R: Read> Scanner<R> {
                     }
                     let q = blk + j as usize;
                     rec.field_lines.push(self.line);
+                    // Fields up to 32 bytes (ids, dates) with a fixed-size copy.
                     if q - p <= 16 && p + 16 <= self.buf.len() {
                         let old = rec.data.len();
                         let w: &[u8; 16] = self.buf[p..p + 16].try_into().expect("16 bytes");
+                        rec.data.extend_from_slice(w);
+                        rec.data.truncate(old + (q - p));
+                    } else if q - p <= 32 && p + 32 <= self.buf.len() {
+                        let old = rec.data.len();
+                        let w: &[u8; 32] = self.buf[p..p + 32].try_into().expect("32 bytes");
                         rec.data.extend_from_slice(w);
                         rec.data.truncate(old + (q - p));
                     } else {

@@ -504,16 +504,18 @@ impl<R: Read> Scanner<R> {
             let mut p = start;
             // 16 bytes at a time: the separators (`,` `\n`) and the bytes that need the
             // full scanner (`"` `\r` NUL) as bit masks.
+            // Field ends are gathered here and stored once the record is complete.
+            let mut ends = [0usize; 32];
+            let mut nf = 0;
             while blk + 16 <= buf.len() {
                 let (mut sep, bad) = special16(buf[blk..blk + 16].try_into().expect("16 bytes"));
                 while sep != 0 {
                     let j = sep.trailing_zeros();
-                    if bad & ((1 << j) - 1) != 0 {
+                    if bad & ((1 << j) - 1) != 0 || nf == ends.len() {
                         rec.clear();
-                        return false;
+                        return nf == ends.len() && self.simple_record_swar(rec);
                     }
                     let q = blk + j as usize;
-                    rec.field_lines.push(self.line);
                     // Fields up to 32 bytes (ids, dates) with a fixed-size copy.
                     if q - p <= 16 && p + 16 <= self.buf.len() {
                         let old = rec.data.len();
@@ -528,9 +530,12 @@ impl<R: Read> Scanner<R> {
                     } else {
                         rec.data.extend_from_slice(&buf[p..q]);
                     }
-                    rec.ends.push(rec.data.len());
+                    ends[nf] = rec.data.len();
+                    nf += 1;
                     p = q + 1;
                     if buf[q] == b'\n' {
+                        rec.ends.extend_from_slice(&ends[..nf]);
+                        rec.field_lines.resize(nf, self.line);
                         rec.line_hash = Some(hash_line(&buf[start..q], &rec.ends));
                         self.pos = p;
                         rec.end_line = self.line;

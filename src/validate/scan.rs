@@ -689,6 +689,38 @@ mod tests {
     }
 
     #[test]
+    fn wide_records() {
+        // More fields than the fast path gathers at once, long and short fields.
+        for n in [1, 7, 31, 32, 33, 40, 100] {
+            let row: Vec<String> = (0..n).map(|i| "x".repeat(i % 37)).collect();
+            let line = row.join(",");
+            let input = format!("{line}\n{line}\n\"a\",b\n{line}\n");
+            let (r, e) = all(input.as_bytes());
+            assert!(e.is_none());
+            assert_eq!(r.len(), 4);
+            for (i, want_line) in [(0, 1), (1, 2), (3, 4)] {
+                assert_eq!(r[i], (want_line, row.clone()), "{n} fields");
+            }
+            assert_eq!(r[2].1, vec!["a".to_string(), "b".to_string()]);
+        }
+    }
+
+    #[test]
+    fn line_hash_ignores_quoting() {
+        // The fast path hashes the line as read; the full scanner joins the fields.
+        let mut s = Scanner::new(&b"x\nabc,de,f\n\"abc\",de,\"f\"\nabc,de,f\r\nab,cde,f\n"[..]);
+        let mut r = Record::default();
+        let mut scratch = vec![];
+        let mut hs = vec![];
+        while s.next_record(&mut r).expect("csv") {
+            hs.push((r.line_hash.is_some(), r.line_hash(&mut scratch)));
+        }
+        assert_eq!(hs.len(), 5);
+        assert!(hs[1].0 && !hs[2].0 && !hs[3].0);
+        assert!(hs[2].1 == hs[1].1 && hs[3].1 == hs[1].1 && hs[4].1 != hs[1].1);
+    }
+
+    #[test]
     fn chunk_boundaries() {
         // A multi-byte character and \r\n split across the 64 KiB boundary.
         let mut v = b"h\r\n".to_vec();

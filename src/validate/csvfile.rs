@@ -95,6 +95,13 @@ impl Sink {
 /// Ruby's `String#strip` set: whitespace and NUL.
 #[inline]
 fn strip(b: &[u8]) -> &[u8] {
+    // Every byte of the set is below `!`: a field that starts and ends above it
+    // (nearly all) is returned as it is.
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f > b' ' && l > b' ' => return b,
+        (None, _) => return b,
+        _ => {}
+    }
     let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0);
     let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
@@ -487,6 +494,7 @@ pub(crate) fn validate_csv<R: Read>(
     let mut row_no: u64 = 1;
     let mut line_hashes = LineHashes::new();
     let mut scan_error = None;
+    let mut scratch = Vec::new();
     let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
         batch.used = 0;
         let mut bytes = 0;
@@ -507,14 +515,14 @@ pub(crate) fn validate_csv<R: Read>(
                 continue;
             }
             row_no += 1;
-            if (0..rec.len()).all(|i| strip(rec.field(i)).is_empty()) {
+            // A field is empty once stripped iff all its bytes are in the strip set.
+            if rec.data.first().is_none_or(|&b| b <= b' ')
+                && (0..rec.len()).all(|i| strip(rec.field(i)).is_empty())
+            {
                 continue;
             }
             // Canvas's de-duplication of exact duplicate lines.
-            let mut h = hash_bytes(SEED, &rec.data);
-            for e in &rec.ends {
-                h = h.rotate_left(5) ^ (*e as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            }
+            let h = rec.line_hash(&mut scratch);
             line_hashes.push(h);
             (*no, *hash) = (row_no, h);
             bytes += rec.data.len();
@@ -797,9 +805,11 @@ impl Checker<'_> {
     }
 }
 
+/// Most columns a kind has (the row checks keep its values on the stack).
+const MAX_COLS: usize = 64;
+
 /// Column indices resolved once per file, so rows never look names up.
 struct RowState {
-    vals: Vec<(usize, usize)>,
     one_of: Vec<(Vec<usize>, bool)>,
     unless: Vec<Option<usize>>,
     status: Option<usize>,
@@ -811,13 +821,17 @@ struct RowState {
     refs: Vec<(usize, Ns)>,
     /// Header index and namespace of the id and unique columns (for prefetching).
     defined: Vec<(usize, Ns)>,
+    /// The columns the per-column checks can report on, in order: those in the
+    /// header, and those required unless another column is set (an absent column is
+    /// otherwise empty and not reported).
+    active: Vec<usize>,
 }
 
 impl RowState {
     fn new(k: &Kind, hidx: &[Option<usize>]) -> Self {
         let ix = |n: &str| k.col(n).expect("column in table");
+        assert!(k.cols.len() <= MAX_COLS && hidx.len() == k.cols.len());
         RowState {
-            vals: Vec::with_capacity(k.cols.len()),
             one_of: k
                 .one_of
                 .iter()
@@ -861,6 +875,12 @@ impl RowState {
                 .chain(k.unique.iter().map(|(c, ns)| (*c, *ns)))
                 .filter_map(|(c, ns)| hidx[ix(c)].map(|i| (i, ns)))
                 .collect(),
+            active: (0..k.cols.len())
+                .filter(|&ci| {
+                    hidx[ci].is_some()
+                        || matches!(k.cols[ci].req, Req::UnlessSet(_) | Req::UnlessDeleted)
+                })
+                .collect(),
         }
     }
 }
@@ -879,23 +899,16 @@ fn check_row(
     st: &mut RowState,
     line_hash: u64,
 ) {
-    // Trimmed value spans for every spec column.
-    st.vals.clear();
-    for h in hidx {
-        let span = match h {
-            Some(i) if *i < rec.len() => {
-                let start = if *i == 0 { 0 } else { rec.ends[*i - 1] };
-                let f = &rec.data[start..rec.ends[*i]];
-                let s = strip(f);
-                let off = start + (s.as_ptr() as usize - f.as_ptr() as usize);
-                (off, off + s.len())
-            }
-            _ => (0, 0),
-        };
-        st.vals.push(span);
+    // Trimmed values of every spec column ("" when absent).
+    let mut vals: [&str; MAX_COLS] = [""; MAX_COLS];
+    for (slot, h) in vals.iter_mut().zip(hidx) {
+        if let Some(i) = *h
+            && i < rec.len()
+        {
+            *slot = as_str(strip(rec.field(i)));
+        }
     }
-    let vals = &st.vals;
-    let v = |ci: usize| as_str(&rec.data[vals[ci].0..vals[ci].1]);
+    let v = |ci: usize| vals[ci];
     let by_name = |name: &str| k.col(name).map(&v).unwrap_or("");
     let get_owned = |name: &str| by_name(name).to_string();
     let line_of = |ci: usize| match hidx[ci] {
@@ -905,7 +918,8 @@ fn check_row(
     let mut skipped = false;
     let file = "";
     let row = Some(row_no);
-    for (ci, col) in k.cols.iter().enumerate() {
+    for &ci in &st.active {
+        let col = &k.cols[ci];
         let val = v(ci);
         if val.is_empty() {
             let required = match col.req {
@@ -1146,6 +1160,13 @@ fn check_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_fit_the_row_checks() {
+        for k in kinds::KINDS {
+            assert!(k.cols.len() <= MAX_COLS, "{}", k.name);
+        }
+    }
 
     #[test]
     fn duplicate_count() {

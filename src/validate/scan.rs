@@ -4,6 +4,8 @@
 
 use std::io::{self, Read};
 
+use super::bundle::hash_line;
+
 const CHUNK: usize = 64 * 1024;
 /// A single record larger than this is refused (memory stays bounded).
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -34,6 +36,9 @@ pub struct Record {
     pub any_quoted: bool,
     /// The line of the first NUL character in the record, if any.
     pub nul_line: Option<u64>,
+    /// `hash_line` of the record, when the scanner read it in one piece (the fields
+    /// joined by commas are then the line itself, hashed where it was read).
+    pub line_hash: Option<u64>,
 }
 
 impl Record {
@@ -53,6 +58,22 @@ impl Record {
         self.field_lines.clear();
         self.any_quoted = false;
         self.nul_line = None;
+        self.line_hash = None;
+    }
+    /// The record's hash for the exact-duplicate count: its fields joined by commas,
+    /// and where each ends (`scratch` is a buffer to join them in).
+    pub fn line_hash(&self, scratch: &mut Vec<u8>) -> u64 {
+        if let Some(h) = self.line_hash {
+            return h;
+        }
+        scratch.clear();
+        for i in 0..self.len() {
+            if i > 0 {
+                scratch.push(b',');
+            }
+            scratch.extend_from_slice(self.field(i));
+        }
+        hash_line(scratch, &self.ends)
     }
     /// A physical blank line (no field text, no quotes).
     pub fn is_blank_line(&self) -> bool {
@@ -113,6 +134,21 @@ fn plain_run(buf: &[u8]) -> usize {
         .iter()
         .position(|&b| CLASS[b as usize] != C_PLAIN)
         .unwrap_or(buf.len() - i)
+}
+
+/// Bit masks of the 16 bytes: `,` or `\n` (separators), and `"`, `\r` or NUL.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special16(b: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of x86_64; the load reads exactly the 16 bytes of `b`.
+    unsafe {
+        let v = _mm_loadu_si128(b.as_ptr().cast::<__m128i>());
+        let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let sep = _mm_movemask_epi8(_mm_or_si128(eq(b','), eq(b'\n'))) as u32;
+        let bad = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(eq(b'"'), eq(b'\r')), eq(0)));
+        (sep, bad as u32)
+    }
 }
 
 pub struct Scanner<R> {
@@ -460,6 +496,68 @@ impl<R: Read> Scanner<R> {
     /// otherwise leaves everything as it was and returns false.
     #[inline]
     fn simple_record(&mut self, rec: &mut Record) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let buf = &self.buf[..self.valid];
+            let start = self.pos;
+            let mut blk = start;
+            let mut p = start;
+            // 16 bytes at a time: the separators (`,` `\n`) and the bytes that need the
+            // full scanner (`"` `\r` NUL) as bit masks.
+            // Field ends are gathered here and stored once the record is complete.
+            let mut ends = [0usize; 32];
+            let mut nf = 0;
+            while blk + 16 <= buf.len() {
+                let (mut sep, bad) = special16(buf[blk..blk + 16].try_into().expect("16 bytes"));
+                while sep != 0 {
+                    let j = sep.trailing_zeros();
+                    if bad & ((1 << j) - 1) != 0 || nf == ends.len() {
+                        rec.clear();
+                        return nf == ends.len() && self.simple_record_swar(rec);
+                    }
+                    let q = blk + j as usize;
+                    // Fields up to 32 bytes (ids, dates) with a fixed-size copy.
+                    if q - p <= 16 && p + 16 <= self.buf.len() {
+                        let old = rec.data.len();
+                        let w: &[u8; 16] = self.buf[p..p + 16].try_into().expect("16 bytes");
+                        rec.data.extend_from_slice(w);
+                        rec.data.truncate(old + (q - p));
+                    } else if q - p <= 32 && p + 32 <= self.buf.len() {
+                        let old = rec.data.len();
+                        let w: &[u8; 32] = self.buf[p..p + 32].try_into().expect("32 bytes");
+                        rec.data.extend_from_slice(w);
+                        rec.data.truncate(old + (q - p));
+                    } else {
+                        rec.data.extend_from_slice(&buf[p..q]);
+                    }
+                    ends[nf] = rec.data.len();
+                    nf += 1;
+                    p = q + 1;
+                    if buf[q] == b'\n' {
+                        rec.ends.extend_from_slice(&ends[..nf]);
+                        rec.field_lines.resize(nf, self.line);
+                        rec.line_hash = Some(hash_line(&buf[start..q], &rec.ends));
+                        self.pos = p;
+                        rec.end_line = self.line;
+                        self.line += 1;
+                        return true;
+                    }
+                    sep &= sep - 1;
+                }
+                if bad != 0 {
+                    rec.clear();
+                    return false;
+                }
+                blk += 16;
+            }
+            // Near the end of the valid bytes: start again, 8 bytes at a time.
+            rec.clear();
+        }
+        self.simple_record_swar(rec)
+    }
+
+    #[inline]
+    fn simple_record_swar(&mut self, rec: &mut Record) -> bool {
         let buf = &self.buf[..self.valid];
         let mut p = self.pos;
         loop {
@@ -480,6 +578,7 @@ impl<R: Read> Scanner<R> {
             rec.ends.push(rec.data.len());
             p = q + 1;
             if b == b'\n' {
+                rec.line_hash = Some(hash_line(&buf[self.pos..q], &rec.ends));
                 self.pos = p;
                 rec.end_line = self.line;
                 self.line += 1;
@@ -587,6 +686,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn wide_records() {
+        // More fields than the fast path gathers at once, long and short fields.
+        for n in [1, 7, 31, 32, 33, 40, 100] {
+            let row: Vec<String> = (0..n).map(|i| "x".repeat(i % 37)).collect();
+            let line = row.join(",");
+            let input = format!("{line}\n{line}\n\"a\",b\n{line}\n");
+            let (r, e) = all(input.as_bytes());
+            assert!(e.is_none());
+            assert_eq!(r.len(), 4);
+            for (i, want_line) in [(0, 1), (1, 2), (3, 4)] {
+                assert_eq!(r[i], (want_line, row.clone()), "{n} fields");
+            }
+            assert_eq!(r[2].1, vec!["a".to_string(), "b".to_string()]);
+        }
+    }
+
+    #[test]
+    fn line_hash_ignores_quoting() {
+        // The fast path hashes the line as read; the full scanner joins the fields.
+        let mut s = Scanner::new(&b"x\nabc,de,f\n\"abc\",de,\"f\"\nabc,de,f\r\nab,cde,f\n"[..]);
+        let mut r = Record::default();
+        let mut scratch = vec![];
+        let mut hs = vec![];
+        while s.next_record(&mut r).expect("csv") {
+            hs.push((r.line_hash.is_some(), r.line_hash(&mut scratch)));
+        }
+        assert_eq!(hs.len(), 5);
+        assert!(hs[1].0 && !hs[2].0 && !hs[3].0);
+        assert!(hs[2].1 == hs[1].1 && hs[3].1 == hs[1].1 && hs[4].1 != hs[1].1);
     }
 
     #[test]

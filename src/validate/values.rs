@@ -27,6 +27,13 @@ pub fn enum_ok(v: &str, values: &[&str], mode: Match) -> bool {
 
 /// A lenient e-mail check: `local@domain.tld`, no whitespace, one `@`.
 pub fn is_email(v: &str) -> bool {
+    if v.is_ascii() {
+        return is_email_ascii(v.as_bytes());
+    }
+    is_email_chars(v)
+}
+
+fn is_email_chars(v: &str) -> bool {
     let Some((local, domain)) = v.split_once('@') else {
         return false;
     };
@@ -40,6 +47,30 @@ pub fn is_email(v: &str) -> bool {
             && !l.starts_with('-')
             && !l.ends_with('-')
             && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    }) && labels >= 2
+}
+
+/// `is_email` for ASCII text, byte by byte (for ASCII, `char::is_whitespace` and
+/// `char::is_alphanumeric` are their `is_ascii_*` counterparts).
+fn is_email_ascii(v: &[u8]) -> bool {
+    let Some(at) = v.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&v[..at], &v[at + 1..]);
+    if local.is_empty()
+        || domain.contains(&b'@')
+        || v.iter()
+            .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+    {
+        return false;
+    }
+    let mut labels = 0;
+    domain.split(|&b| b == b'.').all(|l| {
+        labels += 1;
+        !l.is_empty()
+            && l[0] != b'-'
+            && l[l.len() - 1] != b'-'
+            && l.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
     }) && labels >= 2
 }
 
@@ -248,6 +279,23 @@ mod tests {
             }
         }
         assert!(n > 100);
+    }
+
+    #[test]
+    fn email_ascii_path_agrees() {
+        let parts = [
+            "a", "@", ".", "-", " ", "\t", "b1", "x.y", "@@", "-c", "d-", "..", "\u{1c}",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for d in parts {
+                        let s = format!("{a}{b}{c}{d}");
+                        assert_eq!(is_email_ascii(s.as_bytes()), is_email_chars(&s), "{s:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -308,7 +308,7 @@ impl Bundle {
     /// and text. Counting is deferred to batches (see [`BATCH`]), in order, so the
     /// result is as if each were counted at once; call [`Bundle::flush`] before
     /// reading `refs`.
-    #[inline]
+    #[cfg(test)]
     pub fn reference(&mut self, ns: Ns, id: &str, at: u64, kind: u8, col: u8) {
         let key = hash_bytes(SEED, id.as_bytes());
         let text_off = self.pending_text.len() as u32;
@@ -331,8 +331,50 @@ impl Bundle {
         }
     }
 
+    /// Like [`Bundle::reference`], but the text is not copied: `src` and `field` name
+    /// it for the `text` given to [`Bundle::flush_with`], which the caller must call
+    /// (when [`Bundle::pending_full`], and before `src` goes) instead of `flush`. Only
+    /// a new id's text is then copied.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn reference_deferred(
+        &mut self,
+        ns: Ns,
+        id: &str,
+        src: u32,
+        field: u32,
+        at: u64,
+        kind: u8,
+        col: u8,
+    ) {
+        self.pending.push(Pending {
+            key: hash_bytes(SEED, id.as_bytes()),
+            loc: at,
+            text_off: src,
+            text_len: field,
+            keep: id.len() <= 256,
+            ns: ns as u8,
+            kind,
+            col,
+        });
+    }
+
+    /// Enough deferred references to count them (see [`Bundle::reference_deferred`]).
+    #[inline]
+    pub fn pending_full(&self) -> bool {
+        self.pending.len() >= BATCH
+    }
+
     /// Count every deferred reference.
     pub fn flush(&mut self) {
+        let t = std::mem::take(&mut self.pending_text);
+        self.flush_with(|off, len| &t[off as usize..(off + len) as usize]);
+        self.pending_text = t;
+        self.pending_text.clear();
+    }
+
+    /// Count every deferred reference; `text(text_off, text_len)` is a pending id's text.
+    pub fn flush_with<'t>(&mut self, text: impl Fn(u32, u32) -> &'t str) {
         for p in &self.pending {
             self.refs[p.ns as usize].prefetch(p.key);
         }
@@ -340,8 +382,7 @@ impl Bundle {
             let info = &mut self.ref_info;
             let ref_text = &mut self.ref_text;
             let (e, _) = self.refs[p.ns as usize].get_or_insert_with(p.key, || {
-                let id =
-                    &self.pending_text[p.text_off as usize..(p.text_off + p.text_len) as usize];
+                let id = text(p.text_off, p.text_len);
                 let off = ref_text.len();
                 let keep = off < u32::MAX as usize / 2 && p.keep;
                 if keep {
@@ -362,7 +403,6 @@ impl Bundle {
             e.count = e.count.saturating_add(1);
         }
         self.pending.clear();
-        self.pending_text.clear();
     }
 
     pub fn where_(&self, l: u64) -> String {

@@ -312,7 +312,7 @@ pub(crate) fn validate_csv<R: Read>(
             let f = sink.rep.file.clone();
             sink.add(
                 &f,
-                Some(rec.field_lines[i]),
+                Some(rec.field_line(i)),
                 Some(1),
                 Some(n),
                 Severity::Error,
@@ -328,7 +328,7 @@ pub(crate) fn validate_csv<R: Read>(
             let f = sink.rep.file.clone();
             sink.add(
                 &f,
-                Some(rec.field_lines[i]),
+                Some(rec.field_line(i)),
                 Some(1),
                 Some(n),
                 Severity::Error,
@@ -405,7 +405,7 @@ pub(crate) fn validate_csv<R: Read>(
                 let f = sink.rep.file.clone();
                 sink.add(
                     &f,
-                    Some(rec.field_lines[i]),
+                    Some(rec.field_line(i)),
                     Some(1),
                     Some(n),
                     Severity::Warning,
@@ -725,7 +725,9 @@ impl Checker<'_> {
                 }
             }
         }
-        for (rec, row_no, h) in &batch.recs[..batch.used] {
+        let recs = &batch.recs[..batch.used];
+        let text = |r: u32, f: u32| as_str(strip(recs[r as usize].0.field(f as usize)));
+        for (ri, (rec, row_no, h)) in recs.iter().enumerate() {
             let sink = &mut *self.sink;
             sink.rep.rows += 1;
             let row = Some(*row_no);
@@ -793,9 +795,15 @@ impl Checker<'_> {
                     self.bundle,
                     state,
                     *h,
+                    ri as u32,
                 );
+                if self.bundle.pending_full() {
+                    self.bundle.flush_with(text);
+                }
             }
         }
+        // The deferred references name texts in this batch's records.
+        self.bundle.flush_with(text);
         // Keep the reused records small after an unusually large one.
         for (rec, _, _) in &mut batch.recs {
             if rec.data.capacity() > BATCH_BYTES {
@@ -898,6 +906,7 @@ fn check_row(
     bundle: &mut Bundle,
     st: &mut RowState,
     line_hash: u64,
+    rec_idx: u32,
 ) {
     // Trimmed values of every spec column ("" when absent).
     let mut vals: [&str; MAX_COLS] = [""; MAX_COLS];
@@ -912,8 +921,8 @@ fn check_row(
     let by_name = |name: &str| k.col(name).map(&v).unwrap_or("");
     let get_owned = |name: &str| by_name(name).to_string();
     let line_of = |ci: usize| match hidx[ci] {
-        Some(i) if i < rec.field_lines.len() => rec.field_lines[i],
-        _ => rec.line,
+        Some(i) => rec.field_line(i),
+        None => rec.line,
     };
     let mut skipped = false;
     let file = "";
@@ -1146,9 +1155,11 @@ fn check_row(
     for &(ci, ns) in &st.refs {
         let val = v(ci);
         if !val.is_empty() {
-            bundle.reference(
+            bundle.reference_deferred(
                 ns,
                 val,
+                rec_idx,
+                hidx[ci].expect("a value comes from a header column") as u32,
                 bundle::loc(file_idx, line_of(ci)),
                 kind_idx as u8,
                 ci as u8,

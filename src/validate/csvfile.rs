@@ -783,7 +783,12 @@ impl Checker<'_> {
                 );
             }
             if let Some((k, kind_idx, state)) = self.kind.as_mut() {
-                check_row(
+                let check = match k.cols.len() {
+                    0..=16 => check_row::<16>,
+                    17..=32 => check_row::<32>,
+                    _ => check_row::<MAX_COLS>,
+                };
+                check(
                     k,
                     *kind_idx,
                     rec,
@@ -894,7 +899,7 @@ impl RowState {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check_row(
+fn check_row<const N: usize>(
     k: &Kind,
     kind_idx: usize,
     rec: &Record,
@@ -909,7 +914,9 @@ fn check_row(
     rec_idx: u32,
 ) {
     // Trimmed values of every spec column ("" when absent).
-    let mut vals: [&str; MAX_COLS] = [""; MAX_COLS];
+    // `N` is the smallest of 16, 32 and `MAX_COLS` that holds the kind's columns:
+    // clearing a 64-slot array took a fifth of the row checks' time.
+    let mut vals: [&str; N] = [""; N];
     for (slot, h) in vals.iter_mut().zip(hidx) {
         if let Some(i) = *h
             && i < rec.len()

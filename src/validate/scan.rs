@@ -43,6 +43,7 @@ pub struct Record {
 }
 
 impl Record {
+    #[inline]
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -54,6 +55,7 @@ impl Record {
     pub fn field_line(&self, i: usize) -> u64 {
         self.field_lines.get(i).copied().unwrap_or(self.line)
     }
+    #[inline]
     pub fn field(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.data[start..self.ends[i]]
@@ -68,6 +70,7 @@ impl Record {
     }
     /// The record's hash for the exact-duplicate count: its fields joined by commas,
     /// and where each ends (`scratch` is a buffer to join them in).
+    #[inline]
     pub fn line_hash(&self, scratch: &mut Vec<u8>) -> u64 {
         if let Some(h) = self.line_hash {
             return h;
@@ -82,6 +85,7 @@ impl Record {
         hash_line(scratch, &self.ends)
     }
     /// A physical blank line (no field text, no quotes).
+    #[inline]
     pub fn is_blank_line(&self) -> bool {
         self.ends.len() <= 1 && self.data.is_empty() && !self.any_quoted
     }

@@ -783,25 +783,29 @@ impl Checker<'_> {
                 );
             }
             if let Some((k, kind_idx, state)) = self.kind.as_mut() {
-                let check = match k.cols.len() {
-                    0..=16 => check_row::<16>,
-                    17..=32 => check_row::<32>,
-                    _ => check_row::<MAX_COLS>,
-                };
-                check(
-                    k,
-                    *kind_idx,
-                    rec,
-                    self.hidx,
-                    self.suppressed,
-                    *row_no,
-                    self.file_idx,
-                    sink,
-                    self.bundle,
-                    state,
-                    *h,
-                    ri as u32,
-                );
+                macro_rules! check {
+                    ($n:expr) => {
+                        check_row::<$n>(
+                            k,
+                            *kind_idx,
+                            rec,
+                            self.hidx,
+                            self.suppressed,
+                            *row_no,
+                            self.file_idx,
+                            sink,
+                            self.bundle,
+                            state,
+                            *h,
+                            ri as u32,
+                        )
+                    };
+                }
+                match k.cols.len() {
+                    0..=16 => check!(16),
+                    17..=32 => check!(32),
+                    _ => check!(MAX_COLS),
+                }
                 if self.bundle.pending_full() {
                     self.bundle.flush_with(text);
                 }

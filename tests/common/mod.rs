@@ -79,7 +79,9 @@ impl World {
 pub fn bare_cmd(home: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("canvas-sis").expect("binary built");
     for (k, _) in std::env::vars() {
-        if k.starts_with("CANVAS_") || k == "NO_COLOR" || k == "JOURNAL_STREAM" {
+        if k.starts_with("CANVAS_")
+            || ["NO_COLOR", "JOURNAL_STREAM", "RUST_LOG"].contains(&k.as_str())
+        {
             c.env_remove(k);
         }
     }

@@ -30,28 +30,15 @@ pub fn seeded(n: usize) -> Env {
     })
 }
 
-/// The binary with no settings at all from the outside world.
+// The shared base: the private-HOME command and the output helpers.
+#[path = "../common/mod.rs"]
+mod base;
+pub use base::{stderr, stdout};
+
+/// The binary with no settings at all from the outside world, no log file, empty stdin.
 pub fn bare(home: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("canvas-sis").expect("binary built");
-    for v in [
-        "CANVAS_SIS_CONFIG",
-        "CANVAS_SIS_PROFILE",
-        "CANVAS_BASE_URL",
-        "CANVAS_ACCOUNT_ID",
-        "CANVAS_ACCESS_TOKEN",
-        "CANVAS_SIS_LOG_DIR",
-        "NO_COLOR",
-        "RUST_LOG",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("HOME", home)
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .current_dir(home)
-        .arg("--no-log-file")
-        .timeout(RUN_LIMIT)
-        .write_stdin("");
+    let mut c = base::bare_cmd(home);
+    c.arg("--no-log-file").timeout(RUN_LIMIT).write_stdin("");
     c
 }
 
@@ -123,15 +110,6 @@ impl Env {
             .and_then(|v| v["id"].as_u64())
             .expect("an import was created")
     }
-}
-
-/// stdout as UTF-8.
-pub fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 pub fn json(o: &std::process::Output) -> serde_json::Value {

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Generate a clean SIS bundle: N enrollments with matching users, courses, sections, terms.
 
-usage: validate_gen.py OUTDIR [ENROLLMENTS]
+usage: validate_gen.py OUTDIR [ENROLLMENTS] [USERS] [COURSES]
+
+USERS defaults to ENROLLMENTS/10 and COURSES to ENROLLMENTS/200 (two sections each); setting
+them keeps the id sets fixed while the row count grows.
 """
 import os
 import random
@@ -9,8 +12,8 @@ import sys
 
 out = sys.argv[1]
 n_enr = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-n_users = max(10, n_enr // 10)
-n_courses = max(2, n_enr // 200)
+n_users = int(sys.argv[3]) if len(sys.argv) > 3 else max(10, n_enr // 10)
+n_courses = int(sys.argv[4]) if len(sys.argv) > 4 else max(2, n_enr // 200)
 n_sections = n_courses * 2
 os.makedirs(out, exist_ok=True)
 rnd = random.Random(42)

@@ -452,6 +452,37 @@ fn canvas_deduplication_notice() {
     )), "{l:?}");
 }
 
+/// Past its memory budget the duplicate-line count spills to a temporary file; the
+/// count (and so the notice) is the same as in memory, for a plain file and a zip entry.
+#[test]
+fn deduplication_count_is_exact_past_the_memory_budget() {
+    let fx = Fx::new();
+    let mut s = String::from("user_id,login_id,status\n");
+    for i in 0..6000 {
+        s.push_str(&format!("u{i},l{i},active\n"));
+        if i % 40 == 0 {
+            // 150 exact copies of earlier lines, spread over the file.
+            s.push_str(&format!("u{},l{},active\n", i / 2, i / 2));
+        }
+    }
+    let csv = fx.write("users.csv", &s);
+    let zip = fx.zip("b.zip", &[("users.csv", s.as_bytes())]);
+    let want = "warning: 150 lines are exact duplicates of earlier lines";
+    for budget in [300, 1 << 20] {
+        let o = Options {
+            line_hash_memory: budget,
+            ..Options::default()
+        };
+        for p in [&csv, &zip] {
+            let r = fx.run_with(std::slice::from_ref(p), &o);
+            let l = fx.lines(&r);
+            assert!(l.iter().any(|x| x.contains(want)), "{budget}: {l:?}");
+            let rows: u64 = r.files.iter().map(|f| f.rows).sum();
+            assert_eq!(rows, 6150, "{budget}");
+        }
+    }
+}
+
 #[test]
 fn max_diagnostics_caps_but_counts_stay_exact() {
     let fx = Fx::new();

@@ -252,6 +252,8 @@ fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result
         max_diagnostics: 100,
         strict,
         extension: opts.extension.map(|e| e.as_str().to_string()),
+
+        ..validate::Options::default()
     };
     let report = super::validate::validate_or_66(std::slice::from_ref(&bundle.given), &vopts)?;
     for d in report.diagnostics() {

@@ -15,6 +15,8 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
         max_diagnostics: a.max_diagnostics,
         strict: a.strict,
         extension: None,
+
+        ..validate::Options::default()
     };
     for p in &a.paths {
         if p.is_dir() && crate::bundle::csv_files(p).is_ok_and(|f| f.is_empty()) {

@@ -107,7 +107,7 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
         }
         Some("csv") => {
             let f = File::open(path)?;
-            let r = validate_csv(display, f, &mut ctx.bundle, max, default_io);
+            let r = validate_csv(display, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
             ctx.out.push(r);
         }
         Some("zip") if !zip => {
@@ -181,13 +181,7 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
                     ctx.out.push(s.finish());
                 } else {
                     let f = File::open(&p)?;
-                    let r = validate_csv(
-                        &name,
-                        f,
-                        &mut ctx.bundle,
-                        ctx.opts.max_diagnostics,
-                        default_io,
-                    );
+                    let r = validate_csv(&name, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
                     ctx.out.push(r);
                 }
             }
@@ -722,7 +716,7 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
                     declared: e.size,
                     counter: &mut ctx.inflated,
                 };
-                validate_csv(&ename, budget, &mut ctx.bundle, max, zip_io)
+                validate_csv(&ename, budget, &mut ctx.bundle, ctx.opts.limits(), zip_io)
             }
             Err(err) => {
                 let mut es = Sink::new(&ename, max);

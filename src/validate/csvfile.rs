@@ -4,10 +4,11 @@ use std::io::{self, Read};
 use std::sync::{Mutex, PoisonError, mpsc};
 
 use super::bundle::{self, Bundle, SEED, hash_bytes, hash_lower};
+use super::dedup::LineHashes;
 use super::kinds::{self, KINDS, Kind, Ns, Pair, Req, Rule};
 use super::scan::{Record, ScanError, Scanner};
 use super::values;
-use super::{Diagnostic, FileReport, Severity};
+use super::{Diagnostic, FileReport, Limits, Severity};
 
 /// Collects diagnostics for one file, keeping at most `max` but counting all.
 pub(crate) struct Sink {
@@ -239,10 +240,10 @@ pub(crate) fn validate_csv<R: Read>(
     name: &str,
     rdr: R,
     bundle: &mut Bundle,
-    max_diagnostics: usize,
+    limits: Limits,
     classify: IoClassifier,
 ) -> FileReport {
-    let mut sink = Sink::new(name, max_diagnostics);
+    let mut sink = Sink::new(name, limits.max_diagnostics);
     let file_idx = bundle.add_file(name);
     let mut sc = Scanner::new(rdr);
     let mut rec = Record::default();
@@ -492,7 +493,7 @@ pub(crate) fn validate_csv<R: Read>(
         bundle,
     };
     let mut row_no: u64 = 1;
-    let mut line_hashes = LineHashes::new();
+    let mut line_hashes = LineHashes::new(limits.line_hashes);
     let mut scan_error = None;
     let mut scratch = Vec::new();
     let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
@@ -593,7 +594,8 @@ pub(crate) fn validate_csv<R: Read>(
     if let Some(e) = scan_error {
         report_err(&mut sink, e);
     }
-    let dup_lines = line_hashes.duplicates();
+    // A spill file that cannot be read back leaves the count unknown: say nothing.
+    let dup_lines = line_hashes.duplicates().unwrap_or(0);
     if dup_lines >= 100 {
         let base = name.rsplit(['/', ':']).next().unwrap_or(name);
         let stem = base
@@ -619,65 +621,6 @@ pub(crate) fn validate_csv<R: Read>(
         }
     }
     sink.finish()
-}
-
-/// Hashes of every row, to count exact duplicates (8 bytes a row). They are kept in
-/// 256 buckets by their top 8 bits: equal hashes share a bucket, and each bucket is
-/// small enough to count in cache at the end (instead of sorting them all).
-struct LineHashes {
-    buckets: Vec<Vec<u64>>,
-}
-
-impl LineHashes {
-    fn new() -> Self {
-        LineHashes {
-            buckets: (0..256).map(|_| Vec::new()).collect(),
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, h: u64) {
-        self.buckets[(h >> 56) as usize].push(h);
-    }
-
-    /// How many hashes equal an earlier one.
-    fn duplicates(self) -> usize {
-        let mut table: Vec<u64> = Vec::new();
-        let mut dups = 0;
-        for b in self.buckets {
-            if b.len() < 2 {
-                continue;
-            }
-            // Open addressing on the bits below the top 8; 0 marks an empty slot.
-            let slots = (b.len() * 2).next_power_of_two();
-            let bits = slots.trailing_zeros();
-            let mask = slots - 1;
-            table.clear();
-            table.resize(slots, 0);
-            let mut zero = false;
-            for h in b {
-                if h == 0 {
-                    dups += usize::from(zero);
-                    zero = true;
-                    continue;
-                }
-                let mut i = ((h << 8) >> (64 - bits)) as usize;
-                loop {
-                    let t = table[i];
-                    if t == h {
-                        dups += 1;
-                        break;
-                    }
-                    if t == 0 {
-                        table[i] = h;
-                        break;
-                    }
-                    i = (i + 1) & mask;
-                }
-            }
-        }
-        dups
-    }
 }
 
 /// Records handed from the scanner to the row checks: `recs[..used]`, each with its
@@ -1190,27 +1133,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn duplicate_count() {
-        for n in [0, 1, 5, 1000, 70_000] {
-            let v: Vec<u64> = (0..n as u64)
-                .map(|i| match i % 7 {
-                    0 => 0,
-                    1 => i,
-                    _ => hash_bytes(SEED, &(i % 5000).to_le_bytes()),
-                })
-                .collect();
-            let mut want = v.clone();
-            want.sort_unstable();
-            let want = want.windows(2).filter(|w| w[0] == w[1]).count();
-            let mut l = LineHashes::new();
-            for h in v {
-                l.push(h);
-            }
-            assert_eq!(l.duplicates(), want, "{n}");
-        }
-    }
-
     /// Enough rows for several batches, so the row checks run on the second thread.
     #[test]
     fn pipelined_rows_keep_their_order() {
@@ -1229,7 +1151,11 @@ mod tests {
         }
         csv.push_str("C1,\"U-open,student\n");
         let mut b = Bundle::default();
-        let r = validate_csv("e.csv", csv.as_bytes(), &mut b, usize::MAX, default_io);
+        let lim = Limits {
+            max_diagnostics: usize::MAX,
+            line_hashes: 1 << 20,
+        };
+        let r = validate_csv("e.csv", csv.as_bytes(), &mut b, lim, default_io);
         let bad = rows.div_ceil(7);
         assert_eq!(r.rows as usize, rows);
         assert_eq!(r.diagnostics.len(), bad + 1);

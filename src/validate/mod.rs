@@ -11,6 +11,7 @@ use serde::Serialize;
 mod bundle;
 mod container;
 mod csvfile;
+mod dedup;
 pub mod kinds;
 mod scan;
 mod values;
@@ -26,6 +27,25 @@ pub struct Options {
     pub strict: bool,
     /// The extension the user forces (`csv`, `zip`, `xml`), instead of the file name's.
     pub extension: Option<String>,
+    /// Line hashes held in memory for the exact-duplicate-line count (8 bytes each);
+    /// past it they go to an unnamed temporary file, so memory stays flat.
+    pub line_hash_memory: usize,
+}
+
+impl Options {
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_diagnostics: self.max_diagnostics,
+            line_hashes: self.line_hash_memory,
+        }
+    }
+}
+
+/// The per-file limits of [`Options`].
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    pub max_diagnostics: usize,
+    pub line_hashes: usize,
 }
 
 impl Default for Options {
@@ -35,6 +55,7 @@ impl Default for Options {
             max_diagnostics: 100,
             strict: false,
             extension: None,
+            line_hash_memory: dedup::DEFAULT_BUDGET,
         }
     }
 }

@@ -230,7 +230,10 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         imp.id,
         imp.state_str()
     );
-    println!("{}", imp.id);
+    // With --json, stdout holds one JSON document (the SisImport carries the id).
+    if !ctx.settings.json {
+        println!("{}", imp.id);
+    }
     if !a.watch {
         if ctx.settings.json {
             ctx.print_json(&imp.raw);

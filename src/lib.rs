@@ -30,7 +30,7 @@ use crate::exit::Exit;
 
 /// Parse the command line, run the command, and return the process exit code.
 pub fn run() -> u8 {
-    let matches = Cli::command().get_matches();
+    let matches = command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -124,6 +124,26 @@ pub fn run() -> u8 {
     // Flush the log file before the process exits.
     drop(guard);
     code
+}
+
+/// The clap command, with an empty environment variable treated as unset (as
+/// `CANVAS_ACCESS_TOKEN` and `NO_COLOR` are): `CANVAS_BASE_URL=` in a unit file or cron
+/// table must not hide the config file's value, nor be a usage error.
+fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    let empty: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| {
+            a.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.is_empty())
+        })
+        .map(|a| a.get_id().to_string())
+        .collect();
+    for id in empty {
+        cmd = cmd.mut_arg(id, |a| a.env(None::<&str>));
+    }
+    cmd
 }
 
 fn run_plain(cmd: Command) -> exit::Result<Exit> {

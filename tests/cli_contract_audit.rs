@@ -53,3 +53,58 @@ fn submit_without_json_prints_the_id() {
     let id: u64 = stdout(&out).trim().parse().expect("stdout is the id");
     assert_eq!(w.sim.imports().last().unwrap()["id"].as_u64(), Some(id));
 }
+
+/// Contract, settings: flag > env > file > default. An empty environment variable (as a
+/// unit file's `Environment=CANVAS_BASE_URL=` leaves it) is unset, like an empty
+/// CANVAS_ACCESS_TOKEN: it must neither hide the config file's value nor be a usage error
+/// (it used to be exit 2 for CANVAS_SIS_CONFIG / CANVAS_SIS_LOG_DIR, and an empty URL or
+/// account for the others).
+#[test]
+fn empty_environment_variables_count_as_unset() {
+    let w = World::new(Scenario::Ok);
+    let home = w.home.path();
+    let logs = home.join("file-logs");
+    std::fs::write(
+        home.join("canvas_sis.toml"),
+        format!(
+            "base_url = {:?}\naccount_id = \"self\"\n[log]\ndir = {:?}\n",
+            w.sim.url(),
+            logs.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = bare_cmd(home)
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .env("CANVAS_SIS_CONFIG", "")
+        .env("CANVAS_SIS_PROFILE", "")
+        .env("CANVAS_BASE_URL", "")
+        .env("CANVAS_ACCOUNT_ID", "")
+        .env("CANVAS_SIS_LOG_DIR", "")
+        .arg("submit")
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(w.posts().len(), 1);
+    assert_eq!(w.posts()[0].path, "/api/v1/accounts/self/sis_imports");
+    let log = std::fs::read_to_string(logs.join("canvas_sis.log")).expect("log in [log] dir");
+    assert!(log.contains("created"), "log: {log}");
+
+    // A non-empty variable still wins over the file.
+    let out = bare_cmd(home)
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .env("CANVAS_ACCOUNT_ID", "999")
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let v = one_json_document(&out);
+    let acct = v["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "account_id")
+        .unwrap();
+    assert_eq!(acct["value"], "999");
+    assert_eq!(acct["source"], "env CANVAS_ACCOUNT_ID");
+}

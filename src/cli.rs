@@ -310,7 +310,8 @@ pub struct SubmitArgs {
     /// How far back a re-submit of the same content is noticed [default: 6h]
     #[arg(long, value_name = "DURATION")]
     pub dedupe_window: Option<String>,
-    /// Wait this long for another canvas-sis run on the same account instead of exiting 75.
+    /// Wait this long for another canvas-sis run on the same account instead of exiting 75
+    /// (config: [watch] wait_lock) [default: 0s]
     #[arg(long, value_name = "DURATION")]
     pub wait_lock: Option<String>,
     /// Raw body, or Canvas's pre_attachment file-upload flow [default: auto]
@@ -332,7 +333,8 @@ pub struct WatchCmdArgs {
     pub last: bool,
     #[command(flatten)]
     pub poll: PollArgs,
-    /// Wait this long for another canvas-sis run on the same account instead of exiting 75.
+    /// Wait this long for another canvas-sis run on the same account instead of exiting 75
+    /// (config: [watch] wait_lock) [default: 0s]
     #[arg(long, value_name = "DURATION")]
     pub wait_lock: Option<String>,
 }

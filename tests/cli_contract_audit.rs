@@ -108,3 +108,24 @@ fn empty_environment_variables_count_as_unset() {
     assert_eq!(acct["value"], "999");
     assert_eq!(acct["source"], "env CANVAS_ACCOUNT_ID");
 }
+
+/// Contract, binary: `<command> --help` documents every option's default. `--wait-lock`
+/// (submit, watch) said none.
+#[test]
+fn wait_lock_help_gives_its_default() {
+    let home = tempfile::tempdir().unwrap();
+    for cmd in ["submit", "watch"] {
+        let out = bare_cmd(home.path())
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let help = stdout(&out);
+        let at = help.find("--wait-lock").expect("--wait-lock in help");
+        let next = help[at + 2..]
+            .find("\n      --")
+            .map_or(help.len(), |n| at + 2 + n);
+        let entry = &help[at..next];
+        assert!(entry.contains("[default: 0s]"), "{cmd} --help: {entry}");
+    }
+}

@@ -277,6 +277,20 @@ fn if_idle_refuses_when_canvas_is_busy() {
         .unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
     assert!(stderr(&out).contains("(created)"), "{}", stderr(&out));
+    // The same content again: refused as busy, without claiming to submit it again.
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .arg("--if-idle")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("submitting again"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(w.posts().len(), 1);
 }
 

@@ -93,6 +93,9 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let net = net.expect("set unless dry run");
     let client = Client::new(&net, &ctx.settings)?;
+    if guard.if_idle {
+        check_idle(&client).await?;
+    }
     if let Some(e) = &earlier {
         let state = match e.import_id {
             Some(id) => client
@@ -114,10 +117,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
                 .hint("this content was already submitted within --dedupe-window; drop --once to send it again"));
         }
+        // After the idle check, so a refused run does not say it is submitting again.
         warn!(target: "canvas_sis", "{what}; submitting again");
-    }
-    if guard.if_idle {
-        check_idle(&client).await?;
     }
     info!(
         target: "canvas_sis",

@@ -395,5 +395,17 @@ fn sigint_during_watch_exits_130_and_says_how_to_resume() {
         "{}",
         stderr(&out)
     );
-    assert!(w.log_text().contains("interrupted"), "logged too");
+    assert_eq!(
+        stderr(&out).matches("interrupted: import").count(),
+        1,
+        "said once"
+    );
+    let log = w.log_text();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("ERROR interrupted: import"))
+            .count(),
+        1,
+        "logged once: {log}"
+    );
 }

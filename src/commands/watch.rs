@@ -175,7 +175,7 @@ pub async fn follow(
     tokio::select! {
         r = work => r,
         _ = interrupted() => {
-            warn!(target: "canvas_sis", "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`");
+            // Reported (stderr and log) once, as the run's error.
             Err(Failure::new(Exit::Interrupted, format!(
                 "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
             )))

@@ -4,7 +4,8 @@
 //! Adding a kind or a column is one entry here; nothing else needs to change.
 //!
 //! Message templates: `{value}` is the offending value, `{col}` the column name,
-//! and `{name}` the row's (trimmed) value of column `name` (empty when absent).
+//! and `{name}` the row's (trimmed) value of column `name` (empty when absent);
+//! `{name?then|else}` expands `then` when column `name` has a value, else `else`.
 
 /// Identifier namespaces used for duplicate and cross-reference checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,6 +281,9 @@ const EMPTY: &[&str] = &[];
 
 const USER_EMAIL: &str =
     "The email address associated with user '{user_id}' is invalid (email: '{value}')";
+
+const ENROLLMENT_DATE: &str =
+    "Bad date format for user {user_id} in {course_id?course {course_id}|section {section_id}}";
 
 /// The 22 kinds, in Canvas's recognition (and processing) order.
 pub static KINDS: &[Kind] = &[
@@ -685,16 +689,8 @@ pub static KINDS: &[Kind] = &[
                 "Improper status \"\" for an enrollment",
                 "Improper status \"{value}\" for an enrollment",
             ),
-            date(
-                "start_date",
-                false,
-                "Bad date format for user {user_id} in course {course_id}",
-            ),
-            date(
-                "end_date",
-                false,
-                "Bad date format for user {user_id} in course {course_id}",
-            ),
+            date("start_date", false, ENROLLMENT_DATE),
+            date("end_date", false, ENROLLMENT_DATE),
             r("associated_user_id", Ns::User),
             boolean("limit_section_privileges"),
             boolean("notify"),

@@ -1,0 +1,55 @@
+//! Findings of a black-box audit of the validator against the reference (§6.1–§6.4),
+//! each asserting the exact `file:line` output.
+
+#[path = "validate_support/mod.rs"]
+mod support;
+
+use support::*;
+
+/// §6.1: the users importer skips a row holding a NUL with a warning; the row
+/// defines nothing (so no duplicate-id finding for the next row with that id).
+#[test]
+fn nul_in_a_users_row_is_a_skipping_warning() {
+    let fx = Fx::new();
+    let p = fx.write(
+        "u.csv",
+        b"user_id,login_id,status\nu1,l\x001,active\nu1,l1,active\n".as_slice(),
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "u.csv:2: warning: Some of the fields contain NULL character (NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows)",
+            "1 file, kinds: user(2), 2 rows, 0 errors, 1 warning",
+        ]
+    );
+    assert!(!r.failed(false));
+    // Elsewhere a NUL still fails.
+    let l = fx.check(
+        "c.csv",
+        b"course_id,short_name,long_name,status\nc1,C\x00,CC,active\n".as_slice(),
+    );
+    assert_eq!(
+        l,
+        vec![
+            "c.csv:2: error: a field contains a NUL character (NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows)"
+        ]
+    );
+}
+
+/// §6.4 enrollments: "Bad date format for user <u> in course <c>" or "… in section <s>".
+#[test]
+fn enrollment_bad_date_names_the_section_when_there_is_no_course() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "e.csv",
+        "course_id,section_id,user_id,role,status,start_date\n,s1,u1,teacher,active,bad\nc1,s1,u1,teacher,active,bad\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:2: warning: Bad date format for user u1 in section s1 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ)",
+            "e.csv:3: warning: Bad date format for user u1 in course c1 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ)",
+        ]
+    );
+}

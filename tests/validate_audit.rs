@@ -53,3 +53,34 @@ fn enrollment_bad_date_names_the_section_when_there_is_no_course() {
         ]
     );
 }
+
+/// §6.2: Canvas reads only the .csv entries of a zip; one without any imports nothing
+/// (like an empty directory or a `.txt` upload), so it is refused, not passed clean.
+#[test]
+fn zip_without_csv_entries_is_refused() {
+    let fx = Fx::new();
+    let p = fx.zip(
+        "b.zip",
+        &[
+            ("docs/", b""),
+            ("docs/readme.txt", b"hello"),
+            ("__MACOSX/._users.csv", b"x"),
+        ],
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "b.zip:docs/readme.txt: warning: Skipping unknown file type (Canvas will skip it: only .csv files in a bundle are read)",
+            "b.zip: error: the archive holds no .csv file Canvas would read; Canvas imports nothing (put the CSV files in the zip; sub-folders are fine)",
+            "1 file, kinds: none, 0 rows, 1 error, 1 warning",
+        ]
+    );
+    assert!(r.failed(false));
+    let p = fx.zip("e.zip", &[]);
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r)[0],
+        "e.zip: error: the archive holds no .csv file Canvas would read; Canvas imports nothing (put the CSV files in the zip; sub-folders are fine)"
+    );
+}

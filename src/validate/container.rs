@@ -634,6 +634,7 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     }
     ents.sort_by(|a, b| a.raw.cmp(&b.raw));
     let mut entry_reports = vec![];
+    let mut csv_entries = 0usize;
     for e in &ents {
         let ename = format!("{display}:{}", e.name);
         if let Some(why) = unsafe_path(&e.raw, &e.name) {
@@ -684,6 +685,7 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
             );
             continue;
         }
+        csv_entries += 1;
         if e.encrypted {
             s.add(
                 &ename,
@@ -730,6 +732,16 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
             }
         };
         entry_reports.push(rep);
+    }
+    if csv_entries == 0 && s.rep.errors == 0 {
+        // Canvas reads only the .csv entries: it would import nothing (refused
+        // entries have already failed the archive).
+        s.err(
+            None,
+            "zip_no_csv",
+            "the archive holds no .csv file Canvas would read; Canvas imports nothing".into(),
+            Some("put the CSV files in the zip; sub-folders are fine".into()),
+        );
     }
     ctx.out.push(s.finish());
     ctx.out.extend(entry_reports);

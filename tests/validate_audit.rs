@@ -84,3 +84,44 @@ fn zip_without_csv_entries_is_refused() {
         "e.zip: error: the archive holds no .csv file Canvas would read; Canvas imports nothing (put the CSV files in the zip; sub-folders are fine)"
     );
 }
+
+/// §6.4 accounts: "A parent must appear before its children: accounts are processed
+/// serially, in file order." A parent defined after its sub-account comes too late.
+#[test]
+fn parent_account_defined_after_its_child() {
+    let fx = Fx::new();
+    let p = fx.write(
+        "accounts.csv",
+        "account_id,parent_account_id,name,status\na2,a1,B,active\na1,,A,active\na3,a1,C,active\n",
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "accounts.csv:2: warning: parent account \"a1\" is defined later, at accounts.csv:3; Canvas processes accounts in file order, so unless it already exists this row is skipped: \"Parent account didn't exist for …\" (put parent accounts before their sub-accounts)",
+            "1 file, kinds: account(3), 3 rows, 0 errors, 1 warning",
+        ]
+    );
+    // Across files too, in the order Canvas reads them (sorted paths in a zip).
+    let p = fx.zip(
+        "b.zip",
+        &[
+            ("1/sub.csv", b"account_id,parent_account_id\na2,a1\n"),
+            ("2/top.csv", b"account_id,parent_account_id\na1,\n"),
+        ],
+    );
+    let l = fx.lines(&fx.run(&[p]));
+    assert_eq!(
+        l[0],
+        "b.zip:1/sub.csv:2: warning: parent account \"a1\" is defined later, at b.zip:2/top.csv:2; Canvas processes accounts in file order, so unless it already exists this row is skipped: \"Parent account didn't exist for …\" (put parent accounts before their sub-accounts)"
+    );
+    // In order: clean.
+    let p = fx.write(
+        "ok.csv",
+        "account_id,parent_account_id,name,status\na1,,A,active\na2,a1,B,active\n",
+    );
+    assert_eq!(
+        fx.lines(&fx.run(&[p])),
+        vec!["1 file, kinds: account(2), 2 rows, 0 errors, 0 warnings"]
+    );
+}

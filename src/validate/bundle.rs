@@ -155,6 +155,7 @@ impl<V: Copy + Default> IdMap<V> {
         }
     }
 
+    #[cfg(test)]
     pub fn contains_key(&self, key: u64) -> bool {
         self.get(key).is_some()
     }

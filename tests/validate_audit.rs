@@ -125,3 +125,26 @@ fn parent_account_defined_after_its_child() {
         vec!["1 file, kinds: account(2), 2 rows, 0 errors, 0 warnings"]
     );
 }
+
+/// A `.csv` that is really a zip is named as such inside a zip too (it was reported as
+/// invalid UTF-8 "looking like Latin-1").
+#[test]
+fn zip_entry_named_csv_that_is_a_zip() {
+    let fx = Fx::new();
+    let inner = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let p = fx.zip(
+        "b.zip",
+        &[
+            ("fake.csv", inner.as_slice()),
+            ("users.csv", USERS.as_bytes()),
+        ],
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "b.zip:fake.csv: error: this entry is a zip archive, not CSV (by its name); Canvas would reject it as \"Invalid UTF-8\" (put the inner archive's CSV files in the outer zip)",
+            "3 files, kinds: user(2), 2 rows, 1 error, 0 warnings",
+        ]
+    );
+}

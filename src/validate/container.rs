@@ -424,6 +424,18 @@ impl std::fmt::Display for BudgetError {
 }
 impl std::error::Error for BudgetError {}
 
+/// A reader that fails once with the error it holds, then ends.
+struct ErrOnce(Option<io::Error>);
+
+impl Read for ErrOnce {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
+}
+
 /// Never lets an entry inflate past its declared size (+1 byte to detect a lie).
 struct Budget<'a, R> {
     inner: R,
@@ -712,13 +724,43 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         }
         let rep = match zip.by_index(e.idx) {
             Ok(zf) => {
-                let budget = Budget {
+                let mut budget = Budget {
                     inner: zf,
                     read: 0,
                     declared: e.size,
                     counter: &mut ctx.inflated,
                 };
-                validate_csv(&ename, budget, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                // A zip renamed .csv is named as such, as at the top level.
+                let mut head = [0u8; 4];
+                let mut n = 0;
+                let mut head_err = None;
+                while n < head.len() {
+                    match budget.read(&mut head[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) => {
+                            head_err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if let Some(err) = head_err {
+                    // Hand the error on (a CRC mismatch of a tiny entry, a bad stream).
+                    let rdr = io::Read::chain(&head[..n], ErrOnce(Some(err)));
+                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                } else if is_zip_magic(&head[..n]) {
+                    let mut es = Sink::new(&ename, max);
+                    es.err(
+                        None,
+                        "csv_is_zip",
+                        "this entry is a zip archive, not CSV (by its name); Canvas would reject it as \"Invalid UTF-8\"".into(),
+                        Some("put the inner archive's CSV files in the outer zip".into()),
+                    );
+                    es.finish()
+                } else {
+                    let rdr = io::Read::chain(&head[..n], budget);
+                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                }
             }
             Err(err) => {
                 let mut es = Sink::new(&ename, max);

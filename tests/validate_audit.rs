@@ -148,3 +148,28 @@ fn zip_entry_named_csv_that_is_a_zip() {
         ]
     );
 }
+
+/// §6.4 differentiation tags: `tag_set_id` or `course_id` "is required for new tags"
+/// only; a header without both updates existing tags fine, so it is no file error.
+#[test]
+fn differentiation_tags_without_set_or_course_columns() {
+    let fx = Fx::new();
+    let p = fx.write("tags.csv", "tag_id,name,status\nt1,T,available\n");
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "tags.csv:1: warning: the header needs one of the columns \"tag_set_id\", \"course_id\" for new rows (Canvas skips every row that creates a new one; rows updating existing ones are fine)",
+            "1 file, kinds: differentiation_tag(1), 1 rows, 0 errors, 1 warning",
+        ]
+    );
+    assert!(!r.failed(false));
+    // Other one-of groups still fail the file.
+    let l = fx.check("a.csv", "user_id,account_id,status\nu1,,active\n");
+    assert_eq!(
+        l,
+        vec![
+            "a.csv:1: error: the header needs one of the columns \"role\", \"role_id\" (Canvas would skip every row)"
+        ]
+    );
+}

@@ -484,17 +484,26 @@ pub(crate) fn validate_csv<R: Read>(
                         Some(header_line),
                         Some(1),
                         Some(o.cols[0]),
-                        Severity::Error,
+                        if o.new_only {
+                            Severity::Warning
+                        } else {
+                            Severity::Error
+                        },
                         "missing_column",
                         format!(
-                            "the header needs one of the columns {}",
+                            "the header needs one of the columns {}{}",
                             o.cols
                                 .iter()
                                 .map(|c| format!("\"{c}\""))
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            if o.new_only { " for new rows" } else { "" }
                         ),
-                        Some("Canvas would skip every row".into()),
+                        Some(if o.new_only {
+                            "Canvas skips every row that creates a new one; rows updating existing ones are fine".into()
+                        } else {
+                            "Canvas would skip every row".into()
+                        }),
                     );
                 }
             }

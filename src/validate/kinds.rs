@@ -116,6 +116,9 @@ pub struct Col {
 pub struct OneOf {
     pub cols: &'static [&'static str],
     pub missing: &'static str,
+    /// Required only for rows that create a new object: a header without any of
+    /// `cols` is then a warning, not an error (rows updating existing ones are fine).
+    pub new_only: bool,
 }
 
 /// A rule on two columns of a row.
@@ -322,10 +325,12 @@ pub static KINDS: &[Kind] = &[
             OneOf {
                 cols: &["old_id", "old_integration_id"],
                 missing: "No old_id or old_integration_id given for change_sis_id",
+                new_only: false,
             },
             OneOf {
                 cols: &["new_id", "new_integration_id"],
                 missing: "No new_id or new_integration_id given for change_sis_id",
+                new_only: false,
             },
         ],
         pairs: &[Pair::EmptyWhen(
@@ -656,6 +661,7 @@ pub static KINDS: &[Kind] = &[
                 "existing_canvas_user_id",
             ],
             missing: "No existing user provided for login with SIS ID {user_id}",
+            new_only: false,
         }],
         pairs: &[],
         defines: Some((Ns::User, "user_id")),
@@ -701,14 +707,17 @@ pub static KINDS: &[Kind] = &[
             OneOf {
                 cols: &["course_id", "section_id"],
                 missing: "No course_id or section_id given for an enrollment",
+                new_only: false,
             },
             OneOf {
                 cols: &["user_id", "user_integration_id"],
                 missing: "No user_id given for an enrollment",
+                new_only: false,
             },
             OneOf {
                 cols: &["role", "role_id"],
                 missing: "Improper role \"\" for an enrollment",
+                new_only: false,
             },
         ],
         pairs: &[],
@@ -741,6 +750,7 @@ pub static KINDS: &[Kind] = &[
         one_of: &[OneOf {
             cols: &["role", "role_id"],
             missing: "No role_id or role given for admin",
+            new_only: false,
         }],
         pairs: &[],
         defines: None,
@@ -857,6 +867,7 @@ pub static KINDS: &[Kind] = &[
         one_of: &[OneOf {
             cols: &["tag_set_id", "course_id"],
             missing: "No tag_set_id or course_id given for differentiation tag {tag_id}. At least one is required for new tags.",
+            new_only: true,
         }],
         pairs: &[],
         defines: Some((Ns::Tag, "tag_id")),

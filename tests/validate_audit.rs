@@ -173,3 +173,21 @@ fn differentiation_tags_without_set_or_course_columns() {
         ]
     );
 }
+
+/// "an account file", "an enrollment file" (was "a account", "a enrollment").
+#[test]
+fn kind_names_take_the_right_article() {
+    let fx = Fx::new();
+    let l = fx.check("a.csv", "account_id,name,status\na1,A,active\n");
+    assert_eq!(
+        l,
+        vec![
+            "a.csv:1: error: Couldn't find Canvas CSV import headers (it looks like an account file; it needs the column(s) \"parent_account_id\")"
+        ]
+    );
+    let l = fx.check("u.csv", "user_id,login_id,status,x\nu1,l1,active,\n");
+    assert_eq!(
+        l,
+        vec!["u.csv:1: warning: unknown column \"x\" for a user file; Canvas ignores it"]
+    );
+}

@@ -138,6 +138,15 @@ pub(crate) fn nearest<'a>(s: &str, cands: impl Iterator<Item = &'a str>) -> Opti
         .map(|(_, c)| c)
 }
 
+/// "a" or "an" before a kind's name.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// Expand a message template.
 fn render(tpl: &str, value: &str, col: &str, kind: &Kind, get: &dyn Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(tpl.len() + 16);
@@ -239,7 +248,7 @@ fn guess_kind(names: &[String]) -> Option<String> {
         }
     }
     let (_, _, k, renames, missing) = best?;
-    let mut h = format!("it looks like a {} file", k.name);
+    let mut h = format!("it looks like {} {} file", article(k.name), k.name);
     if !renames.is_empty() {
         let r: Vec<String> = renames
             .iter()
@@ -400,8 +409,10 @@ pub(crate) fn validate_csv<R: Read>(
                     Some(header_line),
                     "kind_shadowed",
                     format!(
-                        "Canvas will read this file as {} (the first kind whose headers match), but it looks like a {} file",
-                        k.name, other.name
+                        "Canvas will read this file as {} (the first kind whose headers match), but it looks like {} {} file",
+                        k.name,
+                        article(other.name),
+                        other.name
                     ),
                     Some(format!(
                         "the column(s) {} make it a {} file; remove or rename them",
@@ -445,11 +456,7 @@ pub(crate) fn validate_csv<R: Read>(
                     "unknown_column",
                     format!(
                         "unknown column \"{n}\" for {} {} file; Canvas ignores it",
-                        if k.name.starts_with(['a', 'e', 'i', 'o']) {
-                            "an"
-                        } else {
-                            "a"
-                        },
+                        article(k.name),
                         k.name
                     ),
                     hint,

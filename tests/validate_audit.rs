@@ -191,3 +191,28 @@ fn kind_names_take_the_right_article() {
         vec!["u.csv:1: warning: unknown column \"x\" for a user file; Canvas ignores it"]
     );
 }
+
+/// Bundle-level findings name Canvas's row too when blank lines or a multi-line field
+/// make it differ from the line (they had no row).
+#[test]
+fn unknown_reference_gives_the_canvas_row() {
+    let fx = Fx::new();
+    let c = fx.write(
+        "courses.csv",
+        "course_id,short_name,long_name,status\nc1,C,CC,active\n",
+    );
+    let e = fx.write(
+        "enr.csv",
+        "course_id,user_id,role,status\n\nc1,\"u\n1\",student,active\nc9,u2,student,active\n",
+    );
+    let r = fx.run(&[c, e]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "enr.csv:5: warning: enrollment references course \"c9\" (course_id), which is not in this bundle; it may already exist in Canvas [Canvas row 3]",
+            "2 files, kinds: course(1) enrollment(2), 3 rows, 0 errors, 1 warning",
+        ]
+    );
+    let d = &r.bundle[0];
+    assert_eq!((d.line, d.row), (Some(5), Some(3)));
+}

@@ -1173,6 +1173,7 @@ fn check_row<const N: usize>(
                 rec_idx,
                 hidx[ci].expect("a value comes from a header column") as u32,
                 bundle::loc(file_idx, line_of(ci)),
+                row_no,
                 kind_idx as u8,
                 ci as u8,
             );

@@ -341,7 +341,7 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
             report.bundle.push(Diagnostic {
                 file: b.files[bundle::loc_file(e.loc)].clone(),
                 line: Some(bundle::loc_line(e.loc)),
-                row: None,
+                row: Some(e.row()),
                 column: Some("parent_account_id".to_string()),
                 severity: Severity::Warning,
                 code: "parent_after_child",
@@ -370,7 +370,7 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
             report.bundle.push(Diagnostic {
                 file: b.files[bundle::loc_file(l)].clone(),
                 line: Some(bundle::loc_line(l)),
-                row: None,
+                row: Some(e.row()),
                 column: Some(col.name.to_string()),
                 severity: Severity::Warning,
                 code: "unknown_reference",

@@ -216,3 +216,23 @@ fn unknown_reference_gives_the_canvas_row() {
     let d = &r.bundle[0];
     assert_eq!((d.line, d.row), (Some(5), Some(3)));
 }
+
+/// Exit 66 names the unreadable file inside a directory, not only the directory.
+#[cfg(unix)]
+#[test]
+fn unreadable_file_in_a_directory_is_named() {
+    let fx = Fx::new();
+    fx.write("d/users.csv", USERS);
+    std::os::unix::fs::symlink(fx.path("nowhere.csv"), fx.path("d/gone.csv")).unwrap();
+    let err = canvas_sis::validate::validate_paths(
+        &[fx.path("d")],
+        &canvas_sis::validate::Options::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    let prefix = format!("{}/", fx.dir.path().display());
+    assert_eq!(
+        msg.replace(&prefix, ""),
+        "d: cannot read: d/gone.csv: No such file or directory (os error 2)"
+    );
+}

@@ -180,7 +180,7 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
                     );
                     ctx.out.push(s.finish());
                 } else {
-                    let f = File::open(&p)?;
+                    let f = File::open(&p).map_err(|err| with_path(&p, err))?;
                     let r = validate_csv(&name, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
                     ctx.out.push(r);
                 }
@@ -211,13 +211,18 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
     Ok(())
 }
 
+/// An I/O error that names the file inside a directory the user gave.
+fn with_path(p: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+}
+
 fn walk(
     dir: &Path,
     prefix: String,
     out: &mut Vec<(String, std::path::PathBuf, u64)>,
 ) -> io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
+    for e in std::fs::read_dir(dir).map_err(|err| with_path(dir, err))? {
+        let e = e.map_err(|err| with_path(dir, err))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let rel = if prefix.is_empty() {
             name
@@ -228,7 +233,7 @@ fn walk(
         if ft.is_dir() {
             walk(&e.path(), rel, out)?;
         } else {
-            let md = std::fs::metadata(e.path())?;
+            let md = std::fs::metadata(e.path()).map_err(|err| with_path(&e.path(), err))?;
             if md.is_file() {
                 out.push((rel, e.path(), md.len()));
             }

@@ -236,3 +236,33 @@ fn unreadable_file_in_a_directory_is_named() {
         "d: cannot read: d/gone.csv: No such file or directory (os error 2)"
     );
 }
+
+/// §6.2: hidden files are not listed, but a `./` path component hides nothing: an
+/// entry `./users.csv` is extracted as `users.csv` and imported (it was skipped).
+#[test]
+fn dot_components_in_zip_paths_are_not_hidden() {
+    let fx = Fx::new();
+    let bad = b"user_id,login_id,status\nu1,l1,bad\n";
+    let p = fx.zip(
+        "b.zip",
+        &[
+            ("./users.csv", bad),
+            ("a/./b.csv", b"user_id,login_id,status\nu2,l2,bad\n"),
+            ("a/.hidden/c.csv", bad),
+            (".d.csv", bad),
+        ],
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(
+        fx.lines(&r),
+        vec![
+            "b.zip:./users.csv:2: warning: Improper status for user u1 (expected active, suspended, deleted (prefix match))",
+            "b.zip:a/./b.csv:2: warning: Improper status for user u2 (expected active, suspended, deleted (prefix match))",
+            "3 files, kinds: user(2), 2 rows, 0 errors, 2 warnings",
+        ]
+    );
+    // Only a `./` entry: still a bundle with a CSV in it.
+    let p = fx.zip("o.zip", &[("./users.csv", USERS.as_bytes())]);
+    let r = fx.run(&[p]);
+    assert_eq!(r.error_count(), 0);
+}

@@ -60,7 +60,9 @@ fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
 
 /// Skip rules shared by zip entries and directory walks (Canvas's `Dir.glob`).
 fn canvas_skips(rel: &str) -> bool {
-    rel.split('/').any(|c| c.starts_with('.'))
+    // `.` components (`./users.csv`) name no hidden file: extraction drops them.
+    rel.split('/')
+        .any(|c| c.starts_with('.') && c != "." && c != "..")
         || rel.contains("__MACOSX")
         || rel.rsplit('/').next().is_some_and(|b| {
             b.eq_ignore_ascii_case("Desktop DB") || b.eq_ignore_ascii_case("Desktop DF")

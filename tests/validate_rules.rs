@@ -217,7 +217,7 @@ fn nul_character() {
     );
     assert_eq!(l.len(), 1);
     assert!(
-        l[0].starts_with("u.csv:2: error: Some of the fields contain NULL character"),
+        l[0].starts_with("u.csv:2: warning: Some of the fields contain NULL character"),
         "{l:?}"
     );
 }
@@ -266,7 +266,7 @@ fn enrollments_with_name_read_as_sections() {
     assert_eq!(r.files[0].kind.as_deref(), Some("section"));
     let l = fx.lines(&r);
     assert!(
-        l[0].starts_with("e.csv:1: error: Canvas will read this file as section (the first kind whose headers match), but it looks like a enrollment file (the column(s) \"name\" make it a section file"),
+        l[0].starts_with("e.csv:1: error: Canvas will read this file as section (the first kind whose headers match), but it looks like an enrollment file (the column(s) \"name\" make it a section file"),
         "{l:?}"
     );
 }

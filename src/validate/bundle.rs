@@ -155,6 +155,7 @@ impl<V: Copy + Default> IdMap<V> {
         }
     }
 
+    #[cfg(test)]
     pub fn contains_key(&self, key: u64) -> bool {
         self.get(key).is_some()
     }
@@ -255,8 +256,17 @@ pub struct RefEntry {
     pub loc: u64,
     pub text_off: u32,
     pub text_len: u32,
+    /// The line minus Canvas's row (blank lines, multi-line fields); fits the padding.
+    pub back: u32,
     pub kind: u8,
     pub col: u8,
+}
+
+impl RefEntry {
+    /// Canvas's row number of the reference.
+    pub fn row(&self) -> u64 {
+        loc_line(self.loc).saturating_sub(u64::from(self.back))
+    }
 }
 
 /// A reference not yet counted (see `Bundle::reference`).
@@ -265,6 +275,7 @@ struct Pending {
     loc: u64,
     text_off: u32,
     text_len: u32,
+    back: u32,
     /// The id is short enough to keep (its text is in `pending_text`).
     keep: bool,
     ns: u8,
@@ -321,6 +332,7 @@ impl Bundle {
             loc: at,
             text_off,
             text_len: if keep { id.len() as u32 } else { 0 },
+            back: 0,
             keep,
             ns: ns as u8,
             kind,
@@ -344,6 +356,7 @@ impl Bundle {
         src: u32,
         field: u32,
         at: u64,
+        row: u64,
         kind: u8,
         col: u8,
     ) {
@@ -352,6 +365,7 @@ impl Bundle {
             loc: at,
             text_off: src,
             text_len: field,
+            back: loc_line(at).saturating_sub(row).min(u64::from(u32::MAX)) as u32,
             keep: id.len() <= 256,
             ns: ns as u8,
             kind,
@@ -392,6 +406,7 @@ impl Bundle {
                     loc: p.loc,
                     text_off: off as u32,
                     text_len: if keep { id.len() as u32 } else { 0 },
+                    back: p.back,
                     kind: p.kind,
                     col: p.col,
                 });
@@ -420,6 +435,12 @@ impl Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_records_stay_small() {
+        assert_eq!(std::mem::size_of::<RefEntry>(), 24);
+        assert_eq!(std::mem::size_of::<Pending>(), 32);
+    }
     #[test]
     fn hash_differs() {
         let a = hash_bytes(SEED, b"user_1");

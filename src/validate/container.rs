@@ -60,7 +60,9 @@ fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
 
 /// Skip rules shared by zip entries and directory walks (Canvas's `Dir.glob`).
 fn canvas_skips(rel: &str) -> bool {
-    rel.split('/').any(|c| c.starts_with('.'))
+    // `.` components (`./users.csv`) name no hidden file: extraction drops them.
+    rel.split('/')
+        .any(|c| c.starts_with('.') && c != "." && c != "..")
         || rel.contains("__MACOSX")
         || rel.rsplit('/').next().is_some_and(|b| {
             b.eq_ignore_ascii_case("Desktop DB") || b.eq_ignore_ascii_case("Desktop DF")
@@ -180,7 +182,7 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
                     );
                     ctx.out.push(s.finish());
                 } else {
-                    let f = File::open(&p)?;
+                    let f = File::open(&p).map_err(|err| with_path(&p, err))?;
                     let r = validate_csv(&name, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
                     ctx.out.push(r);
                 }
@@ -211,13 +213,18 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
     Ok(())
 }
 
+/// An I/O error that names the file inside a directory the user gave.
+fn with_path(p: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+}
+
 fn walk(
     dir: &Path,
     prefix: String,
     out: &mut Vec<(String, std::path::PathBuf, u64)>,
 ) -> io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
+    for e in std::fs::read_dir(dir).map_err(|err| with_path(dir, err))? {
+        let e = e.map_err(|err| with_path(dir, err))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let rel = if prefix.is_empty() {
             name
@@ -228,7 +235,7 @@ fn walk(
         if ft.is_dir() {
             walk(&e.path(), rel, out)?;
         } else {
-            let md = std::fs::metadata(e.path())?;
+            let md = std::fs::metadata(e.path()).map_err(|err| with_path(&e.path(), err))?;
             if md.is_file() {
                 out.push((rel, e.path(), md.len()));
             }
@@ -423,6 +430,18 @@ impl std::fmt::Display for BudgetError {
     }
 }
 impl std::error::Error for BudgetError {}
+
+/// A reader that fails once with the error it holds, then ends.
+struct ErrOnce(Option<io::Error>);
+
+impl Read for ErrOnce {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        match self.0.take() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    }
+}
 
 /// Never lets an entry inflate past its declared size (+1 byte to detect a lie).
 struct Budget<'a, R> {
@@ -634,6 +653,7 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     }
     ents.sort_by(|a, b| a.raw.cmp(&b.raw));
     let mut entry_reports = vec![];
+    let mut csv_entries = 0usize;
     for e in &ents {
         let ename = format!("{display}:{}", e.name);
         if let Some(why) = unsafe_path(&e.raw, &e.name) {
@@ -684,6 +704,7 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
             );
             continue;
         }
+        csv_entries += 1;
         if e.encrypted {
             s.add(
                 &ename,
@@ -710,13 +731,43 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         }
         let rep = match zip.by_index(e.idx) {
             Ok(zf) => {
-                let budget = Budget {
+                let mut budget = Budget {
                     inner: zf,
                     read: 0,
                     declared: e.size,
                     counter: &mut ctx.inflated,
                 };
-                validate_csv(&ename, budget, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                // A zip renamed .csv is named as such, as at the top level.
+                let mut head = [0u8; 4];
+                let mut n = 0;
+                let mut head_err = None;
+                while n < head.len() {
+                    match budget.read(&mut head[n..]) {
+                        Ok(0) => break,
+                        Ok(k) => n += k,
+                        Err(e) => {
+                            head_err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if let Some(err) = head_err {
+                    // Hand the error on (a CRC mismatch of a tiny entry, a bad stream).
+                    let rdr = io::Read::chain(&head[..n], ErrOnce(Some(err)));
+                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                } else if is_zip_magic(&head[..n]) {
+                    let mut es = Sink::new(&ename, max);
+                    es.err(
+                        None,
+                        "csv_is_zip",
+                        "this entry is a zip archive, not CSV (by its name); Canvas would reject it as \"Invalid UTF-8\"".into(),
+                        Some("put the inner archive's CSV files in the outer zip".into()),
+                    );
+                    es.finish()
+                } else {
+                    let rdr = io::Read::chain(&head[..n], budget);
+                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                }
             }
             Err(err) => {
                 let mut es = Sink::new(&ename, max);
@@ -730,6 +781,16 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
             }
         };
         entry_reports.push(rep);
+    }
+    if csv_entries == 0 && s.rep.errors == 0 {
+        // Canvas reads only the .csv entries: it would import nothing (refused
+        // entries have already failed the archive).
+        s.err(
+            None,
+            "zip_no_csv",
+            "the archive holds no .csv file Canvas would read; Canvas imports nothing".into(),
+            Some("put the CSV files in the zip; sub-folders are fine".into()),
+        );
     }
     ctx.out.push(s.finish());
     ctx.out.extend(entry_reports);

@@ -138,32 +138,73 @@ pub(crate) fn nearest<'a>(s: &str, cands: impl Iterator<Item = &'a str>) -> Opti
         .map(|(_, c)| c)
 }
 
+/// "a" or "an" before a kind's name.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// Expand a message template.
 fn render(tpl: &str, value: &str, col: &str, kind: &Kind, get: &dyn Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(tpl.len() + 16);
+    render_into(&mut out, tpl, value, col, kind, get);
+    out
+}
+
+fn render_into(
+    out: &mut String,
+    tpl: &str,
+    value: &str,
+    col: &str,
+    kind: &Kind,
+    get: &dyn Fn(&str) -> String,
+) {
     let mut rest = tpl;
     while let Some(i) = rest.find('{') {
         out.push_str(&rest[..i]);
-        let Some(j) = rest[i..].find('}') else {
+        // The matching `}` (conditionals nest placeholders).
+        let mut depth = 0;
+        let Some(j) = rest[i..].char_indices().find_map(|(j, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j);
+                    }
+                }
+                _ => {}
+            }
+            None
+        }) else {
             out.push_str(&rest[i..]);
-            return out;
+            return;
         };
         let name = &rest[i + 1..i + j];
-        match name {
-            "value" => out.push_str(value),
-            "col" => out.push_str(col),
-            "kind" => out.push_str(kind.name),
-            "id" => {
-                if let Some((_, c)) = kind.defines {
-                    out.push_str(&get(c));
+        if let Some((cond, alts)) = name.split_once('?') {
+            // `{c?then|else}`: `then` when column `c` has a value, else `else`.
+            let (then, other) = alts.split_once('|').unwrap_or((alts, ""));
+            let pick = if get(cond).is_empty() { other } else { then };
+            render_into(out, pick, value, col, kind, get);
+        } else {
+            match name {
+                "value" => out.push_str(value),
+                "col" => out.push_str(col),
+                "kind" => out.push_str(kind.name),
+                "id" => {
+                    if let Some((_, c)) = kind.defines {
+                        out.push_str(&get(c));
+                    }
                 }
+                _ => out.push_str(&get(name)),
             }
-            _ => out.push_str(&get(name)),
         }
         rest = &rest[i + j + 1..];
     }
     out.push_str(rest);
-    out
 }
 
 fn guess_kind(names: &[String]) -> Option<String> {
@@ -207,7 +248,7 @@ fn guess_kind(names: &[String]) -> Option<String> {
         }
     }
     let (_, _, k, renames, missing) = best?;
-    let mut h = format!("it looks like a {} file", k.name);
+    let mut h = format!("it looks like {} {} file", article(k.name), k.name);
     if !renames.is_empty() {
         let r: Vec<String> = renames
             .iter()
@@ -368,8 +409,10 @@ pub(crate) fn validate_csv<R: Read>(
                     Some(header_line),
                     "kind_shadowed",
                     format!(
-                        "Canvas will read this file as {} (the first kind whose headers match), but it looks like a {} file",
-                        k.name, other.name
+                        "Canvas will read this file as {} (the first kind whose headers match), but it looks like {} {} file",
+                        k.name,
+                        article(other.name),
+                        other.name
                     ),
                     Some(format!(
                         "the column(s) {} make it a {} file; remove or rename them",
@@ -413,11 +456,7 @@ pub(crate) fn validate_csv<R: Read>(
                     "unknown_column",
                     format!(
                         "unknown column \"{n}\" for {} {} file; Canvas ignores it",
-                        if k.name.starts_with(['a', 'e', 'i', 'o']) {
-                            "an"
-                        } else {
-                            "a"
-                        },
+                        article(k.name),
                         k.name
                     ),
                     hint,
@@ -452,17 +491,26 @@ pub(crate) fn validate_csv<R: Read>(
                         Some(header_line),
                         Some(1),
                         Some(o.cols[0]),
-                        Severity::Error,
+                        if o.new_only {
+                            Severity::Warning
+                        } else {
+                            Severity::Error
+                        },
                         "missing_column",
                         format!(
-                            "the header needs one of the columns {}",
+                            "the header needs one of the columns {}{}",
                             o.cols
                                 .iter()
                                 .map(|c| format!("\"{c}\""))
                                 .collect::<Vec<_>>()
-                                .join(", ")
+                                .join(", "),
+                            if o.new_only { " for new rows" } else { "" }
                         ),
-                        Some("Canvas would skip every row".into()),
+                        Some(if o.new_only {
+                            "Canvas skips every row that creates a new one; rows updating existing ones are fine".into()
+                        } else {
+                            "Canvas would skip every row".into()
+                        }),
                     );
                 }
             }
@@ -708,10 +756,16 @@ impl Checker<'_> {
                 );
             }
             if let Some(l) = rec.nul_line {
-                let msg = if self.kind.as_ref().is_some_and(|k| k.0.name == "user") {
-                    "Some of the fields contain NULL character".to_string()
+                // The users importer skips such a row with a warning (§6.1); elsewhere
+                // the NUL reaches the database and fails the import.
+                let user = self.kind.as_ref().is_some_and(|k| k.0.name == "user");
+                let (sev, msg) = if user {
+                    (
+                        Severity::Warning,
+                        "Some of the fields contain NULL character",
+                    )
                 } else {
-                    "a field contains a NUL character".to_string()
+                    (Severity::Error, "a field contains a NUL character")
                 };
                 let f = sink.rep.file.clone();
                 sink.add(
@@ -719,11 +773,15 @@ impl Checker<'_> {
                     Some(l),
                     row,
                     None,
-                    Severity::Error,
+                    sev,
                     "nul_character",
-                    msg,
+                    msg.to_string(),
                     Some("NUL bytes usually mean a binary or UTF-16 file; Canvas skips or fails such rows".into()),
                 );
+                if user {
+                    // Canvas skips the row: it defines nothing and gets no other message.
+                    continue;
+                }
             }
             if let Some((k, kind_idx, state)) = self.kind.as_mut() {
                 macro_rules! check {
@@ -1115,6 +1173,7 @@ fn check_row<const N: usize>(
                 rec_idx,
                 hidx[ci].expect("a value comes from a header column") as u32,
                 bundle::loc(file_idx, line_of(ci)),
+                row_no,
                 kind_idx as u8,
                 ci as u8,
             );

@@ -4,7 +4,8 @@
 //! Adding a kind or a column is one entry here; nothing else needs to change.
 //!
 //! Message templates: `{value}` is the offending value, `{col}` the column name,
-//! and `{name}` the row's (trimmed) value of column `name` (empty when absent).
+//! and `{name}` the row's (trimmed) value of column `name` (empty when absent);
+//! `{name?then|else}` expands `then` when column `name` has a value, else `else`.
 
 /// Identifier namespaces used for duplicate and cross-reference checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +116,9 @@ pub struct Col {
 pub struct OneOf {
     pub cols: &'static [&'static str],
     pub missing: &'static str,
+    /// Required only for rows that create a new object: a header without any of
+    /// `cols` is then a warning, not an error (rows updating existing ones are fine).
+    pub new_only: bool,
 }
 
 /// A rule on two columns of a row.
@@ -281,6 +285,9 @@ const EMPTY: &[&str] = &[];
 const USER_EMAIL: &str =
     "The email address associated with user '{user_id}' is invalid (email: '{value}')";
 
+const ENROLLMENT_DATE: &str =
+    "Bad date format for user {user_id} in {course_id?course {course_id}|section {section_id}}";
+
 /// The 22 kinds, in Canvas's recognition (and processing) order.
 pub static KINDS: &[Kind] = &[
     Kind {
@@ -318,10 +325,12 @@ pub static KINDS: &[Kind] = &[
             OneOf {
                 cols: &["old_id", "old_integration_id"],
                 missing: "No old_id or old_integration_id given for change_sis_id",
+                new_only: false,
             },
             OneOf {
                 cols: &["new_id", "new_integration_id"],
                 missing: "No new_id or new_integration_id given for change_sis_id",
+                new_only: false,
             },
         ],
         pairs: &[Pair::EmptyWhen(
@@ -652,6 +661,7 @@ pub static KINDS: &[Kind] = &[
                 "existing_canvas_user_id",
             ],
             missing: "No existing user provided for login with SIS ID {user_id}",
+            new_only: false,
         }],
         pairs: &[],
         defines: Some((Ns::User, "user_id")),
@@ -685,16 +695,8 @@ pub static KINDS: &[Kind] = &[
                 "Improper status \"\" for an enrollment",
                 "Improper status \"{value}\" for an enrollment",
             ),
-            date(
-                "start_date",
-                false,
-                "Bad date format for user {user_id} in course {course_id}",
-            ),
-            date(
-                "end_date",
-                false,
-                "Bad date format for user {user_id} in course {course_id}",
-            ),
+            date("start_date", false, ENROLLMENT_DATE),
+            date("end_date", false, ENROLLMENT_DATE),
             r("associated_user_id", Ns::User),
             boolean("limit_section_privileges"),
             boolean("notify"),
@@ -705,14 +707,17 @@ pub static KINDS: &[Kind] = &[
             OneOf {
                 cols: &["course_id", "section_id"],
                 missing: "No course_id or section_id given for an enrollment",
+                new_only: false,
             },
             OneOf {
                 cols: &["user_id", "user_integration_id"],
                 missing: "No user_id given for an enrollment",
+                new_only: false,
             },
             OneOf {
                 cols: &["role", "role_id"],
                 missing: "Improper role \"\" for an enrollment",
+                new_only: false,
             },
         ],
         pairs: &[],
@@ -745,6 +750,7 @@ pub static KINDS: &[Kind] = &[
         one_of: &[OneOf {
             cols: &["role", "role_id"],
             missing: "No role_id or role given for admin",
+            new_only: false,
         }],
         pairs: &[],
         defines: None,
@@ -861,6 +867,7 @@ pub static KINDS: &[Kind] = &[
         one_of: &[OneOf {
             cols: &["tag_set_id", "course_id"],
             missing: "No tag_set_id or course_id given for differentiation tag {tag_id}. At least one is required for new tags.",
+            new_only: true,
         }],
         pairs: &[],
         defines: Some((Ns::Tag, "tag_id")),

@@ -312,16 +312,45 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
 
 fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
     let mut found = vec![];
+    let mut late = vec![];
     for ns in 0..kinds::NS_COUNT {
         if b.definers[ns] == 0 {
             continue;
         }
         for (key, c) in b.refs[ns].iter() {
-            if b.defs[ns].contains_key(key) {
+            let e = &b.ref_info[c.info as usize];
+            if let Some(d) = b.defs[ns].get(key) {
+                // Accounts are processed serially, in file order (§6.4): a parent
+                // defined after its first sub-account comes too late for it.
+                if ns == kinds::Ns::Account as usize
+                    && kinds::KINDS[e.kind as usize].name == "account"
+                    && d.loc > e.loc
+                {
+                    late.push((e, d.loc));
+                }
                 continue;
             }
-            let e = &b.ref_info[c.info as usize];
             found.push((e.loc, ns, e.col, c.count, e));
+        }
+    }
+    late.sort_unstable_by_key(|(e, _)| e.loc);
+    for (e, def) in late {
+        let id = &b.ref_text[e.text_off as usize..(e.text_off + e.text_len) as usize];
+        report.bundle_warnings += 1;
+        if report.bundle.len() < max {
+            report.bundle.push(Diagnostic {
+                file: b.files[bundle::loc_file(e.loc)].clone(),
+                line: Some(bundle::loc_line(e.loc)),
+                row: Some(e.row()),
+                column: Some("parent_account_id".to_string()),
+                severity: Severity::Warning,
+                code: "parent_after_child",
+                message: format!(
+                    "parent account \"{id}\" is defined later, at {}; Canvas processes accounts in file order, so unless it already exists this row is skipped: \"Parent account didn't exist for …\"",
+                    b.where_(def)
+                ),
+                hint: Some("put parent accounts before their sub-accounts".into()),
+            });
         }
     }
     // (location, namespace, column) is unique: one id per column of a row.
@@ -341,7 +370,7 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
             report.bundle.push(Diagnostic {
                 file: b.files[bundle::loc_file(l)].clone(),
                 line: Some(bundle::loc_line(l)),
-                row: None,
+                row: Some(e.row()),
                 column: Some(col.name.to_string()),
                 severity: Severity::Warning,
                 code: "unknown_reference",

@@ -437,6 +437,22 @@ fn duplicates_and_references_across_files() {
     // No terms file in the bundle: the term reference is not reported.
 }
 
+/// Commas inside quoted fields are text, not line breaks: later lines keep their numbers.
+#[test]
+fn quoted_commas_keep_line_numbers() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "users.csv",
+        "user_id,login_id,status,first_name\nu1,l1,active,\"Smith, Jr., Ann\"\nu2,l2,bogus,x\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:3: warning: Improper status for user u2 (expected active, suspended, deleted (prefix match))",
+        ]
+    );
+}
+
 #[test]
 fn canvas_deduplication_notice() {
     let fx = Fx::new();

@@ -462,6 +462,10 @@ impl<R: Read> Scanner<R> {
                             self.pos += 1;
                             st = St::QuoteInQuoted;
                         }
+                        (St::Quoted, C_COMMA) => {
+                            rec.data.push(b);
+                            self.pos += 1;
+                        }
                         (St::Quoted, _) => {
                             // Newline inside a quoted field: keep it, count the line.
                             rec.data.push(b);
@@ -649,6 +653,15 @@ mod tests {
         assert_eq!(r[2], (4, vec!["2".into(), "3".into()]));
         assert_eq!(r[3].1, vec![String::new()]);
         assert_eq!(r[4], (6, vec!["q\"".into(), "".into()]));
+    }
+
+    #[test]
+    fn commas_inside_quotes_are_not_lines() {
+        let (r, e) = all(b"a,b\n\"x,y,z\",1\n\"p,\nq\",2\n3,4\n");
+        assert!(e.is_none());
+        assert_eq!(r[1], (2, vec!["x,y,z".into(), "1".into()]));
+        assert_eq!(r[2], (3, vec!["p,\nq".into(), "2".into()]));
+        assert_eq!(r[3], (5, vec!["3".into(), "4".into()]));
     }
 
     #[test]

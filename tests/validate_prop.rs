@@ -296,7 +296,12 @@ proptest! {
         let fx = Fx::new();
         let st = Style { bom: false, quote_all: false, crlf: st.crlf % 2, ..st };
         let mut rows: Vec<Vec<String>> = (0..n)
-            .map(|i| vec![format!("u{i}"), format!("l{i}"), "active".to_string()])
+            // A quoted name with commas on every row (commas inside quotes are not lines),
+            // but for the unclosed-quote mutation, which any later quote would close.
+            .map(|i| {
+                let name = if kind == 3 { format!("Last{i}") } else { format!("\"Last{i}, First, Jr.\"") };
+                vec![format!("u{i}"), format!("l{i}"), "active".to_string(), name]
+            })
             .collect();
         let (code, sev_error) = match kind {
             0 => { rows[at][col] = String::new(); ("missing_value", false) }
@@ -305,7 +310,7 @@ proptest! {
             3 => { rows[at][col] = format!("\"{}", rows[at][col]); ("unterminated_quote", true) }
             _ => { rows[at][2] = "bogus".into(); ("invalid_value", false) }
         };
-        let mut data = write_csv_raw(&st, &["user_id", "login_id", "status"], &rows, true);
+        let mut data = write_csv_raw(&st, &["user_id", "login_id", "status", "full_name"], &rows, true);
         if kind == 2 {
             // Replace the U+FFFD placeholder with a lone Latin-1 byte.
             let pos = data.windows(3).position(|w| w == "\u{fffd}".as_bytes()).unwrap();

@@ -21,11 +21,15 @@ fn clean_users_file() {
 #[test]
 fn header_case_order_bom_and_line_endings() {
     let fx = Fx::new();
-    let l = fx.check(
-        "u.csv",
-        "\u{feff}STATUS,Login_ID,User_Id\r\nactive,l1,u1\rdeleted,l2,u2\n Active ,l3,u3",
-    );
-    assert!(l.is_empty(), "{l:?}");
+    for nl in ["\r\n", "\r", "\n"] {
+        let l = fx.check(
+            "u.csv",
+            format!(
+                "\u{feff}STATUS,Login_ID,User_Id{nl}active,l1,u1{nl}deleted,l2,u2{nl} Active ,l3,u3"
+            ),
+        );
+        assert!(l.is_empty(), "{nl:?}: {l:?}");
+    }
 }
 
 #[test]
@@ -279,7 +283,7 @@ fn only_bom_blank_lines_and_empty() {
         vec!["a.csv:1: error: the file holds only a byte-order mark; Canvas finds no header"]
     );
     assert_eq!(
-        fx.check("b.csv", "\n\r\n\n"),
+        fx.check("b.csv", "\r\n\r\n\r\n"),
         vec!["b.csv:1: error: the file holds only blank lines; Canvas finds no header"]
     );
     assert_eq!(
@@ -435,6 +439,23 @@ fn duplicates_and_references_across_files() {
         ]
     );
     // No terms file in the bundle: the term reference is not reported.
+}
+
+/// Ruby's CSV takes the file's first line ending for every row: a CRLF line in an LF file
+/// fails the file ("Malformed CSV"), in a zip entry too.
+#[test]
+fn mixed_line_endings_fail_the_file() {
+    let fx = Fx::new();
+    let text = "user_id,login_id,status\nu1,l1,active\nu2,l2,active\r\nu3,l3,active\n";
+    let want = "users.csv:3: error: Malformed CSV: line ends with \\r\\n (CRLF) but the file's first line ends with \\n (LF); Ruby's CSV, which Canvas uses, takes the first line ending for the whole file (convert the file to one line ending (dos2unix or unix2dos); Canvas skips the whole file)";
+    assert_eq!(fx.check("users.csv", text), vec![want]);
+    let z = fx.zip("b.zip", &[("users.csv", text.as_bytes())]);
+    let l = fx.lines(&fx.run(&[z]));
+    assert!(
+        l.iter()
+            .any(|x| x.starts_with("b.zip:users.csv:3: error: Malformed CSV: line ends with")),
+        "{l:?}"
+    );
 }
 
 /// Commas inside quoted fields are text, not line breaks: later lines keep their numbers.

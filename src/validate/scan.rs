@@ -176,7 +176,12 @@ pub struct Scanner<R> {
     /// Offset (absolute) and description of the first invalid UTF-8 byte.
     bad_utf8: Option<(u64, String, Option<String>)>,
     line: u64,
-    pending_cr: bool,
+    /// The row separator, as Ruby's CSV picks it (`row_sep: :auto`): the first `\n`,
+    /// `\r\n` or `\r` in the file, quoted or not. Any other line ending outside quotes
+    /// is then malformed. `None` until one is seen.
+    sep: Option<Nl>,
+    /// `sep` is `\n`: the one-line fast path may take a record.
+    lf_sep: bool,
     done: bool,
     quote_line: u64,
     /// Total bytes read from the source.
@@ -223,7 +228,8 @@ impl<R: Read> Scanner<R> {
             bom: false,
             bad_utf8: None,
             line: 1,
-            pending_cr: false,
+            sep: None,
+            lf_sep: false,
             done: false,
             quote_line: 0,
             bytes: 0,
@@ -266,6 +272,7 @@ impl<R: Read> Scanner<R> {
         if !self.started {
             self.started = true;
             self.sniff()?;
+            self.detect_sep();
         }
         match std::str::from_utf8(&self.buf[self.pos..self.len]) {
             Ok(_) => self.valid = self.len,
@@ -313,6 +320,28 @@ impl<R: Read> Scanner<R> {
         Ok(())
     }
 
+    /// Ruby's row-separator detection on the first chunk (at least 4 KiB, or the file).
+    fn detect_sep(&mut self) {
+        let b = &self.buf[self.pos..self.len];
+        let Some(i) = b.iter().position(|&c| c == b'\n' || c == b'\r') else {
+            return;
+        };
+        let nl = match (b[i], b.get(i + 1)) {
+            (b'\n', _) => Nl::Lf,
+            (_, Some(b'\n')) => Nl::CrLf,
+            (_, Some(_)) => Nl::Cr,
+            // A CR at the end of the chunk: decided when the scanner reaches it.
+            (_, None) if !self.eof => return,
+            (_, None) => Nl::Cr,
+        };
+        self.set_sep(nl);
+    }
+
+    fn set_sep(&mut self, nl: Nl) {
+        self.sep = Some(nl);
+        self.lf_sep = nl == Nl::Lf;
+    }
+
     fn utf8_error(&mut self) -> ScanError {
         let (off, m, h) = self.bad_utf8.take().expect("bad utf8");
         self.done = true;
@@ -341,7 +370,7 @@ impl<R: Read> Scanner<R> {
             return Ok(false);
         }
         rec.line = self.line;
-        if !self.pending_cr && self.pos < self.valid && self.simple_record(rec) {
+        if self.lf_sep && self.pos < self.valid && self.simple_record(rec) {
             return Ok(true);
         }
         let mut st = St::FieldStart;
@@ -370,13 +399,6 @@ impl<R: Read> Scanner<R> {
                     }
                 };
             }
-            if self.pending_cr {
-                self.pending_cr = false;
-                if self.buf[self.pos] == b'\n' {
-                    self.pos += 1;
-                    continue;
-                }
-            }
             let buf = &self.buf[self.pos..self.valid];
             match st {
                 St::FieldStart => {
@@ -397,7 +419,7 @@ impl<R: Read> Scanner<R> {
                             field_start_pushed = false;
                         }
                         C_LF | C_CR => {
-                            self.end_line(buf[0]);
+                            self.end_line(buf[0], true)?;
                             rec.ends.push(rec.data.len());
                             rec.end_line = self.line - 1;
                             return Ok(true);
@@ -445,7 +467,7 @@ impl<R: Read> Scanner<R> {
                             st = St::FieldStart;
                         }
                         (St::Unquoted, C_LF | C_CR) => {
-                            self.end_line(b);
+                            self.end_line(b, true)?;
                             rec.ends.push(rec.data.len());
                             rec.end_line = self.line - 1;
                             return Ok(true);
@@ -469,7 +491,7 @@ impl<R: Read> Scanner<R> {
                         (St::Quoted, _) => {
                             // Newline inside a quoted field: keep it, count the line.
                             rec.data.push(b);
-                            self.end_line(b);
+                            self.end_line(b, false)?;
                         }
                         _ => unreachable!(),
                     }
@@ -487,7 +509,7 @@ impl<R: Read> Scanner<R> {
                         st = St::FieldStart;
                     }
                     C_LF | C_CR => {
-                        self.end_line(buf[0]);
+                        self.end_line(buf[0], true)?;
                         rec.ends.push(rec.data.len());
                         rec.end_line = self.line - 1;
                         return Ok(true);
@@ -601,18 +623,62 @@ impl<R: Read> Scanner<R> {
     }
 
     /// Consume a line terminator at `pos` (`\n`, `\r\n` or `\r`) and count the line.
+    /// One that ends a row must be the file's row separator (see `sep`); inside
+    /// quotes any is text.
     #[inline]
-    fn end_line(&mut self, b: u8) {
+    fn end_line(&mut self, b: u8, row_end: bool) -> Result<(), ScanError> {
         self.pos += 1;
         self.line += 1;
+        let mut nl = Nl::Lf;
         if b == b'\r' {
-            if self.pos < self.valid {
-                if self.buf[self.pos] == b'\n' {
-                    self.pos += 1;
-                }
-            } else {
-                self.pending_cr = true;
+            nl = Nl::Cr;
+            if self.pos >= self.valid {
+                // The LF that may follow is in the next chunk.
+                self.fill()?;
             }
+            if self.pos < self.valid && self.buf[self.pos] == b'\n' {
+                self.pos += 1;
+                nl = Nl::CrLf;
+            }
+        }
+        match self.sep {
+            None => self.set_sep(nl),
+            Some(sep) if row_end && sep != nl => {
+                let line = self.line - 1;
+                self.done = true;
+                return Err(ScanError::Syntax {
+                    code: "mixed_line_endings",
+                    line,
+                    message: format!(
+                        "Malformed CSV: line ends with {} but the file's first line ends with {}; Ruby's CSV, which Canvas uses, takes the first line ending for the whole file",
+                        nl.name(),
+                        sep.name()
+                    ),
+                    hint: Some(
+                        "convert the file to one line ending (dos2unix or unix2dos); Canvas skips the whole file".into(),
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// A line ending.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Nl {
+    Lf,
+    CrLf,
+    Cr,
+}
+
+impl Nl {
+    fn name(self) -> &'static str {
+        match self {
+            Nl::Lf => "\\n (LF)",
+            Nl::CrLf => "\\r\\n (CRLF)",
+            Nl::Cr => "\\r (CR)",
         }
     }
 }
@@ -646,13 +712,36 @@ mod tests {
 
     #[test]
     fn basic_and_line_endings() {
-        let (r, e) = all(b"a,b\r\n1,\"x\ny\"\r2,3\n\n\"q\"\"\",\n");
-        assert!(e.is_none());
-        assert_eq!(r[0], (1, vec!["a".into(), "b".into()]));
-        assert_eq!(r[1], (2, vec!["1".into(), "x\ny".into()]));
-        assert_eq!(r[2], (4, vec!["2".into(), "3".into()]));
-        assert_eq!(r[3].1, vec![String::new()]);
-        assert_eq!(r[4], (6, vec!["q\"".into(), "".into()]));
+        for nl in ["\n", "\r\n", "\r"] {
+            // Inside quotes any line ending is text (here a lone LF).
+            let text = format!("a,b{nl}1,\"x\ny\"{nl}2,3{nl}{nl}\"q\"\"\",{nl}");
+            let (r, e) = all(text.as_bytes());
+            assert!(e.is_none(), "{nl:?}: {e:?}");
+            assert_eq!(r[0], (1, vec!["a".into(), "b".into()]));
+            assert_eq!(r[1], (2, vec!["1".into(), "x\ny".into()]));
+            assert_eq!(r[2], (4, vec!["2".into(), "3".into()]));
+            assert_eq!(r[3].1, vec![String::new()]);
+            assert_eq!(r[4], (6, vec!["q\"".into(), "".into()]));
+        }
+    }
+
+    /// Ruby's CSV takes the first line ending in the file (quoted or not) as the row
+    /// separator; any other one outside quotes is malformed.
+    #[test]
+    fn mixed_line_endings() {
+        let mixed = |s: &[u8]| all(s).1;
+        let m = |l| Some(("mixed_line_endings".to_string(), l));
+        assert_eq!(mixed(b"a,b\n1,2\r\n3,4\n"), m(2));
+        assert_eq!(mixed(b"a,b\r\n1,2\n"), m(2));
+        assert_eq!(mixed(b"a,b\r\n1,2\r\n3,4\r"), m(3));
+        assert_eq!(mixed(b"a,b\r1,2\r\n"), m(2));
+        // A blank line, a lone CR inside an unquoted field, after a closing quote.
+        assert_eq!(mixed(b"a,b\n\r\n1,2\n"), m(2));
+        assert_eq!(mixed(b"a,b\r\n1,x\ry\r\n"), m(2));
+        assert_eq!(mixed(b"a,b\n1,\"x\"\r\n"), m(2));
+        // The first ending is inside a quoted header cell: LF, then CRLF rows fail.
+        assert_eq!(mixed(b"\"a\nb\",c\r\n1,2\r\n"), m(2));
+        assert_eq!(mixed(b"\"a\r\nb\",c\r\n1,\"x\ny\"\r\n"), None);
     }
 
     #[test]
@@ -728,13 +817,20 @@ mod tests {
     #[test]
     fn line_hash_ignores_quoting() {
         // The fast path hashes the line as read; the full scanner joins the fields.
-        let mut s = Scanner::new(&b"x\nabc,de,f\n\"abc\",de,\"f\"\nabc,de,f\r\nab,cde,f\n"[..]);
         let mut r = Record::default();
         let mut scratch = vec![];
         let mut hs = vec![];
-        while s.next_record(&mut r).expect("csv") {
-            hs.push((r.line_hash.is_some(), r.line_hash(&mut scratch)));
+        for text in [
+            &b"x\nabc,de,f\n\"abc\",de,\"f\"\n"[..],
+            &b"x\r\nabc,de,f\r\nab,cde,f\r\n"[..],
+        ] {
+            let mut s = Scanner::new(text);
+            s.next_record(&mut r).expect("header");
+            while s.next_record(&mut r).expect("csv") {
+                hs.push((r.line_hash.is_some(), r.line_hash(&mut scratch)));
+            }
         }
+        hs.insert(0, (false, 0));
         assert_eq!(hs.len(), 5);
         assert!(hs[1].0 && !hs[2].0 && !hs[3].0);
         assert!(hs[2].1 == hs[1].1 && hs[3].1 == hs[1].1 && hs[4].1 != hs[1].1);
@@ -747,10 +843,21 @@ mod tests {
         while v.len() < CHUNK - 1 {
             v.extend_from_slice(b"x");
         }
-        v.extend_from_slice("é\r\nz\r".as_bytes());
+        v.extend_from_slice("é\r\nz\r\n".as_bytes());
         let (r, e) = all(&v);
         assert!(e.is_none());
         assert_eq!(r.len(), 3);
         assert_eq!(r[2], (3, vec!["z".into()]));
+        // A CRLF split by the chunk boundary is one line ending; a CR there is another.
+        for (end, want) in [(&b"\r\nz\r\n"[..], None), (b"\rz\r\n", Some(2))] {
+            let mut v = b"h\r\n".to_vec();
+            v.resize(CHUNK - 1, b'x');
+            v.extend_from_slice(end);
+            let (r, e) = all(&v);
+            assert_eq!(e.map(|(_, l)| l), want);
+            if want.is_none() {
+                assert_eq!(r[2], (3, vec!["z".into()]));
+            }
+        }
     }
 }

@@ -441,6 +441,27 @@ fn duplicates_and_references_across_files() {
     // No terms file in the bundle: the term reference is not reported.
 }
 
+/// Dates as Ruby reads them: month names pass, `A/B/YYYY` is day first (a warning when
+/// both parts could be the month), an impossible day-first date hints the month-first one.
+#[test]
+fn dates_with_month_names_and_day_first() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "courses.csv",
+        "course_id,short_name,long_name,status,start_date,end_date\n\
+         c1,C1,Course,active,Jan 3 2013,\"Thu, 03 Jan 2013 10:00:00 GMT\"\n\
+         c2,C2,Course,active,01/02/2024,13/02/2024\n\
+         c3,C3,Course,active,12/25/2024,\"January 3rd, 2013 10:00 am\"\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "courses.csv:3: warning: start_date \"01/02/2024\" is read by Canvas as 2024-02-01 (day first, as Ruby's date parser reads A/B/YYYY) (if the month comes first, write the date as YYYY-MM-DD)",
+            "courses.csv:4: warning: Bad date format for course c3 (Canvas reads A/B/YYYY day first, so \"12/25/2024\" has no such month; if you meant 2024-12-25, write that; Canvas imports the row with this date empty)",
+        ]
+    );
+}
+
 /// Ruby's CSV takes the file's first line ending for every row: a CRLF line in an LF file
 /// fails the file ("Malformed CSV"), in a zip entry too.
 #[test]

@@ -939,6 +939,7 @@ fn check_row<const N: usize>(
     let mut skipped = false;
     let file = "";
     let row = Some(row_no);
+    let mut day_first = None;
     for &ci in &st.active {
         let col = &k.cols[ci];
         let val = v(ci);
@@ -979,12 +980,38 @@ fn check_row<const N: usize>(
                 mode,
                 delete,
             } => (delete && val == "<delete>") || values::enum_ok(val, values, mode),
-            Rule::Date { delete } => (delete && val == "<delete>") || values::is_date(val),
+            Rule::Date { delete } => {
+                (delete && val == "<delete>")
+                    || match values::read_date(val) {
+                        values::DateRead::Ok => true,
+                        values::DateRead::DayFirst([y, m, d]) => {
+                            day_first = Some(format!("{y:04}-{m:02}-{d:02}"));
+                            true
+                        }
+                        values::DateRead::Bad => false,
+                    }
+            }
             Rule::Email => values::is_email(val),
             Rule::Int => values::is_int(val),
             Rule::Bool => values::is_plain_bool(val),
         };
         if ok {
+            if let Some(iso) = day_first.take() {
+                // Canvas imports it, but maybe not as the SIS meant it.
+                sink.add(
+                    file,
+                    Some(line_of(ci)),
+                    row,
+                    Some(col.name),
+                    Severity::Warning,
+                    "day_first_date",
+                    format!(
+                        "{} \"{val}\" is read by Canvas as {iso} (day first, as Ruby's date parser reads A/B/YYYY)",
+                        col.name
+                    ),
+                    Some("if the month comes first, write the date as YYYY-MM-DD".into()),
+                );
+            }
             continue;
         }
         let (code, hint) = match col.rule {
@@ -1013,9 +1040,13 @@ fn check_row<const N: usize>(
             ),
             Rule::Date { .. } => (
                 "bad_date",
-                Some(
-                    "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ".into(),
-                ),
+                Some(match values::month_first_reading(val) {
+                    Some(iso) => format!(
+                        "Canvas reads A/B/YYYY day first, so \"{val}\" has no such month; if you meant {iso}, write that; Canvas imports the row with this date empty"
+                    ),
+                    None => "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ"
+                        .into(),
+                }),
             ),
             Rule::Email => ("invalid_email", None),
             Rule::Int => ("invalid_integer", Some("expected an integer".into())),

@@ -120,48 +120,206 @@ fn is_iso_fast(s: &[u8]) -> bool {
     matches!((d2(s, 11), d2(s, 14), d2(s, 17)), (Some(h), Some(mi), Some(sec)) if h <= 24 && mi <= 59 && sec <= 60)
 }
 
-/// Dates as Rails' `Time.zone.parse` takes them in practice: `YYYY-MM-DD` (or `/`,
-/// or `YYYYMMDD`), optionally followed by `T` or a space and `HH:MM[:SS[.frac]]`,
-/// then optionally `Z`, `UTC`, `±HH[:MM]`.
-pub fn is_date(v: &str) -> bool {
-    is_iso_fast(v.as_bytes()) || is_date_general(v)
+/// How Canvas (Rails' `Time.zone.parse`, i.e. Ruby's `Date._parse`) reads a date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateRead {
+    Ok,
+    /// `A/B/YYYY` (or `-`, `.`) with both `A` and `B` up to 12 and different: Ruby reads
+    /// it day first, as `[year, month, day]` here, whatever the SIS meant.
+    DayFirst([u32; 3]),
+    Bad,
 }
 
-fn is_date_general(v: &str) -> bool {
+/// Dates as `Time.zone.parse` takes them in practice: year first (`YYYY-MM-DD`,
+/// `YYYY/MM/DD`, `YYYYMMDD`), day first (`DD/MM/YYYY`, `DD-MM-YYYY`, `DD.MM.YYYY`), or
+/// with a month name (`Jan 3, 2013`, `3 January 2013`, `Thu, 03 Jan 2013`); then
+/// optionally `T` or a space and `HH:MM[:SS[.frac]]` with `am`/`pm`, and a zone (`Z`,
+/// `UTC`, `GMT`, US abbreviations, `±HH[:MM]`). Calendar dates are checked.
+pub fn read_date(v: &str) -> DateRead {
+    if is_iso_fast(v.as_bytes()) {
+        DateRead::Ok
+    } else {
+        read_date_general(v)
+    }
+}
+
+fn valid_day(y: u32, m: u32, d: u32) -> bool {
+    (1..=12).contains(&m) && d >= 1 && d <= days_in(y, m)
+}
+
+fn read_date_general(v: &str) -> DateRead {
     let s = v.as_bytes();
+    let ok = |i: Option<usize>| match i {
+        Some(i) if time_tail(s, i) => DateRead::Ok,
+        _ => DateRead::Bad,
+    };
+    if s.len() >= 4 && s[..4].iter().all(u8::is_ascii_digit) {
+        return ok(year_first(s));
+    }
+    if let Some((i, [y, m, d])) = day_first(s) {
+        if !valid_day(y, m, d) || !time_tail(s, i) {
+            return DateRead::Bad;
+        }
+        return if d <= 12 && d != m {
+            DateRead::DayFirst([y, m, d])
+        } else {
+            DateRead::Ok
+        };
+    }
+    ok(with_month_name(s))
+}
+
+/// For a date that is bad only because Ruby reads it day first (`12/25/2024`), the
+/// month-first reading the SIS probably meant, as `YYYY-MM-DD`.
+pub fn month_first_reading(v: &str) -> Option<String> {
+    let (i, [y, m, d]) = day_first(v.as_bytes())?;
+    (i == v.len() && !valid_day(y, m, d) && valid_day(y, d, m))
+        .then(|| format!("{y:04}-{d:02}-{m:02}"))
+}
+
+/// `YYYY-MM-DD`, `YYYY/MM/DD` (one-digit month or day too) or `YYYYMMDD`: the index
+/// after it, if it is a calendar date.
+fn year_first(s: &[u8]) -> Option<usize> {
     let mut i = 0;
     let (y, m, d);
     if s.len() >= 8
         && s[..8].iter().all(u8::is_ascii_digit)
-        && (s.len() == 8 || !s[8].is_ascii_digit())
+        && s.get(8).is_none_or(|c| !c.is_ascii_digit())
     {
-        y = digits(s, &mut i, 4, 4).unwrap_or(0);
-        m = digits(s, &mut i, 2, 2).unwrap_or(0);
-        d = digits(s, &mut i, 2, 2).unwrap_or(0);
+        y = digits(s, &mut i, 4, 4)?;
+        m = digits(s, &mut i, 2, 2)?;
+        d = digits(s, &mut i, 2, 2)?;
     } else {
-        let Some(yy) = digits(s, &mut i, 4, 4) else {
-            return false;
-        };
-        let sep = match s.get(i) {
-            Some(b'-') | Some(b'/') => s[i],
-            _ => return false,
-        };
+        y = digits(s, &mut i, 4, 4)?;
+        let sep = *s.get(i).filter(|&&c| c == b'-' || c == b'/')?;
         i += 1;
-        let Some(mm) = digits(s, &mut i, 1, 2) else {
-            return false;
-        };
+        m = digits(s, &mut i, 1, 2)?;
         if s.get(i) != Some(&sep) {
-            return false;
+            return None;
         }
         i += 1;
-        let Some(dd) = digits(s, &mut i, 1, 2) else {
-            return false;
-        };
-        (y, m, d) = (yy, mm, dd);
+        d = digits(s, &mut i, 1, 2)?;
     }
-    if !(1..=12).contains(&m) || d == 0 || d > days_in(y, m) {
-        return false;
+    valid_day(y, m, d).then_some(i)
+}
+
+/// `A/B/YYYY`, `A-B-YYYY` or `A.B.YYYY`, read as Ruby's `Date._parse` does (day first):
+/// the index after it and `[year, month, day]`, not yet checked.
+fn day_first(s: &[u8]) -> Option<(usize, [u32; 3])> {
+    let mut i = 0;
+    let d = digits(s, &mut i, 1, 2)?;
+    let sep = *s.get(i).filter(|&&c| c == b'-' || c == b'/' || c == b'.')?;
+    i += 1;
+    let m = digits(s, &mut i, 1, 2)?;
+    if s.get(i) != Some(&sep) {
+        return None;
     }
+    i += 1;
+    let y = digits(s, &mut i, 4, 4)?;
+    if s.get(i).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((i, [y, m, d]))
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// The word at `i` (ASCII letters) and the index after it.
+fn word(s: &[u8], i: usize) -> (&[u8], usize) {
+    let n = s[i.min(s.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    (&s[i..i + n], i + n)
+}
+
+/// A name from `names` written out or cut to at least three letters (`Sept` too).
+fn name_index(w: &[u8], names: &[&str]) -> Option<usize> {
+    if w.len() < 3 {
+        return None;
+    }
+    let w = w.to_ascii_lowercase();
+    names.iter().position(|n| n.as_bytes().starts_with(&w))
+}
+
+fn skip(s: &[u8], mut i: usize, set: &[u8]) -> usize {
+    while s.get(i).is_some_and(|c| set.contains(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// `[Weekday[,]] Month D[st][,] YYYY` or `[Weekday[,]] D[st][-| ]Month[-| ]YYYY`: the index
+/// after it, if it is a calendar date.
+fn with_month_name(s: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let (w, after) = word(s, i);
+    if name_index(w, &WEEKDAYS).is_some() {
+        i = skip(s, after, b"., ");
+    }
+    let day = |i: &mut usize| -> Option<u32> {
+        let d = digits(s, i, 1, 2)?;
+        let (suffix, after) = word(s, *i);
+        if [&b"st"[..], b"nd", b"rd", b"th"]
+            .iter()
+            .any(|x| suffix.eq_ignore_ascii_case(x))
+        {
+            *i = after;
+        }
+        Some(d)
+    };
+    let (m, d);
+    let (w, after) = word(s, i);
+    if let Some(mi) = name_index(w, &MONTHS) {
+        m = mi as u32 + 1;
+        i = skip(s, after, b".");
+        let j = skip(s, i, b" ");
+        if j == i {
+            return None;
+        }
+        i = j;
+        d = day(&mut i)?;
+        i = skip(s, i, b", ");
+    } else {
+        d = day(&mut i)?;
+        let j = skip(s, i, b" -");
+        let (w, after) = word(s, j);
+        m = name_index(w, &MONTHS)? as u32 + 1;
+        i = skip(s, after, b".");
+        i = skip(s, i, b" -,");
+    }
+    let start = i;
+    let y = digits(s, &mut i, 4, 4)?;
+    if i == start || s.get(i).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    valid_day(y, m, d).then_some(i)
+}
+
+/// What may follow a date: nothing, or `T`/space, `H:MM[:SS[.frac]]`, `am`/`pm`, a zone.
+fn time_tail(s: &[u8], mut i: usize) -> bool {
     if i == s.len() {
         return true;
     }
@@ -169,7 +327,7 @@ fn is_date_general(v: &str) -> bool {
         return false;
     }
     i += 1;
-    let Some(h) = digits(s, &mut i, 1, 2) else {
+    let Some(mut h) = digits(s, &mut i, 1, 2) else {
         return false;
     };
     if s.get(i) != Some(&b':') {
@@ -193,17 +351,32 @@ fn is_date_general(v: &str) -> bool {
             }
         }
     }
+    i = skip(s, i, b" ");
+    let (w, after) = word(s, i);
+    if w.eq_ignore_ascii_case(b"am") || w.eq_ignore_ascii_case(b"pm") {
+        if !(1..=12).contains(&h) {
+            return false;
+        }
+        h = 0;
+        i = skip(s, after, b" ");
+    }
     if h > 24 || mi > 59 || sec > 60 {
         return false;
     }
-    while s.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    let rest = &v[i..];
-    if rest.is_empty() || rest.eq_ignore_ascii_case("z") || rest.eq_ignore_ascii_case("utc") {
+    let (w, after) = word(s, i);
+    const ZONES: [&str; 11] = [
+        "z", "utc", "gmt", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt",
+    ];
+    if !w.is_empty() {
+        if after != s.len() || !ZONES.iter().any(|z| w.eq_ignore_ascii_case(z.as_bytes())) {
+            return false;
+        }
         return true;
     }
-    let r = rest.as_bytes();
+    if i == s.len() {
+        return true;
+    }
+    let r = &s[i..];
     if r[0] != b'+' && r[0] != b'-' {
         return false;
     }
@@ -224,6 +397,10 @@ fn is_date_general(v: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn is_date(v: &str) -> bool {
+        read_date(v) != DateRead::Bad
+    }
+
     #[test]
     fn dates() {
         for ok in [
@@ -235,14 +412,48 @@ mod tests {
             "2024/08/20",
             "20240820",
             "2024-08-20 10:00 UTC",
+            "2024-08-20 10:00 pm",
+            "2024-08-20 10:00:00 PDT",
+            "Jan 3 2013",
+            "January 3, 2013",
+            "jan. 3rd, 2013 10:00 AM",
+            "Sept 30 2024",
+            "3 January 2013",
+            "03-Jan-2013",
+            "Thu, 03 Jan 2013 10:00:00 GMT",
+            "Thursday 3 Jan 2013",
+            "13/02/2024",
+            "01.01.2024 08:00",
         ] {
-            assert!(is_date(ok), "{ok}");
+            assert_eq!(read_date(ok), DateRead::Ok, "{ok}");
         }
+        for (v, ymd) in [
+            ("01/02/2024", [2024, 2, 1]),
+            ("1-2-2024", [2024, 2, 1]),
+            ("03.04.2024 10:00", [2024, 4, 3]),
+        ] {
+            assert_eq!(read_date(v), DateRead::DayFirst(ymd), "{v}");
+        }
+        assert_eq!(
+            month_first_reading("12/25/2024").as_deref(),
+            Some("2024-12-25")
+        );
+        assert_eq!(month_first_reading("31/12/2024"), None);
+        assert_eq!(month_first_reading("02/30/2024"), None);
         for bad in [
             "2023-02-29",
             "2024-13-01",
             "yesterday",
-            "01/02/2024",
+            "12/25/2024",
+            "01/02/24",
+            "Jan 32 2024",
+            "Feb 29 2023",
+            "Jnu 3 2013",
+            "Ja 3 2013",
+            "3 Jan",
+            "Jan 3 2013 13:00 pm",
+            "Jan 3 2013 XYZ",
+            "2024-08-20 10:00 Z Z",
             "2024-01-01T25:00",
             "2024-01-01X",
             "2024-01-01T10:00+99",
@@ -272,7 +483,7 @@ mod tests {
                         if is_iso_fast(v.as_bytes()) {
                             n += 1;
                             assert!(is_date(&v), "{v}");
-                            assert!(is_date_general(&v), "{v}");
+                            assert_eq!(read_date_general(&v), DateRead::Ok, "{v}");
                         }
                     }
                 }

@@ -495,7 +495,7 @@ fn validation_errors_stop_the_upload_with_65_and_name_file_and_line() {
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("{}:3: error:", bad.display())),
+        err.contains(&format!("error: {}:3: Malformed CSV", bad.display())),
         "{err}"
     );
     assert!(err.contains("nothing was sent"), "{err}");
@@ -517,7 +517,10 @@ fn validation_warnings_are_shown_and_block_only_with_strict() {
     let out = w.cmd().arg("submit").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("users.csv:4: warning: Improper status for user U1003"),
+        // The level is said once: `warning: FILE:LINE: message`.
+        stderr(&out).lines().any(|l| l.starts_with("warning: ")
+            && l.contains("users.csv:4: Improper status for user U1003")
+            && !l.contains(": warning:")),
         "{}",
         stderr(&out)
     );

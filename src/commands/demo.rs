@@ -101,7 +101,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     info!(target: "ui", "demo: step 1/3: canvas-sis validate {}", zip.display());
     let report = super::validate::validate_or_66(std::slice::from_ref(&zip), &Default::default())?;
     for d in report.diagnostics() {
-        tracing::warn!(target: "canvas_sis", "{}", d.to_line());
+        tracing::warn!(target: "canvas_sis", "{}", d.to_log_line());
     }
     info!(target: "canvas_sis", "validated {}: {}", zip.display(), report.summary_line());
     if super::validate::outcome(&report, false) != Exit::Ok {

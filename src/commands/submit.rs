@@ -262,8 +262,10 @@ fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result
     let report = super::validate::validate_or_66(std::slice::from_ref(&bundle.given), &vopts)?;
     for d in report.diagnostics() {
         match d.severity {
-            validate::Severity::Error => tracing::error!(target: "canvas_sis", "{}", d.to_line()),
-            validate::Severity::Warning => warn!(target: "canvas_sis", "{}", d.to_line()),
+            validate::Severity::Error => {
+                tracing::error!(target: "canvas_sis", "{}", d.to_log_line())
+            }
+            validate::Severity::Warning => warn!(target: "canvas_sis", "{}", d.to_log_line()),
         }
     }
     let summary = report.summary_line();

@@ -97,11 +97,23 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// `FILE:LINE: severity: message [Canvas row N] (hint)`.
     pub fn to_line(&self) -> String {
+        self.format(true)
+    }
+
+    /// [`Diagnostic::to_line`] without the severity, for a log line whose level says it.
+    pub fn to_log_line(&self) -> String {
+        self.format(false)
+    }
+
+    fn format(&self, severity: bool) -> String {
         let mut s = self.file.clone();
         if let Some(l) = self.line {
             s.push_str(&format!(":{l}"));
         }
-        s.push_str(&format!(": {}: {}", self.severity.as_str(), self.message));
+        if severity {
+            s.push_str(&format!(": {}", self.severity.as_str()));
+        }
+        s.push_str(&format!(": {}", self.message));
         if let (Some(r), Some(l)) = (self.row, self.line)
             && r != l
         {

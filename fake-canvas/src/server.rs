@@ -364,19 +364,21 @@ impl Params {
     }
 }
 
-/// §1.1: Canvas's value_to_boolean.
+/// §1.1: Canvas's value_to_boolean. The word lists match the whole string (no trimming:
+/// `" true"` is not `"true"`); anything else is Ruby's `to_i != 0`, which skips leading
+/// whitespace, so `" 2"` is true and `" yes"` false.
 fn value_to_boolean(v: &str) -> bool {
-    let l = v.trim().to_ascii_lowercase();
+    let l = v.to_ascii_lowercase();
     match l.as_str() {
         "true" | "t" | "yes" | "y" | "on" | "1" => true,
-        "false" | "f" | "no" | "n" | "off" | "0" | "" => false,
+        "false" | "f" | "no" | "n" | "off" | "0" => false,
         _ => {
-            let digits: String = l
-                .trim_start_matches(['-', '+'])
-                .chars()
+            // `to_i != 0` without overflow: some digit after the optional sign is not 0.
+            let t = l.trim_start();
+            let t = t.strip_prefix(['-', '+']).unwrap_or(t);
+            t.chars()
                 .take_while(|c| c.is_ascii_digit())
-                .collect();
-            digits.parse::<u64>().is_ok_and(|n| n != 0)
+                .any(|c| c != '0')
         }
     }
 }

@@ -1289,6 +1289,12 @@ async fn create(
     }
 
     // §2.1 (6): the batch row is saved in `initializing`; later failures leave it there.
+    // The model validates the identifier's column, which only the diffing branch of the
+    // option chain sets: in batch or multi-term mode a long identifier is ignored, no 422.
+    let id_too_long = o
+        .get("diffing_data_set_identifier")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.chars().count() > 128);
     let idx = shared.inner.lock().unwrap().create_batch(o);
     let post_save = if multi_present && p.present("change_threshold").is_none() {
         Some(json_resp(
@@ -1319,10 +1325,7 @@ async fn create(
             400,
             &json!({"message":"Invalid batch_mode_enrollment_drop_status"}),
         ))
-    } else if p
-        .get("diffing_data_set_identifier")
-        .is_some_and(|s| s.chars().count() > 128)
-    {
+    } else if id_too_long {
         Some(json_resp(
             422,
             &json!({"errors":{"diffing_data_set_identifier":[{

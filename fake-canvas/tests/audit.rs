@@ -50,3 +50,24 @@ fn booleans_are_read_as_canvas_reads_them() {
         assert_eq!(v["skip_deletes"], want, "skip_deletes={raw}");
     }
 }
+
+/// §2.1: the 128-character limit is a validation of the identifier's column, which only
+/// the diffing branch of the option chain sets; batch mode ignores the identifier (no 422).
+#[test]
+fn a_long_data_set_identifier_is_ignored_in_batch_mode_not_rejected() {
+    let h = start(Scenario::Ok);
+    let long = "x".repeat(129);
+    let r = post_csv(
+        &h,
+        &format!("batch_mode=true&batch_mode_term_id=1&diffing_data_set_identifier={long}"),
+    );
+    assert_eq!(r.status(), 200);
+    let v = json(r);
+    assert_eq!(v["batch_mode"], true);
+    assert!(v["diffing_data_set_identifier"].is_null(), "{v}");
+    assert_eq!(v["workflow_state"], "created");
+    // Without batch mode it is still the 422 of a model validation.
+    let r = post_csv(&h, &format!("diffing_data_set_identifier={long}"));
+    assert_eq!(r.status(), 422);
+    assert!(json(r)["errors"]["diffing_data_set_identifier"].is_array());
+}

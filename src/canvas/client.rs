@@ -86,7 +86,7 @@ impl Client {
         Ok(Client {
             http,
             base: net.base.clone(),
-            account: percent_encoding::utf8_percent_encode(&net.account, SEGMENT).to_string(),
+            account: account_segment(&net.account),
             token: net.token.clone(),
             retry: RetryPolicy::new(s.retry_budget),
             read_timeout: s.read_timeout,
@@ -345,6 +345,12 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     crate::redact::redact(&s).to_string()
+}
+
+/// The account id as the path segment every request uses (`sis_account_id:X` →
+/// `sis_account_id%3AX`); `submit --dry-run` prints the same.
+pub fn account_segment(account: &str) -> String {
+    percent_encoding::utf8_percent_encode(account, SEGMENT).to_string()
 }
 
 /// Path-segment encoding for the account id (`sis_account_id:X` → `sis_account_id%3AX`).

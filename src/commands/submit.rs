@@ -313,10 +313,8 @@ fn dry_run(
             url.value, url.source
         ))
     })?;
-    let account = percent_encoding::utf8_percent_encode(
-        &ctx.settings.account_id.value,
-        percent_encoding::NON_ALPHANUMERIC,
-    );
+    // Encoded as the real request encodes it, so that the printed URL is the one sent.
+    let account = crate::canvas::client::account_segment(&ctx.settings.account_id.value);
     let mut u = base
         .join(&format!("api/v1/accounts/{account}/sis_imports"))
         .expect("valid");

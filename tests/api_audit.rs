@@ -1,0 +1,48 @@
+//! Client behaviour against the reference (`shared/reference/canvas-sis-api.md`), from an
+//! audit of §0–§8: cases the other tests did not pin down.
+
+mod common;
+
+use common::*;
+use fake_canvas::Scenario;
+
+/// The contract: `--dry-run` prints "the exact request that would be sent". With a
+/// `sis_account_id:` account (§0) the printed path must be the path the real POST uses.
+#[test]
+fn dry_run_prints_the_account_path_the_real_request_uses() {
+    let w = World::new(Scenario::Ok);
+    let account = "sis_account_id:root";
+    let dry = w
+        .cmd()
+        .args([
+            "--account-id",
+            account,
+            "--no-log-file",
+            "submit",
+            "--dry-run",
+        ])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let printed = stdout(&dry);
+    let first = printed.lines().next().unwrap_or_default();
+    let url = first.strip_prefix("POST ").expect("a POST line");
+    let printed_path = url::Url::parse(url).unwrap().path().to_string();
+    assert!(w.posts().is_empty(), "a dry run sends nothing");
+
+    let real = w
+        .cmd()
+        .args(["--account-id", account, "--no-log-file", "submit"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(real.status.code(), Some(0), "{}", stderr(&real));
+    let posts = w.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(printed_path, posts[0].path, "dry run vs. the real request");
+    assert_eq!(
+        posts[0].path,
+        "/api/v1/accounts/sis_account_id%3Aroot/sis_imports"
+    );
+}

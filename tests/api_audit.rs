@@ -46,3 +46,31 @@ fn dry_run_prints_the_account_path_the_real_request_uses() {
         "/api/v1/accounts/sis_account_id%3Aroot/sis_imports"
     );
 }
+
+/// §1.4: check_account's JSON 403 ("SIS imports are not enabled") and 400 ("only on root
+/// accounts") are not permission problems; the hint must not send the user after a
+/// permission that would not help.
+#[test]
+fn check_account_answers_get_their_own_hints() {
+    let w = World::new(Scenario::Ok);
+    // fake-canvas: account 3 has SIS imports disabled, account 2 is a sub-account.
+    let out = w
+        .cmd()
+        .args(["--account-id", "3", "--no-log-file", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("SIS imports are not enabled"), "{err}");
+    assert!(err.contains("a Canvas admin must enable them"), "{err}");
+    assert!(!err.contains("permission"), "{err}");
+
+    let out = w
+        .cmd()
+        .args(["--account-id", "2", "--no-log-file", "list"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(err.contains("only be executed on root accounts"), "{err}");
+    assert!(err.contains("names a sub-account"), "{err}");
+}

@@ -86,6 +86,22 @@ impl HttpError {
     pub fn into_failure(self) -> Failure {
         let exit = self.exit();
         let hint = match &self {
+            // §1.4 check_account: these come before any permission check, and no
+            // permission fixes them.
+            HttpError::Status {
+                status: 403,
+                message,
+                ..
+            } if message.contains("SIS imports are not enabled") => Some(
+                "SIS imports are turned off for this account: a Canvas admin must enable them, or --account-id names the wrong root account",
+            ),
+            HttpError::Status {
+                status: 400,
+                message,
+                ..
+            } if message.contains("only be executed on root accounts") => Some(
+                "--account-id names a sub-account; SIS imports go to the root account (self, its number, or sis_account_id:X)",
+            ),
             HttpError::Status { status: 401, .. } => Some(
                 "check the token (CANVAS_ACCESS_TOKEN, --token-file); it may be expired, revoked or lack the scopes for SIS imports",
             ),

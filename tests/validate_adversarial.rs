@@ -4,8 +4,22 @@
 #[path = "validate_support/mod.rs"]
 mod support;
 
-use canvas_sis::validate::Options;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use canvas_sis::validate::{InputError, Options, validate_paths};
 use support::*;
+
+/// Run the validator on another thread: a hang fails the test instead of stalling it.
+fn run_or_hang(paths: Vec<PathBuf>) -> Result<canvas_sis::validate::Report, InputError> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(validate_paths(&paths, &Options::default()));
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("validation hung")
+}
 
 #[test]
 fn duplicate_columns_in_a_wide_header_are_found_by_map() {
@@ -79,4 +93,72 @@ fn the_record_limit_is_exact() {
             "over.csv:2: error: Malformed CSV: record larger than 16 MiB (Canvas skips the whole file)"
         ]
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_opening_it() {
+    // Opening a FIFO nobody writes to blocked forever (a cron job hung).
+    let fx = Fx::new();
+    let p = fx.path("pipe.csv");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&p)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("no mkfifo; skipped");
+        return;
+    }
+    let e = run_or_hang(vec![p]).unwrap_err();
+    assert!(matches!(e, InputError::Unreadable(..)), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("pipe.csv: cannot read: a named pipe (FIFO), not a regular file"),
+        "{e}"
+    );
+    // `submit` prepares the bundle the same way.
+    let (tx, rx) = mpsc::channel();
+    let p = fx.path("pipe.csv");
+    std::thread::spawn(move || {
+        let _ = tx.send(
+            canvas_sis::bundle::prepare(&p, None)
+                .err()
+                .map(|f| f.to_string()),
+        );
+    });
+    let msg = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("prepare hung")
+        .expect("refused");
+    assert!(
+        msg.contains("a named pipe (FIFO), not a regular file"),
+        "{msg}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_is_not_an_empty_file() {
+    // /dev/zero has length 0: it was reported as "empty file" (and read endlessly by
+    // anything that trusted the read instead).
+    let e = run_or_hang(vec!["/dev/zero".into()]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/dev/zero: cannot read: a device, not a regular file"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_csv_is_validated_and_sent() {
+    // The validator follows a link to a file; the directory zip for submit skipped it,
+    // so a bundle checked clean went without the file.
+    let fx = Fx::new();
+    let real = fx.write("elsewhere/real.csv", USERS);
+    std::fs::create_dir_all(fx.path("bundle")).unwrap();
+    std::os::unix::fs::symlink(&real, fx.path("bundle/users.csv")).unwrap();
+    let r = fx.run(&[fx.path("bundle")]);
+    assert_eq!(r.row_count(), 2);
+    let files = canvas_sis::bundle::csv_files(&fx.path("bundle")).unwrap();
+    assert_eq!(files, vec![fx.path("bundle/users.csv")]);
 }

@@ -398,6 +398,28 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
     }
 }
 
+/// What a path that is neither a regular file nor a directory is (`None` for those two).
+pub fn special_file(md: &std::fs::Metadata) -> Option<&'static str> {
+    let ft = md.file_type();
+    if ft.is_file() || ft.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("a special file")
+}
+
 fn check_readable(p: &Path) -> Result<std::fs::Metadata, InputError> {
     let md = match std::fs::metadata(p) {
         Ok(m) => m,
@@ -408,6 +430,13 @@ fn check_readable(p: &Path) -> Result<std::fs::Metadata, InputError> {
     };
     if md.is_dir() {
         std::fs::read_dir(p).map_err(|e| InputError::Unreadable(p.into(), e))?;
+    } else if let Some(what) = special_file(&md) {
+        // Not opened: opening a FIFO without a writer blocks forever, and a device or a
+        // pipe has no length (it read as an "empty file").
+        return Err(InputError::Unreadable(
+            p.into(),
+            std::io::Error::other(format!("{what}, not a regular file")),
+        ));
     } else {
         std::fs::File::open(p).map_err(|e| InputError::Unreadable(p.into(), e))?;
     }

@@ -162,3 +162,35 @@ fn a_symlinked_csv_is_validated_and_sent() {
     let files = canvas_sis::bundle::csv_files(&fx.path("bundle")).unwrap();
     assert_eq!(files, vec![fx.path("bundle/users.csv")]);
 }
+
+#[test]
+fn unknown_references_are_counted_and_the_first_shown_in_file_order() {
+    // Every missing reference was held in a vector to sort it (160 MB for 4M ids); only
+    // the first `max_diagnostics` are kept now, the rest counted.
+    let fx = Fx::new();
+    let users = fx.write("users.csv", "user_id,login_id,status\nu0,l0,active\n");
+    let mut e = String::from("course_id,user_id,role,status\n");
+    for i in (1..=3000).rev() {
+        e.push_str(&format!("c0,u{i},student,active\n"));
+    }
+    let enr = fx.write("enrollments.csv", e);
+    let o = Options {
+        max_diagnostics: 3,
+        ..Options::default()
+    };
+    let r = fx.run_with(&[users, enr], &o);
+    assert_eq!(r.bundle_warnings, 3000);
+    let shown: Vec<_> = r
+        .bundle
+        .iter()
+        .map(|d| (d.line, d.message.split('"').nth(1).unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            (Some(2), "u3000".to_string()),
+            (Some(3), "u2999".to_string()),
+            (Some(4), "u2998".to_string()),
+        ]
+    );
+}

@@ -323,7 +323,10 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
 }
 
 fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
-    let mut found = vec![];
+    // Only the first `max` missing references (in file order) are shown: keep those in a
+    // bounded heap and count the rest (a vector of all of them was 160 MB for 4M ids).
+    let mut found = std::collections::BinaryHeap::with_capacity(max.min(1 << 16) + 1);
+    let mut missing: u64 = 0;
     let mut late = vec![];
     for ns in 0..kinds::NS_COUNT {
         if b.definers[ns] == 0 {
@@ -342,7 +345,14 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
                 }
                 continue;
             }
-            found.push((e.loc, ns, e.col, c.count, e));
+            missing += 1;
+            let item = (e.loc, ns, e.col, c.count, c.info);
+            if found.len() < max {
+                found.push(item);
+            } else if found.peek().is_some_and(|top| item < *top) {
+                found.pop();
+                found.push(item);
+            }
         }
     }
     late.sort_unstable_by_key(|(e, _)| e.loc);
@@ -366,8 +376,10 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
         }
     }
     // (location, namespace, column) is unique: one id per column of a row.
-    found.sort_unstable_by_key(|&(l, ns, col, _, _)| (l, ns, col));
-    for (l, _ns, _, count, e) in found {
+    let found = found.into_sorted_vec();
+    report.bundle_warnings += missing - found.len() as u64;
+    for (l, _ns, _, count, info) in found {
+        let e = &b.ref_info[info as usize];
         let k = &kinds::KINDS[e.kind as usize];
         let col = k.cols[e.col as usize];
         let target = col.refers.expect("reference column");

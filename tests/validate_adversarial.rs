@@ -194,3 +194,19 @@ fn unknown_references_are_counted_and_the_first_shown_in_file_order() {
         ]
     );
 }
+
+#[test]
+fn a_huge_central_directory_is_refused_before_it_is_loaded() {
+    // 64 KiB names are kept three times over (2,000 of them: a 260 MB archive peaked at
+    // 780 MB); the directory's size is now checked first, like the entry count.
+    let fx = Fx::new();
+    let names: Vec<String> = (0..270)
+        .map(|i| format!("{i:03}{}.csv", "a".repeat(65_000)))
+        .collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let p = fx.zip("b.zip", &entries);
+    let r = fx.run(&[p]);
+    let d: Vec<_> = r.diagnostics().map(|d| d.code).collect();
+    assert_eq!(d, vec!["zip_directory_too_large"]);
+    assert_eq!(r.files.len(), 1);
+}

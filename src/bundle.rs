@@ -111,6 +111,13 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
         }
         return zip_directory(path);
     }
+    if let Some(what) = crate::validate::special_file(&meta) {
+        return Err(Failure::no_input(format!(
+            "{}: cannot read: {what}, not a regular file",
+            path.display()
+        ))
+        .hint("give a .csv, .zip or .xml file or a directory; nothing was sent"));
+    }
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -237,9 +244,13 @@ pub fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
                 continue;
             }
             let ft = e.file_type()?;
+            // A symbolic link to a file is followed, as the validator does (it checked
+            // that file); one to a directory is not (no loops).
+            let file = ft.is_file()
+                || (ft.is_symlink() && std::fs::metadata(e.path()).is_ok_and(|m| m.is_file()));
             if ft.is_dir() {
                 stack.push(e.path());
-            } else if ft.is_file() && name.to_ascii_lowercase().ends_with(".csv") {
+            } else if file && name.to_ascii_lowercase().ends_with(".csv") {
                 out.push(e.path());
             }
         }

@@ -13,6 +13,9 @@ pub const BOMB_RATIO: u64 = 100;
 pub const BOMB_CAP: u64 = 50 * 1024 * 1024 * 1024;
 /// More entries than this is refused before the central directory is loaded.
 pub const MAX_ENTRIES: u64 = 10_000;
+/// A central directory larger than this is refused before it is loaded: the names are
+/// held in memory (three times over), and 64 KiB names made memory follow the archive.
+pub const MAX_DIRECTORY: u64 = 16 * 1024 * 1024;
 
 pub(crate) struct Ctx<'a> {
     pub opts: &'a Options,
@@ -543,6 +546,19 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
                 eocd.entries
             ),
             Some("a SIS bundle holds a handful of CSV files".into()),
+        );
+        ctx.out.push(s.finish());
+        return Ok(());
+    }
+    if eocd.cd_size > MAX_DIRECTORY {
+        s.err(
+            None,
+            "zip_directory_too_large",
+            format!(
+                "the archive's central directory is {} bytes (limit {MAX_DIRECTORY}); not opened",
+                eocd.cd_size
+            ),
+            Some("entry names or extra fields are far longer than a SIS bundle's".into()),
         );
         ctx.out.push(s.finish());
         return Ok(());

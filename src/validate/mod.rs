@@ -323,7 +323,10 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
 }
 
 fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
-    let mut found = vec![];
+    // Only the first `max` missing references (in file order) are shown: keep those in a
+    // bounded heap and count the rest (a vector of all of them was 160 MB for 4M ids).
+    let mut found = std::collections::BinaryHeap::with_capacity(max.min(1 << 16) + 1);
+    let mut missing: u64 = 0;
     let mut late = vec![];
     for ns in 0..kinds::NS_COUNT {
         if b.definers[ns] == 0 {
@@ -342,7 +345,14 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
                 }
                 continue;
             }
-            found.push((e.loc, ns, e.col, c.count, e));
+            missing += 1;
+            let item = (e.loc, ns, e.col, c.count, c.info);
+            if found.len() < max {
+                found.push(item);
+            } else if found.peek().is_some_and(|top| item < *top) {
+                found.pop();
+                found.push(item);
+            }
         }
     }
     late.sort_unstable_by_key(|(e, _)| e.loc);
@@ -366,8 +376,10 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
         }
     }
     // (location, namespace, column) is unique: one id per column of a row.
-    found.sort_unstable_by_key(|&(l, ns, col, _, _)| (l, ns, col));
-    for (l, _ns, _, count, e) in found {
+    let found = found.into_sorted_vec();
+    report.bundle_warnings += missing - found.len() as u64;
+    for (l, _ns, _, count, info) in found {
+        let e = &b.ref_info[info as usize];
         let k = &kinds::KINDS[e.kind as usize];
         let col = k.cols[e.col as usize];
         let target = col.refers.expect("reference column");
@@ -398,6 +410,28 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
     }
 }
 
+/// What a path that is neither a regular file nor a directory is (`None` for those two).
+pub fn special_file(md: &std::fs::Metadata) -> Option<&'static str> {
+    let ft = md.file_type();
+    if ft.is_file() || ft.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return Some("a device");
+        }
+    }
+    Some("a special file")
+}
+
 fn check_readable(p: &Path) -> Result<std::fs::Metadata, InputError> {
     let md = match std::fs::metadata(p) {
         Ok(m) => m,
@@ -408,6 +442,13 @@ fn check_readable(p: &Path) -> Result<std::fs::Metadata, InputError> {
     };
     if md.is_dir() {
         std::fs::read_dir(p).map_err(|e| InputError::Unreadable(p.into(), e))?;
+    } else if let Some(what) = special_file(&md) {
+        // Not opened: opening a FIFO without a writer blocks forever, and a device or a
+        // pipe has no length (it read as an "empty file").
+        return Err(InputError::Unreadable(
+            p.into(),
+            std::io::Error::other(format!("{what}, not a regular file")),
+        ));
     } else {
         std::fs::File::open(p).map_err(|e| InputError::Unreadable(p.into(), e))?;
     }

@@ -9,6 +9,9 @@ use super::bundle::hash_line;
 const CHUNK: usize = 64 * 1024;
 /// A single record larger than this is refused (memory stays bounded).
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
+/// A record with more fields than this is refused too: each costs 16 bytes of field
+/// ends and lines, so a 16 MiB line of commas would otherwise hold 256 MB.
+pub const MAX_FIELDS: usize = 1 << 20;
 
 #[derive(Debug)]
 pub enum ScanError {
@@ -373,9 +376,48 @@ impl<R: Read> Scanner<R> {
         if self.lf_sep && self.pos < self.valid && self.simple_record(rec) {
             return Ok(true);
         }
+        let start = self.base + self.pos as u64;
+        let r = self.slow_record(rec);
+        // Exact size (the check in the loop runs once a chunk); the terminator is not counted.
+        if let Ok(true) = r {
+            if (self.base + self.pos as u64 - start).saturating_sub(1) > MAX_RECORD as u64 {
+                return Err(self.too_large(rec, false));
+            }
+            if rec.len() > MAX_FIELDS {
+                return Err(self.too_large(rec, true));
+            }
+        }
+        r
+    }
+
+    fn too_large(&mut self, rec: &Record, fields: bool) -> ScanError {
+        let l = rec.line;
+        if fields {
+            self.malformed(
+                "record_too_large",
+                l,
+                &format!("record with more than {MAX_FIELDS} fields"),
+            )
+        } else {
+            self.malformed("record_too_large", l, "record larger than 16 MiB")
+        }
+    }
+
+    fn slow_record(&mut self, rec: &mut Record) -> Result<bool, ScanError> {
+        let start = self.base + self.pos as u64;
         let mut st = St::FieldStart;
         let mut field_start_pushed = false;
         loop {
+            if self.pos >= self.valid {
+                // Once a chunk: the record's bytes so far (its data, and its field ends,
+                // which grow without data in a line of commas).
+                if self.base + self.pos as u64 - start > MAX_RECORD as u64 {
+                    return Err(self.too_large(rec, false));
+                }
+                if rec.ends.len() > MAX_FIELDS {
+                    return Err(self.too_large(rec, true));
+                }
+            }
             if self.pos >= self.valid && !self.fill()? {
                 // End of valid input.
                 if self.bad_utf8.is_some() {
@@ -443,14 +485,6 @@ impl<R: Read> Scanner<R> {
                     }
                     self.pos += n;
                     if n == buf.len() {
-                        if rec.data.len() > MAX_RECORD {
-                            let l = rec.line;
-                            return Err(self.malformed(
-                                "record_too_large",
-                                l,
-                                "record larger than 16 MiB",
-                            ));
-                        }
                         continue;
                     }
                     let b = buf[n];

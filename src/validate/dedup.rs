@@ -175,16 +175,18 @@ impl LineHashes {
                 f(&mem);
                 Ok(())
             };
-            if total > self.budget / 2 {
-                // Too big to count in the budget: split it by the next byte.
-                let mut sub = LineHashes::at_level(self.level + 1, self.budget);
-                each(&mut |hs| hs.iter().for_each(|&h| sub.push(h)))?;
-                dups += sub.duplicates()?;
+            // The table holds the distinct hashes, at most `budget` slots: a big partition
+            // of few distinct lines (copies of one line) is counted at once.
+            let mut counter = Counter::new(&mut table, total.min(self.budget / 2), self.level);
+            each(&mut |hs| counter.add(hs))?;
+            if !counter.full {
+                dups += counter.dups;
                 continue;
             }
-            let mut counter = Counter::new(&mut table, total, self.level);
-            each(&mut |hs| counter.add(hs))?;
-            dups += counter.dups;
+            // Too many distinct hashes for the budget: split the partition by the next byte.
+            let mut sub = LineHashes::at_level(self.level + 1, self.budget);
+            each(&mut |hs| hs.iter().for_each(|&h| sub.push(h)))?;
+            dups += sub.duplicates()?;
         }
         Ok(dups)
     }
@@ -198,6 +200,10 @@ struct Counter<'a> {
     rot: u32,
     zero: bool,
     dups: u64,
+    /// Distinct hashes in the table (it takes 7/8 of its slots).
+    distinct: usize,
+    /// More distinct hashes came than the table takes: `dups` is not the count.
+    full: bool,
 }
 
 impl<'a> Counter<'a> {
@@ -211,12 +217,19 @@ impl<'a> Counter<'a> {
             rot: 8 * (level + 1),
             zero: false,
             dups: 0,
+            distinct: 0,
+            full: false,
         }
     }
 
     #[inline]
     fn add(&mut self, hs: &[u64]) {
         let mask = self.table.len() - 1;
+        // Always leaves an empty slot, so probing ends.
+        let most = self.table.len() - self.table.len() / 8 - 1;
+        if self.full {
+            return;
+        }
         for &h in hs {
             if h == 0 {
                 self.dups += u64::from(self.zero);
@@ -231,7 +244,12 @@ impl<'a> Counter<'a> {
                     break;
                 }
                 if t == 0 {
+                    if self.distinct == most {
+                        self.full = true;
+                        return;
+                    }
                     self.table[i] = h;
+                    self.distinct += 1;
                     break;
                 }
                 i = (i + 1) & mask;

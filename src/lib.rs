@@ -45,7 +45,7 @@ pub fn run() -> u8 {
     let mut settings = match config::Settings::load(&cli.global, &matches) {
         Ok(s) => s,
         Err(f) => {
-            eprintln!("canvas-sis: error: {f}");
+            early_error(&f);
             return f.exit.code();
         }
     };
@@ -53,7 +53,7 @@ pub fn run() -> u8 {
         Command::Demo => match commands::demo::prepare(&mut settings) {
             Ok(d) => Some(d),
             Err(f) => {
-                eprintln!("canvas-sis: error: {f}");
+                early_error(&f);
                 return f.exit.code();
             }
         },
@@ -82,7 +82,7 @@ pub fn run() -> u8 {
     ) {
         Ok(g) => g,
         Err(f) => {
-            eprintln!("canvas-sis: error: {f}");
+            early_error(&f);
             return f.exit.code();
         }
     };
@@ -104,7 +104,7 @@ pub fn run() -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("canvas-sis: error: cannot start the async runtime: {e}");
+            eprintln!("error: cannot start the async runtime: {e}");
             return Exit::Unavailable.code();
         }
     };
@@ -124,6 +124,12 @@ pub fn run() -> u8 {
     // Flush the log file before the process exits.
     drop(guard);
     code
+}
+
+/// A failure before the log (and its stderr layer) exists, printed as that layer prints
+/// errors: `error: message`, then the hint.
+fn early_error(f: &exit::Failure) {
+    eprintln!("error: {f}");
 }
 
 /// The clap command, with an empty environment variable treated as unset (as
@@ -158,7 +164,7 @@ fn finish(r: exit::Result<Exit>) -> u8 {
     match r {
         Ok(e) => e.code(),
         Err(f) => {
-            eprintln!("canvas-sis: error: {f}");
+            early_error(&f);
             f.exit.code()
         }
     }

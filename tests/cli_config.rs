@@ -141,6 +141,8 @@ fn refused_settings_exit_78_and_say_where_to_set_them() {
         .unwrap();
     assert_eq!(o.status.code(), Some(78));
     assert!(stderr(&o).contains("bad.toml:2"), "{}", stderr(&o));
+    // Printed like every later error: `error: …` (not `canvas-sis: error: …`).
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
     // Unreadable config file.
     let o = bare_cmd(home.path())
         .args(["-c", "/nonexistent/c.toml", "config", "show"])

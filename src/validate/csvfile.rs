@@ -947,6 +947,20 @@ fn check_row<const N: usize>(
     let mut skipped = false;
     let file = "";
     let row = Some(row_no);
+    // A warning about column `ci` of this row, at the line where its field starts.
+    let col_warning = |sink: &mut Sink, ci: usize, code, msg, hint| {
+        let col = Some(k.cols[ci].name);
+        sink.add(
+            file,
+            Some(line_of(ci)),
+            row,
+            col,
+            Severity::Warning,
+            code,
+            msg,
+            hint,
+        );
+    };
     let mut day_first = None;
     for &ci in &st.active {
         let col = &k.cols[ci];
@@ -967,16 +981,8 @@ fn check_row<const N: usize>(
                 } else {
                     col.missing
                 };
-                sink.add(
-                    file,
-                    Some(line_of(ci)),
-                    row,
-                    Some(col.name),
-                    Severity::Warning,
-                    "missing_value",
-                    render(tpl, "", col.name, k, &get_owned),
-                    None,
-                );
+                let msg = render(tpl, "", col.name, k, &get_owned);
+                col_warning(sink, ci, "missing_value", msg, None);
                 skipped = true;
             }
             continue;
@@ -1006,19 +1012,12 @@ fn check_row<const N: usize>(
         if ok {
             if let Some(iso) = day_first.take() {
                 // Canvas imports it, but maybe not as the SIS meant it.
-                sink.add(
-                    file,
-                    Some(line_of(ci)),
-                    row,
-                    Some(col.name),
-                    Severity::Warning,
-                    "day_first_date",
-                    format!(
-                        "{} \"{val}\" is read by Canvas as {iso} (day first, as Ruby's date parser reads A/B/YYYY)",
-                        col.name
-                    ),
-                    Some("if the month comes first, write the date as YYYY-MM-DD".into()),
+                let msg = format!(
+                    "{} \"{val}\" is read by Canvas as {iso} (day first, as Ruby's date parser reads A/B/YYYY)",
+                    col.name
                 );
+                let hint = "if the month comes first, write the date as YYYY-MM-DD";
+                col_warning(sink, ci, "day_first_date", msg, Some(hint.into()));
             }
             continue;
         }
@@ -1065,27 +1064,17 @@ fn check_row<const N: usize>(
                 )),
             ),
         };
-        if !ok {
-            let tpl = if !col.invalid.is_empty() {
-                col.invalid
-            } else if matches!(col.rule, Rule::Bool) {
-                "\"{value}\" is not a boolean for column {col}"
-            } else {
-                "Improper {col} \"{value}\" for {kind} {id}"
-            };
-            sink.add(
-                file,
-                Some(line_of(ci)),
-                row,
-                Some(col.name),
-                Severity::Warning,
-                code,
-                render(tpl, val, col.name, k, &get_owned),
-                hint,
-            );
-            if col.skips {
-                skipped = true;
-            }
+        let tpl = if !col.invalid.is_empty() {
+            col.invalid
+        } else if matches!(col.rule, Rule::Bool) {
+            "\"{value}\" is not a boolean for column {col}"
+        } else {
+            "Improper {col} \"{value}\" for {kind} {id}"
+        };
+        let msg = render(tpl, val, col.name, k, &get_owned);
+        col_warning(sink, ci, code, msg, hint);
+        if col.skips {
+            skipped = true;
         }
     }
     for (o, (ixs, in_header)) in k.one_of.iter().zip(&st.one_of) {

@@ -469,6 +469,23 @@ pub fn toml_string(v: &toml::Value) -> std::result::Result<String, String> {
         .ok_or_else(|| "expected a string".into())
 }
 
+/// A path from the config file: a leading `~` or `~/` is the home directory, as in a
+/// shell (nothing expands it there otherwise).
+pub fn toml_path(v: &toml::Value) -> std::result::Result<PathBuf, String> {
+    toml_string(v).map(|s| expand_home(&s))
+}
+
+fn expand_home(s: &str) -> PathBuf {
+    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty());
+    match s.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => match home() {
+            Some(h) => PathBuf::from(h).join(rest.trim_start_matches('/')),
+            None => PathBuf::from(s),
+        },
+        _ => PathBuf::from(s),
+    }
+}
+
 pub fn toml_u64(v: &toml::Value) -> std::result::Result<u64, String> {
     match v {
         toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
@@ -585,7 +602,7 @@ impl Settings {
                     .log_dir
                     .clone()
                     .map(|v| (v, "--log-dir", "log_dir", Some(envn::LOG_DIR))),
-                |v| toml_string(v).map(PathBuf::from),
+                toml_path,
                 Some(log_dir_default),
                 |p| {
                     if p.as_os_str().is_empty() {
@@ -671,7 +688,7 @@ impl Settings {
                     .ca_cert
                     .clone()
                     .map(|v| (v, "--ca-cert", "ca_cert", None)),
-                |v| toml_string(v).map(PathBuf::from),
+                toml_path,
                 None,
                 |p| p.display().to_string(),
             )?
@@ -807,7 +824,7 @@ fn resolve_token(
             .ok_or_else(|| Failure::config(format!("{src}: token_file: expected a path string")))?;
         // A relative token_file is relative to the config file, where the admin wrote it.
         let base = file.and_then(|f| f.path.parent()).unwrap_or(Path::new(""));
-        Some(from_file(&base.join(p), src)?)
+        Some(from_file(&base.join(expand_home(p)), src)?)
     } else if let Some((v, src)) = file.and_then(|f| f.get("access_token")) {
         let t = v.as_str().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
             Failure::config(format!("{src}: access_token: expected a non-empty string"))

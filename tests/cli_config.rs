@@ -270,3 +270,37 @@ fn a_bad_ca_certificate_is_a_config_error() {
     assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
     assert!(w.sim.requests().is_empty());
 }
+
+/// `~` in the config file's paths is the home directory (no shell expands it there).
+#[test]
+fn tilde_in_config_paths_is_home() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("tok"), "secret-token\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            home.path().join("tok"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let cfg = home.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "base_url = \"https://canvas.example.edu\"\ntoken_file = \"~/tok\"\n[log]\ndir = \"~/logs\"\n",
+    )
+    .unwrap();
+    let o = bare_cmd(home.path())
+        .arg("--json")
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (dir, _) = shown(&o, "log.dir");
+    assert_eq!(dir, home.path().join("logs").display().to_string());
+    let (_, src) = shown(&o, "token");
+    assert!(src.contains("c.toml"), "{src}");
+}

@@ -31,7 +31,7 @@ fn the_example_config_uses_only_known_keys() {
     }
     // One token source is enough; the uncommented file would otherwise name a missing file.
     let out = out.replace("token_file = \"/etc/canvas-sis/token\"", "");
-    let out = out.replace("dir = \"~/.local/state/canvas-sis\"", "dir = \"\"");
+    let out = out.replace("dir = \"/var/log/canvas-sis\"", "dir = \"\"");
     let out = out.replace("ca_cert = \"/etc/ssl/private-ca.pem\"", "");
     let out = out.replace("access_token = \"\"", "");
     assert!(keys >= 40, "found {keys} keys");

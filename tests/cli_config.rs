@@ -304,3 +304,25 @@ fn tilde_in_config_paths_is_home() {
     let (_, src) = shown(&o, "token");
     assert!(src.contains("c.toml"), "{src}");
 }
+
+/// Sizes are shown exactly, in the unit they were likely written in.
+#[test]
+fn sizes_are_shown_in_their_own_unit() {
+    let home = tempfile::tempdir().unwrap();
+    let show = |cfg: &str| {
+        let p = home.path().join("c.toml");
+        std::fs::write(&p, cfg).unwrap();
+        let o = bare_cmd(home.path())
+            .arg("--json")
+            .arg("-c")
+            .arg(&p)
+            .args(["config", "show"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        shown(&o, "import.file_upload_threshold").0
+    };
+    assert_eq!(show(""), "100 MiB");
+    assert_eq!(show("[import]\nfile_upload_threshold = \"1kB\"\n"), "1 kB");
+    assert_eq!(show("[import]\nfile_upload_threshold = 1500\n"), "1500 B");
+}

@@ -609,7 +609,7 @@ impl Guards {
                     _ => Err("expected a size like \"100MiB\" or a number of bytes".into()),
                 },
                 Some(crate::canvas::upload::AUTO_THRESHOLD),
-                |n| crate::canvas::upload::human_bytes(*n),
+                |n| show_size(*n),
             )?
             .expect("has default")
             .value;
@@ -625,6 +625,22 @@ impl Guards {
 }
 
 /// `100MiB`, `1.5GB`, `500k`, or bare bytes.
+/// A size for `config show`, exactly and in the unit it was likely written in (the
+/// default is `100MiB`, not "104.9 MB").
+fn show_size(n: u64) -> String {
+    for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= m && n.is_multiple_of(m) {
+            return format!("{} {unit}", n / m);
+        }
+    }
+    for (unit, m) in [("GB", 1_000_000_000u64), ("MB", 1_000_000), ("kB", 1000)] {
+        if n >= m && n.is_multiple_of(m) {
+            return format!("{} {unit}", n / m);
+        }
+    }
+    format!("{n} B")
+}
+
 pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim();
     let split = t

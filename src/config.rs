@@ -278,15 +278,31 @@ fn config_path(global: &GlobalArgs) -> Option<PathBuf> {
 pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
     match std::env::var_os(var) {
         Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)),
+        _ => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(fallback)),
     }
 }
 
 /// `$XDG_STATE_HOME/canvas-sis`: default log dir, and home of the journal and locks.
+/// Without a home at all (a bare service account), `$TMPDIR/canvas-sis-UID`: per user,
+/// so that two users' locks and journals never mix in the shared temp dir.
 pub fn state_dir() -> PathBuf {
-    xdg_dir("XDG_STATE_HOME", ".local/state")
-        .unwrap_or_else(std::env::temp_dir)
-        .join("canvas-sis")
+    match xdg_dir("XDG_STATE_HOME", ".local/state") {
+        Some(d) => d.join("canvas-sis"),
+        None => std::env::temp_dir().join(format!("canvas-sis-{}", user_id())),
+    }
+}
+
+#[cfg(unix)]
+fn user_id() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+#[cfg(not(unix))]
+fn user_id() -> u32 {
+    0
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -326,3 +326,28 @@ fn sizes_are_shown_in_their_own_unit() {
     assert_eq!(show("[import]\nfile_upload_threshold = \"1kB\"\n"), "1 kB");
     assert_eq!(show("[import]\nfile_upload_threshold = 1500\n"), "1500 B");
 }
+
+/// With no home at all, the state dir is per user in the temp dir, never a shared one.
+#[test]
+fn without_a_home_the_state_dir_is_per_user() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .env_remove("HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env("TMPDIR", home.path())
+        .env("CANVAS_BASE_URL", "https://canvas.example.edu")
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (dir, _) = shown(&o, "log.dir");
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(
+        dir,
+        home.path()
+            .join(format!("canvas-sis-{uid}"))
+            .display()
+            .to_string()
+    );
+}

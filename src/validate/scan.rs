@@ -164,6 +164,26 @@ fn special16(b: &[u8; 16]) -> (u32, u32) {
     }
 }
 
+/// Appends `chunk[p..q]` to `out`. Runs up to 32 bytes (most fields: ids, dates) are one
+/// fixed-size copy of the chunk's bytes, then cut back, instead of a `memcpy` call each;
+/// the chunk must have room past `q` for that, else it is a plain copy.
+#[inline(always)]
+fn push_bytes(out: &mut Vec<u8>, chunk: &[u8], p: usize, q: usize) {
+    let n = q - p;
+    let old = out.len();
+    if n <= 16 && p + 16 <= chunk.len() {
+        let w: &[u8; 16] = chunk[p..p + 16].try_into().expect("16 bytes");
+        out.extend_from_slice(w);
+        out.truncate(old + n);
+    } else if n <= 32 && p + 32 <= chunk.len() {
+        let w: &[u8; 32] = chunk[p..p + 32].try_into().expect("32 bytes");
+        out.extend_from_slice(w);
+        out.truncate(old + n);
+    } else {
+        out.extend_from_slice(&chunk[p..q]);
+    }
+}
+
 pub struct Scanner<R> {
     rdr: R,
     buf: Vec<u8>,
@@ -471,18 +491,7 @@ impl<R: Read> Scanner<R> {
                 }
                 St::Unquoted | St::Quoted => {
                     let n = plain_run(buf);
-                    // Short runs (most fields) are copied 16 bytes at a time when the
-                    // chunk has room, instead of a `memcpy` call per field.
-                    if n <= 16 && self.pos + 16 <= self.buf.len() {
-                        let old = rec.data.len();
-                        let w: &[u8; 16] = self.buf[self.pos..self.pos + 16]
-                            .try_into()
-                            .expect("16 bytes");
-                        rec.data.extend_from_slice(w);
-                        rec.data.truncate(old + n);
-                    } else {
-                        rec.data.extend_from_slice(&buf[..n]);
-                    }
+                    push_bytes(&mut rec.data, &self.buf, self.pos, self.pos + n);
                     self.pos += n;
                     if n == buf.len() {
                         continue;
@@ -587,20 +596,7 @@ impl<R: Read> Scanner<R> {
                         return nf == MAX_FIELDS && self.simple_record_swar(rec);
                     }
                     let q = blk + j as usize;
-                    // Fields up to 32 bytes (ids, dates) with a fixed-size copy.
-                    if q - p <= 16 && p + 16 <= self.buf.len() {
-                        let old = rec.data.len();
-                        let w: &[u8; 16] = self.buf[p..p + 16].try_into().expect("16 bytes");
-                        rec.data.extend_from_slice(w);
-                        rec.data.truncate(old + (q - p));
-                    } else if q - p <= 32 && p + 32 <= self.buf.len() {
-                        let old = rec.data.len();
-                        let w: &[u8; 32] = self.buf[p..p + 32].try_into().expect("32 bytes");
-                        rec.data.extend_from_slice(w);
-                        rec.data.truncate(old + (q - p));
-                    } else {
-                        rec.data.extend_from_slice(&buf[p..q]);
-                    }
+                    push_bytes(&mut rec.data, &self.buf, p, q);
                     rec.ends.push(rec.data.len());
                     p = q + 1;
                     if buf[q] == b'\n' {
@@ -634,14 +630,7 @@ impl<R: Read> Scanner<R> {
             if b != b',' && b != b'\n' {
                 break;
             }
-            if q - p <= 16 && p + 16 <= self.buf.len() {
-                let old = rec.data.len();
-                let w: &[u8; 16] = self.buf[p..p + 16].try_into().expect("16 bytes");
-                rec.data.extend_from_slice(w);
-                rec.data.truncate(old + (q - p));
-            } else {
-                rec.data.extend_from_slice(&buf[p..q]);
-            }
+            push_bytes(&mut rec.data, &self.buf, p, q);
             rec.ends.push(rec.data.len());
             p = q + 1;
             if b == b'\n' {

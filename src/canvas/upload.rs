@@ -508,12 +508,7 @@ async fn upload_once(
                 error_chain(&e),
             )
         })?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = crate::canvas::client::read_capped(resp, MAX_ANSWER)
-        .await
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
+    let (status, headers, body) = answer(resp).await;
     if status.is_success() || status.is_redirection() {
         return Ok((status, headers));
     }
@@ -570,12 +565,7 @@ async fn confirm(client: &Client, http: &UploadHttp, loc: &Url) -> std::result::
         .send()
         .await
         .map_err(|e| error_chain(&e))?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = crate::canvas::client::read_capped(resp, MAX_ANSWER)
-        .await
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
+    let (status, headers, body) = answer(resp).await;
     if status.is_success() || status.is_redirection() {
         Ok(())
     } else {
@@ -638,6 +628,19 @@ pub fn client_for_tests(base_url: &str, token: &str, account: &str) -> Result<Cl
         warnings: Vec::new(),
     };
     Client::new(&net, &s)
+}
+
+/// Status, headers and (at most `MAX_ANSWER` bytes of) body of an upload-host answer.
+async fn answer(
+    resp: reqwest::Response,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = crate::canvas::client::read_capped(resp, MAX_ANSWER)
+        .await
+        .map(|b| b.to_vec())
+        .unwrap_or_default();
+    (status, headers, body)
 }
 
 #[cfg(test)]

@@ -203,8 +203,6 @@ pub struct Scanner<R> {
     /// `\r\n` or `\r` in the file, quoted or not. Any other line ending outside quotes
     /// is then malformed. `None` until one is seen.
     sep: Option<Nl>,
-    /// `sep` is `\n`: the one-line fast path may take a record.
-    lf_sep: bool,
     done: bool,
     quote_line: u64,
     /// Total bytes read from the source.
@@ -252,7 +250,6 @@ impl<R: Read> Scanner<R> {
             bad_utf8: None,
             line: 1,
             sep: None,
-            lf_sep: false,
             done: false,
             quote_line: 0,
             bytes: 0,
@@ -357,12 +354,7 @@ impl<R: Read> Scanner<R> {
             (_, None) if !self.eof => return,
             (_, None) => Nl::Cr,
         };
-        self.set_sep(nl);
-    }
-
-    fn set_sep(&mut self, nl: Nl) {
         self.sep = Some(nl);
-        self.lf_sep = nl == Nl::Lf;
     }
 
     fn utf8_error(&mut self) -> ScanError {
@@ -393,7 +385,8 @@ impl<R: Read> Scanner<R> {
             return Ok(false);
         }
         rec.line = self.line;
-        if self.lf_sep && self.pos < self.valid && self.simple_record(rec) {
+        // The one-line fast path takes only `\n`-terminated records.
+        if self.sep == Some(Nl::Lf) && self.pos < self.valid && self.simple_record(rec) {
             return Ok(true);
         }
         let start = self.base + self.pos as u64;
@@ -665,7 +658,7 @@ impl<R: Read> Scanner<R> {
             }
         }
         match self.sep {
-            None => self.set_sep(nl),
+            None => self.sep = Some(nl),
             Some(sep) if row_end && sep != nl => {
                 let line = self.line - 1;
                 self.done = true;

@@ -53,7 +53,13 @@ pub struct ConfigFile {
     /// Names of the `[profiles.*]` sections.
     pub profiles: Vec<String>,
     pub has_access_token: bool,
+    /// The profile whose own `base_url` kept the top level's token from applying, if any:
+    /// named in the "no access token" error.
+    pub dropped_token: Option<String>,
 }
+
+/// The keys that hold or name the token.
+const TOKEN_KEYS: &[&str] = &["token_file", "access_token"];
 
 /// Keys a config file may hold; anything else draws a warning (it is probably a typo).
 const KNOWN_KEYS: &[&str] = &[
@@ -155,6 +161,16 @@ impl ConfigFile {
             let mut pe = BTreeMap::new();
             flatten(&format!("profiles.{p}."), pt, &lines, &mut pe);
             let prefix = format!("profiles.{p}.");
+            // A token belongs to the layer that names the Canvas (contract, "Settings"): a
+            // profile with its own base_url never inherits the top level's token, which was
+            // configured for another host.
+            if pt.contains_key("base_url") {
+                for k in TOKEN_KEYS {
+                    if merged.remove(*k).is_some() && !pt.contains_key(*k) {
+                        cf.dropped_token = Some(p.to_string());
+                    }
+                }
+            }
             for (k, v) in pe {
                 merged.insert(k[prefix.len()..].to_string(), v);
             }
@@ -786,6 +802,15 @@ impl Settings {
             ))
         })?;
         let Some(token) = &self.token else {
+            if let Some(p) = self.file.as_ref().and_then(|f| f.dropped_token.as_ref()) {
+                return Err(Failure::config(format!(
+                    "no access token is set for profile {p}: it sets its own base_url, so the top level's token (meant for another Canvas) does not apply"
+                ))
+                .hint(format!(
+                    "set token_file or access_token in [profiles.{p}], or give this run's token with {} or --token-file",
+                    envn::ACCESS_TOKEN
+                )));
+            }
             return Err(Failure::config("no access token is set").hint(format!(
                 "set {} to the token, or --token-file PATH, or token_file / access_token in the config file",
                 envn::ACCESS_TOKEN

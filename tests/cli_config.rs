@@ -351,3 +351,94 @@ fn without_a_home_the_state_dir_is_per_user() {
             .to_string()
     );
 }
+
+/// A profile that names its own Canvas uses its own token and never the top level's
+/// (issue: the top level's token_file went to instance B).
+#[test]
+fn profile_with_its_own_base_url_never_sends_the_top_levels_token() {
+    let spawn = |token: &str| {
+        fake_canvas::spawn(fake_canvas::Config {
+            token: token.into(),
+            ..Default::default()
+        })
+        .expect("simulator starts")
+    };
+    let a = spawn("token-for-a");
+    let b = spawn("token-for-b");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("tokA"), "token-for-a\n").unwrap();
+    let cfg = home.path().join("c.toml");
+    let write_cfg = |b_token: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "base_url = \"{}\"\ntoken_file = \"tokA\"\n[profiles.b]\nbase_url = \"{}\"\n{b_token}",
+                a.url(),
+                b.url()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    };
+    let auth = |h: &fake_canvas::Handle| -> Vec<String> {
+        h.requests()
+            .iter()
+            .filter_map(|r| r.header("authorization").map(str::to_string))
+            .collect()
+    };
+    write_cfg("access_token = \"token-for-b\"\n");
+    let o = bare_cmd(home.path())
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_eq!(auth(&b), vec!["Bearer token-for-b".to_string()]);
+    assert!(auth(&a).is_empty(), "A got {:?}", auth(&a));
+    // config show names the profile's token, not the top level's.
+    let o = bare_cmd(home.path())
+        .args(["--json", "-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "config", "show"])
+        .output()
+        .unwrap();
+    let (_, src) = shown(&o, "token");
+    assert!(src.ends_with("c.toml:5"), "{src}");
+
+    // No token of its own: exit 78 and nothing sent anywhere.
+    write_cfg("");
+    let o = bare_cmd(home.path())
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "status", "4101"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("profile b"), "{}", stderr(&o));
+    assert_eq!(auth(&b).len(), 1, "nothing more reached B");
+    assert!(auth(&a).is_empty());
+    // A token given for this run (environment) is used for B.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_ACCESS_TOKEN", "token-for-b")
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_eq!(auth(&b).len(), 2);
+    // Without the profile, the top level's token goes to the top level's Canvas.
+    let o = bare_cmd(home.path())
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_eq!(auth(&a), vec!["Bearer token-for-a".to_string()]);
+}

@@ -18,6 +18,8 @@ pub enum Exit {
     NotFound = 5,
     DataErr = 65,
     NoInput = 66,
+    /// Output (stdout or an output file) could not be written; a closed pipe is not one.
+    IoErr = 74,
     Unavailable = 69,
     TempFail = 75,
     NoPerm = 77,
@@ -59,6 +61,11 @@ impl Failure {
     }
     pub fn no_input(message: impl Into<String>) -> Self {
         Failure::new(Exit::NoInput, message)
+    }
+    /// Writing `what` failed (disk full, I/O error): exit 74.
+    pub fn output(what: &str, e: &std::io::Error) -> Self {
+        Failure::new(Exit::IoErr, format!("cannot write {what}: {e}"))
+            .hint("free space on the disk it goes to, or send it elsewhere")
     }
     pub fn data(message: impl Into<String>) -> Self {
         Failure::new(Exit::DataErr, message)

@@ -5,6 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use crate::cli::When;
 use crate::commands::Ctx;
+use crate::exit::{Failure, Result};
 
 /// How a cell is coloured on a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,9 +148,27 @@ impl Table {
     }
 
     /// Print on stdout in the form that suits it.
-    pub fn print(&self, ctx: &Ctx) {
-        print!("{}", self.render(ctx.stdout_tty, stdout_color(ctx)));
+    pub fn print(&self, ctx: &Ctx) -> Result<()> {
+        stdout(&self.render(ctx.stdout_tty, stdout_color(ctx)))
     }
+}
+
+/// Write `text` to stdout and flush it: every stdout write goes through here, so a full disk
+/// or an I/O error is exit 74 with a log line, never a panic. A closed pipe never gets here:
+/// SIGPIPE keeps its default and ends the process quietly, as `head` expects.
+pub fn stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::output("to stdout", &e))
+}
+
+/// `text` and a line break, through [`stdout`].
+pub fn stdout_line(text: &str) -> Result<()> {
+    let mut s = String::with_capacity(text.len() + 1);
+    s.push_str(text);
+    s.push('\n');
+    stdout(&s)
 }
 
 /// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` say.

@@ -409,3 +409,109 @@ fn sigint_during_watch_exits_130_and_says_how_to_resume() {
         "logged once: {log}"
     );
 }
+
+/// Run `cmd` with stdout on /dev/full (every write fails with ENOSPC).
+#[cfg(target_os = "linux")]
+fn to_full_disk(mut cmd: std::process::Command) -> std::process::Output {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists on Linux");
+    cmd.stdout(full)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[cfg(target_os = "linux")]
+fn assert_output_error(o: &std::process::Output, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(74), "{what}: {err}");
+    assert!(err.contains("cannot write to stdout"), "{what}: {err}");
+    assert!(!err.contains("panicked"), "{what}: {err}");
+}
+
+/// A full disk under stdout is exit 74 with an error, never a panic (exit 101) and never a
+/// silent exit 0, for every command that prints.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_stdout_is_exit_74_for_every_printing_command() {
+    let w = world(Scenario::Ok, 0);
+    let id = stdout(&submit_watch(&w, &[])).trim().to_string();
+    assert!(id.parse::<u64>().is_ok(), "import id {id:?}");
+    let bundle = sample_dir("bundle");
+    let bundle = bundle.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["validate", bundle],
+        vec!["--json", "validate", bundle],
+        vec!["list"],
+        vec!["--json", "list"],
+        vec!["status", &id],
+        vec!["--json", "status", &id],
+        vec!["errors", &id, "--csv"],
+        vec!["--json", "errors", &id],
+        vec!["config", "show"],
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["submit", bundle, "--dry-run"],
+    ];
+    for args in cases {
+        let mut c = w.std_cmd();
+        c.args(&args);
+        assert_output_error(&to_full_disk(c), &args.join(" "));
+    }
+    let log = w.log_text();
+    assert!(log.contains("ERROR cannot write to stdout"), "{log}");
+}
+
+/// `submit --watch` with a dead stdout still follows the import it created to its end, logs
+/// the id and the end line, and then exits 74.
+#[cfg(target_os = "linux")]
+#[test]
+fn submit_watch_with_a_full_stdout_still_watches() {
+    let w = world(Scenario::Ok, 0);
+    let mut c = w.std_cmd();
+    c.arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "0", "--max-polls", "20"]);
+    let o = to_full_disk(c);
+    assert_output_error(&o, "submit --watch");
+    assert_eq!(w.posts().len(), 1);
+    let id = w.sim.imports()[0]["id"].as_u64().unwrap();
+    let shows = w
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/sis_imports/{id}")))
+        .count();
+    assert!(shows >= 2, "the import was polled ({shows} GETs)");
+    let log = w.log_text();
+    assert!(log.contains(&format!("import {id} created")), "{log}");
+    assert!(
+        log.contains(&format!("import {id}: cannot write to stdout")),
+        "{log}"
+    );
+    assert!(log.contains("imported"), "{log}");
+}
+
+/// A reader that goes away (`| head -1`) ends the run quietly: no error text, no panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_stays_quiet() {
+    let w = World::with(Config {
+        seed_imports: 200,
+        ..Default::default()
+    });
+    let mut c = w.std_cmd();
+    c.args(["list", "--limit", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // Close the read end at once, as `head` does after its line.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("error"), "{err}");
+    assert_ne!(o.status.code(), Some(74), "{err}");
+}

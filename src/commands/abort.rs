@@ -42,11 +42,11 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
     match client.abort_import(id).await? {
         AbortOutcome::Aborted(imp) => {
             if ctx.settings.json {
-                ctx.print_json(&imp.raw);
+                ctx.print_json(&imp.raw)?;
             }
             announce(ctx, &format!("import {id}: {}", imp.state_str()));
             if !ctx.settings.json {
-                println!("{}", imp.state_str());
+                crate::output::stdout_line(imp.state_str())?;
             }
             Ok(Exit::Ok)
         }
@@ -91,6 +91,6 @@ pub async fn all_pending(a: YesArgs, ctx: &mut Ctx) -> Result<Exit> {
     } else {
         answer
     };
-    ctx.print_json(&answer);
+    ctx.print_json(&answer)?;
     Ok(Exit::Ok)
 }

@@ -56,7 +56,7 @@ fn resolve_command_keys(ctx: &mut Ctx) -> Result<()> {
 fn show(ctx: &Ctx) -> Result<Exit> {
     let shown = &ctx.settings.shown;
     if ctx.settings.json {
-        ctx.print_json(&json!({ "settings": shown }));
+        ctx.print_json(&json!({ "settings": shown }))?;
         return Ok(Exit::Ok);
     }
     let kw = shown.iter().map(|s| s.key.len()).max().unwrap_or(0);
@@ -66,9 +66,11 @@ fn show(ctx: &Ctx) -> Result<Exit> {
         .max()
         .unwrap_or(0)
         .min(60);
+    let mut text = String::new();
     for s in shown {
-        println!("{:kw$}  {:vw$}  {}", s.key, s.value, s.source);
+        text.push_str(&format!("{:kw$}  {:vw$}  {}\n", s.key, s.value, s.source));
     }
+    crate::output::stdout(&text)?;
     Ok(Exit::Ok)
 }
 
@@ -111,13 +113,13 @@ async fn check(ctx: &Ctx) -> Result<Exit> {
         }
     })?;
     if ctx.settings.json {
-        ctx.print_json(&json!({"ok": true, "base_url": client.base().as_str(), "account": client.account_display(), "account_name": name}));
+        ctx.print_json(&json!({"ok": true, "base_url": client.base().as_str(), "account": client.account_display(), "account_name": name}))?;
     } else {
-        println!(
+        crate::output::stdout_line(&format!(
             "ok: {} account {} ({name}); SIS imports readable",
             client.base(),
             client.account_display()
-        );
+        ))?;
     }
     Ok(Exit::Ok)
 }

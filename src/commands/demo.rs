@@ -118,7 +118,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     let query = opts.query(b.extension);
     let imp = super::submit::create(&client, &b, &query, &opts, None).await?;
     info!(target: "canvas_sis", import_id = imp.id, "import {} created ({})", imp.id, imp.state_str());
-    println!("{}", imp.id);
+    crate::output::stdout_line(&imp.id.to_string())?;
 
     info!(target: "ui", "demo: step 3/3: watching import {} every 1s", imp.id);
     let poll = PollSettings {

@@ -3,19 +3,22 @@
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs};
-use crate::exit::{Exit, Failure, Result};
+use crate::exit::{Exit, Result};
 
 pub fn completions(a: CompletionsArgs) -> Result<Exit> {
     let mut cmd = Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "canvas-sis", &mut std::io::stdout());
+    // Rendered in memory first: the generator panics on a failed write.
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "canvas-sis", &mut buf);
+    crate::output::stdout(&String::from_utf8_lossy(&buf))?;
     Ok(Exit::Ok)
 }
 
 pub fn man() -> Result<Exit> {
-    let cmd = Cli::command();
-    let mut out = std::io::stdout();
-    clap_mangen::Man::new(cmd)
-        .render(&mut out)
-        .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot write the man page: {e}")))?;
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut buf)
+        .expect("rendering into memory cannot fail");
+    crate::output::stdout(&String::from_utf8_lossy(&buf))?;
     Ok(Exit::Ok)
 }

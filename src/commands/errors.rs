@@ -22,11 +22,11 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let rows = client.import_errors(a.id, a.failed_only).await?;
     if ctx.settings.json {
-        ctx.print_json(&Value::Array(rows));
+        ctx.print_json(&Value::Array(rows))?;
         return Ok(Exit::Ok);
     }
     if a.csv {
-        print!("{}", to_csv(&rows)?);
+        crate::output::stdout(&to_csv(&rows)?)?;
         return Ok(Exit::Ok);
     }
     if rows.is_empty() {
@@ -44,7 +44,7 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
         out.push_str(&line(r, a.id.is_none()));
         out.push('\n');
     }
-    print!("{out}");
+    crate::output::stdout(&out)?;
     Ok(Exit::Ok)
 }
 
@@ -144,7 +144,7 @@ async fn attachment(
             "sis_import_id": id,
             "path": path.display().to_string(),
             "bytes": n,
-        }));
+        }))?;
     } else {
         crate::output::announce(
             ctx,

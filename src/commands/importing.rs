@@ -14,7 +14,7 @@ pub async fn run(ctx: &mut Ctx) -> Result<Exit> {
     let running = client.importing_now().await?;
     let queued = client.queued().await?;
     if ctx.settings.json {
-        ctx.print_json(&json!({ "importing": running, "queued": queued }));
+        ctx.print_json(&json!({ "importing": running, "queued": queued }))?;
         return Ok(Exit::Ok);
     }
     if running.is_empty() && queued.is_empty() {
@@ -33,7 +33,7 @@ pub async fn run(ctx: &mut Ctx) -> Result<Exit> {
     };
     add("running", &running);
     add("queued", &queued);
-    t.print(ctx);
+    t.print(ctx)?;
     if ctx.stdout_tty {
         crate::output::note(
             ctx,

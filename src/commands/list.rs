@@ -30,7 +30,7 @@ pub async fn run(a: ListArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
     let items = client.list_imports(&q, Some(a.limit)).await?;
     if ctx.settings.json {
-        ctx.print_json(&Value::Array(items));
+        ctx.print_json(&Value::Array(items))?;
         return Ok(Exit::Ok);
     }
     if items.is_empty() {
@@ -41,7 +41,7 @@ pub async fn run(a: ListArgs, ctx: &mut Ctx) -> Result<Exit> {
     for v in &items {
         t.push(row(v));
     }
-    t.print(ctx);
+    t.print(ctx)?;
     Ok(Exit::Ok)
 }
 
@@ -203,11 +203,11 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
         }
     }
     if ctx.settings.json {
-        ctx.print_json(&Value::Array(json));
+        ctx.print_json(&Value::Array(json))?;
     } else if t.rows.is_empty() {
         crate::output::note(ctx, "no imports");
     } else {
-        t.print(ctx);
+        t.print(ctx)?;
     }
     Ok(exit)
 }

@@ -40,11 +40,8 @@ impl Ctx {
     }
 
     /// Print a JSON document on stdout (the `--json` result).
-    pub fn print_json(&self, v: &serde_json::Value) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(v).expect("JSON values serialize")
-        );
+    pub fn print_json(&self, v: &serde_json::Value) -> Result<()> {
+        crate::output::stdout_line(&serde_json::to_string_pretty(v).expect("JSON values serialize"))
     }
 }
 

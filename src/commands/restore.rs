@@ -54,9 +54,9 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
         warn!(target: "canvas_sis", import_id = id, state = imp.state_str(), "{summary}");
     }
     if ctx.settings.json {
-        ctx.print_json(&json!({"progress": last.raw, "sis_import": imp.raw}));
+        ctx.print_json(&json!({"progress": last.raw, "sis_import": imp.raw}))?;
     } else {
-        println!("{}", imp.state_str());
+        crate::output::stdout_line(imp.state_str())?;
     }
     Ok(exit)
 }

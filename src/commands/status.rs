@@ -14,10 +14,10 @@ pub async fn run(a: IdArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
     let imp = client.show(a.id).await?;
     if ctx.settings.json {
-        ctx.print_json(&imp.raw);
+        ctx.print_json(&imp.raw)?;
         return Ok(Exit::Ok);
     }
-    print!("{}", describe(&imp));
+    crate::output::stdout(&describe(&imp))?;
     Ok(Exit::Ok)
 }
 

@@ -232,21 +232,45 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         imp.state_str()
     );
     // With --json, stdout holds one JSON document (the SisImport carries the id).
-    if !ctx.settings.json {
-        println!("{}", imp.id);
-    }
+    let printed = if ctx.settings.json {
+        Ok(())
+    } else {
+        crate::output::stdout_line(&imp.id.to_string())
+    };
     if !a.watch {
         if ctx.settings.json {
-            ctx.print_json(&imp.raw);
+            ctx.print_json(&imp.raw)?;
         }
+        printed.map_err(|f| {
+            Failure::new(
+                f.exit,
+                format!("import {} was created, but {}", imp.id, f.message),
+            )
+        })?;
         info!(target: "ui", "follow it with `canvas-sis watch {}`", imp.id);
         return Ok(Exit::Ok);
     }
-    let (exit, last) = follow(&client, imp.id, &poll, ctx.settings.progress).await?;
-    if ctx.settings.json {
-        ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw));
+    // The import exists whether or not stdout took its id: watch it all the same (the id
+    // is in the log line above), and say at the end that the output was lost.
+    if let Err(f) = &printed {
+        tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
-    Ok(exit)
+    let (exit, last) = follow(&client, imp.id, &poll, ctx.settings.progress).await?;
+    let printed = match printed {
+        Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
+        p => p,
+    };
+    Ok(output_lost(exit, printed)?)
+}
+
+/// The exit code when the import's outcome is known but stdout failed: an import that did
+/// not end cleanly keeps its own code (it says more); a clean one becomes 74.
+fn output_lost(exit: Exit, printed: Result<()>) -> Result<Exit> {
+    match (exit, printed) {
+        (e, Ok(())) => Ok(e),
+        (Exit::Ok, Err(f)) => Err(f),
+        (e, Err(_)) => Ok(e),
+    }
 }
 
 /// Validate before sending: errors stop the upload (65), warnings are shown and logged.
@@ -342,23 +366,20 @@ fn dry_run(
             },
             "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
             "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
-        }));
+        }))?;
     } else {
-        println!("POST {u}");
-        println!("Authorization: {auth}");
-        println!("Content-Type: {}", bundle.content_type());
-        println!("Content-Length: {}", bundle.len);
-        println!("Accept: application/json");
-        println!();
-        println!(
-            "<body: {} ({} bytes, sha256 {})>",
+        let mut text = format!(
+            "POST {u}\nAuthorization: {auth}\nContent-Type: {}\nContent-Length: {}\nAccept: application/json\n\n<body: {} ({} bytes, sha256 {})>\n",
+            bundle.content_type(),
+            bundle.len,
             bundle.given.display(),
             bundle.len,
             bundle.sha256
         );
         if let Some(r) = report {
-            println!("validation: {}", r.summary_line());
+            text.push_str(&format!("validation: {}\n", r.summary_line()));
         }
+        crate::output::stdout(&text)?;
         eprintln!("dry run: nothing was sent");
     }
     Ok(Exit::Ok)

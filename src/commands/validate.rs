@@ -29,9 +29,13 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let report = validate_or_66(&a.paths, &opts)?;
     if ctx.settings.json {
-        ctx.print_json(&report.to_json());
+        ctx.print_json(&report.to_json())?;
     } else {
-        report.write_text(&mut std::io::stdout().lock()).ok();
+        let mut text = Vec::new();
+        report
+            .write_text(&mut text)
+            .expect("writing to memory cannot fail");
+        crate::output::stdout(&String::from_utf8_lossy(&text))?;
     }
     Ok(outcome(&report, a.strict))
 }

@@ -95,7 +95,7 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
     if ctx.settings.json
         && let Some(i) = last
     {
-        ctx.print_json(&i.raw);
+        ctx.print_json(&i.raw)?;
     }
     Ok(exit)
 }

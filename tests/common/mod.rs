@@ -35,6 +35,14 @@ impl World {
         c
     }
 
+    /// [`World::cmd`] as a `std::process::Command` (stdout to a file, signals).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std_cmd(self.home.path());
+        c.env("CANVAS_BASE_URL", self.sim.url())
+            .env("CANVAS_ACCESS_TOKEN", self.sim.token());
+        c
+    }
+
     pub fn log_dir(&self) -> PathBuf {
         self.home.path().join("state/canvas-sis")
     }
@@ -77,7 +85,14 @@ impl World {
 
 /// `canvas-sis` with a private HOME and none of the caller's CANVAS_* settings.
 pub fn bare_cmd(home: &Path) -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::cargo_bin("canvas-sis").expect("binary built");
+    let mut c = assert_cmd::Command::from_std(std_cmd(home));
+    c.timeout(std::time::Duration::from_secs(60));
+    c
+}
+
+/// The same as a `std::process::Command`, for tests that set stdout or send signals.
+pub fn std_cmd(home: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("canvas-sis"));
     for (k, _) in std::env::vars() {
         if k.starts_with("CANVAS_")
             || ["NO_COLOR", "JOURNAL_STREAM", "RUST_LOG"].contains(&k.as_str())
@@ -88,8 +103,7 @@ pub fn bare_cmd(home: &Path) -> assert_cmd::Command {
     c.current_dir(home)
         .env("HOME", home)
         .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .timeout(std::time::Duration::from_secs(60));
+        .env("XDG_CONFIG_HOME", home.join("config"));
     c
 }
 

@@ -260,7 +260,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,
     };
-    Ok(output_lost(exit, printed)?)
+    output_lost(exit, printed)
 }
 
 /// The exit code when the import's outcome is known but stdout failed: an import that did

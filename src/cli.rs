@@ -197,6 +197,21 @@ pub enum Command {
     Demo,
 }
 
+impl Command {
+    /// Whether the command writes log lines. Those that do not never create the log dir, so
+    /// they work for a user with no writable home (`nobody`).
+    pub fn writes_log(&self) -> bool {
+        match self {
+            Command::Validate(_)
+            | Command::Config(ConfigCmd::Show)
+            | Command::Completions(_)
+            | Command::Man => false,
+            Command::Submit(a) => !a.dry_run,
+            _ => true,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// CSV, zip or XML files, or directories of CSVs.
@@ -333,9 +348,8 @@ pub struct WatchCmdArgs {
     pub last: bool,
     #[command(flatten)]
     pub poll: PollArgs,
-    /// Wait this long for another canvas-sis run on the same account instead of exiting 75
-    /// (config: [watch] wait_lock) [default: 0s]
-    #[arg(long, value_name = "DURATION")]
+    /// Ignored: watch takes no lock (kept so that old scripts still parse)
+    #[arg(long, value_name = "DURATION", hide = true)]
     pub wait_lock: Option<String>,
 }
 

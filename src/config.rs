@@ -286,47 +286,12 @@ fn config_path(global: &GlobalArgs) -> Option<PathBuf> {
     if local.is_file() {
         return Some(local);
     }
-    let xdg = xdg_dir("XDG_CONFIG_HOME", ".config")?.join("canvas-sis/config.toml");
+    let xdg =
+        crate::paths::xdg_dir(envn::XDG_CONFIG_HOME, ".config")?.join("canvas-sis/config.toml");
     xdg.is_file().then_some(xdg)
 }
 
-/// `$VAR`, else `$HOME/fallback`.
-pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
-    match std::env::var_os(var) {
-        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
-        _ => std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(|h| PathBuf::from(h).join(fallback)),
-    }
-}
-
-/// `$XDG_STATE_HOME/canvas-sis`: default log dir, and home of the journal and locks.
-/// Without a home at all (a bare service account), `$TMPDIR/canvas-sis-UID`: per user,
-/// so that two users' locks and journals never mix in the shared temp dir.
-pub fn state_dir() -> PathBuf {
-    match xdg_dir("XDG_STATE_HOME", ".local/state") {
-        Some(d) => d.join("canvas-sis"),
-        None => std::env::temp_dir().join(format!("canvas-sis-{}", user_id())),
-    }
-}
-
-#[cfg(unix)]
-fn user_id() -> u32 {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() }
-}
-
-#[cfg(not(unix))]
-fn user_id() -> u32 {
-    0
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rotation {
-    Daily,
-    Hourly,
-    Never,
-}
+pub use crate::logfile::Rotation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -338,6 +303,8 @@ pub enum LogFormat {
 pub struct LogSettings {
     /// None: no log file.
     pub dir: Option<PathBuf>,
+    /// The dir was set (flag, env, file), not the default in the state dir.
+    pub explicit_dir: bool,
     pub file: String,
     pub rotation: Rotation,
     pub keep: usize,
@@ -508,7 +475,7 @@ pub fn toml_path(v: &toml::Value) -> std::result::Result<PathBuf, String> {
 }
 
 fn expand_home(s: &str) -> PathBuf {
-    let home = || std::env::var_os("HOME").filter(|h| !h.is_empty());
+    let home = || std::env::var_os(envn::HOME).filter(|h| !h.is_empty());
     match s.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match home() {
             Some(h) => PathBuf::from(h).join(rest.trim_start_matches('/')),
@@ -626,8 +593,8 @@ impl Settings {
             .expect("has default");
         let token = resolve_token(global, file.as_ref(), r.shown)?;
 
-        let log_dir_default = state_dir();
-        let log_dir = r
+        let log_dir_default = crate::paths::state_dir_path();
+        let log_dir_sourced = r
             .get(
                 "log.dir",
                 global
@@ -644,8 +611,9 @@ impl Settings {
                     }
                 },
             )?
-            .expect("has default")
-            .value;
+            .expect("has default");
+        let explicit_dir = log_dir_sourced.source != Source::Default;
+        let log_dir = log_dir_sourced.value;
         let log_file = r
             .get(
                 "log.file",
@@ -758,6 +726,7 @@ impl Settings {
             token,
             log: LogSettings {
                 dir,
+                explicit_dir,
                 file: log_file,
                 rotation,
                 keep,

@@ -11,3 +11,7 @@ pub const JOURNAL_STREAM: &str = "JOURNAL_STREAM";
 /// The local syslog socket (default `/dev/log`), for `[log] syslog = true`; tests point it at
 /// their own socket.
 pub const SYSLOG_SOCKET: &str = "CANVAS_SIS_SYSLOG_SOCKET";
+pub const HOME: &str = "HOME";
+pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+pub const TERM: &str = "TERM";

@@ -49,7 +49,7 @@ impl Journal {
     }
 
     pub fn entries(&self) -> Vec<Entry> {
-        std::fs::read(&self.path)
+        crate::paths::read_no_follow(&self.path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default()
@@ -81,7 +81,9 @@ impl Journal {
             ))
             .hint("set XDG_STATE_HOME to a writable directory")
         };
-        std::fs::create_dir_all(dir).map_err(fail)?;
+        crate::paths::ensure_private_dir(dir).map_err(fail)?;
+        // A new file (O_EXCL, 0600) renamed over the old name: a symlink planted at that
+        // name is replaced, never followed.
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
         tmp.write_all(&serde_json::to_vec_pretty(all).expect("entries serialize"))
             .map_err(fail)?;

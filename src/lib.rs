@@ -15,7 +15,9 @@ pub mod import_options;
 pub mod journal;
 pub mod lock;
 pub mod log;
+pub mod logfile;
 pub mod output;
+pub mod paths;
 pub mod progress;
 pub mod redact;
 pub mod syslog;
@@ -79,6 +81,7 @@ pub fn run() -> u8 {
             quiet: settings.quiet,
             color,
         },
+        cli.command.writes_log(),
     ) {
         Ok(g) => g,
         Err(f) => {

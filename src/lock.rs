@@ -3,7 +3,7 @@
 //! drops it when the holder exits or dies, so a stale lock is taken over by itself. The file
 //! holds the holder's PID and start time, for the message a second run prints.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,15 +28,15 @@ pub fn lock_path(state_dir: &Path, base_url: &str, account: &str) -> PathBuf {
 /// Take the lock, waiting up to `wait` (zero: not at all). Exit 75 if another run holds it.
 pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
     if let Some(d) = path.parent() {
-        std::fs::create_dir_all(d).map_err(|e| {
+        crate::paths::ensure_private_dir(d).map_err(|e| {
             Failure::config(format!(
-                "cannot create the state directory {}: {e}",
+                "cannot use the lock directory {}: {e}",
                 d.display()
             ))
-            .hint("set XDG_STATE_HOME to a writable directory")
+            .hint("set XDG_STATE_HOME to a directory of your own")
         })?;
     }
-    let mut file = OpenOptions::new()
+    let mut file = crate::paths::no_follow()
         .read(true)
         .write(true)
         .create(true)

@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_appender::rolling::{RollingFileAppender, Rotation as TaRotation};
 use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -20,8 +19,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
-use crate::config::{LogFormat, LogSettings, Rotation};
+use crate::config::{LogFormat, LogSettings};
 use crate::exit::{Failure, Result};
+use crate::logfile::LogFile;
 
 /// Keeps the file writer alive; dropping it flushes what is buffered. Held by `main`.
 pub struct LogGuard {
@@ -32,16 +32,13 @@ pub struct LogGuard {
 
 /// The host name, for the syslog HOST field.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let h = String::from_utf8_lossy(&buf[..end]).to_string();
+    let uname = rustix::system::uname();
+    let h = uname.nodename().to_string_lossy();
     // syslog's HOST is the short name.
-    h.split('.').next().unwrap_or("localhost").to_string()
+    match h.split('.').next() {
+        Some(short) if !short.is_empty() => short.to_string(),
+        _ => "localhost".into(),
+    }
 }
 
 /// What stderr should show.
@@ -53,7 +50,8 @@ pub struct StderrMode {
 }
 
 /// Install the global subscriber. Call once, early, and keep the guard until exit.
-pub fn init(settings: &LogSettings, stderr: StderrMode) -> Result<LogGuard> {
+/// `writes_log`: whether this command writes log lines (validate and config show do not).
+pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Result<LogGuard> {
     let ours = |level: Level| {
         Targets::new()
             .with_target("canvas_sis", level)
@@ -80,32 +78,26 @@ pub fn init(settings: &LogSettings, stderr: StderrMode) -> Result<LogGuard> {
 
     let file_layer = match &settings.dir {
         None => None,
+        Some(_) if !writes_log => None,
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Failure::config(format!("cannot create log directory {}: {e}", dir.display()))
-                    .hint("set --log-dir, CANVAS_SIS_LOG_DIR or [log] dir to a writable directory, or --no-log-file")
-            })?;
-            let rotation = match settings.rotation {
-                Rotation::Daily => TaRotation::DAILY,
-                Rotation::Hourly => TaRotation::HOURLY,
-                Rotation::Never => TaRotation::NEVER,
-            };
-            let mut b = RollingFileAppender::builder()
-                .rotation(rotation)
-                .filename_prefix(settings.file.clone());
-            if settings.rotation != Rotation::Never {
-                // Rotated files are NAME.DATE; NAME itself points at the current one.
-                b = b
-                    .max_log_files(settings.keep.max(1))
-                    .latest_symlink(settings.file.clone());
+            // A dir the admin named must work, or the run stops before it starts; the
+            // default one is made on the first line, with a notice if it cannot be.
+            if settings.explicit_dir {
+                crate::logfile::check_dir(dir).map_err(|e| {
+                    Failure::config(format!("cannot create log directory {}: {e}", dir.display()))
+                        .hint("set --log-dir, CANVAS_SIS_LOG_DIR or [log] dir to a writable directory, or --no-log-file")
+                })?;
             }
-            let appender = b.build(dir).map_err(|e| {
-                Failure::config(format!("cannot open log file in {}: {e}", dir.display()))
-                    .hint("set --log-dir to a writable directory, or --no-log-file")
-            })?;
-            let (writer, g) = tracing_appender::non_blocking(appender);
+            let file = LogFile::new(
+                dir.clone(),
+                settings.file.clone(),
+                settings.rotation,
+                settings.keep,
+                !settings.explicit_dir,
+            );
+            guard.path = Some(file.path());
+            let (writer, g) = tracing_appender::non_blocking(file);
             guard._file = Some(g);
-            guard.path = Some(dir.join(&settings.file));
             let not_ui = FilterFn::new(|m| m.target() != "ui");
             let layer = tracing_subscriber::fmt::layer()
                 .with_writer(writer)

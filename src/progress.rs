@@ -28,7 +28,7 @@ pub fn enabled(when: When, stderr_tty: bool, term_dumb: bool) -> bool {
 }
 
 fn enabled_here(when: When) -> bool {
-    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    let dumb = std::env::var(crate::env_names::TERM).is_ok_and(|t| t == "dumb");
     enabled(when, std::io::stderr().is_terminal(), dumb)
 }
 

@@ -86,12 +86,13 @@ pub fn journal_is_stderr() -> bool {
     let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
         return false;
     };
-    // SAFETY: fstat on fd 2 with a zeroed, properly sized stat buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(2, &mut st) } != 0 {
+    let Ok(st) = rustix::fs::fstat(std::io::stderr()) else {
         return false;
-    }
-    st.st_dev as u64 == dev && st.st_ino as u64 == ino
+    };
+    // The widths of st_dev and st_ino differ between platforms.
+    #[allow(clippy::unnecessary_cast)]
+    let same = st.st_dev as u64 == dev && st.st_ino as u64 == ino;
+    same
 }
 
 /// RFC 3164 severity of a level.

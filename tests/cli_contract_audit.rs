@@ -110,11 +110,17 @@ fn empty_environment_variables_count_as_unset() {
 }
 
 /// Contract, binary: `<command> --help` documents every option's default. `--wait-lock`
-/// (submit, watch) said none.
+/// said none. (`watch` takes no lock, so it no longer offers the option.)
 #[test]
 fn wait_lock_help_gives_its_default() {
     let home = tempfile::tempdir().unwrap();
-    for cmd in ["submit", "watch"] {
+    let out = bare_cmd(home.path())
+        .args(["watch", "--help"])
+        .output()
+        .unwrap();
+    assert!(!stdout(&out).contains("--wait-lock"), "{}", stdout(&out));
+    {
+        let cmd = "submit";
         let out = bare_cmd(home.path())
             .args([cmd, "--help"])
             .output()

@@ -299,16 +299,12 @@ fn a_second_run_on_the_same_account_exits_75_or_waits() {
     let w = world(Scenario::Slow, 0);
     let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     let id = stdout(&out).trim().to_string();
-    // A real first process that holds the lock for ~2 s.
-    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
-    let mut first = std::process::Command::new(&bin);
+    // A real first run that holds the lock through its watch (~2 s).
+    let mut first = w.std_cmd();
     first
-        .current_dir(w.home.path())
-        .env("HOME", w.home.path())
-        .env("XDG_STATE_HOME", w.home.path().join("state"))
-        .env("CANVAS_BASE_URL", w.sim.url())
-        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
-        .args(["watch", &id, "--interval", "200ms", "--max-polls", "10"])
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "200ms", "--max-polls", "10"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = first.spawn().unwrap();
@@ -328,35 +324,29 @@ fn a_second_run_on_the_same_account_exits_75_or_waits() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(held, "the first run took the lock");
+    // Watching is read-only and takes no lock: it runs beside the nightly submit.
     let out = w
         .cmd()
-        .args(["watch", &id, "--interval", "0"])
+        .args(["watch", &id, "--interval", "0", "--max-polls", "1"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "submit is locked out");
     assert!(
         stderr(&out).contains(&format!("pid {}", child.id())),
         "{}",
         stderr(&out)
     );
-    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
-    assert_eq!(out.status.code(), Some(75), "submit is locked out too");
     // Waiting for it works once the first one ends (exit 4 after its 10 polls).
     let out = w
         .cmd()
-        .args([
-            "watch",
-            &id,
-            "--interval",
-            "0",
-            "--max-polls",
-            "1",
-            "--wait-lock",
-            "30s",
-        ])
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--wait-lock", "30s"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(child.wait().unwrap().code(), Some(4));
 }
 
@@ -514,4 +504,280 @@ fn a_closed_pipe_stays_quiet() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(!err.contains("error"), "{err}");
     assert_ne!(o.status.code(), Some(74), "{err}");
+}
+
+/// The state and log directories: who may own them, what happens without a home, and many
+/// runs at once.
+#[cfg(unix)]
+mod state_dirs {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    use std::path::Path;
+
+    const NOBODY: u32 = 65534;
+
+    /// These tests need another user: they run canvas-sis as `nobody` and plant files as root.
+    fn require_root() {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "run the tests as root (CI does): this test drops to nobody to plant files as another user"
+        );
+    }
+
+    /// A world-writable, sticky temp dir, like /tmp, that nobody can reach.
+    fn shared_tmp() -> tempfile::TempDir {
+        let t = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        t
+    }
+
+    /// canvas-sis as nobody with Debian's HOME=/nonexistent and `tmp` as its temp dir.
+    /// (`env_remove("HOME")` on it gives a service account with no home at all.)
+    fn nobody_cmd(w: &World, tmp: &Path) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("canvas-sis"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CANVAS_") || k.starts_with("XDG_") || k == "JOURNAL_STREAM" {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir("/")
+            .env("HOME", "/nonexistent")
+            .env("TMPDIR", tmp)
+            .env("CANVAS_BASE_URL", w.sim.url())
+            .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .stdin(std::process::Stdio::null());
+        c
+    }
+
+    fn run(mut c: std::process::Command) -> std::process::Output {
+        c.output().unwrap()
+    }
+
+    #[test]
+    fn nobody_without_a_home_runs_offline_commands_and_submit_makes_a_private_state_dir() {
+        require_root();
+        let w = world(Scenario::Ok, 0);
+        let tmp = shared_tmp();
+        let bundle = sample_dir("bundle");
+        for args in [
+            vec!["validate", bundle.to_str().unwrap()],
+            vec!["config", "show"],
+            vec!["submit", sample_zip().to_str().unwrap(), "--dry-run"],
+        ] {
+            let mut c = nobody_cmd(&w, tmp.path());
+            c.args(&args);
+            let o = run(c);
+            assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+            assert!(!stderr(&o).contains("log"), "{args:?}: {}", stderr(&o));
+        }
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
+        assert!(w.posts().is_empty());
+
+        // A real submit needs the state dir: under a home that does not exist, it stops with
+        // 78 and a hint, sending nothing.
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.arg("submit").arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("/nonexistent/.local/state/canvas-sis"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("hint: "), "{}", stderr(&o));
+        assert!(w.posts().is_empty());
+
+        // With no home at all, it makes $TMPDIR/canvas-sis-65534, 0700, and logs there.
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.env_remove("HOME").arg("submit").arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let dir = tmp.path().join(format!("canvas-sis-{NOBODY}"));
+        let m = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o700);
+        assert!(dir.join("journal.json").is_file());
+        assert!(dir.join("canvas_sis.log").exists(), "log in the state dir");
+
+        // Where no state dir can be made, submit stops with 78 and a hint, sending nothing.
+        let locked = tempfile::Builder::new().tempdir_in("/tmp").unwrap();
+        std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut c = nobody_cmd(&w, locked.path());
+        c.env_remove("HOME").arg("submit").arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+        assert!(stderr(&o).contains("state directory"), "{}", stderr(&o));
+        assert!(stderr(&o).contains("hint:"), "{}", stderr(&o));
+        assert_eq!(w.posts().len(), 1, "nothing more was sent");
+    }
+
+    #[test]
+    fn a_planted_state_dir_or_symlink_is_refused() {
+        require_root();
+        let w = world(Scenario::Ok, 0);
+        let tmp = shared_tmp();
+        let dir = tmp.path().join(format!("canvas-sis-{NOBODY}"));
+
+        // Planted by another user (root here): refused, nothing sent.
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.env_remove("HOME").arg("submit").arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+        assert!(stderr(&o).contains("belongs to uid 0"), "{}", stderr(&o));
+        std::fs::remove_dir(&dir).unwrap();
+
+        // A symlink to a directory that nobody owns: refused too.
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        rustix::fs::chown(
+            &elsewhere,
+            Some(rustix::fs::Uid::from_raw(NOBODY)),
+            Some(rustix::fs::Gid::from_raw(NOBODY)),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.env_remove("HOME").arg("submit").arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+        assert!(stderr(&o).contains("symbolic link"), "{}", stderr(&o));
+        assert!(w.posts().is_empty());
+        std::fs::remove_file(&dir).unwrap();
+
+        // nobody's own dir, with symlinks planted at the log's and the journal's names:
+        // neither is followed.
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.env_remove("HOME")
+            .arg("submit")
+            .arg(sample_zip())
+            .arg("--dry-run");
+        assert_eq!(run(c).status.code(), Some(0));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let today = jiff::Zoned::now().strftime("%Y-%m-%d").to_string();
+        std::os::unix::fs::symlink(&victim, dir.join(format!("canvas_sis.log.{today}"))).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join("journal.json")).unwrap();
+        rustix::fs::chown(
+            &dir,
+            Some(rustix::fs::Uid::from_raw(NOBODY)),
+            Some(rustix::fs::Gid::from_raw(NOBODY)),
+        )
+        .unwrap();
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.env_remove("HOME").arg("submit").arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("cannot open the log file"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        assert!(
+            !std::fs::symlink_metadata(dir.join("journal.json"))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "the journal replaced the planted link"
+        );
+    }
+
+    #[test]
+    fn a_relative_log_dir_gets_a_link_that_resolves() {
+        let w = world(Scenario::Ok, 0);
+        let o = w
+            .cmd()
+            .args(["--log-dir", "rel", "submit"])
+            .arg(sample_zip())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let link = w.home.path().join("rel/canvas_sis.log");
+        let target = std::fs::read_link(&link).unwrap();
+        assert!(
+            target.parent().is_none_or(|p| p.as_os_str().is_empty()),
+            "{target:?}"
+        );
+        let text = std::fs::read_to_string(&link).unwrap();
+        assert!(text.contains("created"), "{text}");
+    }
+
+    /// A log on a full disk: one notice on stderr, and the run goes on to its normal end.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_log_disk_gets_one_notice_and_the_run_goes_on() {
+        let w = world(Scenario::Ok, 0);
+        let cfg = w.file(
+            "full.toml",
+            b"[log]\ndir = \"/dev\"\nfile = \"full\"\nrotation = \"never\"\n",
+        );
+        let o = w
+            .cmd()
+            .arg("-c")
+            .arg(&cfg)
+            .arg("submit")
+            .arg(sample_zip())
+            .args(["--watch", "--interval", "0", "--max-polls", "20"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.matches("cannot write the log file").count(), 1, "{err}");
+    }
+
+    /// Many runs sharing one state and log dir start and end as a lone run would.
+    #[test]
+    fn sixteen_runs_at_once_never_fail_on_the_shared_dirs() {
+        let w = world(Scenario::Ok, 0);
+        let id = stdout(&submit_watch(&w, &[])).trim().to_string();
+        let bundle = sample_dir("bundle");
+        let zip = sample_zip();
+        let commands: [Vec<&str>; 4] = [
+            vec!["validate", bundle.to_str().unwrap()],
+            vec!["status", &id],
+            vec!["submit", zip.to_str().unwrap(), "--dry-run"],
+            vec!["watch", &id, "--max-polls", "1"],
+        ];
+        let mut failures = Vec::new();
+        for round in 0..20 {
+            // A fresh link every other round, so that the racing runs all try to make it.
+            if round % 2 == 0 {
+                let _ = std::fs::remove_file(w.log_dir().join("canvas_sis.log"));
+            }
+            let children: Vec<_> = (0..16)
+                .map(|i| {
+                    let mut c = w.std_cmd();
+                    c.args(&commands[i % commands.len()])
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::piped());
+                    (i, c.spawn().unwrap())
+                })
+                .collect();
+            for (i, child) in children {
+                let o = child.wait_with_output().unwrap();
+                if o.status.code() != Some(0) {
+                    failures.push(format!(
+                        "round {round} {:?}: {:?} {}",
+                        commands[i % commands.len()],
+                        o.status.code(),
+                        stderr(&o)
+                    ));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
+        let link = w.log_dir().join("canvas_sis.log");
+        assert!(std::fs::read_to_string(link).unwrap().contains("import"));
+    }
 }

@@ -609,6 +609,7 @@ pub fn client_for_tests(base_url: &str, token: &str, account: &str) -> Result<Cl
         token: None,
         log: LogSettings {
             dir: None,
+            explicit_dir: false,
             file: "canvas_sis.log".into(),
             rotation: Rotation::Never,
             keep: 1,

@@ -61,7 +61,11 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     opts.check(bundle.extension)?;
 
     // Held from validation to the end of the watch (dropped when `run` returns).
-    let state_dir = crate::config::state_dir();
+    // Only a real run needs the state dir (journal and lock); a dry run never touches it.
+    let state_dir = match &net {
+        Some(_) => crate::paths::state_dir()?,
+        None => crate::paths::state_dir_path(),
+    };
     let _lock = match &net {
         Some(n) => Some(crate::lock::acquire(
             &crate::lock::lock_path(&state_dir, n.base.as_str(), &n.account),

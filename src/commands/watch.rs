@@ -73,23 +73,16 @@ impl PollSettings {
 pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
     let matches = ctx.matches.clone();
     let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
-    let wait_lock = ctx.settings.resolver(&matches).duration(
-        "watch.wait_lock",
-        a.wait_lock.as_ref(),
-        "--wait-lock",
-        "0",
-    )?;
+    // Watching is read-only: it takes no lock, so a watch left open in a terminal never
+    // makes the nightly submit exit 75 (and a second terminal can watch the nightly run).
+    if a.wait_lock.is_some() {
+        warn!(target: "canvas_sis", "watch takes no lock any more; --wait-lock is ignored");
+    }
     let net = ctx.settings.network()?;
     let client = ctx.client()?;
-    let state_dir = crate::config::state_dir();
-    let _lock = crate::lock::acquire(
-        &crate::lock::lock_path(&state_dir, net.base.as_str(), &net.account),
-        &format!("{} account {}", net.base, net.account),
-        wait_lock,
-    )?;
     let id = match a.id {
         Some(id) => id,
-        None => last_import(&client, &state_dir, &net).await?,
+        None => last_import(&client, &net).await?,
     };
     let (exit, last) = follow(&client, id, &poll, ctx.settings.progress).await?;
     if ctx.settings.json
@@ -102,12 +95,10 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
 
 /// `watch --last`: the newest import this host submitted to this account (the journal), else
 /// the newest one Canvas has that has not ended.
-async fn last_import(
-    client: &Client,
-    state_dir: &std::path::Path,
-    net: &crate::config::Network,
-) -> Result<u64> {
-    if let Some(e) = crate::journal::Journal::new(state_dir).last(net.base.as_str(), &net.account) {
+async fn last_import(client: &Client, net: &crate::config::Network) -> Result<u64> {
+    let journal = crate::paths::existing_state_dir()?
+        .and_then(|d| crate::journal::Journal::new(&d).last(net.base.as_str(), &net.account));
+    if let Some(e) = journal {
         let id = e.import_id.expect("last() returns entries with an id");
         info!(target: "canvas_sis", "watching import {id}, submitted from this host at {} ({})", e.submitted_at, e.file);
         return Ok(id);

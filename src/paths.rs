@@ -1,0 +1,164 @@
+//! The directories canvas-sis keeps its state in, and how files in them are opened.
+//!
+//! The state dir (journal, locks, and the default log dir) is `$XDG_STATE_HOME/canvas-sis`,
+//! or, with no home at all, `$TMPDIR/canvas-sis-UID`. The temp dir is shared with every other
+//! user, so anything found there may have been planted: a directory (or a symlink to one) that
+//! another user owns would take our journal and locks, and a symlinked log file would have our
+//! lines appended to its target. So every directory the tool creates is made 0700 and, found
+//! already there, is refused when it is a symlink, not ours, or writable by group or others
+//! (contract, "Paths the tool creates"); files in it are opened without following symlinks.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::env_names as envn;
+use crate::exit::{Failure, Result};
+
+/// `$VAR`, else `$HOME/fallback`.
+pub fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        _ => std::env::var_os(envn::HOME)
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(fallback)),
+    }
+}
+
+/// Where the state dir is, without creating or checking it.
+pub fn state_dir_path() -> PathBuf {
+    match xdg_dir(envn::XDG_STATE_HOME, ".local/state") {
+        Some(d) => d.join("canvas-sis"),
+        None => std::env::temp_dir().join(format!("canvas-sis-{}", user_id())),
+    }
+}
+
+/// The state dir, created 0700 if missing and refused if it is not safely ours (exit 78).
+pub fn state_dir() -> Result<PathBuf> {
+    let d = state_dir_path();
+    ensure_private_dir(&d).map_err(|e| {
+        Failure::config(format!("cannot use the state directory {}: {e}", d.display())).hint(
+            format!(
+                "the journal and the locks live there; set {} to a directory of your own (e.g. one with mode 0700)",
+                envn::XDG_STATE_HOME
+            ),
+        )
+    })?;
+    Ok(d)
+}
+
+/// The state dir if it exists and is safely ours; `None` if it does not exist yet.
+pub fn existing_state_dir() -> Result<Option<PathBuf>> {
+    let d = state_dir_path();
+    match std::fs::symlink_metadata(&d) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        _ => state_dir().map(Some),
+    }
+}
+
+/// The effective user id.
+pub fn user_id() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// Create `dir` (its parents as usual, itself 0700), or check the one that is there: not a
+/// symlink, a directory, owned by this user, not writable by group or others.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    check_private_dir(dir)
+}
+
+/// The checks of [`ensure_private_dir`] on a directory that exists.
+pub fn check_private_dir(dir: &Path) -> io::Result<()> {
+    let refuse = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    let m = std::fs::symlink_metadata(dir)?;
+    if m.file_type().is_symlink() {
+        return refuse("it is a symbolic link, which another user may have planted".into());
+    }
+    if !m.is_dir() {
+        return refuse("it is not a directory".into());
+    }
+    if m.uid() != user_id() {
+        return refuse(format!(
+            "it belongs to uid {}, not to this user (uid {})",
+            m.uid(),
+            user_id()
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return refuse(format!(
+            "group or others may write to it (mode {:o}); run chmod 700 on it",
+            m.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// Open options that never follow a symlink at the last path component.
+pub fn no_follow() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    o
+}
+
+/// Read a whole file without following a symlink.
+pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f: File = no_follow().read(true).open(path)?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_0700_and_refuses_what_is_not_safely_ours() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("a/b/canvas-sis");
+        ensure_private_dir(&d).unwrap();
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // A second call accepts it.
+        ensure_private_dir(&d).unwrap();
+
+        let open = t.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = ensure_private_dir(&open).unwrap_err().to_string();
+        assert!(e.contains("group or others may write"), "{e}");
+
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&d, &link).unwrap();
+        let e = ensure_private_dir(&link).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+
+        let file = t.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let e = ensure_private_dir(&file).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+    }
+
+    #[test]
+    fn no_follow_refuses_a_symlinked_file() {
+        let t = tempfile::tempdir().unwrap();
+        let victim = t.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let link = t.path().join("log");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(no_follow().append(true).create(true).open(&link).is_err());
+        assert!(read_no_follow(&link).is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    }
+}

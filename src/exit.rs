@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// The documented exit codes (`shared/spec/cli-contract.md`, "Exit codes").
+/// The documented exit codes (`docs/cli-contract.md`, "Exit codes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Exit {

@@ -2,7 +2,8 @@
 //!
 //! `main.rs` only calls [`run`]; the command-line surface is in `cli`, settings in `config`,
 //! talking to Canvas in `canvas`, local checks in `validate`, one module per subcommand in
-//! `commands`.
+//! `commands`. `docs/ARCHITECTURE.md` shows the layers; a `§N` in a comment is a section of
+//! `docs/canvas-sis-api.md` (how Canvas behaves), and `docs/cli-contract.md` is the contract.
 
 pub mod bundle;
 pub mod canvas;

@@ -135,3 +135,68 @@ fn wait_lock_help_gives_its_default() {
         assert!(entry.contains("[default: 0s]"), "{cmd} --help: {entry}");
     }
 }
+
+/// Every `§N` cited in the code resolves in the reference kept in `docs/`, so a maintainer
+/// with only the repository can follow it: a heading `N.` / `N.M`, or item M of section N.
+#[test]
+fn every_section_citation_resolves_in_docs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reference = std::fs::read_to_string(root.join("docs/canvas-sis-api.md"))
+        .expect("docs/canvas-sis-api.md is in the repository");
+    let headings: Vec<String> = reference
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .filter_map(|l| l.trim_start_matches('#').split_whitespace().next())
+        .map(|n| n.trim_end_matches('.').to_string())
+        .collect();
+    let item_of = |section: &str, item: &str| {
+        let start = format!("## {section}. ");
+        reference.split(&start).nth(1).is_some_and(|body| {
+            let body = body.split("\n## ").next().unwrap_or("");
+            body.lines().any(|l| l.starts_with(&format!("{item}. ")))
+        })
+    };
+    let mut files = Vec::new();
+    for dir in ["src", "fake-canvas/src"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    let mut cited = 0;
+    let mut missing = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (at, _) in text.match_indices('§') {
+            let before = &text[at.saturating_sub(12)..at];
+            if before.contains("RFC") {
+                continue;
+            }
+            let num: String = text[at + '§'.len_utf8()..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let num = num.trim_end_matches('.');
+            if num.is_empty() {
+                continue;
+            }
+            cited += 1;
+            let ok = headings.iter().any(|h| h == num)
+                || num
+                    .rsplit_once('.')
+                    .is_some_and(|(s, item)| headings.iter().any(|h| h == s) && item_of(s, item));
+            if !ok {
+                missing.push(format!("{}: §{num}", f.display()));
+            }
+        }
+    }
+    assert!(cited > 100, "only {cited} citations found");
+    assert!(missing.is_empty(), "{missing:#?}");
+}

@@ -12,7 +12,8 @@
 //! h.created_count();    // batches created by POST (seeded ones not counted)
 //! ```
 //!
-//! Behaviour follows `shared/reference/canvas-sis-api.md`; comments cite its sections.
+//! Behaviour follows `docs/canvas-sis-api.md` (the Canvas behaviour reference); comments cite
+//! its sections as §N.
 
 pub mod content;
 mod server;

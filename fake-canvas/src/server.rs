@@ -598,7 +598,7 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
         };
         (if t { Some(403) } else { fault }, rem)
     };
-    if scenario == Scenario::RateLimitDecreasing && throttle.is_none() && remaining <= 0.0 {
+    if scenario == Scenario::RateLimitDecreasing && throttle.is_none() && remaining < 1.0 {
         throttle = Some(403);
     }
     if let Some(st) = throttle {

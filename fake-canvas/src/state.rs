@@ -556,7 +556,10 @@ impl Inner {
         let remaining = 600.0 - self.bucket;
         // Only rate-limit-decreasing is throttled by the bucket; other scenarios just
         // report it, so that fast test loops are never throttled by surprise.
-        if remaining <= 0.0 && self.scenario == Scenario::RateLimitDecreasing {
+        // Less than one unit left counts as empty: four quick requests leave only the few
+        // hundredths that leaked meanwhile, which used to get a 200 reporting "0.0" (the
+        // same as the 403 after it) instead of the intended 600, 450, 300, 150, 403.
+        if remaining < 1.0 && self.scenario == Scenario::RateLimitDecreasing {
             return (true, 0.0);
         }
         self.bucket += cost;

@@ -598,7 +598,7 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
         };
         (if t { Some(403) } else { fault }, rem)
     };
-    if scenario == Scenario::RateLimitDecreasing && throttle.is_none() && remaining <= 0.0 {
+    if scenario == Scenario::RateLimitDecreasing && throttle.is_none() && remaining < 1.0 {
         throttle = Some(403);
     }
     if let Some(st) = throttle {
@@ -682,7 +682,7 @@ async fn handle(
                 Some(pi) => {
                     // §2.7: each GET moves it one step, like a show-poll does for imports.
                     inner.poll_progress(pi);
-                    json_resp(200, &inner.progresses[pi].json(&shared.api_url))
+                    json_resp(200, &inner.progresses[pi].json(&origin(shared, parts)))
                 }
                 None => not_found(),
             }
@@ -821,7 +821,7 @@ async fn sis(
                 );
             }
             let pi = inner.restore(idx, bm || ud || uc);
-            json_resp(200, &inner.progresses[pi].json(&shared.api_url))
+            json_resp(200, &inner.progresses[pi].json(&origin(shared, parts)))
         }
         Route::Errors | Route::AccountErrors => errors(app, parts, route, segs, q),
         _ => not_found(),
@@ -838,6 +838,55 @@ fn merge_body_params(parts: &Parts, bytes: &[u8], p: &mut Params) {
         for (k, v) in form_urlencoded::parse(bytes) {
             p.0.push((k.into_owned(), v.into_owned()));
         }
+    }
+}
+
+// ---------------------------------------------------------------- request origin
+
+/// The scheme and host the client used, for the URLs this API hands back (Link headers,
+/// Progress `url`). Canvas builds them with Rails URL helpers, which take both from the
+/// request: `api_v1_account_sis_imports_url` in app/controllers/sis_imports_api_controller.rb
+/// for `Api.paginate` (lib/api.rb), and `polymorphic_url([:api_v1, progress])` in
+/// lib/api/v1/progress.rb. So a client that came in as `http://localhost:PORT` is sent
+/// back there, not to the bind address. The scheme is the request URI's (absolute form),
+/// else `X-Forwarded-Proto` (which Rails trusts), else http; the host is the `Host`
+/// header (or the URI's authority). A missing or malformed host falls back to the bind
+/// address.
+fn origin(shared: &Shared, parts: &Parts) -> String {
+    let scheme = parts
+        .uri
+        .scheme_str()
+        .map(str::to_ascii_lowercase)
+        .or_else(|| {
+            parts
+                .headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_ascii_lowercase())
+        })
+        .filter(|s| s == "http" || s == "https")
+        .unwrap_or_else(|| "http".into());
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && !h.contains('@')
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
+    match host {
+        Some(h) => format!("{scheme}://{h}"),
+        None => shared.api_url.clone(),
     }
 }
 
@@ -866,6 +915,7 @@ fn link_header(
         .filter(|(k, _)| !matches!(k.as_str(), "page" | "per_page" | "access_token" | "api_key"))
         .cloned()
         .collect();
+    let base = origin(&app.shared, parts);
     let url = |p: u64| {
         let mut ser = form_urlencoded::Serializer::new(String::new());
         for (k, v) in &base_params {
@@ -873,12 +923,7 @@ fn link_header(
         }
         ser.append_pair("page", &p.to_string());
         ser.append_pair("per_page", &per.to_string());
-        format!(
-            "{}{}?{}",
-            app.shared.api_url,
-            parts.uri.path(),
-            ser.finish()
-        )
+        format!("{base}{}?{}", parts.uri.path(), ser.finish())
     };
     let mut links = vec![format!("<{}>; rel=\"current\"", url(page))];
     if has_next {

@@ -54,9 +54,16 @@ pub fn now() -> Timestamp {
     Timestamp::from_second(Timestamp::now().as_second()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// The batch's `user` (§3): Canvas's `user_json` for the importing admin
+/// (lib/api/v1/sis_import.rb calls lib/api/v1/user.rb's `user_json`). A caller who may read
+/// SIS data also gets `sis_user_id` and `integration_id`; one with `manage_sis` gets
+/// `sis_import_id` (the batch that created the login: null, the admin was made by hand);
+/// one with `view_user_logins` gets `login_id`. This fake's token is such an admin.
 pub fn user_json() -> Value {
     json!({"id":1,"name":"Sandbox Admin","created_at":"2020-01-01T00:00:00Z",
-           "sortable_name":"Admin, Sandbox","short_name":"Sandbox Admin"})
+           "sortable_name":"Admin, Sandbox","short_name":"Sandbox Admin",
+           "sis_user_id":"admin","integration_id":null,"sis_import_id":null,
+           "login_id":"admin@example.edu"})
 }
 
 pub const NOT_DONE: &[&str] = &["initializing", "created", "importing", "cleanup_batch"];
@@ -93,6 +100,9 @@ pub struct Batch {
     /// (file id, CSV size) once the error file exists.
     pub errors_attachment: Option<(u64, usize)>,
     pub attachment_due: bool,
+    /// A user aborted it while it waited in `created`: the worker still picks it up and
+    /// sets its progress to 100 (§2.5; `SisBatch#process_without_send_later`).
+    pub pickup_pending: bool,
 }
 
 impl Batch {
@@ -109,16 +119,12 @@ impl Batch {
         for (k, v) in &self.options {
             o.insert(k.clone(), v.clone());
         }
-        // §3: diffing_threshold_exceeded only when a data set identifier is set.
+        // §3: diffing_threshold_exceeded only when a data set identifier is set. It is a
+        // column with `default: false, null: false` (the sis_batches table in db/migrate),
+        // and `SisBatch#as_json` (app/models/sis_batch.rb) emits it as it is: false from
+        // creation on. This fake never skips diffing, so it stays false.
         if !self.options["diffing_data_set_identifier"].is_null() {
-            o.insert(
-                "diffing_threshold_exceeded".into(),
-                if is_terminal(&self.state) {
-                    json!(false)
-                } else {
-                    Value::Null
-                },
-            );
+            o.insert("diffing_threshold_exceeded".into(), json!(false));
         }
         // §3 / §8.6: messages only at finish, only when non-empty, capped at 24 + summary.
         if is_terminal(&self.state) || self.state == "restoring" {
@@ -161,7 +167,14 @@ pub fn verifier(file_id: u64) -> String {
     format!("v{:x}", file_id.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16)
 }
 
-/// A standard Canvas File object for the error CSV (§3).
+/// A standard Canvas File object for the error CSV (§3): every key of `attachment_json`
+/// in lib/api/v1/attachment.rb, as lib/api/v1/sis_import.rb calls it for
+/// `errors_attachment` (with `skip_permission_checks`, so `hidden` and `locked_for_user`
+/// are false, and a `verifier` in the URL). `category` is the model's default
+/// (`Attachment::UNCATEGORIZED`, app/models/attachment.rb); `upload_status` is
+/// `AttachmentUploadStatus.upload_status`, "success" for a finished upload. A SisBatch
+/// context has no files visibility, so there is no `visibility_level`. The URL is
+/// `file_download_url(download_frd: 1, verifier: …)`, on this fake's files host.
 pub fn file_json(fid: u64, size: usize, b: &Batch, files_url: &str) -> Value {
     let name = format!("sis_errors_attachment_{}.csv", b.id);
     let when = ts(b.ended_at.unwrap_or(b.updated_at));
@@ -169,11 +182,12 @@ pub fn file_json(fid: u64, size: usize, b: &Batch, files_url: &str) -> Value {
         "id": fid, "uuid": format!("fake-uuid-{fid}"), "folder_id": null,
         "display_name": name, "filename": name, "upload_status": "success",
         "content-type": "text/csv",
-        "url": format!("{files_url}/files/{fid}/download?verifier={}", verifier(fid)),
+        "url": format!("{files_url}/files/{fid}/download?download_frd=1&verifier={}", verifier(fid)),
         "size": size, "created_at": when, "updated_at": when,
         "unlock_at": null, "locked": false, "hidden": false, "lock_at": null,
         "hidden_for_user": false, "thumbnail_url": null, "modified_at": when,
-        "mime_class": "file", "media_entry_id": null, "locked_for_user": false,
+        "mime_class": "file", "media_entry_id": null, "category": "uncategorized",
+        "locked_for_user": false,
     })
 }
 
@@ -409,21 +423,33 @@ impl Inner {
                 id,
                 created_at: created,
                 started_at: Some(created + jiff::SignedDuration::from_secs(2)),
-                ended_at: (state != "aborted").then_some(ended),
+                // §2.5: a batch Canvas aborted for its change_threshold ends like a finished
+                // one: ended_at set and progress 100.
+                ended_at: Some(ended),
                 updated_at: ended,
-                progress: if state.starts_with("imported") {
+                progress: if state.starts_with("imported") || state == "aborted" {
                     100
                 } else {
                     40
                 },
                 state: state.into(),
-                options: default_options(),
+                options: if state == "aborted" {
+                    // The threshold its message names, in the batch mode that checks it.
+                    let mut o = default_options();
+                    o.insert("batch_mode".into(), json!(true));
+                    o.insert("batch_mode_term_id".into(), json!(1));
+                    o.insert("change_threshold".into(), json!(10));
+                    o
+                } else {
+                    default_options()
+                },
                 data: Map::new(),
                 scan: Some(ScanResult::default()),
                 polls: 0,
                 messages: Vec::new(),
                 errors_attachment: None,
                 attachment_due: false,
+                pickup_pending: false,
             };
             b.data
                 .insert("import_type".into(), json!("instructure_csv"));
@@ -500,6 +526,7 @@ impl Inner {
             messages: Vec::new(),
             errors_attachment: None,
             attachment_due: false,
+            pickup_pending: false,
         });
         self.created_count += 1;
         self.batches.len() - 1
@@ -529,7 +556,10 @@ impl Inner {
         let remaining = 600.0 - self.bucket;
         // Only rate-limit-decreasing is throttled by the bucket; other scenarios just
         // report it, so that fast test loops are never throttled by surprise.
-        if remaining <= 0.0 && self.scenario == Scenario::RateLimitDecreasing {
+        // Less than one unit left counts as empty: four quick requests leave only the few
+        // hundredths that leaked meanwhile, which used to get a 200 reporting "0.0" (the
+        // same as the 403 after it) instead of the intended 600, 450, 300, 150, 403.
+        if remaining < 1.0 && self.scenario == Scenario::RateLimitDecreasing {
             return (true, 0.0);
         }
         self.bucket += cost;
@@ -556,9 +586,51 @@ impl Inner {
         {
             // Waiting behind another batch: time passes for the one that runs.
             self.advance(h);
+        } else {
+            self.advance(idx);
+        }
+        self.worker_pickups();
+    }
+
+    /// §2.5: a batch a user aborted while it waited in `created` is still handed to the
+    /// worker when the strand reaches it; `SisBatch#process_without_send_later`
+    /// (app/models/sis_batch.rb) then sets its progress to 100 and returns. The strand
+    /// reaches it once no older batch is queued or running.
+    fn worker_pickups(&mut self) {
+        if self.scenario == Scenario::StuckCreated {
+            // The strand never moves.
             return;
         }
-        self.advance(idx);
+        let t = now();
+        let mut busy_before = false;
+        for b in &mut self.batches {
+            if b.pickup_pending && !busy_before {
+                b.pickup_pending = false;
+                b.progress = 100;
+                b.updated_at = t;
+            }
+            busy_before |= matches!(b.state.as_str(), "created" | "importing" | "cleanup_batch");
+        }
+    }
+
+    /// §4 batch-mode cleanup, as `SisBatch#remove_previous_imports` (app/models/sis_batch.rb)
+    /// decides it: batch mode, and courses, sections or enrollments supplied; not when the
+    /// batch already failed. The `aborted` scenario is Canvas aborting the batch inside
+    /// that cleanup (`detect_changes`), so it always passes through it.
+    fn runs_cleanup(&self, idx: usize) -> bool {
+        let b = &self.batches[idx];
+        match self.scenario {
+            Scenario::Aborted => true,
+            Scenario::Failed => false,
+            _ => {
+                b.options.get("batch_mode") == Some(&json!(true))
+                    && b.scan.as_ref().is_some_and(|s| {
+                        s.supplied
+                            .iter()
+                            .any(|k| matches!(*k, "course" | "section" | "enrollment"))
+                    })
+            }
+        }
     }
 
     fn advance(&mut self, idx: usize) {
@@ -595,7 +667,7 @@ impl Inner {
                     .insert("running_immediately".into(), json!(rows <= 49));
                 b.data.insert("completed_importers".into(), json!([]));
             }
-            "importing" | "cleanup_batch" => {
+            "importing" => {
                 if b.scan.is_none() {
                     // Still reading a big upload: keep rising but never finish.
                     b.progress = (b.progress + 1).min(99);
@@ -604,11 +676,25 @@ impl Inner {
                 }
                 b.polls += 1;
                 if b.polls >= ptf {
-                    self.finish(idx);
+                    if self.runs_cleanup(idx) {
+                        // §4: `remove_previous_imports` moves the batch to cleanup_batch;
+                        // §3: progress starts again from 0 for the deletions.
+                        let b = &mut self.batches[idx];
+                        b.state = "cleanup_batch".into();
+                        b.progress = 0;
+                        b.updated_at = now();
+                    } else {
+                        self.finish(idx);
+                    }
                 } else {
                     b.progress = ((b.polls as u64 * 99) / ptf.max(1) as u64).min(99) as u32;
                     b.updated_at = now();
                 }
+            }
+            "cleanup_batch" => {
+                // One poll in cleanup (this fake has nothing of earlier imports to delete),
+                // then the end.
+                self.finish(idx);
             }
             // §3: the error file is written by a later job: one poll after the end.
             s if is_terminal(s) && b.attachment_due && b.errors_attachment.is_none() => {
@@ -628,6 +714,7 @@ impl Inner {
         let scenario = self.scenario;
         let extra = self.extra_warnings;
         let b = &mut self.batches[idx];
+        let cleaned = b.state == "cleanup_batch";
         let scan = b.scan.clone().unwrap_or_default();
         let mut messages = scan.messages.clone();
         let mut aborted = false;
@@ -652,12 +739,19 @@ impl Inner {
                 None,
             )),
             Scenario::Aborted => {
-                // §4 batch-mode cleanup: Canvas aborts the batch itself.
+                // §4 batch-mode cleanup: Canvas aborts the batch itself. The message is
+                // `SisBatch#change_detected_message`, which names the batch's own
+                // change_threshold; this scenario aborts without one too, and then says 10.
                 let n = scan.counts.get("enrollment").copied().unwrap_or(0).max(12);
+                let pct = b
+                    .options
+                    .get("change_threshold")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(10);
                 messages.push(Message::warning(
                     None,
                     format!(
-                        "{n} enrollments would be deleted and exceeds the set threshold of 10%"
+                        "{n} enrollments would be deleted and exceeds the set threshold of {pct}%"
                     ),
                     None,
                 ));
@@ -680,6 +774,18 @@ impl Inner {
         let warnings = messages.len() - errors;
         counts.insert("error_count".into(), json!(errors));
         counts.insert("warning_count".into(), json!(warnings));
+        if cleaned && !aborted {
+            // §3.1: `batch_<kind>_deleted` for each kind the cleanup ran for.
+            for (kind, key) in [
+                ("course", "batch_courses_deleted"),
+                ("section", "batch_sections_deleted"),
+                ("enrollment", "batch_enrollments_deleted"),
+            ] {
+                if scan.supplied.contains(&kind) {
+                    counts.insert(key.into(), json!(0));
+                }
+            }
+        }
         let t = now();
         b.updated_at = t;
         b.data
@@ -687,8 +793,12 @@ impl Inner {
         b.data.insert("statistics".into(), statistics(&counts));
         b.data.insert("counts".into(), Value::Object(counts));
         if aborted {
-            // §2.5 / §4: aborted batches keep ended_at null and their progress.
+            // §2.5 / §3: Canvas aborted it (`abort_batch` in `detect_changes`), then
+            // `do_batch_end_work` (app/models/sis_batch.rb) still runs: the state stays
+            // aborted, but progress becomes 100 and ended_at is set.
             b.state = "aborted".into();
+            b.progress = 100;
+            b.ended_at = Some(t);
         } else {
             // §4: finish(true).
             b.state = if errors > 0 {
@@ -729,6 +839,8 @@ impl Inner {
         if !NOT_DONE.contains(&b.state.as_str()) {
             return false;
         }
+        // §2.5: a queued batch is still picked up by the worker later (progress → 100).
+        b.pickup_pending = b.state == "created";
         b.state = "aborted".into();
         b.updated_at = now();
         true

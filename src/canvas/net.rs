@@ -236,7 +236,7 @@ fn tls_problem(e: &rustls::Error) -> Option<TlsProblem> {
                 now: None,
             },
             CertificateError::NotValidForNameContext { presented, .. } => TlsProblem::WrongHost {
-                presented: presented.clone(),
+                presented: presented.iter().filter_map(|n| san_name(n)).collect(),
             },
             CertificateError::NotValidForName => TlsProblem::WrongHost {
                 presented: Vec::new(),
@@ -257,6 +257,18 @@ fn tls_problem(e: &rustls::Error) -> Option<TlsProblem> {
         }
         _ => return None,
     })
+}
+
+/// A subject alternative name as rustls-webpki lists it (`DnsName("a.example")`,
+/// `IpAddress(192.0.2.1)`), as a plain name; None for other kinds of name.
+fn san_name(presented: &str) -> Option<String> {
+    let dns = presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|r| r.strip_suffix("\")"));
+    let ip = presented
+        .strip_prefix("IpAddress(")
+        .and_then(|r| r.strip_suffix(')'));
+    dns.or(ip).map(str::to_string)
 }
 
 /// A failed reqwest request as an `HttpError`: a TLS problem, or a transport failure with
@@ -311,6 +323,19 @@ mod tests {
         let addrs = lookup("localhost").unwrap();
         assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
         assert!(lookup("127.0.0.1").unwrap()[0].ip().is_loopback());
+    }
+
+    #[test]
+    fn certificate_names_as_webpki_lists_them() {
+        assert_eq!(
+            san_name("DnsName(\"canvas.example.edu\")").as_deref(),
+            Some("canvas.example.edu")
+        );
+        assert_eq!(
+            san_name("IpAddress(192.0.2.1)").as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(san_name("DirectoryName"), None);
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub ca_cert: Option<PathBuf>,
 
-    /// Give up retrying throttled or failing requests after this long (config: retry_budget) [default: 10m]
+    /// Give up retrying throttled or failing requests after this long; a host that does not resolve or refuses connections gets 5 quick attempts only (config: retry_budget) [default: 10m]
     #[arg(long, global = true, value_name = "DURATION")]
     pub retry_budget: Option<String>,
 

@@ -156,28 +156,107 @@ fn retry_budget_runs_out_with_exit_69() {
     assert_eq!(w.sim.created_count(), 0);
 }
 
-#[test]
-fn unreachable_canvas_exits_69() {
-    let home = tempfile::tempdir().unwrap();
-    // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A loopback port nobody listens on: bind one, then let it go.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+/// Run canvas-sis against a Canvas that cannot be reached (default retry budget: 10 min);
+/// the output, how long it took and the log file's text.
+fn unreachable_run(base_url: &str, args: &[&str]) -> (std::process::Output, Duration, String) {
+    let home = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
     let out = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("CANVAS_BASE_URL", base_url)
         .env("CANVAS_ACCESS_TOKEN", "t")
-        .args(["--retry-budget", "1s", "submit"])
-        .arg(sample_zip())
+        .args(args)
         .output()
         .unwrap();
+    let took = started.elapsed();
+    let mut log = String::new();
+    for e in std::fs::read_dir(home.path().join("state/canvas-sis"))
+        .unwrap()
+        .flatten()
+    {
+        if e.file_type().unwrap().is_file() {
+            log.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    (out, took, log)
+}
+
+#[test]
+fn a_refused_connection_gets_a_few_quick_retries_then_exit_69() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (out, took, log) = unreachable_run(&url, &["submit", sample_zip().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("connection refused by 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("check the port in --base-url"), "{err}");
+    // Before: retried for the whole 10-minute budget.
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let retries: Vec<&str> = log.lines().filter(|l| l.contains("retrying in")).collect();
+    assert!(
+        (2..=4).contains(&retries.len()),
+        "{} retries:\n{log}",
+        retries.len()
+    );
+    for line in retries {
+        assert_eq!(line.matches(&url).count(), 1, "the URL once: {line}");
+    }
+    for line in err.lines() {
+        assert!(line.matches(&url).count() <= 1, "the URL once: {line}");
+    }
+}
+
+#[test]
+fn a_host_that_does_not_resolve_gets_a_few_quick_retries_then_exit_69() {
+    // `.invalid` never resolves (RFC 6761); without a network the lookup fails at once, and
+    // bare_cmd's timeout bounds the run if a resolver were slow.
+    let (out, took, log) = unreachable_run("https://nonexistent.invalid/", &["list"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("no such host: nonexistent.invalid")
+            || err.contains("cannot look up nonexistent.invalid"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let retries = log.lines().filter(|l| l.contains("retrying in")).count();
+    assert!((1..=4).contains(&retries), "{retries} retries:\n{log}");
+}
+
+#[test]
+fn config_check_tries_once() {
+    let port = free_port();
+    let (out, took, log) =
+        unreachable_run(&format!("http://127.0.0.1:{port}"), &["config", "check"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("could not connect"),
+        stderr(&out).contains("connection refused"),
         "{}",
         stderr(&out)
     );
+    assert!(!log.contains("retrying in"), "{log}");
+    assert!(!stderr(&out).contains("time(s)"), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    let (out, took, _) = unreachable_run("https://nonexistent.invalid/", &["config", "check"]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nonexistent.invalid"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
 }
 
 #[test]

@@ -65,6 +65,7 @@ impl Client {
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(s.connect_timeout)
+            .dns_resolver(super::net::Resolver::shared())
             .redirect(reqwest::redirect::Policy::custom(|attempt| {
                 if attempt.previous().len() >= 5 {
                     return attempt.error("more than 5 redirects");
@@ -148,6 +149,7 @@ impl Client {
                     timeout: false,
                     body_sent: false,
                     detail: format!("cannot open {}: {e}", path.display()),
+                    unreachable: None,
                 })?;
                 let sent = sent.clone();
                 let on_chunk = on_chunk.clone();
@@ -208,13 +210,7 @@ impl Client {
                 .as_ref()
                 .map(|s| s.load(Ordering::Relaxed) > 0)
                 .unwrap_or(true);
-            HttpError::Transport {
-                url: shown.clone(),
-                connect: e.is_connect(),
-                timeout: e.is_timeout(),
-                body_sent: body_sent && !e.is_connect(),
-                detail: error_chain(&e),
-            }
+            super::net::from_reqwest(&shown, url, e, body_sent)
         };
         let resp = rb.send().await.map_err(transport)?;
         let status = resp.status();
@@ -370,7 +366,7 @@ pub fn not_acted_on(e: &HttpError) -> bool {
             ..
         } => *connect || (!*body_sent && !*timeout),
         HttpError::Status { .. } => e.retryable(),
-        HttpError::BadBody { .. } => false,
+        HttpError::BadBody { .. } | HttpError::Tls { .. } => false,
     }
 }
 

@@ -22,6 +22,19 @@ pub enum HttpError {
         /// Whether any of the request body had been sent (matters for a POST: §7 of issue 7).
         body_sent: bool,
         detail: String,
+        /// Set when the host could not be reached at all for a reason that waiting rarely
+        /// cures (no such host, connection refused): a few quick retries only.
+        unreachable: Option<Unreachable>,
+    },
+    /// The TLS handshake failed in a way only configuration fixes: a certificate that does
+    /// not verify, or a server that refuses the handshake. Exit 78, never retried.
+    Tls {
+        url: String,
+        /// The host name the certificate was checked against.
+        host: String,
+        problem: TlsProblem,
+        /// The error chain, for the log.
+        detail: String,
     },
     /// Canvas answered with an error status.
     Status {
@@ -41,15 +54,161 @@ pub enum HttpError {
     },
 }
 
-impl HttpError {
-    /// Whether the same request may simply be sent again.
-    pub fn retryable(&self) -> bool {
+/// Why a host could not be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Nothing accepted the connection at `addr` (`host:port`).
+    Refused { addr: String },
+    /// DNS knows no address for the host.
+    NoSuchHost { host: String },
+    /// No DNS server answered.
+    DnsNoAnswer { host: String },
+    /// The lookup failed otherwise (getaddrinfo's words).
+    DnsFailed { host: String, why: String },
+}
+
+impl fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HttpError::Transport { .. } => true,
-            HttpError::Status {
-                status, throttled, ..
-            } => *throttled || matches!(status, 429 | 502 | 503 | 504),
-            HttpError::BadBody { .. } => true,
+            Unreachable::Refused { addr } => write!(f, "connection refused by {addr}"),
+            Unreachable::NoSuchHost { host } => {
+                write!(f, "no such host: {host} (DNS has no address for it)")
+            }
+            Unreachable::DnsNoAnswer { host } => write!(
+                f,
+                "cannot look up {host}: no DNS server answered (temporary failure in name resolution)"
+            ),
+            Unreachable::DnsFailed { host, why } => write!(f, "cannot look up {host}: {why}"),
+        }
+    }
+}
+
+/// A TLS failure that the configuration (or the server's admins) must fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The certificate chains to no trusted root (a private CA, or self-signed).
+    UnknownIssuer,
+    /// Past its end date (Unix seconds, when rustls says).
+    Expired {
+        not_after: Option<u64>,
+        now: Option<u64>,
+    },
+    NotYetValid {
+        not_before: Option<u64>,
+        now: Option<u64>,
+    },
+    /// The certificate is for other names (the ones it presents, when known).
+    WrongHost { presented: Vec<String> },
+    /// Any other certificate problem (rustls's name for it).
+    BadCertificate(String),
+    /// The server wants a client certificate (TLS 1.3 `certificate_required`).
+    ClientCertRequired,
+    /// The server ended the handshake with this alert.
+    Refused { alert: String },
+    /// No TLS version or cipher in common.
+    Incompatible(String),
+    /// What came back is not TLS (a plain-http port behind an https URL?).
+    NotTls(String),
+}
+
+/// A certificate date for messages.
+fn date(secs: Option<u64>) -> Option<String> {
+    let t = jiff::Timestamp::from_second(i64::try_from(secs?).ok()?).ok()?;
+    Some(t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+impl TlsProblem {
+    fn describe(&self, host: &str) -> String {
+        match self {
+            TlsProblem::UnknownIssuer => format!(
+                "the TLS certificate of {host} is not trusted: it is signed by an unknown issuer (a private CA, or self-signed)"
+            ),
+            TlsProblem::Expired { not_after, now } => match (date(*not_after), date(*now)) {
+                (Some(end), Some(now)) => {
+                    format!("the TLS certificate of {host} expired on {end} (it is now {now})")
+                }
+                _ => format!("the TLS certificate of {host} has expired"),
+            },
+            TlsProblem::NotYetValid { not_before, now } => match (date(*not_before), date(*now)) {
+                (Some(start), Some(now)) => format!(
+                    "the TLS certificate of {host} is not valid before {start} (it is now {now})"
+                ),
+                _ => format!("the TLS certificate of {host} is not valid yet"),
+            },
+            TlsProblem::WrongHost { presented } if presented.is_empty() => {
+                format!("the TLS certificate is not valid for the name {host}")
+            }
+            TlsProblem::WrongHost { presented } => format!(
+                "the TLS certificate is not valid for the name {host}: it is for {}",
+                presented.join(", ")
+            ),
+            TlsProblem::BadCertificate(what) => {
+                format!("the TLS certificate of {host} does not verify ({what})")
+            }
+            TlsProblem::ClientCertRequired => format!(
+                "{host} refused the TLS handshake: it requires a client certificate (alert CertificateRequired)"
+            ),
+            TlsProblem::Refused { alert } => {
+                format!("{host} refused the TLS handshake (alert {alert})")
+            }
+            TlsProblem::Incompatible(what) => {
+                format!("{host} and canvas-sis have no TLS version or cipher in common ({what})")
+            }
+            TlsProblem::NotTls(what) => {
+                format!("{host} did not answer with TLS ({what})")
+            }
+        }
+    }
+
+    fn hint(&self, host: &str) -> String {
+        match self {
+            TlsProblem::UnknownIssuer => "if Canvas (or a proxy in front of it) uses a private CA, give its PEM certificate with --ca-cert PATH or ca_cert in the config file".into(),
+            TlsProblem::Expired { .. } => "the server's certificate must be renewed by whoever runs it; if the dates look wrong, check this host's clock".into(),
+            TlsProblem::NotYetValid { .. } => "check this host's clock (date, NTP); else the certificate was issued with a future start date".into(),
+            TlsProblem::WrongHost { presented } if !presented.is_empty() => format!(
+                "set --base-url (base_url) to a name the certificate is valid for ({}), or have the certificate reissued for {host}",
+                presented.join(", ")
+            ),
+            TlsProblem::WrongHost { .. } => format!(
+                "check the host name in --base-url (base_url), or have the certificate reissued for {host}"
+            ),
+            TlsProblem::BadCertificate(_) => "the certificate the server sends is not acceptable: ask its admins; for a private CA give it with --ca-cert PATH or ca_cert".into(),
+            TlsProblem::ClientCertRequired => "canvas-sis sends no client certificate: use a URL for this Canvas that does not require one".into(),
+            TlsProblem::Refused { .. } => "the server (or a proxy in front of it) may want a client certificate, which canvas-sis does not send, or allow only TLS versions or ciphers canvas-sis does not offer (TLS 1.2 and 1.3)".into(),
+            TlsProblem::Incompatible(_) => "the server must offer TLS 1.2 or 1.3 with a current cipher".into(),
+            TlsProblem::NotTls(_) => "check the scheme and port of --base-url (base_url): an https:// URL needs a TLS port (usually 443)".into(),
+        }
+    }
+}
+
+impl HttpError {
+    /// Whether the same request may be sent again at all (how often: `retry::retry_class`).
+    pub fn retryable(&self) -> bool {
+        super::retry::retry_class(self) != super::retry::Retry::Never
+    }
+
+    /// What to do about it, when there is more to say than the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            HttpError::Tls { host, problem, .. } => Some(problem.hint(host)),
+            HttpError::Transport {
+                unreachable: Some(u),
+                ..
+            } => Some(
+                match u {
+                    Unreachable::Refused { .. } => {
+                        "check the port in --base-url (base_url), and that Canvas (or the proxy in front of it) is running"
+                    }
+                    Unreachable::NoSuchHost { .. } => {
+                        "check the host name in --base-url (base_url)"
+                    }
+                    Unreachable::DnsNoAnswer { .. } | Unreachable::DnsFailed { .. } => {
+                        "check this host's network and DNS settings (/etc/resolv.conf)"
+                    }
+                }
+                .to_string(),
+            ),
+            _ => None,
         }
     }
 
@@ -71,6 +230,7 @@ impl HttpError {
     pub fn exit(&self) -> Exit {
         match self {
             HttpError::Transport { .. } | HttpError::BadBody { .. } => Exit::Unavailable,
+            HttpError::Tls { .. } => Exit::Config,
             HttpError::Status {
                 status, throttled, ..
             } => match (*status, *throttled) {
@@ -85,6 +245,9 @@ impl HttpError {
 
     pub fn into_failure(self) -> Failure {
         let exit = self.exit();
+        if let Some(h) = self.hint() {
+            return Failure::new(exit, self.to_string()).hint(h);
+        }
         let hint = match &self {
             // §1.4 check_account: these come before any permission check, and no
             // permission fixes them.
@@ -131,6 +294,14 @@ impl HttpError {
 impl fmt::Display for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            HttpError::Transport {
+                url,
+                unreachable: Some(u),
+                ..
+            } => write!(f, "{url}: {u}"),
+            HttpError::Tls {
+                url, host, problem, ..
+            } => write!(f, "{url}: {}", problem.describe(host)),
             HttpError::Transport {
                 url,
                 timeout,

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod net;
 pub mod ops;
 pub mod paginate;
 pub mod retry;

@@ -179,7 +179,7 @@ impl Client {
                     humantime::format_duration(stall)
                 ))
             })?
-            .map_err(|e| unavailable(format!("{shown}: {}", super::client::error_chain(&e))))?;
+            .map_err(|e| super::net::from_reqwest(&shown, url, e, false).into_failure())?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
             let exit = match status {

@@ -1,8 +1,8 @@
 //! The one retry policy (issue: never hammer a throttled Canvas, never retry into a duplicate).
 //!
 //! Exponential backoff with full jitter, a wall-clock budget for the whole operation,
-//! `Retry-After` honoured but capped. What is retried is decided by `HttpError::retryable`;
-//! whether a *POST* may be retried at all is decided by the caller (see `client::create`).
+//! `Retry-After` honoured but capped. [`retry_class`] decides what may be retried and how
+//! long; whether a *POST* may be retried at all is decided by the caller (see `client::create`).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -13,6 +13,42 @@ use backon::{ExponentialBuilder, Retryable};
 use super::error::HttpError;
 use crate::exit::{Exit, Failure};
 
+/// How a failed request may be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Never: the same request gets the same answer (a 4xx, a 500, a certificate that does
+    /// not verify, a refused TLS handshake).
+    Never,
+    /// A few quick retries ([`RetryPolicy::quick_attempts`] within
+    /// [`RetryPolicy::quick_window`]): the host does not resolve, or refuses connections.
+    /// A blip of a resolver or a restart clears in seconds; a wrong URL never does.
+    Briefly,
+    /// With backoff for the whole `--retry-budget`: throttling, 502/503/504, timeouts,
+    /// dropped connections, answers that are not what the API sends.
+    WithinBudget,
+}
+
+/// May `e` be retried, and for how long?
+pub fn retry_class(e: &HttpError) -> Retry {
+    match e {
+        HttpError::Tls { .. } => Retry::Never,
+        HttpError::Transport {
+            unreachable: Some(_),
+            ..
+        } => Retry::Briefly,
+        HttpError::Transport { .. } => Retry::WithinBudget,
+        HttpError::Status {
+            throttled: true, ..
+        } => Retry::WithinBudget,
+        HttpError::Status {
+            status: 429 | 502 | 503 | 504,
+            ..
+        } => Retry::WithinBudget,
+        HttpError::Status { .. } => Retry::Never,
+        HttpError::BadBody { .. } => Retry::WithinBudget,
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
     /// Total time an operation may spend, waits and attempts included.
@@ -21,6 +57,26 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A server's `Retry-After` is honoured up to this.
     pub retry_after_cap: Duration,
+    /// Attempts in all, whatever the error (`config check`: 1).
+    pub max_attempts: u32,
+    /// A run of [`Retry::Briefly`] failures gets at most this many attempts…
+    pub quick_attempts: u32,
+    /// …waiting this long after the first, twice as long after the next, and so on…
+    pub quick_delay: Duration,
+    /// …and ends once this long has passed since the run's first attempt started.
+    pub quick_window: Duration,
+}
+
+/// What the policy knows of an operation's attempts so far.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    /// Attempts made, the failed one included.
+    attempts: u32,
+    /// When (since the operation began) the attempt that just failed started.
+    attempt_started: Duration,
+    /// The current run of `Briefly` failures: how many, and when its first attempt started.
+    quick_run: u32,
+    quick_since: Duration,
 }
 
 impl RetryPolicy {
@@ -30,7 +86,66 @@ impl RetryPolicy {
             min_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
             retry_after_cap: Duration::from_secs(300),
+            max_attempts: u32::MAX,
+            quick_attempts: 5,
+            quick_delay: Duration::from_secs(1),
+            quick_window: Duration::from_secs(25),
         }
+    }
+
+    /// No retries at all: one attempt per request.
+    pub fn once(mut self) -> Self {
+        self.max_attempts = 1;
+        self
+    }
+
+    /// After a failed attempt: how long to wait before the next one, or None to stop.
+    /// `elapsed` is the operation's time so far, `proposed` the exponential backoff's next
+    /// step, `jitter` a uniform number in [0, 1).
+    fn next_wait(
+        &self,
+        e: &HttpError,
+        t: &mut Tally,
+        elapsed: Duration,
+        proposed: Option<Duration>,
+        jitter: f64,
+    ) -> Option<Duration> {
+        let class = retry_class(e);
+        if class == Retry::Briefly {
+            if t.quick_run == 0 {
+                t.quick_since = t.attempt_started;
+            }
+            t.quick_run += 1;
+        } else {
+            t.quick_run = 0;
+        }
+        let left = self.budget.saturating_sub(elapsed);
+        if t.attempts >= self.max_attempts || left.is_zero() {
+            return None;
+        }
+        let wait = match class {
+            Retry::Never => return None,
+            Retry::Briefly => {
+                if t.quick_run >= self.quick_attempts {
+                    return None;
+                }
+                // 1 s, 2 s, 4 s, … each between half and all of that ("equal jitter").
+                let step = self
+                    .quick_delay
+                    .saturating_mul(1 << (t.quick_run - 1).min(16));
+                let wait = step.mul_f64(0.5 + 0.5 * jitter);
+                if (elapsed + wait).saturating_sub(t.quick_since) > self.quick_window {
+                    return None;
+                }
+                wait
+            }
+            // Full jitter: a uniform wait in [0, backoff]; a Retry-After is a floor instead.
+            Retry::WithinBudget => match e.retry_after() {
+                Some(ra) => ra.min(self.retry_after_cap),
+                None => proposed?.mul_f64(jitter),
+            },
+        };
+        Some(wait.min(left))
     }
 
     /// Run `attempt` until it succeeds, fails for good, or the budget is spent.
@@ -57,46 +172,42 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, HttpError>>,
     {
         let start = Instant::now();
-        let attempts = Cell::new(0u32);
+        let tally = Cell::new(Tally::default());
         let mut attempt = attempt;
-        let budget = self.budget;
-        let cap = self.retry_after_cap;
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.min_delay)
             .with_max_delay(self.max_delay)
             .with_factor(2.0)
             .without_max_times();
         let result = (|| {
-            attempts.set(attempts.get() + 1);
+            let mut t = tally.get();
+            t.attempts += 1;
+            t.attempt_started = start.elapsed();
+            tally.set(t);
             attempt()
         })
         .retry(backoff)
         .sleep(tokio::time::sleep)
-        .when(|e: &HttpError| may_retry(e) && start.elapsed() < budget)
+        .when(|e: &HttpError| may_retry(e))
         .adjust(|e: &HttpError, proposed: Option<Duration>| {
-            let left = budget.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return None;
-            }
-            // Full jitter: a uniform wait in [0, backoff]; a Retry-After is a floor instead.
-            let wait = match e.retry_after() {
-                Some(ra) => ra.min(cap),
-                None => proposed.map(|d| d.mul_f64(fastrand::f64()))?,
-            };
-            Some(wait.min(left))
+            let mut t = tally.get();
+            let wait = self.next_wait(e, &mut t, start.elapsed(), proposed, fastrand::f64());
+            tally.set(t);
+            wait
         })
         .notify(|e: &HttpError, wait: Duration| {
+            let attempts = tally.get().attempts;
             tracing::warn!(
                 target: "canvas_sis",
-                attempt = attempts.get(),
+                attempt = attempts,
                 "{what}: {e}; retrying in {:.1}s (attempt {})",
                 wait.as_secs_f64(),
-                attempts.get() + 1
+                attempts + 1
             );
         })
         .await;
         result.map_err(|e| RetryError {
-            attempts: attempts.get(),
+            attempts: tally.get().attempts,
             elapsed: start.elapsed(),
             what: what.to_string(),
             last: e,
@@ -115,26 +226,268 @@ pub struct RetryError {
 
 impl RetryError {
     pub fn into_failure(self) -> Failure {
-        if self.last.retryable() {
-            Failure::new(
-                Exit::Unavailable,
-                format!(
-                    "{} failed {} time(s) over {}: {}",
-                    self.what,
-                    self.attempts,
-                    humantime::format_duration(Duration::from_secs(self.elapsed.as_secs())),
-                    self.last
-                ),
-            )
-            .hint("Canvas is unreachable, failing or throttling; try again later, or raise --retry-budget")
-        } else {
-            self.last.into_failure()
+        if !self.last.retryable() {
+            return self.last.into_failure();
         }
+        let message = if self.attempts <= 1 {
+            format!("{}: {}", self.what, self.last)
+        } else {
+            format!(
+                "{} failed {} time(s) over {}: {}",
+                self.what,
+                self.attempts,
+                humantime::format_duration(Duration::from_secs(self.elapsed.as_secs())),
+                self.last
+            )
+        };
+        let hint = self.last.hint().unwrap_or_else(|| {
+            "Canvas is unreachable, failing or throttling; try again later, or raise --retry-budget"
+                .to_string()
+        });
+        Failure::new(Exit::Unavailable, message).hint(hint)
     }
 }
 
 impl From<RetryError> for Failure {
     fn from(e: RetryError) -> Failure {
         e.into_failure()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::error::{TlsProblem, Unreachable};
+    use super::*;
+
+    fn transport(unreachable: Option<Unreachable>, connect: bool, timeout: bool) -> HttpError {
+        HttpError::Transport {
+            url: "https://canvas.example.edu/api/v1/accounts/self".into(),
+            connect,
+            timeout,
+            body_sent: false,
+            detail: String::new(),
+            unreachable,
+        }
+    }
+
+    fn status(status: u16, throttled: bool) -> HttpError {
+        HttpError::Status {
+            url: "u".into(),
+            status,
+            throttled,
+            json: !throttled,
+            message: String::new(),
+            retry_after: None,
+        }
+    }
+
+    fn tls(problem: TlsProblem) -> HttpError {
+        HttpError::Tls {
+            url: "u".into(),
+            host: "canvas.example.edu".into(),
+            problem,
+            detail: String::new(),
+        }
+    }
+
+    fn refused() -> HttpError {
+        transport(
+            Some(Unreachable::Refused {
+                addr: "127.0.0.1:9".into(),
+            }),
+            true,
+            false,
+        )
+    }
+
+    #[test]
+    fn what_may_be_retried() {
+        let host = || "nonexistent.invalid".to_string();
+        let table: Vec<(&str, HttpError, Retry)> = vec![
+            ("connection refused", refused(), Retry::Briefly),
+            (
+                "no such host",
+                transport(Some(Unreachable::NoSuchHost { host: host() }), true, false),
+                Retry::Briefly,
+            ),
+            (
+                "no DNS answer",
+                transport(Some(Unreachable::DnsNoAnswer { host: host() }), true, false),
+                Retry::Briefly,
+            ),
+            (
+                "other DNS failure",
+                transport(
+                    Some(Unreachable::DnsFailed {
+                        host: host(),
+                        why: "x".into(),
+                    }),
+                    true,
+                    false,
+                ),
+                Retry::Briefly,
+            ),
+            (
+                "connect timeout",
+                transport(None, true, true),
+                Retry::WithinBudget,
+            ),
+            (
+                "read timeout",
+                transport(None, false, true),
+                Retry::WithinBudget,
+            ),
+            (
+                "connection reset",
+                transport(None, false, false),
+                Retry::WithinBudget,
+            ),
+            (
+                "unknown issuer",
+                tls(TlsProblem::UnknownIssuer),
+                Retry::Never,
+            ),
+            (
+                "expired certificate",
+                tls(TlsProblem::Expired {
+                    not_after: Some(0),
+                    now: Some(1),
+                }),
+                Retry::Never,
+            ),
+            (
+                "wrong host name",
+                tls(TlsProblem::WrongHost {
+                    presented: vec!["a.example".into()],
+                }),
+                Retry::Never,
+            ),
+            (
+                "client certificate wanted",
+                tls(TlsProblem::ClientCertRequired),
+                Retry::Never,
+            ),
+            (
+                "handshake alert",
+                tls(TlsProblem::Refused {
+                    alert: "HandshakeFailure".into(),
+                }),
+                Retry::Never,
+            ),
+            (
+                "plain http on the port",
+                tls(TlsProblem::NotTls("x".into())),
+                Retry::Never,
+            ),
+            ("429", status(429, false), Retry::WithinBudget),
+            ("throttled 403", status(403, true), Retry::WithinBudget),
+            ("502", status(502, false), Retry::WithinBudget),
+            ("503", status(503, false), Retry::WithinBudget),
+            ("504", status(504, false), Retry::WithinBudget),
+            ("500", status(500, false), Retry::Never),
+            ("401", status(401, false), Retry::Never),
+            ("403 JSON", status(403, false), Retry::Never),
+            ("404", status(404, false), Retry::Never),
+            ("422", status(422, false), Retry::Never),
+            (
+                "bad body",
+                HttpError::BadBody {
+                    url: "u".into(),
+                    status: 200,
+                    detail: String::new(),
+                    body_start: String::new(),
+                },
+                Retry::WithinBudget,
+            ),
+        ];
+        for (name, e, want) in &table {
+            assert_eq!(retry_class(e), *want, "{name}");
+            assert_eq!(e.retryable(), *want != Retry::Never, "{name}");
+        }
+    }
+
+    /// Play an operation whose every attempt fails with `e` and takes `attempt_takes`:
+    /// (attempts, total time) under the policy, with the longest jitter.
+    fn play(p: &RetryPolicy, e: &HttpError, attempt_takes: Duration) -> (u32, Duration) {
+        let mut t = Tally::default();
+        let mut clock = Duration::ZERO;
+        let mut backoff = p.min_delay;
+        for _ in 0..10_000 {
+            t.attempts += 1;
+            t.attempt_started = clock;
+            clock += attempt_takes;
+            match p.next_wait(e, &mut t, clock, Some(backoff), 0.999_999) {
+                None => return (t.attempts, clock),
+                Some(w) => clock += w,
+            }
+            backoff = (backoff * 2).min(p.max_delay);
+        }
+        panic!("never stopped");
+    }
+
+    #[test]
+    fn unreachable_hosts_get_a_few_quick_retries_not_the_budget() {
+        let p = RetryPolicy::new(Duration::from_secs(600));
+        let (n, took) = play(&p, &refused(), Duration::from_millis(1));
+        assert_eq!(n, 5);
+        assert!(took < Duration::from_secs(30), "{took:?}");
+        assert!(took >= Duration::from_secs(7), "{took:?}");
+        // Slow lookups (a resolver that times out) end the run by the window, not the count.
+        let (n, took) = play(&p, &refused(), Duration::from_secs(10));
+        assert!(n < 5, "{n}");
+        assert!(took <= Duration::from_secs(45), "{took:?}");
+        // A short budget still wins.
+        let (_, took) = play(
+            &RetryPolicy::new(Duration::from_secs(2)),
+            &refused(),
+            Duration::ZERO,
+        );
+        assert!(took <= Duration::from_secs(2), "{took:?}");
+    }
+
+    #[test]
+    fn throttling_is_retried_for_the_whole_budget() {
+        let p = RetryPolicy::new(Duration::from_secs(600));
+        let (n, took) = play(&p, &status(503, false), Duration::from_millis(1));
+        assert!(n > 10, "{n}");
+        assert!(took >= Duration::from_secs(599), "{took:?}");
+    }
+
+    #[test]
+    fn once_means_one_attempt_and_tls_means_none_again() {
+        let p = RetryPolicy::new(Duration::from_secs(600)).once();
+        assert_eq!(play(&p, &status(503, false), Duration::ZERO).0, 1);
+        assert_eq!(play(&p, &refused(), Duration::ZERO).0, 1);
+        let p = RetryPolicy::new(Duration::from_secs(600));
+        assert_eq!(
+            play(&p, &tls(TlsProblem::UnknownIssuer), Duration::ZERO).0,
+            1
+        );
+    }
+
+    #[test]
+    fn another_error_starts_a_new_quick_run() {
+        let p = RetryPolicy::new(Duration::from_secs(600));
+        let mut t = Tally::default();
+        let mut clock = Duration::ZERO;
+        let mut waits = 0;
+        // refused ×4, a 503, refused ×4: all retried (each run of refusals stays under 5).
+        for e in (0..4)
+            .map(|_| refused())
+            .chain([status(503, false)])
+            .chain((0..4).map(|_| refused()))
+        {
+            t.attempts += 1;
+            t.attempt_started = clock;
+            let w = p
+                .next_wait(&e, &mut t, clock, Some(Duration::from_secs(1)), 0.5)
+                .expect("retried");
+            clock += w;
+            waits += 1;
+        }
+        assert_eq!(waits, 9);
+        // The fifth refusal in a row stops it.
+        t.attempts += 1;
+        assert_eq!(p.next_wait(&refused(), &mut t, clock, None, 0.5), None);
     }
 }

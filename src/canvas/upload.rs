@@ -154,6 +154,7 @@ fn build_upload_http(
     let mut b = reqwest::Client::builder()
         .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(connect_timeout)
+        .dns_resolver(super::net::Resolver::shared())
         .redirect(reqwest::redirect::Policy::none());
     if let Some(ca) = ca_cert {
         for c in crate::canvas::client::load_ca(ca)? {
@@ -461,6 +462,7 @@ async fn upload_once(
             timeout,
             body_sent,
             detail,
+            unreachable: None,
         };
     let file = std::fs::File::open(&bundle.path).map_err(|e| {
         transport(
@@ -501,12 +503,7 @@ async fn upload_once(
         .await
         .map_err(|e| {
             let body_sent = sent.load(Ordering::Relaxed) > 0;
-            transport(
-                e.is_connect(),
-                e.is_timeout(),
-                body_sent && !e.is_connect(),
-                error_chain(&e),
-            )
+            super::net::from_reqwest(&shown, url, e, body_sent)
         })?;
     let (status, headers, body) = answer(resp).await;
     if status.is_success() || status.is_redirection() {

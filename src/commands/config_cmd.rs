@@ -75,7 +75,9 @@ fn show(ctx: &Ctx) -> Result<Exit> {
 }
 
 async fn check(ctx: &Ctx) -> Result<Exit> {
-    let client = ctx.client()?;
+    let mut client = ctx.client()?;
+    // A check is one try: it reports how things are now, and never waits out the budget.
+    client.retry = client.retry.clone().once();
     let url = client.account_url("");
     let acct = client.get("GET account", &url).await.map_err(|e| {
         let f = e.into_failure();

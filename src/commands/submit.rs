@@ -394,7 +394,7 @@ fn may_have_created(e: &HttpError) -> bool {
     match e {
         HttpError::Transport { .. } => !not_acted_on(e),
         HttpError::BadBody { .. } => true,
-        HttpError::Status { .. } => false,
+        HttpError::Status { .. } | HttpError::Tls { .. } => false,
     }
 }
 

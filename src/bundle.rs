@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::cli::Extension;
 use crate::exit::{Failure, Result};
+use crate::settings::Extension;
 
 /// A file ready to upload.
 #[derive(Debug)]

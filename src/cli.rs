@@ -1,12 +1,17 @@
 //! Command-line definitions. The doc comments here are the `--help` text.
 //!
-//! Settings that can also come from the environment or the config file are `Option`s with no
-//! clap default: `config.rs` layers flag > env > file > default and records where each value
-//! came from, which a clap default would hide.
+//! Settings (anything that can also come from the environment or the config file) are not
+//! here: their arguments are built from the settings table (`settings/table.rs`) by
+//! [`command`], and `Settings::load` resolves them. What is here is each command's own
+//! arguments and the run's flags (-c, --profile, -v, -q, --json).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::env_names as envn;
+use crate::settings::RunFlags;
+use crate::settings::table;
 
 /// The contract's exit codes, for `--help`.
 const EXIT_CODES: &str = "\
@@ -58,110 +63,70 @@ pub struct GlobalArgs {
         short = 'c',
         long,
         global = true,
-        env = "CANVAS_SIS_CONFIG",
-        value_name = "FILE"
+        env = envn::CONFIG,
+        value_name = "FILE",
+        help_heading = table::CONNECTION
     )]
     pub config: Option<PathBuf>,
 
     /// Use the [profiles.NAME] section of the config file (its keys override the top-level ones).
-    #[arg(long, global = true, env = "CANVAS_SIS_PROFILE", value_name = "NAME")]
+    #[arg(long, global = true, env = envn::PROFILE, value_name = "NAME", help_heading = table::CONNECTION)]
     pub profile: Option<String>,
 
-    /// Canvas base URL, e.g. https://canvas.example.edu (config: base_url).
-    /// http:// is refused unless the host is loopback.
-    #[arg(long, global = true, env = "CANVAS_BASE_URL", value_name = "URL")]
-    pub base_url: Option<String>,
-
-    /// Root account: a numeric id, `self`, or `sis_account_id:XYZ` (config: account_id) [default: self]
-    #[arg(long, global = true, env = "CANVAS_ACCOUNT_ID", value_name = "ID")]
-    pub account_id: Option<String>,
-
-    /// File holding the access token (config: token_file). The token itself may instead be in
-    /// CANVAS_ACCESS_TOKEN.
-    #[arg(long, global = true, value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-
-    /// Directory of the log file (config: [log] dir) [default: $XDG_STATE_HOME/canvas-sis]
-    #[arg(long, global = true, env = "CANVAS_SIS_LOG_DIR", value_name = "DIR")]
-    pub log_dir: Option<PathBuf>,
-
-    /// Log file name (config: [log] file) [default: canvas_sis.log]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub log_file: Option<String>,
-
     /// Write no log file (config: [log] dir = "").
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = table::LOGGING)]
     pub no_log_file: bool,
 
     /// More detail on stderr, as syslog-style log lines (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = table::LOGGING)]
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = table::LOGGING)]
     pub quiet: bool,
 
     /// Print the command's result as one JSON document on stdout (human text goes to stderr).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = table::LOGGING)]
     pub json: bool,
-
-    /// Colour on a terminal (config: color) [default: auto; NO_COLOR is honoured]
-    #[arg(long, global = true, value_name = "WHEN")]
-    pub color: Option<When>,
-
-    /// Progress bars on stderr; auto means only on a terminal (config: progress) [default: auto]
-    #[arg(long, global = true, value_name = "WHEN")]
-    pub progress: Option<When>,
-
-    /// Trust this PEM CA certificate as well as the system roots (config: ca_cert).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub ca_cert: Option<PathBuf>,
-
-    /// Give up retrying throttled or failing requests after this long; a host that does not resolve or refuses connections gets 5 quick attempts only (config: retry_budget) [default: 10m]
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub retry_budget: Option<String>,
-
-    /// TCP/TLS connect timeout (config: connect_timeout) [default: 30s]
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub connect_timeout: Option<String>,
-
-    /// Time to wait for an answer to a request (config: read_timeout) [default: 120s]
-    #[arg(long, global = true, value_name = "DURATION")]
-    pub read_timeout: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum When {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Extension {
-    Csv,
-    Zip,
-    Xml,
-}
-
-impl Extension {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Extension::Csv => "csv",
-            Extension::Zip => "zip",
-            Extension::Xml => "xml",
+impl GlobalArgs {
+    /// The run's own flags, with whether -c and --profile came from the environment.
+    pub fn run_flags(&self, m: &clap::ArgMatches) -> RunFlags {
+        let from_env =
+            |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::EnvVariable);
+        RunFlags {
+            config: self.config.clone(),
+            config_from_env: from_env("config"),
+            profile: self.profile.clone(),
+            profile_from_env: from_env("profile"),
+            no_log_file: self.no_log_file,
+            verbose: self.verbose,
+            quiet: self.quiet,
+            json: self.json,
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum UploadMode {
-    /// Raw body below the size threshold, the file-upload flow above it.
-    Auto,
-    /// The file as the raw request body.
-    Direct,
-    /// Canvas's pre_attachment file-upload flow.
-    FileUpload,
+/// The whole command line: the derive definitions, plus an argument for every row of the
+/// settings table (flag, env, help, default), with an empty environment variable treated as
+/// unset (as `CANVAS_ACCESS_TOKEN` and `NO_COLOR` are): `CANVAS_BASE_URL=` in a unit file or
+/// cron table must not hide the config file's value, nor be a usage error.
+pub fn command() -> clap::Command {
+    let mut cmd = crate::settings::add_args(<Cli as clap::CommandFactory>::command());
+    let empty: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| {
+            a.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|v| v.is_empty())
+        })
+        .map(|a| a.get_id().to_string())
+        .collect();
+    for id in empty {
+        cmd = cmd.mut_arg(id, |a| a.env(None::<&str>));
+    }
+    cmd
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,110 +193,18 @@ pub struct ValidateArgs {
     pub import_type: Option<String>,
 }
 
-/// Every Canvas import option (reference §2.1). Each may also be set under [import] in the config.
-#[derive(Debug, Args, Default, Clone)]
-pub struct ImportArgs {
-    /// import_type sent to Canvas [default: instructure_csv]
-    #[arg(long, value_name = "TYPE")]
-    pub import_type: Option<String>,
-    /// Override the extension detected from the file name (must match the content).
-    #[arg(long, value_name = "EXT")]
-    pub extension: Option<Extension>,
-    /// Term batch mode: delete what is not in this import, within --batch-mode-term-id.
-    #[arg(long)]
-    pub batch_mode: bool,
-    /// The active term that batch-mode deletions are limited to (id or sis_term_id:X).
-    #[arg(long, value_name = "ID")]
-    pub batch_mode_term_id: Option<String>,
-    /// Batch mode across every term in this import's terms file (requires --change-threshold).
-    #[arg(long)]
-    pub multi_term_batch_mode: bool,
-    /// Abort batch cleanup / skip diffing above this percentage of change (1-100).
-    #[arg(long, value_name = "PCT")]
-    pub change_threshold: Option<u32>,
-    /// Skip rows with a deleted status.
-    #[arg(long)]
-    pub skip_deletes: bool,
-    /// Overwrite fields changed in the Canvas UI ("sticky" fields).
-    #[arg(long)]
-    pub override_sis_stickiness: bool,
-    /// With --override-sis-stickiness: make the changed fields sticky.
-    #[arg(long)]
-    pub add_sis_stickiness: bool,
-    /// With --override-sis-stickiness: clear stickiness on the fields this import touches.
-    #[arg(long)]
-    pub clear_sis_stickiness: bool,
-    /// Replace the SIS id of a login whose login_id is claimed, instead of skipping the row.
-    #[arg(long)]
-    pub update_sis_id_if_login_claimed: bool,
-    /// Diff against the last successful import of this data set (at most 128 characters).
-    #[arg(long, value_name = "ID")]
-    pub diffing_data_set_identifier: Option<String>,
-    /// Join the data set but apply this import in full.
-    #[arg(long)]
-    pub diffing_remaster_data_set: bool,
-    /// Status for enrollments missing from a diffed import: deleted, completed, inactive, deleted_last_completed.
-    #[arg(long, value_name = "S")]
-    pub diffing_drop_status: Option<String>,
-    /// Status for users missing from a diffed import: deleted, suspended.
-    #[arg(long, value_name = "S")]
-    pub diffing_user_remove_status: Option<String>,
-    /// How batch mode drops missing enrollments: deleted, completed, inactive.
-    #[arg(long, value_name = "S")]
-    pub batch_mode_enrollment_drop_status: Option<String>,
-    /// Skip diffing when the diff has more rows than this.
-    #[arg(long, value_name = "N")]
-    pub diff_row_count_threshold: Option<i64>,
-}
-
-/// How a watch polls (each may also be set under [watch] in the config).
-#[derive(Debug, Args, Default, Clone)]
-pub struct PollArgs {
-    /// Time between polls: a humantime like 30s or 2m, or bare seconds [default: 60s]
-    #[arg(long, value_name = "DURATION")]
-    pub interval: Option<String>,
-    /// Give up (exit 4) after this many polls [default: 60]
-    #[arg(long, value_name = "N")]
-    pub max_polls: Option<u32>,
-}
-
+/// `submit`: its settings (import options, safety, watching) come from the settings table.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The bundle: a .csv, .zip or .xml file, or a directory of CSVs (zipped on the fly).
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
-    #[command(flatten)]
-    pub import: ImportArgs,
-    #[command(flatten)]
-    pub poll: PollArgs,
     /// Follow the import to its end after submitting.
-    #[arg(long)]
+    #[arg(long, help_heading = table::WATCHING)]
     pub watch: bool,
-    /// Send without validating locally first.
-    #[arg(long)]
-    pub no_validate: bool,
     /// Validate and print the exact request that would be sent; send nothing.
-    #[arg(long)]
+    #[arg(long, help_heading = table::SUBMIT)]
     pub dry_run: bool,
-    /// Validation warnings block the upload too (exit 65).
-    #[arg(long)]
-    pub strict: bool,
-    /// Exit 75, sending nothing, when Canvas already runs or queues an import for the account.
-    #[arg(long)]
-    pub if_idle: bool,
-    /// Exit 75, sending nothing, when the same content went to the same account within --dedupe-window.
-    #[arg(long)]
-    pub once: bool,
-    /// How far back a re-submit of the same content is noticed [default: 6h]
-    #[arg(long, value_name = "DURATION")]
-    pub dedupe_window: Option<String>,
-    /// Wait this long for another canvas-sis run on the same account instead of exiting 75
-    /// (config: [watch] wait_lock) [default: 0s]
-    #[arg(long, value_name = "DURATION")]
-    pub wait_lock: Option<String>,
-    /// Raw body, or Canvas's pre_attachment file-upload flow [default: auto]
-    #[arg(long, value_name = "MODE")]
-    pub upload_mode: Option<UploadMode>,
 }
 
 #[derive(Debug, Args)]
@@ -346,8 +219,6 @@ pub struct WatchCmdArgs {
     /// Watch the newest import this host submitted (from the state journal).
     #[arg(long)]
     pub last: bool,
-    #[command(flatten)]
-    pub poll: PollArgs,
     /// Ignored: watch takes no lock (kept so that old scripts still parse)
     #[arg(long, value_name = "DURATION", hide = true)]
     pub wait_lock: Option<String>,
@@ -409,8 +280,6 @@ pub struct RestoreArgs {
     /// Restore only items the import moved to completed.
     #[arg(long)]
     pub unconclude_only: bool,
-    #[command(flatten)]
-    pub poll: PollArgs,
 }
 
 #[derive(Debug, Args)]

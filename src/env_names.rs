@@ -15,3 +15,23 @@ pub const HOME: &str = "HOME";
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const TERM: &str = "TERM";
+/// The terminal width, for progress bars.
+pub const COLUMNS: &str = "COLUMNS";
+
+/// Every name above, for the test that the command line names no other.
+pub const ALL: &[&str] = &[
+    CONFIG,
+    PROFILE,
+    BASE_URL,
+    ACCOUNT_ID,
+    ACCESS_TOKEN,
+    LOG_DIR,
+    NO_COLOR,
+    JOURNAL_STREAM,
+    SYSLOG_SOCKET,
+    HOME,
+    XDG_STATE_HOME,
+    XDG_CONFIG_HOME,
+    TERM,
+    COLUMNS,
+];

@@ -1,6 +1,6 @@
 //! canvas-sis: validate, submit and watch Canvas LMS SIS imports.
 //!
-//! `main.rs` only calls [`run`]; the command-line surface is in `cli`, settings in `config`,
+//! `main.rs` only calls [`run`]; the command-line surface is in `cli`, settings in `settings`,
 //! talking to Canvas in `canvas`, local checks in `validate`, one module per subcommand in
 //! `commands`. `docs/ARCHITECTURE.md` shows the layers; a `§N` in a comment is a section of
 //! `docs/canvas-sis-api.md` (how Canvas behaves), and `docs/cli-contract.md` is the contract.
@@ -9,7 +9,6 @@ pub mod bundle;
 pub mod canvas;
 pub mod cli;
 pub mod commands;
-pub mod config;
 pub mod env_names;
 pub mod exit;
 pub mod import_options;
@@ -21,19 +20,21 @@ pub mod output;
 pub mod paths;
 pub mod progress;
 pub mod redact;
+pub mod settings;
 pub mod syslog;
 pub mod validate;
 
 use std::io::IsTerminal;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
-use crate::cli::{Cli, Command, When};
+use crate::cli::{Cli, Command};
 use crate::exit::Exit;
+use crate::settings::When;
 
 /// Parse the command line, run the command, and return the process exit code.
 pub fn run() -> u8 {
-    let matches = command().get_matches();
+    let matches = cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -45,7 +46,8 @@ pub fn run() -> u8 {
         }
         _ => {}
     }
-    let mut settings = match config::Settings::load(&cli.global, &matches) {
+    let run_flags = cli.global.run_flags(&matches);
+    let mut settings = match settings::Settings::load(&run_flags, &matches) {
         Ok(s) => s,
         Err(f) => {
             early_error(&f);
@@ -134,26 +136,6 @@ pub fn run() -> u8 {
 /// errors: `error: message`, then the hint.
 fn early_error(f: &exit::Failure) {
     eprintln!("error: {f}");
-}
-
-/// The clap command, with an empty environment variable treated as unset (as
-/// `CANVAS_ACCESS_TOKEN` and `NO_COLOR` are): `CANVAS_BASE_URL=` in a unit file or cron
-/// table must not hide the config file's value, nor be a usage error.
-fn command() -> clap::Command {
-    let mut cmd = Cli::command();
-    let empty: Vec<String> = cmd
-        .get_arguments()
-        .filter(|a| {
-            a.get_env()
-                .and_then(std::env::var_os)
-                .is_some_and(|v| v.is_empty())
-        })
-        .map(|a| a.get_id().to_string())
-        .collect();
-    for id in empty {
-        cmd = cmd.mut_arg(id, |a| a.env(None::<&str>));
-    }
-    cmd
 }
 
 fn run_plain(cmd: Command) -> exit::Result<Exit> {

@@ -19,9 +19,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{Layer, Registry};
 
-use crate::config::{LogFormat, LogSettings};
 use crate::exit::{Failure, Result};
 use crate::logfile::LogFile;
+use crate::settings::{LogFormat, LogSettings};
 
 /// Keeps the file writer alive; dropping it flushes what is buffered. Held by `main`.
 pub struct LogGuard {

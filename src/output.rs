@@ -3,9 +3,9 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use crate::cli::When;
 use crate::commands::Ctx;
 use crate::exit::{Failure, Result};
+use crate::settings::When;
 
 /// How a cell is coloured on a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 
-use crate::cli::When;
+use crate::settings::When;
 
 /// Redraws per second (indicatif's own limit; a bar costs nothing between redraws).
 const REFRESH_HZ: u8 = 8;
@@ -162,7 +162,7 @@ impl AnsiStderr {
 
 impl TermLike for AnsiStderr {
     fn width(&self) -> u16 {
-        std::env::var("COLUMNS")
+        std::env::var(crate::env_names::COLUMNS)
             .ok()
             .and_then(|c| c.parse().ok())
             .unwrap_or(100)

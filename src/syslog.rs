@@ -24,8 +24,8 @@ use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::config::LogSettings;
 use crate::env_names;
+use crate::settings::LogSettings;
 
 /// Where syslog listens on Linux and most Unixes.
 pub const DEFAULT_SOCKET: &str = "/dev/log";

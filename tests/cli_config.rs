@@ -442,3 +442,116 @@ fn profile_with_its_own_base_url_never_sends_the_top_levels_token() {
     assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
     assert_eq!(auth(&a), vec!["Bearer token-for-a".to_string()]);
 }
+
+/// Every value is trimmed the same way, from every layer: an EnvironmentFile edited on
+/// Windows leaves a CR at the end of the account id. `~` in a path from the environment is
+/// the home directory.
+#[test]
+fn every_setting_is_trimmed_and_home_is_expanded() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(&cfg, "[watch]\ninterval = \" 2m \"\n").unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_ACCOUNT_ID", "1\r")
+        .env("CANVAS_SIS_LOG_DIR", "~/logs")
+        .args(["--json", "-c"])
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(shown(&o, "account_id").0, "1");
+    assert_eq!(
+        shown(&o, "log.dir").0,
+        home.path().join("logs").display().to_string()
+    );
+    assert_eq!(shown(&o, "watch.interval").0, "2m");
+}
+
+/// Unknown keys are reported in file order, each with the nearest real key.
+#[test]
+fn unknown_keys_in_line_order_with_did_you_mean() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "zebra = 1\nacount_id = 7\n[watch]\nintervall = \"5s\"\n",
+    )
+    .unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let z = err.find("unknown key zebra").expect(&err);
+    let a = err.find("unknown key acount_id").expect(&err);
+    let i = err.find("unknown key watch.intervall").expect(&err);
+    assert!(z < a && a < i, "{err}");
+    assert!(
+        err.contains("acount_id, ignored (did you mean account_id?)"),
+        "{err}"
+    );
+    assert!(err.contains("(did you mean watch.interval?)"), "{err}");
+}
+
+/// A bad duration is a usage error at the command line (exit 2), in our words.
+#[test]
+fn a_bad_duration_is_refused_at_parse_time() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args(["watch", "1", "--interval", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"soon\" is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A config file that another user owns, or that others may write, is refused: it decides
+/// where the token goes (as ssh refuses such a config).
+#[cfg(unix)]
+#[test]
+fn a_config_file_others_control_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("canvas_sis.toml");
+    std::fs::write(&cfg, "base_url = \"https://elsewhere.example\"\n").unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = bare_cmd(home.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("group or others may write"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = bare_cmd(home.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Owned by another user (needs root to make such a file).
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "run the tests as root (CI does): this part gives the file to nobody"
+    );
+    rustix::fs::chown(&cfg, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    let o = bare_cmd(home.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("belongs to uid 65534"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -200,3 +200,126 @@ fn every_section_citation_resolves_in_docs() {
     assert!(cited > 100, "only {cited} citations found");
     assert!(missing.is_empty(), "{missing:#?}");
 }
+
+/// Every environment variable the command line reads is one of `env_names.rs`'s, and every
+/// name there is a real one the code uses (no literal names elsewhere).
+#[test]
+fn every_env_name_comes_from_env_names() {
+    let mut stack = vec![canvas_sis::cli::command()];
+    let mut seen = 0;
+    while let Some(cmd) = stack.pop() {
+        for a in cmd.get_arguments() {
+            if let Some(env) = a.get_env() {
+                seen += 1;
+                let env = env.to_str().unwrap();
+                assert!(
+                    canvas_sis::env_names::ALL.contains(&env),
+                    "--{} reads {env}, which env_names.rs does not define",
+                    a.get_id()
+                );
+            }
+        }
+        stack.extend(cmd.get_subcommands().cloned());
+    }
+    assert!(seen >= 5, "only {seen} args read the environment");
+    // No literal variable name outside env_names.rs.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("src")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.ends_with("env_names.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for name in canvas_sis::env_names::ALL {
+                assert!(
+                    !text.contains(&format!("\"{name}\"")),
+                    "{} writes \"{name}\" instead of the env_names constant",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+/// What `--help` says a default is, is what a run without any setting gets (`config show`):
+/// both come from the settings table, and this keeps them from drifting apart.
+#[test]
+fn help_defaults_are_the_effective_defaults() {
+    use canvas_sis::settings::table::{Kind, TABLE};
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let effective = |key: &str| -> (String, String) {
+        let s = shown["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("config show lists {key}"));
+        (
+            s["value"].as_str().unwrap().to_string(),
+            s["source"].as_str().unwrap().to_string(),
+        )
+    };
+    let mut checked = 0;
+    for cmd in ["submit", "watch", "restore", "status"] {
+        let help = stdout(
+            &bare_cmd(home.path())
+                .args([cmd, "--help"])
+                .output()
+                .unwrap(),
+        );
+        for d in TABLE {
+            let Some(flag) = d.flag else { continue };
+            // An entry starts a line; the flag may also be named inside another's help.
+            let Some(at) = [" ", "\n"]
+                .iter()
+                .find_map(|end| help.find(&format!("\n      --{flag}{end}")))
+                .map(|n| n + 7)
+            else {
+                continue;
+            };
+            let next = help[at + 2..]
+                .find("\n      --")
+                .or_else(|| help[at + 2..].find("\n  -"))
+                .map_or(help.len(), |n| at + 2 + n);
+            let entry = help[at..next]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let Some(def) = entry
+                .split("[default: ")
+                .nth(1)
+                .map(|s| s.split(']').next().unwrap())
+            else {
+                assert!(
+                    d.default.is_none() || d.kind == Kind::Switch,
+                    "{cmd} --help: --{flag} gives no default: {entry}"
+                );
+                continue;
+            };
+            let (value, source) = effective(d.key);
+            assert_eq!(source, "default", "{}", d.key);
+            if d.key == "log.dir" {
+                assert!(value.ends_with("state/canvas-sis"), "{value}");
+            } else {
+                assert_eq!(
+                    d.kind.parse(def),
+                    d.kind.parse(&value),
+                    "{cmd} --help says --{flag} defaults to {def}, a plain run uses {value}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} defaults checked");
+}

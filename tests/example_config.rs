@@ -35,6 +35,36 @@ fn the_example_config_uses_only_known_keys() {
     let out = out.replace("ca_cert = \"/etc/ssl/private-ca.pem\"", "");
     let out = out.replace("access_token = \"\"", "");
     assert!(keys >= 40, "found {keys} keys");
+    // Every key of the settings table is shown in the example.
+    let mut section = String::new();
+    let mut shown = std::collections::HashSet::new();
+    for line in out.lines() {
+        if let Some(s) = line.strip_prefix('[') {
+            section = s.trim_end_matches(']').to_string();
+        } else if let Some((k, _)) = line.split_once(" = ") {
+            shown.insert(if section.is_empty() {
+                k.to_string()
+            } else {
+                format!("{section}.{k}")
+            });
+        }
+    }
+    for d in canvas_sis::settings::table::TABLE {
+        if d.key == "token_file" || d.key == "access_token" || d.key == "ca_cert" {
+            continue; // replaced above, present in the original text
+        }
+        assert!(
+            shown.contains(d.key),
+            "canvas_sis.example.toml lacks {}",
+            d.key
+        );
+    }
+    for k in ["token_file", "access_token", "ca_cert"] {
+        assert!(
+            text.contains(&format!("# {k} = ")),
+            "canvas_sis.example.toml lacks {k}"
+        );
+    }
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("c.toml");
     std::fs::write(&cfg, &out).unwrap();

@@ -22,8 +22,8 @@ use super::error::{HttpError, body_start, canvas_message, parse_retry_after};
 use super::paginate::{PAGE_CAP, next_link};
 use super::retry::{RetryError, RetryPolicy};
 use super::types::{Import, Progress};
-use crate::config::{Network, Settings};
 use crate::exit::{Exit, Failure, Result};
+use crate::settings::{Connection, Network};
 
 /// Largest JSON answer read (a SisImport with 24+24 messages is a few kB; a page of 100 is
 /// well under 1 MB). A proxy that streams something huge is cut off here.
@@ -61,7 +61,7 @@ pub enum Body {
 }
 
 impl Client {
-    pub fn new(net: &Network, s: &Settings) -> Result<Client> {
+    pub fn new(net: &Network, s: &Connection) -> Result<Client> {
         let mut b = reqwest::Client::builder()
             .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(s.connect_timeout)
@@ -71,7 +71,7 @@ impl Client {
                     return attempt.error("more than 5 redirects");
                 }
                 let next = attempt.url().to_string();
-                match crate::config::check_base_url(&next) {
+                match crate::settings::check_base_url(&next) {
                     Ok(_) => attempt.follow(),
                     Err(e) => attempt.error(format!("redirect to {next} refused: {e}")),
                 }

@@ -36,9 +36,9 @@ use super::client::{Body, Client, bad_shape, error_chain, not_acted_on, upload_t
 use super::error::{HttpError, body_start, canvas_message, parse_retry_after};
 use super::types::{Import, State};
 use crate::bundle::Bundle;
-use crate::cli::UploadMode;
-use crate::config::Settings;
 use crate::exit::{Exit, Failure, Result};
+use crate::settings::Connection;
+use crate::settings::UploadMode;
 
 /// `--upload-mode auto`: bundles of this size and above use the file-upload flow.
 pub const AUTO_THRESHOLD: u64 = 100 * 1024 * 1024;
@@ -130,12 +130,8 @@ pub struct UploadHttp {
 
 impl UploadHttp {
     /// With `--ca-cert`, `--connect-timeout` and `--read-timeout` from the settings.
-    pub fn new(settings: &Settings) -> Result<UploadHttp> {
-        build_upload_http(
-            settings.ca_cert.as_deref(),
-            settings.connect_timeout,
-            settings.read_timeout,
-        )
+    pub fn new(c: &Connection) -> Result<UploadHttp> {
+        build_upload_http(c.ca_cert.as_deref(), c.connect_timeout, c.read_timeout)
     }
 
     /// The system's roots and the contract's default timeouts (30 s connect, 120 s read).
@@ -238,7 +234,7 @@ pub async fn file_upload_observed(
     pending.store(id, Ordering::Relaxed);
     let upload_url = Url::parse(&upload_url)
         .ok()
-        .filter(|u| crate::config::check_base_url(u.as_str()).is_ok())
+        .filter(|u| crate::settings::check_base_url(u.as_str()).is_ok())
         .ok_or_else(|| {
             Failure::new(
                 Exit::Unavailable,
@@ -554,7 +550,7 @@ async fn confirm(client: &Client, http: &UploadHttp, loc: &Url) -> std::result::
             .map(|_| ())
             .map_err(|e| e.last.to_string());
     }
-    crate::config::check_base_url(loc.as_str()).map_err(|e| format!("not followed: {e}"))?;
+    crate::settings::check_base_url(loc.as_str()).map_err(|e| format!("not followed: {e}"))?;
     let resp = http
         .http
         .get(loc.clone())
@@ -584,17 +580,14 @@ fn origin_of_str(s: &str) -> String {
 /// A [`Client`] for tests and benchmarks, without a config file or command line.
 #[doc(hidden)]
 pub fn client_for_tests(base_url: &str, token: &str, account: &str) -> Result<Client> {
-    use crate::config::{LogFormat, LogSettings, Network, Rotation, Source, Sourced};
-    let base = crate::config::check_base_url(base_url).map_err(Failure::config)?;
+    use crate::settings::{Network, Source, Sourced};
+    let base = crate::settings::check_base_url(base_url).map_err(Failure::config)?;
     let net = Network {
         base,
         account: account.to_string(),
         token: secrecy::SecretString::from(token.to_string()),
     };
-    let s = Settings {
-        config_file: None,
-        file: None,
-        profile: None,
+    let c = Connection {
         base_url: Some(Sourced {
             value: base_url.to_string(),
             source: Source::Default,
@@ -604,28 +597,13 @@ pub fn client_for_tests(base_url: &str, token: &str, account: &str) -> Result<Cl
             source: Source::Default,
         },
         token: None,
-        log: LogSettings {
-            dir: None,
-            explicit_dir: false,
-            file: "canvas_sis.log".into(),
-            rotation: Rotation::Never,
-            keep: 1,
-            format: LogFormat::Syslog,
-            syslog: false,
-        },
-        color: crate::cli::When::Never,
-        progress: crate::cli::When::Never,
         ca_cert: None,
         retry_budget: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(60),
-        verbose: 0,
-        quiet: true,
-        json: false,
-        shown: Vec::new(),
-        warnings: Vec::new(),
+        dropped_token: None,
     };
-    Client::new(&net, &s)
+    Client::new(&net, &c)
 }
 
 /// Status, headers and (at most `MAX_ANSWER` bytes of) body of an upload-host answer.
@@ -648,6 +626,12 @@ mod tests {
     #[test]
     fn auto_picks_by_size() {
         let t = AUTO_THRESHOLD;
+        // The settings table's default is this threshold.
+        let d = crate::settings::table::def("import.file_upload_threshold");
+        assert_eq!(
+            d.kind.parse(d.default.unwrap()),
+            Ok(crate::settings::table::Value::Size(t))
+        );
         assert_eq!(choose_mode(UploadMode::Auto, t - 1, t), Mode::Direct);
         assert_eq!(choose_mode(UploadMode::Auto, t, t), Mode::FileUpload);
         assert_eq!(choose_mode(UploadMode::Direct, 10 * t, t), Mode::Direct);

@@ -12,45 +12,9 @@ use super::Ctx;
 
 pub async fn run(c: ConfigCmd, ctx: &mut Ctx) -> Result<Exit> {
     match c {
-        ConfigCmd::Show => {
-            resolve_command_keys(ctx)?;
-            show(ctx)
-        }
+        ConfigCmd::Show => show(ctx),
         ConfigCmd::Check => check(ctx).await,
     }
-}
-
-/// The `[import]` and `[watch]` keys are resolved by the commands that use them; resolve
-/// them here too (no flags given) so `config show` lists what a plain `submit` would use.
-fn resolve_command_keys(ctx: &mut Ctx) -> Result<()> {
-    let matches = ctx.matches.clone();
-    let mut r = ctx.settings.resolver(&matches);
-    let args = crate::cli::SubmitArgs {
-        path: Default::default(),
-        import: Default::default(),
-        poll: Default::default(),
-        watch: false,
-        no_validate: false,
-        dry_run: false,
-        strict: false,
-        if_idle: false,
-        once: false,
-        dedupe_window: None,
-        wait_lock: None,
-        upload_mode: None,
-    };
-    crate::import_options::ImportOptions::resolve(&args.import, &mut r)?;
-    super::watch::PollSettings::resolve(&args.poll, &mut r)?;
-    super::submit::Guards::resolve(&args, &mut r)?;
-    r.switch("import.strict", false, "--strict")?;
-    r.get(
-        "import.validate",
-        None,
-        crate::config::toml_bool,
-        Some(true),
-        |b| b.to_string(),
-    )?;
-    Ok(())
 }
 
 fn show(ctx: &Ctx) -> Result<Exit> {

@@ -7,11 +7,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tracing::info;
 
-use crate::config::{Settings, Source, Sourced};
 use crate::exit::{Exit, Failure, Result};
+use crate::settings::{PollSettings, Settings, Source, Sourced};
 
 use super::Ctx;
-use super::watch::PollSettings;
 
 /// The sample bundle, compiled in.
 const SAMPLE: &[(&str, &[u8])] = &[
@@ -40,6 +39,12 @@ const SAMPLE: &[(&str, &[u8])] = &[
         include_bytes!("../../samples/bundle/enrollments.csv"),
     ),
 ];
+
+/// The demo polls its simulator every second: a watch a person sits through.
+const DEMO_POLL: PollSettings = PollSettings {
+    interval: Duration::from_secs(1),
+    max_polls: 30,
+};
 
 /// The simulator and the demo's files; kept alive for the run.
 pub struct Demo {
@@ -72,20 +77,22 @@ pub fn prepare(settings: &mut Settings) -> Result<Demo> {
             format!("cannot start the simulator: {e}"),
         )
     })?;
-    settings.base_url = Some(Sourced {
+    settings.connection.base_url = Some(Sourced {
         value: sim.url(),
         source: Source::Default,
     });
-    settings.account_id = Sourced {
+    settings.connection.account_id = Sourced {
         value: "self".into(),
         source: Source::Default,
     };
-    settings.token = Some(Sourced {
+    settings.poll = DEMO_POLL;
+    settings.connection.token = Some(Sourced {
         value: SecretString::from(sim.token()),
         source: Source::Default,
     });
     settings.log.dir = Some(dir.join("log"));
-    settings.log.rotation = crate::config::Rotation::Never;
+    settings.log.rotation = crate::settings::Rotation::Never;
+    settings.log.explicit_dir = true;
     // Show the log lines themselves on stderr.
     settings.verbose = settings.verbose.max(1);
     Ok(Demo { sim, dir })
@@ -121,10 +128,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     crate::output::stdout_line(&imp.id.to_string())?;
 
     info!(target: "ui", "demo: step 3/3: watching import {} every 1s", imp.id);
-    let poll = PollSettings {
-        interval: Duration::from_secs(1),
-        max_polls: 30,
-    };
+    let poll = ctx.settings.poll.clone();
     let (exit, _) = super::watch::follow(&client, imp.id, &poll, ctx.settings.progress).await?;
     let requests = demo.sim.requests();
     info!(

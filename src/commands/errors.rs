@@ -126,7 +126,7 @@ async fn attachment(
         })?;
     match url.scheme() {
         "https" => {}
-        "http" if crate::config::check_base_url(url.as_str()).is_ok() => {}
+        "http" if crate::settings::check_base_url(url.as_str()).is_ok() => {}
         s => {
             return Err(Failure::new(
                 Exit::Unavailable,
@@ -137,7 +137,7 @@ async fn attachment(
         }
     }
     let n = client
-        .download(&url, path, ctx.settings.read_timeout)
+        .download(&url, path, ctx.settings.connection.read_timeout)
         .await?;
     if ctx.settings.json {
         ctx.print_json(&serde_json::json!({

@@ -10,9 +10,9 @@ use serde_json::Value;
 use crate::canvas::Import;
 use crate::canvas::ops::ListQuery;
 use crate::cli::{GlobalArgs, ListArgs};
-use crate::config::Settings;
 use crate::exit::{Exit, Failure, Result};
 use crate::output::{Cell, Style, Table};
+use crate::settings::Settings;
 
 use super::Ctx;
 use super::watch::elapsed;
@@ -146,13 +146,14 @@ pub fn row(v: &Value) -> Vec<Cell> {
 
 /// Settings for `[profiles.NAME]`: the same flags and environment, that profile's file keys.
 pub fn profile_settings(ctx: &Ctx, name: &str) -> Result<Settings> {
-    let mut g = GlobalArgs::from_arg_matches(&ctx.matches)
+    let g = GlobalArgs::from_arg_matches(&ctx.matches)
         .map_err(|e| Failure::usage(format!("cannot re-read the global flags: {e}")))?;
-    g.profile = Some(name.to_string());
-    if g.config.is_none() {
-        g.config = ctx.settings.config_file.clone();
+    let mut run = g.run_flags(&ctx.matches);
+    run.profile = Some(name.to_string());
+    if run.config.is_none() {
+        run.config = ctx.settings.config_file.clone();
     }
-    Settings::load(&g, &ctx.matches)
+    Settings::load(&run, &ctx.matches)
 }
 
 async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
@@ -181,7 +182,7 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
         let got = async {
             let s = profile_settings(ctx, name)?;
             let net = s.network()?;
-            let client = crate::canvas::Client::new(&net, &s)?;
+            let client = crate::canvas::Client::new(&net, &s.connection)?;
             client.list_imports(q, Some(a.limit)).await
         }
         .await;

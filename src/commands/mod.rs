@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use clap::ArgMatches;
 
 use crate::cli::Command;
-use crate::config::Settings;
 use crate::exit::{Exit, Failure, Result};
+use crate::settings::Settings;
 
 /// What a command gets besides its own arguments.
 pub struct Ctx {
@@ -36,7 +36,7 @@ pub struct Ctx {
 impl Ctx {
     pub fn client(&self) -> Result<crate::canvas::Client> {
         let net = self.settings.network()?;
-        crate::canvas::Client::new(&net, &self.settings)
+        crate::canvas::Client::new(&net, &self.settings.connection)
     }
 
     /// Print a JSON document on stdout (the `--json` result).

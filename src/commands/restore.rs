@@ -13,7 +13,8 @@ use crate::cli::RestoreArgs;
 use crate::exit::{Exit, Failure, Result};
 
 use super::Ctx;
-use super::watch::{PollSettings, interrupted, pace};
+use super::watch::{interrupted, pace};
+use crate::settings::PollSettings;
 
 pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
     if a.undelete_only && a.unconclude_only {
@@ -21,8 +22,7 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
             "--undelete-only and --unconclude-only cannot be used together (Canvas refuses both)",
         ));
     }
-    let matches = ctx.matches.clone();
-    let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
+    let poll = ctx.settings.poll.clone();
     let client = ctx.client()?;
     let id = a.id;
     let flags = RestoreFlags {

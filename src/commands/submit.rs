@@ -17,40 +17,23 @@ use crate::bundle::{self, Bundle};
 use crate::canvas::client::not_acted_on;
 use crate::canvas::{Body, Client, HttpError, Import};
 use crate::cli::SubmitArgs;
-use crate::cli::UploadMode;
-use crate::config::Resolver;
 use crate::exit::{Exit, Failure, Result};
 use crate::import_options::ImportOptions;
 use crate::journal::{self, Journal};
 use crate::validate;
 
 use super::Ctx;
-use super::watch::{PollSettings, follow};
+use super::watch::follow;
 
 /// How long to look for an import that a lost POST answer may have created.
 const LOOKUP_TRIES: u32 = 3;
 const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
 
 pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let matches = ctx.matches.clone();
-    let (opts, poll, do_validate, strict, guard) = {
-        let mut r = ctx.settings.resolver(&matches);
-        let opts = ImportOptions::resolve(&a.import, &mut r)?;
-        let poll = PollSettings::resolve(&a.poll, &mut r)?;
-        let do_validate = !a.no_validate
-            && r.get(
-                "import.validate",
-                None,
-                crate::config::toml_bool,
-                Some(true),
-                |b| b.to_string(),
-            )?
-            .map(|v| v.value)
-            .unwrap_or(true);
-        let strict = r.switch("import.strict", a.strict, "--strict")?;
-        let guard = Guards::resolve(&a, &mut r)?;
-        (opts, poll, do_validate, strict, guard)
-    };
+    let opts = ctx.settings.import.clone();
+    let poll = ctx.settings.poll.clone();
+    let guard = ctx.settings.submit.clone();
+    let (do_validate, strict) = (guard.validate, guard.strict);
     // Settings first: a missing URL or token should not wait for a long validation.
     let net = if a.dry_run {
         None
@@ -96,7 +79,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         return dry_run(ctx, &bundle, &query, report.as_ref());
     }
     let net = net.expect("set unless dry run");
-    let client = Client::new(&net, &ctx.settings)?;
+    let client = Client::new(&net, &ctx.settings.connection)?;
     if guard.if_idle {
         check_idle(&client).await?;
     }
@@ -329,20 +312,20 @@ fn dry_run(
     query: &[(&'static str, String)],
     report: Option<&validate::Report>,
 ) -> Result<Exit> {
-    let Some(url) = &ctx.settings.base_url else {
+    let Some(url) = &ctx.settings.connection.base_url else {
         return Err(Failure::config(
             "--dry-run prints the exact request, which needs the Canvas URL",
         )
         .hint("set --base-url, CANVAS_BASE_URL, or base_url in the config file"));
     };
-    let base = crate::config::check_base_url(&url.value).map_err(|e| {
+    let base = crate::settings::check_base_url(&url.value).map_err(|e| {
         Failure::config(format!(
             "base URL {:?} (from {}): {e}",
             url.value, url.source
         ))
     })?;
     // Encoded as the real request encodes it, so that the printed URL is the one sent.
-    let account = crate::canvas::client::account_segment(&ctx.settings.account_id.value);
+    let account = crate::canvas::client::account_segment(&ctx.settings.connection.account_id.value);
     let mut u = base
         .join(&format!("api/v1/accounts/{account}/sis_imports"))
         .expect("valid");
@@ -352,7 +335,7 @@ fn dry_run(
             q.append_pair(k, v);
         }
     }
-    let auth = if ctx.settings.token.is_some() {
+    let auth = if ctx.settings.connection.token.is_some() {
         "Bearer [redacted]"
     } else {
         "(no token set)"
@@ -408,7 +391,7 @@ struct Observers<'a> {
 /// Send the bundle by the chosen mode. The file-upload flow falls back to the direct upload
 /// when this Canvas does not know it, after aborting the file-less import it made instead.
 async fn upload(
-    settings: &crate::config::Settings,
+    settings: &crate::settings::Settings,
     client: &Client,
     bundle: &Bundle,
     query: &[(&'static str, String)],
@@ -420,7 +403,7 @@ async fn upload(
     use crate::canvas::upload::{self as up, FileUploadOutcome, Mode};
     if mode == Mode::FileUpload {
         info!(target: "canvas_sis", "uploading {} through Canvas's file-upload flow (pre_attachment)", up::human_bytes(bundle.len));
-        let http = up::UploadHttp::new(settings)?;
+        let http = up::UploadHttp::new(&settings.connection)?;
         match up::file_upload_observed(
             client,
             &http,
@@ -583,113 +566,6 @@ fn same_options(i: &Import, o: &ImportOptions) -> bool {
             .get("diffing_data_set_identifier")
             .and_then(Value::as_str)
             == o.diffing_data_set_identifier.as_deref()
-}
-
-/// The submit options that guard against overlaps and repeats (issue: never a duplicate).
-#[derive(Debug)]
-pub struct Guards {
-    pub once: bool,
-    pub if_idle: bool,
-    pub dedupe_window: Duration,
-    pub wait_lock: Duration,
-    pub upload_mode: UploadMode,
-    /// `auto` uses the file-upload flow from this size on.
-    pub file_upload_threshold: u64,
-}
-
-impl Guards {
-    pub fn resolve(a: &SubmitArgs, r: &mut Resolver) -> Result<Guards> {
-        let once = r.switch("import.once", a.once, "--once")?;
-        let if_idle = r.switch("import.if_idle", a.if_idle, "--if-idle")?;
-        let dedupe_window = r.duration(
-            "import.dedupe_window",
-            a.dedupe_window.as_ref(),
-            "--dedupe-window",
-            "6h",
-        )?;
-        let wait_lock = r.duration("watch.wait_lock", a.wait_lock.as_ref(), "--wait-lock", "0")?;
-        let upload_mode = r
-            .get(
-                "import.upload_mode",
-                a.upload_mode
-                    .map(|m| (m, "--upload-mode", "upload_mode", None)),
-                |v| match v.as_str() {
-                    Some("auto") => Ok(UploadMode::Auto),
-                    Some("direct") => Ok(UploadMode::Direct),
-                    Some("file-upload") => Ok(UploadMode::FileUpload),
-                    _ => Err("expected \"auto\", \"direct\" or \"file-upload\"".into()),
-                },
-                Some(UploadMode::Auto),
-                |m| format!("{m:?}").to_lowercase(),
-            )?
-            .expect("has default")
-            .value;
-        let file_upload_threshold = r
-            .get(
-                "import.file_upload_threshold",
-                None,
-                |v| match v {
-                    toml::Value::Integer(i) if *i > 0 => Ok(*i as u64),
-                    toml::Value::String(s) => parse_size(s),
-                    _ => Err("expected a size like \"100MiB\" or a number of bytes".into()),
-                },
-                Some(crate::canvas::upload::AUTO_THRESHOLD),
-                |n| show_size(*n),
-            )?
-            .expect("has default")
-            .value;
-        Ok(Guards {
-            once,
-            if_idle,
-            dedupe_window,
-            wait_lock,
-            upload_mode,
-            file_upload_threshold,
-        })
-    }
-}
-
-/// `100MiB`, `1.5GB`, `500k`, or bare bytes.
-/// A size for `config show`, exactly and in the unit it was likely written in (the
-/// default is `100MiB`, not "104.9 MB").
-fn show_size(n: u64) -> String {
-    for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
-        if n >= m && n.is_multiple_of(m) {
-            return format!("{} {unit}", n / m);
-        }
-    }
-    for (unit, m) in [("GB", 1_000_000_000u64), ("MB", 1_000_000), ("kB", 1000)] {
-        if n >= m && n.is_multiple_of(m) {
-            return format!("{} {unit}", n / m);
-        }
-    }
-    format!("{n} B")
-}
-
-pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size like \"100MiB\""))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "g" | "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} (use B, kB, MB, GB, KiB, MiB, GiB)"
-            ));
-        }
-    };
-    Ok((n * mult) as u64)
 }
 
 /// `--if-idle`: exit 75 when Canvas runs or queues an import for the account (§2.3: the

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use crate::canvas::{Client, Import, State};
-use crate::cli::{PollArgs, WatchCmdArgs};
-use crate::config::Resolver;
+use crate::cli::WatchCmdArgs;
 use crate::exit::{Exit, Failure, Result};
+use crate::settings::PollSettings;
 
 use super::Ctx;
 
@@ -19,60 +19,8 @@ use super::Ctx;
 /// (§2.1 step 6) and will never run.
 const STUCK_INITIALIZING: Duration = Duration::from_secs(120);
 
-#[cfg(test)]
-mod tests {
-    use super::pace;
-    use std::time::Duration;
-
-    #[test]
-    fn polls_slow_down_as_the_bucket_drains() {
-        let i = Duration::from_secs(1);
-        assert_eq!(pace(i, None), i);
-        assert_eq!(pace(i, Some(600.0)), i);
-        assert_eq!(
-            pace(Duration::ZERO, Some(250.0)),
-            Duration::from_millis(500)
-        );
-        assert_eq!(pace(i, Some(150.0)), Duration::from_secs(2));
-        assert_eq!(
-            pace(Duration::from_secs(60), Some(10.0)),
-            Duration::from_secs(240)
-        );
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct PollSettings {
-    pub interval: Duration,
-    pub max_polls: u32,
-}
-
-impl PollSettings {
-    pub fn resolve(a: &PollArgs, r: &mut Resolver) -> Result<PollSettings> {
-        let interval = r.duration("watch.interval", a.interval.as_ref(), "--interval", "60s")?;
-        let max_polls = r
-            .get(
-                "watch.max_polls",
-                a.max_polls.map(|v| (v, "--max-polls", "max_polls", None)),
-                |v| crate::config::toml_u64(v).map(|n| n as u32),
-                Some(60),
-                |v| v.to_string(),
-            )?
-            .expect("has default")
-            .value;
-        if max_polls == 0 {
-            return Err(Failure::usage("--max-polls must be at least 1"));
-        }
-        Ok(PollSettings {
-            interval,
-            max_polls,
-        })
-    }
-}
-
 pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let matches = ctx.matches.clone();
-    let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
+    let poll = ctx.settings.poll.clone();
     // Watching is read-only: it takes no lock, so a watch left open in a terminal never
     // makes the nightly submit exit 75 (and a second terminal can watch the nightly run).
     if a.wait_lock.is_some() {
@@ -95,7 +43,7 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
 
 /// `watch --last`: the newest import this host submitted to this account (the journal), else
 /// the newest one Canvas has that has not ended.
-async fn last_import(client: &Client, net: &crate::config::Network) -> Result<u64> {
+async fn last_import(client: &Client, net: &crate::settings::Network) -> Result<u64> {
     let journal = crate::paths::existing_state_dir()?
         .and_then(|d| crate::journal::Journal::new(&d).last(net.base.as_str(), &net.account));
     if let Some(e) = journal {
@@ -158,7 +106,7 @@ pub async fn follow(
     client: &Client,
     id: u64,
     poll: &PollSettings,
-    progress: crate::cli::When,
+    progress: crate::settings::When,
 ) -> Result<(Exit, Option<Import>)> {
     let started = Instant::now();
     let bar = crate::progress::WatchBar::new(id, progress);
@@ -329,5 +277,27 @@ fn log_end(imp: &Import, watched: Duration) {
     }
     if capped {
         warn!(target: "canvas_sis", "import {id}: Canvas lists only 24 messages here; `canvas-sis errors {id}` prints them all");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pace;
+    use std::time::Duration;
+
+    #[test]
+    fn polls_slow_down_as_the_bucket_drains() {
+        let i = Duration::from_secs(1);
+        assert_eq!(pace(i, None), i);
+        assert_eq!(pace(i, Some(600.0)), i);
+        assert_eq!(
+            pace(Duration::ZERO, Some(250.0)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(pace(i, Some(150.0)), Duration::from_secs(2));
+        assert_eq!(
+            pace(Duration::from_secs(60), Some(10.0)),
+            Duration::from_secs(240)
+        );
     }
 }

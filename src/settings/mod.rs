@@ -1,0 +1,717 @@
+//! Settings: every row of the table (`table.rs`) resolved once, flag > environment > config
+//! file > default, into the typed structs commands read.
+//!
+//! Every resolved value remembers where it came from, so `config show` can say
+//! "flag --interval", "env CANVAS_BASE_URL" or "./canvas_sis.toml:3". The token is held as a
+//! `SecretString` from the moment it is read and is never displayed.
+
+pub mod file;
+pub mod table;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::env_names as envn;
+use crate::exit::{Failure, Result};
+pub use crate::import_options::ImportOptions;
+pub use crate::logfile::Rotation;
+pub use file::ConfigFile;
+use table::{Def, Kind, Scope, TABLE, Value};
+
+/// Where a setting's value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    File { path: PathBuf, line: usize },
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(name) => write!(f, "flag --{name}"),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Source::Default => write!(f, "default"),
+        }
+    }
+}
+
+/// A value with its origin.
+#[derive(Clone, Debug)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Source,
+}
+
+/// `auto`, `always` or `never` (colour, progress bars).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum When {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The extension sent to Canvas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extension {
+    Csv,
+    Zip,
+    Xml,
+}
+
+impl Extension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Extension::Csv => "csv",
+            Extension::Zip => "zip",
+            Extension::Xml => "xml",
+        }
+    }
+    fn from_word(w: &str) -> Option<Extension> {
+        match w {
+            "csv" => Some(Extension::Csv),
+            "zip" => Some(Extension::Zip),
+            "xml" => Some(Extension::Xml),
+            _ => None,
+        }
+    }
+}
+
+/// How the bundle goes up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadMode {
+    /// Raw body below the size threshold, the file-upload flow above it.
+    Auto,
+    /// The file as the raw request body.
+    Direct,
+    /// Canvas's pre_attachment file-upload flow.
+    FileUpload,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Syslog,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    /// None: no log file.
+    pub dir: Option<PathBuf>,
+    /// The dir was set (flag, env, file), not the default in the state dir.
+    pub explicit_dir: bool,
+    pub file: String,
+    pub rotation: Rotation,
+    pub keep: usize,
+    pub format: LogFormat,
+    pub syslog: bool,
+}
+
+/// Where Canvas is and how to talk to it.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub base_url: Option<Sourced<String>>,
+    pub account_id: Sourced<String>,
+    pub token: Option<Sourced<SecretString>>,
+    pub ca_cert: Option<PathBuf>,
+    pub retry_budget: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    /// The profile whose own `base_url` kept the top level's token from applying.
+    pub dropped_token: Option<String>,
+}
+
+/// How a watch polls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollSettings {
+    pub interval: Duration,
+    pub max_polls: u32,
+}
+
+/// What `submit` checks before and while it sends.
+#[derive(Clone, Debug)]
+pub struct SubmitSettings {
+    pub validate: bool,
+    pub strict: bool,
+    pub if_idle: bool,
+    pub once: bool,
+    pub dedupe_window: Duration,
+    pub wait_lock: Duration,
+    pub upload_mode: UploadMode,
+    /// `auto` uses the file-upload flow from this size on.
+    pub file_upload_threshold: u64,
+}
+
+/// One line of `config show`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ShownSetting {
+    pub key: String,
+    pub value: String,
+    pub source: String,
+}
+
+/// The flags that are not settings (they say how this run talks, not what it talks to).
+#[derive(Clone, Debug, Default)]
+pub struct RunFlags {
+    pub config: Option<PathBuf>,
+    pub config_from_env: bool,
+    pub profile: Option<String>,
+    pub profile_from_env: bool,
+    pub no_log_file: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub json: bool,
+}
+
+/// Everything a command can know before it talks to anyone.
+#[derive(Debug)]
+pub struct Settings {
+    pub config_file: Option<PathBuf>,
+    pub file: Option<ConfigFile>,
+    pub profile: Option<String>,
+    pub connection: Connection,
+    pub log: LogSettings,
+    pub color: When,
+    pub progress: When,
+    pub verbose: u8,
+    pub quiet: bool,
+    pub json: bool,
+    pub import: ImportOptions,
+    pub poll: PollSettings,
+    pub submit: SubmitSettings,
+    /// For `config show`, in the table's order.
+    pub shown: Vec<ShownSetting>,
+    /// Non-fatal remarks about the configuration, printed once.
+    pub warnings: Vec<String>,
+}
+
+/// The resolved rows, by key.
+struct Resolved(HashMap<&'static str, Option<Sourced<Value>>>);
+
+impl Resolved {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} is not in the settings table"))
+            .as_ref()
+            .map(|s| &s.value)
+    }
+    /// A row with a default (the table's test checks every default parses).
+    fn must(&self, key: &str) -> &Value {
+        self.get(key)
+            .unwrap_or_else(|| panic!("{key} has a default in the settings table"))
+    }
+    fn text(&self, key: &str) -> Option<String> {
+        self.get(key).and_then(Value::text).map(str::to_string)
+    }
+    fn word(&self, key: &str) -> &str {
+        self.must(key).text().unwrap_or_default()
+    }
+    fn switch(&self, key: &str) -> bool {
+        matches!(self.get(key), Some(Value::Bool(true)))
+    }
+    fn duration(&self, key: &str) -> Duration {
+        match self.must(key) {
+            Value::Duration(d) => *d,
+            v => panic!("{key} is a duration, not {v:?}"),
+        }
+    }
+    fn count(&self, key: &str) -> Option<u64> {
+        match self.get(key) {
+            Some(Value::Count(n) | Value::Size(n)) => Some(*n),
+            _ => None,
+        }
+    }
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        match self.get(key) {
+            Some(Value::Path(p)) => Some(p.clone()),
+            _ => None,
+        }
+    }
+    fn sourced_text(&self, key: &str) -> Option<Sourced<String>> {
+        self.0.get(key).cloned().flatten().and_then(|s| {
+            Some(Sourced {
+                value: s.value.text()?.to_string(),
+                source: s.source,
+            })
+        })
+    }
+}
+
+/// The arg matches that hold `id`: the top level's or a subcommand's.
+fn holder<'m>(m: &'m ArgMatches, id: &str) -> Option<&'m ArgMatches> {
+    if m.try_contains_id(id).unwrap_or(false)
+        && matches!(
+            m.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    {
+        return Some(m);
+    }
+    let (_, sub) = m.subcommand()?;
+    holder(sub, id)
+}
+
+/// A row's value from the command line or its environment variable (clap reads both).
+fn from_args(m: &ArgMatches, d: &'static Def) -> Option<Sourced<Value>> {
+    let flag = d.flag?;
+    let hm = holder(m, d.key)?;
+    let source = match hm.value_source(d.key) {
+        Some(ValueSource::EnvVariable) => Source::Env(d.env.unwrap_or("environment")),
+        _ => Source::Flag(flag),
+    };
+    let value = if d.kind == Kind::Switch {
+        // A switch flag turns the default around (--batch-mode on, --no-validate off).
+        Value::Bool(d.default != Some("true"))
+    } else {
+        hm.get_one::<Value>(d.key)?.clone()
+    };
+    Some(Sourced { value, source })
+}
+
+impl Settings {
+    /// Resolve every setting. `matches` are the whole command line's.
+    pub fn load(run: &RunFlags, matches: &ArgMatches) -> Result<Settings> {
+        let config_file = file::config_path(run.config.as_deref());
+        let (cfile, warnings) = match &config_file {
+            Some(p) => {
+                let (f, w) = ConfigFile::load(p, run.profile.as_deref())?;
+                (Some(f), w)
+            }
+            None if run.profile.is_some() => {
+                return Err(Failure::config(format!(
+                    "--profile {} needs a config file, and none was found",
+                    run.profile.as_deref().unwrap_or_default()
+                ))
+                .hint("give one with -c FILE or CANVAS_SIS_CONFIG, or create ./canvas_sis.toml"));
+            }
+            None => (None, vec![]),
+        };
+        let mut shown = vec![ShownSetting {
+            key: "config".into(),
+            value: config_file
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            source: match (&run.config, &config_file) {
+                (Some(_), _) if run.config_from_env => Source::Env(envn::CONFIG).to_string(),
+                (Some(_), _) => Source::Flag("config").to_string(),
+                (None, Some(_)) => "default search".into(),
+                (None, None) => "-".into(),
+            },
+        }];
+        if let Some(p) = &run.profile {
+            shown.push(ShownSetting {
+                key: "profile".into(),
+                value: p.clone(),
+                source: if run.profile_from_env {
+                    Source::Env(envn::PROFILE).to_string()
+                } else {
+                    Source::Flag("profile").to_string()
+                },
+            });
+        }
+
+        let mut rows = HashMap::new();
+        for d in TABLE {
+            let v = resolve_row(d, matches, cfile.as_ref())?;
+            rows.insert(d.key, v);
+        }
+        let r = Resolved(rows);
+        let token = resolve_token(&r, cfile.as_ref())?;
+        for d in TABLE {
+            let row = r.0[d.key].as_ref();
+            let (value, source) = match (d.key, row) {
+                ("access_token", _) => continue,
+                ("token_file", _) => (
+                    match &token {
+                        Some(t) => format!("token set (from {})", t.source),
+                        None => "token not set".into(),
+                    },
+                    token
+                        .as_ref()
+                        .map(|t| t.source.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                (_, Some(s)) => (s.value.to_string(), s.source.to_string()),
+                (_, None) => ("(unset)".into(), "-".into()),
+            };
+            let key = if d.key == "token_file" {
+                "token"
+            } else {
+                d.key
+            };
+            shown.push(ShownSetting {
+                key: key.into(),
+                value,
+                source,
+            });
+        }
+
+        let log_dir = r.path("log.dir").expect("log.dir has a default");
+        let explicit_dir = r.0["log.dir"]
+            .as_ref()
+            .is_some_and(|s| s.source != Source::Default);
+        let dir = (!run.no_log_file && !log_dir.as_os_str().is_empty()).then_some(log_dir);
+        let when = |key| match r.word(key) {
+            "always" => When::Always,
+            "never" => When::Never,
+            _ => When::Auto,
+        };
+        let connection = Connection {
+            base_url: r.sourced_text("base_url"),
+            account_id: r
+                .sourced_text("account_id")
+                .expect("account_id has a default"),
+            token,
+            ca_cert: r.path("ca_cert"),
+            retry_budget: r.duration("retry_budget"),
+            connect_timeout: r.duration("connect_timeout"),
+            read_timeout: r.duration("read_timeout"),
+            dropped_token: cfile.as_ref().and_then(|f| f.dropped_token.clone()),
+        };
+        let log = LogSettings {
+            dir,
+            explicit_dir,
+            file: r.text("log.file").expect("log.file has a default"),
+            rotation: match r.word("log.rotation") {
+                "hourly" => Rotation::Hourly,
+                "never" => Rotation::Never,
+                _ => Rotation::Daily,
+            },
+            keep: r.count("log.keep").expect("log.keep has a default") as usize,
+            format: match r.word("log.format") {
+                "json" => LogFormat::Json,
+                _ => LogFormat::Syslog,
+            },
+            syslog: r.switch("log.syslog"),
+        };
+        let import = ImportOptions {
+            import_type: r.text("import.import_type").expect("has a default"),
+            extension: r
+                .text("import.extension")
+                .and_then(|w| Extension::from_word(&w)),
+            batch_mode: r.switch("import.batch_mode"),
+            batch_mode_term_id: r.text("import.batch_mode_term_id"),
+            multi_term_batch_mode: r.switch("import.multi_term_batch_mode"),
+            change_threshold: r
+                .count("import.change_threshold")
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            skip_deletes: r.switch("import.skip_deletes"),
+            override_sis_stickiness: r.switch("import.override_sis_stickiness"),
+            add_sis_stickiness: r.switch("import.add_sis_stickiness"),
+            clear_sis_stickiness: r.switch("import.clear_sis_stickiness"),
+            update_sis_id_if_login_claimed: r.switch("import.update_sis_id_if_login_claimed"),
+            diffing_data_set_identifier: r.text("import.diffing_data_set_identifier"),
+            diffing_remaster_data_set: r.switch("import.diffing_remaster_data_set"),
+            diffing_drop_status: r.text("import.diffing_drop_status"),
+            diffing_user_remove_status: r.text("import.diffing_user_remove_status"),
+            batch_mode_enrollment_drop_status: r.text("import.batch_mode_enrollment_drop_status"),
+            diff_row_count_threshold: match r.get("import.diff_row_count_threshold") {
+                Some(Value::Integer(n)) => Some(*n),
+                _ => None,
+            },
+        };
+        let poll = PollSettings {
+            interval: r.duration("watch.interval"),
+            max_polls: u32::try_from(r.count("watch.max_polls").expect("has a default"))
+                .unwrap_or(u32::MAX),
+        };
+        let submit = SubmitSettings {
+            validate: r.switch("import.validate"),
+            strict: r.switch("import.strict"),
+            if_idle: r.switch("import.if_idle"),
+            once: r.switch("import.once"),
+            dedupe_window: r.duration("import.dedupe_window"),
+            wait_lock: r.duration("watch.wait_lock"),
+            upload_mode: match r.word("import.upload_mode") {
+                "direct" => UploadMode::Direct,
+                "file-upload" => UploadMode::FileUpload,
+                _ => UploadMode::Auto,
+            },
+            file_upload_threshold: r
+                .count("import.file_upload_threshold")
+                .expect("has a default"),
+        };
+        Ok(Settings {
+            config_file,
+            file: cfile,
+            profile: run.profile.clone(),
+            connection,
+            log,
+            color: when("color"),
+            progress: when("progress"),
+            verbose: run.verbose,
+            quiet: run.quiet,
+            json: run.json,
+            import,
+            poll,
+            submit,
+            shown,
+            warnings,
+        })
+    }
+
+    /// URL and token, or exit 78 saying which is missing and where it can be set.
+    pub fn network(&self) -> Result<Network> {
+        self.connection.network()
+    }
+}
+
+/// One row: flag or env (clap read both), else the config file, else the default.
+fn resolve_row(
+    d: &'static Def,
+    m: &ArgMatches,
+    cfile: Option<&ConfigFile>,
+) -> Result<Option<Sourced<Value>>> {
+    if let Some(v) = from_args(m, d) {
+        return Ok(Some(v));
+    }
+    if let Some((raw, src)) = cfile.and_then(|f| f.get(d.key)) {
+        let value = d.kind.from_toml(raw).map_err(|e| {
+            Failure::config(format!("{src}: {}: {e}", d.key))
+                .hint("see canvas_sis.example.toml for the accepted values")
+        })?;
+        return Ok(Some(Sourced { value, source: src }));
+    }
+    Ok(d.default.map(|text| Sourced {
+        value: if d.key == "log.dir" {
+            Value::Path(crate::paths::state_dir_path())
+        } else {
+            d.kind.parse(text).expect("the table's defaults parse")
+        },
+        source: Source::Default,
+    }))
+}
+
+/// The token: --token-file > CANVAS_ACCESS_TOKEN > token_file/access_token in the file (a
+/// profile with its own base_url has dropped the top level's, see `ConfigFile::load`).
+fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourced<SecretString>>> {
+    let from_file = |path: &Path, source: Source| -> Result<Sourced<SecretString>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::config(format!(
+                "cannot read token file {} (from {source}): {e}",
+                path.display()
+            ))
+        })?;
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(Failure::config(format!(
+                "token file {} (from {source}) is empty",
+                path.display()
+            )));
+        }
+        Ok(Sourced {
+            value: SecretString::from(t.to_string()),
+            source,
+        })
+    };
+    let flagged = r.0["token_file"]
+        .as_ref()
+        .filter(|s| matches!(s.source, Source::Flag(_)));
+    if let Some(Sourced {
+        value: Value::Path(p),
+        source,
+    }) = flagged
+    {
+        return from_file(p, source.clone()).map(Some);
+    }
+    if let Some(t) = std::env::var(envn::ACCESS_TOKEN)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        return Ok(Some(Sourced {
+            value: SecretString::from(t.trim().to_string()),
+            source: Source::Env(envn::ACCESS_TOKEN),
+        }));
+    }
+    if let Some((v, src)) = file.and_then(|f| f.get("token_file")) {
+        let p = v
+            .as_str()
+            .ok_or_else(|| Failure::config(format!("{src}: token_file: expected a path string")))?;
+        // A relative token_file is relative to the config file, where the admin wrote it.
+        let base = file.and_then(|f| f.path.parent()).unwrap_or(Path::new(""));
+        return from_file(&base.join(table::expand_home(p.trim())), src).map(Some);
+    }
+    if let Some((v, src)) = file.and_then(|f| f.get("access_token")) {
+        let t = v.as_str().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            Failure::config(format!("{src}: access_token: expected a non-empty string"))
+        })?;
+        return Ok(Some(Sourced {
+            value: SecretString::from(t.trim().to_string()),
+            source: src,
+        }));
+    }
+    Ok(None)
+}
+
+/// What a network command needs.
+#[derive(Clone)]
+pub struct Network {
+    pub base: Url,
+    pub account: String,
+    pub token: SecretString,
+}
+
+impl Connection {
+    /// URL and token, or exit 78 saying which is missing and where it can be set.
+    pub fn network(&self) -> Result<Network> {
+        let Some(url) = &self.base_url else {
+            return Err(Failure::config("no Canvas URL is set").hint(format!(
+                "set --base-url, {}, or base_url in the config file",
+                envn::BASE_URL
+            )));
+        };
+        let base = check_base_url(&url.value).map_err(|e| {
+            Failure::config(format!(
+                "base URL {:?} (from {}): {e}",
+                url.value, url.source
+            ))
+        })?;
+        let Some(token) = &self.token else {
+            if let Some(p) = &self.dropped_token {
+                return Err(Failure::config(format!(
+                    "no access token is set for profile {p}: it sets its own base_url, so the top level's token (meant for another Canvas) does not apply"
+                ))
+                .hint(format!(
+                    "set token_file or access_token in [profiles.{p}], or give this run's token with {} or --token-file",
+                    envn::ACCESS_TOKEN
+                )));
+            }
+            return Err(Failure::config("no access token is set").hint(format!(
+                "set {} to the token, or --token-file PATH, or token_file / access_token in the config file",
+                envn::ACCESS_TOKEN
+            )));
+        };
+        Ok(Network {
+            base,
+            account: self.account_id.value.clone(),
+            token: token.value.clone(),
+        })
+    }
+}
+
+/// https, or http on loopback only (tests and the bundled simulator).
+pub fn check_base_url(s: &str) -> std::result::Result<Url, String> {
+    let mut url = Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if !loopback {
+                return Err(
+                    "http:// is refused: the token would cross the network in clear text; use https:// (http is allowed only for loopback hosts)"
+                        .into(),
+                );
+            }
+        }
+        other => return Err(format!("scheme {other}:// is not supported; use https://")),
+    }
+    if url.host().is_none() {
+        return Err("the URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("credentials in the URL are refused; use CANVAS_ACCESS_TOKEN".into());
+    }
+    // Accept https://host/ and https://host/api/v1 alike: the client appends /api/v1/….
+    let path = url.path().trim_end_matches('/').to_string();
+    let path = path.strip_suffix("/api/v1").unwrap_or(&path).to_string();
+    url.set_path(&format!("{path}/"));
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// The clap arguments of the table's rows, added to `cmd` (the root) and its subcommands.
+pub fn add_args(mut cmd: clap::Command) -> clap::Command {
+    for d in TABLE {
+        let Some(flag) = d.flag else { continue };
+        let arg = build_arg(d, flag);
+        match d.scope {
+            Scope::Global => cmd = cmd.arg(arg.global(true)),
+            Scope::Commands(names) => {
+                for n in names {
+                    let a = arg.clone();
+                    cmd = cmd.mut_subcommand(*n, |s| s.arg(a));
+                }
+            }
+            Scope::FileOnly => {}
+        }
+    }
+    cmd
+}
+
+fn build_arg(d: &'static Def, flag: &'static str) -> clap::Arg {
+    use clap::{Arg, ArgAction};
+    let mut help = format!("{} (config: {})", d.help, show_key(d.key));
+    if d.kind != Kind::Switch
+        && let Some(def) = d.default
+    {
+        help.push_str(&format!(" [default: {def}]"));
+    }
+    let mut a = Arg::new(d.key)
+        .long(flag)
+        .help(help)
+        .help_heading(d.heading);
+    a = if d.kind == Kind::Switch {
+        a.action(ArgAction::SetTrue)
+    } else {
+        let kind = d.kind;
+        a.action(ArgAction::Set)
+            .value_name(d.value_name)
+            .value_parser(clap::builder::ValueParser::new(move |s: &str| {
+                kind.parse(s)
+            }))
+    };
+    if let Kind::Choice(words) = d.kind {
+        use clap::builder::TypedValueParser;
+        a = a.value_parser(
+            clap::builder::PossibleValuesParser::new(words.iter().copied()).map(Value::Text),
+        );
+    }
+    if let Some(e) = d.env {
+        a = a.env(e);
+    }
+    a
+}
+
+/// `watch.interval` as it is written in the file: `[watch] interval`.
+pub fn show_key(key: &str) -> String {
+    match key.split_once('.') {
+        Some((section, k)) => format!("[{section}] {k}"),
+        None => key.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_http_only() {
+        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_base_url("http://localhost").is_ok());
+        assert!(check_base_url("http://[::1]:9").is_ok());
+        assert!(check_base_url("http://canvas.example.edu").is_err());
+        assert!(check_base_url("http://10.0.0.1").is_err());
+        assert!(check_base_url("ftp://x").is_err());
+        assert_eq!(
+            check_base_url("https://x.edu/api/v1/").unwrap().as_str(),
+            "https://x.edu/"
+        );
+    }
+}

@@ -334,8 +334,8 @@ impl Settings {
                 ("access_token", _) => continue,
                 ("token_file", _) => (
                     match &token {
-                        Some(t) => format!("token set (from {})", t.source),
-                        None => "token not set".into(),
+                        Some(t) => format!("set (from {})", t.source),
+                        None => "not set".into(),
                     },
                     token
                         .as_ref()

@@ -76,13 +76,20 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     check_private_dir(dir)
 }
 
-/// The checks of [`ensure_private_dir`] on a directory that exists.
+/// The checks of [`ensure_private_dir`] on a directory that exists. A symlink is followed
+/// only when this user or root made it, as the kernel's `protected_symlinks` decides:
+/// systemd's `StateDirectory=` with `DynamicUser=` is a root-owned link into
+/// `/var/lib/private`, while a link planted in the temp dir belongs to whoever planted it.
 pub fn check_private_dir(dir: &Path) -> io::Result<()> {
     let refuse = |why: String| Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
-    let m = std::fs::symlink_metadata(dir)?;
-    if m.file_type().is_symlink() {
-        return refuse("it is a symbolic link, which another user may have planted".into());
+    let link = std::fs::symlink_metadata(dir)?;
+    if link.file_type().is_symlink() && link.uid() != user_id() && link.uid() != 0 {
+        return refuse(format!(
+            "it is a symbolic link that uid {} made, which may have been planted",
+            link.uid()
+        ));
     }
+    let m = std::fs::metadata(dir)?;
     if !m.is_dir() {
         return refuse("it is not a directory".into());
     }
@@ -139,10 +146,11 @@ mod tests {
         let e = ensure_private_dir(&open).unwrap_err().to_string();
         assert!(e.contains("group or others may write"), "{e}");
 
+        // A link this user made to a dir of its own is followed (systemd's StateDirectory=
+        // with DynamicUser= is such a link, made by root).
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&d, &link).unwrap();
-        let e = ensure_private_dir(&link).unwrap_err().to_string();
-        assert!(e.contains("symbolic link"), "{e}");
+        ensure_private_dir(&link).unwrap();
 
         let file = t.path().join("file");
         std::fs::write(&file, "x").unwrap();

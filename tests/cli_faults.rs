@@ -713,7 +713,8 @@ mod state_dirs {
         assert!(stderr(&o).contains("belongs to uid 0"), "{}", stderr(&o));
         std::fs::remove_dir(&dir).unwrap();
 
-        // A symlink to a directory that nobody owns: refused too.
+        // A symlink that another user planted, even to a directory that nobody owns: refused
+        // too. (One that root made, as systemd's StateDirectory= does, is followed.)
         let elsewhere = tmp.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
         rustix::fs::chown(
@@ -723,6 +724,7 @@ mod state_dirs {
         )
         .unwrap();
         std::os::unix::fs::symlink(&elsewhere, &dir).unwrap();
+        std::os::unix::fs::lchown(&dir, Some(12345), Some(12345)).unwrap();
         let mut c = nobody_cmd(&w, tmp.path());
         c.env_remove("HOME").arg("submit").arg(sample_zip());
         let o = run(c);

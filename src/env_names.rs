@@ -11,6 +11,11 @@ pub const JOURNAL_STREAM: &str = "JOURNAL_STREAM";
 /// The local syslog socket (default `/dev/log`), for `[log] syslog = true`; tests point it at
 /// their own socket.
 pub const SYSLOG_SOCKET: &str = "CANVAS_SIS_SYSLOG_SOCKET";
+/// journald's native socket (default `/run/systemd/journal/socket`), used when stderr is the
+/// journal; tests point it at their own socket.
+pub const JOURNAL_SOCKET: &str = "CANVAS_SIS_JOURNAL_SOCKET";
+/// systemd's credentials dir (`LoadCredential=`): the token may be the `canvas-token` there.
+pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 pub const HOME: &str = "HOME";
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
@@ -29,6 +34,8 @@ pub const ALL: &[&str] = &[
     NO_COLOR,
     JOURNAL_STREAM,
     SYSLOG_SOCKET,
+    JOURNAL_SOCKET,
+    CREDENTIALS_DIRECTORY,
     HOME,
     XDG_STATE_HOME,
     XDG_CONFIG_HOME,

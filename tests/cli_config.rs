@@ -555,3 +555,41 @@ fn a_config_file_others_control_is_refused() {
         stderr(&o)
     );
 }
+
+/// Under systemd, `LoadCredential=canvas-token:/etc/canvas-sis/token` gives the token as a
+/// file in $CREDENTIALS_DIRECTORY: it is used (after a flag or CANVAS_ACCESS_TOKEN), and it
+/// never has to sit in the environment.
+#[test]
+fn the_token_can_come_from_a_systemd_credential() {
+    let sim = fake_canvas::spawn(fake_canvas::Config {
+        token: "credential-token".into(),
+        ..Default::default()
+    })
+    .expect("simulator starts");
+    let home = tempfile::tempdir().unwrap();
+    let creds = home.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("canvas-token"), "credential-token\n").unwrap();
+    let o = bare_cmd(home.path())
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env("CANVAS_BASE_URL", sim.url())
+        .args(["status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_ne!(o.status.code(), Some(78), "{}", stderr(&o));
+    let auth: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_string))
+        .collect();
+    assert_eq!(auth, vec!["Bearer credential-token".to_string()]);
+    let o = bare_cmd(home.path())
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    let (value, source) = shown(&o, "token");
+    assert!(source.starts_with("systemd credential"), "{source}");
+    assert!(!value.contains("credential-token"), "{value}");
+}

@@ -30,7 +30,12 @@ use table::{Def, Kind, Scope, TABLE, Value};
 pub enum Source {
     Flag(&'static str),
     Env(&'static str),
-    File { path: PathBuf, line: usize },
+    File {
+        path: PathBuf,
+        line: usize,
+    },
+    /// A systemd credential (`LoadCredential=`), by its file.
+    Credential(PathBuf),
     Default,
 }
 
@@ -40,6 +45,7 @@ impl fmt::Display for Source {
             Source::Flag(name) => write!(f, "flag --{name}"),
             Source::Env(name) => write!(f, "env {name}"),
             Source::File { path, line } => write!(f, "{}:{line}", path.display()),
+            Source::Credential(path) => write!(f, "systemd credential {}", path.display()),
             Source::Default => write!(f, "default"),
         }
     }
@@ -493,7 +499,11 @@ fn resolve_row(
     }))
 }
 
-/// The token: --token-file > CANVAS_ACCESS_TOKEN > token_file/access_token in the file (a
+/// The systemd credential that holds the token.
+pub const CREDENTIAL_NAME: &str = "canvas-token";
+
+/// The token: --token-file > CANVAS_ACCESS_TOKEN > the systemd credential `canvas-token` >
+/// token_file/access_token in the file (a
 /// profile with its own base_url has dropped the top level's, see `ConfigFile::load`).
 fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourced<SecretString>>> {
     let from_file = |path: &Path, source: Source| -> Result<Sourced<SecretString>> {
@@ -533,6 +543,14 @@ fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourc
             value: SecretString::from(t.trim().to_string()),
             source: Source::Env(envn::ACCESS_TOKEN),
         }));
+    }
+    // systemd's LoadCredential=canvas-token:… (the token never sits in the environment, where
+    // /proc/PID/environ would show it).
+    if let Some(dir) = std::env::var_os(envn::CREDENTIALS_DIRECTORY).filter(|d| !d.is_empty()) {
+        let path = PathBuf::from(dir).join(CREDENTIAL_NAME);
+        if path.is_file() {
+            return from_file(&path, Source::Credential(path.clone())).map(Some);
+        }
     }
     if let Some((v, src)) = file.and_then(|f| f.get("token_file")) {
         let p = v

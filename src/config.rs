@@ -113,6 +113,7 @@ impl ConfigFile {
     pub fn load(path: &Path, profile: Option<&str>) -> Result<(ConfigFile, Vec<String>)> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::config(format!("cannot read config file {}: {e}", path.display()))
+                .kind("config_invalid_file")
                 .hint("fix the path given with -c/--config or CANVAS_SIS_CONFIG, or remove it")
         })?;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -125,6 +126,7 @@ impl ConfigFile {
                 path.display(),
                 e.message()
             ))
+            .kind("config_invalid_file")
             .hint("the file must be TOML; see canvas_sis.example.toml for every key")
         })?;
         let lines = key_lines(&text);
@@ -149,13 +151,13 @@ impl ConfigFile {
         if let Some(p) = profile {
             let Some(toml::Value::Table(pt)) = table.get("profiles").and_then(|t| t.get(p)) else {
                 return Err(
-                    Failure::config(format!("profile {p:?} is not in {}", path.display())).hint(
-                        if cf.profiles.is_empty() {
+                    Failure::config(format!("profile {p:?} is not in {}", path.display()))
+                        .kind("profile_missing")
+                        .hint(if cf.profiles.is_empty() {
                             "the file has no [profiles.NAME] sections".to_string()
                         } else {
                             format!("profiles there: {}", cf.profiles.join(", "))
-                        },
-                    ),
+                        }),
                 );
             };
             let mut pe = BTreeMap::new();
@@ -377,6 +379,7 @@ impl<'a> Resolver<'a> {
         } else if let Some((raw, src)) = self.file.and_then(|f| f.get(key)) {
             let v = parse(raw).map_err(|e| {
                 Failure::config(format!("{src}: {key}: {e}"))
+                    .kind("config_invalid_file")
                     .hint("see canvas_sis.example.toml for the accepted values")
             })?;
             Some(Sourced {
@@ -531,6 +534,7 @@ impl Settings {
                     "--profile {} needs a config file, and none was found",
                     global.profile.as_deref().unwrap_or_default()
                 ))
+                .kind("profile_missing")
                 .hint("give one with -c FILE or CANVAS_SIS_CONFIG, or create ./canvas_sis.toml"));
             }
             None => (None, vec![]),
@@ -759,28 +763,34 @@ impl Settings {
     /// URL and token, or exit 78 saying which is missing and where it can be set.
     pub fn network(&self) -> Result<Network> {
         let Some(url) = &self.base_url else {
-            return Err(Failure::config("no Canvas URL is set").hint(format!(
-                "set --base-url, {}, or base_url in the config file",
-                envn::BASE_URL
-            )));
+            return Err(Failure::config("no Canvas URL is set")
+                .kind("config_missing_url")
+                .hint(format!(
+                    "set --base-url, {}, or base_url in the config file",
+                    envn::BASE_URL
+                )));
         };
         let base = check_base_url(&url.value).map_err(|e| {
             Failure::config(format!(
                 "base URL {:?} (from {}): {e}",
                 url.value, url.source
             ))
+            .kind(base_url_kind(&url.value))
         })?;
         let Some(token) = &self.token else {
             if let Some(p) = self.file.as_ref().and_then(|f| f.dropped_token.as_ref()) {
                 return Err(Failure::config(format!(
                     "no access token is set for profile {p}: it sets its own base_url, so the top level's token (meant for another Canvas) does not apply"
                 ))
+                .kind("config_missing_token")
                 .hint(format!(
                     "set token_file or access_token in [profiles.{p}], or give this run's token with {} or --token-file",
                     envn::ACCESS_TOKEN
                 )));
             }
-            return Err(Failure::config("no access token is set").hint(format!(
+            return Err(Failure::config("no access token is set")
+                .kind("config_missing_token")
+                .hint(format!(
                 "set {} to the token, or --token-file PATH, or token_file / access_token in the config file",
                 envn::ACCESS_TOKEN
             )));
@@ -805,13 +815,15 @@ fn resolve_token(
                 "cannot read token file {} (from {source}): {e}",
                 path.display()
             ))
+            .kind("token_file_unreadable")
         })?;
         let t = text.trim();
         if t.is_empty() {
             return Err(Failure::config(format!(
                 "token file {} (from {source}) is empty",
                 path.display()
-            )));
+            ))
+            .kind("token_file_unreadable"));
         }
         Ok(Sourced {
             value: SecretString::from(t.to_string()),
@@ -829,15 +841,17 @@ fn resolve_token(
             source: Source::Env(envn::ACCESS_TOKEN),
         })
     } else if let Some((v, src)) = file.and_then(|f| f.get("token_file")) {
-        let p = v
-            .as_str()
-            .ok_or_else(|| Failure::config(format!("{src}: token_file: expected a path string")))?;
+        let p = v.as_str().ok_or_else(|| {
+            Failure::config(format!("{src}: token_file: expected a path string"))
+                .kind("config_invalid_file")
+        })?;
         // A relative token_file is relative to the config file, where the admin wrote it.
         let base = file.and_then(|f| f.path.parent()).unwrap_or(Path::new(""));
         Some(from_file(&base.join(expand_home(p)), src)?)
     } else if let Some((v, src)) = file.and_then(|f| f.get("access_token")) {
         let t = v.as_str().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
             Failure::config(format!("{src}: access_token: expected a non-empty string"))
+                .kind("config_invalid_file")
         })?;
         Some(Sourced {
             value: SecretString::from(t.trim().to_string()),
@@ -904,12 +918,35 @@ pub fn check_base_url(s: &str) -> std::result::Result<Url, String> {
     Ok(url)
 }
 
+/// The `kind` of a base URL that [`check_base_url`] refuses: `http_refused` for plain http off
+/// loopback, else `config_invalid_url`.
+pub fn base_url_kind(s: &str) -> &'static str {
+    let Ok(u) = Url::parse(s.trim()) else {
+        return "config_invalid_url";
+    };
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => true,
+    };
+    if u.scheme() == "http" && !loopback {
+        "http_refused"
+    } else {
+        "config_invalid_url"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn loopback_http_only() {
+        assert_eq!(base_url_kind("http://canvas.example.edu"), "http_refused");
+        assert_eq!(base_url_kind("ftp://x"), "config_invalid_url");
+        assert_eq!(base_url_kind("not a url"), "config_invalid_url");
+        assert_eq!(base_url_kind("http://u:p@127.0.0.1"), "config_invalid_url");
         assert!(check_base_url("http://127.0.0.1:8080").is_ok());
         assert!(check_base_url("http://localhost").is_ok());
         assert!(check_base_url("http://[::1]:9").is_ok());

@@ -553,4 +553,54 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn kinds_of_transport_and_tls_failures() {
+        let transport = |unreachable| HttpError::Transport {
+            url: "u".into(),
+            connect: true,
+            timeout: false,
+            body_sent: false,
+            detail: String::new(),
+            unreachable,
+        };
+        let tls = |problem| HttpError::Tls {
+            url: "u".into(),
+            host: "h".into(),
+            problem,
+            detail: String::new(),
+        };
+        let cases = [
+            (transport(None), "unreachable"),
+            (
+                transport(Some(Unreachable::Refused { addr: "a".into() })),
+                "connection_refused",
+            ),
+            (
+                transport(Some(Unreachable::NoSuchHost { host: "h".into() })),
+                "dns",
+            ),
+            (
+                transport(Some(Unreachable::DnsNoAnswer { host: "h".into() })),
+                "dns",
+            ),
+            (tls(TlsProblem::UnknownIssuer), "tls_certificate"),
+            (
+                tls(TlsProblem::WrongHost { presented: vec![] }),
+                "tls_certificate",
+            ),
+            (tls(TlsProblem::ClientCertRequired), "tls_handshake"),
+            (tls(TlsProblem::NotTls("x".into())), "tls_handshake"),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
+            let f = e.into_failure();
+            assert_eq!(f.kind, kind);
+            assert!(
+                crate::exit::KINDS
+                    .iter()
+                    .any(|(k, c, _)| *k == kind && *c == f.exit.code())
+            );
+        }
+    }
 }

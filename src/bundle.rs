@@ -92,9 +92,11 @@ fn ext_of(name: &str) -> Option<Extension> {
 fn open_err(path: &Path, e: std::io::Error) -> Failure {
     if e.kind() == std::io::ErrorKind::NotFound {
         Failure::no_input(format!("{}: no such file or directory", path.display()))
+            .kind("input_missing")
             .hint("check the path; nothing was sent")
     } else {
         Failure::no_input(format!("{}: cannot read: {e}", path.display()))
+            .kind("input_unreadable")
             .hint("check the file's permissions; nothing was sent")
     }
 }
@@ -116,6 +118,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
             "{}: cannot read: {what}, not a regular file",
             path.display()
         ))
+        .kind("input_unreadable")
         .hint("give a .csv, .zip or .xml file or a directory; nothing was sent"));
     }
     let name = path
@@ -131,6 +134,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
             "{}: the file is empty; Canvas would ignore it and import nothing",
             path.display()
         ))
+        .kind("bundle_invalid")
         .hint("check the SIS export that wrote it; nothing was sent"));
     }
     let sniffed = sniff(head);
@@ -143,6 +147,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
                 "{}: Canvas imports only .csv and .zip files (this name ends otherwise, so Canvas would import nothing and still report success)",
                 path.display()
             ))
+            .kind("bundle_invalid")
             .hint(match sniffed {
                 Sniffed::Zip => "it looks like a zip: rename it to .zip or pass --extension zip",
                 Sniffed::Text => "if it is a CSV, rename it to .csv or pass --extension csv",
@@ -164,6 +169,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
                 path.display(),
                 if sniffed == Sniffed::Text { "; it looks like CSV text" } else { "" }
             ))
+            .kind("bundle_invalid")
             .hint("a truncated download or a renamed CSV? nothing was sent"));
         }
         (Extension::Csv, Sniffed::Zip) => {
@@ -171,6 +177,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
                 "{}: {what} says CSV, but the content is a zip archive",
                 path.display()
             ))
+            .kind("bundle_invalid")
             .hint("rename it to .zip or pass --extension zip; nothing was sent"));
         }
         (Extension::Csv, _) => {
@@ -183,13 +190,15 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
                     "it has NUL bytes: UTF-16 or binary?"
                 }
             ))
+            .kind("bundle_invalid")
             .hint("Canvas needs UTF-8 CSV; nothing was sent"));
         }
         (Extension::Xml, _) => {
             return Err(Failure::data(format!(
                 "{}: {what} says XML, but the content does not start like XML",
                 path.display()
-            )));
+            ))
+            .kind("bundle_invalid"));
         }
     }
     let sha256 = sha256_file(path).map_err(|e| open_err(path, e))?;
@@ -259,6 +268,10 @@ pub fn csv_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+fn temp_zip_failed(e: &dyn std::fmt::Display) -> Failure {
+    Failure::no_input(format!("cannot write the temporary zip: {e}")).kind("temp_file_failed")
+}
+
 /// Zip the CSVs of a directory into a temporary file, streaming each file (constant memory).
 fn zip_directory(dir: &Path) -> Result<Bundle> {
     let files = csv_files(dir).map_err(|e| open_err(dir, e))?;
@@ -266,13 +279,17 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
         return Err(Failure::data(format!(
             "{}: the directory holds no .csv files; nothing to send",
             dir.display()
-        )));
+        ))
+        .kind("bundle_invalid"));
     }
     let tmp = tempfile::Builder::new()
         .prefix("canvas-sis-")
         .suffix(".zip")
         .tempfile()
-        .map_err(|e| Failure::no_input(format!("cannot create a temporary zip: {e}")))?;
+        .map_err(|e| {
+            Failure::no_input(format!("cannot create a temporary zip: {e}"))
+                .kind("temp_file_failed")
+        })?;
     {
         let mut zw = zip::ZipWriter::new(std::io::BufWriter::new(tmp.as_file()));
         let opts = zip::write::SimpleFileOptions::default()
@@ -284,13 +301,11 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
                 .unwrap_or(f)
                 .to_string_lossy()
                 .replace('\\', "/");
-            zw.start_file(rel, opts)
-                .map_err(|e| Failure::no_input(format!("cannot write the temporary zip: {e}")))?;
+            zw.start_file(rel, opts).map_err(|e| temp_zip_failed(&e))?;
             let mut src = File::open(f).map_err(|e| open_err(f, e))?;
             std::io::copy(&mut src, &mut zw).map_err(|e| open_err(f, e))?;
         }
-        zw.finish()
-            .map_err(|e| Failure::no_input(format!("cannot write the temporary zip: {e}")))?;
+        zw.finish().map_err(|e| temp_zip_failed(&e))?;
     }
     let path = tmp.path().to_path_buf();
     let len = std::fs::metadata(&path)

@@ -1,10 +1,13 @@
 //! Exit codes (the contract's table) and the one error type every command returns.
 //!
 //! A command ends either with an `Exit` (which may be non-zero without being an error, e.g.
-//! `imported_with_messages` → 1) or with a `Failure` that carries its exit code and a message
-//! that says what to do.
+//! `imported_with_messages` → 1) or with a `Failure` that carries its exit code, a `kind`
+//! (the failure's cause, for `--json`), a message that says what to do, and whatever partial
+//! result the command had.
 
 use std::fmt;
+
+use serde_json::{Map, Value, json};
 
 /// The documented exit codes (`docs/cli-contract.md`, "Exit codes").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,26 +34,168 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// Every exit code, in the contract's order.
+    pub const ALL: &'static [Exit] = &[
+        Exit::Ok,
+        Exit::ImportedWithMessages,
+        Exit::Usage,
+        Exit::ImportFailed,
+        Exit::MaxPolls,
+        Exit::NotFound,
+        Exit::DataErr,
+        Exit::NoInput,
+        Exit::Unavailable,
+        Exit::IoErr,
+        Exit::TempFail,
+        Exit::NoPerm,
+        Exit::Config,
+        Exit::Interrupted,
+    ];
+
+    /// The `kind` of a failure with this exit code when the site that raised it named none:
+    /// the first row of [`KINDS`] with this code. `internal` for the codes that are not
+    /// failures (0, 1, 3, 4): no `Failure` carries them.
+    pub fn default_kind(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(_, code, _)| *code == self.code())
+            .map(|(kind, _, _)| *kind)
+            .unwrap_or("internal")
+    }
 }
 
-/// A failure with the exit code it maps to, a message and an optional hint (what to do).
+/// Every failure cause `--json` can name as `error.kind`: (kind, exit code, cause). The first
+/// row of each exit code is that code's default. The README's "Error kinds" list is tested
+/// against this table, and every `.kind("…")` in the source against it too.
+#[rustfmt::skip]
+pub const KINDS: &[(&str, u8, &str)] = &[
+    ("usage", 2, "a bad flag, value or flag combination (clap's errors and our own checks); nothing was sent"),
+    ("canvas_rejected", 2, "Canvas answered 400, 409 or 422: it refused the request's options"),
+    ("confirmation_needed", 2, "abort or abort-all-pending without --yes while stdin or stderr is not a terminal"),
+    ("not_root_account", 2, "config check: the account is a sub-account; SIS imports run only on root accounts"),
+    ("not_found", 5, "Canvas answered 404: the account, import or term named does not exist"),
+    ("already_ended", 5, "abort: the import already ended; nothing to abort"),
+    ("attachment_missing", 5, "errors --attachment: the import has no errors_attachment (yet)"),
+    ("nothing_to_watch", 5, "watch --last: the journal is empty and Canvas runs no import for the account"),
+    ("validation_failed", 65, "validation found errors (or warnings with --strict); the report is beside `error`"),
+    ("bundle_invalid", 65, "the file is empty, its name or --extension does not match its content, or a directory holds no .csv files"),
+    ("input_missing", 66, "an input path does not exist"),
+    ("input_unreadable", 66, "an input path cannot be read (permissions, not a regular file, an I/O error)"),
+    ("temp_file_failed", 66, "a temporary file (the zip of a directory, the demo's files) cannot be written"),
+    ("unreachable", 69, "no answer from Canvas (timeouts, dropped or reset connections) within the retry budget"),
+    ("dns", 69, "the host name of the Canvas URL does not resolve (no such host, or no DNS answer)"),
+    ("connection_refused", 69, "nothing accepts connections at the Canvas URL's host and port"),
+    ("throttled", 69, "Canvas kept throttling (403 Rate Limit Exceeded, 429) past the retry budget"),
+    ("server_error", 69, "Canvas answered 5xx past the retry budget (a 500 at once)"),
+    ("unexpected_status", 69, "Canvas answered an HTTP status that means no known cause (e.g. 405, 413)"),
+    ("bad_response", 69, "a 2xx answer whose body is not what the API sends (HTML page, truncated JSON, missing fields)"),
+    ("upload_lost", 69, "the upload's answer was lost and no single import could be found for it"),
+    ("file_upload_failed", 69, "Canvas's file-upload flow failed (an upload URL refused, no confirmation, a file-less import left over)"),
+    ("link_refused", 69, "Canvas pointed to another host or to plain http (a next-page link, an attachment URL); not followed"),
+    ("too_many_pages", 69, "a list ran past the page cap"),
+    ("download_failed", 69, "errors --attachment: the download stalled, was cut off, or was answered with an error status"),
+    ("simulator_failed", 69, "demo: the bundled simulator could not start"),
+    ("runtime_failed", 69, "the async runtime could not start"),
+    ("output_failed", 74, "stdout or an output file could not be written (disk full, I/O error)"),
+    ("locked", 75, "another canvas-sis run holds the lock for this URL and account"),
+    ("already_running", 75, "--if-idle: Canvas already runs or queues an import for the account; nothing was sent"),
+    ("duplicate_content", 75, "--once: the same content went to this account within --dedupe-window; nothing was sent"),
+    ("forbidden", 77, "a 403 that is not throttling: the token's user lacks the permission, or SIS imports are disabled"),
+    ("unauthorized", 77, "401: the token is wrong, expired or revoked"),
+    ("config_invalid", 78, "a setting cannot be used, for a reason not listed below (e.g. the HTTPS client cannot be built)"),
+    ("config_missing_url", 78, "no Canvas URL is set"),
+    ("config_missing_token", 78, "no access token is set (for this profile)"),
+    ("config_invalid_file", 78, "the config file cannot be read, is not TOML, or a key has an invalid value"),
+    ("config_untrusted_file", 78, "the config file belongs to another user (not root), or group or others may write to it"),
+    ("config_invalid_url", 78, "the base URL is not a URL, not https, has no host, or holds credentials"),
+    ("http_refused", 78, "an http:// base URL whose host is not loopback"),
+    ("profile_missing", 78, "--profile names no [profiles.NAME] section, or there is no config file for it (or for --all-profiles)"),
+    ("token_file_unreadable", 78, "the token file cannot be read, or is empty"),
+    ("ca_cert_invalid", 78, "--ca-cert cannot be read, or holds no PEM certificate"),
+    ("tls_certificate", 78, "the server's TLS certificate does not verify (unknown issuer, expired, not yet valid, wrong host)"),
+    ("tls_handshake", 78, "the server refused the TLS handshake (an alert, a client certificate wanted, nothing in common, not TLS)"),
+    ("state_dir", 78, "the state directory, a lock file or the journal cannot be used"),
+    ("log_dir", 78, "the log directory cannot be created, or the logger cannot be installed"),
+    ("interrupted", 130, "SIGINT or SIGTERM; the message says whether anything was sent and how to resume"),
+];
+
+/// What `--json` prints for an exit code (the contract's "Global flags").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonShape {
+    /// 0, 1, 3, 4: the import ran or still runs: the command's result.
+    Result,
+    /// 6: `{"held": {"run_id", "reasons", "plan"}}`. The guard that holds runs does not exist
+    /// yet; when it does, its exit code maps here and it prints that document itself.
+    Held,
+    /// Everything else: `{"error": {…}}` plus any partial result.
+    Error,
+}
+
+impl JsonShape {
+    pub fn of(code: u8) -> JsonShape {
+        match code {
+            0 | 1 | 3 | 4 => JsonShape::Result,
+            6 => JsonShape::Held,
+            _ => JsonShape::Error,
+        }
+    }
+}
+
+/// A failure with the exit code it maps to, its cause, a message and an optional hint (what
+/// to do).
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
+    /// The cause, one of [`KINDS`] (`error.kind` under `--json`).
+    pub kind: &'static str,
     pub message: String,
     pub hint: Option<String>,
+    /// What the command had when it failed (keys printed beside `error` under `--json`).
+    pub partial: Map<String, Value>,
 }
 
 impl Failure {
     pub fn new(exit: Exit, message: impl Into<String>) -> Self {
         Failure {
             exit,
+            kind: exit.default_kind(),
             message: message.into(),
             hint: None,
+            partial: Map::new(),
         }
     }
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+    /// Name the cause (one of [`KINDS`], with this failure's exit code).
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        debug_assert!(
+            KINDS
+                .iter()
+                .any(|(k, code, _)| *k == kind && *code == self.exit.code()),
+            "kind {kind:?} with exit {} is not in exit::KINDS",
+            self.exit.code()
+        );
+        self.kind = kind;
+        self
+    }
+    /// Add the keys of `result` (a JSON object; anything else goes under `"result"`) to what
+    /// `--json` prints beside `error`.
+    pub fn partial(mut self, result: Value) -> Self {
+        match result {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if k != "error" {
+                        self.partial.insert(k, v);
+                    }
+                }
+            }
+            other => {
+                self.partial.insert("result".into(), other);
+            }
+        }
         self
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -65,10 +210,30 @@ impl Failure {
     /// Writing `what` failed (disk full, I/O error): exit 74.
     pub fn output(what: &str, e: &std::io::Error) -> Self {
         Failure::new(Exit::IoErr, format!("cannot write {what}: {e}"))
+            .kind("output_failed")
             .hint("free space on the disk it goes to, or send it elsewhere")
     }
     pub fn data(message: impl Into<String>) -> Self {
         Failure::new(Exit::DataErr, message)
+    }
+
+    /// The `--json` document of this failure: `{"error": {"exit_code", "kind", "message",
+    /// "hint"}}` and the partial result's keys.
+    pub fn to_json(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert(
+            "error".into(),
+            json!({
+                "exit_code": self.exit.code(),
+                "kind": self.kind,
+                "message": self.message,
+                "hint": self.hint,
+            }),
+        );
+        for (k, v) in &self.partial {
+            doc.insert(k.clone(), v.clone());
+        }
+        Value::Object(doc)
     }
 }
 
@@ -85,3 +250,56 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_unique_snake_case_and_cover_every_error_exit() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (kind, code, cause) in KINDS {
+            assert!(seen.insert(*kind), "{kind} twice");
+            assert!(
+                !kind.is_empty()
+                    && kind
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{kind} is not snake_case"
+            );
+            assert!(!cause.is_empty() && !cause.contains('\n'), "{kind}");
+            let exit = Exit::ALL.iter().find(|e| e.code() == *code);
+            assert!(exit.is_some(), "{kind}: exit {code} is not an exit code");
+            assert_eq!(
+                JsonShape::of(*code),
+                JsonShape::Error,
+                "{kind}: exit {code}"
+            );
+        }
+        for e in Exit::ALL {
+            if JsonShape::of(e.code()) == JsonShape::Error {
+                let k = e.default_kind();
+                assert!(
+                    KINDS.iter().any(|(kk, c, _)| *kk == k && *c == e.code()),
+                    "exit {} has no kind",
+                    e.code()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_error_document() {
+        let f = Failure::new(Exit::NotFound, "import 9 does not exist")
+            .hint("check the id")
+            .partial(json!({"diagnostics": [], "error": "never replaced"}));
+        assert_eq!(
+            f.to_json(),
+            json!({"error": {"exit_code": 5, "kind": "not_found", "message": "import 9 does not exist", "hint": "check the id"}, "diagnostics": []})
+        );
+        let f = Failure::config("no Canvas URL is set").kind("config_missing_url");
+        assert_eq!(f.to_json()["error"]["kind"], "config_missing_url");
+        assert_eq!(f.to_json()["error"]["hint"], Value::Null);
+        assert_eq!(Failure::usage("x").to_json()["error"]["kind"], "usage");
+    }
+}

@@ -79,6 +79,7 @@ impl Journal {
                 "cannot write the state journal {}: {e}",
                 self.path.display()
             ))
+            .kind("state_dir")
             .hint("set XDG_STATE_HOME to a writable directory")
         };
         crate::paths::ensure_private_dir(dir).map_err(fail)?;

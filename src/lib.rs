@@ -29,38 +29,42 @@ use std::io::IsTerminal;
 use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
-use crate::exit::Exit;
+use crate::exit::{Exit, Failure};
 use crate::settings::When;
 
 /// Parse the command line, run the command, and return the process exit code.
+///
+/// With `--json`, stdout gets exactly one JSON document whatever happens: the command's
+/// result, or (see [`exit::JsonShape`]) the error document of the failure that ended the run,
+/// clap's usage errors and the failures before logging starts included.
 pub fn run() -> u8 {
-    let matches = cli::command().get_matches();
+    // Before parsing: a usage error must still know that a JSON document is wanted.
+    let json = json_requested(std::env::args_os().skip(1));
+    let matches = match cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return clap_error(e, json),
+    };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
-        Err(e) => e.exit(),
+        Err(e) => return clap_error(e, json),
     };
+    let json = cli.global.json;
     // These need no settings: a broken config must not stop `--help`-like commands.
     match &cli.command {
         Command::Completions(_) | Command::Man => {
-            return finish(run_plain(cli.command));
+            return finish(run_plain(cli.command, json), json);
         }
         _ => {}
     }
     let run_flags = cli.global.run_flags(&matches);
     let mut settings = match settings::Settings::load(&run_flags, &matches) {
         Ok(s) => s,
-        Err(f) => {
-            early_error(&f);
-            return f.exit.code();
-        }
+        Err(f) => return early_failure(&f, json),
     };
     let demo = match &cli.command {
         Command::Demo => match commands::demo::prepare(&mut settings) {
             Ok(d) => Some(d),
-            Err(f) => {
-                early_error(&f);
-                return f.exit.code();
-            }
+            Err(f) => return early_failure(&f, json),
         },
         _ => None,
     };
@@ -87,10 +91,7 @@ pub fn run() -> u8 {
         cli.command.writes_log(),
     ) {
         Ok(g) => g,
-        Err(f) => {
-            early_error(&f);
-            return f.exit.code();
-        }
+        Err(f) => return early_failure(&f, json),
     };
     for w in &settings.warnings {
         tracing::warn!(target: "canvas_sis", "{w}");
@@ -110,8 +111,12 @@ pub fn run() -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Exit::Unavailable.code();
+            let f = Failure::new(
+                Exit::Unavailable,
+                format!("cannot start the async runtime: {e}"),
+            )
+            .kind("runtime_failed");
+            return early_failure(&f, json);
         }
     };
     let result = rt.block_on(async {
@@ -121,9 +126,17 @@ pub fn run() -> u8 {
         }
     });
     let code = match result {
-        Ok(exit) => exit.code(),
+        Ok(exit) => {
+            if json {
+                json_for_exit(exit);
+            }
+            exit.code()
+        }
         Err(f) => {
             tracing::error!(target: "canvas_sis", "{f}");
+            if json {
+                print_failure_json(&f);
+            }
             f.exit.code()
         }
     };
@@ -132,26 +145,127 @@ pub fn run() -> u8 {
     code
 }
 
-/// A failure before the log (and its stderr layer) exists, printed as that layer prints
-/// errors: `error: message`, then the hint.
-fn early_error(f: &exit::Failure) {
-    eprintln!("error: {f}");
+/// Whether `--json` is on the command line (before a `--`), for the errors clap raises
+/// before there are parsed flags to ask.
+fn json_requested(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.take_while(|a| a != "--").any(|a| a == "--json")
 }
 
-fn run_plain(cmd: Command) -> exit::Result<Exit> {
+/// A command line clap refuses: clap's own text on stderr as always, and with `--json` the
+/// error document on stdout. `--help` and `--version` print and exit as clap does.
+fn clap_error(e: clap::Error, json: bool) -> u8 {
+    let code = e.exit_code();
+    if code == 0 || !e.use_stderr() {
+        e.exit();
+    }
+    let _ = e.print();
+    if json {
+        print_failure_json(&clap_failure(&e));
+    }
+    u8::try_from(code).unwrap_or(Exit::Usage.code())
+}
+
+/// clap's error as a usage failure: its first line is the message, the tip and usage lines
+/// that follow are the hint.
+fn clap_failure(e: &clap::Error) -> Failure {
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return Failure::usage("a command is required")
+            .hint("`canvas-sis --help` lists the commands");
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines
+        .next()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
+        .unwrap_or_else(|| e.kind().to_string());
+    let rest: Vec<&str> = lines.collect();
+    let f = Failure::usage(message);
+    if rest.is_empty() {
+        f
+    } else {
+        f.hint(rest.join("\n"))
+    }
+}
+
+/// A failure before the log (and its stderr layer) exists, printed as that layer prints
+/// errors: `error: message`, then the hint; with `--json`, its document on stdout.
+fn early_failure(f: &exit::Failure, json: bool) -> u8 {
+    eprintln!("error: {f}");
+    if json {
+        print_failure_json(f);
+    }
+    f.exit.code()
+}
+
+/// The error document, unless something already went to stdout: a command that printed its
+/// result (or failed to) gets no second document.
+fn print_failure_json(f: &Failure) {
+    if output::stdout_untouched() {
+        // If stdout itself fails there is nothing more to do: the exit code says so.
+        let _ = output::stdout_json(&f.to_json());
+    }
+}
+
+/// A command that ended without a failure printed its result. Should an error exit code
+/// come back without one (a bug), it still gets an error document.
+fn json_for_exit(exit: Exit) {
+    if !output::stdout_untouched() {
+        return;
+    }
+    match exit::JsonShape::of(exit.code()) {
+        exit::JsonShape::Error => print_failure_json(&Failure::new(
+            exit,
+            format!("the command ended with exit code {}", exit.code()),
+        )),
+        shape => {
+            tracing::warn!(target: "canvas_sis", "--json: the command printed no result (exit {})", exit.code());
+            debug_assert!(
+                false,
+                "--json: no {shape:?} document for exit {}",
+                exit.code()
+            );
+        }
+    }
+}
+
+fn run_plain(cmd: Command, json: bool) -> exit::Result<Exit> {
     match cmd {
-        Command::Completions(a) => commands::docs::completions(a),
-        Command::Man => commands::docs::man(),
+        Command::Completions(a) => commands::docs::completions(a, json),
+        Command::Man => commands::docs::man(json),
         _ => unreachable!("only plain commands"),
     }
 }
 
-fn finish(r: exit::Result<Exit>) -> u8 {
+fn finish(r: exit::Result<Exit>, json: bool) -> u8 {
     match r {
         Ok(e) => e.code(),
-        Err(f) => {
-            early_error(&f);
-            f.exit.code()
-        }
+        Err(f) => early_failure(&f, json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_seen_before_a_double_dash_only() {
+        let a = |v: &[&str]| json_requested(v.iter().map(std::ffi::OsString::from));
+        assert!(a(&["--json", "submit"]));
+        assert!(a(&["submit", "x", "--json"]));
+        assert!(!a(&["submit", "--", "--json"]));
+        assert!(!a(&["--jsonx", "submit"]));
+    }
+
+    #[test]
+    fn clap_errors_become_usage_documents() {
+        let e = cli::command()
+            .try_get_matches_from(["canvas-sis", "--json", "frobnicate"])
+            .unwrap_err();
+        let f = clap_failure(&e);
+        assert_eq!(f.exit, Exit::Usage);
+        assert_eq!(f.kind, "usage");
+        assert!(f.message.contains("frobnicate"), "{}", f.message);
+        assert!(!f.message.starts_with("error:"), "{}", f.message);
+        assert!(f.hint.as_deref().unwrap_or("").contains("Usage:"), "{f:?}");
     }
 }

@@ -33,6 +33,7 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
                 "cannot use the lock directory {}: {e}",
                 d.display()
             ))
+            .kind("state_dir")
             .hint("set XDG_STATE_HOME to a directory of your own")
         })?;
     }
@@ -44,6 +45,7 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
         .open(path)
         .map_err(|e| {
             Failure::config(format!("cannot open the lock file {}: {e}", path.display()))
+                .kind("state_dir")
         })?;
     let deadline = Instant::now() + wait;
     let mut announced = false;
@@ -57,6 +59,7 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
                         Exit::TempFail,
                         format!("another canvas-sis run holds the lock for {what}: {holder}"),
                     )
+                    .kind("locked")
                     .hint("wait for it to finish, or pass --wait-lock DURATION to wait"));
                 }
                 if !announced {
@@ -66,10 +69,10 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
                 std::thread::sleep(Duration::from_millis(200).min(deadline - Instant::now()));
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Failure::config(format!(
-                    "cannot lock {}: {e}",
-                    path.display()
-                )));
+                return Err(
+                    Failure::config(format!("cannot lock {}: {e}", path.display()))
+                        .kind("state_dir"),
+                );
             }
         }
     }

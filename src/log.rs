@@ -85,6 +85,7 @@ pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Res
             if settings.explicit_dir {
                 crate::logfile::check_dir(dir).map_err(|e| {
                     Failure::config(format!("cannot create log directory {}: {e}", dir.display()))
+                        .kind("log_dir")
                         .hint("set --log-dir, CANVAS_SIS_LOG_DIR or [log] dir to a writable directory, or --no-log-file")
                 })?;
             }
@@ -150,7 +151,7 @@ pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Res
         .with(stderr_layer)
         .with(syslog_layer);
     tracing::subscriber::set_global_default(subscriber)
-        .map_err(|e| Failure::config(format!("cannot install the logger: {e}")))?;
+        .map_err(|e| Failure::config(format!("cannot install the logger: {e}")).kind("log_dir"))?;
     Ok(guard)
 }
 

@@ -2,6 +2,7 @@
 //! ANSI codes otherwise), short notes on stderr, and the confirmation prompt.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::commands::Ctx;
 use crate::exit::{Failure, Result};
@@ -158,9 +159,29 @@ impl Table {
 /// SIGPIPE keeps its default and ends the process quietly, as `head` expects.
 pub fn stdout(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    let r = out
+        .write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| Failure::output("to stdout", &e))
+        .map_err(|e| Failure::output("to stdout", &e));
+    STDOUT_USED.store(if r.is_ok() { WRITTEN } else { FAILED }, Ordering::Relaxed);
+    r
+}
+
+const UNUSED: u8 = 0;
+const WRITTEN: u8 = 1;
+const FAILED: u8 = 2;
+/// Whether anything went to stdout yet, and whether that failed: `--json` prints one document,
+/// so the run's end prints the error document only on an untouched stdout.
+static STDOUT_USED: AtomicU8 = AtomicU8::new(UNUSED);
+
+/// Nothing has been written to stdout (nor tried) in this process.
+pub fn stdout_untouched() -> bool {
+    STDOUT_USED.load(Ordering::Relaxed) == UNUSED
+}
+
+/// Print one JSON document on stdout (pretty, then a line break).
+pub fn stdout_json(v: &serde_json::Value) -> Result<()> {
+    stdout_line(&serde_json::to_string_pretty(v).expect("JSON values serialize"))
 }
 
 /// `text` and a line break, through [`stdout`].

@@ -38,7 +38,9 @@ pub fn state_dir_path() -> PathBuf {
 pub fn state_dir() -> Result<PathBuf> {
     let d = state_dir_path();
     ensure_private_dir(&d).map_err(|e| {
-        Failure::config(format!("cannot use the state directory {}: {e}", d.display())).hint(
+        Failure::config(format!("cannot use the state directory {}: {e}", d.display()))
+            .kind("state_dir")
+            .hint(
             format!(
                 "the journal and the locks live there; set {} to a directory of your own (e.g. one with mode 0700)",
                 envn::XDG_STATE_HOME

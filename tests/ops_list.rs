@@ -212,7 +212,16 @@ fn all_profiles_lists_every_profile_and_reports_the_failing_one() {
     let out = run(true);
     assert_eq!(out.status.code(), Some(5));
     let v = json(&out);
-    let v = v.as_array().unwrap();
+    assert_eq!(v["error"]["exit_code"], 5);
+    assert_eq!(v["error"]["kind"], "not_found");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("profile broken: "),
+        "{v}"
+    );
+    let v = v["imports"].as_array().unwrap();
     assert_eq!(v.len(), 5);
     assert_eq!(v[0]["profile"], "alpha");
     assert!(v[0]["import"]["id"].is_u64());

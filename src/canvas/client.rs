@@ -313,7 +313,8 @@ impl Client {
                             format!(
                                 "{url}: the next-page link points to another host ({n}); not followed"
                             ),
-                        ));
+                        )
+                        .kind("link_refused"));
                     }
                     url = next_url;
                 }
@@ -324,7 +325,8 @@ impl Client {
             format!(
                 "more than {PAGE_CAP} pages from {key}; stopped (narrow the query, e.g. --created-since)"
             ),
-        ))
+        )
+        .kind("too_many_pages"))
     }
 }
 
@@ -384,14 +386,17 @@ fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
 pub(crate) fn load_ca(ca: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
     let pem = std::fs::read(ca).map_err(|e| {
         Failure::config(format!("cannot read CA certificate {}: {e}", ca.display()))
+            .kind("ca_cert_invalid")
     })?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| Failure::config(format!("{} is not a PEM certificate: {e}", ca.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        Failure::config(format!("{} is not a PEM certificate: {e}", ca.display()))
+            .kind("ca_cert_invalid")
+    })?;
     if certs.is_empty() {
-        return Err(Failure::config(format!(
-            "{} holds no PEM certificate",
-            ca.display()
-        )));
+        return Err(
+            Failure::config(format!("{} holds no PEM certificate", ca.display()))
+                .kind("ca_cert_invalid"),
+        );
     }
     Ok(certs)
 }
@@ -494,6 +499,7 @@ pub fn bad_shape(url: &Url, what: &str) -> Failure {
             crate::redact::redact(url.as_str())
         ),
     )
+    .kind("bad_response")
 }
 
 /// A 404 gets a message naming what was looked for.

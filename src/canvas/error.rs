@@ -243,10 +243,49 @@ impl HttpError {
         }
     }
 
+    /// The failure's cause (`exit::KINDS`), with the exit code [`HttpError::exit`] gives.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HttpError::Transport {
+                unreachable: Some(Unreachable::Refused { .. }),
+                ..
+            } => "connection_refused",
+            HttpError::Transport {
+                unreachable: Some(_),
+                ..
+            } => "dns",
+            HttpError::Transport { .. } => "unreachable",
+            HttpError::BadBody { .. } => "bad_response",
+            HttpError::Tls { problem, .. } => match problem {
+                TlsProblem::UnknownIssuer
+                | TlsProblem::Expired { .. }
+                | TlsProblem::NotYetValid { .. }
+                | TlsProblem::WrongHost { .. }
+                | TlsProblem::BadCertificate(_) => "tls_certificate",
+                TlsProblem::ClientCertRequired
+                | TlsProblem::Refused { .. }
+                | TlsProblem::Incompatible(_)
+                | TlsProblem::NotTls(_) => "tls_handshake",
+            },
+            HttpError::Status {
+                status, throttled, ..
+            } => match (*status, *throttled) {
+                (_, true) => "throttled",
+                (401, _) => "unauthorized",
+                (403, _) => "forbidden",
+                (404, _) => "not_found",
+                (400 | 409 | 422, _) => "canvas_rejected",
+                (500..=599, _) => "server_error",
+                _ => "unexpected_status",
+            },
+        }
+    }
+
     pub fn into_failure(self) -> Failure {
         let exit = self.exit();
+        let kind = self.kind();
         if let Some(h) = self.hint() {
-            return Failure::new(exit, self.to_string()).hint(h);
+            return Failure::new(exit, self.to_string()).kind(kind).hint(h);
         }
         let hint = match &self {
             // §1.4 check_account: these come before any permission check, and no
@@ -283,7 +322,7 @@ impl HttpError {
             }
             _ => None,
         };
-        let f = Failure::new(exit, self.to_string());
+        let f = Failure::new(exit, self.to_string()).kind(kind);
         match hint {
             Some(h) => f.hint(h),
             None => f,
@@ -494,5 +533,74 @@ mod tests {
         assert_eq!(s(404, false, true).exit(), Exit::NotFound);
         assert!(!s(500, false, true).retryable());
         assert!(s(503, false, false).retryable());
+        for (e, kind) in [
+            (s(401, false, true), "unauthorized"),
+            (s(403, false, true), "forbidden"),
+            (s(403, true, false), "throttled"),
+            (s(429, true, false), "throttled"),
+            (s(404, false, true), "not_found"),
+            (s(422, false, true), "canvas_rejected"),
+            (s(503, false, false), "server_error"),
+            (s(413, false, false), "unexpected_status"),
+        ] {
+            assert_eq!(e.kind(), kind);
+            let f = e.into_failure();
+            assert_eq!(f.kind, kind);
+            assert!(
+                crate::exit::KINDS
+                    .iter()
+                    .any(|(k, c, _)| *k == kind && *c == f.exit.code())
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_of_transport_and_tls_failures() {
+        let transport = |unreachable| HttpError::Transport {
+            url: "u".into(),
+            connect: true,
+            timeout: false,
+            body_sent: false,
+            detail: String::new(),
+            unreachable,
+        };
+        let tls = |problem| HttpError::Tls {
+            url: "u".into(),
+            host: "h".into(),
+            problem,
+            detail: String::new(),
+        };
+        let cases = [
+            (transport(None), "unreachable"),
+            (
+                transport(Some(Unreachable::Refused { addr: "a".into() })),
+                "connection_refused",
+            ),
+            (
+                transport(Some(Unreachable::NoSuchHost { host: "h".into() })),
+                "dns",
+            ),
+            (
+                transport(Some(Unreachable::DnsNoAnswer { host: "h".into() })),
+                "dns",
+            ),
+            (tls(TlsProblem::UnknownIssuer), "tls_certificate"),
+            (
+                tls(TlsProblem::WrongHost { presented: vec![] }),
+                "tls_certificate",
+            ),
+            (tls(TlsProblem::ClientCertRequired), "tls_handshake"),
+            (tls(TlsProblem::NotTls("x".into())), "tls_handshake"),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(e.kind(), kind, "{e}");
+            let f = e.into_failure();
+            assert_eq!(f.kind, kind);
+            assert!(
+                crate::exit::KINDS
+                    .iter()
+                    .any(|(k, c, _)| *k == kind && *c == f.exit.code())
+            );
+        }
     }
 }

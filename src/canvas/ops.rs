@@ -178,26 +178,26 @@ impl Client {
                     "{shown}: no answer within {}",
                     humantime::format_duration(stall)
                 ))
+                .kind("download_failed")
             })?
             .map_err(|e| super::net::from_reqwest(&shown, url, e, false).into_failure())?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            let exit = match status {
-                401 | 403 => Exit::NoPerm,
-                404 => Exit::NotFound,
-                _ => Exit::Unavailable,
+            let (exit, kind) = match status {
+                401 => (Exit::NoPerm, "unauthorized"),
+                403 => (Exit::NoPerm, "forbidden"),
+                404 => (Exit::NotFound, "not_found"),
+                _ => (Exit::Unavailable, "download_failed"),
             };
-            return Err(Failure::new(
-                exit,
-                format!("{shown}: HTTP {status} for the download"),
-            ));
+            return Err(
+                Failure::new(exit, format!("{shown}: HTTP {status} for the download")).kind(kind),
+            );
         }
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        let cant_write =
-            |e: std::io::Error| Failure::no_input(format!("cannot write {}: {e}", dest.display()));
+        let cant_write = |e: std::io::Error| Failure::output(&dest.display().to_string(), &e);
         let mut tmp = tempfile::Builder::new()
             .prefix(".canvas-sis-download-")
             .tempfile_in(&dir)
@@ -207,7 +207,9 @@ impl Client {
         loop {
             let next = tokio::time::timeout(stall, stream.next())
                 .await
-                .map_err(|_| unavailable(format!("{shown}: the download stalled")))?;
+                .map_err(|_| {
+                    unavailable(format!("{shown}: the download stalled")).kind("download_failed")
+                })?;
             match next {
                 None => break,
                 Some(Ok(chunk)) => {
@@ -218,7 +220,8 @@ impl Client {
                     return Err(unavailable(format!(
                         "{shown}: download cut off: {}",
                         super::client::error_chain(&e)
-                    )));
+                    ))
+                    .kind("download_failed"));
                 }
             }
         }

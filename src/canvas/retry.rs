@@ -244,7 +244,9 @@ impl RetryError {
             "Canvas is unreachable, failing or throttling; try again later, or raise --retry-budget"
                 .to_string()
         });
-        Failure::new(Exit::Unavailable, message).hint(hint)
+        Failure::new(Exit::Unavailable, message)
+            .kind(self.last.kind())
+            .hint(hint)
     }
 }
 

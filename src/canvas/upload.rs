@@ -243,6 +243,7 @@ pub async fn file_upload_observed(
                     origin_of_str(&upload_url)
                 ),
             )
+            .kind("file_upload_failed")
         });
     let upload_url = match upload_url {
         Ok(u) => u,
@@ -303,7 +304,8 @@ pub async fn file_upload_observed(
                 let f = Failure::new(
                     Exit::Unavailable,
                     format!("file-upload step 3 (confirm at {}): {e}", origin_of(&loc)),
-                );
+                )
+                .kind("file_upload_failed");
                 return Err(after_failed_upload(client, id, f).await);
             }
             warn!(target: "canvas_sis", "file-upload step 3 (confirm at {}): {e}; the upload itself succeeded (HTTP {status})", origin_of(&loc));
@@ -314,7 +316,8 @@ pub async fn file_upload_observed(
             format!(
                 "the upload host answered HTTP {status} without a Location to confirm the upload at"
             ),
-        );
+        )
+        .kind("file_upload_failed");
         return Err(after_failed_upload(client, id, f).await);
     }
     info!(target: "canvas_sis", import_id = id, "import {id}: file uploaded (HTTP {})", status.as_u16());
@@ -369,6 +372,7 @@ async fn not_supported(client: &Client, json: Value) -> Result<FileUploadOutcome
                 e.last
             ),
         )
+        .kind("file_upload_failed")
         .hint(format!(
             "abort it with `canvas-sis abort {id} --yes`, then submit again with --upload-mode direct"
         ))),

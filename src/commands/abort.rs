@@ -25,6 +25,7 @@ fn no_terminal(what: &str) -> Failure {
     Failure::usage(format!(
         "{what} needs --yes when stdin or stderr is not a terminal; nothing was sent"
     ))
+    .kind("confirmation_needed")
     .hint("add --yes (-y) to confirm")
 }
 
@@ -37,6 +38,9 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
         "abort",
     )? {
         crate::output::note(ctx, "not aborted");
+        if ctx.settings.json {
+            ctx.print_json(&json!({"aborted": false, "sis_import_id": id}))?;
+        }
         return Ok(Exit::Ok);
     }
     match client.abort_import(id).await? {
@@ -56,7 +60,9 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
                 "import {id} already ended as {}; nothing to abort",
                 imp.state_str()
             ),
-        )),
+        )
+        .kind("already_ended")
+        .partial(imp.raw)),
         AbortOutcome::Missing => Err(Failure::new(Exit::NotFound, client.no_such_import(id))
             .hint("check the id (canvas-sis list) and --account-id")),
     }
@@ -79,6 +85,9 @@ pub async fn all_pending(a: YesArgs, ctx: &mut Ctx) -> Result<Exit> {
         )?
     {
         crate::output::note(ctx, "not aborted");
+        if ctx.settings.json {
+            ctx.print_json(&json!({"aborted": false}))?;
+        }
         return Ok(Exit::Ok);
     }
     let answer = client.abort_all_pending().await?;

@@ -66,6 +66,7 @@ async fn check(ctx: &Ctx) -> Result<Exit> {
             "account {} ({name}) is a sub-account; SIS imports run only on root accounts",
             client.account_display()
         ))
+        .kind("not_root_account")
         .hint("use the root account's id, or self"));
     }
     info!(target: "ui", "URL and token work; account {} is {name}", client.account_display());

@@ -58,14 +58,19 @@ pub fn prepare(settings: &mut Settings) -> Result<Demo> {
     let dir = tempfile::Builder::new()
         .prefix("canvas-sis-demo-")
         .tempdir()
-        .map_err(|e| Failure::no_input(format!("cannot create a temp dir: {e}")))?
+        .map_err(|e| {
+            Failure::no_input(format!("cannot create a temp dir: {e}")).kind("temp_file_failed")
+        })?
         .keep();
     let bundle = dir.join("bundle");
-    std::fs::create_dir_all(&bundle)
-        .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", bundle.display())))?;
+    std::fs::create_dir_all(&bundle).map_err(|e| {
+        Failure::no_input(format!("cannot write {}: {e}", bundle.display()))
+            .kind("temp_file_failed")
+    })?;
     for (name, bytes) in SAMPLE {
-        std::fs::write(bundle.join(name), bytes)
-            .map_err(|e| Failure::no_input(format!("cannot write {name}: {e}")))?;
+        std::fs::write(bundle.join(name), bytes).map_err(|e| {
+            Failure::no_input(format!("cannot write {name}: {e}")).kind("temp_file_failed")
+        })?;
     }
     let sim = fake_canvas::spawn(fake_canvas::Config {
         polls_to_finish: 3,
@@ -76,6 +81,7 @@ pub fn prepare(settings: &mut Settings) -> Result<Demo> {
             Exit::Unavailable,
             format!("cannot start the simulator: {e}"),
         )
+        .kind("simulator_failed")
     })?;
     settings.connection.base_url = Some(Sourced {
         value: sim.url(),
@@ -125,11 +131,17 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     let query = opts.query(b.extension);
     let imp = super::submit::create(&client, &b, &query, &opts, None).await?;
     info!(target: "canvas_sis", import_id = imp.id, "import {} created ({})", imp.id, imp.state_str());
-    crate::output::stdout_line(&imp.id.to_string())?;
+    // With --json, stdout holds one document: the last SisImport, printed at the end.
+    if !ctx.settings.json {
+        crate::output::stdout_line(&imp.id.to_string())?;
+    }
 
     info!(target: "ui", "demo: step 3/3: watching import {} every 1s", imp.id);
     let poll = ctx.settings.poll.clone();
-    let (exit, _) = super::watch::follow(&client, imp.id, &poll, ctx.settings.progress).await?;
+    let (exit, last) = super::watch::follow(&client, imp.id, &poll, ctx.settings.progress).await?;
+    if ctx.settings.json {
+        ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw))?;
+    }
     let requests = demo.sim.requests();
     info!(
         target: "ui",
@@ -145,19 +157,21 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     Ok(exit)
 }
 
+fn cant_write(out: &Path, e: &dyn std::fmt::Display) -> Failure {
+    Failure::no_input(format!("cannot write {}: {e}", out.display())).kind("temp_file_failed")
+}
+
 /// The embedded sample as a zip, the shape most SIS exports take.
 fn zip_sample(out: &Path) -> Result<()> {
-    let f = std::fs::File::create(out)
-        .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
+    let f = std::fs::File::create(out).map_err(|e| cant_write(out, &e))?;
     let mut z = zip::ZipWriter::new(f);
     let opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in SAMPLE {
         z.start_file(*name, opts)
             .and_then(|_| std::io::Write::write_all(&mut z, bytes).map_err(Into::into))
-            .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
+            .map_err(|e| cant_write(out, &e))?;
     }
-    z.finish()
-        .map_err(|e| Failure::no_input(format!("cannot write {}: {e}", out.display())))?;
+    z.finish().map_err(|e| cant_write(out, &e))?;
     Ok(())
 }

@@ -80,7 +80,9 @@ pub fn line(r: &Value, with_import: bool) -> String {
 /// `sis_import_id,file,message,row` with the csv crate's quoting.
 pub fn to_csv(rows: &[Value]) -> Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let bad = |e: csv::Error| Failure::new(Exit::Unavailable, format!("cannot write CSV: {e}"));
+    let bad = |e: csv::Error| {
+        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
+    };
     w.write_record(["sis_import_id", "file", "message", "row"])
         .map_err(bad)?;
     for r in rows {
@@ -92,9 +94,9 @@ pub fn to_csv(rows: &[Value]) -> Result<String> {
         ])
         .map_err(bad)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Failure::new(Exit::Unavailable, format!("cannot write CSV: {e}")))?;
+    let bytes = w.into_inner().map_err(|e| {
+        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
+    })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
@@ -112,6 +114,7 @@ async fn attachment(
                 "import {id} has no errors_attachment (yet: Canvas writes it some time after the import ends)"
             ),
         )
+        .kind("attachment_missing")
         .hint(format!("`canvas-sis errors {id}` reads the rows from the API now")));
     };
     let url = client
@@ -123,6 +126,7 @@ async fn attachment(
                 Exit::Unavailable,
                 format!("import {id}: errors_attachment.url is not a URL: {e}"),
             )
+            .kind("bad_response")
         })?;
     match url.scheme() {
         "https" => {}
@@ -133,7 +137,8 @@ async fn attachment(
                 format!(
                     "import {id}: errors_attachment.url uses {s}://, which is refused off loopback"
                 ),
-            ));
+            )
+            .kind("link_refused"));
         }
     }
     let n = client

@@ -171,9 +171,11 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
             ),
             None => "--all-profiles needs a config file, and none was found".to_string(),
         })
+        .kind("profile_missing")
         .hint("give one with -c FILE or CANVAS_SIS_CONFIG"));
     }
     let mut exit = Exit::Ok;
+    let mut first: Option<Failure> = None;
     let mut json = Vec::new();
     let mut cols = vec!["profile"];
     cols.extend_from_slice(COLUMNS);
@@ -196,14 +198,27 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
                 }
             }
             Err(f) => {
-                tracing::error!(target: "canvas_sis", "profile {name}: {f}");
+                let f = Failure {
+                    message: format!("profile {name}: {}", f.message),
+                    ..f
+                };
                 if exit == Exit::Ok {
                     exit = f.exit;
+                    // With --json the first failure is the run's error (reported once, at the end).
+                    if ctx.settings.json {
+                        first = Some(f);
+                        continue;
+                    }
                 }
+                tracing::error!(target: "canvas_sis", "{f}");
             }
         }
     }
     if ctx.settings.json {
+        // A profile failed: the error document, with what the other profiles listed.
+        if let Some(f) = first {
+            return Err(f.partial(serde_json::json!({ "imports": json })));
+        }
         ctx.print_json(&Value::Array(json))?;
     } else if t.rows.is_empty() {
         crate::output::note(ctx, "no imports");

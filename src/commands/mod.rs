@@ -41,7 +41,7 @@ impl Ctx {
 
     /// Print a JSON document on stdout (the `--json` result).
     pub fn print_json(&self, v: &serde_json::Value) -> Result<()> {
-        crate::output::stdout_line(&serde_json::to_string_pretty(v).expect("JSON values serialize"))
+        crate::output::stdout_json(v)
     }
 }
 
@@ -52,8 +52,8 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::Watch(a) => watch::run(a, ctx).await,
         Command::Status(a) => status::run(a, ctx).await,
         Command::Config(c) => config_cmd::run(c, ctx).await,
-        Command::Completions(a) => docs::completions(a),
-        Command::Man => docs::man(),
+        Command::Completions(a) => docs::completions(a, ctx.settings.json),
+        Command::Man => docs::man(ctx.settings.json),
         Command::Demo => Err(Failure::new(
             Exit::Usage,
             "demo is started from run(), not dispatched",

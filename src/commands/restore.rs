@@ -38,7 +38,8 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
         _ = interrupted() => {
             let msg = format!("interrupted: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`");
             warn!(target: "canvas_sis", "{msg}");
-            return Err(Failure::new(Exit::Interrupted, msg));
+            return Err(Failure::new(Exit::Interrupted, msg)
+                .partial(json!({"sis_import_id": id, "progress_id": pid})));
         }
     };
     let (exit, last) = followed;

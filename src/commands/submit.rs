@@ -102,6 +102,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         );
         if guard.once {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
+                .kind("duplicate_content")
                 .hint("this content was already submitted within --dedupe-window; drop --once to send it again"));
         }
         // After the idle check, so a refused run does not say it is submitting again.
@@ -228,11 +229,9 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         if ctx.settings.json {
             ctx.print_json(&imp.raw)?;
         }
-        printed.map_err(|f| {
-            Failure::new(
-                f.exit,
-                format!("import {} was created, but {}", imp.id, f.message),
-            )
+        printed.map_err(|f| Failure {
+            message: format!("import {} was created, but {}", imp.id, f.message),
+            ..f
         })?;
         info!(target: "ui", "follow it with `canvas-sis watch {}`", imp.id);
         return Ok(Exit::Ok);
@@ -285,6 +284,8 @@ fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result
             "validation of {} failed: {summary}; nothing was sent",
             bundle.given.display()
         ))
+        .kind("validation_failed")
+        .partial(report.to_json())
         .hint(if report.error_count() > 0 {
             "fix the errors above (all of them: `canvas-sis validate PATH`), then submit again"
         } else {
@@ -316,6 +317,7 @@ fn dry_run(
         return Err(Failure::config(
             "--dry-run prints the exact request, which needs the Canvas URL",
         )
+        .kind("config_missing_url")
         .hint("set --base-url, CANVAS_BASE_URL, or base_url in the config file"));
     };
     let base = crate::settings::check_base_url(&url.value).map_err(|e| {
@@ -323,6 +325,7 @@ fn dry_run(
             "base URL {:?} (from {}): {e}",
             url.value, url.source
         ))
+        .kind(crate::settings::base_url_kind(&url.value))
     })?;
     // Encoded as the real request encodes it, so that the printed URL is the one sent.
     let account = crate::canvas::client::account_segment(&ctx.settings.connection.account_id.value);
@@ -472,6 +475,7 @@ pub async fn create(
                             Exit::Unavailable,
                             format!("upload failed twice with the answer lost ({}); no import was found in Canvas", e.last),
                         )
+                        .kind("upload_lost")
                         .hint("check `canvas-sis list --created-since 1h` before submitting again"));
                     }
                 }
@@ -541,6 +545,8 @@ async fn lookup(
                     Exit::Unavailable,
                     format!("the upload's answer was lost and {n} imports that could be it exist ({}); not sending again", ids.join(", ")),
                 )
+                .kind("upload_lost")
+                .partial(json!({"candidates": ids}))
                 .hint("inspect them with `canvas-sis status ID`, then `canvas-sis watch ID` the right one"));
             }
         }
@@ -619,5 +625,6 @@ pub async fn check_idle(client: &Client) -> Result<()> {
             busy.join(", ")
         ),
     )
+    .kind("already_running")
     .hint("try again later, or drop --if-idle to queue behind them"))
 }

@@ -62,6 +62,7 @@ async fn last_import(client: &Client, net: &crate::settings::Network) -> Result<
         .find_map(|v| Import::from_value(v).ok())
         .ok_or_else(|| {
             Failure::new(Exit::NotFound, "watch --last: this host's journal is empty and Canvas has no import still running for this account")
+                .kind("nothing_to_watch")
                 .hint("give the import id: canvas-sis watch ID (see canvas-sis list)")
         })?;
     info!(target: "canvas_sis", "watching import {}, the newest one Canvas has not finished ({})", imp.id, imp.state_str());
@@ -117,7 +118,8 @@ pub async fn follow(
             // Reported (stderr and log) once, as the run's error.
             Err(Failure::new(Exit::Interrupted, format!(
                 "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
-            )))
+            ))
+            .partial(serde_json::json!({"sis_import_id": id})))
         }
     }
 }
@@ -166,9 +168,10 @@ async fn poll_loop(
                     "import {id} has been in initializing for {}: Canvas saved it but rejected its options, and it will never run",
                     humantime::format_duration(Duration::from_secs(age.as_secs()))
                 );
-                error!(target: "canvas_sis", "{msg}");
-                return Err(Failure::new(Exit::ImportFailed, msg)
-                    .hint("check the import options (batch mode, drop statuses, change_threshold) and submit again"));
+                // Exit 3 like any failed import: the result (with --json) is the import.
+                bar.finish();
+                error!(target: "canvas_sis", import_id = id, "{msg}\n  hint: check the import options (batch mode, drop statuses, change_threshold) and submit again");
+                return Ok((Exit::ImportFailed, Some(imp)));
             }
         }
         if imp.state.is_terminal() {

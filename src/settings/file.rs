@@ -32,6 +32,7 @@ impl ConfigFile {
         check_trusted(path)?;
         let text = std::fs::read_to_string(path).map_err(|e| {
             Failure::config(format!("cannot read config file {}: {e}", path.display()))
+                .kind("config_invalid_file")
                 .hint("fix the path given with -c/--config or CANVAS_SIS_CONFIG, or remove it")
         })?;
         let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
@@ -44,6 +45,7 @@ impl ConfigFile {
                 path.display(),
                 e.message()
             ))
+            .kind("config_invalid_file")
             .hint("the file must be TOML; see canvas_sis.example.toml for every key")
         })?;
         let lines = key_lines(&text);
@@ -68,13 +70,13 @@ impl ConfigFile {
         if let Some(p) = profile {
             let Some(toml::Value::Table(pt)) = table.get("profiles").and_then(|t| t.get(p)) else {
                 return Err(
-                    Failure::config(format!("profile {p:?} is not in {}", path.display())).hint(
-                        if cf.profiles.is_empty() {
+                    Failure::config(format!("profile {p:?} is not in {}", path.display()))
+                        .kind("profile_missing")
+                        .hint(if cf.profiles.is_empty() {
                             "the file has no [profiles.NAME] sections".to_string()
                         } else {
                             format!("profiles there: {}", cf.profiles.join(", "))
-                        },
-                    ),
+                        }),
                 );
             };
             let mut pe = BTreeMap::new();
@@ -162,6 +164,7 @@ fn check_trusted(path: &Path) -> Result<()> {
             "refusing config file {}: {why}; it decides where the token is sent",
             path.display()
         ))
+        .kind("config_untrusted_file")
         .hint(format!(
             "chown it to yourself and chmod go-w {}, or name another file with -c",
             path.display()

@@ -298,6 +298,7 @@ impl Settings {
                     "--profile {} needs a config file, and none was found",
                     run.profile.as_deref().unwrap_or_default()
                 ))
+                .kind("profile_missing")
                 .hint("give one with -c FILE or CANVAS_SIS_CONFIG, or create ./canvas_sis.toml"));
             }
             None => (None, vec![]),
@@ -485,6 +486,7 @@ fn resolve_row(
     if let Some((raw, src)) = cfile.and_then(|f| f.get(d.key)) {
         let value = d.kind.from_toml(raw).map_err(|e| {
             Failure::config(format!("{src}: {}: {e}", d.key))
+                .kind("config_invalid_file")
                 .hint("see canvas_sis.example.toml for the accepted values")
         })?;
         return Ok(Some(Sourced { value, source: src }));
@@ -512,13 +514,15 @@ fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourc
                 "cannot read token file {} (from {source}): {e}",
                 path.display()
             ))
+            .kind("token_file_unreadable")
         })?;
         let t = text.trim();
         if t.is_empty() {
             return Err(Failure::config(format!(
                 "token file {} (from {source}) is empty",
                 path.display()
-            )));
+            ))
+            .kind("token_file_unreadable"));
         }
         Ok(Sourced {
             value: SecretString::from(t.to_string()),
@@ -553,9 +557,10 @@ fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourc
         }
     }
     if let Some((v, src)) = file.and_then(|f| f.get("token_file")) {
-        let p = v
-            .as_str()
-            .ok_or_else(|| Failure::config(format!("{src}: token_file: expected a path string")))?;
+        let p = v.as_str().ok_or_else(|| {
+            Failure::config(format!("{src}: token_file: expected a path string"))
+                .kind("config_invalid_file")
+        })?;
         // A relative token_file is relative to the config file, where the admin wrote it.
         let base = file.and_then(|f| f.path.parent()).unwrap_or(Path::new(""));
         return from_file(&base.join(table::expand_home(p.trim())), src).map(Some);
@@ -563,6 +568,7 @@ fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourc
     if let Some((v, src)) = file.and_then(|f| f.get("access_token")) {
         let t = v.as_str().filter(|t| !t.trim().is_empty()).ok_or_else(|| {
             Failure::config(format!("{src}: access_token: expected a non-empty string"))
+                .kind("config_invalid_file")
         })?;
         return Ok(Some(Sourced {
             value: SecretString::from(t.trim().to_string()),
@@ -584,28 +590,32 @@ impl Connection {
     /// URL and token, or exit 78 saying which is missing and where it can be set.
     pub fn network(&self) -> Result<Network> {
         let Some(url) = &self.base_url else {
-            return Err(Failure::config("no Canvas URL is set").hint(format!(
-                "set --base-url, {}, or base_url in the config file",
-                envn::BASE_URL
-            )));
+            return Err(Failure::config("no Canvas URL is set")
+                .kind("config_missing_url")
+                .hint(format!(
+                    "set --base-url, {}, or base_url in the config file",
+                    envn::BASE_URL
+                )));
         };
         let base = check_base_url(&url.value).map_err(|e| {
             Failure::config(format!(
                 "base URL {:?} (from {}): {e}",
                 url.value, url.source
             ))
+            .kind(base_url_kind(&url.value))
         })?;
         let Some(token) = &self.token else {
             if let Some(p) = &self.dropped_token {
                 return Err(Failure::config(format!(
                     "no access token is set for profile {p}: it sets its own base_url, so the top level's token (meant for another Canvas) does not apply"
                 ))
+                .kind("config_missing_token")
                 .hint(format!(
                     "set token_file or access_token in [profiles.{p}], or give this run's token with {} or --token-file",
                     envn::ACCESS_TOKEN
                 )));
             }
-            return Err(Failure::config("no access token is set").hint(format!(
+            return Err(Failure::config("no access token is set").kind("config_missing_token").hint(format!(
                 "set {} to the token, or --token-file PATH, or token_file / access_token in the config file",
                 envn::ACCESS_TOKEN
             )));
@@ -652,6 +662,25 @@ pub fn check_base_url(s: &str) -> std::result::Result<Url, String> {
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
+}
+
+/// The `kind` of a base URL that [`check_base_url`] refuses: `http_refused` for plain http off
+/// loopback, else `config_invalid_url`.
+pub fn base_url_kind(s: &str) -> &'static str {
+    let Ok(u) = Url::parse(s.trim()) else {
+        return "config_invalid_url";
+    };
+    let loopback = match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => true,
+    };
+    if u.scheme() == "http" && !loopback {
+        "http_refused"
+    } else {
+        "config_invalid_url"
+    }
 }
 
 /// The clap arguments of the table's rows, added to `cmd` (the root) and its subcommands.

@@ -560,3 +560,80 @@ fn an_empty_directory_is_refused_by_validate_and_submit() {
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     assert!(w.sim.requests().is_empty());
 }
+
+/// The README's "simplest nightly line", read out of README.md and run as cron runs it
+/// (`sh -c`, a bare environment, no terminal): a clean night prints nothing, so cron mails
+/// nothing. Only the bundle path and the poll interval are swapped for the test's.
+#[test]
+fn the_readme_cron_line_is_silent_on_a_clean_night() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let block = readme
+        .split("```cron")
+        .nth(1)
+        .expect("README has a ```cron block")
+        .split("```")
+        .next()
+        .unwrap();
+    let line = block
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .expect("the cron block has an entry");
+    // Five time fields, then the command that cron hands to `sh -c`.
+    let mut rest = line;
+    for _ in 0..5 {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).expect("five time fields")..];
+    }
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"canvas-sis"), "{line}");
+    let zip = sample_zip();
+    let mut command = Vec::new();
+    let mut prev = "";
+    for w in &words {
+        command.push(match prev {
+            "submit" => zip.to_str().unwrap(),
+            "--interval" => "0",
+            _ => w,
+        });
+        prev = w;
+    }
+    let command = command.join(" ");
+
+    let w = World::new(Scenario::Ok);
+    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
+    let path = format!("{}:/usr/bin:/bin", bin.parent().unwrap().to_str().unwrap());
+    let home = w.home.path();
+    let mut sh = std::process::Command::new("/bin/sh");
+    sh.env_clear()
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .current_dir(home)
+        .arg("-c")
+        .arg(&command);
+    let out = assert_cmd::Command::from_std(sh)
+        .timeout(std::time::Duration::from_secs(60))
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{command}\n{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1, "the line submitted the bundle");
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "cron would mail this: {command}\nstdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // The import id is still on record, in the log.
+    assert!(
+        w.log_text().contains("import 101 created"),
+        "{}",
+        w.log_text()
+    );
+}

@@ -23,7 +23,7 @@ Exit codes:
   75  another canvas-sis run holds the lock, or an import already runs (--if-idle, --once)
   77  401, or a 403 that is not throttling (bad token or missing permission)
   78  configuration error (missing URL/token, invalid config, refused http URL)
-  130 interrupted by SIGINT/SIGTERM; the import goes on in Canvas";
+  130 interrupted by SIGINT, SIGTERM or SIGHUP: says whether anything was sent, and how to resume";
 
 /// Validate, submit and watch Canvas LMS SIS imports.
 ///

@@ -13,6 +13,7 @@ pub mod config;
 pub mod env_names;
 pub mod exit;
 pub mod import_options;
+pub mod interrupt;
 pub mod journal;
 pub mod lock;
 pub mod log;

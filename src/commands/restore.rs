@@ -13,7 +13,7 @@ use crate::cli::RestoreArgs;
 use crate::exit::{Exit, Failure, Result};
 
 use super::Ctx;
-use super::watch::{PollSettings, interrupted, pace};
+use super::watch::{PollSettings, pace};
 
 pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
     if a.undelete_only && a.unconclude_only {
@@ -35,10 +35,11 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
     let pid = p.id;
     let followed = tokio::select! {
         r = follow(&client, id, p, &poll) => r?,
-        _ = interrupted() => {
-            let msg = format!("interrupted: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`");
-            warn!(target: "canvas_sis", "{msg}");
-            return Err(Failure::new(Exit::Interrupted, msg));
+        sig = crate::interrupt::wait() => {
+            // Reported (stderr and log) once, as the run's error.
+            return Err(Failure::new(Exit::Interrupted, format!(
+                "interrupted by {sig}: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`"
+            )));
         }
     };
     let (exit, last) = followed;

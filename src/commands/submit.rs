@@ -32,6 +32,9 @@ const LOOKUP_TRIES: u32 = 3;
 const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
 
 pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
+    // From here on a signal ends the run with exit 130 and says what was sent, in every
+    // phase; the blocking ones (zipping, hashing, the lock) check between steps.
+    crate::interrupt::install();
     let matches = ctx.matches.clone();
     let (opts, poll, do_validate, strict, guard) = {
         let mut r = ctx.settings.resolver(&matches);
@@ -85,7 +88,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     });
 
     let report = if do_validate {
-        Some(run_validation(&bundle, &opts, strict)?)
+        Some(run_validation(&bundle, &opts, strict).await?)
     } else {
         info!(target: "canvas_sis", "validation skipped (--no-validate)");
         None
@@ -98,15 +101,17 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let net = net.expect("set unless dry run");
     let client = Client::new(&net, &ctx.settings)?;
     if guard.if_idle {
-        check_idle(&client).await?;
+        before_sending(check_idle(&client), "asking Canvas whether it is idle").await?;
     }
     if let Some(e) = &earlier {
         let state = match e.import_id {
-            Some(id) => client
-                .show(id)
+            Some(id) => before_sending(client.show(id), "looking up the earlier import")
                 .await
                 .map(|i| i.state_str().to_string())
-                .unwrap_or_else(|_| "state unknown".into()),
+                .or_else(|f| match f.exit {
+                    Exit::Interrupted => Err(f),
+                    _ => Ok("state unknown".into()),
+                })?,
             None => "its answer was lost".into(),
         };
         let what = format!(
@@ -182,27 +187,27 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     );
     let result = tokio::select! {
         r = upload => r,
-        _ = super::watch::interrupted() => {
+        sig = crate::interrupt::wait() => {
             let n = sent.load(std::sync::atomic::Ordering::Relaxed);
             let waiting = pending.load(std::sync::atomic::Ordering::Relaxed);
             let msg = if waiting != 0 {
                 if crate::canvas::upload::abort_waiting(&client, waiting).await {
-                    format!("interrupted during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
+                    format!("interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
                 } else {
-                    format!("interrupted during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
+                    format!("interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
                 }
             } else if n == 0 {
-                "interrupted before the upload started; nothing was sent".to_string()
+                format!("interrupted by {sig} before the upload started; nothing was sent")
             } else {
                 format!(
-                    "interrupted during the upload after {n} of {} bytes: Canvas may have created an import; check `canvas-sis list --created-since {}` before submitting again",
+                    "interrupted by {sig} during the upload after {n} of {} bytes: Canvas may have created an import; check `canvas-sis list --created-since {}` before submitting again",
                     bundle.len, entry.submitted_at
                 )
             };
             if let Some((b, _)) = &bar {
                 b.abandon();
             }
-            warn!(target: "canvas_sis", "{msg}");
+            // Reported (stderr and log) once, as the run's error.
             return Err(Failure::new(Exit::Interrupted, msg));
         }
     };
@@ -277,8 +282,22 @@ fn output_lost(exit: Exit, printed: Result<()>) -> Result<Exit> {
     }
 }
 
+/// `work`, unless a signal comes first: then exit 130, saying nothing was sent.
+async fn before_sending<T>(work: impl Future<Output = Result<T>>, what: &str) -> Result<T> {
+    tokio::select! {
+        r = work => r,
+        sig = crate::interrupt::wait() => Err(crate::interrupt::before_sending(sig, what)),
+    }
+}
+
 /// Validate before sending: errors stop the upload (65), warnings are shown and logged.
-fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result<validate::Report> {
+/// The validator runs on a thread of its own, so that a signal ends the run at once instead
+/// of after a long validation (the thread ends with the process).
+async fn run_validation(
+    bundle: &Bundle,
+    opts: &ImportOptions,
+    strict: bool,
+) -> Result<validate::Report> {
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
         max_diagnostics: 100,
@@ -287,7 +306,29 @@ fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result
 
         ..validate::Options::default()
     };
-    let report = super::validate::validate_or_66(std::slice::from_ref(&bundle.given), &vopts)?;
+    let given = bundle.given.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("validate".into())
+        .spawn(move || {
+            let r = super::validate::validate_or_66(std::slice::from_ref(&given), &vopts);
+            let _ = tx.send(r);
+        });
+    let validation = async {
+        match spawned {
+            Ok(_) => rx.await.unwrap_or_else(|_| {
+                Err(Failure::data(
+                    "the validator stopped without a result; nothing was sent",
+                ))
+            }),
+            Err(e) => Err(Failure::new(
+                Exit::Unavailable,
+                format!("cannot start the validator: {e}; nothing was sent"),
+            )),
+        }
+    };
+    let what = format!("validating {}", bundle.given.display());
+    let report = before_sending(validation, &what).await?;
     for d in report.diagnostics() {
         match d.severity {
             validate::Severity::Error => {

@@ -71,6 +71,9 @@ impl PollSettings {
 }
 
 pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
+    // A signal while looking the import up ends the run when the watch starts: exit 130
+    // with how to resume.
+    crate::interrupt::install();
     let matches = ctx.matches.clone();
     let poll = PollSettings::resolve(&a.poll, &mut ctx.settings.resolver(&matches))?;
     // Watching is read-only: it takes no lock, so a watch left open in a terminal never
@@ -129,29 +132,6 @@ pub fn exit_for(state: &State) -> Exit {
     }
 }
 
-/// Wait for SIGINT or SIGTERM.
-pub async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Poll `id` until it ends or `max_polls` is reached. Returns the exit code and the last
 /// import seen.
 pub async fn follow(
@@ -165,10 +145,10 @@ pub async fn follow(
     let work = poll_loop(client, id, poll, started, &bar);
     tokio::select! {
         r = work => r,
-        _ = interrupted() => {
+        sig = crate::interrupt::wait() => {
             // Reported (stderr and log) once, as the run's error.
             Err(Failure::new(Exit::Interrupted, format!(
-                "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
+                "interrupted by {sig}: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
             )))
         }
     }

@@ -335,13 +335,10 @@ pub struct SubmitArgs {
 }
 
 #[derive(Debug, Args)]
+#[group(id = "which", required = true, multiple = false, args = ["id", "last"])]
 pub struct WatchCmdArgs {
-    /// The import id (see `canvas-sis list`).
-    #[arg(
-        value_name = "ID",
-        required_unless_present = "last",
-        conflicts_with = "last"
-    )]
+    /// The import id (see `canvas-sis list`); or --last.
+    #[arg(value_name = "ID")]
     pub id: Option<u64>,
     /// Watch the newest import this host submitted (from the state journal).
     #[arg(long)]

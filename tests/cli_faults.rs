@@ -1064,3 +1064,64 @@ mod signals_before_sending {
         assert_stopped(&w, &out, tmp.path(), "SIGHUP", "validating");
     }
 }
+
+/// `watch --last` when the newest submit never got its answer (killed mid-upload, answer
+/// lost): it says the id is unknown and lists what Canvas created since, instead of
+/// watching an older import. The journal keeps the bundle's absolute path.
+#[test]
+fn watch_last_after_a_lost_answer_lists_the_imports_created_since() {
+    let w = world(Scenario::Ok, 0);
+    w.cmd().arg("submit").arg(sample_zip()).assert().code(0);
+    // The next night, from the bundle's own directory, with a relative path.
+    std::fs::copy(sample_zip(), w.home.path().join("nightly.zip")).unwrap();
+    w.cmd().args(["submit", "nightly.zip"]).assert().code(0);
+    let ids: Vec<u64> = w
+        .sim
+        .imports()
+        .iter()
+        .map(|i| i["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    // That submit's answer was lost: its journal entry has no import id.
+    let path = w.log_dir().join("journal.json");
+    let mut j: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let newest = j.as_array_mut().unwrap().last_mut().unwrap();
+    let abs = w.home.path().join("nightly.zip");
+    assert_eq!(newest["file"], abs.to_str().unwrap(), "absolute path");
+    newest["import_id"] = serde_json::Value::Null;
+    std::fs::write(&path, serde_json::to_vec_pretty(&j).unwrap()).unwrap();
+
+    let out = w
+        .cmd()
+        .args(["watch", "--last", "--interval", "0"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(66), "{err}");
+    assert!(err.contains("unknown"), "{err}");
+    assert!(
+        err.contains(abs.to_str().unwrap()),
+        "names the bundle: {err}"
+    );
+    assert!(
+        err.contains(&ids[1].to_string()),
+        "lists the new import: {err}"
+    );
+    assert!(
+        !w.log_text()
+            .contains(&format!("watching import {}", ids[0])),
+        "never watches the older import"
+    );
+}
+
+#[test]
+fn watch_without_an_id_or_a_journal_says_what_to_give() {
+    let w = world(Scenario::Ok, 0);
+    let out = w.cmd().arg("watch").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--last"), "{}", stderr(&out));
+    // Nothing submitted from this host, and nothing running in Canvas: input missing.
+    let out = w.cmd().args(["watch", "--last"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
+    assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
+}

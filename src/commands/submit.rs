@@ -145,7 +145,11 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         import_id: None,
         base_url: net.base.to_string(),
         account: net.account.clone(),
-        file: bundle.given.display().to_string(),
+        // Absolute: `watch --last` names it from any directory.
+        file: std::path::absolute(&bundle.given)
+            .unwrap_or_else(|_| bundle.given.clone())
+            .display()
+            .to_string(),
         bytes: bundle.len,
         sha256: bundle.sha256.clone(),
         submitted_at: jiff::Timestamp::now().to_string(),

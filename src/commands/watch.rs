@@ -97,12 +97,16 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
 }
 
 /// `watch --last`: the newest import this host submitted to this account (the journal), else
-/// the newest one Canvas has that has not ended.
+/// the newest one Canvas has that has not ended. When the newest submit never got its answer,
+/// its id is unknown: say so and list what Canvas created since, rather than watch an older
+/// import.
 async fn last_import(client: &Client, net: &crate::config::Network) -> Result<u64> {
     let journal = crate::paths::existing_state_dir()?
         .and_then(|d| crate::journal::Journal::new(&d).last(net.base.as_str(), &net.account));
     if let Some(e) = journal {
-        let id = e.import_id.expect("last() returns entries with an id");
+        let Some(id) = e.import_id else {
+            return Err(answer_unknown(client, &e).await?);
+        };
         info!(target: "canvas_sis", "watching import {id}, submitted from this host at {} ({})", e.submitted_at, e.file);
         return Ok(id);
     }
@@ -116,11 +120,75 @@ async fn last_import(client: &Client, net: &crate::config::Network) -> Result<u6
         .into_iter()
         .find_map(|v| Import::from_value(v).ok())
         .ok_or_else(|| {
-            Failure::new(Exit::NotFound, "watch --last: this host's journal is empty and Canvas has no import still running for this account")
+            Failure::no_input("watch --last: this host's journal holds no submit to this account and Canvas has no import still running for it")
                 .hint("give the import id: canvas-sis watch ID (see canvas-sis list)")
         })?;
     info!(target: "canvas_sis", "watching import {}, the newest one Canvas has not finished ({})", imp.id, imp.state_str());
     Ok(imp.id)
+}
+
+/// The failure for `watch --last` when the newest submit got no answer: the imports created
+/// since it was sent (by the same user, as the lost-answer lookup of `submit` reads them).
+async fn answer_unknown(client: &Client, e: &crate::journal::Entry) -> Result<Failure> {
+    let sent: Option<jiff::Timestamp> = e.submitted_at.parse().ok();
+    // Allow for a clock difference between this host and Canvas, as the lookup does.
+    let since = sent.map(|t| t - jiff::SignedDuration::from_secs(120));
+    let me = client
+        .get("GET users/self", &client.api_url("users/self"))
+        .await
+        .ok()
+        .and_then(|a| a.json.get("id").and_then(serde_json::Value::as_u64));
+    let mut url = client.account_url("sis_imports");
+    url.query_pairs_mut().append_pair("per_page", "100");
+    if let Some(t) = since {
+        url.query_pairs_mut()
+            .append_pair("created_since", &t.to_string());
+    }
+    let created: Vec<Import> = client
+        .list_all(url, "sis_imports", Some(100))
+        .await?
+        .into_iter()
+        .filter_map(|v| Import::from_value(v).ok())
+        .filter(|i| match (since, i.created_at) {
+            (Some(s), Some(c)) => c >= s,
+            _ => true,
+        })
+        .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        })
+        .collect();
+    let what = format!(
+        "watch --last: the newest submit from this host ({}, {} bytes, at {}, pid {}) got no answer from Canvas (interrupted or lost), so its import id is unknown",
+        e.file, e.bytes, e.submitted_at, e.pid
+    );
+    if created.is_empty() {
+        return Ok(Failure::no_input(format!(
+            "{what}; no import was created since then, so it most likely never reached Canvas"
+        ))
+        .hint("submit it again (--once counts that submit: leave it out this once)"));
+    }
+    let list: Vec<String> = created
+        .iter()
+        .map(|i| {
+            let by = i
+                .user
+                .as_ref()
+                .and_then(|u| u.login_id.clone().or_else(|| u.name.clone()))
+                .map(|u| format!(", by {u}"))
+                .unwrap_or_default();
+            let at = i
+                .created_at
+                .map(|t| format!("created {t}"))
+                .unwrap_or_else(|| "created ?".into());
+            format!("{} ({at}{by}, state {})", i.id, i.state_str())
+        })
+        .collect();
+    Ok(Failure::no_input(format!(
+        "{what}; imports created since then: {}",
+        list.join(", ")
+    ))
+    .hint("`canvas-sis status ID` shows each one; watch yours with `canvas-sis watch ID`"))
 }
 
 /// The exit code an ended import means (the contract's table).

@@ -21,8 +21,32 @@ const STUCK_INITIALIZING: Duration = Duration::from_secs(120);
 
 #[cfg(test)]
 mod tests {
-    use super::pace;
+    use super::{elapsed, pace};
     use std::time::Duration;
+
+    #[test]
+    fn elapsed_runs_on_until_the_import_ends() {
+        let ago =
+            |s: i64| (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(s)).to_string();
+        let imp = |v: serde_json::Value| crate::canvas::Import::from_value(v).unwrap();
+        // Running for an hour; Canvas last touched it 59 minutes ago.
+        let running = imp(serde_json::json!({"id": 1, "workflow_state": "importing",
+            "created_at": ago(3700), "started_at": ago(3600), "updated_at": ago(3540)}));
+        let d = elapsed(&running).unwrap().as_secs();
+        assert!((3600..3700).contains(&d), "{d}");
+        // Queued (not started): since it was created.
+        let queued = imp(serde_json::json!({"id": 2, "workflow_state": "created",
+            "created_at": ago(600), "updated_at": ago(600)}));
+        let d = elapsed(&queued).unwrap().as_secs();
+        assert!((600..700).contains(&d), "{d}");
+        // Ended: start to end; aborted ones (no ended_at): to the last update.
+        let ended = imp(serde_json::json!({"id": 3, "workflow_state": "imported",
+            "started_at": ago(3600), "ended_at": ago(3000), "updated_at": ago(10)}));
+        assert_eq!(elapsed(&ended).unwrap().as_secs(), 600);
+        let aborted = imp(serde_json::json!({"id": 4, "workflow_state": "aborted",
+            "started_at": ago(3600), "ended_at": null, "updated_at": ago(3500)}));
+        assert_eq!(elapsed(&aborted).unwrap().as_secs(), 100);
+    }
 
     #[test]
     fn polls_slow_down_as_the_bucket_drains() {
@@ -309,11 +333,16 @@ pub fn pace(interval: Duration, remaining: Option<f64>) -> Duration {
     }
 }
 
-/// How long an import took: from start (or creation) to end (or last update: aborted
-/// imports have no `ended_at`).
+/// How long an import took, or has been going: from start (or creation) to end (or last
+/// update: aborted imports have no `ended_at`); for one that has not ended, to now
+/// (`updated_at` would freeze it at Canvas's last write).
 pub fn elapsed(imp: &Import) -> Option<Duration> {
     let from = imp.started_at.or(imp.created_at)?;
-    let to = imp.ended_at.or(imp.updated_at)?;
+    let to = if imp.state.is_terminal() {
+        imp.ended_at.or(imp.updated_at)?
+    } else {
+        jiff::Timestamp::now()
+    };
     Some(to.duration_since(from).unsigned_abs())
 }
 

@@ -408,6 +408,8 @@ pub struct RestoreArgs {
     pub unconclude_only: bool,
     #[command(flatten)]
     pub poll: PollArgs,
+    #[command(flatten)]
+    pub yes: YesArgs,
 }
 
 #[derive(Debug, Args)]

@@ -209,6 +209,27 @@ pub fn confirm(question: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// For commands that change Canvas (abort, abort-all-pending, restore): `Ok(true)` to go on
+/// (`--yes`, or the user said yes); `Ok(false)` when the user said no; exit 2 without a
+/// terminal to ask on.
+pub fn confirmed(yes: &crate::cli::YesArgs, question: &str, what: &str) -> Result<bool> {
+    if yes.yes {
+        return Ok(true);
+    }
+    if !can_prompt() {
+        return Err(no_terminal(what));
+    }
+    Ok(confirm(question))
+}
+
+/// `what` needs `--yes` here: exit 2, nothing sent.
+pub fn no_terminal(what: &str) -> Failure {
+    Failure::usage(format!(
+        "{what} needs --yes when stdin or stderr is not a terminal; nothing was sent"
+    ))
+    .hint("add --yes (-y) to confirm")
+}
+
 /// Whether a confirmation prompt can be shown (stdin and stderr are terminals).
 pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()

@@ -30,6 +30,33 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
         undelete_only: a.undelete_only,
         unconclude_only: a.unconclude_only,
     };
+    let only = [
+        (a.batch_mode, "batch-mode deletions only"),
+        (a.undelete_only, "deletions only"),
+        (a.unconclude_only, "conclusions only"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, w)| *w)
+    .collect::<Vec<_>>()
+    .join(", ");
+    let question = format!(
+        "restore import {id} in account {} (undo what it changed{})?",
+        client.account_display(),
+        if only.is_empty() {
+            String::new()
+        } else {
+            format!(": {only}")
+        }
+    );
+    // Like abort: a whole import is undone, so ask first (and need --yes without a terminal).
+    if !crate::output::confirmed(&a.yes, &question, "restore")? {
+        crate::output::note(ctx, "not restored");
+        return Ok(Exit::Ok);
+    }
+    // After the prompt, where Ctrl-C must still just end the run: from here a signal is
+    // exit 130 with where the restore stands.
+    crate::interrupt::install();
     let p = client.restore_states(id, flags).await?;
     info!(target: "canvas_sis", import_id = id, progress_id = p.id, "import {id}: restore queued (progress {})", p.id);
     let pid = p.id;

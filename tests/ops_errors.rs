@@ -116,6 +116,26 @@ fn failed_only_sends_failure_true() {
     assert_eq!(json(&out), serde_json::json!([]));
 }
 
+/// --failed-only on an import with only warnings says so, with their count, rather than
+/// "no errors or warnings".
+#[test]
+fn failed_only_without_failures_counts_the_warnings() {
+    let (e, id, total) = with_230_rows();
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--failed-only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("import {id} has no failures ({total} warnings")),
+        "{err}"
+    );
+    assert!(!err.contains("no errors or warnings"), "{err}");
+}
+
 #[test]
 fn account_wide_errors_without_id() {
     let e = seeded(12);

@@ -30,13 +30,20 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     if rows.is_empty() {
-        crate::output::note(
-            ctx,
-            &match a.id {
-                Some(id) => format!("import {id} has no errors or warnings"),
-                None => "no errors or warnings in the account".to_string(),
+        let msg = match (a.id, a.failed_only) {
+            // Failures only: the warnings are still there; count them (one GET).
+            (Some(id), true) => match client.show(id).await?.warning_error_counts() {
+                (0, _) => format!("import {id} has no errors or warnings"),
+                (w, _) => format!(
+                    "import {id} has no failures ({w} warning{}; `canvas-sis errors {id}` lists them)",
+                    if w == 1 { "" } else { "s" }
+                ),
             },
-        );
+            (Some(id), false) => format!("import {id} has no errors or warnings"),
+            (None, true) => "no failures in the account".to_string(),
+            (None, false) => "no errors or warnings in the account".to_string(),
+        };
+        crate::output::note(ctx, &msg);
         return Ok(Exit::Ok);
     }
     let mut out = String::new();

@@ -423,9 +423,13 @@ pub struct ErrorsArgs {
     /// CSV output (sis_import_id,file,message,row, as Canvas's errors attachment).
     #[arg(long, conflicts_with = "json")]
     pub csv: bool,
-    /// Save the import's errors_attachment to PATH instead.
+    /// Save the import's errors_attachment to PATH instead (`-`: stdout). A new file gets
+    /// the mode your umask gives; an existing one is left alone unless --force.
     #[arg(long, value_name = "PATH", requires = "id")]
     pub attachment: Option<PathBuf>,
+    /// With --attachment: replace an existing file (its mode is kept).
+    #[arg(long, requires = "attachment")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -157,8 +157,13 @@ impl Table {
 /// or an I/O error is exit 74 with a log line, never a panic. A closed pipe never gets here:
 /// SIGPIPE keeps its default and ends the process quietly, as `head` expects.
 pub fn stdout(text: &str) -> Result<()> {
+    stdout_bytes(text.as_bytes())
+}
+
+/// [`stdout`] for bytes that need not be UTF-8 (a downloaded file).
+pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
+    out.write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(|e| Failure::output("to stdout", &e))
 }

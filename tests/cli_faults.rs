@@ -1125,3 +1125,82 @@ fn watch_without_an_id_or_a_journal_says_what_to_give() {
     assert_eq!(out.status.code(), Some(66), "{}", stderr(&out));
     assert!(stderr(&out).contains("journal"), "{}", stderr(&out));
 }
+
+/// `submit --dry-run` says whether --once or --if-idle would stop the real run (which exits
+/// 75), exits 0, and sends nothing: it only makes the GETs --if-idle needs.
+#[test]
+fn dry_run_says_whether_once_or_if_idle_would_stop_the_real_run() {
+    let w = world(Scenario::StuckCreated, 0);
+    w.cmd().arg("submit").arg(sample_zip()).assert().code(0);
+    let id = w.sim.imports()[0]["id"].as_u64().unwrap();
+    let gets_before = w.sim.requests().len();
+
+    // The real runs stop...
+    let real = |args: &[&str], bundle: std::path::PathBuf| {
+        w.cmd()
+            .arg("submit")
+            .arg(bundle)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(real(&["--once"], sample_zip()).status.code(), Some(75));
+    assert_eq!(
+        real(&["--if-idle"], sample_dir("bundle")).status.code(),
+        Some(75)
+    );
+    // ...and their dry runs say so.
+    let out = real(&["--once", "--dry-run"], sample_zip());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("--once: the real run would stop here (exit 75)")
+            && text.contains(&format!("as import {id}")),
+        "{text}"
+    );
+    let out = real(&["--if-idle", "--dry-run"], sample_dir("bundle"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("--if-idle: the real run would stop here (exit 75)")
+            && text.contains(&format!("{id} (created)")),
+        "{text}"
+    );
+    // Neither applies to new content on an idle account... which this one is not; so only
+    // --once says "would go on" here.
+    let out = real(&["--once", "--dry-run"], sample_dir("bundle"));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("--once: the real run would go on"), "{text}");
+
+    let out = w
+        .cmd()
+        .args(["--json", "submit"])
+        .arg(sample_zip())
+        .args(["--dry-run", "--once", "--if-idle"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["would_stop"], true, "{v}");
+    let checks = v["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["if_idle", "once"], "{v}");
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["stops"] == true && c["exit_code"] == 75),
+        "{v}"
+    );
+
+    assert_eq!(w.posts().len(), 1, "no dry run sent anything");
+    assert!(
+        w.sim.requests()[gets_before..]
+            .iter()
+            .all(|r| r.method == "GET"),
+        "read-only requests only"
+    );
+}

@@ -78,13 +78,18 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         None => None,
     };
     let journal = Journal::new(&state_dir);
-    let earlier = net.as_ref().and_then(|n| {
-        journal.recent_same(
-            n.base.as_str(),
-            &n.account,
-            &bundle.sha256,
-            guard.dedupe_window,
-        )
+    // A dry run reads the journal too (only reads it), to say what --once would do.
+    let target = match &net {
+        Some(n) => Some((n.base.to_string(), n.account.clone())),
+        None => ctx
+            .settings
+            .base_url
+            .as_ref()
+            .and_then(|u| crate::config::check_base_url(&u.value).ok())
+            .map(|b| (b.to_string(), ctx.settings.account_id.value.clone())),
+    };
+    let earlier = target.as_ref().and_then(|(base, account)| {
+        journal.recent_same(base, account, &bundle.sha256, guard.dedupe_window)
     });
 
     let report = if do_validate {
@@ -96,7 +101,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
 
     let query = opts.query(bundle.extension);
     if a.dry_run {
-        return dry_run(ctx, &bundle, &query, report.as_ref());
+        let checks = dry_run_checks(ctx, &guard, &bundle, earlier.as_ref()).await?;
+        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
     }
     let net = net.expect("set unless dry run");
     let client = Client::new(&net, &ctx.settings)?;
@@ -114,14 +120,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
                 })?,
             None => "its answer was lost".into(),
         };
-        let what = format!(
-            "the same content (sha256 {}) went to this account at {} as import {} ({state})",
-            &bundle.sha256[..12],
-            e.submitted_at,
-            e.import_id
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "?".into())
-        );
+        let what = earlier_submit(&bundle, e, Some(&state));
         if guard.once {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
                 .hint("this content was already submitted within --dedupe-window; drop --once to send it again"));
@@ -368,11 +367,99 @@ fn create_url(client: &Client, query: &[(&'static str, String)]) -> Url {
     url
 }
 
+/// `the same content (sha256 …) went to this account at T as import N (state)`.
+fn earlier_submit(bundle: &Bundle, e: &journal::Entry, state: Option<&str>) -> String {
+    let state = match (state, e.import_id) {
+        (Some(s), _) => format!(" ({s})"),
+        (None, None) => " (its answer was lost)".to_string(),
+        (None, Some(_)) => String::new(),
+    };
+    format!(
+        "the same content (sha256 {}) went to this account at {} as import {}{state}",
+        &bundle.sha256[..12],
+        e.submitted_at,
+        e.import_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "?".into())
+    )
+}
+
+/// What one of `--if-idle` and `--once` would do to the real run, for `submit --dry-run`.
+struct DryCheck {
+    /// `if_idle` or `once` (JSON), `--if-idle` or `--once` (text).
+    name: &'static str,
+    flag: &'static str,
+    /// `None`: cannot tell (Canvas could not be asked).
+    stops: Option<bool>,
+    reason: String,
+}
+
+/// The checks the real run would make before sending, in its order, made read-only: the GETs
+/// `--if-idle` needs, and the journal for `--once`.
+async fn dry_run_checks(
+    ctx: &Ctx,
+    guard: &Guards,
+    bundle: &Bundle,
+    earlier: Option<&journal::Entry>,
+) -> Result<Vec<DryCheck>> {
+    let mut checks = vec![];
+    if guard.if_idle {
+        let busy = async {
+            let net = ctx.settings.network()?;
+            let client = Client::new(&net, &ctx.settings)?;
+            before_sending(busy_imports(&client), "asking Canvas whether it is idle").await
+        }
+        .await;
+        let (stops, reason) = match busy {
+            Ok(b) if b.is_empty() => (
+                Some(false),
+                "Canvas runs and queues no import for this account".to_string(),
+            ),
+            Ok(b) => (
+                Some(true),
+                format!(
+                    "Canvas already runs or queues imports for this account: {}",
+                    b.join(", ")
+                ),
+            ),
+            Err(f) if f.exit == Exit::Interrupted => return Err(f),
+            Err(f) => (None, format!("cannot ask Canvas: {}", f.message)),
+        };
+        checks.push(DryCheck {
+            name: "if_idle",
+            flag: "--if-idle",
+            stops,
+            reason,
+        });
+    }
+    if guard.once {
+        let (stops, reason) = match earlier {
+            Some(e) => (true, earlier_submit(bundle, e, None)),
+            None => (
+                false,
+                format!(
+                    "this content (sha256 {}) did not go to this account within --dedupe-window ({})",
+                    &bundle.sha256[..12],
+                    humantime::format_duration(guard.dedupe_window)
+                ),
+            ),
+        };
+        checks.push(DryCheck {
+            name: "once",
+            flag: "--once",
+            stops: Some(stops),
+            reason,
+        });
+    }
+    Ok(checks)
+}
+
 fn dry_run(
     ctx: &Ctx,
     bundle: &Bundle,
     query: &[(&'static str, String)],
     report: Option<&validate::Report>,
+    checks: &[DryCheck],
 ) -> Result<Exit> {
     let Some(url) = &ctx.settings.base_url else {
         return Err(Failure::config(
@@ -397,6 +484,11 @@ fn dry_run(
             q.append_pair(k, v);
         }
     }
+    // The first check that stops the real run, in its order.
+    let stopped_by = checks
+        .iter()
+        .find(|c| c.stops == Some(true))
+        .map(|c| c.flag);
     let auth = if ctx.settings.token.is_some() {
         "Bearer [redacted]"
     } else {
@@ -415,6 +507,13 @@ fn dry_run(
             },
             "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
             "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
+            "checks": checks.iter().map(|c| json!({
+                "check": c.name,
+                "stops": c.stops,
+                "exit_code": c.stops.map(|s| if s { Some(Exit::TempFail.code()) } else { None }),
+                "reason": c.reason,
+            })).collect::<Vec<_>>(),
+            "would_stop": stopped_by.is_some(),
         }))?;
     } else {
         let mut text = format!(
@@ -428,8 +527,21 @@ fn dry_run(
         if let Some(r) = report {
             text.push_str(&format!("validation: {}\n", r.summary_line()));
         }
+        for c in checks {
+            let verdict = match c.stops {
+                Some(true) => "the real run would stop here (exit 75)",
+                Some(false) => "the real run would go on",
+                None => "cannot tell whether the real run would stop",
+            };
+            text.push_str(&format!("{}: {verdict}: {}\n", c.flag, c.reason));
+        }
         crate::output::stdout(&text)?;
-        eprintln!("dry run: nothing was sent");
+        match stopped_by {
+            Some(flag) => eprintln!(
+                "dry run: nothing was sent; the real run would send nothing either: {flag} stops it (exit 75)"
+            ),
+            None => eprintln!("dry run: nothing was sent"),
+        }
     }
     Ok(Exit::Ok)
 }
@@ -737,9 +849,25 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     Ok((n * mult) as u64)
 }
 
-/// `--if-idle`: exit 75 when Canvas runs or queues an import for the account (§2.3: the
-/// `importing` list holds only running ones, so queued ones are listed separately).
+/// `--if-idle`: exit 75 when Canvas runs or queues an import for the account.
 pub async fn check_idle(client: &Client) -> Result<()> {
+    let busy = busy_imports(client).await?;
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::TempFail,
+        format!(
+            "--if-idle: Canvas already runs or queues imports for this account: {}; nothing sent",
+            busy.join(", ")
+        ),
+    )
+    .hint("try again later, or drop --if-idle to queue behind them"))
+}
+
+/// The imports Canvas runs or queues for the account, as `ID (state)` (§2.3: the
+/// `importing` list holds only running ones, so queued ones are listed separately). Read-only.
+pub async fn busy_imports(client: &Client) -> Result<Vec<String>> {
     let running = client
         .get(
             "GET importing",
@@ -778,15 +906,5 @@ pub async fn check_idle(client: &Client) -> Result<()> {
                 .is_some_and(|c| jiff::Timestamp::now().duration_since(c).as_secs() > 120);
         (!stale).then(|| format!("{} ({st})", imp.id))
     }));
-    if busy.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::new(
-        Exit::TempFail,
-        format!(
-            "--if-idle: Canvas already runs or queues imports for this account: {}; nothing sent",
-            busy.join(", ")
-        ),
-    )
-    .hint("try again later, or drop --if-idle to queue behind them"))
+    Ok(busy)
 }

@@ -176,14 +176,21 @@ pub fn stdout_line(text: &str) -> Result<()> {
     stdout(&s)
 }
 
-/// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` say.
+/// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` / `TERM=dumb` say.
 pub fn stdout_color(ctx: &Ctx) -> bool {
-    ctx.stdout_tty
-        && match ctx.settings.color {
-            When::Always => true,
-            When::Never => false,
-            When::Auto => std::env::var_os(crate::env_names::NO_COLOR).is_none_or(|v| v.is_empty()),
-        }
+    match ctx.settings.color {
+        When::Always => ctx.stdout_tty,
+        When::Never => false,
+        When::Auto => auto_color(ctx.stdout_tty),
+    }
+}
+
+/// `--color auto`: on a terminal, unless `NO_COLOR` is set (and not empty) or the terminal
+/// says it cannot show colour (`TERM=dumb`, e.g. Emacs shells and some CI consoles).
+pub fn auto_color(terminal: bool) -> bool {
+    terminal
+        && std::env::var_os(crate::env_names::NO_COLOR).is_none_or(|v| v.is_empty())
+        && std::env::var_os(crate::env_names::TERM).is_none_or(|t| t != "dumb")
 }
 
 /// A human remark on stderr that is shown even off a terminal (unless --quiet).

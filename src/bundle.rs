@@ -201,7 +201,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
             .kind("bundle_invalid"));
         }
     }
-    let sha256 = sha256_file(path).map_err(|e| open_err(path, e))?;
+    let sha256 = checksum(path, path)?;
     Ok(Bundle {
         given: path.to_path_buf(),
         path: path.to_path_buf(),
@@ -237,6 +237,37 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// [`sha256_file`] for the upload, stopping (exit 130) when a signal arrives.
+/// `shown` names it in the message (the directory for a temporary zip).
+fn checksum(path: &Path, shown: &Path) -> Result<String> {
+    let mut r = File::open(path).map_err(|e| open_err(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        crate::interrupt::check(|| format!("computing the checksum of {}", shown.display()))?;
+        let n = r.read(&mut buf).map_err(|e| open_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Copy `src` into the zip entry, a chunk at a time, stopping (exit 130) when a signal arrives.
+fn copy_into(src: &Path, dir: &Path, out: &mut impl std::io::Write) -> Result<()> {
+    let mut f = File::open(src).map_err(|e| open_err(src, e))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        crate::interrupt::check(|| format!("zipping {}", dir.display()))?;
+        let n = f.read(&mut buf).map_err(|e| open_err(src, e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n]).map_err(|e| temp_zip_failed(&e))?;
+    }
 }
 
 /// The CSV files under `dir`, recursively, in sorted path order; hidden entries skipped
@@ -302,8 +333,7 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
                 .to_string_lossy()
                 .replace('\\', "/");
             zw.start_file(rel, opts).map_err(|e| temp_zip_failed(&e))?;
-            let mut src = File::open(f).map_err(|e| open_err(f, e))?;
-            std::io::copy(&mut src, &mut zw).map_err(|e| open_err(f, e))?;
+            copy_into(f, dir, &mut zw)?;
         }
         zw.finish().map_err(|e| temp_zip_failed(&e))?;
     }
@@ -311,7 +341,7 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
     let len = std::fs::metadata(&path)
         .map_err(|e| open_err(&path, e))?
         .len();
-    let sha256 = sha256_file(&path).map_err(|e| open_err(&path, e))?;
+    let sha256 = checksum(&path, dir)?;
     let base = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())

@@ -28,7 +28,7 @@ Exit codes:
   75  another canvas-sis run holds the lock, or an import already runs (--if-idle, --once)
   77  401, or a 403 that is not throttling (bad token or missing permission)
   78  configuration error (missing URL/token, invalid config, refused http URL)
-  130 interrupted by SIGINT/SIGTERM; the import goes on in Canvas";
+  130 interrupted by SIGINT, SIGTERM or SIGHUP: says whether anything was sent, and how to resume";
 
 /// Validate, submit and watch Canvas LMS SIS imports.
 ///
@@ -208,18 +208,23 @@ pub struct SubmitArgs {
 }
 
 #[derive(Debug, Args)]
+#[group(id = "which", required = true, multiple = false, args = ["id", "last"])]
 pub struct WatchCmdArgs {
-    /// The import id (see `canvas-sis list`).
-    #[arg(
-        value_name = "ID",
-        required_unless_present = "last",
-        conflicts_with = "last"
-    )]
+    /// The import id (see `canvas-sis list`); or --last.
+    #[arg(value_name = "ID")]
     pub id: Option<u64>,
     /// Watch the newest import this host submitted (from the state journal).
     #[arg(long)]
     pub last: bool,
-    /// Ignored: watch takes no lock (kept so that old scripts still parse)
+    #[command(flatten)]
+    pub compat: WatchCompat,
+}
+
+/// Flags `watch` accepts only so that old scripts still parse (outside the ID/--last group).
+#[derive(Debug, Args)]
+#[group(skip)]
+pub struct WatchCompat {
+    /// Ignored: watch takes no lock
     #[arg(long, value_name = "DURATION", hide = true)]
     pub wait_lock: Option<String>,
 }
@@ -280,6 +285,8 @@ pub struct RestoreArgs {
     /// Restore only items the import moved to completed.
     #[arg(long)]
     pub unconclude_only: bool,
+    #[command(flatten)]
+    pub yes: YesArgs,
 }
 
 #[derive(Debug, Args)]
@@ -293,9 +300,13 @@ pub struct ErrorsArgs {
     /// CSV output (sis_import_id,file,message,row, as Canvas's errors attachment).
     #[arg(long, conflicts_with = "json")]
     pub csv: bool,
-    /// Save the import's errors_attachment to PATH instead.
+    /// Save the import's errors_attachment to PATH instead (`-`: stdout). A new file gets
+    /// the mode your umask gives; an existing one is left alone unless --force.
     #[arg(long, value_name = "PATH", requires = "id")]
     pub attachment: Option<PathBuf>,
+    /// With --attachment: replace an existing file (its mode is kept).
+    #[arg(long, requires = "attachment")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

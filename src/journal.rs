@@ -96,12 +96,14 @@ impl Journal {
         Ok(())
     }
 
-    /// The newest entry with an import id for this Canvas and account.
+    /// The newest submit to this Canvas and account that may have made an import: with its
+    /// id, or without one when the upload was interrupted or its answer lost (Canvas refusals,
+    /// which made nothing, are skipped).
     pub fn last(&self, base_url: &str, account: &str) -> Option<Entry> {
         self.entries()
             .into_iter()
             .rev()
-            .find(|e| e.import_id.is_some() && e.base_url == base_url && e.account == account)
+            .find(|e| !e.failed && e.base_url == base_url && e.account == account)
     }
 
     /// The newest earlier submit of the same content to the same account within `window`.
@@ -152,6 +154,14 @@ mod tests {
         j.record(&entry(Some(7), "aa", &now)).unwrap();
         assert_eq!(j.entries().len(), 1, "updated in place");
         assert_eq!(j.last("https://c/", "self").unwrap().import_id, Some(7));
+        // A later upload with no answer is the newest; a refused one is skipped.
+        let later = jiff::Timestamp::now().to_string();
+        j.record(&entry(None, "cc", &later)).unwrap();
+        let mut refused = entry(None, "dd", &later);
+        refused.failed = true;
+        j.record(&refused).unwrap();
+        let last = j.last("https://c/", "self").unwrap();
+        assert_eq!((last.sha256.as_str(), last.import_id), ("cc", None));
         let w = std::time::Duration::from_secs(3600);
         assert!(j.recent_same("https://c/", "self", "aa", w).is_some());
         assert!(j.recent_same("https://c/", "self", "bb", w).is_none());

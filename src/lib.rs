@@ -12,6 +12,7 @@ pub mod commands;
 pub mod env_names;
 pub mod exit;
 pub mod import_options;
+pub mod interrupt;
 pub mod journal;
 pub mod lock;
 pub mod log;
@@ -77,9 +78,7 @@ pub fn run() -> u8 {
     let color = match settings.color {
         When::Always => true,
         When::Never => false,
-        When::Auto => {
-            stderr_tty && std::env::var_os(env_names::NO_COLOR).is_none_or(|v| v.is_empty())
-        }
+        When::Auto => output::auto_color(stderr_tty),
     };
     let guard = match log::init(
         &settings.log,

@@ -66,6 +66,7 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
                     tracing::info!(target: "canvas_sis", "waiting for the lock for {what} ({holder})");
                     announced = true;
                 }
+                crate::interrupt::check(|| format!("waiting for the lock for {what} ({holder})"))?;
                 std::thread::sleep(Duration::from_millis(200).min(deadline - Instant::now()));
             }
             Err(std::fs::TryLockError::Error(e)) => {

@@ -158,9 +158,14 @@ impl Table {
 /// or an I/O error is exit 74 with a log line, never a panic. A closed pipe never gets here:
 /// SIGPIPE keeps its default and ends the process quietly, as `head` expects.
 pub fn stdout(text: &str) -> Result<()> {
+    stdout_bytes(text.as_bytes())
+}
+
+/// [`stdout`] for bytes that need not be UTF-8 (a downloaded file).
+pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let r = out
-        .write_all(text.as_bytes())
+        .write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(|e| Failure::output("to stdout", &e));
     STDOUT_USED.store(if r.is_ok() { WRITTEN } else { FAILED }, Ordering::Relaxed);
@@ -192,14 +197,21 @@ pub fn stdout_line(text: &str) -> Result<()> {
     stdout(&s)
 }
 
-/// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` say.
+/// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` / `TERM=dumb` say.
 pub fn stdout_color(ctx: &Ctx) -> bool {
-    ctx.stdout_tty
-        && match ctx.settings.color {
-            When::Always => true,
-            When::Never => false,
-            When::Auto => std::env::var_os(crate::env_names::NO_COLOR).is_none_or(|v| v.is_empty()),
-        }
+    match ctx.settings.color {
+        When::Always => ctx.stdout_tty,
+        When::Never => false,
+        When::Auto => auto_color(ctx.stdout_tty),
+    }
+}
+
+/// `--color auto`: on a terminal, unless `NO_COLOR` is set (and not empty) or the terminal
+/// says it cannot show colour (`TERM=dumb`, e.g. Emacs shells and some CI consoles).
+pub fn auto_color(terminal: bool) -> bool {
+    terminal
+        && std::env::var_os(crate::env_names::NO_COLOR).is_none_or(|v| v.is_empty())
+        && std::env::var_os(crate::env_names::TERM).is_none_or(|t| t != "dumb")
 }
 
 /// A human remark on stderr that is shown even off a terminal (unless --quiet).
@@ -228,6 +240,28 @@ pub fn confirm(question: &str) -> bool {
         return false;
     }
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// For commands that change Canvas (abort, abort-all-pending, restore): `Ok(true)` to go on
+/// (`--yes`, or the user said yes); `Ok(false)` when the user said no; exit 2 without a
+/// terminal to ask on.
+pub fn confirmed(yes: &crate::cli::YesArgs, question: &str, what: &str) -> Result<bool> {
+    if yes.yes {
+        return Ok(true);
+    }
+    if !can_prompt() {
+        return Err(no_terminal(what));
+    }
+    Ok(confirm(question))
+}
+
+/// `what` needs `--yes` here: exit 2, nothing sent.
+pub fn no_terminal(what: &str) -> Failure {
+    Failure::usage(format!(
+        "{what} needs --yes when stdin or stderr is not a terminal; nothing was sent"
+    ))
+    .kind("confirmation_needed")
+    .hint("add --yes (-y) to confirm")
 }
 
 /// Whether a confirmation prompt can be shown (stdin and stderr are terminals).

@@ -115,9 +115,7 @@ pub fn format_line(level: Level, pid: u32, now: &jiff::Zoned, message: &str) -> 
     let mut line = format!(
         "<{pri}>{} canvas-sis[{pid}]: {level} {}",
         now.strftime("%b %e %H:%M:%S"),
-        message
-            .replace(['\r', '\n'], " | ")
-            .replace(" |  | ", " | ")
+        crate::log::one_line(message)
     );
     if line.len() > MAX_DATAGRAM {
         let mut end = MAX_DATAGRAM;
@@ -330,6 +328,10 @@ mod tests {
         assert_eq!(
             format_line(Level::INFO, 1, &t, "a\nb"),
             "<14>Nov  4 06:25:04 canvas-sis[1]: INFO a | b"
+        );
+        assert_eq!(
+            format_line(Level::ERROR, 1, &t, "a\r\nb\n  hint: c"),
+            "<11>Nov  4 06:25:04 canvas-sis[1]: ERROR a | b; hint: c"
         );
         let long = "é".repeat(MAX_DATAGRAM);
         let l = format_line(Level::INFO, 1, &t, &long);

@@ -106,7 +106,15 @@ fn network_commands() -> Vec<Vec<String>> {
         owned(&["importing"]),
         owned(&["abort", "1", "--yes"]),
         owned(&["abort-all-pending", "--yes"]),
-        owned(&["restore", "1", "--interval", "0", "--max-polls", "1"]),
+        owned(&[
+            "restore",
+            "1",
+            "--yes",
+            "--interval",
+            "0",
+            "--max-polls",
+            "1",
+        ]),
         owned(&["errors", "1"]),
         owned(&["errors"]),
         owned(&["config", "check"]),
@@ -344,7 +352,7 @@ fn canvas_refusals_print_the_error_document() {
         vec!["status", "99999"],
         vec!["watch", "99999", "--interval", "0"],
         vec!["abort", "99999", "--yes"],
-        vec!["restore", "99999", "--interval", "0"],
+        vec!["restore", "99999", "--yes", "--interval", "0"],
         vec!["errors", "99999"],
     ] {
         let o = run(w.cmd(), &owned(&args));
@@ -356,10 +364,20 @@ fn canvas_refusals_print_the_error_document() {
     let doc = expect_error(&o, "abort a finished import", 5, "already_ended");
     assert_eq!(doc["id"].to_string(), done, "{doc}");
     assert_eq!(doc["workflow_state"], "imported", "{doc}");
-    // errors --attachment: none yet (5), or a destination that cannot be written (74).
+    // errors --attachment: none (exit 0, with the reason), or a destination that cannot be
+    // written (74).
     let dest = w.home.path().join("errors.csv").display().to_string();
     let o = run(w.cmd(), &owned(&["errors", &done, "--attachment", &dest]));
-    expect_error(&o, "attachment missing", 5, "attachment_missing");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert!(doc["path"].is_null(), "{doc}");
+    assert!(
+        doc["note"]
+            .as_str()
+            .unwrap()
+            .contains("no errors_attachment"),
+        "{doc}"
+    );
     let warned = import_in(&w, "imported_with_messages");
     let o = run(
         w.cmd(),
@@ -368,7 +386,7 @@ fn canvas_refusals_print_the_error_document() {
     expect_error(&o, "attachment unwritable", 74, "output_failed");
     // watch --last with an empty journal and nothing running.
     let o = run(w.cmd(), &owned(&["watch", "--last", "--interval", "0"]));
-    expect_error(&o, "watch --last", 5, "nothing_to_watch");
+    expect_error(&o, "watch --last", 66, "nothing_to_watch");
 }
 
 // ---- exit 69 -----------------------------------------------------------------------------
@@ -540,7 +558,15 @@ fn results_on_exits_0_1_3_and_4() {
         vec!["importing"],
         vec!["errors", &done],
         vec!["errors"],
-        vec!["restore", &done, "--interval", "0", "--max-polls", "10"],
+        vec![
+            "restore",
+            &done,
+            "--yes",
+            "--interval",
+            "0",
+            "--max-polls",
+            "10",
+        ],
         vec!["abort-all-pending", "--yes"],
         vec!["config", "show"],
         vec!["config", "check"],

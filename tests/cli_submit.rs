@@ -560,3 +560,176 @@ fn an_empty_directory_is_refused_by_validate_and_submit() {
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     assert!(w.sim.requests().is_empty());
 }
+
+/// The README's "simplest nightly line", read out of README.md and run as cron runs it
+/// (`sh -c`, a bare environment, no terminal): a clean night prints nothing, so cron mails
+/// nothing. Only the bundle path and the poll interval are swapped for the test's.
+#[test]
+fn the_readme_cron_line_is_silent_on_a_clean_night() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let block = readme
+        .split("```cron")
+        .nth(1)
+        .expect("README has a ```cron block")
+        .split("```")
+        .next()
+        .unwrap();
+    let line = block
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .expect("the cron block has an entry");
+    // Five time fields, then the command that cron hands to `sh -c`.
+    let mut rest = line;
+    for _ in 0..5 {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).expect("five time fields")..];
+    }
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    assert_eq!(words.first(), Some(&"canvas-sis"), "{line}");
+    let zip = sample_zip();
+    let mut command = Vec::new();
+    let mut prev = "";
+    for w in &words {
+        command.push(match prev {
+            "submit" => zip.to_str().unwrap(),
+            "--interval" => "0",
+            _ => w,
+        });
+        prev = w;
+    }
+    let command = command.join(" ");
+
+    let w = World::new(Scenario::Ok);
+    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
+    let path = format!("{}:/usr/bin:/bin", bin.parent().unwrap().to_str().unwrap());
+    let home = w.home.path();
+    let mut sh = std::process::Command::new("/bin/sh");
+    sh.env_clear()
+        .env("PATH", path)
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .current_dir(home)
+        .arg("-c")
+        .arg(&command);
+    let out = assert_cmd::Command::from_std(sh)
+        .timeout(std::time::Duration::from_secs(60))
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{command}\n{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1, "the line submitted the bundle");
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "cron would mail this: {command}\nstdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // The import id is still on record, in the log.
+    assert!(
+        w.log_text().contains("import 101 created"),
+        "{}",
+        w.log_text()
+    );
+}
+
+/// A failure's hint joins the log line cleanly: `message; hint: …`, one line.
+#[test]
+fn a_hint_in_the_log_line_follows_a_semicolon() {
+    let w = World::new(Scenario::Ok);
+    let bad = w.file("export/users.csv", b"user_id,login_id,status\nu1,,active\n");
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&bad)
+        .arg("--strict")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let log = w.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("ERROR validation of "))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.contains("nothing was sent; hint: --strict makes warnings block"),
+        "{line}"
+    );
+    assert!(!line.contains(" | "), "{line}");
+    // stderr keeps the hint on a line of its own.
+    assert!(
+        stderr(&out).contains("\n  hint: --strict makes warnings block"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// stderr on a terminal gets colour, unless TERM=dumb (or NO_COLOR).
+#[cfg(target_os = "linux")]
+#[test]
+fn term_dumb_gets_no_colour() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let w = World::new(Scenario::Ok);
+    let run = |term: &str| -> String {
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: openpty(3) fills in two new descriptors that we then own.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty");
+        // SAFETY: both are open descriptors owned by nobody else.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let mut child = w
+            .std_cmd()
+            .env("TERM", term)
+            .args(["status", "999999"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(slave))
+            .spawn()
+            .unwrap();
+        let mut done = false;
+        for _ in 0..1500 {
+            if child.try_wait().unwrap().is_some() {
+                done = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if !done {
+            let _ = child.kill();
+            panic!("status did not end");
+        }
+        assert_eq!(child.wait().unwrap().code(), Some(5));
+        // The child is gone and our slave end was moved into it: reading ends with EIO.
+        let mut text = Vec::new();
+        let mut f = std::fs::File::from(master);
+        let mut buf = [0u8; 4096];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&text).to_string()
+    };
+    let xterm = run("xterm-256color");
+    assert!(xterm.contains("does not exist"), "{xterm:?}");
+    assert!(xterm.contains('\x1b'), "colour on a terminal: {xterm:?}");
+    let dumb = run("dumb");
+    assert!(dumb.contains("does not exist"), "{dumb:?}");
+    assert!(!dumb.contains('\x1b'), "no colour for TERM=dumb: {dumb:?}");
+}

@@ -126,6 +126,7 @@ fn restore_follows_the_progress_to_its_end() {
         .args([
             "restore",
             &id.to_string(),
+            "--yes",
             "--interval",
             "0",
             "--max-polls",
@@ -154,6 +155,7 @@ fn restore_follows_the_progress_to_its_end() {
             "--json",
             "restore",
             &id.to_string(),
+            "--yes",
             "--undelete-only",
             "--interval",
             "0",
@@ -178,6 +180,7 @@ fn restore_max_polls_is_exit_4() {
         .args([
             "restore",
             &id.to_string(),
+            "--yes",
             "--interval",
             "0",
             "--max-polls",
@@ -205,8 +208,31 @@ fn restore_of_a_missing_import_is_exit_5() {
     let e = seeded(1);
     let out = e
         .cmd()
-        .args(["restore", "4242", "--interval", "0"])
+        .args(["restore", "4242", "--yes", "--interval", "0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+}
+
+/// A restore undoes a whole import: like abort, it asks first, and without a terminal it
+/// needs --yes (exit 2, nothing sent).
+#[test]
+fn restore_without_yes_and_no_terminal_sends_nothing() {
+    let e = seeded(6);
+    let id = e.first_in("imported");
+    let out = e
+        .cmd()
+        .args(["restore", &id.to_string(), "--interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert!(e.writes().is_empty(), "nothing may be sent");
+    let restored = e
+        .sim
+        .imports()
+        .iter()
+        .filter(|v| v["workflow_state"] == "restored")
+        .count();
+    assert_eq!(restored, 0);
 }

@@ -116,6 +116,26 @@ fn failed_only_sends_failure_true() {
     assert_eq!(json(&out), serde_json::json!([]));
 }
 
+/// --failed-only on an import with only warnings says so, with their count, rather than
+/// "no errors or warnings".
+#[test]
+fn failed_only_without_failures_counts_the_warnings() {
+    let (e, id, total) = with_230_rows();
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--failed-only"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("import {id} has no failures ({total} warnings")),
+        "{err}"
+    );
+    assert!(!err.contains("no errors or warnings"), "{err}");
+}
+
 #[test]
 fn account_wide_errors_without_id() {
     let e = seeded(12);
@@ -183,8 +203,10 @@ fn attachment_download_sends_no_token_to_the_files_host() {
     assert!(show[0].header("authorization").is_some());
 }
 
+/// No errors_attachment is not an error: exit 0, and the notice says why (no errors, or
+/// not finished yet).
 #[test]
-fn attachment_missing_is_exit_5() {
+fn attachment_missing_exits_0_and_says_why() {
     let e = seeded(6);
     let id = e.first_in("imported");
     let dest = e.home.path().join("errors.csv");
@@ -194,15 +216,150 @@ fn attachment_missing_is_exit_5() {
         .arg(&dest)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains(&format!(
-            "import {id} has no errors_attachment (yet: Canvas writes it some time after the import ends)"
-        )),
+        stderr(&out).contains(&format!("import {id} had no errors or warnings")),
         "{}",
         stderr(&out)
     );
     assert!(!dest.exists());
+
+    let e = env(Config {
+        scenario: Scenario::StuckCreated,
+        ..Default::default()
+    });
+    let id = e.submit_sample();
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--attachment"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("import {id} has not finished (created)")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dest.exists());
+}
+
+/// `canvas-sis errors ID --attachment PATH` run with a given umask, as a user would.
+#[cfg(unix)]
+fn attachment_with_umask(
+    e: &Env,
+    id: u64,
+    umask: u32,
+    dest: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("canvas-sis"));
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", e.home.path())
+        .env("XDG_STATE_HOME", e.home.path().join("state"))
+        .env("XDG_CONFIG_HOME", e.home.path().join("config"))
+        .env("CANVAS_ACCESS_TOKEN", e.sim.token())
+        .current_dir(e.home.path())
+        .args(["--no-log-file", "--base-url", &e.sim.url()])
+        .args(["errors", &id.to_string(), "--attachment"])
+        .arg(dest)
+        .args(extra)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: umask(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::umask(umask as libc::mode_t);
+            Ok(())
+        });
+    }
+    assert_cmd::Command::from_std(c)
+        .timeout(RUN_LIMIT)
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// A new file gets the mode the umask gives; an existing one is refused (exit 2, untouched)
+/// unless --force, which keeps its mode.
+#[cfg(unix)]
+#[test]
+fn attachment_never_clobbers_and_keeps_modes() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = seeded(6);
+    let id = e.first_in("imported_with_messages");
+    let dest = e.home.path().join("errors.csv");
+    let out = attachment_with_umask(&e, id, 0o027, &dest, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(mode(&dest), 0o640, "0666 less the umask");
+    let body = std::fs::read(&dest).unwrap();
+
+    std::fs::write(&dest, "mine\n").unwrap();
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = attachment_with_umask(&e, id, 0o077, &dest, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(dest.to_str().unwrap()) && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        "mine\n",
+        "untouched"
+    );
+
+    let out = attachment_with_umask(&e, id, 0o077, &dest, &["--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&dest).unwrap(), body, "overwritten");
+    assert_eq!(mode(&dest), 0o644, "its mode kept");
+    let left: Vec<_> = std::fs::read_dir(e.home.path())
+        .unwrap()
+        .flatten()
+        .map(|d| d.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("download"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// `-` is stdout; a directory that does not exist is exit 74 naming the path given.
+#[test]
+fn attachment_to_stdout_and_to_a_missing_directory() {
+    let e = seeded(6);
+    let id = e.first_in("imported_with_messages");
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--attachment", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("sis_import_id,file,message,row\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!e.home.path().join("-").exists(), "no file named -");
+
+    let out = e
+        .cmd()
+        .args([
+            "errors",
+            &id.to_string(),
+            "--attachment",
+            "no/such/dir/errors.csv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(74), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot write no/such/dir/errors.csv"), "{err}");
+    assert!(!err.contains(".canvas-sis-download"), "{err}");
 }
 
 #[test]

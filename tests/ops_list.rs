@@ -274,3 +274,24 @@ fn importing_with_nothing_running() {
         stderr(&out)
     );
 }
+
+/// Canvas drops an unknown state and, with none left, lists everything: a typo would list
+/// every import and exit 0. Refused locally instead, with the nearest state.
+#[test]
+fn an_unknown_state_is_refused_with_the_nearest_one() {
+    let e = seeded(3);
+    let out = e
+        .cmd()
+        .args(["list", "--state", "failed_with_message"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("failed_with_message"), "{err}");
+    assert!(
+        err.contains("did you mean \"failed_with_messages\"?"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+    assert!(e.sim.requests().is_empty(), "nothing asked of Canvas");
+}

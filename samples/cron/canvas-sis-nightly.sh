@@ -42,7 +42,11 @@ case $rc in
   75)  msg="SKIPPED: another run holds the lock, an import is running, or this bundle was already sent (--once)" ;;
   77)  msg="FAILED: the token was refused or lacks permission (401/403)" ;;
   78)  msg="FAILED: configuration error (URL, token, config file)" ;;
-  130) msg="INTERRUPTED: stopped while watching; the import goes on in Canvas: $bin watch ${id:-ID}" ;;
+  130) if [ -n "$id" ]; then
+         msg="INTERRUPTED: $what goes on in Canvas; resume: $bin watch $id"
+       else
+         msg="INTERRUPTED before Canvas answered; the error above says whether anything was sent"
+       fi ;;
   *)   msg="FAILED: canvas-sis exited $rc" ;;
 esac
 

@@ -4,8 +4,6 @@
 //! Every list goes through `Client::list_all` (the one pagination function), with
 //! `per_page=100`.
 
-use std::io::Write as _;
-use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -164,10 +162,16 @@ impl Client {
             })
     }
 
-    /// Download `url` to `dest`: streamed to a temp file in the same directory, then renamed.
-    /// The token is sent only when `url` is on the Canvas origin; redirects are followed (and
-    /// reqwest drops the token on a redirect to another host). Returns the bytes written.
-    pub async fn download(&self, url: &Url, dest: &Path, stall: Duration) -> Result<u64> {
+    /// Download `url`, handing each chunk to `sink` as it arrives (where it goes is the
+    /// caller's business). The token is sent only when `url` is on the Canvas origin;
+    /// redirects are followed (and reqwest drops the token on a redirect to another host).
+    /// Returns the bytes received.
+    pub async fn download(
+        &self,
+        url: &Url,
+        stall: Duration,
+        sink: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<u64> {
         let shown = crate::redact::redact(url.as_str()).to_string();
         tracing::debug!(target: "canvas_sis", "GET {shown} (download)");
         let unavailable = |what: String| Failure::new(Exit::Unavailable, what);
@@ -193,15 +197,6 @@ impl Client {
                 Failure::new(exit, format!("{shown}: HTTP {status} for the download")).kind(kind),
             );
         }
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let cant_write = |e: std::io::Error| Failure::output(&dest.display().to_string(), &e);
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".canvas-sis-download-")
-            .tempfile_in(&dir)
-            .map_err(cant_write)?;
         let mut n = 0u64;
         let mut stream = resp.bytes_stream();
         loop {
@@ -213,7 +208,7 @@ impl Client {
             match next {
                 None => break,
                 Some(Ok(chunk)) => {
-                    tmp.write_all(&chunk).map_err(cant_write)?;
+                    sink(&chunk)?;
                     n += chunk.len() as u64;
                 }
                 Some(Err(e)) => {
@@ -225,8 +220,6 @@ impl Client {
                 }
             }
         }
-        tmp.as_file().sync_all().map_err(cant_write)?;
-        tmp.persist(dest).map_err(|e| cant_write(e.error))?;
         Ok(n)
     }
 }

@@ -26,6 +26,22 @@ pub enum State {
 }
 
 impl State {
+    /// Every `workflow_state` Canvas has (§4), in its order.
+    pub const NAMES: [&'static str; 12] = [
+        "initializing",
+        "created",
+        "importing",
+        "cleanup_batch",
+        "imported",
+        "imported_with_messages",
+        "failed",
+        "failed_with_messages",
+        "aborted",
+        "restoring",
+        "partially_restored",
+        "restored",
+    ];
+
     pub fn parse(s: &str) -> State {
         match s {
             "initializing" => State::Initializing,

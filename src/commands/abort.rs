@@ -6,28 +6,9 @@ use serde_json::json;
 use crate::canvas::ops::AbortOutcome;
 use crate::cli::{AbortArgs, YesArgs};
 use crate::exit::{Exit, Failure, Result};
-use crate::output::{announce, can_prompt, confirm};
+use crate::output::{announce, can_prompt, confirmed, no_terminal};
 
 use super::Ctx;
-
-/// `Ok(true)` to go on; `Ok(false)` when the user said no; exit 2 without a terminal.
-fn confirmed(yes: &YesArgs, question: &str, what: &str) -> Result<bool> {
-    if yes.yes {
-        return Ok(true);
-    }
-    if !can_prompt() {
-        return Err(no_terminal(what));
-    }
-    Ok(confirm(question))
-}
-
-fn no_terminal(what: &str) -> Failure {
-    Failure::usage(format!(
-        "{what} needs --yes when stdin or stderr is not a terminal; nothing was sent"
-    ))
-    .kind("confirmation_needed")
-    .hint("add --yes (-y) to confirm")
-}
 
 pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;

@@ -2,6 +2,10 @@
 //! lines, one JSON array (`--json`) or CSV (`--csv`, as Canvas's errors attachment); or
 //! `--attachment PATH` to save the import's `errors_attachment`.
 
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
 use serde_json::Value;
 use url::Url;
 
@@ -18,7 +22,7 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Some(path) = &a.attachment {
         let id =
             a.id.ok_or_else(|| Failure::usage("--attachment needs the import id"))?;
-        return attachment(&client, id, path, ctx).await;
+        return attachment(&client, id, path, a.force, ctx).await;
     }
     let rows = client.import_errors(a.id, a.failed_only).await?;
     if ctx.settings.json {
@@ -30,13 +34,20 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     if rows.is_empty() {
-        crate::output::note(
-            ctx,
-            &match a.id {
-                Some(id) => format!("import {id} has no errors or warnings"),
-                None => "no errors or warnings in the account".to_string(),
+        let msg = match (a.id, a.failed_only) {
+            // Failures only: the warnings are still there; count them (one GET).
+            (Some(id), true) => match client.show(id).await?.warning_error_counts() {
+                (0, _) => format!("import {id} has no errors or warnings"),
+                (w, _) => format!(
+                    "import {id} has no failures ({w} warning{}; `canvas-sis errors {id}` lists them)",
+                    if w == 1 { "" } else { "s" }
+                ),
             },
-        );
+            (Some(id), false) => format!("import {id} has no errors or warnings"),
+            (None, true) => "no failures in the account".to_string(),
+            (None, false) => "no errors or warnings in the account".to_string(),
+        };
+        crate::output::note(ctx, &msg);
         return Ok(Exit::Ok);
     }
     let mut out = String::new();
@@ -100,22 +111,66 @@ pub fn to_csv(rows: &[Value]) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// `--attachment PATH`: save the import's `errors_attachment` (Canvas's CSV of every row) to
+/// PATH, or stdout for `-`. An existing file is refused (exit 2) unless `--force`, which keeps
+/// its mode; a new one gets 0666 less the umask, like any file a shell redirect makes. The
+/// download goes to a temporary file next to PATH, renamed into place when complete.
 async fn attachment(
     client: &crate::canvas::Client,
     id: u64,
-    path: &std::path::Path,
+    path: &Path,
+    force: bool,
     ctx: &Ctx,
 ) -> Result<Exit> {
+    let to_stdout = path == Path::new("-");
+    if to_stdout && ctx.settings.json {
+        return Err(Failure::usage(
+            "--attachment - writes the file on stdout, where --json puts its document",
+        )
+        .hint("drop --json, or give a file name"));
+    }
+    // Checked before anything is asked of Canvas.
+    let existing = match std::fs::metadata(path) {
+        _ if to_stdout => None,
+        Ok(m) if m.is_dir() => {
+            return Err(
+                Failure::usage(format!("--attachment {}: is a directory", path.display()))
+                    .hint("give the file name to write, e.g. DIR/errors.csv"),
+            );
+        }
+        Ok(_) if !force => return Err(exists(path)),
+        Ok(m) => Some(m.permissions()),
+        Err(_) => None,
+    };
     let imp = client.show(id).await?;
     let Some(raw) = imp.errors_attachment.as_ref().and_then(|a| a.url.clone()) else {
-        return Err(Failure::new(
-            Exit::NotFound,
+        // Not an error: there is nothing to save (yet). Say which.
+        let state = imp.state_str();
+        let why = if !imp.state.is_terminal() {
             format!(
-                "import {id} has no errors_attachment (yet: Canvas writes it some time after the import ends)"
-            ),
-        )
-        .kind("attachment_missing")
-        .hint(format!("`canvas-sis errors {id}` reads the rows from the API now")));
+                "import {id} has not finished ({state}); Canvas writes its errors_attachment after it ends"
+            )
+        } else {
+            match imp.warning_error_counts() {
+                (0, 0) => format!(
+                    "import {id} had no errors or warnings ({state}), so it has no errors_attachment"
+                ),
+                (w, e) => format!(
+                    "import {id} ended {state} with {w} warning(s) and {e} error(s); Canvas has not written its errors_attachment yet (it does shortly after the end): try again in a minute, or read the rows now with `canvas-sis errors {id}`"
+                ),
+            }
+        };
+        if ctx.settings.json {
+            ctx.print_json(&serde_json::json!({
+                "sis_import_id": id,
+                "path": null,
+                "bytes": 0,
+                "note": why,
+            }))?;
+        } else {
+            crate::output::note(ctx, &why);
+        }
+        return Ok(Exit::Ok);
     };
     let url = client
         .base()
@@ -141,9 +196,69 @@ async fn attachment(
             .kind("link_refused"));
         }
     }
+    let stall = ctx.settings.connection.read_timeout;
+    if to_stdout {
+        client
+            .download(&url, stall, &mut |chunk| crate::output::stdout_bytes(chunk))
+            .await?;
+        return Ok(Exit::Ok);
+    }
+    let cant_write = |e: &std::io::Error| {
+        // The OS's words, about the path the user gave: never the temporary file's name.
+        let why = match e.get_ref() {
+            Some(_) => e.kind().to_string(),
+            None => e.to_string(),
+        };
+        Failure::new(
+            Exit::IoErr,
+            format!("cannot write {}: {why}", path.display()),
+        )
+        .hint("check that the directory exists and that you may write there")
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::metadata(dir)
+        .and_then(|m| {
+            if m.is_dir() {
+                Ok(())
+            } else {
+                Err(std::io::Error::from_raw_os_error(libc::ENOTDIR))
+            }
+        })
+        .map_err(|e| cant_write(&e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".canvas-sis-download-")
+        .permissions(
+            existing
+                .clone()
+                .unwrap_or_else(|| std::fs::Permissions::from_mode(0o666)),
+        )
+        .tempfile_in(dir)
+        .map_err(|e| cant_write(&e))?;
+    if let Some(p) = existing {
+        // The file's own mode, not that less the umask.
+        tmp.as_file()
+            .set_permissions(p)
+            .map_err(|e| cant_write(&e))?;
+    }
     let n = client
-        .download(&url, path, ctx.settings.connection.read_timeout)
+        .download(&url, stall, &mut |chunk| {
+            tmp.write_all(chunk).map_err(|e| cant_write(&e))
+        })
         .await?;
+    tmp.as_file().sync_all().map_err(|e| cant_write(&e))?;
+    let placed = if force {
+        tmp.persist(path)
+    } else {
+        // Made meanwhile by someone else: still not ours to replace.
+        tmp.persist_noclobber(path)
+    };
+    placed.map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => exists(path),
+        _ => cant_write(&e.error),
+    })?;
     if ctx.settings.json {
         ctx.print_json(&serde_json::json!({
             "sis_import_id": id,
@@ -160,6 +275,14 @@ async fn attachment(
         );
     }
     Ok(Exit::Ok)
+}
+
+fn exists(path: &Path) -> Failure {
+    Failure::usage(format!(
+        "--attachment {}: the file exists; nothing was written",
+        path.display()
+    ))
+    .hint("pass --force to replace it, or give another name")
 }
 
 #[cfg(test)]

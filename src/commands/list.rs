@@ -50,8 +50,11 @@ pub fn query(a: &ListArgs) -> Result<ListQuery> {
     if a.limit == 0 {
         return Err(Failure::usage("--limit must be at least 1"));
     }
+    for s in &a.states {
+        check_state(s)?;
+    }
     Ok(ListQuery {
-        states: a.states.clone(),
+        states: a.states.iter().map(|s| s.trim().to_string()).collect(),
         created_since: a
             .created_since
             .as_deref()
@@ -63,6 +66,27 @@ pub fn query(a: &ListArgs) -> Result<ListQuery> {
             .map(|s| parse_when(s, "--created-before"))
             .transpose()?,
     })
+}
+
+/// §2.2: Canvas drops a state it does not know, and with none left lists every import, so a
+/// typo (`failed_with_message`) would list everything and exit 0: refuse it here (exit 2).
+fn check_state(s: &str) -> Result<()> {
+    let s = s.trim();
+    let names = crate::canvas::types::State::NAMES;
+    if names.contains(&s) {
+        return Ok(());
+    }
+    let nearest = names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(&s.to_ascii_lowercase(), n), *n))
+        .min()
+        .filter(|(d, n)| *d <= n.len() / 3 + 1)
+        .map(|(_, n)| format!("; did you mean \"{n}\"?"))
+        .unwrap_or_default();
+    Err(
+        Failure::usage(format!("--state {s:?} is not a workflow state{nearest}"))
+            .hint(format!("one of: {}", names.join(", "))),
+    )
 }
 
 /// RFC 3339 as given (normalised to UTC), or a humantime duration meaning that long ago.
@@ -231,6 +255,21 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_are_checked() {
+        assert!(check_state("failed_with_messages").is_ok());
+        let f = check_state("failed_with_message").unwrap_err();
+        assert!(f.message.contains("did you mean \"failed_with_messages\"?"));
+        let f = check_state("Imported").unwrap_err();
+        assert!(
+            f.message.contains("did you mean \"imported\"?"),
+            "{}",
+            f.message
+        );
+        let f = check_state("zzz").unwrap_err();
+        assert!(!f.message.contains("did you mean"), "{}", f.message);
+    }
 
     #[test]
     fn times() {

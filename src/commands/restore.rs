@@ -13,7 +13,7 @@ use crate::cli::RestoreArgs;
 use crate::exit::{Exit, Failure, Result};
 
 use super::Ctx;
-use super::watch::{interrupted, pace};
+use super::watch::pace;
 use crate::settings::PollSettings;
 
 pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
@@ -30,16 +30,44 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
         undelete_only: a.undelete_only,
         unconclude_only: a.unconclude_only,
     };
+    let only = [
+        (a.batch_mode, "batch-mode deletions only"),
+        (a.undelete_only, "deletions only"),
+        (a.unconclude_only, "conclusions only"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, w)| *w)
+    .collect::<Vec<_>>()
+    .join(", ");
+    let question = format!(
+        "restore import {id} in account {} (undo what it changed{})?",
+        client.account_display(),
+        if only.is_empty() {
+            String::new()
+        } else {
+            format!(": {only}")
+        }
+    );
+    // Like abort: a whole import is undone, so ask first (and need --yes without a terminal).
+    if !crate::output::confirmed(&a.yes, &question, "restore")? {
+        crate::output::note(ctx, "not restored");
+        return Ok(Exit::Ok);
+    }
+    // After the prompt, where Ctrl-C must still just end the run: from here a signal is
+    // exit 130 with where the restore stands.
+    crate::interrupt::install();
     let p = client.restore_states(id, flags).await?;
     info!(target: "canvas_sis", import_id = id, progress_id = p.id, "import {id}: restore queued (progress {})", p.id);
     let pid = p.id;
     let followed = tokio::select! {
         r = follow(&client, id, p, &poll) => r?,
-        _ = interrupted() => {
-            let msg = format!("interrupted: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`");
-            warn!(target: "canvas_sis", "{msg}");
-            return Err(Failure::new(Exit::Interrupted, msg)
-                .partial(json!({"sis_import_id": id, "progress_id": pid})));
+        sig = crate::interrupt::wait() => {
+            // Reported (stderr and log) once, as the run's error.
+            return Err(Failure::new(Exit::Interrupted, format!(
+                "interrupted by {sig}: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`"
+            ))
+            .partial(json!({"sis_import_id": id, "progress_id": pid})));
         }
     };
     let (exit, last) = followed;

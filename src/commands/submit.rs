@@ -30,6 +30,9 @@ const LOOKUP_TRIES: u32 = 3;
 const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
 
 pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
+    // From here on a signal ends the run with exit 130 and says what was sent, in every
+    // phase; the blocking ones (zipping, hashing, the lock) check between steps.
+    crate::interrupt::install();
     let opts = ctx.settings.import.clone();
     let poll = ctx.settings.poll.clone();
     let guard = ctx.settings.submit.clone();
@@ -58,17 +61,28 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         None => None,
     };
     let journal = Journal::new(&state_dir);
-    let earlier = net.as_ref().and_then(|n| {
-        journal.recent_same(
-            n.base.as_str(),
-            &n.account,
-            &bundle.sha256,
-            guard.dedupe_window,
-        )
+    // A dry run reads the journal too (only reads it), to say what --once would do.
+    let target = match &net {
+        Some(n) => Some((n.base.to_string(), n.account.clone())),
+        None => ctx
+            .settings
+            .connection
+            .base_url
+            .as_ref()
+            .and_then(|u| crate::settings::check_base_url(&u.value).ok())
+            .map(|b| {
+                (
+                    b.to_string(),
+                    ctx.settings.connection.account_id.value.clone(),
+                )
+            }),
+    };
+    let earlier = target.as_ref().and_then(|(base, account)| {
+        journal.recent_same(base, account, &bundle.sha256, guard.dedupe_window)
     });
 
     let report = if do_validate {
-        Some(run_validation(&bundle, &opts, strict)?)
+        Some(run_validation(&bundle, &opts, strict).await?)
     } else {
         info!(target: "canvas_sis", "validation skipped (--no-validate)");
         None
@@ -76,30 +90,26 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
 
     let query = opts.query(bundle.extension);
     if a.dry_run {
-        return dry_run(ctx, &bundle, &query, report.as_ref());
+        let checks = dry_run_checks(ctx, &guard, &bundle, earlier.as_ref()).await?;
+        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
     }
     let net = net.expect("set unless dry run");
     let client = Client::new(&net, &ctx.settings.connection)?;
     if guard.if_idle {
-        check_idle(&client).await?;
+        before_sending(check_idle(&client), "asking Canvas whether it is idle").await?;
     }
     if let Some(e) = &earlier {
         let state = match e.import_id {
-            Some(id) => client
-                .show(id)
+            Some(id) => before_sending(client.show(id), "looking up the earlier import")
                 .await
                 .map(|i| i.state_str().to_string())
-                .unwrap_or_else(|_| "state unknown".into()),
+                .or_else(|f| match f.exit {
+                    Exit::Interrupted => Err(f),
+                    _ => Ok("state unknown".into()),
+                })?,
             None => "its answer was lost".into(),
         };
-        let what = format!(
-            "the same content (sha256 {}) went to this account at {} as import {} ({state})",
-            &bundle.sha256[..12],
-            e.submitted_at,
-            e.import_id
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "?".into())
-        );
+        let what = earlier_submit(&bundle, e, Some(&state));
         if guard.once {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
                 .kind("duplicate_content")
@@ -124,7 +134,11 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         import_id: None,
         base_url: net.base.to_string(),
         account: net.account.clone(),
-        file: bundle.given.display().to_string(),
+        // Absolute: `watch --last` names it from any directory.
+        file: std::path::absolute(&bundle.given)
+            .unwrap_or_else(|_| bundle.given.clone())
+            .display()
+            .to_string(),
         bytes: bundle.len,
         sha256: bundle.sha256.clone(),
         submitted_at: jiff::Timestamp::now().to_string(),
@@ -166,27 +180,27 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     );
     let result = tokio::select! {
         r = upload => r,
-        _ = super::watch::interrupted() => {
+        sig = crate::interrupt::wait() => {
             let n = sent.load(std::sync::atomic::Ordering::Relaxed);
             let waiting = pending.load(std::sync::atomic::Ordering::Relaxed);
             let msg = if waiting != 0 {
                 if crate::canvas::upload::abort_waiting(&client, waiting).await {
-                    format!("interrupted during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
+                    format!("interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
                 } else {
-                    format!("interrupted during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
+                    format!("interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
                 }
             } else if n == 0 {
-                "interrupted before the upload started; nothing was sent".to_string()
+                format!("interrupted by {sig} before the upload started; nothing was sent")
             } else {
                 format!(
-                    "interrupted during the upload after {n} of {} bytes: Canvas may have created an import; check `canvas-sis list --created-since {}` before submitting again",
+                    "interrupted by {sig} during the upload after {n} of {} bytes: Canvas may have created an import; check `canvas-sis list --created-since {}` before submitting again",
                     bundle.len, entry.submitted_at
                 )
             };
             if let Some((b, _)) = &bar {
                 b.abandon();
             }
-            warn!(target: "canvas_sis", "{msg}");
+            // Reported (stderr and log) once, as the run's error.
             return Err(Failure::new(Exit::Interrupted, msg));
         }
     };
@@ -259,8 +273,22 @@ fn output_lost(exit: Exit, printed: Result<()>) -> Result<Exit> {
     }
 }
 
+/// `work`, unless a signal comes first: then exit 130, saying nothing was sent.
+async fn before_sending<T>(work: impl Future<Output = Result<T>>, what: &str) -> Result<T> {
+    tokio::select! {
+        r = work => r,
+        sig = crate::interrupt::wait() => Err(crate::interrupt::before_sending(sig, what)),
+    }
+}
+
 /// Validate before sending: errors stop the upload (65), warnings are shown and logged.
-fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result<validate::Report> {
+/// The validator runs on a thread of its own, so that a signal ends the run at once instead
+/// of after a long validation (the thread ends with the process).
+async fn run_validation(
+    bundle: &Bundle,
+    opts: &ImportOptions,
+    strict: bool,
+) -> Result<validate::Report> {
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
         max_diagnostics: 100,
@@ -269,7 +297,29 @@ fn run_validation(bundle: &Bundle, opts: &ImportOptions, strict: bool) -> Result
 
         ..validate::Options::default()
     };
-    let report = super::validate::validate_or_66(std::slice::from_ref(&bundle.given), &vopts)?;
+    let given = bundle.given.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("validate".into())
+        .spawn(move || {
+            let r = super::validate::validate_or_66(std::slice::from_ref(&given), &vopts);
+            let _ = tx.send(r);
+        });
+    let validation = async {
+        match spawned {
+            Ok(_) => rx.await.unwrap_or_else(|_| {
+                Err(Failure::data(
+                    "the validator stopped without a result; nothing was sent",
+                ))
+            }),
+            Err(e) => Err(Failure::new(
+                Exit::Unavailable,
+                format!("cannot start the validator: {e}; nothing was sent"),
+            )),
+        }
+    };
+    let what = format!("validating {}", bundle.given.display());
+    let report = before_sending(validation, &what).await?;
     for d in report.diagnostics() {
         match d.severity {
             validate::Severity::Error => {
@@ -307,11 +357,99 @@ fn create_url(client: &Client, query: &[(&'static str, String)]) -> Url {
     url
 }
 
+/// `the same content (sha256 …) went to this account at T as import N (state)`.
+fn earlier_submit(bundle: &Bundle, e: &journal::Entry, state: Option<&str>) -> String {
+    let state = match (state, e.import_id) {
+        (Some(s), _) => format!(" ({s})"),
+        (None, None) => " (its answer was lost)".to_string(),
+        (None, Some(_)) => String::new(),
+    };
+    format!(
+        "the same content (sha256 {}) went to this account at {} as import {}{state}",
+        &bundle.sha256[..12],
+        e.submitted_at,
+        e.import_id
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "?".into())
+    )
+}
+
+/// What one of `--if-idle` and `--once` would do to the real run, for `submit --dry-run`.
+struct DryCheck {
+    /// `if_idle` or `once` (JSON), `--if-idle` or `--once` (text).
+    name: &'static str,
+    flag: &'static str,
+    /// `None`: cannot tell (Canvas could not be asked).
+    stops: Option<bool>,
+    reason: String,
+}
+
+/// The checks the real run would make before sending, in its order, made read-only: the GETs
+/// `--if-idle` needs, and the journal for `--once`.
+async fn dry_run_checks(
+    ctx: &Ctx,
+    guard: &crate::settings::SubmitSettings,
+    bundle: &Bundle,
+    earlier: Option<&journal::Entry>,
+) -> Result<Vec<DryCheck>> {
+    let mut checks = vec![];
+    if guard.if_idle {
+        let busy = async {
+            let net = ctx.settings.network()?;
+            let client = Client::new(&net, &ctx.settings.connection)?;
+            before_sending(busy_imports(&client), "asking Canvas whether it is idle").await
+        }
+        .await;
+        let (stops, reason) = match busy {
+            Ok(b) if b.is_empty() => (
+                Some(false),
+                "Canvas runs and queues no import for this account".to_string(),
+            ),
+            Ok(b) => (
+                Some(true),
+                format!(
+                    "Canvas already runs or queues imports for this account: {}",
+                    b.join(", ")
+                ),
+            ),
+            Err(f) if f.exit == Exit::Interrupted => return Err(f),
+            Err(f) => (None, format!("cannot ask Canvas: {}", f.message)),
+        };
+        checks.push(DryCheck {
+            name: "if_idle",
+            flag: "--if-idle",
+            stops,
+            reason,
+        });
+    }
+    if guard.once {
+        let (stops, reason) = match earlier {
+            Some(e) => (true, earlier_submit(bundle, e, None)),
+            None => (
+                false,
+                format!(
+                    "this content (sha256 {}) did not go to this account within --dedupe-window ({})",
+                    &bundle.sha256[..12],
+                    humantime::format_duration(guard.dedupe_window)
+                ),
+            ),
+        };
+        checks.push(DryCheck {
+            name: "once",
+            flag: "--once",
+            stops: Some(stops),
+            reason,
+        });
+    }
+    Ok(checks)
+}
+
 fn dry_run(
     ctx: &Ctx,
     bundle: &Bundle,
     query: &[(&'static str, String)],
     report: Option<&validate::Report>,
+    checks: &[DryCheck],
 ) -> Result<Exit> {
     let Some(url) = &ctx.settings.connection.base_url else {
         return Err(Failure::config(
@@ -338,6 +476,11 @@ fn dry_run(
             q.append_pair(k, v);
         }
     }
+    // The first check that stops the real run, in its order.
+    let stopped_by = checks
+        .iter()
+        .find(|c| c.stops == Some(true))
+        .map(|c| c.flag);
     let auth = if ctx.settings.connection.token.is_some() {
         "Bearer [redacted]"
     } else {
@@ -356,6 +499,13 @@ fn dry_run(
             },
             "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
             "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
+            "checks": checks.iter().map(|c| json!({
+                "check": c.name,
+                "stops": c.stops,
+                "exit_code": c.stops.map(|s| if s { Some(Exit::TempFail.code()) } else { None }),
+                "reason": c.reason,
+            })).collect::<Vec<_>>(),
+            "would_stop": stopped_by.is_some(),
         }))?;
     } else {
         let mut text = format!(
@@ -369,8 +519,21 @@ fn dry_run(
         if let Some(r) = report {
             text.push_str(&format!("validation: {}\n", r.summary_line()));
         }
+        for c in checks {
+            let verdict = match c.stops {
+                Some(true) => "the real run would stop here (exit 75)",
+                Some(false) => "the real run would go on",
+                None => "cannot tell whether the real run would stop",
+            };
+            text.push_str(&format!("{}: {verdict}: {}\n", c.flag, c.reason));
+        }
         crate::output::stdout(&text)?;
-        eprintln!("dry run: nothing was sent");
+        match stopped_by {
+            Some(flag) => eprintln!(
+                "dry run: nothing was sent; the real run would send nothing either: {flag} stops it (exit 75)"
+            ),
+            None => eprintln!("dry run: nothing was sent"),
+        }
     }
     Ok(Exit::Ok)
 }
@@ -574,9 +737,26 @@ fn same_options(i: &Import, o: &ImportOptions) -> bool {
             == o.diffing_data_set_identifier.as_deref()
 }
 
-/// `--if-idle`: exit 75 when Canvas runs or queues an import for the account (§2.3: the
-/// `importing` list holds only running ones, so queued ones are listed separately).
+/// `--if-idle`: exit 75 when Canvas runs or queues an import for the account.
 pub async fn check_idle(client: &Client) -> Result<()> {
+    let busy = busy_imports(client).await?;
+    if busy.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::TempFail,
+        format!(
+            "--if-idle: Canvas already runs or queues imports for this account: {}; nothing sent",
+            busy.join(", ")
+        ),
+    )
+    .kind("already_running")
+    .hint("try again later, or drop --if-idle to queue behind them"))
+}
+
+/// The imports Canvas runs or queues for the account, as `ID (state)` (§2.3: the
+/// `importing` list holds only running ones, so queued ones are listed separately). Read-only.
+pub async fn busy_imports(client: &Client) -> Result<Vec<String>> {
     let running = client
         .get(
             "GET importing",
@@ -615,16 +795,5 @@ pub async fn check_idle(client: &Client) -> Result<()> {
                 .is_some_and(|c| jiff::Timestamp::now().duration_since(c).as_secs() > 120);
         (!stale).then(|| format!("{} ({st})", imp.id))
     }));
-    if busy.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::new(
-        Exit::TempFail,
-        format!(
-            "--if-idle: Canvas already runs or queues imports for this account: {}; nothing sent",
-            busy.join(", ")
-        ),
-    )
-    .kind("already_running")
-    .hint("try again later, or drop --if-idle to queue behind them"))
+    Ok(busy)
 }

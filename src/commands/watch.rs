@@ -20,10 +20,13 @@ use super::Ctx;
 const STUCK_INITIALIZING: Duration = Duration::from_secs(120);
 
 pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
+    // A signal while looking the import up ends the run when the watch starts: exit 130
+    // with how to resume.
+    crate::interrupt::install();
     let poll = ctx.settings.poll.clone();
     // Watching is read-only: it takes no lock, so a watch left open in a terminal never
     // makes the nightly submit exit 75 (and a second terminal can watch the nightly run).
-    if a.wait_lock.is_some() {
+    if a.compat.wait_lock.is_some() {
         warn!(target: "canvas_sis", "watch takes no lock any more; --wait-lock is ignored");
     }
     let net = ctx.settings.network()?;
@@ -42,12 +45,16 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
 }
 
 /// `watch --last`: the newest import this host submitted to this account (the journal), else
-/// the newest one Canvas has that has not ended.
+/// the newest one Canvas has that has not ended. When the newest submit never got its answer,
+/// its id is unknown: say so and list what Canvas created since, rather than watch an older
+/// import.
 async fn last_import(client: &Client, net: &crate::settings::Network) -> Result<u64> {
     let journal = crate::paths::existing_state_dir()?
         .and_then(|d| crate::journal::Journal::new(&d).last(net.base.as_str(), &net.account));
     if let Some(e) = journal {
-        let id = e.import_id.expect("last() returns entries with an id");
+        let Some(id) = e.import_id else {
+            return Err(answer_unknown(client, &e).await?);
+        };
         info!(target: "canvas_sis", "watching import {id}, submitted from this host at {} ({})", e.submitted_at, e.file);
         return Ok(id);
     }
@@ -61,12 +68,76 @@ async fn last_import(client: &Client, net: &crate::settings::Network) -> Result<
         .into_iter()
         .find_map(|v| Import::from_value(v).ok())
         .ok_or_else(|| {
-            Failure::new(Exit::NotFound, "watch --last: this host's journal is empty and Canvas has no import still running for this account")
+            Failure::no_input("watch --last: this host's journal holds no submit to this account and Canvas has no import still running for it")
                 .kind("nothing_to_watch")
                 .hint("give the import id: canvas-sis watch ID (see canvas-sis list)")
         })?;
     info!(target: "canvas_sis", "watching import {}, the newest one Canvas has not finished ({})", imp.id, imp.state_str());
     Ok(imp.id)
+}
+
+/// The failure for `watch --last` when the newest submit got no answer: the imports created
+/// since it was sent (by the same user, as the lost-answer lookup of `submit` reads them).
+async fn answer_unknown(client: &Client, e: &crate::journal::Entry) -> Result<Failure> {
+    let sent: Option<jiff::Timestamp> = e.submitted_at.parse().ok();
+    // Allow for a clock difference between this host and Canvas, as the lookup does.
+    let since = sent.map(|t| t - jiff::SignedDuration::from_secs(120));
+    let me = client
+        .get("GET users/self", &client.api_url("users/self"))
+        .await
+        .ok()
+        .and_then(|a| a.json.get("id").and_then(serde_json::Value::as_u64));
+    let mut url = client.account_url("sis_imports");
+    url.query_pairs_mut().append_pair("per_page", "100");
+    if let Some(t) = since {
+        url.query_pairs_mut()
+            .append_pair("created_since", &t.to_string());
+    }
+    let created: Vec<Import> = client
+        .list_all(url, "sis_imports", Some(100))
+        .await?
+        .into_iter()
+        .filter_map(|v| Import::from_value(v).ok())
+        .filter(|i| match (since, i.created_at) {
+            (Some(s), Some(c)) => c >= s,
+            _ => true,
+        })
+        .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        })
+        .collect();
+    let what = format!(
+        "watch --last: the newest submit from this host ({}, {} bytes, at {}, pid {}) got no answer from Canvas (interrupted or lost), so its import id is unknown",
+        e.file, e.bytes, e.submitted_at, e.pid
+    );
+    if created.is_empty() {
+        return Ok(Failure::no_input(format!(
+            "{what}; no import was created since then, so it most likely never reached Canvas"
+        ))
+        .hint("submit it again (--once counts that submit: leave it out this once)"));
+    }
+    let list: Vec<String> = created
+        .iter()
+        .map(|i| {
+            let by = i
+                .user
+                .as_ref()
+                .and_then(|u| u.login_id.clone().or_else(|| u.name.clone()))
+                .map(|u| format!(", by {u}"))
+                .unwrap_or_default();
+            let at = i
+                .created_at
+                .map(|t| format!("created {t}"))
+                .unwrap_or_else(|| "created ?".into());
+            format!("{} ({at}{by}, state {})", i.id, i.state_str())
+        })
+        .collect();
+    Ok(Failure::no_input(format!(
+        "{what}; imports created since then: {}",
+        list.join(", ")
+    ))
+    .hint("`canvas-sis status ID` shows each one; watch yours with `canvas-sis watch ID`"))
 }
 
 /// The exit code an ended import means (the contract's table).
@@ -75,29 +146,6 @@ pub fn exit_for(state: &State) -> Exit {
         State::Imported | State::Restored | State::PartiallyRestored => Exit::Ok,
         State::ImportedWithMessages => Exit::ImportedWithMessages,
         _ => Exit::ImportFailed,
-    }
-}
-
-/// Wait for SIGINT or SIGTERM.
-pub async fn interrupted() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -114,10 +162,10 @@ pub async fn follow(
     let work = poll_loop(client, id, poll, started, &bar);
     tokio::select! {
         r = work => r,
-        _ = interrupted() => {
+        sig = crate::interrupt::wait() => {
             // Reported (stderr and log) once, as the run's error.
             Err(Failure::new(Exit::Interrupted, format!(
-                "interrupted: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
+                "interrupted by {sig}: import {id} continues in Canvas; resume with `canvas-sis watch {id}`"
             ))
             .partial(serde_json::json!({"sis_import_id": id})))
         }
@@ -212,11 +260,16 @@ pub fn pace(interval: Duration, remaining: Option<f64>) -> Duration {
     }
 }
 
-/// How long an import took: from start (or creation) to end (or last update: aborted
-/// imports have no `ended_at`).
+/// How long an import took, or has been going: from start (or creation) to end (or last
+/// update: aborted imports have no `ended_at`); for one that has not ended, to now
+/// (`updated_at` would freeze it at Canvas's last write).
 pub fn elapsed(imp: &Import) -> Option<Duration> {
     let from = imp.started_at.or(imp.created_at)?;
-    let to = imp.ended_at.or(imp.updated_at)?;
+    let to = if imp.state.is_terminal() {
+        imp.ended_at.or(imp.updated_at)?
+    } else {
+        jiff::Timestamp::now()
+    };
     Some(to.duration_since(from).unsigned_abs())
 }
 
@@ -285,8 +338,32 @@ fn log_end(imp: &Import, watched: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::pace;
+    use super::{elapsed, pace};
     use std::time::Duration;
+
+    #[test]
+    fn elapsed_runs_on_until_the_import_ends() {
+        let ago =
+            |s: i64| (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(s)).to_string();
+        let imp = |v: serde_json::Value| crate::canvas::Import::from_value(v).unwrap();
+        // Running for an hour; Canvas last touched it 59 minutes ago.
+        let running = imp(serde_json::json!({"id": 1, "workflow_state": "importing",
+            "created_at": ago(3700), "started_at": ago(3600), "updated_at": ago(3540)}));
+        let d = elapsed(&running).unwrap().as_secs();
+        assert!((3600..3700).contains(&d), "{d}");
+        // Queued (not started): since it was created.
+        let queued = imp(serde_json::json!({"id": 2, "workflow_state": "created",
+            "created_at": ago(600), "updated_at": ago(600)}));
+        let d = elapsed(&queued).unwrap().as_secs();
+        assert!((600..700).contains(&d), "{d}");
+        // Ended: start to end; aborted ones (no ended_at): to the last update.
+        let ended = imp(serde_json::json!({"id": 3, "workflow_state": "imported",
+            "started_at": ago(3600), "ended_at": ago(3000), "updated_at": ago(10)}));
+        assert_eq!(elapsed(&ended).unwrap().as_secs(), 600);
+        let aborted = imp(serde_json::json!({"id": 4, "workflow_state": "aborted",
+            "started_at": ago(3600), "ended_at": null, "updated_at": ago(3500)}));
+        assert_eq!(elapsed(&aborted).unwrap().as_secs(), 100);
+    }
 
     #[test]
     fn polls_slow_down_as_the_bucket_drains() {

@@ -1,0 +1,124 @@
+//! SIGINT, SIGTERM and SIGHUP as a clean end (exit 130, contract "Exit codes") instead of a
+//! silent death by signal, in every phase of a run.
+//!
+//! [`install`] replaces the default disposition (die at once: 130/143/129 with no message, no
+//! log line, and a temporary zip left in `$TMPDIR`) by a listener on a thread of its own, so a
+//! signal is seen even while the main thread is busy zipping, hashing or waiting for the lock.
+//! Blocking loops ask [`check`] between steps and unwind (dropping their temporary files);
+//! async phases race their work against [`wait`].
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use tokio::sync::Notify;
+
+use crate::exit::{Exit, Failure, Result};
+
+/// The first signal received (0: none yet).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+static NOTIFY: Notify = Notify::const_new();
+/// Whether the listener runs (false when the signals could not be taken over).
+static INSTALLED: OnceLock<bool> = OnceLock::new();
+
+/// Take over SIGINT, SIGTERM and SIGHUP for the rest of the process (idempotent). Returns
+/// once the listener is in place, so no signal falls between.
+pub fn install() -> bool {
+    *INSTALLED.get_or_init(|| {
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("canvas-sis-signals".into())
+            .spawn(move || listen(ready));
+        spawned.is_ok() && is_ready.recv().unwrap_or(false)
+    })
+}
+
+#[cfg(unix)]
+fn listen(ready: std::sync::mpsc::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        let _ = ready.send(false);
+        return;
+    };
+    rt.block_on(async move {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            let _ = ready.send(false);
+            return;
+        };
+        let _ = ready.send(true);
+        loop {
+            let n = tokio::select! {
+                _ = int.recv() => libc::SIGINT,
+                _ = term.recv() => libc::SIGTERM,
+                _ = hup.recv() => libc::SIGHUP,
+            };
+            let _ = RECEIVED.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
+            NOTIFY.notify_waiters();
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn listen(ready: std::sync::mpsc::Sender<bool>) {
+    let _ = ready.send(false);
+}
+
+/// The name of the first signal received, if any.
+pub fn received() -> Option<&'static str> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        n => Some(name(n)),
+    }
+}
+
+fn name(n: i32) -> &'static str {
+    match n {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// Resolves with the signal's name once one arrived (at once if one already has).
+pub async fn wait() -> &'static str {
+    if !install() {
+        // No listener (no thread, or the signals could not be taken): Ctrl-C at least.
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    }
+    loop {
+        let notified = NOTIFY.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a signal between the two still wakes us.
+        notified.as_mut().enable();
+        if let Some(s) = received() {
+            return s;
+        }
+        notified.await;
+    }
+}
+
+/// The error for a run stopped by `signal` while `what`, before anything was sent.
+pub fn before_sending(signal: &str, what: &str) -> Failure {
+    Failure::new(
+        Exit::Interrupted,
+        format!("interrupted by {signal} while {what}; nothing was sent"),
+    )
+}
+
+/// For blocking loops that run before anything is sent (zipping, hashing, waiting for the
+/// lock): `Err` (exit 130) once a signal arrived, for the caller to unwind and drop its
+/// temporary files.
+pub fn check(what: impl FnOnce() -> String) -> Result<()> {
+    match received() {
+        Some(s) => Err(before_sending(s, &what())),
+        None => Ok(()),
+    }
+}

@@ -743,3 +743,75 @@ fn severity_of_row_problems_is_warning() {
         Some("login_id")
     );
 }
+
+/// Issue 16 §4. A login is a pseudonym's `unique_id`, at most 100 characters
+/// (`Pseudonym::MAX_UNIQUE_ID_LENGTH`); the users importer reports the failed save as
+/// "Could not save the user with user_id: '…'. Unknown reason: unique_id is too long
+/// (maximum is 100 characters)" and skips the row. Characters, not bytes, are counted.
+#[test]
+fn login_id_over_100_characters() {
+    let fx = Fx::new();
+    let long = "x".repeat(101);
+    let wide = "é".repeat(100);
+    let l = fx.check(
+        "users.csv",
+        format!(
+            "user_id,login_id,status\nu1,{long},active\nu2,{wide},active\nu3,{},active\n",
+            "y".repeat(100)
+        ),
+    );
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:2: warning: Could not save the user with user_id: 'u1'. Unknown reason: unique_id is too long (maximum is 100 characters) (the login_id has 101 characters; Canvas allows at most 100)"
+        ]
+    );
+    // logins.csv goes through the same importer.
+    let l = fx.check(
+        "logins.csv",
+        format!("user_id,login_id,existing_user_id\nu9,{long},u1\n"),
+    );
+    assert_eq!(
+        l,
+        vec![
+            "logins.csv:2: warning: Could not save the user with user_id: 'u9'. Unknown reason: unique_id is too long (maximum is 100 characters) (the login_id has 101 characters; Canvas allows at most 100)"
+        ]
+    );
+    let p = fx.write(
+        "u.csv",
+        format!("user_id,login_id,status\nu1,{long},active\n"),
+    );
+    let r = fx.run(&[p]);
+    let d = &r.files[0].diagnostics[0];
+    assert_eq!(
+        (d.code, d.severity, d.column.as_deref()),
+        ("invalid_login_id", Severity::Warning, Some("login_id"))
+    );
+}
+
+/// Issue 16 §4. `unique_id` must match `/\A[[:print:]]+\z/`: a control character fails
+/// the save with "unique_id is invalid", which the users importer words as "Invalid
+/// login_id: '…'". The login is shown with the control character escaped.
+#[test]
+fn login_id_with_a_control_character() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "users.csv",
+        "user_id,login_id,status\nu1,ab\tc,active\nu2,\"l\u{1b}[2J\",active\nu3,\"two\nlines\",active\nu4,ok é ü,active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:2: warning: Could not save the user with user_id: 'u1'. Invalid login_id: 'ab\\tc' (character 3 of the login_id is U+0009, a control character; Canvas accepts only printable characters)",
+            "users.csv:3: warning: Could not save the user with user_id: 'u2'. Invalid login_id: 'l\\u{1b}[2J' (character 2 of the login_id is U+001B, a control character; Canvas accepts only printable characters)",
+            "users.csv:4: warning: Could not save the user with user_id: 'u3'. Invalid login_id: 'two\\nlines' (character 4 of the login_id is U+000A, a control character; Canvas accepts only printable characters)",
+        ]
+    );
+    // The row is skipped: its login does not count as taken.
+    let l = fx.check(
+        "users.csv",
+        "user_id,login_id,status\nu1,ab\u{1}c,active\nu2,ab\u{1}c,active\n",
+    );
+    assert_eq!(l.len(), 2, "{l:?}");
+    assert!(l.iter().all(|x| x.contains("Invalid login_id")), "{l:?}");
+}

@@ -1008,6 +1008,7 @@ fn check_row<const N: usize>(
             Rule::Email => values::is_email(val),
             Rule::Int => values::is_int(val),
             Rule::Bool => values::is_plain_bool(val),
+            Rule::Login { .. } => values::login_problem(val).is_none(),
         };
         if ok {
             if let Some(iso) = day_first.take() {
@@ -1021,6 +1022,9 @@ fn check_row<const N: usize>(
             }
             continue;
         }
+        // A template other than the column's, and the value as the message shows it.
+        let mut tpl_for_rule = None;
+        let mut shown = std::borrow::Cow::Borrowed(val);
         let (code, hint) = match col.rule {
             Rule::Text => ("", None),
             Rule::Enum {
@@ -1063,15 +1067,44 @@ fn check_row<const N: usize>(
                     "Canvas reads \"{val}\" as false; use true/false, yes/no or 1/0"
                 )),
             ),
+            Rule::Login { too_long } => (
+                "invalid_login_id",
+                match values::login_problem(val) {
+                    Some(values::LoginProblem::TooLong(n)) => {
+                        tpl_for_rule = Some(too_long);
+                        Some(format!(
+                            "the {} has {n} characters; Canvas allows at most {}",
+                            col.name,
+                            values::MAX_LOGIN_CHARS
+                        ))
+                    }
+                    Some(values::LoginProblem::NotPrintable(at, c)) => {
+                        shown = values::escape_unprintable(val).into();
+                        Some(format!(
+                            "character {at} of the {} is U+{:04X}, {}; Canvas accepts only printable characters",
+                            col.name,
+                            c as u32,
+                            if c.is_control() {
+                                "a control character"
+                            } else {
+                                "not a printable character"
+                            }
+                        ))
+                    }
+                    None => None,
+                },
+            ),
         };
-        let tpl = if !col.invalid.is_empty() {
+        let tpl = if let Some(t) = tpl_for_rule {
+            t
+        } else if !col.invalid.is_empty() {
             col.invalid
         } else if matches!(col.rule, Rule::Bool) {
             "\"{value}\" is not a boolean for column {col}"
         } else {
             "Improper {col} \"{value}\" for {kind} {id}"
         };
-        let msg = render(tpl, val, col.name, k, &get_owned);
+        let msg = render(tpl, &shown, col.name, k, &get_owned);
         col_warning(sink, ci, code, msg, hint);
         if col.skips {
             skipped = true;

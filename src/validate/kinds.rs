@@ -80,6 +80,12 @@ pub enum Rule {
     Int,
     /// `value_to_boolean` (§1.1): anything is accepted, odd values are linted.
     Bool,
+    /// A login: a pseudonym's `unique_id`, at most 100 characters, all printable
+    /// (`Pseudonym` validations). `too_long` is the message for a login over 100
+    /// characters; the column's `invalid` the one for a character that is not printable.
+    Login {
+        too_long: &'static str,
+    },
 }
 
 /// When a value is required (a missing one skips the row, with a warning).
@@ -284,6 +290,23 @@ const EMPTY: &[&str] = &[];
 
 const USER_EMAIL: &str =
     "The email address associated with user '{user_id}' is invalid (email: '{value}')";
+
+/// How the users importer words a login the pseudonym refuses to save (its
+/// `generate_user_warning`: "unique_id is invalid" becomes "Invalid login_id", any other
+/// model error is an "Unknown reason"), for users.csv and logins.csv alike.
+const LOGIN_TOO_LONG: &str = "Could not save the user with user_id: '{user_id}'. Unknown reason: unique_id is too long (maximum is 100 characters)";
+const LOGIN_INVALID: &str =
+    "Could not save the user with user_id: '{user_id}'. Invalid login_id: '{value}'";
+
+const fn login(name: &'static str, missing: &'static str) -> Col {
+    Col {
+        rule: Rule::Login {
+            too_long: LOGIN_TOO_LONG,
+        },
+        invalid: LOGIN_INVALID,
+        ..req(name, missing)
+    }
+}
 
 const ENROLLMENT_DATE: &str =
     "Bad date format for user {user_id} in {course_id?course {course_id}|section {section_id}}";
@@ -582,7 +605,7 @@ pub static KINDS: &[Kind] = &[
         ],
         cols: &[
             req("user_id", "No user_id given for a user"),
-            req("login_id", "No login_id given for user {user_id}"),
+            login("login_id", "No login_id given for user {user_id}"),
             status(
                 &["active", "suspended", "deleted"],
                 Match::Prefix,
@@ -640,7 +663,7 @@ pub static KINDS: &[Kind] = &[
         none: EMPTY,
         cols: &[
             req("user_id", "No user_id given for a user"),
-            req("login_id", "No login_id given for user {user_id}"),
+            login("login_id", "No login_id given for user {user_id}"),
             t("existing_user_id"),
             t("existing_integration_id"),
             int(

@@ -815,3 +815,34 @@ fn login_id_with_a_control_character() {
     assert_eq!(l.len(), 2, "{l:?}");
     assert!(l.iter().all(|x| x.contains("Invalid login_id")), "{l:?}");
 }
+
+/// Issue 16 §4. The institutional tag importers check for a blank status before the
+/// "Improper status" test: "No status given for institutional tag <id>" (and for a
+/// category, and an association with its tag and user).
+#[test]
+fn institutional_tag_rows_without_a_status() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "tags.csv",
+        "institutional_tag_id,category_id,name,description,status\nt1,c1,N,D,\nt2,c1,N,D,bogus\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "tags.csv:2: warning: No status given for institutional tag t1",
+            "tags.csv:3: warning: Improper status \"bogus\" for institutional tag t2 (expected active, deleted (prefix match))",
+        ]
+    );
+    let l = fx.check("cats.csv", "category_id,name,status\nc1,N,\n");
+    assert_eq!(
+        l,
+        vec!["cats.csv:2: warning: No status given for institutional tag category c1"]
+    );
+    let l = fx.check("assoc.csv", "institutional_tag_id,user_id,status\nt1,u1,\n");
+    assert_eq!(
+        l,
+        vec![
+            "assoc.csv:2: warning: No status given for institutional tag association (tag: t1, user: u1)"
+        ]
+    );
+}

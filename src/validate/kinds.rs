@@ -964,7 +964,7 @@ pub static KINDS: &[Kind] = &[
             status(
                 ACTIVE_DELETED,
                 Match::Prefix,
-                "Improper status \"\" for institutional tag category {category_id}",
+                "No status given for institutional tag category {category_id}",
                 "Improper status \"{value}\" for institutional tag category {category_id}",
             ),
             t("description"),
@@ -1001,7 +1001,7 @@ pub static KINDS: &[Kind] = &[
             status(
                 ACTIVE_DELETED,
                 Match::Prefix,
-                "Improper status \"\" for institutional tag {institutional_tag_id}",
+                "No status given for institutional tag {institutional_tag_id}",
                 "Improper status \"{value}\" for institutional tag {institutional_tag_id}",
             ),
         ],
@@ -1030,7 +1030,7 @@ pub static KINDS: &[Kind] = &[
             status(
                 ACTIVE_DELETED,
                 Match::Prefix,
-                "Improper status \"\" for an institutional tag association",
+                "No status given for institutional tag association (tag: {institutional_tag_id}, user: {user_id})",
                 "Improper status \"{value}\" for an institutional tag association",
             ),
         ],

@@ -846,3 +846,36 @@ fn institutional_tag_rows_without_a_status() {
         ]
     );
 }
+
+/// Issue 16 §4. Terms, courses, sections and enrollments parse start_date and then
+/// end_date in one `begin … rescue`: the first bad date ends it, so a row gets one "Bad
+/// date format" message however many dates are bad (Canvas's section importer spec:
+/// `2012-13-05 00:00:00,2012-14-14 00:00:00` → one "Bad date format for section S002").
+#[test]
+fn two_bad_dates_in_a_row_give_one_message() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "sections.csv",
+        "section_id,course_id,name,start_date,end_date,status\n\
+         S001,C001,Sec1,2011-1-05 00:00:00,2011-4-14 00:00:00,active\n\
+         S002,C001,Sec2,2012-13-05 00:00:00,2012-14-14 00:00:00,active\n\
+         S003,C001,Sec3,2011-1-05 00:00:00,2012-14-14 00:00:00,active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "sections.csv:3: warning: Bad date format for section S002 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ; end_date \"2012-14-14 00:00:00\" is not a date either: Canvas stops at the first bad date of a row)",
+            "sections.csv:4: warning: Bad date format for section S003 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ)",
+        ]
+    );
+    let l = fx.check(
+        "e.csv",
+        "course_id,user_id,role,status,start_date,end_date\nc1,u1,student,active,2024-02-30,soon\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:2: warning: Bad date format for user u1 in course c1 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ; end_date \"soon\" is not a date either: Canvas stops at the first bad date of a row)"
+        ]
+    );
+}

@@ -962,6 +962,17 @@ fn check_row<const N: usize>(
         );
     };
     let mut day_first = None;
+    // Canvas parses a row's dates in one `begin … rescue`: the first bad one ends it,
+    // with one "Bad date format" message for the row (§6.4).
+    let mut bad_date = false;
+    let is_bad_date = |ci: usize| match k.cols[ci].rule {
+        Rule::Date { delete } => {
+            let val = v(ci);
+            !(val.is_empty() || delete && val == "<delete>")
+                && values::read_date(val) == values::DateRead::Bad
+        }
+        _ => false,
+    };
     for &ci in &st.active {
         let col = &k.cols[ci];
         let val = v(ci);
@@ -1022,6 +1033,12 @@ fn check_row<const N: usize>(
             }
             continue;
         }
+        if matches!(col.rule, Rule::Date { .. }) {
+            if bad_date {
+                continue;
+            }
+            bad_date = true;
+        }
         // A template other than the column's, and the value as the message shows it.
         let mut tpl_for_rule = None;
         let mut shown = std::borrow::Cow::Borrowed(val);
@@ -1051,12 +1068,25 @@ fn check_row<const N: usize>(
             ),
             Rule::Date { .. } => (
                 "bad_date",
-                Some(match values::month_first_reading(val) {
-                    Some(iso) => format!(
-                        "Canvas reads A/B/YYYY day first, so \"{val}\" has no such month; if you meant {iso}, write that; Canvas imports the row with this date empty"
-                    ),
-                    None => "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ"
-                        .into(),
+                Some({
+                    let mut h: String = match values::month_first_reading(val) {
+                        Some(iso) => format!(
+                            "Canvas reads A/B/YYYY day first, so \"{val}\" has no such month; if you meant {iso}, write that; Canvas imports the row with this date empty"
+                        ),
+                        None => {
+                            "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ"
+                                .into()
+                        }
+                    };
+                    // The row's later bad dates get no message of their own.
+                    if let Some(&later) = st.active.iter().find(|&&c| c > ci && is_bad_date(c)) {
+                        h.push_str(&format!(
+                            "; {} \"{}\" is not a date either: Canvas stops at the first bad date of a row",
+                            k.cols[later].name,
+                            v(later)
+                        ));
+                    }
+                    h
                 }),
             ),
             Rule::Email => ("invalid_email", None),

@@ -879,3 +879,37 @@ fn two_bad_dates_in_a_row_give_one_message() {
         ]
     );
 }
+
+/// Issue 16 §4. A semicolon- or tab-separated file (Excel in many European locales) is one
+/// column to Canvas: "Couldn't find Canvas CSV import headers". Say why, and how to fix it.
+#[test]
+fn semicolon_or_tab_separated_header() {
+    let fx = Fx::new();
+    let l = fx.check("u.csv", "User_ID;Login_ID;Status\nu1;l1;active\n");
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:1: error: Couldn't find Canvas CSV import headers: the header is separated by semicolons (\";\"), and Canvas reads only commas (it looks like a user file; re-save it with commas, e.g. as \"CSV UTF-8 (Comma delimited)\" in Excel)"
+        ]
+    );
+    let l = fx.check(
+        "e.csv",
+        "course_id\tuser_id\trole\tstatus\nc1\tu1\tstudent\tactive\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:1: error: Couldn't find Canvas CSV import headers: the header is separated by tabs, and Canvas reads only commas (it looks like an enrollment file; re-save it with commas, e.g. as \"CSV UTF-8 (Comma delimited)\" in Excel)"
+        ]
+    );
+    let p = fx.write("s.csv", "section_id;course_id;name;status\n");
+    let r = fx.run(&[p]);
+    let d = &r.files[0].diagnostics[0];
+    assert_eq!((d.code, d.severity), ("wrong_separator", Severity::Error));
+    // Semicolons that do not split into known columns: the plain message.
+    let l = fx.check("x.csv", "foo;bar\n1;2\n");
+    assert_eq!(
+        l,
+        vec!["x.csv:1: error: Couldn't find Canvas CSV import headers"]
+    );
+}

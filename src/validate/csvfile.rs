@@ -273,6 +273,38 @@ fn guess_kind(names: &[String]) -> Option<String> {
     Some(h)
 }
 
+/// A header Canvas cannot read because its columns are separated by semicolons or tabs
+/// (Excel in many European locales saves "CSV" with `;`): the separator, and the kind
+/// whose columns the header then holds (the one Canvas would recognise, else the one
+/// with the most known columns, at least two).
+fn other_separator(names: &[String]) -> Option<(&'static str, &'static Kind)> {
+    for (sep, said) in [(';', "semicolons (\";\")"), ('\t', "tabs")] {
+        if !names.iter().any(|n| n.contains(sep)) {
+            continue;
+        }
+        let split: Vec<&str> = names
+            .iter()
+            .flat_map(|n| n.split(sep))
+            .map(|n| as_str(strip(n.as_bytes())))
+            .collect();
+        let has = |c: &str| split.contains(&c);
+        if let Some(i) = kinds::recognise(&has) {
+            return Some((said, &KINDS[i]));
+        }
+        let mut best: Option<(usize, &'static Kind)> = None;
+        for k in KINDS {
+            let known = split.iter().filter(|n| k.col(n).is_some()).count();
+            if known >= 2 && best.is_none_or(|(b, _)| known > b) {
+                best = Some((known, k));
+            }
+        }
+        if let Some((_, k)) = best {
+            return Some((said, k));
+        }
+    }
+    None
+}
+
 pub(crate) type IoClassifier = fn(&io::Error) -> (&'static str, String);
 
 pub(crate) fn default_io(e: &io::Error) -> (&'static str, String) {
@@ -431,6 +463,19 @@ pub(crate) fn validate_csv<R: Read>(
                 break;
             }
         }
+    } else if let Some((sep, k)) = other_separator(&names) {
+        sink.err(
+            Some(header_line),
+            "wrong_separator",
+            format!(
+                "Couldn't find Canvas CSV import headers: the header is separated by {sep}, and Canvas reads only commas"
+            ),
+            Some(format!(
+                "it looks like {} {} file; re-save it with commas, e.g. as \"CSV UTF-8 (Comma delimited)\" in Excel",
+                article(k.name),
+                k.name
+            )),
+        );
     } else {
         sink.err(
             Some(header_line),

@@ -816,6 +816,47 @@ fn login_id_with_a_control_character() {
     assert!(l.iter().all(|x| x.contains("Invalid login_id")), "{l:?}");
 }
 
+/// Issue 16 §4. A group category's name is unique among the active categories of its
+/// account or course (`GroupCategory` name validation, case-sensitive); the importer
+/// reports "A group category did not pass validation (group category: <id>, error: Name
+/// <name> is already in use.)". A deleted category frees its name; another account or
+/// a course is another scope.
+#[test]
+fn group_category_name_taken_in_the_same_account() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "gc.csv",
+        "group_category_id,account_id,course_id,category_name,status\n\
+         Gc001,,,Group Cat 1,active\n\
+         Gc002,,,Group Cat 1,active\n\
+         Gc003,A1,,Group Cat 1,active\n\
+         Gc004,,C1,Group Cat 1,active\n\
+         Gc005,,,group cat 1,active\n\
+         Gc006,,,Group Cat 2,deleted\n\
+         Gc007,,,Group Cat 2,active\n\
+         Gc008,A1,,Group Cat 1,deleted\n\
+         Gc001,,,Group Cat 1,Active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "gc.csv:3: warning: A group category did not pass validation (group category: Gc002, error: Name Group Cat 1 is already in use.) (group category Gc001 at gc.csv:2 has this name in the root account)",
+            "gc.csv:9: warning: A group category did not pass validation (group category: Gc008, error: Name Group Cat 1 is already in use.) (group category Gc003 at gc.csv:4 has this name in account A1)",
+            "gc.csv:10: warning: duplicate group_category_id \"Gc001\": already at gc.csv:2; Canvas applies both rows in order, so this one wins",
+        ]
+    );
+    let p = fx.write(
+        "g.csv",
+        "group_category_id,category_name,status\nG1,N,active\nG2,N,active\n",
+    );
+    let r = fx.run(&[p]);
+    let d = &r.files[0].diagnostics[0];
+    assert_eq!(
+        (d.code, d.line, d.column.as_deref()),
+        ("duplicate_name", Some(3), Some("category_name"))
+    );
+}
+
 /// Issue 16 §4. The institutional tag importers check for a blank status before the
 /// "Improper status" test: "No status given for institutional tag <id>" (and for a
 /// category, and an association with its tag and user).

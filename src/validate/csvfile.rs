@@ -888,6 +888,8 @@ struct RowState {
     id: Option<usize>,
     extra: Vec<usize>,
     unique: Vec<(usize, Ns)>,
+    /// Per `Kind::unique_in`: the column and its scope columns.
+    unique_in: Vec<(usize, Vec<usize>)>,
     user_id: Option<usize>,
     refs: Vec<(usize, Ns)>,
     /// Header index and namespace of the id and unique columns (for prefetching).
@@ -932,6 +934,11 @@ impl RowState {
             id: k.defines.map(|(_, c)| ix(c)),
             extra: k.dup_extra.iter().map(|c| ix(c)).collect(),
             unique: k.unique.iter().map(|(c, ns)| (ix(c), *ns)).collect(),
+            unique_in: k
+                .unique_in
+                .iter()
+                .map(|u| (ix(u.col), u.scope.iter().map(|(c, _)| ix(c)).collect()))
+                .collect(),
             user_id: k.col("user_id"),
             refs: k
                 .cols
@@ -1298,6 +1305,57 @@ fn check_row<const N: usize>(
                 msg,
                 None,
             );
+        }
+    }
+    for (u, (ci, scope)) in k.unique_in.iter().zip(&st.unique_in) {
+        let (val, id) = (v(*ci), st.id.map_or("", &v));
+        if val.is_empty() {
+            continue;
+        }
+        // The scope: which column (or the root), and its value.
+        let (si, sval) = scope
+            .iter()
+            .enumerate()
+            .find(|&(_, &c)| !v(c).is_empty())
+            .map_or((0, ""), |(i, &c)| (i + 1, v(c)));
+        let key = hash_bytes(
+            hash_bytes(SEED ^ si as u64, sval.as_bytes()),
+            val.as_bytes(),
+        );
+        if let Some(prev) = bundle.defs[u.ns as usize].get(key).copied() {
+            if !bundle.owned_by(&prev, id) {
+                let what = k.defines.map_or(k.name, |(ns, _)| ns.label());
+                let other = bundle.owner_of(&prev).unwrap_or("…");
+                let place = match si {
+                    0 => u.root.to_string(),
+                    i => format!("{} {sval}", u.scope[i - 1].1),
+                };
+                let hint = format!(
+                    "{what} {other} at {} has this {} in {place}",
+                    bundle.where_(prev.loc),
+                    if u.col.ends_with("name") {
+                        "name"
+                    } else {
+                        u.col
+                    }
+                );
+                sink.add(
+                    file,
+                    Some(line_of(*ci)),
+                    row,
+                    Some(u.col),
+                    Severity::Warning,
+                    "duplicate_name",
+                    render(u.message, val, u.col, k, &get_owned),
+                    Some(hint),
+                );
+            }
+        } else if !st.status.is_some_and(|s| {
+            v(s).get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("deleted"))
+        }) {
+            // A deleted one does not hold its name.
+            bundle.define_owned(u.ns, key, at, id);
         }
     }
     for &(ci, ns) in &st.refs {

@@ -25,9 +25,11 @@ pub enum Ns {
     Tag,
     InstCategory,
     InstTag,
+    /// A group category's name in its account or course.
+    GroupCategoryName,
 }
 
-pub const NS_COUNT: usize = 14;
+pub const NS_COUNT: usize = 15;
 
 impl Ns {
     pub fn label(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Ns {
             Ns::Tag => "differentiation tag",
             Ns::InstCategory => "institutional tag category",
             Ns::InstTag => "institutional tag",
+            Ns::GroupCategoryName => "group category name",
         }
     }
 }
@@ -144,6 +147,20 @@ pub enum Pair {
     ),
 }
 
+/// A value unique among the rows of its scope that are not deleted (a group category's
+/// name in its account or course): a later row with another id gets `message`.
+#[derive(Clone, Copy, Debug)]
+pub struct UniqueIn {
+    pub col: &'static str,
+    /// The scope: the first of these columns that has a value (with the name of what
+    /// it holds, for the hint)…
+    pub scope: &'static [(&'static str, &'static str)],
+    /// …else this one.
+    pub root: &'static str,
+    pub ns: Ns,
+    pub message: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Kind {
     /// Canvas's `supplied_batches` name.
@@ -163,6 +180,8 @@ pub struct Kind {
     pub dup_extra: &'static [&'static str],
     /// Other columns that must be unique across the bundle (e.g. `login_id`).
     pub unique: &'static [(&'static str, Ns)],
+    /// Columns unique within a scope (see [`UniqueIn`]).
+    pub unique_in: &'static [UniqueIn],
 }
 
 impl Kind {
@@ -365,6 +384,7 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -395,6 +415,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Account, "account_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -434,6 +455,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Term, "term_id")),
         dup_extra: &["date_override_enrollment_type"],
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -468,6 +490,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::AbstractCourse, "abstract_course_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -520,6 +543,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Course, "course_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -564,6 +588,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Section, "section_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -592,6 +617,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -647,6 +673,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::User, "user_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[
             ("login_id", Ns::Login),
             ("integration_id", Ns::UserIntegration),
@@ -689,6 +716,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::User, "user_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[("login_id", Ns::Login)],
     },
     Kind {
@@ -746,6 +774,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -778,6 +807,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -808,6 +838,15 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: Some((Ns::GroupCategory, "group_category_id")),
         dup_extra: EMPTY,
+        // The `GroupCategory` name validation: unique among the context's categories
+        // that are not deleted, compared case-sensitively.
+        unique_in: &[UniqueIn {
+            col: "category_name",
+            scope: &[("course_id", "course"), ("account_id", "account")],
+            root: "the root account",
+            ns: Ns::GroupCategoryName,
+            message: "A group category did not pass validation (group category: {group_category_id}, error: Name {category_name} is already in use.)",
+        }],
         unique: &[],
     },
     Kind {
@@ -840,6 +879,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::TagSet, "tag_set_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -868,6 +908,7 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: Some((Ns::Group, "group_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -895,6 +936,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Tag, "tag_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -916,6 +958,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -945,6 +988,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -973,6 +1017,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::InstCategory, "category_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1009,6 +1054,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::InstTag, "institutional_tag_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1038,6 +1084,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1064,6 +1111,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1097,6 +1145,7 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
 ];
@@ -1138,6 +1187,13 @@ mod tests {
             }
             for c in k.dup_extra {
                 assert!(k.col(c).is_some(), "{}: dup_extra {c}", k.name);
+            }
+            for u in k.unique_in {
+                assert!(k.col(u.col).is_some(), "{}: unique_in {}", k.name, u.col);
+                for (c, _) in u.scope {
+                    assert!(k.col(c).is_some(), "{}: unique_in scope {c}", k.name);
+                }
+                assert!(k.defines.is_some(), "{}: unique_in needs an id", k.name);
             }
         }
     }

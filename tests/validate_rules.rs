@@ -430,7 +430,7 @@ fn duplicates_and_references_across_files() {
     assert_eq!(
         fx.lines(&r),
         vec![
-            "users.csv:3: warning: login_id \"l1\" is already used by another user at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed u2's user_id requested login information, skipping\"",
+            "users.csv:3: warning: login_id \"l1\" is already used by another user at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID u1 has already claimed u2's user_id requested login information, skipping\"",
             "users.csv:4: warning: duplicate user_id \"u1\": already at users.csv:2; Canvas applies both rows in order, so this one wins",
             "sections.csv:3: warning: section references course \"c404\" (course_id), which is not in this bundle; it may already exist in Canvas",
             "enrollments.csv:3: warning: enrollment references user \"u9\" (user_id), which is not in this bundle; it may already exist in Canvas (2 rows reference it)",

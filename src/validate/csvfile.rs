@@ -1274,16 +1274,25 @@ fn check_row<const N: usize>(
         } else {
             hash_bytes(SEED, val.as_bytes())
         };
-        if let Some(prev) = bundle.define(ns, key, at, owner)
-            && prev.owner != owner
-        {
+        // A login keeps its owner's id, which Canvas's message names.
+        let prev = if ns == Ns::Login {
+            let id = st.id.map_or("", &v);
+            let prev = bundle.define_owned(ns, key, at, id);
+            prev.filter(|p| !bundle.owned_by(p, id))
+        } else {
+            bundle
+                .define(ns, key, at, owner)
+                .filter(|p| p.owner != owner)
+        };
+        if let Some(prev) = prev {
             let uid = st.user_id.map_or("", &v);
             let (code, msg) = if ns == Ns::Login {
                 (
                     "duplicate_login_id",
                     format!(
-                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s user_id requested login information, skipping\"",
-                        bundle.where_(prev.loc)
+                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID {} has already claimed {uid}'s user_id requested login information, skipping\"",
+                        bundle.where_(prev.loc),
+                        bundle.owner_of(&prev).unwrap_or("…")
                     ),
                 )
             } else {

@@ -503,11 +503,14 @@ fn canvas_deduplication_notice() {
         s.push_str("u1,l1,active\n");
     }
     let l = fx.check("users.csv", s);
-    // 100 duplicate lines of row 2 → the notice only (exact duplicates change nothing).
-    assert_eq!(l.len(), 1);
-    assert!(l.iter().any(|x| x.starts_with(
-        "users.csv: warning: 100 lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\""
-    )), "{l:?}");
+    // 100 duplicate lines of row 2 → the notice only (exact duplicates change nothing),
+    // at the first duplicate line, naming the line it copies.
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:3: warning: 100 lines are exact duplicates of earlier lines (the first is line 3, a copy of line 2): Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\" (remove the duplicate lines so Canvas's messages name this file)"
+        ]
+    );
 }
 
 /// Past its memory budget the duplicate-line count spills to a temporary file; the
@@ -525,7 +528,7 @@ fn deduplication_count_is_exact_past_the_memory_budget() {
     }
     let csv = fx.write("users.csv", &s);
     let zip = fx.zip("b.zip", &[("users.csv", s.as_bytes())]);
-    let want = "warning: 150 lines are exact duplicates of earlier lines";
+    let want = ":3: warning: 150 lines are exact duplicates of earlier lines (the first is line 3, a copy of line 2)";
     for budget in [300, 1 << 20] {
         let o = Options {
             line_hash_memory: budget,

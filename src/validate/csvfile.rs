@@ -625,7 +625,7 @@ pub(crate) fn validate_csv<R: Read>(
             }
             // Canvas's de-duplication of exact duplicate lines.
             let h = rec.line_hash(&mut scratch);
-            line_hashes.push(h);
+            line_hashes.push(h, rec.line);
             (*no, *hash) = (row_no, h);
             bytes += rec.data.len();
             batch.used += 1;
@@ -696,7 +696,8 @@ pub(crate) fn validate_csv<R: Read>(
         report_err(&mut sink, e);
     }
     // A spill file that cannot be read back leaves the count unknown: say nothing.
-    let dup_lines = line_hashes.duplicates().unwrap_or(0);
+    let dups = line_hashes.duplicates(100).unwrap_or_default();
+    let dup_lines = dups.count;
     if dup_lines >= 100 {
         let base = name.rsplit(['/', ':']).next().unwrap_or(name);
         let stem = base
@@ -704,11 +705,15 @@ pub(crate) fn validate_csv<R: Read>(
             .or_else(|| base.strip_suffix(".CSV"))
             .unwrap_or(base);
         sink.max += 1;
+        let first = match dups.first {
+            Some((dup, orig)) => format!(" (the first is line {dup}, a copy of line {orig})"),
+            None => String::new(),
+        };
         sink.warn(
-            None,
+            dups.first.map(|(dup, _)| dup),
             "deduplicated",
             format!(
-                "{dup_lines} lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"{stem}_deduplicated.csv\""
+                "{dup_lines} lines are exact duplicates of earlier lines{first}: Canvas will drop them (keeping the last copy) and report this file as \"{stem}_deduplicated.csv\""
             ),
             Some("remove the duplicate lines so Canvas's messages name this file".into()),
         );

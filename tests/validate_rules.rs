@@ -430,7 +430,7 @@ fn duplicates_and_references_across_files() {
     assert_eq!(
         fx.lines(&r),
         vec![
-            "users.csv:3: warning: login_id \"l1\" is already used by another user at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed u2's user_id requested login information, skipping\"",
+            "users.csv:3: warning: login_id \"l1\" is already used by another user at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID u1 has already claimed u2's user_id requested login information, skipping\"",
             "users.csv:4: warning: duplicate user_id \"u1\": already at users.csv:2; Canvas applies both rows in order, so this one wins",
             "sections.csv:3: warning: section references course \"c404\" (course_id), which is not in this bundle; it may already exist in Canvas",
             "enrollments.csv:3: warning: enrollment references user \"u9\" (user_id), which is not in this bundle; it may already exist in Canvas (2 rows reference it)",
@@ -503,11 +503,14 @@ fn canvas_deduplication_notice() {
         s.push_str("u1,l1,active\n");
     }
     let l = fx.check("users.csv", s);
-    // 100 duplicate lines of row 2 → the notice only (exact duplicates change nothing).
-    assert_eq!(l.len(), 1);
-    assert!(l.iter().any(|x| x.starts_with(
-        "users.csv: warning: 100 lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\""
-    )), "{l:?}");
+    // 100 duplicate lines of row 2 → the notice only (exact duplicates change nothing),
+    // at the first duplicate line, naming the line it copies.
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:3: warning: 100 lines are exact duplicates of earlier lines (the first is line 3, a copy of line 2): Canvas will drop them (keeping the last copy) and report this file as \"users_deduplicated.csv\" (remove the duplicate lines so Canvas's messages name this file)"
+        ]
+    );
 }
 
 /// Past its memory budget the duplicate-line count spills to a temporary file; the
@@ -525,7 +528,7 @@ fn deduplication_count_is_exact_past_the_memory_budget() {
     }
     let csv = fx.write("users.csv", &s);
     let zip = fx.zip("b.zip", &[("users.csv", s.as_bytes())]);
-    let want = "warning: 150 lines are exact duplicates of earlier lines";
+    let want = ":3: warning: 150 lines are exact duplicates of earlier lines (the first is line 3, a copy of line 2)";
     for budget in [300, 1 << 20] {
         let o = Options {
             line_hash_memory: budget,
@@ -741,5 +744,216 @@ fn severity_of_row_problems_is_warning() {
     assert_eq!(
         r.files[0].diagnostics[0].column.as_deref(),
         Some("login_id")
+    );
+}
+
+/// Issue 16 §4. A login is a pseudonym's `unique_id`, at most 100 characters
+/// (`Pseudonym::MAX_UNIQUE_ID_LENGTH`); the users importer reports the failed save as
+/// "Could not save the user with user_id: '…'. Unknown reason: unique_id is too long
+/// (maximum is 100 characters)" and skips the row. Characters, not bytes, are counted.
+#[test]
+fn login_id_over_100_characters() {
+    let fx = Fx::new();
+    let long = "x".repeat(101);
+    let wide = "é".repeat(100);
+    let l = fx.check(
+        "users.csv",
+        format!(
+            "user_id,login_id,status\nu1,{long},active\nu2,{wide},active\nu3,{},active\n",
+            "y".repeat(100)
+        ),
+    );
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:2: warning: Could not save the user with user_id: 'u1'. Unknown reason: unique_id is too long (maximum is 100 characters) (the login_id has 101 characters; Canvas allows at most 100)"
+        ]
+    );
+    // logins.csv goes through the same importer.
+    let l = fx.check(
+        "logins.csv",
+        format!("user_id,login_id,existing_user_id\nu9,{long},u1\n"),
+    );
+    assert_eq!(
+        l,
+        vec![
+            "logins.csv:2: warning: Could not save the user with user_id: 'u9'. Unknown reason: unique_id is too long (maximum is 100 characters) (the login_id has 101 characters; Canvas allows at most 100)"
+        ]
+    );
+    let p = fx.write(
+        "u.csv",
+        format!("user_id,login_id,status\nu1,{long},active\n"),
+    );
+    let r = fx.run(&[p]);
+    let d = &r.files[0].diagnostics[0];
+    assert_eq!(
+        (d.code, d.severity, d.column.as_deref()),
+        ("invalid_login_id", Severity::Warning, Some("login_id"))
+    );
+}
+
+/// Issue 16 §4. `unique_id` must match `/\A[[:print:]]+\z/`: a control character fails
+/// the save with "unique_id is invalid", which the users importer words as "Invalid
+/// login_id: '…'". The login is shown with the control character escaped.
+#[test]
+fn login_id_with_a_control_character() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "users.csv",
+        "user_id,login_id,status\nu1,ab\tc,active\nu2,\"l\u{1b}[2J\",active\nu3,\"two\nlines\",active\nu4,ok é ü,active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "users.csv:2: warning: Could not save the user with user_id: 'u1'. Invalid login_id: 'ab\\tc' (character 3 of the login_id is U+0009, a control character; Canvas accepts only printable characters)",
+            "users.csv:3: warning: Could not save the user with user_id: 'u2'. Invalid login_id: 'l\\u{1b}[2J' (character 2 of the login_id is U+001B, a control character; Canvas accepts only printable characters)",
+            "users.csv:4: warning: Could not save the user with user_id: 'u3'. Invalid login_id: 'two\\nlines' (character 4 of the login_id is U+000A, a control character; Canvas accepts only printable characters)",
+        ]
+    );
+    // The row is skipped: its login does not count as taken.
+    let l = fx.check(
+        "users.csv",
+        "user_id,login_id,status\nu1,ab\u{1}c,active\nu2,ab\u{1}c,active\n",
+    );
+    assert_eq!(l.len(), 2, "{l:?}");
+    assert!(l.iter().all(|x| x.contains("Invalid login_id")), "{l:?}");
+}
+
+/// Issue 16 §4. A group category's name is unique among the active categories of its
+/// account or course (`GroupCategory` name validation, case-sensitive); the importer
+/// reports "A group category did not pass validation (group category: <id>, error: Name
+/// <name> is already in use.)". A deleted category frees its name; another account or
+/// a course is another scope.
+#[test]
+fn group_category_name_taken_in_the_same_account() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "gc.csv",
+        "group_category_id,account_id,course_id,category_name,status\n\
+         Gc001,,,Group Cat 1,active\n\
+         Gc002,,,Group Cat 1,active\n\
+         Gc003,A1,,Group Cat 1,active\n\
+         Gc004,,C1,Group Cat 1,active\n\
+         Gc005,,,group cat 1,active\n\
+         Gc006,,,Group Cat 2,deleted\n\
+         Gc007,,,Group Cat 2,active\n\
+         Gc008,A1,,Group Cat 1,deleted\n\
+         Gc001,,,Group Cat 1,Active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "gc.csv:3: warning: A group category did not pass validation (group category: Gc002, error: Name Group Cat 1 is already in use.) (group category Gc001 at gc.csv:2 has this name in the root account)",
+            "gc.csv:9: warning: A group category did not pass validation (group category: Gc008, error: Name Group Cat 1 is already in use.) (group category Gc003 at gc.csv:4 has this name in account A1)",
+            "gc.csv:10: warning: duplicate group_category_id \"Gc001\": already at gc.csv:2; Canvas applies both rows in order, so this one wins",
+        ]
+    );
+    let p = fx.write(
+        "g.csv",
+        "group_category_id,category_name,status\nG1,N,active\nG2,N,active\n",
+    );
+    let r = fx.run(&[p]);
+    let d = &r.files[0].diagnostics[0];
+    assert_eq!(
+        (d.code, d.line, d.column.as_deref()),
+        ("duplicate_name", Some(3), Some("category_name"))
+    );
+}
+
+/// Issue 16 §4. The institutional tag importers check for a blank status before the
+/// "Improper status" test: "No status given for institutional tag <id>" (and for a
+/// category, and an association with its tag and user).
+#[test]
+fn institutional_tag_rows_without_a_status() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "tags.csv",
+        "institutional_tag_id,category_id,name,description,status\nt1,c1,N,D,\nt2,c1,N,D,bogus\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "tags.csv:2: warning: No status given for institutional tag t1",
+            "tags.csv:3: warning: Improper status \"bogus\" for institutional tag t2 (expected active, deleted (prefix match))",
+        ]
+    );
+    let l = fx.check("cats.csv", "category_id,name,status\nc1,N,\n");
+    assert_eq!(
+        l,
+        vec!["cats.csv:2: warning: No status given for institutional tag category c1"]
+    );
+    let l = fx.check("assoc.csv", "institutional_tag_id,user_id,status\nt1,u1,\n");
+    assert_eq!(
+        l,
+        vec![
+            "assoc.csv:2: warning: No status given for institutional tag association (tag: t1, user: u1)"
+        ]
+    );
+}
+
+/// Issue 16 §4. Terms, courses, sections and enrollments parse start_date and then
+/// end_date in one `begin … rescue`: the first bad date ends it, so a row gets one "Bad
+/// date format" message however many dates are bad (Canvas's section importer spec:
+/// `2012-13-05 00:00:00,2012-14-14 00:00:00` → one "Bad date format for section S002").
+#[test]
+fn two_bad_dates_in_a_row_give_one_message() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "sections.csv",
+        "section_id,course_id,name,start_date,end_date,status\n\
+         S001,C001,Sec1,2011-1-05 00:00:00,2011-4-14 00:00:00,active\n\
+         S002,C001,Sec2,2012-13-05 00:00:00,2012-14-14 00:00:00,active\n\
+         S003,C001,Sec3,2011-1-05 00:00:00,2012-14-14 00:00:00,active\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "sections.csv:3: warning: Bad date format for section S002 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ; end_date \"2012-14-14 00:00:00\" is not a date either: Canvas stops at the first bad date of a row)",
+            "sections.csv:4: warning: Bad date format for section S003 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ)",
+        ]
+    );
+    let l = fx.check(
+        "e.csv",
+        "course_id,user_id,role,status,start_date,end_date\nc1,u1,student,active,2024-02-30,soon\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:2: warning: Bad date format for user u1 in course c1 (Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ; end_date \"soon\" is not a date either: Canvas stops at the first bad date of a row)"
+        ]
+    );
+}
+
+/// Issue 16 §4. A semicolon- or tab-separated file (Excel in many European locales) is one
+/// column to Canvas: "Couldn't find Canvas CSV import headers". Say why, and how to fix it.
+#[test]
+fn semicolon_or_tab_separated_header() {
+    let fx = Fx::new();
+    let l = fx.check("u.csv", "User_ID;Login_ID;Status\nu1;l1;active\n");
+    assert_eq!(
+        l,
+        vec![
+            "u.csv:1: error: Couldn't find Canvas CSV import headers: the header is separated by semicolons (\";\"), and Canvas reads only commas (it looks like a user file; re-save it with commas, e.g. as \"CSV UTF-8 (Comma delimited)\" in Excel)"
+        ]
+    );
+    let l = fx.check(
+        "e.csv",
+        "course_id\tuser_id\trole\tstatus\nc1\tu1\tstudent\tactive\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:1: error: Couldn't find Canvas CSV import headers: the header is separated by tabs, and Canvas reads only commas (it looks like an enrollment file; re-save it with commas, e.g. as \"CSV UTF-8 (Comma delimited)\" in Excel)"
+        ]
+    );
+    let p = fx.write("s.csv", "section_id;course_id;name;status\n");
+    let r = fx.run(&[p]);
+    let d = &r.files[0].diagnostics[0];
+    assert_eq!((d.code, d.severity), ("wrong_separator", Severity::Error));
+    // Semicolons that do not split into known columns: the plain message.
+    let l = fx.check("x.csv", "foo;bar\n1;2\n");
+    assert_eq!(
+        l,
+        vec!["x.csv:1: error: Couldn't find Canvas CSV import headers"]
     );
 }

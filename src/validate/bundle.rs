@@ -239,9 +239,17 @@ pub fn loc_line(l: u64) -> u64 {
 #[derive(Clone, Copy, Default)]
 pub struct Def {
     pub loc: u64,
-    /// Hash of the owning id (for unique columns such as `login_id`).
+    /// Hash of the owning id (for unique columns such as `login_id`), or, for values
+    /// defined with [`Bundle::define_owned`], where its text is (see [`OWNER_TEXT`]).
     pub owner: u64,
 }
+
+/// `Def::owner` of a value defined with [`Bundle::define_owned`]: this bit set, the
+/// owner's text at `(owner & !OWNER_TEXT) >> 9` in `Bundle::owner_text`, `owner & 0x1ff`
+/// bytes long. An owner too long to keep (over 256 bytes) is kept as its hash, with
+/// this bit clear.
+pub const OWNER_TEXT: u64 = 1 << 63;
+const OWNER_TEXT_MAX: usize = 256;
 
 /// Per referenced id: how many rows reference it, and where its first reference is
 /// (an index into `Bundle::ref_info`).
@@ -299,6 +307,8 @@ pub struct Bundle {
     pub ref_text: String,
     pending: Vec<Pending>,
     pending_text: String,
+    /// The owners' ids of values defined with [`Bundle::define_owned`], for messages.
+    pub owner_text: String,
 }
 
 pub const SEED: u64 = 0x5eed;
@@ -313,6 +323,40 @@ impl Bundle {
     pub fn define(&mut self, ns: Ns, key: u64, at: u64, owner: u64) -> Option<Def> {
         let (d, new) = self.defs[ns as usize].get_or_insert_with(key, || Def { loc: at, owner });
         if new { None } else { Some(*d) }
+    }
+
+    /// Like [`Bundle::define`], but the owner is the id's text, kept (when it is new)
+    /// so that a later message can name it ([`Bundle::owner_of`]).
+    pub fn define_owned(&mut self, ns: Ns, key: u64, at: u64, owner: &str) -> Option<Def> {
+        let text = &mut self.owner_text;
+        let (d, new) = self.defs[ns as usize].get_or_insert_with(key, || Def {
+            loc: at,
+            owner: if owner.len() <= OWNER_TEXT_MAX && text.len() < 1 << 40 {
+                let off = text.len() as u64;
+                text.push_str(owner);
+                OWNER_TEXT | off << 9 | owner.len() as u64
+            } else {
+                hash_bytes(SEED, owner.as_bytes()) & !OWNER_TEXT
+            },
+        });
+        if new { None } else { Some(*d) }
+    }
+
+    /// The owner's id of a value defined with [`Bundle::define_owned`] (`None` when it
+    /// was too long to keep).
+    pub fn owner_of(&self, d: &Def) -> Option<&str> {
+        (d.owner & OWNER_TEXT != 0).then(|| {
+            let off = ((d.owner & !OWNER_TEXT) >> 9) as usize;
+            &self.owner_text[off..off + (d.owner & 0x1ff) as usize]
+        })
+    }
+
+    /// Whether `owner` owns a value defined with [`Bundle::define_owned`].
+    pub fn owned_by(&self, d: &Def, owner: &str) -> bool {
+        match self.owner_of(d) {
+            Some(t) => t == owner,
+            None => d.owner == hash_bytes(SEED, owner.as_bytes()) & !OWNER_TEXT,
+        }
     }
 
     /// Count a reference to `id`. The first reference to each id keeps its location
@@ -441,6 +485,21 @@ mod tests {
         assert_eq!(std::mem::size_of::<RefEntry>(), 24);
         assert_eq!(std::mem::size_of::<Pending>(), 32);
     }
+    #[test]
+    fn owners_are_named_or_hashed() {
+        let mut b = Bundle::default();
+        let long = "u".repeat(300);
+        assert!(b.define_owned(Ns::Login, 1, loc(0, 2), "u1").is_none());
+        assert!(b.define_owned(Ns::Login, 2, loc(0, 3), &long).is_none());
+        let d = b.define_owned(Ns::Login, 1, loc(0, 4), "u2").unwrap();
+        assert_eq!((b.owner_of(&d), loc_line(d.loc)), (Some("u1"), 2));
+        assert!(b.owned_by(&d, "u1") && !b.owned_by(&d, "u2"));
+        let d = b.define_owned(Ns::Login, 2, loc(0, 5), "u1").unwrap();
+        assert_eq!(b.owner_of(&d), None);
+        assert!(b.owned_by(&d, &long) && !b.owned_by(&d, "u1"));
+        assert_eq!(b.owner_text, "u1");
+    }
+
     #[test]
     fn hash_differs() {
         let a = hash_bytes(SEED, b"user_1");

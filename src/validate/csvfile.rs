@@ -273,6 +273,38 @@ fn guess_kind(names: &[String]) -> Option<String> {
     Some(h)
 }
 
+/// A header Canvas cannot read because its columns are separated by semicolons or tabs
+/// (Excel in many European locales saves "CSV" with `;`): the separator, and the kind
+/// whose columns the header then holds (the one Canvas would recognise, else the one
+/// with the most known columns, at least two).
+fn other_separator(names: &[String]) -> Option<(&'static str, &'static Kind)> {
+    for (sep, said) in [(';', "semicolons (\";\")"), ('\t', "tabs")] {
+        if !names.iter().any(|n| n.contains(sep)) {
+            continue;
+        }
+        let split: Vec<&str> = names
+            .iter()
+            .flat_map(|n| n.split(sep))
+            .map(|n| as_str(strip(n.as_bytes())))
+            .collect();
+        let has = |c: &str| split.contains(&c);
+        if let Some(i) = kinds::recognise(&has) {
+            return Some((said, &KINDS[i]));
+        }
+        let mut best: Option<(usize, &'static Kind)> = None;
+        for k in KINDS {
+            let known = split.iter().filter(|n| k.col(n).is_some()).count();
+            if known >= 2 && best.is_none_or(|(b, _)| known > b) {
+                best = Some((known, k));
+            }
+        }
+        if let Some((_, k)) = best {
+            return Some((said, k));
+        }
+    }
+    None
+}
+
 pub(crate) type IoClassifier = fn(&io::Error) -> (&'static str, String);
 
 pub(crate) fn default_io(e: &io::Error) -> (&'static str, String) {
@@ -431,6 +463,19 @@ pub(crate) fn validate_csv<R: Read>(
                 break;
             }
         }
+    } else if let Some((sep, k)) = other_separator(&names) {
+        sink.err(
+            Some(header_line),
+            "wrong_separator",
+            format!(
+                "Couldn't find Canvas CSV import headers: the header is separated by {sep}, and Canvas reads only commas"
+            ),
+            Some(format!(
+                "it looks like {} {} file; re-save it with commas, e.g. as \"CSV UTF-8 (Comma delimited)\" in Excel",
+                article(k.name),
+                k.name
+            )),
+        );
     } else {
         sink.err(
             Some(header_line),
@@ -580,7 +625,7 @@ pub(crate) fn validate_csv<R: Read>(
             }
             // Canvas's de-duplication of exact duplicate lines.
             let h = rec.line_hash(&mut scratch);
-            line_hashes.push(h);
+            line_hashes.push(h, rec.line);
             (*no, *hash) = (row_no, h);
             bytes += rec.data.len();
             batch.used += 1;
@@ -651,7 +696,8 @@ pub(crate) fn validate_csv<R: Read>(
         report_err(&mut sink, e);
     }
     // A spill file that cannot be read back leaves the count unknown: say nothing.
-    let dup_lines = line_hashes.duplicates().unwrap_or(0);
+    let dups = line_hashes.duplicates(100).unwrap_or_default();
+    let dup_lines = dups.count;
     if dup_lines >= 100 {
         let base = name.rsplit(['/', ':']).next().unwrap_or(name);
         let stem = base
@@ -659,11 +705,15 @@ pub(crate) fn validate_csv<R: Read>(
             .or_else(|| base.strip_suffix(".CSV"))
             .unwrap_or(base);
         sink.max += 1;
+        let first = match dups.first {
+            Some((dup, orig)) => format!(" (the first is line {dup}, a copy of line {orig})"),
+            None => String::new(),
+        };
         sink.warn(
-            None,
+            dups.first.map(|(dup, _)| dup),
             "deduplicated",
             format!(
-                "{dup_lines} lines are exact duplicates of earlier lines: Canvas will drop them (keeping the last copy) and report this file as \"{stem}_deduplicated.csv\""
+                "{dup_lines} lines are exact duplicates of earlier lines{first}: Canvas will drop them (keeping the last copy) and report this file as \"{stem}_deduplicated.csv\""
             ),
             Some("remove the duplicate lines so Canvas's messages name this file".into()),
         );
@@ -843,6 +893,8 @@ struct RowState {
     id: Option<usize>,
     extra: Vec<usize>,
     unique: Vec<(usize, Ns)>,
+    /// Per `Kind::unique_in`: the column and its scope columns.
+    unique_in: Vec<(usize, Vec<usize>)>,
     user_id: Option<usize>,
     refs: Vec<(usize, Ns)>,
     /// Header index and namespace of the id and unique columns (for prefetching).
@@ -887,6 +939,11 @@ impl RowState {
             id: k.defines.map(|(_, c)| ix(c)),
             extra: k.dup_extra.iter().map(|c| ix(c)).collect(),
             unique: k.unique.iter().map(|(c, ns)| (ix(c), *ns)).collect(),
+            unique_in: k
+                .unique_in
+                .iter()
+                .map(|u| (ix(u.col), u.scope.iter().map(|(c, _)| ix(c)).collect()))
+                .collect(),
             user_id: k.col("user_id"),
             refs: k
                 .cols
@@ -962,6 +1019,17 @@ fn check_row<const N: usize>(
         );
     };
     let mut day_first = None;
+    // Canvas parses a row's dates in one `begin … rescue`: the first bad one ends it,
+    // with one "Bad date format" message for the row (§6.4).
+    let mut bad_date = false;
+    let is_bad_date = |ci: usize| match k.cols[ci].rule {
+        Rule::Date { delete } => {
+            let val = v(ci);
+            !(val.is_empty() || delete && val == "<delete>")
+                && values::read_date(val) == values::DateRead::Bad
+        }
+        _ => false,
+    };
     for &ci in &st.active {
         let col = &k.cols[ci];
         let val = v(ci);
@@ -1008,6 +1076,7 @@ fn check_row<const N: usize>(
             Rule::Email => values::is_email(val),
             Rule::Int => values::is_int(val),
             Rule::Bool => values::is_plain_bool(val),
+            Rule::Login { .. } => values::login_problem(val).is_none(),
         };
         if ok {
             if let Some(iso) = day_first.take() {
@@ -1021,6 +1090,15 @@ fn check_row<const N: usize>(
             }
             continue;
         }
+        if matches!(col.rule, Rule::Date { .. }) {
+            if bad_date {
+                continue;
+            }
+            bad_date = true;
+        }
+        // A template other than the column's, and the value as the message shows it.
+        let mut tpl_for_rule = None;
+        let mut shown = std::borrow::Cow::Borrowed(val);
         let (code, hint) = match col.rule {
             Rule::Text => ("", None),
             Rule::Enum {
@@ -1047,12 +1125,25 @@ fn check_row<const N: usize>(
             ),
             Rule::Date { .. } => (
                 "bad_date",
-                Some(match values::month_first_reading(val) {
-                    Some(iso) => format!(
-                        "Canvas reads A/B/YYYY day first, so \"{val}\" has no such month; if you meant {iso}, write that; Canvas imports the row with this date empty"
-                    ),
-                    None => "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ"
-                        .into(),
+                Some({
+                    let mut h: String = match values::month_first_reading(val) {
+                        Some(iso) => format!(
+                            "Canvas reads A/B/YYYY day first, so \"{val}\" has no such month; if you meant {iso}, write that; Canvas imports the row with this date empty"
+                        ),
+                        None => {
+                            "Canvas imports the row with this date empty; use YYYY-MM-DDTHH:MM:SSZ"
+                                .into()
+                        }
+                    };
+                    // The row's later bad dates get no message of their own.
+                    if let Some(&later) = st.active.iter().find(|&&c| c > ci && is_bad_date(c)) {
+                        h.push_str(&format!(
+                            "; {} \"{}\" is not a date either: Canvas stops at the first bad date of a row",
+                            k.cols[later].name,
+                            v(later)
+                        ));
+                    }
+                    h
                 }),
             ),
             Rule::Email => ("invalid_email", None),
@@ -1063,15 +1154,44 @@ fn check_row<const N: usize>(
                     "Canvas reads \"{val}\" as false; use true/false, yes/no or 1/0"
                 )),
             ),
+            Rule::Login { too_long } => (
+                "invalid_login_id",
+                match values::login_problem(val) {
+                    Some(values::LoginProblem::TooLong(n)) => {
+                        tpl_for_rule = Some(too_long);
+                        Some(format!(
+                            "the {} has {n} characters; Canvas allows at most {}",
+                            col.name,
+                            values::MAX_LOGIN_CHARS
+                        ))
+                    }
+                    Some(values::LoginProblem::NotPrintable(at, c)) => {
+                        shown = values::escape_unprintable(val).into();
+                        Some(format!(
+                            "character {at} of the {} is U+{:04X}, {}; Canvas accepts only printable characters",
+                            col.name,
+                            c as u32,
+                            if c.is_control() {
+                                "a control character"
+                            } else {
+                                "not a printable character"
+                            }
+                        ))
+                    }
+                    None => None,
+                },
+            ),
         };
-        let tpl = if !col.invalid.is_empty() {
+        let tpl = if let Some(t) = tpl_for_rule {
+            t
+        } else if !col.invalid.is_empty() {
             col.invalid
         } else if matches!(col.rule, Rule::Bool) {
             "\"{value}\" is not a boolean for column {col}"
         } else {
             "Improper {col} \"{value}\" for {kind} {id}"
         };
-        let msg = render(tpl, val, col.name, k, &get_owned);
+        let msg = render(tpl, &shown, col.name, k, &get_owned);
         col_warning(sink, ci, code, msg, hint);
         if col.skips {
             skipped = true;
@@ -1159,16 +1279,25 @@ fn check_row<const N: usize>(
         } else {
             hash_bytes(SEED, val.as_bytes())
         };
-        if let Some(prev) = bundle.define(ns, key, at, owner)
-            && prev.owner != owner
-        {
+        // A login keeps its owner's id, which Canvas's message names.
+        let prev = if ns == Ns::Login {
+            let id = st.id.map_or("", &v);
+            let prev = bundle.define_owned(ns, key, at, id);
+            prev.filter(|p| !bundle.owned_by(p, id))
+        } else {
+            bundle
+                .define(ns, key, at, owner)
+                .filter(|p| p.owner != owner)
+        };
+        if let Some(prev) = prev {
             let uid = st.user_id.map_or("", &v);
             let (code, msg) = if ns == Ns::Login {
                 (
                     "duplicate_login_id",
                     format!(
-                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s user_id requested login information, skipping\"",
-                        bundle.where_(prev.loc)
+                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID {} has already claimed {uid}'s user_id requested login information, skipping\"",
+                        bundle.where_(prev.loc),
+                        bundle.owner_of(&prev).unwrap_or("…")
                     ),
                 )
             } else {
@@ -1190,6 +1319,57 @@ fn check_row<const N: usize>(
                 msg,
                 None,
             );
+        }
+    }
+    for (u, (ci, scope)) in k.unique_in.iter().zip(&st.unique_in) {
+        let (val, id) = (v(*ci), st.id.map_or("", &v));
+        if val.is_empty() {
+            continue;
+        }
+        // The scope: which column (or the root), and its value.
+        let (si, sval) = scope
+            .iter()
+            .enumerate()
+            .find(|&(_, &c)| !v(c).is_empty())
+            .map_or((0, ""), |(i, &c)| (i + 1, v(c)));
+        let key = hash_bytes(
+            hash_bytes(SEED ^ si as u64, sval.as_bytes()),
+            val.as_bytes(),
+        );
+        if let Some(prev) = bundle.defs[u.ns as usize].get(key).copied() {
+            if !bundle.owned_by(&prev, id) {
+                let what = k.defines.map_or(k.name, |(ns, _)| ns.label());
+                let other = bundle.owner_of(&prev).unwrap_or("…");
+                let place = match si {
+                    0 => u.root.to_string(),
+                    i => format!("{} {sval}", u.scope[i - 1].1),
+                };
+                let hint = format!(
+                    "{what} {other} at {} has this {} in {place}",
+                    bundle.where_(prev.loc),
+                    if u.col.ends_with("name") {
+                        "name"
+                    } else {
+                        u.col
+                    }
+                );
+                sink.add(
+                    file,
+                    Some(line_of(*ci)),
+                    row,
+                    Some(u.col),
+                    Severity::Warning,
+                    "duplicate_name",
+                    render(u.message, val, u.col, k, &get_owned),
+                    Some(hint),
+                );
+            }
+        } else if !st.status.is_some_and(|s| {
+            v(s).get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("deleted"))
+        }) {
+            // A deleted one does not hold its name.
+            bundle.define_owned(u.ns, key, at, id);
         }
     }
     for &(ci, ns) in &st.refs {

@@ -25,9 +25,11 @@ pub enum Ns {
     Tag,
     InstCategory,
     InstTag,
+    /// A group category's name in its account or course.
+    GroupCategoryName,
 }
 
-pub const NS_COUNT: usize = 14;
+pub const NS_COUNT: usize = 15;
 
 impl Ns {
     pub fn label(self) -> &'static str {
@@ -46,6 +48,7 @@ impl Ns {
             Ns::Tag => "differentiation tag",
             Ns::InstCategory => "institutional tag category",
             Ns::InstTag => "institutional tag",
+            Ns::GroupCategoryName => "group category name",
         }
     }
 }
@@ -80,6 +83,12 @@ pub enum Rule {
     Int,
     /// `value_to_boolean` (§1.1): anything is accepted, odd values are linted.
     Bool,
+    /// A login: a pseudonym's `unique_id`, at most 100 characters, all printable
+    /// (`Pseudonym` validations). `too_long` is the message for a login over 100
+    /// characters; the column's `invalid` the one for a character that is not printable.
+    Login {
+        too_long: &'static str,
+    },
 }
 
 /// When a value is required (a missing one skips the row, with a warning).
@@ -138,6 +147,20 @@ pub enum Pair {
     ),
 }
 
+/// A value unique among the rows of its scope that are not deleted (a group category's
+/// name in its account or course): a later row with another id gets `message`.
+#[derive(Clone, Copy, Debug)]
+pub struct UniqueIn {
+    pub col: &'static str,
+    /// The scope: the first of these columns that has a value (with the name of what
+    /// it holds, for the hint)…
+    pub scope: &'static [(&'static str, &'static str)],
+    /// …else this one.
+    pub root: &'static str,
+    pub ns: Ns,
+    pub message: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Kind {
     /// Canvas's `supplied_batches` name.
@@ -157,6 +180,8 @@ pub struct Kind {
     pub dup_extra: &'static [&'static str],
     /// Other columns that must be unique across the bundle (e.g. `login_id`).
     pub unique: &'static [(&'static str, Ns)],
+    /// Columns unique within a scope (see [`UniqueIn`]).
+    pub unique_in: &'static [UniqueIn],
 }
 
 impl Kind {
@@ -285,6 +310,23 @@ const EMPTY: &[&str] = &[];
 const USER_EMAIL: &str =
     "The email address associated with user '{user_id}' is invalid (email: '{value}')";
 
+/// How the users importer words a login the pseudonym refuses to save (its
+/// `generate_user_warning`: "unique_id is invalid" becomes "Invalid login_id", any other
+/// model error is an "Unknown reason"), for users.csv and logins.csv alike.
+const LOGIN_TOO_LONG: &str = "Could not save the user with user_id: '{user_id}'. Unknown reason: unique_id is too long (maximum is 100 characters)";
+const LOGIN_INVALID: &str =
+    "Could not save the user with user_id: '{user_id}'. Invalid login_id: '{value}'";
+
+const fn login(name: &'static str, missing: &'static str) -> Col {
+    Col {
+        rule: Rule::Login {
+            too_long: LOGIN_TOO_LONG,
+        },
+        invalid: LOGIN_INVALID,
+        ..req(name, missing)
+    }
+}
+
 const ENROLLMENT_DATE: &str =
     "Bad date format for user {user_id} in {course_id?course {course_id}|section {section_id}}";
 
@@ -342,6 +384,7 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -372,6 +415,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Account, "account_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -411,6 +455,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Term, "term_id")),
         dup_extra: &["date_override_enrollment_type"],
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -445,6 +490,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::AbstractCourse, "abstract_course_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -497,6 +543,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Course, "course_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -541,6 +588,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Section, "section_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -569,6 +617,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -582,7 +631,7 @@ pub static KINDS: &[Kind] = &[
         ],
         cols: &[
             req("user_id", "No user_id given for a user"),
-            req("login_id", "No login_id given for user {user_id}"),
+            login("login_id", "No login_id given for user {user_id}"),
             status(
                 &["active", "suspended", "deleted"],
                 Match::Prefix,
@@ -624,6 +673,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::User, "user_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[
             ("login_id", Ns::Login),
             ("integration_id", Ns::UserIntegration),
@@ -640,7 +690,7 @@ pub static KINDS: &[Kind] = &[
         none: EMPTY,
         cols: &[
             req("user_id", "No user_id given for a user"),
-            req("login_id", "No login_id given for user {user_id}"),
+            login("login_id", "No login_id given for user {user_id}"),
             t("existing_user_id"),
             t("existing_integration_id"),
             int(
@@ -666,6 +716,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::User, "user_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[("login_id", Ns::Login)],
     },
     Kind {
@@ -723,6 +774,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -755,6 +807,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -785,6 +838,15 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: Some((Ns::GroupCategory, "group_category_id")),
         dup_extra: EMPTY,
+        // The `GroupCategory` name validation: unique among the context's categories
+        // that are not deleted, compared case-sensitively.
+        unique_in: &[UniqueIn {
+            col: "category_name",
+            scope: &[("course_id", "course"), ("account_id", "account")],
+            root: "the root account",
+            ns: Ns::GroupCategoryName,
+            message: "A group category did not pass validation (group category: {group_category_id}, error: Name {category_name} is already in use.)",
+        }],
         unique: &[],
     },
     Kind {
@@ -817,6 +879,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::TagSet, "tag_set_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -845,6 +908,7 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: Some((Ns::Group, "group_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -872,6 +936,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::Tag, "tag_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -893,6 +958,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -922,6 +988,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -941,7 +1008,7 @@ pub static KINDS: &[Kind] = &[
             status(
                 ACTIVE_DELETED,
                 Match::Prefix,
-                "Improper status \"\" for institutional tag category {category_id}",
+                "No status given for institutional tag category {category_id}",
                 "Improper status \"{value}\" for institutional tag category {category_id}",
             ),
             t("description"),
@@ -950,6 +1017,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::InstCategory, "category_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -978,7 +1046,7 @@ pub static KINDS: &[Kind] = &[
             status(
                 ACTIVE_DELETED,
                 Match::Prefix,
-                "Improper status \"\" for institutional tag {institutional_tag_id}",
+                "No status given for institutional tag {institutional_tag_id}",
                 "Improper status \"{value}\" for institutional tag {institutional_tag_id}",
             ),
         ],
@@ -986,6 +1054,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: Some((Ns::InstTag, "institutional_tag_id")),
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1007,7 +1076,7 @@ pub static KINDS: &[Kind] = &[
             status(
                 ACTIVE_DELETED,
                 Match::Prefix,
-                "Improper status \"\" for an institutional tag association",
+                "No status given for institutional tag association (tag: {institutional_tag_id}, user: {user_id})",
                 "Improper status \"{value}\" for an institutional tag association",
             ),
         ],
@@ -1015,6 +1084,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1041,6 +1111,7 @@ pub static KINDS: &[Kind] = &[
         pairs: &[],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
     Kind {
@@ -1074,6 +1145,7 @@ pub static KINDS: &[Kind] = &[
         )],
         defines: None,
         dup_extra: EMPTY,
+        unique_in: &[],
         unique: &[],
     },
 ];
@@ -1115,6 +1187,13 @@ mod tests {
             }
             for c in k.dup_extra {
                 assert!(k.col(c).is_some(), "{}: dup_extra {c}", k.name);
+            }
+            for u in k.unique_in {
+                assert!(k.col(u.col).is_some(), "{}: unique_in {}", k.name, u.col);
+                for (c, _) in u.scope {
+                    assert!(k.col(c).is_some(), "{}: unique_in scope {c}", k.name);
+                }
+                assert!(k.defines.is_some(), "{}: unique_in needs an id", k.name);
             }
         }
     }

@@ -27,8 +27,9 @@ pub struct Options {
     pub strict: bool,
     /// The extension the user forces (`csv`, `zip`, `xml`), instead of the file name's.
     pub extension: Option<String>,
-    /// Line hashes held in memory for the exact-duplicate-line count (8 bytes each);
-    /// past it they go to an unnamed temporary file, so memory stays flat.
+    /// Line hashes held in memory for the exact-duplicate-line count (10 bytes each with
+    /// the row stream that locates the first duplicate); past it they go to an unnamed
+    /// temporary file, so memory stays flat.
     pub line_hash_memory: usize,
 }
 

@@ -15,6 +15,61 @@ pub fn is_int(v: &str) -> bool {
     !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Most characters in a login (`Pseudonym::MAX_UNIQUE_ID_LENGTH`).
+pub const MAX_LOGIN_CHARS: usize = 100;
+
+/// Why the pseudonym would refuse a login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginProblem {
+    /// More than [`MAX_LOGIN_CHARS`] characters (Ruby counts characters, not bytes).
+    TooLong(usize),
+    /// Not `[[:print:]]`: the 1-based position and the character.
+    NotPrintable(usize, char),
+}
+
+/// What `Pseudonym` says of a (trimmed, non-empty) login: the length is validated
+/// before the format, so a long login is "too long" whatever it holds.
+pub fn login_problem(v: &str) -> Option<LoginProblem> {
+    if v.len() <= MAX_LOGIN_CHARS && v.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return None;
+    }
+    let n = v.chars().count();
+    if n > MAX_LOGIN_CHARS {
+        return Some(LoginProblem::TooLong(n));
+    }
+    v.chars()
+        .enumerate()
+        .find(|&(_, c)| !is_print(c))
+        .map(|(i, c)| LoginProblem::NotPrintable(i + 1, c))
+}
+
+/// Onigmo's `[[:print:]]` on UTF-8 text (the graphic characters and the space
+/// separators): not a control character (Cc), not a line or paragraph separator, not
+/// a noncharacter. (Other unassigned code points are not printable either; they are
+/// not checked here.)
+pub fn is_print(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || c == '\u{2028}'
+        || c == '\u{2029}'
+        || (0xfdd0..=0xfdef).contains(&u)
+        || u & 0xfffe == 0xfffe)
+}
+
+/// `v` with every character that is not printable escaped (`\t`, `\n`, `\r`,
+/// `\u{1b}`), for a message printed on one line.
+pub fn escape_unprintable(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 8);
+    for c in v.chars() {
+        if is_print(c) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
+}
+
 pub fn enum_ok(v: &str, values: &[&str], mode: Match) -> bool {
     values.iter().any(|a| match mode {
         Match::Prefix => {
@@ -396,6 +451,30 @@ fn time_tail(s: &[u8], mut i: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logins_as_the_pseudonym_validates_them() {
+        use LoginProblem::*;
+        assert_eq!(login_problem("jdoe@example.edu"), None);
+        assert_eq!(login_problem(&"é".repeat(100)), None);
+        assert_eq!(login_problem("a b\u{a0}c\u{200b}"), None);
+        assert_eq!(login_problem(&"x".repeat(101)), Some(TooLong(101)));
+        assert_eq!(
+            login_problem(&format!("\t{}", "é".repeat(100))),
+            Some(TooLong(101))
+        );
+        assert_eq!(login_problem("ab\u{7f}"), Some(NotPrintable(3, '\u{7f}')));
+        assert_eq!(login_problem("é\u{85}"), Some(NotPrintable(2, '\u{85}')));
+        assert_eq!(
+            login_problem("a\u{2028}"),
+            Some(NotPrintable(2, '\u{2028}'))
+        );
+        assert_eq!(
+            login_problem("a\u{fffe}"),
+            Some(NotPrintable(2, '\u{fffe}'))
+        );
+        assert_eq!(escape_unprintable("a\tb\u{1b}é"), "a\\tb\\u{1b}é");
+    }
 
     fn is_date(v: &str) -> bool {
         read_date(v) != DateRead::Bad

@@ -96,13 +96,18 @@ pub fn run() -> u8 {
         tracing::warn!(target: "canvas_sis", "{w}");
     }
     let log_path = guard.path.clone();
+    let (settings_color, quiet, verbose) = (settings.color, settings.quiet, settings.verbose);
     let mut ctx = commands::Ctx {
         settings,
         matches,
         log_path,
-        stdout_tty,
-        stderr_tty,
-        color,
+        term: output::Term {
+            stdout_tty,
+            stderr_tty,
+            color: settings_color,
+            quiet,
+            verbose,
+        },
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

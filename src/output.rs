@@ -4,9 +4,19 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::commands::Ctx;
 use crate::exit::{Failure, Result};
 use crate::settings::When;
+
+/// What output needs to know about the terminal and the user's wishes: whether stdout and
+/// stderr are terminals, `--color`, `-q` and `-v`.
+#[derive(Clone, Copy, Debug)]
+pub struct Term {
+    pub stdout_tty: bool,
+    pub stderr_tty: bool,
+    pub color: When,
+    pub quiet: bool,
+    pub verbose: u8,
+}
 
 /// How a cell is coloured on a terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,8 +159,8 @@ impl Table {
     }
 
     /// Print on stdout in the form that suits it.
-    pub fn print(&self, ctx: &Ctx) -> Result<()> {
-        stdout(&self.render(ctx.stdout_tty, stdout_color(ctx)))
+    pub fn print(&self, term: &Term) -> Result<()> {
+        stdout(&self.render(term.stdout_tty, stdout_color(term)))
     }
 }
 
@@ -198,11 +208,11 @@ pub fn stdout_line(text: &str) -> Result<()> {
 }
 
 /// Colour on stdout: only on a terminal, and as `--color` / `NO_COLOR` / `TERM=dumb` say.
-pub fn stdout_color(ctx: &Ctx) -> bool {
-    match ctx.settings.color {
-        When::Always => ctx.stdout_tty,
+pub fn stdout_color(term: &Term) -> bool {
+    match term.color {
+        When::Always => term.stdout_tty,
         When::Never => false,
-        When::Auto => auto_color(ctx.stdout_tty),
+        When::Auto => auto_color(term.stdout_tty),
     }
 }
 
@@ -215,18 +225,18 @@ pub fn auto_color(terminal: bool) -> bool {
 }
 
 /// A human remark on stderr that is shown even off a terminal (unless --quiet).
-pub fn note(ctx: &Ctx, msg: &str) {
-    if !ctx.settings.quiet {
+pub fn note(term: &Term, msg: &str) {
+    if !term.quiet {
         eprintln!("{msg}");
     }
 }
 
 /// An action worth a log line (file log, and stderr as the log layer shows it) that the user
 /// must also see on stderr even when INFO is hidden there (no terminal, no -v).
-pub fn announce(ctx: &Ctx, msg: &str) {
+pub fn announce(term: &Term, msg: &str) {
     tracing::info!(target: "canvas_sis", "{msg}");
-    let shown_by_log = ctx.settings.verbose > 0 || std::io::stderr().is_terminal();
-    if !shown_by_log && !ctx.settings.quiet {
+    let shown_by_log = term.verbose > 0 || term.stderr_tty;
+    if !shown_by_log && !term.quiet {
         eprintln!("{msg}");
     }
 }
@@ -267,6 +277,73 @@ pub fn no_terminal(what: &str) -> Failure {
 /// Whether a confirmation prompt can be shown (stdin and stderr are terminals).
 pub fn can_prompt() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// The columns of `list` and `importing`.
+pub const IMPORT_COLUMNS: &[&str] = &[
+    "id", "state", "progress", "created", "elapsed", "user", "warn/err", "batch",
+];
+
+/// One table row of a SisImport.
+pub fn import_row(v: &serde_json::Value) -> Vec<Cell> {
+    use serde_json::Value;
+    let Ok(imp) = crate::canvas::Import::from_value(v.clone()) else {
+        let id = v
+            .get("id")
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "?".into());
+        let mut r = vec![Cell::new(id), Cell::styled("(unreadable)", Style::Bad)];
+        r.resize(IMPORT_COLUMNS.len(), Cell::new("-"));
+        return r;
+    };
+    let state = imp.state_str().to_string();
+    let (w, e) = imp.warning_error_counts();
+    let batch = if imp.batch_mode {
+        match imp.raw.get("batch_mode_term_id").filter(|v| !v.is_null()) {
+            Some(Value::String(s)) => format!("term {s}"),
+            Some(t) => format!("term {t}"),
+            None => "multi-term".into(),
+        }
+    } else {
+        "-".into()
+    };
+    let we_style = if e > 0 {
+        Style::Bad
+    } else if w > 0 {
+        Style::Warn
+    } else {
+        Style::Plain
+    };
+    vec![
+        Cell::new(imp.id.to_string()),
+        Cell::styled(state.clone(), Style::for_state(&state)),
+        Cell::new(
+            imp.progress
+                .map(|p| format!("{p:.0}%"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(
+            imp.created_at
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(
+            imp.elapsed()
+                .map(|d| {
+                    humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
+                        .to_string()
+                })
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::new(
+            imp.user
+                .as_ref()
+                .and_then(|u| u.login_id.clone().or_else(|| u.name.clone()))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::styled(format!("{w}/{e}"), we_style),
+        Cell::new(batch),
+    ]
 }
 
 #[cfg(test)]

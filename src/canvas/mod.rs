@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod error;
+pub mod follow;
 pub mod net;
 pub mod ops;
 pub mod paginate;
@@ -10,5 +11,9 @@ pub mod types;
 pub mod upload;
 
 pub use client::{Body, Client};
+
+/// How far this host's clock may be from Canvas's when imports are looked up by their
+/// creation time (a lost answer, `watch --last`).
+pub const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 pub use error::HttpError;
 pub use types::{Import, State};

@@ -73,6 +73,26 @@ impl State {
                 | State::Restored
         )
     }
+
+    /// The exit code an ended import means (the contract's table): 0 for a clean end, 1 for
+    /// `imported_with_messages`, 3 for anything that failed or was aborted.
+    pub fn exit(&self) -> crate::exit::Exit {
+        use crate::exit::Exit;
+        match self {
+            State::Imported | State::Restored | State::PartiallyRestored => Exit::Ok,
+            State::ImportedWithMessages => Exit::ImportedWithMessages,
+            _ => Exit::ImportFailed,
+        }
+    }
+
+    /// How loud its end is in the log: INFO for a clean end, WARN with warnings, else ERROR.
+    pub fn log_level(&self) -> tracing::Level {
+        match self.exit() {
+            crate::exit::Exit::Ok => tracing::Level::INFO,
+            crate::exit::Exit::ImportedWithMessages => tracing::Level::WARN,
+            _ => tracing::Level::ERROR,
+        }
+    }
 }
 
 /// A Canvas File object (only what we use).
@@ -109,6 +129,19 @@ pub struct Import {
 }
 
 impl Import {
+    /// How long it took, or has been going: from start (or creation) to end (or last update:
+    /// aborted imports have no `ended_at`); for one that has not ended, to now (`updated_at`
+    /// would freeze it at Canvas's last write).
+    pub fn elapsed(&self) -> Option<std::time::Duration> {
+        let from = self.started_at.or(self.created_at)?;
+        let to = if self.state.is_terminal() {
+            self.ended_at.or(self.updated_at)?
+        } else {
+            jiff::Timestamp::now()
+        };
+        Some(to.duration_since(from).unsigned_abs())
+    }
+
     /// Parse a SisImport; a missing `id` or `workflow_state` is an error naming the key.
     pub fn from_value(raw: Value) -> Result<Import, String> {
         let obj = raw

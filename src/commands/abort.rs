@@ -18,7 +18,7 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
         &format!("abort import {id} in account {}?", client.account_display()),
         "abort",
     )? {
-        crate::output::note(ctx, "not aborted");
+        crate::output::note(&ctx.term, "not aborted");
         if ctx.settings.json {
             ctx.print_json(&json!({"aborted": false, "sis_import_id": id}))?;
         }
@@ -29,7 +29,7 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
             if ctx.settings.json {
                 ctx.print_json(&imp.raw)?;
             }
-            announce(ctx, &format!("import {id}: {}", imp.state_str()));
+            announce(&ctx.term, &format!("import {id}: {}", imp.state_str()));
             if !ctx.settings.json {
                 crate::output::stdout_line(imp.state_str())?;
             }
@@ -65,7 +65,7 @@ pub async fn all_pending(a: YesArgs, ctx: &mut Ctx) -> Result<Exit> {
             "abort-all-pending",
         )?
     {
-        crate::output::note(ctx, "not aborted");
+        crate::output::note(&ctx.term, "not aborted");
         if ctx.settings.json {
             ctx.print_json(&json!({"aborted": false}))?;
         }
@@ -73,7 +73,7 @@ pub async fn all_pending(a: YesArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let answer = client.abort_all_pending().await?;
     announce(
-        ctx,
+        &ctx.term,
         &format!("aborted {n} queued import(s) in account {account}"),
     );
     let answer = if answer.is_null() {

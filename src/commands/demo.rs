@@ -112,12 +112,12 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     zip_sample(&zip)?;
 
     info!(target: "ui", "demo: step 1/3: canvas-sis validate {}", zip.display());
-    let report = super::validate::validate_or_66(std::slice::from_ref(&zip), &Default::default())?;
+    let report = crate::validate::validate_or_66(std::slice::from_ref(&zip), &Default::default())?;
     for d in report.diagnostics() {
         tracing::warn!(target: "canvas_sis", "{}", d.to_log_line());
     }
     info!(target: "canvas_sis", "validated {}: {}", zip.display(), report.summary_line());
-    if super::validate::outcome(&report, false) != Exit::Ok {
+    if crate::validate::outcome(&report, false) != Exit::Ok {
         return Err(Failure::data("the sample bundle did not validate"));
     }
 
@@ -138,7 +138,8 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
 
     info!(target: "ui", "demo: step 3/3: watching import {} every 1s", imp.id);
     let poll = ctx.settings.poll.clone();
-    let (exit, last) = super::watch::follow(&client, imp.id, &poll, ctx.settings.progress).await?;
+    let (exit, last) =
+        crate::canvas::follow::follow_import(&client, imp.id, &poll, ctx.settings.progress).await?;
     if ctx.settings.json {
         ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw))?;
     }

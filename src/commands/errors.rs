@@ -47,7 +47,7 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
             (None, true) => "no failures in the account".to_string(),
             (None, false) => "no errors or warnings in the account".to_string(),
         };
-        crate::output::note(ctx, &msg);
+        crate::output::note(&ctx.term, &msg);
         return Ok(Exit::Ok);
     }
     let mut out = String::new();
@@ -168,7 +168,7 @@ async fn attachment(
                 "note": why,
             }))?;
         } else {
-            crate::output::note(ctx, &why);
+            crate::output::note(&ctx.term, &why);
         }
         return Ok(Exit::Ok);
     };
@@ -267,7 +267,7 @@ async fn attachment(
         }))?;
     } else {
         crate::output::announce(
-            ctx,
+            &ctx.term,
             &format!(
                 "import {id}: saved errors_attachment to {} ({n} bytes)",
                 path.display()

@@ -4,10 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::exit::{Exit, Result};
-use crate::output::{Cell, Table};
+use crate::output::{Cell, IMPORT_COLUMNS, Table, import_row};
 
 use super::Ctx;
-use super::list::{COLUMNS, row};
 
 pub async fn run(ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
@@ -18,25 +17,25 @@ pub async fn run(ctx: &mut Ctx) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     if running.is_empty() && queued.is_empty() {
-        crate::output::note(ctx, "nothing is importing or queued");
+        crate::output::note(&ctx.term, "nothing is importing or queued");
         return Ok(Exit::Ok);
     }
     let mut cols = vec!["what"];
-    cols.extend_from_slice(COLUMNS);
+    cols.extend_from_slice(IMPORT_COLUMNS);
     let mut t = Table::new(&cols);
     let mut add = |what: &str, items: &[Value]| {
         for v in items {
             let mut r = vec![Cell::new(what)];
-            r.extend(row(v));
+            r.extend(import_row(v));
             t.push(r);
         }
     };
     add("running", &running);
     add("queued", &queued);
-    t.print(ctx)?;
-    if ctx.stdout_tty {
+    t.print(&ctx.term)?;
+    if ctx.term.stdout_tty {
         crate::output::note(
-            ctx,
+            &ctx.term,
             &format!("{} running, {} queued", running.len(), queued.len()),
         );
     }

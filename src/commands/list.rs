@@ -2,25 +2,16 @@
 //! JSON array of the raw SisImport objects (`--json`). `--all-profiles` lists every
 //! `[profiles.*]` of the config file in one table.
 
-use std::time::Duration;
-
 use clap::FromArgMatches;
 use serde_json::Value;
 
-use crate::canvas::Import;
 use crate::canvas::ops::ListQuery;
 use crate::cli::{GlobalArgs, ListArgs};
 use crate::exit::{Exit, Failure, Result};
-use crate::output::{Cell, Style, Table};
+use crate::output::{Cell, IMPORT_COLUMNS, Table, import_row};
 use crate::settings::Settings;
 
 use super::Ctx;
-use super::watch::elapsed;
-
-/// The columns of `list` and `importing`.
-pub const COLUMNS: &[&str] = &[
-    "id", "state", "progress", "created", "elapsed", "user", "warn/err", "batch",
-];
 
 pub async fn run(a: ListArgs, ctx: &mut Ctx) -> Result<Exit> {
     let q = query(&a)?;
@@ -34,14 +25,14 @@ pub async fn run(a: ListArgs, ctx: &mut Ctx) -> Result<Exit> {
         return Ok(Exit::Ok);
     }
     if items.is_empty() {
-        crate::output::note(ctx, "no imports");
+        crate::output::note(&ctx.term, "no imports");
         return Ok(Exit::Ok);
     }
-    let mut t = Table::new(COLUMNS);
+    let mut t = Table::new(IMPORT_COLUMNS);
     for v in &items {
-        t.push(row(v));
+        t.push(import_row(v));
     }
-    t.print(ctx)?;
+    t.print(&ctx.term)?;
     Ok(Exit::Ok)
 }
 
@@ -110,64 +101,6 @@ fn parse_when_at(s: &str, now: jiff::Timestamp) -> std::result::Result<String, S
         .to_string())
 }
 
-/// One table row of a SisImport.
-pub fn row(v: &Value) -> Vec<Cell> {
-    let Ok(imp) = Import::from_value(v.clone()) else {
-        let id = v
-            .get("id")
-            .map(|i| i.to_string())
-            .unwrap_or_else(|| "?".into());
-        let mut r = vec![Cell::new(id), Cell::styled("(unreadable)", Style::Bad)];
-        r.resize(COLUMNS.len(), Cell::new("-"));
-        return r;
-    };
-    let state = imp.state_str().to_string();
-    let (w, e) = imp.warning_error_counts();
-    let batch = if imp.batch_mode {
-        match imp.raw.get("batch_mode_term_id").filter(|v| !v.is_null()) {
-            Some(Value::String(s)) => format!("term {s}"),
-            Some(t) => format!("term {t}"),
-            None => "multi-term".into(),
-        }
-    } else {
-        "-".into()
-    };
-    let we_style = if e > 0 {
-        Style::Bad
-    } else if w > 0 {
-        Style::Warn
-    } else {
-        Style::Plain
-    };
-    vec![
-        Cell::new(imp.id.to_string()),
-        Cell::styled(state.clone(), Style::for_state(&state)),
-        Cell::new(
-            imp.progress
-                .map(|p| format!("{p:.0}%"))
-                .unwrap_or_else(|| "-".into()),
-        ),
-        Cell::new(
-            imp.created_at
-                .map(|t| t.to_string())
-                .unwrap_or_else(|| "-".into()),
-        ),
-        Cell::new(
-            elapsed(&imp)
-                .map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string())
-                .unwrap_or_else(|| "-".into()),
-        ),
-        Cell::new(
-            imp.user
-                .as_ref()
-                .and_then(|u| u.login_id.clone().or_else(|| u.name.clone()))
-                .unwrap_or_else(|| "-".into()),
-        ),
-        Cell::styled(format!("{w}/{e}"), we_style),
-        Cell::new(batch),
-    ]
-}
-
 /// Settings for `[profiles.NAME]`: the same flags and environment, that profile's file keys.
 pub fn profile_settings(ctx: &Ctx, name: &str) -> Result<Settings> {
     let g = GlobalArgs::from_arg_matches(&ctx.matches)
@@ -202,7 +135,7 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
     let mut first: Option<Failure> = None;
     let mut json = Vec::new();
     let mut cols = vec!["profile"];
-    cols.extend_from_slice(COLUMNS);
+    cols.extend_from_slice(IMPORT_COLUMNS);
     let mut t = Table::new(&cols);
     for name in &profiles {
         let got = async {
@@ -216,7 +149,7 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
             Ok(items) => {
                 for v in items {
                     let mut r = vec![Cell::new(name.clone())];
-                    r.extend(row(&v));
+                    r.extend(import_row(&v));
                     t.push(r);
                     json.push(serde_json::json!({"profile": name, "import": v}));
                 }
@@ -245,9 +178,9 @@ async fn all_profiles(a: &ListArgs, q: &ListQuery, ctx: &Ctx) -> Result<Exit> {
         }
         ctx.print_json(&Value::Array(json))?;
     } else if t.rows.is_empty() {
-        crate::output::note(ctx, "no imports");
+        crate::output::note(&ctx.term, "no imports");
     } else {
-        t.print(ctx)?;
+        t.print(&ctx.term)?;
     }
     Ok(exit)
 }

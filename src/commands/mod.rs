@@ -27,10 +27,8 @@ pub struct Ctx {
     pub matches: ArgMatches,
     /// The log file a monitor should watch, if any.
     pub log_path: Option<PathBuf>,
-    /// Whether stdout/stderr are terminals (tables, colour, progress bars).
-    pub stdout_tty: bool,
-    pub stderr_tty: bool,
-    pub color: bool,
+    /// The terminal and the user's wishes for output (tables, colour, notes).
+    pub term: crate::output::Term,
 }
 
 impl Ctx {

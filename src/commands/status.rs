@@ -8,7 +8,6 @@ use crate::cli::IdArgs;
 use crate::exit::{Exit, Result};
 
 use super::Ctx;
-use super::watch::elapsed;
 
 pub async fn run(a: IdArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
@@ -60,7 +59,7 @@ pub fn describe(imp: &crate::canvas::Import) -> String {
     let _ = writeln!(s, "  created:   {}", ts(imp.created_at));
     let _ = writeln!(s, "  started:   {}", ts(imp.started_at));
     let _ = writeln!(s, "  ended:     {}", ts(imp.ended_at));
-    if let Some(d) = elapsed(imp) {
+    if let Some(d) = imp.elapsed() {
         let _ = writeln!(
             s,
             "  elapsed:   {}",

@@ -23,7 +23,7 @@ use crate::journal::{self, Journal};
 use crate::validate;
 
 use super::Ctx;
-use super::watch::follow;
+use crate::canvas::follow::follow_import;
 
 /// How long to look for an import that a lost POST answer may have created.
 const LOOKUP_TRIES: u32 = 3;
@@ -255,7 +255,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Err(f) = &printed {
         tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
-    let (exit, last) = follow(&client, imp.id, &poll, ctx.settings.progress).await?;
+    let (exit, last) = follow_import(&client, imp.id, &poll, ctx.settings.progress).await?;
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,
@@ -302,7 +302,7 @@ async fn run_validation(
     let spawned = std::thread::Builder::new()
         .name("validate".into())
         .spawn(move || {
-            let r = super::validate::validate_or_66(std::slice::from_ref(&given), &vopts);
+            let r = crate::validate::validate_or_66(std::slice::from_ref(&given), &vopts);
             let _ = tx.send(r);
         });
     let validation = async {

@@ -2,7 +2,7 @@
 
 use crate::cli::ValidateArgs;
 use crate::exit::{Exit, Failure, Result};
-use crate::validate::{self, Report};
+use crate::validate;
 
 use super::Ctx;
 
@@ -28,12 +28,12 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
             .hint("name the CSV files, a zip, or the directory the SIS export writes to"));
         }
     }
-    let report = validate_or_66(&a.paths, &opts)?;
-    let exit = outcome(&report, a.strict);
+    let report = validate::validate_or_66(&a.paths, &opts)?;
+    let exit = validate::outcome(&report, a.strict);
     if ctx.settings.json {
         // Exit 65 is an error document, with the whole report beside `error`.
         if exit != Exit::Ok {
-            return Err(failed(&report, a.strict, "validation")
+            return Err(validate::failure(&report, a.strict, "validation")
                 .hint("fix the diagnostics listed under \"diagnostics\"")
                 .partial(report.to_json()));
         }
@@ -46,37 +46,4 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
         crate::output::stdout(&String::from_utf8_lossy(&text))?;
     }
     Ok(exit)
-}
-
-/// Exit 65 for a report that failed: `what failed: the summary`.
-pub fn failed(report: &Report, strict: bool, what: &str) -> Failure {
-    let why = if report.error_count() == 0 && strict {
-        " (warnings count as errors with --strict)"
-    } else {
-        ""
-    };
-    Failure::data(format!("{what} failed: {}{why}", report.summary_line()))
-        .kind("validation_failed")
-}
-
-/// Run the validator; a path that cannot be read is exit 66, naming it.
-pub fn validate_or_66(paths: &[std::path::PathBuf], opts: &validate::Options) -> Result<Report> {
-    validate::validate_paths(paths, opts).map_err(|e| {
-        let kind = match e {
-            validate::InputError::Missing(_) => "input_missing",
-            validate::InputError::Unreadable(..) => "input_unreadable",
-        };
-        Failure::no_input(e.to_string())
-            .kind(kind)
-            .hint("check the path; nothing was read or sent")
-    })
-}
-
-/// 65 on any error, or any warning when strict.
-pub fn outcome(report: &Report, strict: bool) -> Exit {
-    if report.failed(strict) {
-        Exit::DataErr
-    } else {
-        Exit::Ok
-    }
 }

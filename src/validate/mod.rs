@@ -455,3 +455,38 @@ fn check_readable(p: &Path) -> Result<std::fs::Metadata, InputError> {
     }
     Ok(md)
 }
+
+// What a command makes of a report: exit codes and failures.
+
+/// Exit 65 for a report that failed: `what failed: the summary`.
+pub fn failure(report: &Report, strict: bool, what: &str) -> crate::exit::Failure {
+    let why = if report.error_count() == 0 && strict {
+        " (warnings count as errors with --strict)"
+    } else {
+        ""
+    };
+    crate::exit::Failure::data(format!("{what} failed: {}{why}", report.summary_line()))
+        .kind("validation_failed")
+}
+
+/// Run the validator; a path that cannot be read is exit 66, naming it.
+pub fn validate_or_66(paths: &[std::path::PathBuf], opts: &Options) -> crate::exit::Result<Report> {
+    validate_paths(paths, opts).map_err(|e| {
+        let kind = match e {
+            InputError::Missing(_) => "input_missing",
+            InputError::Unreadable(..) => "input_unreadable",
+        };
+        crate::exit::Failure::no_input(e.to_string())
+            .kind(kind)
+            .hint("check the path; nothing was read or sent")
+    })
+}
+
+/// 65 on any error, or any warning when strict.
+pub fn outcome(report: &Report, strict: bool) -> crate::exit::Exit {
+    if report.failed(strict) {
+        crate::exit::Exit::DataErr
+    } else {
+        crate::exit::Exit::Ok
+    }
+}

@@ -155,15 +155,6 @@ pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Res
     Ok(guard)
 }
 
-/// A message as one log line (a monitor matches lines): a failure's hint, which `Failure`
-/// shows on a line of its own (`\n  hint: …`), follows as `; hint: …`; other line breaks
-/// become ` | `.
-pub fn one_line(message: &str) -> String {
-    message
-        .replace("\n  hint: ", "; hint: ")
-        .replace("\r\n", "\n")
-        .replace(['\r', '\n'], " | ")
-}
 
 /// `Nov 24 06:25:04 HOST canvas-sis[PID]: LEVEL message`, a JSON object, or plain text.
 struct LineFormat {
@@ -247,7 +238,7 @@ where
             obj.insert("host".into(), self.host.clone().into());
             obj.insert("pid".into(), self.pid.into());
             obj.insert("level".into(), level.to_string().into());
-            obj.insert("message".into(), one_line(&message).into());
+            obj.insert("message".into(), crate::redact::one_line(&message).into());
             for (k, v) in f.extra {
                 obj.insert(k, v);
             }
@@ -263,7 +254,7 @@ where
             level
         );
         // One event, one line: a monitor matches lines.
-        line.push_str(&one_line(&message));
+        line.push_str(&crate::redact::one_line(&message));
         writeln!(w, "{line}")
     }
 }

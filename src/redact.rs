@@ -40,6 +40,16 @@ pub fn redact(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A message as one log line (a monitor matches lines): a failure's hint, which `Failure`
+/// shows on a line of its own (`\n  hint: …`), follows as `; hint: …`; other line breaks
+/// become ` | `.
+pub fn one_line(message: &str) -> String {
+    message
+        .replace("\n  hint: ", "; hint: ")
+        .replace("\r\n", "\n")
+        .replace(['\r', '\n'], " | ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;

@@ -115,7 +115,7 @@ pub fn format_line(level: Level, pid: u32, now: &jiff::Zoned, message: &str) -> 
     let mut line = format!(
         "<{pri}>{} canvas-sis[{pid}]: {level} {}",
         now.strftime("%b %e %H:%M:%S"),
-        crate::log::one_line(message)
+        crate::redact::one_line(message)
     );
     if line.len() > MAX_DATAGRAM {
         let mut end = MAX_DATAGRAM;

@@ -155,7 +155,6 @@ pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Res
     Ok(guard)
 }
 
-
 /// `Nov 24 06:25:04 HOST canvas-sis[PID]: LEVEL message`, a JSON object, or plain text.
 struct LineFormat {
     host: String,

@@ -91,8 +91,15 @@ fn parse_when_at(s: &str, now: jiff::Timestamp) -> std::result::Result<String, S
     if let Some(ts) = crate::canvas::types::parse_time(t) {
         return Ok(ts.to_string());
     }
+    // A plain date is that day's midnight, local time (as the log lines are written).
+    if let Ok(d) = t.parse::<jiff::civil::Date>() {
+        let z = d
+            .to_zoned(jiff::tz::TimeZone::system())
+            .map_err(|e| e.to_string())?;
+        return Ok(z.timestamp().to_string());
+    }
     let d = humantime::parse_duration(t).map_err(|_| {
-        "expected an RFC 3339 time (2026-11-24T06:00:00Z) or a duration ago (2d, 12h)".to_string()
+        "expected a date (2026-11-24, local midnight), an RFC 3339 time (2026-11-24T06:00:00Z) or a duration ago (2d, 12h)".to_string()
     })?;
     let d = jiff::SignedDuration::try_from(d).map_err(|e| e.to_string())?;
     let then = now.checked_sub(d).map_err(|e| e.to_string())?;
@@ -213,6 +220,13 @@ mod tests {
             parse_when_at("2026-11-24T06:00:00-06:00", now).unwrap(),
             "2026-11-24T12:00:00Z"
         );
+        // A plain date: that day's local midnight.
+        let midnight = jiff::civil::date(2026, 11, 24)
+            .to_zoned(jiff::tz::TimeZone::system())
+            .unwrap()
+            .timestamp()
+            .to_string();
+        assert_eq!(parse_when_at("2026-11-24", now).unwrap(), midnight);
         assert!(parse_when_at("yesterday-ish", now).is_err());
     }
 }

@@ -244,10 +244,10 @@ pub struct ListArgs {
     /// Only imports in this workflow_state (repeatable).
     #[arg(long = "state", value_name = "S")]
     pub states: Vec<String>,
-    /// Only imports created after this time (RFC 3339, or a duration ago like 2d).
+    /// Only imports created after this time (a date = local midnight, RFC 3339, or a duration ago like 2d).
     #[arg(long, value_name = "T")]
     pub created_since: Option<String>,
-    /// Only imports created before this time (RFC 3339, or a duration ago like 2d).
+    /// Only imports created before this time (a date = local midnight, RFC 3339, or a duration ago like 2d).
     #[arg(long, value_name = "T")]
     pub created_before: Option<String>,
     /// One table across every [profiles.*] of the config file.

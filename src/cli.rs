@@ -160,6 +160,9 @@ pub enum Command {
     Man,
     /// Run the bundled Canvas simulator on loopback and validate → submit → watch a sample bundle.
     Demo,
+    /// What this bundle would change in Canvas, per kind and term, against the last bundle
+    /// Canvas imported (no network); validates first.
+    Plan(PlanArgs),
 }
 
 impl Command {
@@ -168,6 +171,7 @@ impl Command {
     pub fn writes_log(&self) -> bool {
         match self {
             Command::Validate(_)
+            | Command::Plan(_)
             | Command::Config(ConfigCmd::Show)
             | Command::Completions(_)
             | Command::Man => false,
@@ -205,6 +209,18 @@ pub struct SubmitArgs {
     /// Validate and print the exact request that would be sent; send nothing.
     #[arg(long, help_heading = table::SUBMIT)]
     pub dry_run: bool,
+}
+
+/// `plan`: its import options come from the settings table, as for `submit`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The bundle: a .csv or .zip file, or a directory of CSVs.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// What to compare with: the last bundle Canvas imported for this URL and account
+    /// (kept by this host).
+    #[arg(long, value_name = "WHAT", default_value = "last", value_parser = ["last"])]
+    pub against: String,
 }
 
 #[derive(Debug, Args)]

@@ -80,6 +80,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("validation_failed", 65, "validation found errors (or warnings with --strict); the report is beside `error`"),
     ("bundle_invalid", 65, "the file is empty, its name or --extension does not match its content, or a directory holds no .csv files"),
     ("input_missing", 66, "an input path does not exist"),
+    ("baseline_unreadable", 66, "plan: the baseline this host keeps cannot be read (corrupt or unreadable); move it aside"),
     ("input_unreadable", 66, "an input path cannot be read (permissions, not a regular file, an I/O error)"),
     ("temp_file_failed", 66, "a temporary file (the zip of a directory, the demo's files) cannot be written"),
     ("unreachable", 69, "no answer from Canvas (timeouts, dropped or reset connections) within the retry budget"),

@@ -19,6 +19,7 @@ pub mod log;
 pub mod logfile;
 pub mod output;
 pub mod paths;
+pub mod plan;
 pub mod progress;
 pub mod redact;
 pub mod settings;

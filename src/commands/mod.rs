@@ -7,6 +7,7 @@ pub mod docs;
 pub mod errors;
 pub mod importing;
 pub mod list;
+pub mod plan;
 pub mod restore;
 pub mod status;
 pub mod submit;
@@ -61,6 +62,7 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::Abort(a) => abort::run(a, ctx).await,
         Command::AbortAllPending(a) => abort::all_pending(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
+        Command::Plan(a) => plan::run(a, ctx),
         Command::Errors(a) => errors::run(a, ctx).await,
     }
 }

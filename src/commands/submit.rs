@@ -225,6 +225,14 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
     entry.import_id = Some(imp.id);
     journal.record(&entry)?;
+    crate::plan::record_pending(
+        &state_dir,
+        net.base.as_str(),
+        &net.account,
+        &opts,
+        &bundle.path,
+        imp.id,
+    );
     info!(
         target: "canvas_sis",
         import_id = imp.id,
@@ -256,6 +264,9 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
     let (exit, last) = follow_import(&client, imp.id, &poll, ctx.settings.progress).await?;
+    if let Some(i) = &last {
+        crate::plan::on_end(i);
+    }
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,

@@ -27,6 +27,9 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
         None => last_import(&client, &net).await?,
     };
     let (exit, last) = follow_import(&client, id, &poll, ctx.settings.progress).await?;
+    if let Some(i) = &last {
+        crate::plan::on_end(i);
+    }
     if ctx.settings.json
         && let Some(i) = last
     {

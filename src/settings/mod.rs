@@ -157,6 +157,14 @@ pub struct SubmitSettings {
     pub file_upload_threshold: u64,
 }
 
+/// The guard's limits (`[guard]`): what `plan` judges a bundle by.
+#[derive(Clone, Debug)]
+pub struct GuardSettings {
+    pub max_delete_percent: f64,
+    pub max_update_percent: f64,
+    pub max_delete_rows: Option<u64>,
+}
+
 /// One line of `config show`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ShownSetting {
@@ -194,6 +202,7 @@ pub struct Settings {
     pub import: ImportOptions,
     pub poll: PollSettings,
     pub submit: SubmitSettings,
+    pub guard: GuardSettings,
     /// For `config show`, in the table's order.
     pub shown: Vec<ShownSetting>,
     /// Non-fatal remarks about the configuration, printed once.
@@ -449,6 +458,11 @@ impl Settings {
                 .count("import.file_upload_threshold")
                 .expect("has a default"),
         };
+        let guard = GuardSettings {
+            max_delete_percent: r.count("guard.max_delete_percent").expect("has a default") as f64,
+            max_update_percent: r.count("guard.max_update_percent").expect("has a default") as f64,
+            max_delete_rows: r.count("guard.max_delete_rows"),
+        };
         Ok(Settings {
             config_file,
             file: cfile,
@@ -463,6 +477,7 @@ impl Settings {
             import,
             poll,
             submit,
+            guard,
             shown,
             warnings,
         })

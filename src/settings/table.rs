@@ -54,6 +54,7 @@ pub const LOGGING: &str = "Logging and output";
 pub const IMPORT: &str = "Import options";
 pub const SUBMIT: &str = "Submit safety";
 pub const WATCHING: &str = "Watching";
+pub const GUARD: &str = "Guard";
 
 /// One setting.
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +75,8 @@ pub struct Def {
 }
 
 const SUBMIT_ONLY: Scope = Scope::Commands(&["submit"]);
+/// Import options: what `submit` sends, and what `plan` judges it by.
+const IMPORTING: Scope = Scope::Commands(&["submit", "plan"]);
 const POLLING: Scope = Scope::Commands(&["submit", "watch", "restore"]);
 const WHEN: Kind = Kind::Choice(&["auto", "always", "never"]);
 
@@ -155,48 +158,48 @@ pub const TABLE: &[Def] = &[
     row("log.syslog", Kind::Switch, LOGGING, "Also send log lines to the local syslog (or journald under systemd)")
         .default("false"),
     row("import.import_type", Kind::Text, IMPORT, "import_type sent to Canvas")
-        .flag("import-type", SUBMIT_ONLY, "TYPE")
+        .flag("import-type", IMPORTING, "TYPE")
         .default("instructure_csv"),
     row("import.extension", Kind::Choice(&["csv", "zip", "xml"]), IMPORT, "Override the extension detected from the file name (must match the content)")
-        .flag("extension", SUBMIT_ONLY, "EXT"),
+        .flag("extension", IMPORTING, "EXT"),
     row("import.batch_mode", Kind::Switch, IMPORT, "Term batch mode: delete what is not in this import, within --batch-mode-term-id")
-        .flag("batch-mode", SUBMIT_ONLY, "")
+        .flag("batch-mode", IMPORTING, "")
         .default("false"),
     row("import.batch_mode_term_id", Kind::Account, IMPORT, "The active term that batch-mode deletions are limited to (id or sis_term_id:X)")
-        .flag("batch-mode-term-id", SUBMIT_ONLY, "ID"),
+        .flag("batch-mode-term-id", IMPORTING, "ID"),
     row("import.multi_term_batch_mode", Kind::Switch, IMPORT, "Batch mode across every term in this import's terms file (requires --change-threshold)")
-        .flag("multi-term-batch-mode", SUBMIT_ONLY, "")
+        .flag("multi-term-batch-mode", IMPORTING, "")
         .default("false"),
     row("import.change_threshold", Kind::Count { min: 0 }, IMPORT, "Abort batch cleanup / skip diffing above this percentage of change (1-100)")
-        .flag("change-threshold", SUBMIT_ONLY, "PCT"),
+        .flag("change-threshold", IMPORTING, "PCT"),
     row("import.skip_deletes", Kind::Switch, IMPORT, "Skip rows with a deleted status")
-        .flag("skip-deletes", SUBMIT_ONLY, "")
+        .flag("skip-deletes", IMPORTING, "")
         .default("false"),
     row("import.override_sis_stickiness", Kind::Switch, IMPORT, "Overwrite fields changed in the Canvas UI (\"sticky\" fields)")
-        .flag("override-sis-stickiness", SUBMIT_ONLY, "")
+        .flag("override-sis-stickiness", IMPORTING, "")
         .default("false"),
     row("import.add_sis_stickiness", Kind::Switch, IMPORT, "With --override-sis-stickiness: make the changed fields sticky")
-        .flag("add-sis-stickiness", SUBMIT_ONLY, "")
+        .flag("add-sis-stickiness", IMPORTING, "")
         .default("false"),
     row("import.clear_sis_stickiness", Kind::Switch, IMPORT, "With --override-sis-stickiness: clear stickiness on the fields this import touches")
-        .flag("clear-sis-stickiness", SUBMIT_ONLY, "")
+        .flag("clear-sis-stickiness", IMPORTING, "")
         .default("false"),
     row("import.update_sis_id_if_login_claimed", Kind::Switch, IMPORT, "Replace the SIS id of a login whose login_id is claimed, instead of skipping the row")
-        .flag("update-sis-id-if-login-claimed", SUBMIT_ONLY, "")
+        .flag("update-sis-id-if-login-claimed", IMPORTING, "")
         .default("false"),
     row("import.diffing_data_set_identifier", Kind::Text, IMPORT, "Diff against the last successful import of this data set (at most 128 characters)")
-        .flag("diffing-data-set-identifier", SUBMIT_ONLY, "ID"),
+        .flag("diffing-data-set-identifier", IMPORTING, "ID"),
     row("import.diffing_remaster_data_set", Kind::Switch, IMPORT, "Join the data set but apply this import in full")
-        .flag("diffing-remaster-data-set", SUBMIT_ONLY, "")
+        .flag("diffing-remaster-data-set", IMPORTING, "")
         .default("false"),
     row("import.diffing_drop_status", Kind::Text, IMPORT, "Status for enrollments missing from a diffed import: deleted, completed, inactive, deleted_last_completed")
-        .flag("diffing-drop-status", SUBMIT_ONLY, "S"),
+        .flag("diffing-drop-status", IMPORTING, "S"),
     row("import.diffing_user_remove_status", Kind::Text, IMPORT, "Status for users missing from a diffed import: deleted, suspended")
-        .flag("diffing-user-remove-status", SUBMIT_ONLY, "S"),
+        .flag("diffing-user-remove-status", IMPORTING, "S"),
     row("import.batch_mode_enrollment_drop_status", Kind::Text, IMPORT, "How batch mode drops missing enrollments: deleted, completed, inactive")
-        .flag("batch-mode-enrollment-drop-status", SUBMIT_ONLY, "S"),
+        .flag("batch-mode-enrollment-drop-status", IMPORTING, "S"),
     row("import.diff_row_count_threshold", Kind::Integer, IMPORT, "Skip diffing when the diff has more rows than this")
-        .flag("diff-row-count-threshold", SUBMIT_ONLY, "N"),
+        .flag("diff-row-count-threshold", IMPORTING, "N"),
     row("import.validate", Kind::Switch, SUBMIT, "Send without validating locally first")
         .flag("no-validate", SUBMIT_ONLY, "")
         .default("true"),
@@ -220,6 +223,11 @@ pub const TABLE: &[Def] = &[
     row("watch.wait_lock", Kind::Duration, SUBMIT, "Wait this long for another canvas-sis run on the same account instead of exiting 75")
         .flag("wait-lock", SUBMIT_ONLY, "DURATION")
         .default("0s"),
+    row("guard.max_delete_percent", Kind::Count { min: 0 }, GUARD, "Hold the run when it deletes more than this percent of a kind's rows (per term where batch mode scopes it)")
+        .default("10"),
+    row("guard.max_update_percent", Kind::Count { min: 0 }, GUARD, "Hold the run when it updates more than this percent of a kind's rows")
+        .default("75"),
+    row("guard.max_delete_rows", Kind::Count { min: 0 }, GUARD, "Hold the run when it deletes more than this many rows of a kind (per term), whatever the percent"),
     row("watch.interval", Kind::Duration, WATCHING, "Time between polls: a duration like 30s or 2m, or bare seconds")
         .flag("interval", POLLING, "DURATION")
         .default("60s"),

@@ -1,0 +1,145 @@
+//! `plan PATH`: validate, then compare the bundle with the baseline of this Canvas URL,
+//! account and diffing data set (`crate::plan`), and say per kind and term what the import
+//! would create, update, delete, leave unchanged, and leave absent. No network.
+
+use serde_json::json;
+
+use crate::cli::PlanArgs;
+use crate::exit::{Exit, Failure, Result};
+use crate::output::{Cell, Style, Table};
+use crate::plan::baseline::{self, Baseline};
+use crate::plan::{self as planner, Limits};
+use crate::validate;
+
+use super::Ctx;
+
+pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let opts = ctx.settings.import.clone();
+    let vopts = validate::Options {
+        import_type: opts.import_type.clone(),
+        extension: opts.extension.map(|e| e.as_str().to_string()),
+        ..validate::Options::default()
+    };
+    let report = validate::validate_or_66(std::slice::from_ref(&a.path), &vopts)?;
+    if validate::outcome(&report, false) != Exit::Ok {
+        return Err(validate::failure(&report, false, "validation")
+            .partial(report.to_json())
+            .hint("a plan is made of a bundle that validates: fix the errors (`canvas-sis validate PATH`)"));
+    }
+    let rows = planner::rows::read_bundle(&a.path)?;
+    let scope = planner::scope_of(&opts, &rows);
+    let Some(url) = &ctx.settings.connection.base_url else {
+        return Err(Failure::config(
+            "no Canvas URL is set: a plan compares with what that Canvas imported",
+        )
+        .kind("config_missing_url")
+        .hint("set --base-url, CANVAS_BASE_URL or base_url"));
+    };
+    let base_url = crate::settings::check_base_url(&url.value).map_err(|e| {
+        Failure::config(format!("base URL {:?}: {e}", url.value))
+            .kind(crate::settings::base_url_kind(&url.value))
+    })?;
+    let account = ctx.settings.connection.account_id.value.clone();
+    let path = crate::paths::existing_state_dir()?.map(|d| {
+        baseline::baseline_path(
+            &d,
+            base_url.as_str(),
+            &account,
+            opts.diffing_data_set_identifier.as_deref(),
+        )
+    });
+    let base: Option<Baseline> = match &path {
+        Some(p) => baseline::load(p)?,
+        None => None,
+    };
+    let Some(base) = base else {
+        if ctx.settings.json {
+            ctx.print_json(&planner::no_baseline_json(&rows))?;
+        } else {
+            crate::output::note(
+                &ctx.term,
+                &format!(
+                    "no baseline yet for {base_url} account {account}{}: this host has not seen an import there end (imported or imported_with_messages), so there is nothing to compare with; every row is not new just because of that. The next import that ends well makes one.",
+                    opts.diffing_data_set_identifier
+                        .as_deref()
+                        .map(|d| format!(" data set {d}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        return Ok(Exit::Ok);
+    };
+    let plan = planner::compute(&rows, &base, &scope);
+    let g = &ctx.settings.guard;
+    let reasons = plan.guard(&Limits {
+        max_delete_percent: g.max_delete_percent,
+        max_update_percent: g.max_update_percent,
+        max_delete_rows: g.max_delete_rows,
+    });
+    if ctx.settings.json {
+        let about = json!({
+            "base_url": base.meta.base_url,
+            "account": base.meta.account,
+            "data_set": base.meta.data_set,
+            "imports": base.meta.imports,
+            "updated_at": base.meta.updated_at,
+        });
+        ctx.print_json(&plan.to_json(about, &reasons))?;
+        return Ok(Exit::Ok);
+    }
+    let mut t = Table::new(&[
+        "kind",
+        "term",
+        "create",
+        "update",
+        "delete",
+        "unchanged",
+        "absent",
+    ]);
+    for (kind, kp) in &plan.kinds {
+        let row = |term: &str, c: &planner::Counts| {
+            let del = if c.delete > 0 {
+                Style::Bad
+            } else {
+                Style::Plain
+            };
+            vec![
+                Cell::new(kind.clone()),
+                Cell::new(term),
+                Cell::new(c.create.to_string()),
+                Cell::new(c.update.to_string()),
+                Cell::styled(c.delete.to_string(), del),
+                Cell::new(c.unchanged.to_string()),
+                Cell::new(c.absent.to_string()),
+            ]
+        };
+        t.push(row("(all)", &kp.counts));
+        for (term, c) in &kp.terms {
+            t.push(row(term, c));
+        }
+    }
+    t.print(&ctx.term)?;
+    if ctx.term.stdout_tty {
+        for (kind, kp) in &plan.kinds {
+            for e in &kp.examples {
+                let at =
+                    e.at.as_ref()
+                        .map(|(f, l)| format!(" ({f}:{l})"))
+                        .unwrap_or_default();
+                crate::output::stdout_line(&format!("  {kind} {}: {}{at}", e.effect, e.key))?;
+            }
+        }
+    }
+    if reasons.is_empty() {
+        crate::output::note(&ctx.term, "guard: within the limits");
+    } else {
+        crate::output::note(
+            &ctx.term,
+            &format!(
+                "guard: a guarded submit would hold this run: {}",
+                reasons.join("; ")
+            ),
+        );
+    }
+    Ok(Exit::Ok)
+}

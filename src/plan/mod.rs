@@ -1,0 +1,527 @@
+//! What an import will change in Canvas, before it is sent (contract, `plan` and "Rules the
+//! new commands follow"; reference §4 for batch mode and diffing).
+//!
+//! Per kind (and per term where batch mode scopes it): `create`, `update`, `delete`,
+//! `unchanged`, `absent`. `delete` counts only what this import will delete, conclude or
+//! drop: rows with a deleting status of objects that are live now, batch mode's removals
+//! within its terms (`SisBatch#remove_previous_imports`), and diffing's removals with their
+//! drop status. `absent` counts live objects of the baseline that the bundle lacks and that
+//! Canvas leaves alone.
+
+pub mod baseline;
+pub mod rows;
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{Value, json};
+
+use baseline::{Baseline, Scope};
+use rows::{BundleRows, TermMap};
+
+/// The scope of removals an import with these options makes. Batch mode names its term
+/// with `--batch-mode-term-id` (`sis_term_id:X`, or X as the bundle's terms file spells
+/// it); multi-term batch mode takes every term of the bundle's terms file.
+pub fn scope_of(opts: &crate::settings::ImportOptions, rows: &BundleRows) -> Scope {
+    let mut batch_terms = Vec::new();
+    if opts.multi_term_batch_mode {
+        batch_terms = rows.terms.clone();
+    } else if opts.batch_mode
+        && let Some(t) = &opts.batch_mode_term_id
+    {
+        batch_terms.push(t.strip_prefix("sis_term_id:").unwrap_or(t).to_string());
+    }
+    Scope {
+        batch_terms,
+        diffing: opts.diffing_data_set_identifier.clone(),
+        skip_deletes: opts.skip_deletes,
+        enrollment_drop: opts.batch_mode_enrollment_drop_status.clone(),
+        diffing_drop: opts.diffing_drop_status.clone(),
+        user_remove: opts.diffing_user_remove_status.clone(),
+    }
+}
+
+/// Whether `status` deletes, concludes or deactivates an object of `kind`.
+pub fn deletes(kind: &str, status: &str) -> bool {
+    match kind {
+        "enrollment" => matches!(
+            status,
+            "deleted" | "completed" | "inactive" | "deleted_last_completed"
+        ),
+        "course" => matches!(status, "deleted" | "completed"),
+        "user" => matches!(status, "deleted" | "suspended"),
+        _ => status == "deleted",
+    }
+}
+
+/// The kinds whose objects belong to a term.
+fn termed(kind: &str) -> bool {
+    matches!(kind, "course" | "section" | "enrollment")
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub create: u64,
+    pub update: u64,
+    pub delete: u64,
+    pub unchanged: u64,
+    pub absent: u64,
+}
+
+impl Counts {
+    fn to_json(self) -> Value {
+        json!({"create": self.create, "update": self.update, "delete": self.delete,
+               "unchanged": self.unchanged, "absent": self.absent})
+    }
+}
+
+/// One row the terminal shows as an example.
+#[derive(Clone, Debug)]
+pub struct Example {
+    pub effect: &'static str,
+    pub key: String,
+    pub at: Option<(String, u64)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct KindPlan {
+    pub counts: Counts,
+    pub terms: BTreeMap<String, Counts>,
+    /// Live objects of the baseline, in all and per term (the guard's denominators).
+    pub baseline_live: u64,
+    pub baseline_live_terms: BTreeMap<String, u64>,
+    pub examples: Vec<Example>,
+}
+
+/// The plan of one bundle against one baseline.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub kinds: BTreeMap<String, KindPlan>,
+}
+
+const EXAMPLES_PER_EFFECT: usize = 3;
+
+fn bump(c: &mut Counts, effect: &str) {
+    match effect {
+        "create" => c.create += 1,
+        "update" => c.update += 1,
+        "delete" => c.delete += 1,
+        "unchanged" => c.unchanged += 1,
+        _ => c.absent += 1,
+    }
+}
+
+impl KindPlan {
+    fn count(
+        &mut self,
+        effect: &'static str,
+        term: Option<&str>,
+        key: &str,
+        at: Option<(String, u64)>,
+    ) {
+        bump(&mut self.counts, effect);
+        if let Some(t) = term {
+            bump(self.terms.entry(t.to_string()).or_default(), effect);
+        }
+        if effect != "unchanged"
+            && self.examples.iter().filter(|e| e.effect == effect).count() < EXAMPLES_PER_EFFECT
+        {
+            self.examples.push(Example {
+                effect,
+                key: key.to_string(),
+                at,
+            });
+        }
+    }
+}
+
+/// Compare the bundle's rows with the baseline under the import's scope.
+pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
+    let mut terms: TermMap = base.term_map();
+    terms.add(bundle);
+    let mut plan = Plan::default();
+    let empty = baseline::KindState::default();
+    let kinds: std::collections::BTreeSet<&str> = bundle
+        .kinds
+        .keys()
+        .copied()
+        .chain(base.kinds.keys().map(String::as_str))
+        .collect();
+    for kind in kinds {
+        let state = base.kinds.get(kind).unwrap_or(&empty);
+        let mut kp = KindPlan::default();
+        for e in state.rows.values().filter(|e| e.live) {
+            kp.baseline_live += 1;
+            if let Some(t) = e.term.as_deref().filter(|_| termed(kind)) {
+                *kp.baseline_live_terms.entry(t.to_string()).or_default() += 1;
+            }
+        }
+        let rows = bundle.kinds.get(kind).map(Vec::as_slice).unwrap_or(&[]);
+        let mut seen = HashSet::with_capacity(rows.len());
+        for r in rows {
+            seen.insert(r.key);
+            let term = terms.term_of(kind, r);
+            let at = Some((r.file.clone(), r.line));
+            let effect = match state.rows.get(&r.key) {
+                None if deletes(kind, &r.status) => "unchanged",
+                None => "create",
+                Some(e) if deletes(kind, &r.status) => {
+                    if e.live && !scope.skip_deletes {
+                        "delete"
+                    } else {
+                        "unchanged"
+                    }
+                }
+                Some(e) if !e.live => "create",
+                Some(e) => {
+                    // A column the bundle lacks is not a change (contract, "Baseline").
+                    let changed = r.values.iter().any(|(c, v)| {
+                        state.cols.iter().position(|x| x == c).is_some_and(|i| {
+                            e.values.get(i).is_some_and(|old| *old != 0 && old != v)
+                        })
+                    });
+                    if changed { "update" } else { "unchanged" }
+                }
+            };
+            kp.count(effect, term.as_deref(), &r.key_text, at);
+        }
+        // Batch mode removes per the bundle's own terms when it names none (multi-term).
+        let bundle_has_kind = bundle.kinds.contains_key(kind);
+        for (k, e) in &state.rows {
+            if !e.live || seen.contains(k) {
+                continue;
+            }
+            let removed = (bundle_has_kind || !scope.batch_terms.is_empty())
+                && scope.removes(kind, e.term.as_deref())
+                && deletes(kind, &scope.drop_status(kind));
+            let effect = if removed { "delete" } else { "absent" };
+            let term = e.term.as_deref().filter(|_| termed(kind));
+            kp.count(effect, term, &e.key, None);
+        }
+        plan.kinds.insert(kind.to_string(), kp);
+    }
+    plan
+}
+
+/// The guard's limits (`[guard]`).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_delete_percent: f64,
+    pub max_update_percent: f64,
+    pub max_delete_rows: Option<u64>,
+}
+
+impl Plan {
+    /// The reasons to hold the run (contract, "Guard arithmetic"): per kind, and per term for
+    /// courses, sections and enrollments, a percent of the baseline's rows strictly greater
+    /// than its limit, or more deletes than `max_delete_rows`; a scope whose baseline is 0 is
+    /// judged by `max_delete_rows` alone.
+    pub fn guard(&self, limits: &Limits) -> Vec<String> {
+        let mut reasons = Vec::new();
+        let mut judge = |what: String, c: &Counts, base: u64| {
+            if let Some(max) = limits.max_delete_rows
+                && c.delete > max
+            {
+                reasons.push(format!("{what} delete {} rows > {max}", c.delete));
+            }
+            if base == 0 {
+                return;
+            }
+            let pct = |n: u64| n as f64 * 100.0 / base as f64;
+            if pct(c.delete) > limits.max_delete_percent {
+                reasons.push(format!(
+                    "{what} delete {:.0} % > {} %",
+                    pct(c.delete),
+                    limits.max_delete_percent
+                ));
+            }
+            if pct(c.update) > limits.max_update_percent {
+                reasons.push(format!(
+                    "{what} update {:.0} % > {} %",
+                    pct(c.update),
+                    limits.max_update_percent
+                ));
+            }
+        };
+        for (kind, kp) in &self.kinds {
+            judge(kind.clone(), &kp.counts, kp.baseline_live);
+            for (t, c) in &kp.terms {
+                let base = kp.baseline_live_terms.get(t).copied().unwrap_or(0);
+                judge(format!("{kind} in term {t}"), c, base);
+            }
+        }
+        reasons
+    }
+
+    /// The contract's `plan --json` document.
+    pub fn to_json(&self, baseline: Value, reasons: &[String]) -> Value {
+        let kinds: serde_json::Map<String, Value> = self
+            .kinds
+            .iter()
+            .map(|(k, kp)| {
+                let mut o = kp.counts.to_json();
+                let terms: serde_json::Map<String, Value> = kp
+                    .terms
+                    .iter()
+                    .map(|(t, c)| (t.clone(), c.to_json()))
+                    .collect();
+                o["terms"] = Value::Object(terms);
+                (k.clone(), o)
+            })
+            .collect();
+        json!({
+            "against": "last",
+            "baseline": baseline,
+            "kinds": kinds,
+            "guard": {"tripped": !reasons.is_empty(), "reasons": reasons},
+        })
+    }
+}
+
+/// `plan --json` when there is no baseline yet: every count null.
+pub fn no_baseline_json(bundle: &BundleRows) -> Value {
+    let null = json!({"create": null, "update": null, "delete": null, "unchanged": null, "absent": null, "terms": {}});
+    let kinds: serde_json::Map<String, Value> = bundle
+        .kinds
+        .keys()
+        .map(|k| (k.to_string(), null.clone()))
+        .collect();
+    json!({
+        "against": "last",
+        "baseline": null,
+        "kinds": kinds,
+        "guard": {"tripped": false, "reasons": ["no baseline"]},
+    })
+}
+
+/// After an import is created: keep the rows it sent as a pending baseline, named by its id,
+/// so that whichever command sees it end can fold them in (see [`on_end`]). A failure here
+/// never fails the submit: it is logged, and the next plan has an older baseline.
+pub fn record_pending(
+    state_dir: &std::path::Path,
+    base_url: &str,
+    account: &str,
+    opts: &crate::settings::ImportOptions,
+    bundle: &std::path::Path,
+    import_id: u64,
+) {
+    let r = (|| -> crate::exit::Result<()> {
+        let rows = rows::read_bundle(bundle)?;
+        let meta = baseline::Meta {
+            base_url: base_url.to_string(),
+            account: account.to_string(),
+            data_set: opts.diffing_data_set_identifier.clone(),
+            imports: vec![],
+            updated_at: String::new(),
+        };
+        let pending = baseline::Pending::new(meta, scope_of(opts, &rows), &rows);
+        baseline::save(&baseline::pending_path(state_dir, import_id), &pending)
+    })();
+    if let Err(f) = r {
+        tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: {f}");
+    }
+}
+
+/// An import was seen at its end: fold its pending rows into the baseline when it ended
+/// `imported` or `imported_with_messages`, and drop them otherwise. Quiet when there is
+/// nothing pending (an import this host did not send); never fails the command.
+pub fn on_end(imp: &crate::canvas::Import) {
+    use crate::canvas::State;
+    if !imp.state.is_terminal() {
+        return;
+    }
+    let Ok(Some(dir)) = crate::paths::existing_state_dir() else {
+        return;
+    };
+    let pending_path = baseline::pending_path(&dir, imp.id);
+    let r = (|| -> crate::exit::Result<bool> {
+        let Some(p) = baseline::load::<baseline::Pending>(&pending_path)? else {
+            return Ok(false);
+        };
+        if matches!(imp.state, State::Imported | State::ImportedWithMessages) {
+            let path = baseline::baseline_path(
+                &dir,
+                &p.meta.base_url,
+                &p.meta.account,
+                p.meta.data_set.as_deref(),
+            );
+            let mut base: Baseline = baseline::load(&path)?.unwrap_or_else(|| Baseline {
+                meta: p.meta.clone(),
+                ..Default::default()
+            });
+            base.apply(&p.rows(), &p.scope, imp.id);
+            baseline::save(&path, &base)?;
+            tracing::info!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline now includes it", imp.id);
+        }
+        Ok(true)
+    })();
+    match r {
+        Ok(true) => {
+            let _ = std::fs::remove_file(&pending_path);
+        }
+        Ok(false) => {}
+        Err(f) => {
+            tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline was not updated: {f}", imp.id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::baseline::{Baseline, Meta, Scope};
+    use super::rows::read_bundle;
+    use super::*;
+
+    fn bundle(files: &[(&str, &str)]) -> (tempfile::TempDir, BundleRows) {
+        let d = tempfile::tempdir().unwrap();
+        for (n, t) in files {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+        let rows = read_bundle(d.path()).unwrap();
+        (d, rows)
+    }
+
+    const TERMS: &str = "term_id,name,status\nT1,Fall,active\nT2,Spring,active\n";
+    const COURSES: &str = "course_id,short_name,long_name,status,term_id\nc1,C1,Course 1,active,T1\nc2,C2,Course 2,active,T1\nc3,C3,Course 3,active,T2\n";
+    const USERS: &str =
+        "user_id,login_id,first_name,last_name,status\nu1,a,A,One,active\nu2,b,B,Two,active\n";
+    const ENROLL: &str = "course_id,user_id,role,status\nc1,u1,student,active\nc1,u2,student,active\nc2,u1,student,active\nc3,u2,student,active\n";
+
+    fn base_from(files: &[(&str, &str)], scope: &Scope) -> Baseline {
+        let (_d, rows) = bundle(files);
+        let mut b = Baseline {
+            meta: Meta::default(),
+            ..Default::default()
+        };
+        b.apply(&rows, scope, 1);
+        b
+    }
+
+    #[test]
+    fn plain_import_counts_creates_updates_and_status_deletes() {
+        let base = base_from(
+            &[
+                ("terms.csv", TERMS),
+                ("courses.csv", COURSES),
+                ("users.csv", USERS),
+                ("enrollments.csv", ENROLL),
+            ],
+            &Scope::default(),
+        );
+        let (_d, next) = bundle(&[
+            (
+                "users.csv",
+                "user_id,login_id,first_name,last_name,status\nu1,a,A,Renamed,active\nu2,b,B,Two,deleted\nu3,c,C,Three,active\n",
+            ),
+            // No last_name column: not a change.
+            (
+                "enrollments.csv",
+                "course_id,user_id,role,status\nc1,u1,student,active\nc1,u2,student,deleted\n",
+            ),
+        ]);
+        let plan = compute(&next, &base, &Scope::default());
+        let u = &plan.kinds["user"].counts;
+        assert_eq!(
+            (u.create, u.update, u.delete, u.unchanged, u.absent),
+            (1, 1, 1, 0, 0)
+        );
+        let e = &plan.kinds["enrollment"];
+        assert_eq!(
+            (e.counts.delete, e.counts.unchanged, e.counts.absent),
+            (1, 1, 2)
+        );
+        assert_eq!(e.terms["T1"].delete, 1);
+        // Courses absent from the bundle stay: absent, not delete.
+        assert_eq!(plan.kinds["course"].counts.absent, 3);
+        assert!(
+            plan.guard(&Limits {
+                max_delete_percent: 10.0,
+                max_update_percent: 75.0,
+                max_delete_rows: None
+            })
+            .iter()
+            .any(|r| r.starts_with("enrollment delete 25 %"))
+        );
+    }
+
+    #[test]
+    fn batch_mode_removes_only_the_terms_sis_objects_the_bundle_lacks() {
+        let scope = Scope {
+            batch_terms: vec!["T1".into()],
+            ..Default::default()
+        };
+        let base = base_from(
+            &[
+                ("terms.csv", TERMS),
+                ("courses.csv", COURSES),
+                ("users.csv", USERS),
+                ("enrollments.csv", ENROLL),
+            ],
+            &Scope::default(),
+        );
+        let (_d, next) = bundle(&[
+            (
+                "courses.csv",
+                "course_id,short_name,long_name,status,term_id\nc1,C1,Course 1,active,T1\n",
+            ),
+            (
+                "enrollments.csv",
+                "course_id,user_id,role,status\nc1,u1,student,active\n",
+            ),
+        ]);
+        let plan = compute(&next, &base, &scope);
+        let c = &plan.kinds["course"];
+        assert_eq!(
+            (c.counts.unchanged, c.counts.delete, c.counts.absent),
+            (1, 1, 1)
+        );
+        assert_eq!(c.terms["T1"].delete, 1);
+        assert_eq!(c.terms["T2"].absent, 1);
+        let e = &plan.kinds["enrollment"];
+        // c1/u2 and c2/u1 are in T1 and go; c3/u2 is in T2 and stays.
+        assert_eq!((e.counts.delete, e.counts.absent), (2, 1));
+        // Users are never batch-removed.
+        assert_eq!(plan.kinds["user"].counts.absent, 2);
+        // A drop status that only concludes still counts as delete; skip_deletes removes none.
+        let skip = Scope {
+            skip_deletes: true,
+            ..scope.clone()
+        };
+        assert_eq!(
+            compute(&next, &base, &skip).kinds["enrollment"]
+                .counts
+                .delete,
+            0
+        );
+        // After the import, the baseline has them gone.
+        let mut after = base.clone();
+        after.apply(&next, &scope, 2);
+        assert_eq!(
+            after.kinds["enrollment"]
+                .rows
+                .values()
+                .filter(|e| e.live)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn diffing_drops_what_the_previous_set_had() {
+        let scope = Scope {
+            diffing: Some("nightly".into()),
+            diffing_drop: Some("inactive".into()),
+            ..Default::default()
+        };
+        let base = base_from(&[("users.csv", USERS), ("enrollments.csv", ENROLL)], &scope);
+        let (_d, next) = bundle(&[
+            ("users.csv", USERS),
+            (
+                "enrollments.csv",
+                "course_id,user_id,role,status\nc1,u1,student,active\n",
+            ),
+        ]);
+        let plan = compute(&next, &base, &scope);
+        assert_eq!(plan.kinds["enrollment"].counts.delete, 3);
+        assert_eq!(plan.kinds["user"].counts.unchanged, 2);
+    }
+}

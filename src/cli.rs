@@ -323,6 +323,17 @@ pub struct ErrorsArgs {
     /// With --attachment: replace an existing file (its mode is kept).
     #[arg(long, requires = "attachment")]
     pub force: bool,
+    /// Group the rows by message template (ids and numbers stripped): counts, an example,
+    /// and the cause and fix of the messages Canvas is known to send.
+    #[arg(long, conflicts_with_all = ["csv", "attachment"])]
+    pub group: bool,
+    /// Draft a fix for a person to review (never sent): `change-sis-id` writes a
+    /// change_sis_id.csv from the "already claimed" rows.
+    #[arg(long, value_name = "WHAT", value_parser = ["change-sis-id"], requires_all = ["id", "output"])]
+    pub fix: Option<String>,
+    /// Where --fix writes its draft (`-`: stdout).
+    #[arg(short = 'o', long, value_name = "FILE", requires = "fix")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

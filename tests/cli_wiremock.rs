@@ -178,3 +178,52 @@ fn an_interrupted_upload_says_so_once() {
         "logged once: {log}"
     );
 }
+
+/// `errors ID --fix change-sis-id -o FILE` drafts change_sis_id.csv from Canvas's "already
+/// claimed" rows (one per old/new pair), and writes nothing else; the simulator does not
+/// produce these rows, so wiremock answers with Canvas's wording (lib/sis/user_importer.rb).
+#[test]
+fn fix_change_sis_id_drafts_the_file_from_already_claimed_rows() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let claimed = |old: &str, new: &str| {
+        format!(
+            "An existing Canvas user with the SIS ID {old} has already claimed {new}'s user_id requested login information, skipping"
+        )
+    };
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/api/v1/accounts/self/sis_imports/9/errors"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "sis_import_errors": [
+                    {"sis_import_id": 9, "file": "users.csv", "row": 2, "message": claimed("OLD-1", "N1"), "failure": false},
+                    {"sis_import_id": 9, "file": "users.csv", "row": 3, "message": claimed("OLD-2", "N2"), "failure": false},
+                    {"sis_import_id": 9, "file": "users.csv", "row": 4, "message": claimed("OLD-1", "N1"), "failure": false},
+                    {"sis_import_id": 9, "file": "enrollments.csv", "row": 5, "message": "User N9 didn't exist for user enrollment", "failure": false}
+                ]
+            })))
+            .mount(&server),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let dest = home.path().join("change_sis_id.csv");
+    let out = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(["errors", "9", "--fix", "change-sis-id", "-o"])
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        "old_id,new_id,type\nOLD-1,N1,user\nOLD-2,N2,user\n"
+    );
+    assert!(
+        stderr(&out).contains("2 change(s) drafted"),
+        "{}",
+        stderr(&out)
+    );
+    // Only GETs: a draft is never sent.
+    let sent = rt.block_on(server.received_requests()).unwrap();
+    assert!(sent.iter().all(|r| r.method.as_str() == "GET"));
+}

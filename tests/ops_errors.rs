@@ -373,3 +373,39 @@ fn csv_and_json_together_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(e.sim.requests().is_empty());
 }
+
+/// `--group`: 230 generated warnings of one template read as one group, with its count, an
+/// example row, and Canvas's cause and fix.
+#[test]
+fn group_folds_rows_by_template_with_cause_and_fix() {
+    let (e, id, total) = with_230_rows();
+    let out = e
+        .cmd()
+        .args(["--json", "errors", &id.to_string(), "--group"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let groups = doc["groups"].as_array().unwrap();
+    let sum: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
+    assert_eq!(sum as usize, total, "{doc}");
+    assert!(groups.len() < 10, "230 rows fold into a few groups: {doc}");
+    let biggest = &groups[0];
+    assert!(biggest["count"].as_u64().unwrap() >= 230, "{doc}");
+    assert!(
+        !biggest["template"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| c.is_ascii_digit()),
+        "{doc}"
+    );
+    assert!(biggest["example"]["message"].is_string(), "{doc}");
+    let out = e
+        .cmd()
+        .args(["errors", &id.to_string(), "--group"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("e.g. "), "{text}");
+}

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod error;
 pub mod follow;
+pub mod messages;
 pub mod net;
 pub mod ops;
 pub mod paginate;

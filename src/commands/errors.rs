@@ -25,6 +25,12 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
         return attachment(&client, id, path, a.force, ctx).await;
     }
     let rows = client.import_errors(a.id, a.failed_only).await?;
+    if let (Some(_), Some(out)) = (&a.fix, &a.output) {
+        return draft_change_sis_id(&rows, out, ctx);
+    }
+    if a.group {
+        return grouped(&rows, ctx);
+    }
     if ctx.settings.json {
         ctx.print_json(&Value::Array(rows))?;
         return Ok(Exit::Ok);
@@ -283,6 +289,144 @@ fn exists(path: &Path) -> Failure {
         path.display()
     ))
     .hint("pass --force to replace it, or give another name")
+}
+
+/// One group of `--group`.
+struct Group {
+    template: String,
+    known: Option<&'static crate::canvas::messages::Known>,
+    count: u64,
+    failures: u64,
+    example: Value,
+}
+
+/// The rows by message template, the biggest group first.
+fn groups(rows: &[Value]) -> Vec<Group> {
+    let mut by: Vec<Group> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for r in rows {
+        let msg = field_str(r, "message").unwrap_or_default();
+        let (template, known) = crate::canvas::messages::template(&msg);
+        let failure = r.get("failure").and_then(Value::as_bool).unwrap_or(false);
+        let i = *index.entry(template.clone()).or_insert_with(|| {
+            by.push(Group {
+                template,
+                known,
+                count: 0,
+                failures: 0,
+                example: r.clone(),
+            });
+            by.len() - 1
+        });
+        by[i].count += 1;
+        by[i].failures += u64::from(failure);
+    }
+    by.sort_by(|a, b| b.count.cmp(&a.count).then(a.template.cmp(&b.template)));
+    by
+}
+
+fn grouped(rows: &[Value], ctx: &Ctx) -> Result<Exit> {
+    let gs = groups(rows);
+    if ctx.settings.json {
+        let doc: Vec<Value> = gs
+            .iter()
+            .map(|g| {
+                serde_json::json!({
+                    "template": g.template,
+                    "count": g.count,
+                    "failures": g.failures,
+                    "example": {
+                        "file": g.example.get("file"),
+                        "row": g.example.get("row"),
+                        "message": g.example.get("message"),
+                    },
+                    "cause": g.known.map(|k| k.cause),
+                    "fix": g.known.map(|k| k.fix),
+                })
+            })
+            .collect();
+        ctx.print_json(&serde_json::json!({ "groups": doc }))?;
+        return Ok(Exit::Ok);
+    }
+    if gs.is_empty() {
+        crate::output::note(&ctx.term, "no errors or warnings");
+        return Ok(Exit::Ok);
+    }
+    let mut out = String::new();
+    for g in &gs {
+        let what = if g.failures == g.count {
+            "error"
+        } else if g.failures == 0 {
+            "warning"
+        } else {
+            "mixed"
+        };
+        out.push_str(&format!("{:>7}  {what:<7}  {}\n", g.count, g.template));
+        out.push_str(&format!("         e.g. {}\n", line(&g.example, false)));
+        if let Some(k) = g.known {
+            out.push_str(&format!(
+                "         cause: {}\n         fix: {}\n",
+                k.cause, k.fix
+            ));
+        }
+    }
+    crate::output::stdout(&out)?;
+    Ok(Exit::Ok)
+}
+
+/// `--fix change-sis-id`: a change_sis_id.csv that gives each user who holds a login under
+/// an old SIS id the id the bundle now uses, drafted from the "already claimed" rows for a
+/// person to review. It is never sent.
+fn draft_change_sis_id(rows: &[Value], out: &Path, ctx: &Ctx) -> Result<Exit> {
+    use crate::canvas::messages::{KNOWN, values};
+    let claimed = KNOWN
+        .iter()
+        .find(|k| {
+            k.template
+                .starts_with("An existing Canvas user with the SIS ID")
+        })
+        .expect("the template is in the table");
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        let msg = field_str(r, "message").unwrap_or_default();
+        if crate::canvas::messages::template(&msg)
+            .1
+            .is_some_and(|k| std::ptr::eq(k, claimed))
+        {
+            let v = values(claimed.template, &msg);
+            if let [old, new] = v[..] {
+                let pair = (old.to_string(), new.to_string());
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+        }
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| {
+        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
+    };
+    w.write_record(["old_id", "new_id", "type"]).map_err(bad)?;
+    for (old, new) in &pairs {
+        w.write_record([old.as_str(), new.as_str(), "user"])
+            .map_err(bad)?;
+    }
+    let bytes = w.into_inner().map_err(|e| {
+        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
+    })?;
+    if out == Path::new("-") {
+        crate::output::stdout_bytes(&bytes)?;
+    } else {
+        std::fs::write(out, &bytes).map_err(|e| Failure::output(&out.display().to_string(), &e))?;
+    }
+    crate::output::note(
+        &ctx.term,
+        &format!(
+            "{} change(s) drafted from the \"already claimed\" rows; review them (each gives an existing user the SIS id the bundle uses) before you import the file",
+            pairs.len()
+        ),
+    );
+    Ok(Exit::Ok)
 }
 
 #[cfg(test)]

@@ -160,6 +160,11 @@ pub enum Command {
     Man,
     /// Run the bundled Canvas simulator on loopback and validate → submit → watch a sample bundle.
     Demo,
+    /// The runs this host made, newest first (from the run archive).
+    History(HistoryArgs),
+    /// A check for Nagios, Icinga or any monitor: exit 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN, and one status line with perfdata.
+    Health(HealthArgs),
     /// What this bundle would change in Canvas, per kind and term, against the last bundle
     /// Canvas imported (no network); validates first.
     Plan(PlanArgs),
@@ -172,6 +177,8 @@ impl Command {
         match self {
             Command::Validate(_)
             | Command::Plan(_)
+            | Command::History(_)
+            | Command::Health(_)
             | Command::Config(ConfigCmd::Show)
             | Command::Completions(_)
             | Command::Man => false,
@@ -209,6 +216,23 @@ pub struct SubmitArgs {
     /// Validate and print the exact request that would be sent; send nothing.
     #[arg(long, help_heading = table::SUBMIT)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// At most this many runs.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// CRITICAL when no import ended well within this long.
+    #[arg(long, value_name = "DURATION", default_value = "26h", value_parser = |s: &str| crate::settings::table::parse_duration(s))]
+    pub max_age: std::time::Duration,
+    /// WARNING when the newest finished run has more warnings than this.
+    #[arg(long, value_name = "N")]
+    pub warn_warnings: Option<u64>,
 }
 
 /// `plan`: its import options come from the settings table, as for `submit`.

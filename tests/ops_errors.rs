@@ -37,8 +37,9 @@ fn with_230_rows() -> (Env, u64, usize) {
 #[test]
 fn all_rows_in_lines_json_and_csv() {
     let (e, id, total) = with_230_rows();
+    // The watch that ended it archived every row already (3 pages: errors.csv of the run).
     let before = e.api_requests("GET", "/errors").len();
-    assert_eq!(before, 0);
+    assert_eq!(before, 3);
 
     let out = e.cmd().args(["errors", &id.to_string()]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -52,7 +53,7 @@ fn all_rows_in_lines_json_and_csv() {
     );
     // 230+ rows at 100 a page: 3 pages, each from rel="next".
     let reqs = e.api_requests("GET", &format!("/sis_imports/{id}/errors"));
-    let queries: Vec<String> = reqs
+    let queries: Vec<String> = reqs[before..]
         .iter()
         .map(|r| r.query.clone().unwrap_or_default())
         .collect();

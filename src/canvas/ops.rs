@@ -223,3 +223,34 @@ impl Client {
         Ok(n)
     }
 }
+
+pub fn field_str(r: &Value, k: &str) -> Option<String> {
+    match r.get(k)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `sis_import_id,file,message,row` with the csv crate's quoting.
+pub fn errors_csv(rows: &[Value]) -> Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let bad = |e: csv::Error| {
+        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
+    };
+    w.write_record(["sis_import_id", "file", "message", "row"])
+        .map_err(bad)?;
+    for r in rows {
+        w.write_record([
+            field_str(r, "sis_import_id").unwrap_or_default(),
+            field_str(r, "file").unwrap_or_default(),
+            field_str(r, "message").unwrap_or_default(),
+            field_str(r, "row").unwrap_or_default(),
+        ])
+        .map_err(bad)?;
+    }
+    let bytes = w.into_inner().map_err(|e| {
+        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 use url::Url;
 
+use crate::canvas::ops::{errors_csv as to_csv, field_str};
 use crate::cli::ErrorsArgs;
 use crate::exit::{Exit, Failure, Result};
 
@@ -65,14 +66,6 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn field_str(r: &Value, k: &str) -> Option<String> {
-    match r.get(k)? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
 /// `file:row: message` (row left out when null, file `-` when null); account-wide lines
 /// start with `import N: `.
 pub fn line(r: &Value, with_import: bool) -> String {
@@ -92,29 +85,6 @@ pub fn line(r: &Value, with_import: bool) -> String {
         String::new()
     };
     format!("{prefix}{loc}: {msg}")
-}
-
-/// `sis_import_id,file,message,row` with the csv crate's quoting.
-pub fn to_csv(rows: &[Value]) -> Result<String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let bad = |e: csv::Error| {
-        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
-    };
-    w.write_record(["sis_import_id", "file", "message", "row"])
-        .map_err(bad)?;
-    for r in rows {
-        w.write_record([
-            field_str(r, "sis_import_id").unwrap_or_default(),
-            field_str(r, "file").unwrap_or_default(),
-            field_str(r, "message").unwrap_or_default(),
-            field_str(r, "row").unwrap_or_default(),
-        ])
-        .map_err(bad)?;
-    }
-    let bytes = w.into_inner().map_err(|e| {
-        Failure::new(Exit::IoErr, format!("cannot write CSV: {e}")).kind("output_failed")
-    })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// `--attachment PATH`: save the import's `errors_attachment` (Canvas's CSV of every row) to

@@ -5,6 +5,8 @@ pub mod config_cmd;
 pub mod demo;
 pub mod docs;
 pub mod errors;
+pub mod health;
+pub mod history;
 pub mod importing;
 pub mod list;
 pub mod plan;
@@ -38,6 +40,23 @@ impl Ctx {
         crate::canvas::Client::new(&net, &self.settings.connection)
     }
 
+    /// An import was seen (by `submit --watch`, `watch` or `status`): complete its run
+    /// record, and at its end fold its rows into the plan's baseline.
+    pub async fn saw_import(&self, client: &crate::canvas::Client, imp: &crate::canvas::Import) {
+        crate::plan::on_end(imp);
+        let (Some(archive), Ok(net)) = (&self.settings.archive, self.settings.network()) else {
+            return;
+        };
+        crate::record::Keeper {
+            archive,
+            metrics: self.settings.metrics_textfile.as_deref(),
+            base_url: net.base.as_str(),
+            account: &net.account,
+        }
+        .saw(client, imp)
+        .await;
+    }
+
     /// Print a JSON document on stdout (the `--json` result).
     pub fn print_json(&self, v: &serde_json::Value) -> Result<()> {
         crate::output::stdout_json(v)
@@ -63,6 +82,8 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::AbortAllPending(a) => abort::all_pending(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
         Command::Plan(a) => plan::run(a, ctx),
+        Command::History(a) => history::run(a, ctx),
+        Command::Health(a) => Ok(health::run(a, ctx)),
         Command::Errors(a) => errors::run(a, ctx).await,
     }
 }

@@ -12,7 +12,7 @@ use super::Ctx;
 pub async fn run(a: IdArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
     let imp = client.show(a.id).await?;
-    crate::plan::on_end(&imp);
+    ctx.saw_import(&client, &imp).await;
     if ctx.settings.json {
         ctx.print_json(&imp.raw)?;
         return Ok(Exit::Ok);

@@ -233,6 +233,35 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         &bundle.path,
         imp.id,
     );
+    if let Some(archive) = &ctx.settings.archive {
+        let run = crate::record::Run {
+            profile: ctx.settings.profile.clone(),
+            base_url: net.base.to_string(),
+            account: net.account.clone(),
+            import_id: Some(imp.id),
+            bundle: crate::record::Bundle {
+                path: crate::plan::rows::absolute(&bundle.given)
+                    .display()
+                    .to_string(),
+                bytes: bundle.len,
+                sha256: bundle.sha256.clone(),
+            },
+            options: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        match archive.start(run) {
+            Ok((folder, mut run)) => {
+                run.saw(&imp);
+                if let Err(f) = archive.save(&folder, &run) {
+                    warn!(target: "canvas_sis", "import {}: {f}", imp.id);
+                }
+            }
+            Err(f) => warn!(target: "canvas_sis", "import {}: no run record: {f}", imp.id),
+        }
+    }
     info!(
         target: "canvas_sis",
         import_id = imp.id,
@@ -265,7 +294,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let (exit, last) = follow_import(&client, imp.id, &poll, ctx.settings.progress).await?;
     if let Some(i) = &last {
-        crate::plan::on_end(i);
+        ctx.saw_import(&client, i).await;
     }
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),

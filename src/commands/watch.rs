@@ -28,7 +28,7 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
     let (exit, last) = follow_import(&client, id, &poll, ctx.settings.progress).await?;
     if let Some(i) = &last {
-        crate::plan::on_end(i);
+        ctx.saw_import(&client, i).await;
     }
     if ctx.settings.json
         && let Some(i) = last

@@ -203,6 +203,9 @@ pub struct Settings {
     pub poll: PollSettings,
     pub submit: SubmitSettings,
     pub guard: GuardSettings,
+    /// The run archive (`None`: `[archive] dir = ""`).
+    pub archive: Option<crate::record::Archive>,
+    pub metrics_textfile: Option<PathBuf>,
     /// For `config show`, in the table's order.
     pub shown: Vec<ShownSetting>,
     /// Non-fatal remarks about the configuration, printed once.
@@ -463,6 +466,15 @@ impl Settings {
             max_update_percent: r.count("guard.max_update_percent").expect("has a default") as f64,
             max_delete_rows: r.count("guard.max_delete_rows"),
         };
+        let archive = r
+            .path("archive.dir")
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|dir| crate::record::Archive {
+                dir,
+                keep_days: r.count("archive.keep_days").expect("has a default"),
+                max_bytes: r.count("archive.max_bytes").expect("has a default"),
+            });
+        let metrics_textfile = r.path("metrics.textfile");
         Ok(Settings {
             config_file,
             file: cfile,
@@ -478,6 +490,8 @@ impl Settings {
             poll,
             submit,
             guard,
+            archive,
+            metrics_textfile,
             shown,
             warnings,
         })
@@ -509,6 +523,8 @@ fn resolve_row(
     Ok(d.default.map(|text| Sourced {
         value: if d.key == "log.dir" {
             Value::Path(crate::paths::state_dir_path())
+        } else if d.key == "archive.dir" {
+            Value::Path(crate::paths::state_dir_path().join("runs"))
         } else {
             d.kind.parse(text).expect("the table's defaults parse")
         },

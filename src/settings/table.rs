@@ -55,6 +55,7 @@ pub const IMPORT: &str = "Import options";
 pub const SUBMIT: &str = "Submit safety";
 pub const WATCHING: &str = "Watching";
 pub const GUARD: &str = "Guard";
+pub const RECORD: &str = "Run record";
 
 /// One setting.
 #[derive(Clone, Copy, Debug)]
@@ -228,6 +229,13 @@ pub const TABLE: &[Def] = &[
     row("guard.max_update_percent", Kind::Count { min: 0 }, GUARD, "Hold the run when it updates more than this percent of a kind's rows")
         .default("75"),
     row("guard.max_delete_rows", Kind::Count { min: 0 }, GUARD, "Hold the run when it deletes more than this many rows of a kind (per term), whatever the percent"),
+    row("archive.dir", Kind::Path, RECORD, "One folder per run (run.json, errors.csv); \"\" keeps no archive")
+        .default(ARCHIVE_DIR_DEFAULT),
+    row("archive.keep_days", Kind::Count { min: 1 }, RECORD, "Remove finished runs older than this many days")
+        .default("90"),
+    row("archive.max_bytes", Kind::Size, RECORD, "Remove the oldest finished runs while the archive is larger than this")
+        .default("10GiB"),
+    row("metrics.textfile", Kind::Path, RECORD, "After each run, write Prometheus text here (for node_exporter's textfile collector)"),
     row("watch.interval", Kind::Duration, WATCHING, "Time between polls: a duration like 30s or 2m, or bare seconds")
         .flag("interval", POLLING, "DURATION")
         .default("60s"),
@@ -238,6 +246,8 @@ pub const TABLE: &[Def] = &[
 
 /// The shown default of the log dir (the real one depends on the environment).
 pub const STATE_DIR_DEFAULT: &str = "$XDG_STATE_HOME/canvas-sis";
+/// The shown default of the archive dir.
+pub const ARCHIVE_DIR_DEFAULT: &str = "$XDG_STATE_HOME/canvas-sis/runs";
 
 /// The row of `key`. Panics on a key that is not in the table: that is a bug in the caller.
 pub fn def(key: &str) -> &'static Def {
@@ -431,6 +441,7 @@ mod tests {
             }
             if let Some(v) = d.default
                 && d.key != "log.dir"
+                && d.key != "archive.dir"
             {
                 d.kind.parse(v).unwrap_or_else(|e| panic!("{}: {e}", d.key));
             }

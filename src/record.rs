@@ -1,0 +1,533 @@
+//! The run record Canvas throws away: one folder per run under `[archive] dir` (contract,
+//! "Guard, run record, notifications" and "A run"), read back by `history` and `health`, and
+//! the Prometheus textfile of `[metrics]`.
+//!
+//! A run is a submit that started an upload (or, later, one the guard held). Its folder holds
+//! `run.json`: the options, the bundle's path, size and sha256, the times, the import id,
+//! every state seen with its time, the final SisImport and the exit code; and `errors.csv`,
+//! every error and warning row, fetched when the import ends (Canvas drops them after 30
+//! days). Every file is written atomically (a new file, then rename), so an interrupted run
+//! leaves a readable folder; whichever command next sees the import end (`submit --watch`,
+//! `watch`, `status`) completes it. Retention is by `keep_days` and `max_bytes`, oldest first.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::canvas::Import;
+use crate::exit::{Failure, Result};
+
+/// One state an import was seen in, and when.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Seen {
+    pub state: String,
+    pub at: String,
+}
+
+/// `run.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Run {
+    pub run_id: String,
+    pub submitted_at: String,
+    pub profile: Option<String>,
+    pub base_url: String,
+    pub account: String,
+    pub import_id: Option<u64>,
+    pub bundle: Bundle,
+    /// The import options sent, as the query string's pairs.
+    pub options: Vec<(String, String)>,
+    pub states: Vec<Seen>,
+    pub ended_at: Option<String>,
+    pub state: Option<String>,
+    pub duration_s: Option<u64>,
+    pub rows: std::collections::BTreeMap<String, u64>,
+    pub warnings: u64,
+    pub errors: u64,
+    pub exit_code: Option<u8>,
+    pub held: bool,
+    /// The final SisImport, as Canvas sent it.
+    pub sis_import: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Bundle {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl Run {
+    /// Note the import as seen now; the end fills in state, counts, times and the SisImport.
+    pub fn saw(&mut self, imp: &Import) {
+        let state = imp.state_str().to_string();
+        if self.states.last().is_none_or(|s| s.state != state) {
+            self.states.push(Seen {
+                state: state.clone(),
+                at: jiff::Timestamp::now().to_string(),
+            });
+        }
+        if imp.state.is_terminal() {
+            self.state = Some(state);
+            self.ended_at = imp.ended_at.or(imp.updated_at).map(|t| t.to_string());
+            self.duration_s = imp.elapsed().map(|d| d.as_secs());
+            self.rows = imp
+                .kind_counts()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            let (w, e) = imp.warning_error_counts();
+            self.warnings = w;
+            self.errors = e;
+            self.exit_code = Some(imp.state.exit().code());
+            self.sis_import = Some(imp.raw.clone());
+        }
+    }
+
+    pub fn ended(&self) -> bool {
+        self.state.is_some() || self.exit_code.is_some()
+    }
+
+    /// Whether the run failed: the import failed or was aborted, or its upload failed.
+    pub fn failed(&self) -> bool {
+        match self.state.as_deref() {
+            Some(s) => matches!(s, "failed" | "failed_with_messages" | "aborted"),
+            None => self.exit_code.is_some_and(|c| c > 1) && self.import_id.is_none(),
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self.state.as_deref(),
+            Some("imported" | "imported_with_messages")
+        )
+    }
+
+    /// The `history --json` row (contract, "history --json").
+    pub fn history_json(&self) -> Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "submitted_at": self.submitted_at,
+            "profile": self.profile,
+            "account": self.account,
+            "import_id": self.import_id,
+            "state": self.state,
+            "held": self.held,
+            "duration_s": self.duration_s,
+            "rows": self.rows,
+            "warnings": self.warnings,
+            "errors": self.errors,
+            "exit_code": self.exit_code,
+        })
+    }
+}
+
+/// The archive: a dir of run folders.
+#[derive(Clone, Debug)]
+pub struct Archive {
+    pub dir: PathBuf,
+    pub keep_days: u64,
+    pub max_bytes: u64,
+}
+
+impl Archive {
+    /// A new run's folder and record, written at once.
+    pub fn start(&self, mut run: Run) -> Result<(PathBuf, Run)> {
+        crate::paths::ensure_private_dir(&self.dir).map_err(|e| self.cannot(&self.dir, &e))?;
+        let now = jiff::Timestamp::now();
+        run.run_id = format!("{}-{}", now.strftime("%Y%m%dT%H%M%SZ"), std::process::id());
+        run.submitted_at = now.to_string();
+        let folder = self.dir.join(&run.run_id);
+        crate::paths::ensure_private_dir(&folder).map_err(|e| self.cannot(&folder, &e))?;
+        self.save(&folder, &run)?;
+        Ok((folder, run))
+    }
+
+    pub fn save(&self, folder: &Path, run: &Run) -> Result<()> {
+        write_atomic(
+            &folder.join("run.json"),
+            &serde_json::to_vec_pretty(run).expect("a run serializes"),
+        )
+        .map_err(|e| self.cannot(folder, &e))
+    }
+
+    fn cannot(&self, p: &Path, e: &dyn std::fmt::Display) -> Failure {
+        Failure::config(format!("cannot write the run archive {}: {e}", p.display()))
+            .kind("state_dir")
+            .hint("set [archive] dir to a directory of your own, or dir = \"\" to keep no archive")
+    }
+
+    /// Every run, newest first (unreadable folders are skipped).
+    pub fn runs(&self) -> Vec<(PathBuf, Run)> {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return vec![];
+        };
+        let mut out: Vec<(PathBuf, Run)> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| {
+                let bytes = crate::paths::read_no_follow(&e.path().join("run.json")).ok()?;
+                Some((e.path(), serde_json::from_slice(&bytes).ok()?))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
+        out
+    }
+
+    /// The folder of the run that sent `import_id` to this Canvas and account.
+    pub fn find(&self, base_url: &str, account: &str, import_id: u64) -> Option<(PathBuf, Run)> {
+        self.runs().into_iter().find(|(_, r)| {
+            r.import_id == Some(import_id) && r.base_url == base_url && r.account == account
+        })
+    }
+
+    /// Remove the oldest finished runs past `keep_days`, then past `max_bytes`; held runs
+    /// stay until they are approved or discarded.
+    pub fn prune(&self) {
+        let runs = self.runs();
+        let cutoff =
+            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * self.keep_days as i64);
+        let mut total: u64 = runs.iter().map(|(p, _)| dir_size(p)).sum();
+        for (path, run) in runs.iter().rev() {
+            if run.held && !run.ended() {
+                continue;
+            }
+            let old = run
+                .submitted_at
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|t| t < cutoff);
+            if old || total > self.max_bytes {
+                let size = dir_size(path);
+                if std::fs::remove_dir_all(path).is_ok() {
+                    total = total.saturating_sub(size);
+                }
+            }
+        }
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Write `bytes` to `path` as a new file renamed over the old one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// The Prometheus text of the newest run of each (profile, account) (contract, `[metrics]`).
+pub fn metrics_text(runs: &[(PathBuf, Run)], held: u64) -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let mut newest: BTreeMap<(String, String), &Run> = BTreeMap::new();
+    let mut success: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (_, r) in runs {
+        let key = (
+            r.profile.clone().unwrap_or_else(|| "default".into()),
+            r.account.clone(),
+        );
+        newest.entry(key.clone()).or_insert(r);
+        if r.succeeded()
+            && let Some(t) = r
+                .ended_at
+                .as_deref()
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        {
+            let e = success.entry(key).or_insert(0);
+            *e = (*e).max(t.as_second());
+        }
+    }
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
+    let mut out = String::new();
+    let metric = |out: &mut String, name: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    };
+    metric(
+        &mut out,
+        "canvas_sis_last_run_timestamp_seconds",
+        "When the newest run was submitted.",
+    );
+    for ((p, a), r) in &newest {
+        if let Ok(t) = r.submitted_at.parse::<jiff::Timestamp>() {
+            let _ = writeln!(
+                out,
+                "canvas_sis_last_run_timestamp_seconds{{profile=\"{}\",account=\"{}\"}} {}",
+                esc(p),
+                esc(a),
+                t.as_second()
+            );
+        }
+    }
+    metric(
+        &mut out,
+        "canvas_sis_last_success_timestamp_seconds",
+        "When the newest import that ended imported or imported_with_messages ended.",
+    );
+    for ((p, a), t) in &success {
+        let _ = writeln!(
+            out,
+            "canvas_sis_last_success_timestamp_seconds{{profile=\"{}\",account=\"{}\"}} {t}",
+            esc(p),
+            esc(a)
+        );
+    }
+    metric(
+        &mut out,
+        "canvas_sis_last_run_duration_seconds",
+        "How long the newest run's import took.",
+    );
+    for ((p, a), r) in &newest {
+        if let Some(d) = r.duration_s {
+            let _ = writeln!(
+                out,
+                "canvas_sis_last_run_duration_seconds{{profile=\"{}\",account=\"{}\"}} {d}",
+                esc(p),
+                esc(a)
+            );
+        }
+    }
+    metric(
+        &mut out,
+        "canvas_sis_last_run_state",
+        "1 for the state the newest run ended in.",
+    );
+    for ((p, a), r) in &newest {
+        if let Some(s) = &r.state {
+            let _ = writeln!(
+                out,
+                "canvas_sis_last_run_state{{profile=\"{}\",account=\"{}\",state=\"{}\"}} 1",
+                esc(p),
+                esc(a),
+                esc(s)
+            );
+        }
+    }
+    metric(
+        &mut out,
+        "canvas_sis_last_run_rows",
+        "Rows of each kind in the newest run.",
+    );
+    for ((p, a), r) in &newest {
+        for (k, n) in &r.rows {
+            let _ = writeln!(
+                out,
+                "canvas_sis_last_run_rows{{profile=\"{}\",account=\"{}\",kind=\"{}\"}} {n}",
+                esc(p),
+                esc(a),
+                esc(k)
+            );
+        }
+    }
+    metric(
+        &mut out,
+        "canvas_sis_last_run_warnings",
+        "Warnings of the newest run.",
+    );
+    for ((p, a), r) in &newest {
+        let _ = writeln!(
+            out,
+            "canvas_sis_last_run_warnings{{profile=\"{}\",account=\"{}\"}} {}",
+            esc(p),
+            esc(a),
+            r.warnings
+        );
+    }
+    metric(
+        &mut out,
+        "canvas_sis_last_run_errors",
+        "Errors of the newest run.",
+    );
+    for ((p, a), r) in &newest {
+        let _ = writeln!(
+            out,
+            "canvas_sis_last_run_errors{{profile=\"{}\",account=\"{}\"}} {}",
+            esc(p),
+            esc(a),
+            r.errors
+        );
+    }
+    metric(
+        &mut out,
+        "canvas_sis_held_runs",
+        "Runs the guard holds for approval.",
+    );
+    for (p, a) in newest.keys() {
+        let _ = writeln!(
+            out,
+            "canvas_sis_held_runs{{profile=\"{}\",account=\"{}\"}} {held}",
+            esc(p),
+            esc(a)
+        );
+    }
+    out
+}
+
+/// Write the metrics textfile atomically, under a lock so that several profiles writing one
+/// file each keep their own series (every run reads the whole archive).
+pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
+    let lock_path = path.with_extension("lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    lock.lock()?;
+    let runs = archive.runs();
+    let held = runs.iter().filter(|(_, r)| r.held && !r.ended()).count() as u64;
+    let r = write_atomic(path, metrics_text(&runs, held).as_bytes());
+    drop(lock);
+    r
+}
+
+/// What a command knows when it sees an import: where to keep its record.
+pub struct Keeper<'a> {
+    pub archive: &'a Archive,
+    pub metrics: Option<&'a Path>,
+    pub base_url: &'a str,
+    pub account: &'a str,
+}
+
+impl Keeper<'_> {
+    /// An import this host sent was seen: note its state; at its end, complete the run
+    /// (the final SisImport, `errors.csv` with every row of every page, the exit code), then
+    /// retention and the metrics textfile. Quiet for imports this host did not send; a
+    /// failure is a log line and never changes the command's outcome.
+    pub async fn saw(&self, client: &crate::canvas::Client, imp: &Import) {
+        let Some((folder, mut run)) = self.archive.find(self.base_url, self.account, imp.id) else {
+            return;
+        };
+        if run.ended() {
+            return;
+        }
+        run.saw(imp);
+        if imp.state.is_terminal() {
+            let rows = if imp.warning_error_counts() == (0, 0) {
+                Ok(vec![])
+            } else {
+                // The errors are one more request: space it out as a poll would be when the
+                // rate-limit bucket runs low (§7.2).
+                let wait =
+                    crate::canvas::follow::pace(std::time::Duration::ZERO, client.rate_remaining());
+                tokio::time::sleep(wait).await;
+                client.import_errors(Some(imp.id), false).await
+            };
+            match rows {
+                Ok(rows) => {
+                    let csv = crate::canvas::ops::errors_csv(&rows).unwrap_or_default();
+                    if let Err(e) = write_atomic(&folder.join("errors.csv"), csv.as_bytes()) {
+                        tracing::warn!(target: "canvas_sis", "import {}: cannot keep errors.csv in {}: {e}", imp.id, folder.display());
+                    }
+                }
+                Err(f) => {
+                    tracing::warn!(target: "canvas_sis", "import {}: its errors were not archived: {f}", imp.id);
+                }
+            }
+        }
+        if let Err(f) = self.archive.save(&folder, &run) {
+            tracing::warn!(target: "canvas_sis", "import {}: {f}", imp.id);
+            return;
+        }
+        if run.ended() {
+            self.archive.prune();
+            if let Some(m) = self.metrics
+                && let Err(e) = write_metrics(m, self.archive)
+            {
+                tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str, state: &str, warnings: u64) -> Run {
+        Run {
+            run_id: id.into(),
+            submitted_at: "2026-12-01T02:30:00Z".into(),
+            account: "self".into(),
+            base_url: "https://x/".into(),
+            import_id: Some(141),
+            state: Some(state.into()),
+            ended_at: Some("2026-12-01T02:40:00Z".into()),
+            duration_s: Some(600),
+            warnings,
+            rows: [("users".to_string(), 3)].into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn metrics_name_and_label_every_series() {
+        let runs = vec![
+            (PathBuf::new(), run("b", "imported_with_messages", 12)),
+            (PathBuf::new(), run("a", "failed", 0)),
+        ];
+        let m = metrics_text(&runs, 0);
+        assert!(m.contains("canvas_sis_last_run_state{profile=\"default\",account=\"self\",state=\"imported_with_messages\"} 1"), "{m}");
+        assert!(
+            m.contains("canvas_sis_last_run_warnings{profile=\"default\",account=\"self\"} 12"),
+            "{m}"
+        );
+        assert!(m.contains("canvas_sis_last_success_timestamp_seconds{profile=\"default\",account=\"self\"} 1796092800"), "{m}");
+        assert!(
+            m.contains(
+                "canvas_sis_last_run_rows{profile=\"default\",account=\"self\",kind=\"users\"} 3"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("# TYPE canvas_sis_held_runs gauge"), "{m}");
+    }
+
+    #[test]
+    fn archive_round_trip_and_retention() {
+        let t = tempfile::tempdir().unwrap();
+        let a = Archive {
+            dir: t.path().join("runs"),
+            keep_days: 90,
+            max_bytes: 10 << 30,
+        };
+        let (folder, mut r) = a
+            .start(Run {
+                import_id: Some(7),
+                base_url: "u".into(),
+                account: "self".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        r.state = Some("imported".into());
+        a.save(&folder, &r).unwrap();
+        assert_eq!(
+            a.find("u", "self", 7).unwrap().1.state.as_deref(),
+            Some("imported")
+        );
+        // Older than keep_days: pruned.
+        let mut old = r.clone();
+        old.run_id = "20200101T000000Z-1".into();
+        old.submitted_at = "2020-01-01T00:00:00Z".into();
+        let of = a.dir.join(&old.run_id);
+        std::fs::create_dir(&of).unwrap();
+        a.save(&of, &old).unwrap();
+        assert_eq!(a.runs().len(), 2);
+        a.prune();
+        assert_eq!(a.runs().len(), 1);
+    }
+}

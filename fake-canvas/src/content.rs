@@ -46,6 +46,21 @@ pub struct ScanResult {
     pub counts: BTreeMap<&'static str, u64>,
     /// Messages in file order.
     pub messages: Vec<Message>,
+    /// The CSV files that were read whole and recognised, in sorted path order: what the
+    /// import goes on to apply (a file with a file-level error is skipped whole).
+    pub files: Vec<ScannedFile>,
+}
+
+/// One recognised CSV of an upload.
+#[derive(Clone, Debug)]
+pub struct ScannedFile {
+    /// The zip entry's index; `None` for a single CSV upload.
+    pub entry: Option<usize>,
+    /// The path inside the zip, or the CSV's file name.
+    pub name: String,
+    pub kind: &'static str,
+    /// Data rows (blank lines not counted).
+    pub rows: u64,
 }
 
 /// §6.3: the kinds in first-match (and processing) order, with their `data.counts` key.
@@ -153,7 +168,7 @@ pub fn scan_path(path: &Path, ext: &str, name: &str, error_report: u64) -> ScanR
     let mut kinds_seen: HashSet<&'static str> = HashSet::new();
     match ext.to_ascii_lowercase().as_str() {
         "csv" => match std::fs::File::open(path) {
-            Ok(f) => scan_csv(f, name, &mut result, &mut kinds_seen),
+            Ok(f) => scan_csv(f, name, None, &mut result, &mut kinds_seen),
             Err(_) => result.messages.push(internal_error(error_report)),
         },
         "zip" => scan_zip(path, &mut result, &mut kinds_seen, error_report),
@@ -226,7 +241,7 @@ fn scan_zip(
             continue;
         }
         match archive.by_index(i) {
-            Ok(entry) => scan_csv(entry, &name, result, kinds_seen),
+            Ok(entry) => scan_csv(entry, &name, Some(i), result, kinds_seen),
             Err(_) => {
                 result.messages.push(internal_error(error_report));
                 return;
@@ -466,7 +481,7 @@ impl FileScan<'_> {
     }
 }
 
-enum RowOutcome {
+pub(crate) enum RowOutcome {
     Ok,
     /// Skipped without any message.
     Silent,
@@ -476,12 +491,12 @@ enum RowOutcome {
     OkWithWarning(String),
 }
 
-fn prefix_ci(v: &str, options: &[&str]) -> bool {
+pub(crate) fn prefix_ci(v: &str, options: &[&str]) -> bool {
     let l = v.to_ascii_lowercase();
     options.iter().any(|o| l.starts_with(o))
 }
 
-fn exact_ci(v: &str, options: &[&str]) -> bool {
+pub(crate) fn exact_ci(v: &str, options: &[&str]) -> bool {
     let l = v.trim().to_ascii_lowercase();
     options.iter().any(|o| l == *o)
 }
@@ -514,13 +529,13 @@ fn bad_dates(r: &Row) -> bool {
 }
 
 /// One data row, looked up by (lower-cased) column name; empty cells are None (§6.1).
-struct Row<'a> {
-    columns: &'a HashMap<String, usize>,
-    vals: &'a [String],
+pub(crate) struct Row<'a> {
+    pub(crate) columns: &'a HashMap<String, usize>,
+    pub(crate) vals: &'a [String],
 }
 
 impl<'a> Row<'a> {
-    fn get(&self, c: &str) -> Option<&'a str> {
+    pub(crate) fn get(&self, c: &str) -> Option<&'a str> {
         self.columns
             .get(c)
             .and_then(|&i| self.vals.get(i))
@@ -530,7 +545,7 @@ impl<'a> Row<'a> {
 }
 
 /// §6.4: the light per-kind checks, with Canvas's texts.
-fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome {
+pub(crate) fn check_row(kind: &str, r: &Row, seen_accounts: &HashSet<String>) -> RowOutcome {
     use RowOutcome::*;
     let get = |c: &str| r.get(c);
     let vals = r.vals;
@@ -836,6 +851,7 @@ impl Utf8Check {
 fn scan_csv(
     mut reader: impl Read,
     name: &str,
+    entry: Option<usize>,
     result: &mut ScanResult,
     kinds_seen: &mut HashSet<&'static str>,
 ) {
@@ -920,7 +936,81 @@ fn scan_csv(
     };
     kinds_seen.insert(kind);
     *result.counts.entry(kind).or_insert(0) += fs.ok_rows;
+    result.files.push(ScannedFile {
+        entry,
+        name: name.to_string(),
+        kind,
+        rows: fs.row.saturating_sub(1),
+    });
     result.messages.extend(fs.messages);
+}
+
+/// Stream the records of one recognised file of a stored upload (header first), each field
+/// decoded as it was scanned. The import reads its files again when it applies them, in
+/// Canvas's kind order (§6.3), so nothing but the current record is held in memory.
+pub(crate) fn read_records(
+    path: &Path,
+    ext: &str,
+    entry: Option<usize>,
+    cb: &mut dyn FnMut(&[String]),
+) -> std::io::Result<()> {
+    let feed_all = |reader: &mut dyn Read, cb: &mut dyn FnMut(&[String])| -> std::io::Result<()> {
+        let mut parser = Parser::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut first = true;
+        let mut emit = |rec: &[Vec<u8>]| {
+            let fields: Vec<String> = rec
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            cb(&fields);
+        };
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let mut chunk = &buf[..n];
+            if first {
+                first = false;
+                if chunk.starts_with(&[0xEF, 0xBB, 0xBF]) {
+                    chunk = &chunk[3..];
+                }
+            }
+            parser.feed(chunk, &mut emit);
+        }
+        parser.finish(&mut emit);
+        Ok(())
+    };
+    match (ext.to_ascii_lowercase().as_str(), entry) {
+        ("zip", Some(i)) => {
+            let file = std::fs::File::open(path)?;
+            let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+                .map_err(std::io::Error::other)?;
+            let mut e = archive.by_index(i).map_err(std::io::Error::other)?;
+            feed_all(&mut e, cb)
+        }
+        _ => {
+            let mut f = std::fs::File::open(path)?;
+            feed_all(&mut f, cb)
+        }
+    }
+}
+
+/// The uncompressed size of an upload: the sum of a zip's entries, else the file's size
+/// (`SisBatch#compute_file_size`, app/models/sis_batch.rb).
+pub(crate) fn uncompressed_size(path: &Path, ext: &str) -> u64 {
+    if ext.eq_ignore_ascii_case("zip")
+        && let Ok(f) = std::fs::File::open(path)
+        && let Ok(mut a) = zip::ZipArchive::new(std::io::BufReader::new(f))
+    {
+        return (0..a.len())
+            .filter_map(|i| a.by_index_raw(i).ok().map(|e| e.size()))
+            .sum();
+    }
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// The `data.counts` key for a kind.
@@ -939,7 +1029,7 @@ mod tests {
     fn scan_str(s: &str) -> ScanResult {
         let mut r = ScanResult::default();
         let mut seen = HashSet::new();
-        scan_csv(s.as_bytes(), "x.csv", &mut r, &mut seen);
+        scan_csv(s.as_bytes(), "x.csv", None, &mut r, &mut seen);
         r.supplied = KINDS
             .iter()
             .map(|(k, _)| *k)
@@ -1067,6 +1157,7 @@ mod tests {
         scan_csv(
             &b"user_id,login_id,status\nu\xe9,l,active\n"[..],
             "x.csv",
+            None,
             &mut rr,
             &mut HashSet::new(),
         );

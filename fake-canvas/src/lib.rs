@@ -10,14 +10,21 @@
 //! h.requests();         // Vec<RecordedRequest>, every request in arrival order
 //! h.imports();          // Vec<serde_json::Value>, SisImport JSON of every batch, creation order
 //! h.created_count();    // batches created by POST (seeded ones not counted)
+//! h.store();            // StoreSnapshot: per kind, key → status, term, sis_batch_id, …
+//! h.add_by_hand(kind, &[("course_id", "C1"), …]); // an object made in the UI (no SIS batch)
 //! ```
 //!
 //! Behaviour follows `docs/canvas-sis-api.md` (the Canvas behaviour reference); comments cite
 //! its sections as §N.
 
 pub mod content;
+mod process;
+mod report;
 mod server;
 mod state;
+mod store;
+
+pub use store::{Obj, StoreSnapshot};
 
 use std::fmt;
 use std::str::FromStr;
@@ -255,6 +262,24 @@ impl Handle {
     /// Batches created by POST (seeded ones not counted; stuck `initializing` ones counted).
     pub fn created_count(&self) -> usize {
         self.shared.inner.lock().unwrap().created_count
+    }
+    /// What this Canvas keeps now, per kind (see [`StoreSnapshot`] for the keys): each
+    /// object's Canvas id, SIS id, status (workflow state), term and the SIS batch that last
+    /// touched it. Imports change it when they finish importing (and in `cleanup_batch`).
+    pub fn store(&self) -> StoreSnapshot {
+        self.shared.inner.lock().unwrap().store.snapshot()
+    }
+    /// Make or change an object by hand, as an admin in the UI or through the REST API
+    /// would: `kind` is a `supplied_batches` name (`course`, `enrollment`, …) and `fields`
+    /// the CSV columns of that kind. The object gets no SIS batch, so batch mode leaves it
+    /// alone. Err: the warning Canvas's importer would give for such a row.
+    pub fn add_by_hand(&self, kind: &str, fields: &[(&str, &str)]) -> Result<(), String> {
+        self.shared
+            .inner
+            .lock()
+            .unwrap()
+            .store
+            .apply_by_hand(kind, fields)
     }
     /// Stop serving and wait for the server thread.
     pub fn shutdown(mut self) {

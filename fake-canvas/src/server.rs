@@ -23,7 +23,8 @@ use tokio::sync::{Notify, watch};
 use tower::Service;
 
 use crate::content::{self, ScanResult};
-use crate::state::{self, Shared, default_options};
+use crate::process::StoredUpload;
+use crate::state::{self, FileRef, Shared, default_options};
 use crate::{RecordedRequest, Scenario};
 
 /// Per-connection kill switch, handed to handlers as a request extension.
@@ -367,7 +368,7 @@ impl Params {
 /// §1.1: Canvas's value_to_boolean. The word lists match the whole string (no trimming:
 /// `" true"` is not `"true"`); anything else is Ruby's `to_i != 0`, which skips leading
 /// whitespace, so `" 2"` is true and `" yes"` false.
-fn value_to_boolean(v: &str) -> bool {
+pub(crate) fn value_to_boolean(v: &str) -> bool {
     let l = v.to_ascii_lowercase();
     match l.as_str() {
         "true" | "t" | "yes" | "y" | "on" | "1" => true,
@@ -492,13 +493,21 @@ fn account_json(id: u64) -> Value {
            "integration_id": null, "sis_import_id": null, "lti_guid": null})
 }
 
-/// §2.1: active terms of the root account.
-fn term(id: &str) -> Option<u64> {
-    match id.trim() {
-        "1" | "default" | "current" | "sis_term_id:default" => Some(1),
-        "5" | "sis_term_id:2026-FA" => Some(5),
-        _ => None,
+/// §2.1: an active term of the root account (`api_find` on
+/// `@account.enrollment_terms.active`, app/controllers/sis_imports_api_controller.rb): by
+/// Canvas id or `sis_term_id:`, terms made by imports included; `default`, `current` and
+/// `sis_term_id:default` name the default term.
+fn term(shared: &Shared, id: &str) -> Option<u64> {
+    let id = id.trim();
+    if matches!(id, "default" | "current" | "sis_term_id:default") {
+        return Some(crate::store::DEFAULT_TERM);
     }
+    let inner = shared.inner.lock().unwrap();
+    inner
+        .store
+        .find_term(id)
+        .filter(|t| t.state == "active")
+        .map(|t| t.id)
 }
 
 // ---------------------------------------------------------------- routing
@@ -518,6 +527,10 @@ enum Route {
     Restore,
     Errors,
     AccountErrors,
+    ReportCreate,
+    ReportIndex,
+    ReportShow,
+    AccountFile,
 }
 
 fn classify(method: &Method, segs: &[String]) -> Option<Route> {
@@ -558,6 +571,10 @@ fn classify(method: &Method, segs: &[String]) -> Option<Route> {
         ) => Route::Restore,
         ("GET", ["api", "v1", "accounts", _, "sis_imports", _, "errors"]) => Route::Errors,
         ("GET", ["api", "v1", "accounts", _, "sis_import_errors"]) => Route::AccountErrors,
+        ("POST", ["api", "v1", "accounts", _, "reports", _]) => Route::ReportCreate,
+        ("GET", ["api", "v1", "accounts", _, "reports", _]) => Route::ReportIndex,
+        ("GET", ["api", "v1", "accounts", _, "reports", _, _]) => Route::ReportShow,
+        ("GET", ["accounts", _, "files", _, "download"]) => Route::AccountFile,
         _ => return None,
     };
     Some(r)
@@ -663,6 +680,31 @@ async fn handle(
     let shared = &app.shared;
     match route {
         Route::UsersSelf | Route::Account | Route::Progress if !authed => unauthenticated(),
+        Route::ReportCreate | Route::ReportIndex | Route::ReportShow | Route::AccountFile
+            if !authed =>
+        {
+            unauthenticated()
+        }
+        Route::ReportCreate | Route::ReportIndex | Route::ReportShow => {
+            reports(app, parts, body, route, segs, q).await
+        }
+        Route::AccountFile => {
+            // `account_file_download_url` (a report's `file_url`): to the files host.
+            let id: u64 = segs[3].parse().unwrap_or(0);
+            let known = shared.inner.lock().unwrap().files.contains_key(&id);
+            if account(&segs[1]) != Some(1) || !known {
+                return not_found();
+            }
+            let loc = format!(
+                "{}/files/{id}/download?download_frd=1&verifier={}",
+                shared.files_url,
+                state::verifier(id)
+            );
+            let mut r = raw_resp(302, "text/html; charset=utf-8", "");
+            r.headers_mut()
+                .insert(header::LOCATION, HeaderValue::from_str(&loc).unwrap());
+            r
+        }
         Route::UsersSelf => json_resp(
             200,
             &json!({"id":1,"name":"Sandbox Admin","sortable_name":"Admin, Sandbox",
@@ -825,6 +867,80 @@ async fn sis(
         }
         Route::Errors | Route::AccountErrors => errors(app, parts, route, segs, q),
         _ => not_found(),
+    }
+}
+
+/// The provisioning report endpoints (app/controllers/account_reports_controller.rb):
+/// `create` answers the new Report (`created`, progress 0) and runs it; `show` polls one
+/// (each GET moves it a step, state.rs `poll_report`); `index` lists that report type's,
+/// newest first. Only `provisioning_csv`, on the root account, exists in this fake: any
+/// other report type is Canvas's 404 for a report it does not offer.
+async fn reports(
+    app: &App,
+    parts: &Parts,
+    body: &mut Option<Body>,
+    route: Route,
+    segs: &[String],
+    q: &Params,
+) -> Response {
+    let shared = &app.shared;
+    if account(&segs[3]) != Some(1) || segs[5] != "provisioning_csv" {
+        return not_found();
+    }
+    let api = origin(shared, parts);
+    match route {
+        Route::ReportCreate => {
+            // `params[:parameters]` from the query, a form, a JSON body or multipart fields.
+            let mut p = q.clone();
+            if let Some(b) = body.take() {
+                let (mt, _) = media_type(&parts.headers);
+                if mt == "multipart/form-data" {
+                    let _ = read_multipart(shared, parts, b, "", &mut p).await;
+                } else {
+                    let bytes = read_small(b, 1 << 20).await;
+                    merge_body_params(parts, &bytes, &mut p);
+                }
+            }
+            let mut params = serde_json::Map::new();
+            for (k, v) in &p.0 {
+                if let Some(name) = k
+                    .strip_prefix("parameters[")
+                    .and_then(|r| r.strip_suffix(']'))
+                {
+                    params.insert(name.to_string(), json!(v));
+                }
+            }
+            let mut inner = shared.inner.lock().unwrap();
+            let ri = inner.create_report(params);
+            json_resp(200, &inner.reports[ri].json(&api, &shared.files_url))
+        }
+        Route::ReportShow => {
+            let id: u64 = segs[6].parse().unwrap_or(0);
+            let mut inner = shared.inner.lock().unwrap();
+            let Some(ri) = inner.reports.iter().position(|r| r.id == id) else {
+                return not_found();
+            };
+            inner.poll_report(ri);
+            json_resp(200, &inner.reports[ri].json(&api, &shared.files_url))
+        }
+        _ => {
+            let (page, per) = paging(q);
+            let inner = shared.inner.lock().unwrap();
+            let all: Vec<Value> = inner
+                .reports
+                .iter()
+                .rev()
+                .map(|r| r.json(&api, &shared.files_url))
+                .collect();
+            let start = ((page - 1) * per) as usize;
+            let items: Vec<Value> = all.iter().skip(start).take(per as usize).cloned().collect();
+            let has_next = all.len() > start + per as usize;
+            let link = link_header(app, parts, q, page, per, has_next, None);
+            let mut r = json_resp(200, &Value::Array(items));
+            r.headers_mut()
+                .insert(header::LINK, HeaderValue::from_str(&link).unwrap());
+            r
+        }
     }
 }
 
@@ -1269,7 +1385,7 @@ async fn create(
     let mut term_id = None;
     if batch_mode {
         if let Some(t) = p.present("batch_mode_term_id") {
-            match term(t) {
+            match term(&shared, t) {
                 Some(id) => term_id = Some(id),
                 None => {
                     cleanup(&upload);
@@ -1340,7 +1456,15 @@ async fn create(
         .get("diffing_data_set_identifier")
         .and_then(Value::as_str)
         .is_some_and(|s| s.chars().count() > 128);
-    let idx = shared.inner.lock().unwrap().create_batch(o);
+    let idx = {
+        let mut inner = shared.inner.lock().unwrap();
+        let idx = inner.create_batch(o);
+        // Kept in the batch's options (not in its JSON) for the batch-mode cleanup.
+        inner.batches[idx].drop_status = p
+            .present("batch_mode_enrollment_drop_status")
+            .map(str::to_owned);
+        idx
+    };
     let post_save = if multi_present && p.present("change_threshold").is_none() {
         Some(json_resp(
             400,
@@ -1455,16 +1579,24 @@ async fn start_scan(shared: &Arc<Shared>, bid: u64, upload: Option<Upload>) {
                 name,
             }) => tokio::task::spawn_blocking(move || {
                 let r = content::scan_path(&path, &ext, &name, report);
-                let _ = std::fs::remove_file(&path);
-                r
+                // The file stays until the import is applied (state.rs, `process`).
+                (r, Some(StoredUpload { path, ext }))
             })
             .await
             .unwrap_or_default(),
-            _ => ScanResult::default(),
+            _ => (ScanResult::default(), None),
         };
         let mut inner = sh.inner.lock().unwrap();
-        if let Some(i) = inner.find(bid) {
-            inner.batches[i].scan = Some(res);
+        match inner.find(bid) {
+            Some(i) => {
+                inner.batches[i].scan = Some(res.0);
+                inner.batches[i].upload = res.1;
+            }
+            None => {
+                if let Some(u) = res.1 {
+                    let _ = std::fs::remove_file(&u.path);
+                }
+            }
         }
         drop(inner);
         let _ = tx.send(());
@@ -1553,7 +1685,7 @@ async fn files(app: &App, parts: &Parts, body: &mut Option<Body>) -> Response {
         ("GET", ["files", id, "download"]) => {
             let id: u64 = id.parse().unwrap_or(0);
             let inner = shared.inner.lock().unwrap();
-            let Some(bid) = inner.files.get(&id).copied() else {
+            let Some(file) = inner.files.get(&id).copied() else {
                 return not_found();
             };
             if q.get("verifier") != Some(state::verifier(id).as_str()) {
@@ -1562,6 +1694,32 @@ async fn files(app: &App, parts: &Parts, body: &mut Option<Body>) -> Response {
                     &json!({"status":"unauthorized","errors":[{"message":"user not authorized to perform that action"}]}),
                 );
             }
+            let bid = match file {
+                FileRef::Errors(bid) => bid,
+                FileRef::Report(rid) => {
+                    // A provisioning report's CSV or zip.
+                    let Some(f) = inner
+                        .reports
+                        .iter()
+                        .find(|r| r.id == rid)
+                        .and_then(|r| r.file.as_ref())
+                    else {
+                        return not_found();
+                    };
+                    let ctype = if f.content_type == "text/csv" {
+                        "text/csv; charset=utf-8"
+                    } else {
+                        f.content_type
+                    };
+                    let mut r = raw_resp(200, ctype, f.bytes.clone());
+                    r.headers_mut().insert(
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", f.filename))
+                            .unwrap(),
+                    );
+                    return r;
+                }
+            };
             let Some(i) = inner.find(bid) else {
                 return not_found();
             };

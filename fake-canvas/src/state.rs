@@ -9,6 +9,9 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use crate::content::{self, Message, ScanResult};
+use crate::process::{self, DiffOpts, Outcome, Source, StoredUpload};
+use crate::report::Report;
+use crate::store::{Ctx2, Store};
 use crate::{Config, RecordedRequest, Scenario};
 
 pub(crate) struct Shared {
@@ -103,6 +106,30 @@ pub struct Batch {
     /// A user aborted it while it waited in `created`: the worker still picks it up and
     /// sets its progress to 100 (§2.5; `SisBatch#process_without_send_later`).
     pub pickup_pending: bool,
+    /// The upload, kept until it is applied (longer for a diffing data set: a later import
+    /// diffs against it).
+    pub upload: Option<StoredUpload>,
+    /// `batch_mode_enrollment_drop_status`: kept in the batch's options, not in its JSON.
+    pub drop_status: Option<String>,
+    /// What applying the upload did (set when importing ends).
+    pub outcome: Option<Outcome>,
+    /// Diffing was applied (`generated_diff_id` is set).
+    pub generated_diff: bool,
+    /// `diffing_threshold_exceeded`.
+    pub threshold_exceeded: bool,
+    /// What batch-mode cleanup did, or why it aborted (set in `cleanup_batch`).
+    pub cleanup: Option<CleanupResult>,
+}
+
+/// The end of `remove_previous_imports` for one batch.
+#[derive(Clone, Debug, Default)]
+pub struct CleanupResult {
+    /// `batch_<kind>_deleted` counts, for the kinds cleaned.
+    pub counts: Vec<(&'static str, u64)>,
+    /// Canvas aborted the batch with this message.
+    pub abort: Option<String>,
+    /// The cleanup raised (the batch fails with this `data.error_message`).
+    pub error: Option<String>,
 }
 
 impl Batch {
@@ -122,9 +149,12 @@ impl Batch {
         // §3: diffing_threshold_exceeded only when a data set identifier is set. It is a
         // column with `default: false, null: false` (the sis_batches table in db/migrate),
         // and `SisBatch#as_json` (app/models/sis_batch.rb) emits it as it is: false from
-        // creation on. This fake never skips diffing, so it stays false.
+        // creation on, and true once a threshold stops diffing (`generate_diff`).
         if !self.options["diffing_data_set_identifier"].is_null() {
-            o.insert("diffing_threshold_exceeded".into(), json!(false));
+            o.insert(
+                "diffing_threshold_exceeded".into(),
+                json!(self.threshold_exceeded),
+            );
         }
         // §3 / §8.6: messages only at finish, only when non-empty, capped at 24 + summary.
         if is_terminal(&self.state) || self.state == "restoring" {
@@ -234,6 +264,15 @@ impl Progress {
     }
 }
 
+/// What a file id serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileRef {
+    /// A batch's `errors_attachment`.
+    Errors(u64),
+    /// A provisioning report's attachment (report id).
+    Report(u64),
+}
+
 pub struct PendingUpload {
     pub batch_id: u64,
     pub name: String,
@@ -248,8 +287,13 @@ pub struct Inner {
     pub errors: Vec<ErrorRow>,
     pub progresses: Vec<Progress>,
     pub uploads: HashMap<String, PendingUpload>,
-    /// file id → batch id
-    pub files: HashMap<u64, u64>,
+    /// Files this Canvas serves.
+    pub files: HashMap<u64, FileRef>,
+    /// The objects imports are applied to.
+    pub store: Store,
+    /// Provisioning reports (`AccountReport`), oldest first.
+    pub reports: Vec<Report>,
+    next_account_report: u64,
     pub created_count: usize,
     next_batch: u64,
     next_error: u64,
@@ -367,6 +411,9 @@ impl Inner {
             progresses: Vec::new(),
             uploads: HashMap::new(),
             files: HashMap::new(),
+            store: Store::new(),
+            reports: Vec::new(),
+            next_account_report: 1,
             created_count: 0,
             next_batch: 101,
             next_error: 1,
@@ -450,6 +497,12 @@ impl Inner {
                 errors_attachment: None,
                 attachment_due: false,
                 pickup_pending: false,
+                upload: None,
+                drop_status: None,
+                outcome: None,
+                generated_diff: false,
+                threshold_exceeded: false,
+                cleanup: None,
             };
             b.data
                 .insert("import_type".into(), json!("instructure_csv"));
@@ -471,7 +524,7 @@ impl Inner {
             self.record_messages(idx, messages);
             if !self.batches[idx].messages.is_empty() {
                 let fid = self.new_file_id();
-                self.files.insert(fid, id);
+                self.files.insert(fid, FileRef::Errors(id));
                 self.batches[idx].errors_attachment =
                     Some((fid, errors_csv(&self.batches[idx]).len()));
             }
@@ -497,6 +550,11 @@ impl Inner {
     pub fn new_progress_id(&mut self) -> u64 {
         let id = self.next_progress;
         self.next_progress += 1;
+        id
+    }
+    pub fn new_account_report_id(&mut self) -> u64 {
+        let id = self.next_account_report;
+        self.next_account_report += 1;
         id
     }
     pub fn new_report(&mut self) -> u64 {
@@ -527,6 +585,12 @@ impl Inner {
             errors_attachment: None,
             attachment_due: false,
             pickup_pending: false,
+            upload: None,
+            drop_status: None,
+            outcome: None,
+            generated_diff: false,
+            threshold_exceeded: false,
+            cleanup: None,
         });
         self.created_count += 1;
         self.batches.len() - 1
@@ -614,9 +678,10 @@ impl Inner {
     }
 
     /// §4 batch-mode cleanup, as `SisBatch#remove_previous_imports` (app/models/sis_batch.rb)
-    /// decides it: batch mode, and courses, sections or enrollments supplied; not when the
-    /// batch already failed. The `aborted` scenario is Canvas aborting the batch inside
-    /// that cleanup (`detect_changes`), so it always passes through it.
+    /// decides it: batch mode with a batch term (or `multi_term_batch_mode` true: sent as
+    /// false it leaves no term, and the method returns before cleaning), and courses,
+    /// sections or enrollments supplied. The `aborted` scenario is Canvas aborting the batch
+    /// inside that cleanup (`detect_changes`), so it always passes through it.
     fn runs_cleanup(&self, idx: usize) -> bool {
         let b = &self.batches[idx];
         match self.scenario {
@@ -624,6 +689,8 @@ impl Inner {
             Scenario::Failed => false,
             _ => {
                 b.options.get("batch_mode") == Some(&json!(true))
+                    && (!b.options["batch_mode_term_id"].is_null()
+                        || b.options.get("multi_term_batch_mode") == Some(&json!(true)))
                     && b.scan.as_ref().is_some_and(|s| {
                         s.supplied
                             .iter()
@@ -631,6 +698,183 @@ impl Inner {
                     })
             }
         }
+    }
+
+    /// The import a diffing batch diffs against (`SisBatch#generate_diff`,
+    /// app/models/sis_batch.rb): the newest successful batch of the same data set that was
+    /// itself diffed or remastered, else the oldest successful one of the set. None for a
+    /// remaster, which joins the set but is applied whole.
+    fn diff_base(&self, idx: usize) -> Option<usize> {
+        let b = &self.batches[idx];
+        if b.options.get("diffing_remaster") == Some(&json!(true)) {
+            return None;
+        }
+        let set = b.options.get("diffing_data_set_identifier")?.as_str()?;
+        let succeeded = |x: &&Batch| {
+            x.id != b.id
+                && matches!(x.state.as_str(), "imported" | "imported_with_messages")
+                && x.options
+                    .get("diffing_data_set_identifier")
+                    .and_then(Value::as_str)
+                    == Some(set)
+        };
+        let chained = self
+            .batches
+            .iter()
+            .filter(succeeded)
+            .filter(|x| x.generated_diff || x.options.get("diffing_remaster") == Some(&json!(true)))
+            .max_by_key(|x| (x.created_at, x.id));
+        let base = chained.or_else(|| {
+            self.batches
+                .iter()
+                .filter(succeeded)
+                .min_by_key(|x| (x.created_at, x.id))
+        })?;
+        self.find(base.id)
+    }
+
+    /// Apply the batch's upload to the store (`process_instructure_csv_zip`): diffed first
+    /// when it belongs to a data set.
+    fn process(&mut self, idx: usize) {
+        if self.scenario == Scenario::Failed {
+            // The import crashes before it applies anything.
+            return;
+        }
+        let base = self.diff_base(idx);
+        let b = &self.batches[idx];
+        let (Some(up), Some(scan)) = (b.upload.clone(), b.scan.as_ref()) else {
+            return;
+        };
+        let opt_str = |k: &str| b.options.get(k).and_then(Value::as_str);
+        let cx = Ctx2 {
+            batch: Some(b.id),
+            skip_deletes: b.options.get("skip_deletes") == Some(&json!(true)),
+            update_sis_id_if_login_claimed: b.options.get("update_sis_id_if_login_claimed")
+                == Some(&json!(true)),
+        };
+        let prev = base.and_then(|p| {
+            let pb = &self.batches[p];
+            Some((pb.id, pb.upload.clone()?, pb.scan.as_ref()?.files.clone()))
+        });
+        let diff = prev.as_ref().map(|(_, pu, pf)| DiffOpts {
+            prev: Source {
+                path: &pu.path,
+                ext: &pu.ext,
+                files: pf,
+            },
+            change_threshold: b.options.get("change_threshold").and_then(Value::as_i64),
+            diff_row_count_threshold: b
+                .options
+                .get("diff_row_count_threshold")
+                .and_then(Value::as_i64),
+            drop_status: opt_str("diffing_drop_status"),
+            user_remove_status: opt_str("diffing_user_remove_status"),
+        });
+        let keep = opt_str("diffing_data_set_identifier").is_some();
+        let files = scan.files.clone();
+        let outcome = process::run(
+            &mut self.store,
+            Source {
+                path: &up.path,
+                ext: &up.ext,
+                files: &files,
+            },
+            cx,
+            diff,
+        );
+        let b = &mut self.batches[idx];
+        if outcome.diffed
+            && let Some((pid, _, _)) = prev
+        {
+            b.generated_diff = true;
+            b.data
+                .insert("diffed_against_sis_batch_id".into(), json!(pid));
+        }
+        b.threshold_exceeded = outcome.threshold_exceeded;
+        b.outcome = Some(outcome);
+        if !keep {
+            let _ = std::fs::remove_file(&up.path);
+            b.upload = None;
+        }
+    }
+
+    /// The terms batch mode works in: the batch term, or (multi-term) every term this
+    /// batch's terms file stamped (`batch_mode_terms`).
+    fn batch_terms(&self, idx: usize) -> Vec<u64> {
+        let b = &self.batches[idx];
+        if b.options.get("multi_term_batch_mode") == Some(&json!(true)) {
+            self.store.terms_of_batch(b.id)
+        } else {
+            b.options["batch_mode_term_id"]
+                .as_u64()
+                .into_iter()
+                .collect()
+        }
+    }
+
+    /// `remove_previous_imports` from `detect_changes` on (app/models/sis_batch.rb): count
+    /// what would go in each scope, abort past `change_threshold` (courses, then sections,
+    /// then enrollments), else drop enrollments, sections and courses, in that order.
+    fn run_cleanup(&mut self, idx: usize) {
+        if self.scenario == Scenario::Aborted {
+            return;
+        }
+        let terms = self.batch_terms(idx);
+        let b = &self.batches[idx];
+        let bid = b.id;
+        let supplied: Vec<&str> = b
+            .scan
+            .as_ref()
+            .map(|s| s.supplied.clone())
+            .unwrap_or_default();
+        let drop = b.drop_status.clone();
+        let threshold = b.options.get("change_threshold").and_then(Value::as_i64);
+        let scopes = self
+            .store
+            .cleanup_scopes(bid, &terms, &supplied, drop.as_deref());
+        let mut result = CleanupResult::default();
+        if let Some(t) = threshold {
+            for (scope, word) in [
+                (&scopes.courses, "courses"),
+                (&scopes.sections, "sections"),
+                (&scopes.enrollments, "enrollments"),
+            ] {
+                if let Some((gone, all)) = scope {
+                    // `count.to_f / all_count * 100 > change_threshold`: 0/0 is NaN, never
+                    // greater.
+                    let pct = gone.len() as f64 / *all as f64 * 100.0;
+                    if pct > t as f64 {
+                        result.abort = Some(format!(
+                            "{} {word} would be deleted and exceeds the set threshold of {t}%",
+                            gone.len()
+                        ));
+                        self.batches[idx].cleanup = Some(result);
+                        return;
+                    }
+                }
+            }
+        }
+        let status = drop.unwrap_or_else(|| "deleted".into());
+        if let Some((gone, _)) = &scopes.enrollments {
+            if !matches!(status.as_str(), "deleted" | "completed" | "inactive") {
+                // `remove_non_batch_enrollments` raises NotImplementedError for any other
+                // status (deleted_last_completed passes the controller's check).
+                result.error = Some("NotImplementedError".into());
+                self.batches[idx].cleanup = Some(result);
+                return;
+            }
+            let n = self.store.drop_enrollments(gone, &status);
+            result.counts.push(("batch_enrollments_deleted", n as u64));
+        }
+        if let Some((gone, _)) = &scopes.sections {
+            let n = self.store.drop_sections(gone);
+            result.counts.push(("batch_sections_deleted", n as u64));
+        }
+        if let Some((gone, _)) = &scopes.courses {
+            let n = self.store.drop_courses(gone);
+            result.counts.push(("batch_courses_deleted", n as u64));
+        }
+        self.batches[idx].cleanup = Some(result);
     }
 
     fn advance(&mut self, idx: usize) {
@@ -676,7 +920,23 @@ impl Inner {
                 }
                 b.polls += 1;
                 if b.polls >= ptf {
-                    if self.runs_cleanup(idx) {
+                    self.process(idx);
+                    if self.runs_cleanup(idx)
+                        && self.batches[idx].options.get("multi_term_batch_mode")
+                            == Some(&json!(true))
+                        && self.scenario != Scenario::Aborted
+                        && self.batch_terms(idx).is_empty()
+                    {
+                        // `batch_mode_terms` aborts before the batch reaches cleanup_batch.
+                        self.batches[idx].cleanup = Some(CleanupResult {
+                            abort: Some(
+                                "Terms not found. Terms must be included with multi_term_batch_mode"
+                                    .into(),
+                            ),
+                            ..Default::default()
+                        });
+                        self.finish(idx);
+                    } else if self.runs_cleanup(idx) {
                         // §4: `remove_previous_imports` moves the batch to cleanup_batch;
                         // §3: progress starts again from 0 for the deletions.
                         let b = &mut self.batches[idx];
@@ -692,8 +952,8 @@ impl Inner {
                 }
             }
             "cleanup_batch" => {
-                // One poll in cleanup (this fake has nothing of earlier imports to delete),
-                // then the end.
+                // One poll in cleanup: what the batch did not mention goes, then the end.
+                self.run_cleanup(idx);
                 self.finish(idx);
             }
             // §3: the error file is written by a later job: one poll after the end.
@@ -701,7 +961,7 @@ impl Inner {
                 b.attachment_due = false;
                 let bid = b.id;
                 let fid = self.new_file_id();
-                self.files.insert(fid, bid);
+                self.files.insert(fid, FileRef::Errors(bid));
                 self.batches[idx].errors_attachment =
                     Some((fid, errors_csv(&self.batches[idx]).len()));
             }
@@ -716,8 +976,30 @@ impl Inner {
         let b = &mut self.batches[idx];
         let cleaned = b.state == "cleanup_batch";
         let scan = b.scan.clone().unwrap_or_default();
-        let mut messages = scan.messages.clone();
+        let outcome = b.outcome.take();
+        let cleanup = b.cleanup.take();
+        // Applied imports: the file-level messages of reading the upload come first (Canvas
+        // records them while preparing the files), then those of applying the rows.
+        let mut messages = match &outcome {
+            Some(o) => scan
+                .messages
+                .iter()
+                .filter(|m| m.row.is_none())
+                .cloned()
+                .chain(o.messages.iter().cloned())
+                .collect(),
+            None => scan.messages.clone(),
+        };
         let mut aborted = false;
+        let mut crashed = None;
+        if let Some(c) = &cleanup {
+            if let Some(m) = &c.abort {
+                // `abort_batch` + `batch_aborted` (app/models/sis_batch.rb): a warning.
+                messages.push(Message::warning(None, m.clone(), None));
+                aborted = true;
+            }
+            crashed = c.error.clone();
+        }
         match scenario {
             Scenario::Warnings => {
                 messages.push(Message::warning(
@@ -767,7 +1049,8 @@ impl Inner {
             ));
         }
         let mut counts = counts_zero();
-        for (kind, n) in &scan.counts {
+        let applied = outcome.as_ref().map(|o| &o.counts).unwrap_or(&scan.counts);
+        for (kind, n) in applied {
             counts.insert(content::count_key(kind).into(), json!(n));
         }
         let errors = messages.iter().filter(|m| m.failure).count();
@@ -776,14 +1059,8 @@ impl Inner {
         counts.insert("warning_count".into(), json!(warnings));
         if cleaned && !aborted {
             // §3.1: `batch_<kind>_deleted` for each kind the cleanup ran for.
-            for (kind, key) in [
-                ("course", "batch_courses_deleted"),
-                ("section", "batch_sections_deleted"),
-                ("enrollment", "batch_enrollments_deleted"),
-            ] {
-                if scan.supplied.contains(&kind) {
-                    counts.insert(key.into(), json!(0));
-                }
+            for (key, n) in cleanup.iter().flat_map(|c| c.counts.iter()) {
+                counts.insert((*key).into(), json!(n));
             }
         }
         let t = now();
@@ -792,7 +1069,13 @@ impl Inner {
             .insert("completed_importers".into(), json!(scan.supplied));
         b.data.insert("statistics".into(), statistics(&counts));
         b.data.insert("counts".into(), Value::Object(counts));
-        if aborted {
+        if let Some(e) = crashed {
+            // An exception in the end-of-batch work (`process_without_send_later`'s rescue):
+            // `failed`, with the error in `data`; neither progress nor ended_at change.
+            b.data.insert("error_message".into(), json!(e));
+            b.data.insert("stack_trace".into(), json!(format!("{e}\n")));
+            b.state = "failed".into();
+        } else if aborted {
             // §2.5 / §3: Canvas aborted it (`abort_batch` in `detect_changes`), then
             // `do_batch_end_work` (app/models/sis_batch.rb) still runs: the state stays
             // aborted, but progress becomes 100 and ended_at is set.
@@ -875,6 +1158,63 @@ impl Inner {
             partial,
         });
         self.progresses.len() - 1
+    }
+
+    /// A POST of a provisioning report (`AccountReportsController#create`): `created`, 0.
+    pub fn create_report(&mut self, parameters: Map<String, Value>) -> usize {
+        let id = self.new_account_report_id();
+        self.reports.push(Report::new(id, parameters, now()));
+        self.reports.len() - 1
+    }
+
+    /// One GET of a report moves it one step: created → running (0) → running (50) →
+    /// complete (100) with its file, built from the store at that moment; `error` (no file)
+    /// when no kind was asked for or the term does not exist (`AccountReports.finalize_report`,
+    /// gems/plugins/account_reports/lib/account_reports.rb).
+    pub fn poll_report(&mut self, ri: usize) {
+        let t = now();
+        let r = &mut self.reports[ri];
+        r.polls += 1;
+        match r.status {
+            "created" => {
+                r.status = "running";
+                r.started_at = Some(t);
+            }
+            "running" if r.polls < crate::report::POLLS_TO_COMPLETE => r.progress = 50,
+            "running" => {
+                let params = r.parameters.clone();
+                let rid = r.id;
+                let built = crate::report::choices(&self.store, &params).ok().map(|c| {
+                    let fid = self.next_file;
+                    let file = crate::report::build_file(&self.store, &c, rid, fid, t);
+                    (crate::report::extra_text(&c), file)
+                });
+                let r = &mut self.reports[ri];
+                r.progress = 100;
+                r.ended_at = Some(t);
+                match built {
+                    Some((text, Some((file, lines)))) => {
+                        r.parameters.insert("extra_text".into(), json!(text));
+                        r.current_line = Some(lines);
+                        r.status = "complete";
+                        let fid = file.id;
+                        r.file = Some(file);
+                        self.next_file += 1;
+                        self.files.insert(fid, FileRef::Report(rid));
+                    }
+                    _ => {
+                        r.status = "error";
+                        r.parameters.insert(
+                            "extra_text".into(),
+                            json!(
+                                "Failed, the report failed to generate a file. Please try again."
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// §2.7: one GET of a progress moves it one step: queued → running → completed.

@@ -127,3 +127,57 @@ fn a_bundle_with_errors_is_not_planned() {
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(doc["error"]["kind"], "validation_failed", "{doc}");
 }
+
+/// The proof: what `plan` predicts for a batch-mode night is what the simulator's store then
+/// does (fake-canvas applies imports as Canvas's importers and `SisBatch` do).
+#[test]
+fn the_plan_predicts_what_canvas_then_does() {
+    let w = World::new(Scenario::Ok);
+    let watch = |bundle: &std::path::Path, extra: &[&str]| {
+        let o = w
+            .cmd()
+            .arg("submit")
+            .arg(bundle)
+            .args(["--watch", "--interval", "0", "--max-polls", "20"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    };
+    watch(&sample_dir("bundle"), &[]);
+    let live = |w: &World| {
+        w.sim
+            .store()
+            .enrollments
+            .values()
+            .filter(|o| o.status == "active")
+            .count() as u64
+    };
+    let before = live(&w);
+    assert!(before >= 5, "{before}");
+    // Tonight's export lost most enrollments of the term.
+    let short = with_enrollments(
+        &w,
+        "short",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\nBIO110-FA26,T2002,teacher,BIO110-FA26-01,active\n",
+    );
+    let batch = [
+        "--batch-mode",
+        "--batch-mode-term-id",
+        "sis_term_id:2026-FA",
+    ];
+    let doc = plan_json(&w, &short, &batch);
+    let predicted = doc["kinds"]["enrollment"]["delete"].as_u64().unwrap();
+    assert_eq!(doc["kinds"]["enrollment"]["unchanged"], 2, "{doc}");
+    watch(&short, &batch);
+    let after = live(&w);
+    assert_eq!(
+        before - after,
+        predicted,
+        "plan said {predicted} deletes: {doc}"
+    );
+    // The baseline now holds the night's result: the same bundle again changes nothing.
+    let doc = plan_json(&w, &short, &batch);
+    assert_eq!(doc["kinds"]["enrollment"]["delete"], 0, "{doc}");
+    assert_eq!(doc["guard"]["tripped"], false, "{doc}");
+}

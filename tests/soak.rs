@@ -27,24 +27,24 @@ const FAULTS: &[Scenario] = &[
     Scenario::RateLimitDecreasing,
 ];
 
+/// This process's RSS; a missing figure fails the test (0 would pass the growth check).
 fn rss_kb_self() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in /proc/self/status: {status}"))
 }
 
 fn children_peak_rss_kb() -> u64 {
     // SAFETY: getrusage writes into the struct we pass.
-    unsafe {
+    let (rc, ru) = unsafe {
         let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru);
-        ru.ru_maxrss as u64
-    }
+        (libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru), ru)
+    };
+    assert_eq!(rc, 0, "getrusage: {}", std::io::Error::last_os_error());
+    ru.ru_maxrss as u64
 }
 
 #[test]

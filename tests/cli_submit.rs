@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use fake_canvas::Scenario;
+use fake_canvas::{Scenario, zip_of};
 
 #[test]
 fn submit_sends_the_file_as_raw_body_with_options_in_the_query() {

@@ -4,6 +4,7 @@
 #[path = "validate_support/mod.rs"]
 mod support;
 
+use fake_canvas::zip_of;
 use support::*;
 
 /// §6.1: the users importer skips a row holding a NUL with a warning; the row
@@ -131,7 +132,7 @@ fn parent_account_defined_after_its_child() {
 #[test]
 fn zip_entry_named_csv_that_is_a_zip() {
     let fx = Fx::new();
-    let inner = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let inner = zip_of(&[("users.csv", USERS.as_bytes())]);
     let p = fx.zip(
         "b.zip",
         &[

@@ -4,6 +4,7 @@
 #[path = "validate_support/mod.rs"]
 mod support;
 
+use fake_canvas::zip_of;
 use proptest::prelude::*;
 use support::*;
 
@@ -346,7 +347,7 @@ proptest! {
     #[test]
     fn mutated_zips_never_panic(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
         let fx = Fx::new();
-        let mut z = zip_bytes(&[
+        let mut z = zip_of(&[
             ("users.csv", USERS.as_bytes()),
             ("2024/enrollments.csv", b"course_id,user_id,role,status\nc1,u1,student,active\n"),
         ]);

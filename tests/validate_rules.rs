@@ -4,6 +4,7 @@
 mod support;
 
 use canvas_sis::validate::{InputError, Options, Severity, validate_paths};
+use fake_canvas::zip_of;
 use support::*;
 
 #[test]
@@ -312,7 +313,7 @@ fn other_extensions_refused() {
             "u.txt: error: Canvas imports nothing from a .txt upload (only .csv and .zip are read) (if it is CSV, name it .csv)"
         ]
     );
-    let x = zip_bytes(&[("xl/workbook.xml", b"<x/>")]);
+    let x = zip_of(&[("xl/workbook.xml", b"<x/>")]);
     assert_eq!(
         fx.check("u.xlsx", &x),
         vec![
@@ -324,7 +325,7 @@ fn other_extensions_refused() {
 #[test]
 fn csv_that_is_zip_and_zip_that_is_csv() {
     let fx = Fx::new();
-    let z = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let z = zip_of(&[("users.csv", USERS.as_bytes())]);
     let l = fx.check("users.csv", &z);
     assert_eq!(l.len(), 1);
     assert!(

@@ -5,6 +5,7 @@ mod support;
 
 use std::io::Write;
 
+use fake_canvas::zip_of;
 use support::*;
 
 fn patch_u32(b: &mut [u8], at: usize, v: u32) {
@@ -64,7 +65,7 @@ fn corrupt_and_truncated_archives() {
         l[0].starts_with("a.zip: error: corrupt zip archive:"),
         "{l:?}"
     );
-    let z = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let z = zip_of(&[("users.csv", USERS.as_bytes())]);
     let l = fx.check("b.zip", &z[..z.len() / 2]);
     assert!(
         l[0].starts_with("b.zip: error: corrupt zip archive:"),
@@ -84,7 +85,7 @@ fn corrupt_and_truncated_archives() {
 #[test]
 fn encrypted_entry() {
     let fx = Fx::new();
-    let mut z = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let mut z = zip_of(&[("users.csv", USERS.as_bytes())]);
     let l0 = find_all(&z, LOCAL)[0];
     let c0 = find_all(&z, CENTRAL)[0];
     z[l0 + 6] |= 1;
@@ -146,7 +147,7 @@ fn unsafe_paths_and_symlinks() {
 #[test]
 fn duplicate_entry_names() {
     let fx = Fx::new();
-    let mut z = zip_bytes(&[("a.csv", USERS.as_bytes()), ("b.csv", USERS.as_bytes())]);
+    let mut z = zip_of(&[("a.csv", USERS.as_bytes()), ("b.csv", USERS.as_bytes())]);
     for at in find_all(&z, b"b.csv") {
         z[at] = b'a';
     }
@@ -163,7 +164,7 @@ fn zip_bomb_by_ratio_is_not_inflated() {
     // 1 GB claimed: a small deflated entry whose declared size is patched to 1 GiB.
     let mut data = b"user_id,login_id,status\n".to_vec();
     data.extend(std::iter::repeat_n(b' ', 1 << 20));
-    let mut z = zip_bytes(&[("users.csv", &data)]);
+    let mut z = zip_of(&[("users.csv", &data)]);
     let l0 = find_all(&z, LOCAL)[0];
     let c0 = find_all(&z, CENTRAL)[0];
     patch_u32(&mut z, l0 + 22, 1 << 30);
@@ -192,7 +193,7 @@ fn lying_size_header_stops_at_the_declared_size() {
     for i in 0..100_000 {
         data.extend_from_slice(format!("u{i},l{i},active\n").as_bytes());
     }
-    let mut z = zip_bytes(&[("users.csv", &data)]);
+    let mut z = zip_of(&[("users.csv", &data)]);
     assert!(z.len() > 10_000);
     let l0 = find_all(&z, LOCAL)[0];
     let c0 = find_all(&z, CENTRAL)[0];
@@ -216,7 +217,7 @@ fn lying_size_header_stops_at_the_declared_size() {
 #[test]
 fn too_many_entries_refused_before_reading_the_directory() {
     let fx = Fx::new();
-    let mut z = zip_bytes(&[("users.csv", USERS.as_bytes())]);
+    let mut z = zip_of(&[("users.csv", USERS.as_bytes())]);
     let e = find_all(&z, EOCD)[0];
     z[e + 8..e + 10].copy_from_slice(&60_000u16.to_le_bytes());
     z[e + 10..e + 12].copy_from_slice(&60_000u16.to_le_bytes());
@@ -234,7 +235,7 @@ fn empty_entry_and_entry_diagnostics_named_inside_the_zip() {
     let fx = Fx::new();
     let l = fx.check(
         "b.zip",
-        zip_bytes(&[
+        zip_of(&[
             ("empty.csv", b""),
             ("x/u.csv", b"user_id,login_id,status\nu1,\"l1,active\n"),
         ]),

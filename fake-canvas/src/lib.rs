@@ -16,8 +16,11 @@
 //! its sections as §N.
 
 pub mod content;
+mod fixture;
 mod server;
 mod state;
+
+pub use fixture::zip_of;
 
 use std::fmt;
 use std::str::FromStr;

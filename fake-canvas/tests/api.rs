@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use fake_canvas::{Config, Scenario};
+use fake_canvas::{Config, Scenario, zip_of};
 use serde_json::Value;
 
 #[test]
@@ -126,7 +126,7 @@ fn content_rules_single_csv_xml_bad_headers_and_multipart() {
     assert_eq!(v["workflow_state"], "imported");
     assert_eq!(v["data"]["supplied_batches"], serde_json::json!([]));
     // Unrecognised header → failed_with_messages; progress stays below 100.
-    let id = create_zip(&h, zip_of(&[("x.csv", "foo,bar\n1,2\n")]))["id"]
+    let id = create_zip(&h, zip_of(&[("x.csv", b"foo,bar\n1,2\n")]))["id"]
         .as_u64()
         .unwrap();
     let v = poll_to_end(&h, id, 10);

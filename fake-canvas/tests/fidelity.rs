@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use fake_canvas::{Config, Handle, Scenario};
+use fake_canvas::{Config, Handle, Scenario, zip_of};
 use serde_json::{Value, json};
 
 /// The same path on `http://localhost:PORT` instead of `http://127.0.0.1:PORT`.
@@ -162,7 +162,7 @@ fn batch_mode_import_passes_through_cleanup_batch() {
     let (seen, v) = states_to_end(&h, id, 10);
     assert_eq!(seen, ["importing", "imported_with_messages"]);
     assert!(v["data"]["counts"].get("batch_courses_deleted").is_none());
-    let users = zip_of(&[("u.csv", "user_id,login_id,status\nu1,l1,active\n")]);
+    let users = zip_of(&[("u.csv", b"user_id,login_id,status\nu1,l1,active\n")]);
     let id = post_zip(&h, "batch_mode=true&batch_mode_term_id=1", users)["id"]
         .as_u64()
         .unwrap();

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use fake_canvas::{Config, Scenario};
+use fake_canvas::{Config, Scenario, zip_of};
 
 #[test]
 fn names_round_trip() {
@@ -191,7 +191,7 @@ fn outcome_scenarios() {
     let h = start(Scenario::Warnings);
     let id = create_zip(
         &h,
-        zip_of(&[("u.csv", "user_id,login_id,status\nu1,l1,active\n")]),
+        zip_of(&[("u.csv", b"user_id,login_id,status\nu1,l1,active\n")]),
     )["id"]
         .as_u64()
         .unwrap();

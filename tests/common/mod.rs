@@ -130,18 +130,3 @@ pub fn stdout(o: &std::process::Output) -> String {
 pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
-
-/// A zip of (name, bytes) entries.
-pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (n, b) in entries {
-            z.start_file(*n, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            std::io::Write::write_all(&mut z, b).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    buf.into_inner()
-}

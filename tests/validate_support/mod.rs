@@ -1,7 +1,6 @@
 //! Shared helpers for the validator's integration tests.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use canvas_sis::validate::{Options, Report, validate_paths};
@@ -29,7 +28,7 @@ impl Fx {
     }
     pub fn zip(&self, name: &str, entries: &[(&str, &[u8])]) -> PathBuf {
         let p = self.path(name);
-        std::fs::write(&p, zip_bytes(entries)).unwrap();
+        std::fs::write(&p, fake_canvas::zip_of(entries)).unwrap();
         p
     }
     /// Strip the tempdir prefix so lines read `users.csv:3: …`.
@@ -57,25 +56,6 @@ impl Fx {
         l.pop();
         l
     }
-}
-
-pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        let o = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (n, d) in entries {
-            if n.ends_with('/') {
-                z.add_directory(*n, o).unwrap();
-            } else {
-                z.start_file(*n, o).unwrap();
-                z.write_all(d).unwrap();
-            }
-        }
-        z.finish().unwrap();
-    }
-    buf.into_inner()
 }
 
 pub fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {

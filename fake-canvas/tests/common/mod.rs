@@ -1,6 +1,5 @@
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::time::Duration;
 
 use fake_canvas::{Config, Handle, Scenario};
@@ -45,34 +44,19 @@ pub fn json(r: Response) -> Value {
 
 pub const IMPORTS: &str = "/api/v1/accounts/self/sis_imports";
 
-pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (name, content) in files {
-            z.start_file(*name, opts).unwrap();
-            z.write_all(content.as_bytes()).unwrap();
-        }
-        z.finish().unwrap();
-    }
-    buf.into_inner()
-}
-
 pub fn sample_zip() -> Vec<u8> {
-    zip_of(&[
+    fake_canvas::zip_of(&[
         (
             "users.csv",
-            "user_id,login_id,status\nu1,l1,active\nu2,l2,active\nu3,l3,bogus\n",
+            b"user_id,login_id,status\nu1,l1,active\nu2,l2,active\nu3,l3,bogus\n",
         ),
         (
             "courses.csv",
-            "course_id,short_name,long_name,status\nc1,C1,Course 1,active\n",
+            b"course_id,short_name,long_name,status\nc1,C1,Course 1,active\n",
         ),
         (
             "enrollments.csv",
-            "course_id,user_id,role,status\nc1,u1,student,active\nc1,u2,teacher,active\n",
+            b"course_id,user_id,role,status\nc1,u1,student,active\nc1,u2,teacher,active\n",
         ),
     ])
 }

@@ -1,5 +1,5 @@
 //! `cfg(external_tests)`: set when `CANVAS_SIS_EXTERNAL_TESTS=1`. Tests that need tools
-//! from outside cargo (tests/canvasapi_conformance.rs needs a Python venv with canvasapi,
+//! from outside cargo (tests/it/canvasapi_conformance.rs needs a Python venv with canvasapi,
 //! which `.ci/install-tools` makes) are ignored without it, and fail loudly with it when
 //! the tool is missing.
 

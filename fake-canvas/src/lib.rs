@@ -18,6 +18,7 @@
 //! its sections as §N.
 
 pub mod content;
+mod fixture;
 mod process;
 mod report;
 mod server;
@@ -25,6 +26,8 @@ mod state;
 mod store;
 
 pub use store::{Obj, StoreSnapshot};
+
+pub use fixture::zip_of;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,593 @@
+//! Settings: precedence flag > env > file > default, refusals with exit 78.
+
+use crate::support::*;
+use fake_canvas::Scenario;
+
+fn shown(out: &std::process::Output, key: &str) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let s = v["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .unwrap_or_else(|| panic!("{key} shown"));
+    (
+        s["value"].as_str().unwrap().to_string(),
+        s["source"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn flag_beats_env_beats_file_beats_default() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "base_url = \"https://file.example.edu\"\naccount_id = 7\n[watch]\ninterval = \"5s\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut c = bare_cmd(home.path());
+        c.arg("--json").arg("-c").arg(&cfg).args(extra);
+        if let Some(e) = env {
+            c.env("CANVAS_BASE_URL", e);
+        }
+        c.args(["config", "show"]).output().unwrap()
+    };
+    let o = run(&[], None);
+    assert_eq!(shown(&o, "base_url").0, "https://file.example.edu");
+    assert!(
+        shown(&o, "base_url").1.ends_with("c.toml:1"),
+        "{:?}",
+        shown(&o, "base_url")
+    );
+    assert_eq!(
+        shown(&o, "account_id"),
+        ("7".into(), format!("{}:2", cfg.display()))
+    );
+    let o = run(&[], Some("https://env.example.edu"));
+    assert_eq!(
+        shown(&o, "base_url"),
+        (
+            "https://env.example.edu".into(),
+            "env CANVAS_BASE_URL".into()
+        )
+    );
+    let o = run(
+        &["--base-url", "https://flag.example.edu"],
+        Some("https://env.example.edu"),
+    );
+    assert_eq!(
+        shown(&o, "base_url"),
+        ("https://flag.example.edu".into(), "flag --base-url".into())
+    );
+    assert_eq!(shown(&o, "log.keep"), ("30".into(), "default".into()));
+}
+
+#[test]
+fn precedence_decides_where_requests_go() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file("c.toml", b"base_url = \"https://unreachable.invalid\"\n");
+    // The env URL (the simulator) beats the file's.
+    w.cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    assert_eq!(w.posts().len(), 1);
+}
+
+#[test]
+fn watch_interval_from_the_config_file() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file("c.toml", b"[watch]\ninterval = \"0\"\nmax_polls = 2\n");
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    let id = stdout(&out).trim().to_string();
+    // polls_to_finish is 2, so two polls are not enough (created → importing → importing).
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["watch", &id])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+}
+
+#[test]
+fn refused_settings_exit_78_and_say_where_to_set_them() {
+    let home = tempfile::tempdir().unwrap();
+    let z = sample_zip();
+    // Missing URL.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .arg("submit")
+        .arg(&z)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("CANVAS_BASE_URL"), "{}", stderr(&o));
+    // Missing token.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", "https://canvas.example.edu")
+        .arg("submit")
+        .arg(&z)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("CANVAS_ACCESS_TOKEN"), "{}", stderr(&o));
+    // http:// off loopback.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", "http://canvas.example.edu")
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .arg("submit")
+        .arg(&z)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("http:// is refused"), "{}", stderr(&o));
+    // Bad TOML names the file and line.
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(&cfg, "base_url = \"x\"\n[log\n").unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("bad.toml:2"), "{}", stderr(&o));
+    // Printed like every later error: `error: …` (not `canvas-sis: error: …`).
+    assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+    // Unreadable config file.
+    let o = bare_cmd(home.path())
+        .args(["-c", "/nonexistent/c.toml", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    // Unknown profile.
+    std::fs::write(&cfg, "[profiles.a]\nbase_url = \"https://a.edu\"\n").unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--profile", "b", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78));
+    assert!(stderr(&o).contains("profiles there: a"), "{}", stderr(&o));
+}
+
+#[test]
+fn token_file_and_permissive_config_warning() {
+    let w = World::new(Scenario::Ok);
+    let tf = w.file("token", format!("{}\n", w.sim.token()).as_bytes());
+    let mut c = bare_cmd(w.home.path());
+    c.env("CANVAS_BASE_URL", w.sim.url())
+        .arg("--token-file")
+        .arg(&tf)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    // access_token in a world-readable file draws a warning, and works.
+    let cfg = w.file(
+        "c.toml",
+        format!("access_token = \"{}\"\n", w.sim.token()).as_bytes(),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let o = bare_cmd(w.home.path())
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains(&w.sim.token()));
+}
+
+#[test]
+fn profiles_override_top_level_keys() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file(
+        "c.toml",
+        format!(
+            "base_url = \"https://unused.invalid\"\naccount_id = \"self\"\n[profiles.sim]\nbase_url = \"{}\"\naccount_id = \"sis_account_id:root\"\n",
+            w.sim.url()
+        )
+        .as_bytes(),
+    );
+    bare_cmd(w.home.path())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .env("CANVAS_SIS_PROFILE", "sim")
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    assert_eq!(
+        w.posts()[0].path,
+        "/api/v1/accounts/sis_account_id%3Aroot/sis_imports"
+    );
+}
+
+#[test]
+fn help_and_version() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args(["submit", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let h = stdout(&o);
+    for flag in [
+        "--batch-mode-term-id",
+        "--diffing-drop-status",
+        "--interval",
+        "--max-polls",
+        "--dry-run",
+        "CANVAS_BASE_URL",
+    ] {
+        assert!(h.contains(flag), "{flag} in help");
+    }
+    let o = bare_cmd(home.path()).arg("--version").output().unwrap();
+    assert!(stdout(&o).starts_with("canvas-sis "));
+    bare_cmd(home.path())
+        .args(["submit", "--no-such-flag", "x"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_bad_ca_certificate_is_a_config_error() {
+    let w = World::new(Scenario::Ok);
+    let pem = w.file("ca.pem", b"not a certificate\n");
+    let o = w
+        .cmd()
+        .arg("--ca-cert")
+        .arg(&pem)
+        .args(["status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ca.pem"), "{}", stderr(&o));
+    let o = w
+        .cmd()
+        .args(["--ca-cert", "/nonexistent.pem", "status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(w.sim.requests().is_empty());
+}
+
+/// `~` in the config file's paths is the home directory (no shell expands it there).
+#[test]
+fn tilde_in_config_paths_is_home() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("tok"), "secret-token\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            home.path().join("tok"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+    }
+    let cfg = home.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "base_url = \"https://canvas.example.edu\"\ntoken_file = \"~/tok\"\n[log]\ndir = \"~/logs\"\n",
+    )
+    .unwrap();
+    let o = bare_cmd(home.path())
+        .arg("--json")
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (dir, _) = shown(&o, "log.dir");
+    assert_eq!(dir, home.path().join("logs").display().to_string());
+    let (_, src) = shown(&o, "token");
+    assert!(src.contains("c.toml"), "{src}");
+}
+
+/// Sizes are shown exactly, in the unit they were likely written in.
+#[test]
+fn sizes_are_shown_in_their_own_unit() {
+    let home = tempfile::tempdir().unwrap();
+    let show = |cfg: &str| {
+        let p = home.path().join("c.toml");
+        std::fs::write(&p, cfg).unwrap();
+        let o = bare_cmd(home.path())
+            .arg("--json")
+            .arg("-c")
+            .arg(&p)
+            .args(["config", "show"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        shown(&o, "import.file_upload_threshold").0
+    };
+    assert_eq!(show(""), "100 MiB");
+    assert_eq!(show("[import]\nfile_upload_threshold = \"1kB\"\n"), "1 kB");
+    assert_eq!(show("[import]\nfile_upload_threshold = 1500\n"), "1500 B");
+}
+
+/// With no home at all, the state dir is per user in the temp dir, never a shared one.
+#[test]
+fn without_a_home_the_state_dir_is_per_user() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .env_remove("HOME")
+        .env_remove("XDG_STATE_HOME")
+        .env("TMPDIR", home.path())
+        .env("CANVAS_BASE_URL", "https://canvas.example.edu")
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (dir, _) = shown(&o, "log.dir");
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    assert_eq!(
+        dir,
+        home.path()
+            .join(format!("canvas-sis-{uid}"))
+            .display()
+            .to_string()
+    );
+}
+
+/// A profile that names its own Canvas uses its own token and never the top level's
+/// (issue: the top level's token_file went to instance B).
+#[test]
+fn profile_with_its_own_base_url_never_sends_the_top_levels_token() {
+    let spawn = |token: &str| {
+        fake_canvas::spawn(fake_canvas::Config {
+            token: token.into(),
+            ..Default::default()
+        })
+        .expect("simulator starts")
+    };
+    let a = spawn("token-for-a");
+    let b = spawn("token-for-b");
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("tokA"), "token-for-a\n").unwrap();
+    let cfg = home.path().join("c.toml");
+    let write_cfg = |b_token: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "base_url = \"{}\"\ntoken_file = \"tokA\"\n[profiles.b]\nbase_url = \"{}\"\n{b_token}",
+                a.url(),
+                b.url()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    };
+    let auth = |h: &fake_canvas::Handle| -> Vec<String> {
+        h.requests()
+            .iter()
+            .filter_map(|r| r.header("authorization").map(str::to_string))
+            .collect()
+    };
+    write_cfg("access_token = \"token-for-b\"\n");
+    let o = bare_cmd(home.path())
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_eq!(auth(&b), vec!["Bearer token-for-b".to_string()]);
+    assert!(auth(&a).is_empty(), "A got {:?}", auth(&a));
+    // config show names the profile's token, not the top level's.
+    let o = bare_cmd(home.path())
+        .args(["--json", "-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "config", "show"])
+        .output()
+        .unwrap();
+    let (_, src) = shown(&o, "token");
+    assert!(src.ends_with("c.toml:5"), "{src}");
+
+    // No token of its own: exit 78 and nothing sent anywhere.
+    write_cfg("");
+    let o = bare_cmd(home.path())
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "status", "4101"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("profile b"), "{}", stderr(&o));
+    assert_eq!(auth(&b).len(), 1, "nothing more reached B");
+    assert!(auth(&a).is_empty());
+    // A token given for this run (environment) is used for B.
+    let o = bare_cmd(home.path())
+        .env("CANVAS_ACCESS_TOKEN", "token-for-b")
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["--profile", "b", "status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_eq!(auth(&b).len(), 2);
+    // Without the profile, the top level's token goes to the top level's Canvas.
+    let o = bare_cmd(home.path())
+        .args(["-c"])
+        .arg(&cfg)
+        .args(["status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_eq!(auth(&a), vec!["Bearer token-for-a".to_string()]);
+}
+
+/// Every value is trimmed the same way, from every layer: an EnvironmentFile edited on
+/// Windows leaves a CR at the end of the account id. `~` in a path from the environment is
+/// the home directory.
+#[test]
+fn every_setting_is_trimmed_and_home_is_expanded() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(&cfg, "[watch]\ninterval = \" 2m \"\n").unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_ACCOUNT_ID", "1\r")
+        .env("CANVAS_SIS_LOG_DIR", "~/logs")
+        .args(["--json", "-c"])
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(shown(&o, "account_id").0, "1");
+    assert_eq!(
+        shown(&o, "log.dir").0,
+        home.path().join("logs").display().to_string()
+    );
+    assert_eq!(shown(&o, "watch.interval").0, "2m");
+}
+
+/// Unknown keys are reported in file order, each with the nearest real key.
+#[test]
+fn unknown_keys_in_line_order_with_did_you_mean() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "zebra = 1\nacount_id = 7\n[watch]\nintervall = \"5s\"\n",
+    )
+    .unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    let z = err.find("unknown key zebra").expect(&err);
+    let a = err.find("unknown key acount_id").expect(&err);
+    let i = err.find("unknown key watch.intervall").expect(&err);
+    assert!(z < a && a < i, "{err}");
+    assert!(
+        err.contains("acount_id, ignored (did you mean account_id?)"),
+        "{err}"
+    );
+    assert!(err.contains("(did you mean watch.interval?)"), "{err}");
+}
+
+/// A bad duration is a usage error at the command line (exit 2), in our words.
+#[test]
+fn a_bad_duration_is_refused_at_parse_time() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args(["watch", "1", "--interval", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"soon\" is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A config file that another user owns, or that others may write, is refused: it decides
+/// where the token goes (as ssh refuses such a config).
+#[cfg(unix)]
+#[test]
+fn a_config_file_others_control_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("canvas_sis.toml");
+    std::fs::write(&cfg, "base_url = \"https://elsewhere.example\"\n").unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let o = bare_cmd(home.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("group or others may write"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = bare_cmd(home.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Owned by another user (needs root to make such a file).
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "run the tests as root (CI does): this part gives the file to nobody"
+    );
+    rustix::fs::chown(&cfg, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+    let o = bare_cmd(home.path())
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("belongs to uid 65534"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Under systemd, `LoadCredential=canvas-token:/etc/canvas-sis/token` gives the token as a
+/// file in $CREDENTIALS_DIRECTORY: it is used (after a flag or CANVAS_ACCESS_TOKEN), and it
+/// never has to sit in the environment.
+#[test]
+fn the_token_can_come_from_a_systemd_credential() {
+    let sim = fake_canvas::spawn(fake_canvas::Config {
+        token: "credential-token".into(),
+        ..Default::default()
+    })
+    .expect("simulator starts");
+    let home = tempfile::tempdir().unwrap();
+    let creds = home.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("canvas-token"), "credential-token\n").unwrap();
+    let o = bare_cmd(home.path())
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env("CANVAS_BASE_URL", sim.url())
+        .args(["status", "4101"])
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(77), "{}", stderr(&o));
+    assert_ne!(o.status.code(), Some(78), "{}", stderr(&o));
+    let auth: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r.header("authorization").map(str::to_string))
+        .collect();
+    assert_eq!(auth, vec!["Bearer credential-token".to_string()]);
+    let o = bare_cmd(home.path())
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    let (value, source) = shown(&o, "token");
+    assert!(source.starts_with("systemd credential"), "{source}");
+    assert!(!value.contains("credential-token"), "{value}");
+}

@@ -1,0 +1,30 @@
+//! The binary-level tests: the real `canvas-sis` against the simulator (and wiremock), and
+//! the upload flow through the library. One test binary, so one link; each module covers one
+//! area, and [`support`] is the fixture they share.
+//!
+//! `soak` is ignored; `.ci/run` runs its short form:
+//! `SOAK_CYCLES=30 cargo test --test cli -- --ignored soak::`.
+
+mod support;
+
+mod api_audit;
+mod big_syslog;
+mod big_upload;
+mod config;
+mod contract_audit;
+mod demo;
+mod example_config;
+mod faults;
+mod json;
+mod mocked_canvas;
+mod ops_abort_restore;
+mod ops_config;
+mod ops_errors;
+mod ops_list;
+mod ops_status;
+mod plan;
+mod record;
+mod soak;
+mod submit;
+mod tls;
+mod upload;

@@ -1,0 +1,181 @@
+//! `plan`: against the baseline this host keeps of what Canvas imported (the simulator here).
+
+use crate::support::*;
+use fake_canvas::Scenario;
+
+fn plan_json(w: &World, bundle: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let o = w
+        .cmd()
+        .args(["--json", "plan"])
+        .arg(bundle)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("one JSON document")
+}
+
+/// A copy of the sample bundle with `enrollments.csv` replaced.
+fn with_enrollments(w: &World, name: &str, enrollments: &str) -> std::path::PathBuf {
+    let dir = w.home.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(sample_dir("bundle")).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
+    dir
+}
+
+#[test]
+fn no_baseline_says_so_and_counts_nothing() {
+    let w = World::new(Scenario::Ok);
+    let doc = plan_json(&w, &sample_dir("bundle"), &[]);
+    assert!(doc["baseline"].is_null(), "{doc}");
+    assert!(doc["kinds"]["user"]["create"].is_null(), "{doc}");
+    assert_eq!(doc["guard"]["tripped"], false);
+    assert_eq!(doc["guard"]["reasons"][0], "no baseline");
+    // Nothing was sent, nothing asked.
+    assert!(w.sim.requests().is_empty());
+}
+
+#[test]
+fn after_an_import_the_plan_compares_with_it_and_the_guard_judges_deletes() {
+    let w = World::new(Scenario::Ok);
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_dir("bundle"))
+        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    // The same bundle again: nothing changes.
+    let doc = plan_json(&w, &sample_dir("bundle"), &[]);
+    assert_eq!(
+        doc["baseline"]["imports"].as_array().unwrap().len(),
+        1,
+        "{doc}"
+    );
+    let e = &doc["kinds"]["enrollment"];
+    assert_eq!(
+        (
+            e["create"].as_u64(),
+            e["update"].as_u64(),
+            e["delete"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{doc}"
+    );
+    assert!(e["unchanged"].as_u64().unwrap() >= 4, "{doc}");
+    assert_eq!(doc["guard"]["tripped"], false);
+
+    // Batch mode with most enrollments missing: they would be deleted in the term, and the
+    // guard trips; users missing from a bundle stay (absent).
+    let short = with_enrollments(
+        &w,
+        "short",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\n",
+    );
+    let doc = plan_json(
+        &w,
+        &short,
+        &[
+            "--batch-mode",
+            "--batch-mode-term-id",
+            "sis_term_id:2026-FA",
+        ],
+    );
+    let e = &doc["kinds"]["enrollment"];
+    let total = e["unchanged"].as_u64().unwrap() + e["delete"].as_u64().unwrap();
+    assert_eq!(e["unchanged"], 1, "{doc}");
+    assert!(e["delete"].as_u64().unwrap() >= 3, "{doc}");
+    assert_eq!(e["terms"]["2026-FA"]["delete"], e["delete"], "{doc}");
+    assert_eq!(e["absent"], 0, "{doc}");
+    assert!(total >= 4);
+    assert_eq!(doc["guard"]["tripped"], true, "{doc}");
+    let reasons = doc["guard"]["reasons"].to_string();
+    assert!(reasons.contains("enrollment delete"), "{reasons}");
+    // Without batch mode the same bundle deletes nothing: the missing rows are absent.
+    let doc = plan_json(&w, &short, &[]);
+    assert_eq!(doc["kinds"]["enrollment"]["delete"], 0, "{doc}");
+    assert_eq!(doc["guard"]["tripped"], false, "{doc}");
+    // A status that deletes is a delete.
+    let dropped = with_enrollments(
+        &w,
+        "dropped",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,U1001,student,ENGR101-FA26-01,deleted\n",
+    );
+    let doc = plan_json(&w, &dropped, &[]);
+    assert_eq!(doc["kinds"]["enrollment"]["delete"], 1, "{doc}");
+    // The plan sent nothing.
+    assert_eq!(w.posts().len(), 1);
+}
+
+#[test]
+fn a_bundle_with_errors_is_not_planned() {
+    let w = World::new(Scenario::Ok);
+    let bad = w.file("bad/users.csv", b"foo,bar\n1,2\n");
+    let o = w
+        .cmd()
+        .args(["--json", "plan"])
+        .arg(bad.parent().unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "validation_failed", "{doc}");
+}
+
+/// The proof: what `plan` predicts for a batch-mode night is what the simulator's store then
+/// does (fake-canvas applies imports as Canvas's importers and `SisBatch` do).
+#[test]
+fn the_plan_predicts_what_canvas_then_does() {
+    let w = World::new(Scenario::Ok);
+    let watch = |bundle: &std::path::Path, extra: &[&str]| {
+        let o = w
+            .cmd()
+            .arg("submit")
+            .arg(bundle)
+            .args(["--watch", "--interval", "0", "--max-polls", "20"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    };
+    watch(&sample_dir("bundle"), &[]);
+    let live = |w: &World| {
+        w.sim
+            .store()
+            .enrollments
+            .values()
+            .filter(|o| o.status == "active")
+            .count() as u64
+    };
+    let before = live(&w);
+    assert!(before >= 5, "{before}");
+    // Tonight's export lost most enrollments of the term.
+    let short = with_enrollments(
+        &w,
+        "short",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\nBIO110-FA26,T2002,teacher,BIO110-FA26-01,active\n",
+    );
+    let batch = [
+        "--batch-mode",
+        "--batch-mode-term-id",
+        "sis_term_id:2026-FA",
+    ];
+    let doc = plan_json(&w, &short, &batch);
+    let predicted = doc["kinds"]["enrollment"]["delete"].as_u64().unwrap();
+    assert_eq!(doc["kinds"]["enrollment"]["unchanged"], 2, "{doc}");
+    watch(&short, &batch);
+    let after = live(&w);
+    assert_eq!(
+        before - after,
+        predicted,
+        "plan said {predicted} deletes: {doc}"
+    );
+    // The baseline now holds the night's result: the same bundle again changes nothing.
+    let doc = plan_json(&w, &short, &batch);
+    assert_eq!(doc["kinds"]["enrollment"]["delete"], 0, "{doc}");
+    assert_eq!(doc["guard"]["tripped"], false, "{doc}");
+}

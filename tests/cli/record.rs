@@ -1,0 +1,169 @@
+//! The run record: one folder per run, `history`, `health` and the metrics textfile, against
+//! the simulator.
+
+use crate::support::*;
+use fake_canvas::{Config, Scenario};
+
+fn runs_dir(w: &World) -> std::path::PathBuf {
+    w.home.path().join("state/canvas-sis/runs")
+}
+
+#[test]
+fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
+    let w = World::with(Config {
+        scenario: Scenario::Ok,
+        polls_to_finish: 2,
+        extra_warnings: 3,
+        ..Default::default()
+    });
+    let prom = w.home.path().join("canvas_sis.prom");
+    let cfg = w.file(
+        "c.toml",
+        format!("[metrics]\ntextfile = \"{}\"\n", prom.display()).as_bytes(),
+    );
+    // Before any run: UNKNOWN (exit 3).
+    let o = w.cmd().arg("-c").arg(&cfg).arg("health").output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("CANVAS-SIS UNKNOWN - no runs"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let id: u64 = stdout(&o).trim().parse().unwrap();
+    let folders: Vec<_> = std::fs::read_dir(runs_dir(&w)).unwrap().flatten().collect();
+    assert_eq!(folders.len(), 1);
+    let folder = folders[0].path();
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["import_id"], id);
+    assert_eq!(run["state"], "imported_with_messages", "{run}");
+    assert_eq!(run["exit_code"], 1);
+    assert_eq!(run["bundle"]["sha256"], sha256(&sample_zip()));
+    let states: Vec<&str> = run["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.first(), Some(&"created"), "{run}");
+    assert_eq!(states.last(), Some(&"imported_with_messages"), "{run}");
+    assert!(run["sis_import"]["id"] == id, "{run}");
+    let errors = std::fs::read_to_string(folder.join("errors.csv")).unwrap();
+    assert!(
+        errors.starts_with("sis_import_id,file,message,row\n"),
+        "{errors}"
+    );
+    assert!(errors.lines().count() > 3, "{errors}");
+
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &doc["runs"][0];
+    assert_eq!(r["import_id"], id, "{doc}");
+    assert_eq!(r["state"], "imported_with_messages");
+    assert_eq!(r["profile"], serde_json::Value::Null);
+    assert!(r["warnings"].as_u64().unwrap() >= 3, "{doc}");
+    assert!(
+        r["rows"].as_object().is_some_and(|m| !m.is_empty()),
+        "{doc}"
+    );
+
+    let o = w.cmd().arg("health").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let line = stdout(&o);
+    assert!(
+        line.starts_with(&format!(
+            "CANVAS-SIS OK - import {id} imported_with_messages"
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(" | age=") && line.contains(";;93600 warnings="),
+        "{line}"
+    );
+    let o = w
+        .cmd()
+        .args(["health", "--warn-warnings", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let o = w
+        .cmd()
+        .args(["--json", "health", "--max-age", "1s"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["exit_code"], o.status.code().unwrap());
+
+    let prom = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        prom.contains("canvas_sis_last_run_state{profile=\"default\",account=\"self\",state=\"imported_with_messages\"} 1"),
+        "{prom}"
+    );
+}
+
+#[test]
+fn watch_completes_the_run_a_plain_submit_started() {
+    let w = World::new(Scenario::Ok);
+    let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let id = stdout(&o).trim().to_string();
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc["runs"][0]["state"].is_null(), "not ended yet: {doc}");
+    let o = w
+        .cmd()
+        .args(["watch", &id, "--interval", "0", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["runs"][0]["state"], "imported", "{doc}");
+    assert_eq!(doc["runs"].as_array().unwrap().len(), 1);
+}
+
+/// `health`'s own failures are UNKNOWN (3) with the reason in the status line: a monitor
+/// reads a check's exit code.
+#[test]
+fn health_failures_are_unknown() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args(["health", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stdout(&o).starts_with("CANVAS-SIS UNKNOWN - unexpected argument"),
+        "{}",
+        stdout(&o)
+    );
+    let cfg = home.path().join("bad.toml");
+    std::fs::write(&cfg, "base_url = [\n").unwrap();
+    let o = bare_cmd(home.path())
+        .args(["--json", "-c"])
+        .arg(&cfg)
+        .arg("health")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["status"], "UNKNOWN");
+    assert!(
+        doc["line"]
+            .as_str()
+            .unwrap()
+            .contains("invalid config file"),
+        "{doc}"
+    );
+}

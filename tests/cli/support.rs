@@ -1,0 +1,231 @@
+//! The fixture every test of this binary shares: a simulator on loopback ([`World`]) and the
+//! real `canvas-sis` pointed at it with a private HOME, so nothing touches the real one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fake_canvas::{Config, Handle, RecordedRequest, Scenario};
+
+/// Upper bound for one run of the binary by [`quiet_cmd`] (no test should come near it).
+pub const RUN_LIMIT: Duration = Duration::from_secs(90);
+
+/// A simulator and a private HOME (with its XDG dirs) for the binary.
+pub struct World {
+    pub sim: Handle,
+    pub home: tempfile::TempDir,
+}
+
+impl World {
+    /// A simulator in `scenario` whose imports finish on the second poll.
+    pub fn new(scenario: Scenario) -> World {
+        World::with(Config {
+            scenario,
+            polls_to_finish: 2,
+            ..Default::default()
+        })
+    }
+
+    pub fn with(cfg: Config) -> World {
+        World {
+            sim: fake_canvas::spawn(cfg).expect("simulator starts"),
+            home: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The default simulator with `n` finished imports already on the account.
+    pub fn seeded(n: usize) -> World {
+        World::with(Config {
+            seed_imports: n,
+            ..Default::default()
+        })
+    }
+
+    /// `canvas-sis` with URL and token in the environment, logs in the private state dir.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut c = bare_cmd(self.home.path());
+        c.env("CANVAS_BASE_URL", self.sim.url())
+            .env("CANVAS_ACCESS_TOKEN", self.sim.token());
+        c
+    }
+
+    /// [`World::cmd`] as a `std::process::Command` (stdout to a file, signals).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut c = std_cmd(self.home.path());
+        c.env("CANVAS_BASE_URL", self.sim.url())
+            .env("CANVAS_ACCESS_TOKEN", self.sim.token());
+        c
+    }
+
+    /// `canvas-sis --no-log-file --base-url URL` with the token in the environment and an
+    /// empty stdin, as an operator types it ([`quiet_cmd`]).
+    pub fn quiet_cmd(&self) -> assert_cmd::Command {
+        let mut c = quiet_cmd(self.home.path());
+        c.env("CANVAS_ACCESS_TOKEN", self.sim.token())
+            .arg("--base-url")
+            .arg(self.sim.url());
+        c
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.home.path().join("state/canvas-sis")
+    }
+
+    /// Every log file's text, concatenated.
+    pub fn log_text(&self) -> String {
+        let mut out = String::new();
+        if let Ok(rd) = std::fs::read_dir(self.log_dir()) {
+            for e in rd.flatten() {
+                let log = e
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("canvas_sis.log");
+                if log && e.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
+    pub fn posts(&self) -> Vec<RecordedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
+    /// Requests on the API listener whose path ends with `suffix`.
+    pub fn api_requests(&self, method: &str, suffix: &str) -> Vec<RecordedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.listener == "api" && r.method == method && r.path.ends_with(suffix))
+            .collect()
+    }
+
+    /// Requests that are not GETs (anything that could change state).
+    pub fn writes(&self) -> Vec<RecordedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+
+    /// Id of the seeded/created import at `index` (creation order) and its state.
+    pub fn import(&self, index: usize) -> (u64, String) {
+        let v = &self.sim.imports()[index];
+        (
+            v["id"].as_u64().unwrap(),
+            v["workflow_state"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The first import in `state`.
+    pub fn first_in(&self, state: &str) -> u64 {
+        self.sim
+            .imports()
+            .iter()
+            .find(|v| v["workflow_state"] == state)
+            .and_then(|v| v["id"].as_u64())
+            .unwrap_or_else(|| panic!("no import in {state}"))
+    }
+
+    /// Submit the sample bundle (no watch) and return the new import's id.
+    pub fn submit_sample(&self) -> u64 {
+        let out = self
+            .quiet_cmd()
+            .arg("--json")
+            .arg("submit")
+            .arg(sample_zip())
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "submit failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.sim
+            .imports()
+            .last()
+            .and_then(|v| v["id"].as_u64())
+            .expect("an import was created")
+    }
+
+    /// Write a file into the private home and return its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.home.path().join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+/// `canvas-sis` with a private HOME and none of the caller's CANVAS_* settings.
+pub fn bare_cmd(home: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::from_std(std_cmd(home));
+    c.timeout(Duration::from_secs(60));
+    c
+}
+
+/// The same as a `std::process::Command`, for tests that set stdout or send signals.
+pub fn std_cmd(home: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("canvas-sis"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CANVAS_")
+            || ["NO_COLOR", "JOURNAL_STREAM", "RUST_LOG"].contains(&k.as_str())
+        {
+            c.env_remove(k);
+        }
+    }
+    c.current_dir(home)
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"));
+    c
+}
+
+/// [`bare_cmd`] with no log file, an empty stdin and [`RUN_LIMIT`].
+pub fn quiet_cmd(home: &Path) -> assert_cmd::Command {
+    let mut c = bare_cmd(home);
+    c.arg("--no-log-file").timeout(RUN_LIMIT).write_stdin("");
+    c
+}
+
+/// The sample bundle shipped in `samples/`.
+pub fn sample_zip() -> PathBuf {
+    sample_dir("bundle.zip")
+}
+
+pub fn sample_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
+}
+
+pub fn sha256(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Stdout as one JSON document (panics with both streams otherwise).
+pub fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}\nstderr: {}",
+            stdout(o),
+            stderr(o)
+        )
+    })
+}

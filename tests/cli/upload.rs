@@ -1,0 +1,145 @@
+//! Upload modes through the binary: the file-upload flow, its fallback when Canvas ignores
+//! it (never a second live import), and `auto` choosing by size.
+
+use crate::support::*;
+use fake_canvas::Scenario;
+
+fn live_imports(w: &World) -> Vec<serde_json::Value> {
+    w.sim
+        .imports()
+        .into_iter()
+        .filter(|i| i["workflow_state"] != "aborted")
+        .collect()
+}
+
+#[test]
+fn file_upload_mode_sends_the_file_to_the_upload_url_without_the_token() {
+    let w = World::new(Scenario::Ok);
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--upload-mode", "file-upload", "--watch", "--interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1);
+    let reqs = w.sim.requests();
+    let step1 = reqs
+        .iter()
+        .find(|r| r.method == "POST" && r.listener == "api")
+        .unwrap();
+    assert!(
+        step1
+            .query
+            .as_deref()
+            .unwrap()
+            .contains("pre_attachment%5Bname%5D=bundle.zip"),
+        "{:?}",
+        step1.query
+    );
+    assert_eq!(step1.body_len, 0, "step 1 carries no file");
+    let up = reqs
+        .iter()
+        .find(|r| r.method == "POST" && r.listener == "files")
+        .expect("upload to upload_url");
+    assert!(
+        up.header("authorization").is_none(),
+        "no Canvas token to the upload host"
+    );
+    assert!(
+        up.body_len > std::fs::metadata(sample_zip()).unwrap().len(),
+        "multipart carries the file"
+    );
+    // The content arrived: Canvas counted its rows.
+    let imp = w.sim.imports().pop().unwrap();
+    assert_eq!(imp["data"]["counts"]["users"].as_u64(), Some(6), "{imp}");
+}
+
+#[test]
+fn a_canvas_without_the_flow_gets_the_direct_upload_and_no_second_live_import() {
+    let w = World::new(Scenario::IgnorePreAttachment);
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--upload-mode", "file-upload", "--watch", "--interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let all = w.sim.imports();
+    assert_eq!(all.len(), 2, "the file-less one and the real one");
+    assert_eq!(
+        all[0]["workflow_state"], "aborted",
+        "the file-less import was aborted"
+    );
+    assert_eq!(live_imports(&w).len(), 1);
+    assert!(
+        stderr(&out).contains("falling back to the direct upload"),
+        "{}",
+        stderr(&out)
+    );
+    let id: u64 = stdout(&out).trim().parse().unwrap();
+    assert_eq!(
+        all[1]["id"].as_u64(),
+        Some(id),
+        "the printed id is the live import"
+    );
+}
+
+#[test]
+fn auto_mode_switches_to_the_file_upload_flow_above_the_threshold() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file("c.toml", b"[import]\nfile_upload_threshold = \"1kB\"\n");
+    w.cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(0);
+    assert!(
+        w.sim.requests().iter().any(|r| r.listener == "files"),
+        "file-upload flow used"
+    );
+    let w = World::new(Scenario::Ok);
+    w.cmd().arg("submit").arg(sample_zip()).assert().code(0);
+    assert!(
+        w.sim.requests().iter().all(|r| r.listener == "api"),
+        "small file: direct"
+    );
+    let bad = w.file("bad.toml", b"[import]\nfile_upload_threshold = \"lots\"\n");
+    w.cmd()
+        .arg("-c")
+        .arg(&bad)
+        .arg("submit")
+        .arg(sample_zip())
+        .assert()
+        .code(78);
+}
+
+#[test]
+fn progress_always_draws_on_stderr_and_never_in_the_log() {
+    let w = World::new(Scenario::Ok);
+    let out = w
+        .cmd()
+        .args(["--progress", "always", "submit"])
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains('\u{1b}'), "a bar was drawn");
+    assert!(!w.log_text().contains('\u{1b}'), "no ANSI in the log");
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&out).contains('\u{1b}'),
+        "auto off a terminal: no bar"
+    );
+}

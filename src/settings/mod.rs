@@ -238,6 +238,7 @@ impl Resolved {
         matches!(self.get(key), Some(Value::Bool(true)))
     }
     fn duration(&self, key: &str) -> Duration {
+        // (Kind::Interval values are durations too.)
         match self.must(key) {
             Value::Duration(d) => *d,
             v => panic!("{key} is a duration, not {v:?}"),

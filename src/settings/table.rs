@@ -25,6 +25,9 @@ pub enum Kind {
     Switch,
     /// `30s`, `5m`, `1h 30m`, or bare seconds.
     Duration,
+    /// A duration of at least one second: the time between polls (a smaller one would
+    /// hammer Canvas: 60 GETs in under 3 s).
+    Interval,
     /// A whole number of at least `min`.
     Count { min: u64 },
     /// A signed integer.
@@ -236,7 +239,7 @@ pub const TABLE: &[Def] = &[
     row("archive.max_bytes", Kind::Size, RECORD, "Remove the oldest finished runs while the archive is larger than this")
         .default("10GiB"),
     row("metrics.textfile", Kind::Path, RECORD, "After each run, write Prometheus text here (for node_exporter's textfile collector)"),
-    row("watch.interval", Kind::Duration, WATCHING, "Time between polls: a duration like 30s or 2m, or bare seconds")
+    row("watch.interval", Kind::Interval, WATCHING, "Time between polls: a duration like 30s or 2m, or bare seconds; at least 1s")
         .flag("interval", POLLING, "DURATION")
         .default("60s"),
     row("watch.max_polls", Kind::Count { min: 1 }, WATCHING, "Give up (exit 4) after this many polls; `canvas-sis watch ID` resumes")
@@ -308,6 +311,12 @@ impl Kind {
                 _ => Err("expected true or false".into()),
             },
             Kind::Duration => parse_duration(s).map(Value::Duration),
+            Kind::Interval => match parse_duration(s)? {
+                d if d < Duration::from_secs(1) => Err(format!(
+                    "{s:?} is under 1s; poll at most once a second (Canvas paces its own work in minutes)"
+                )),
+                d => Ok(Value::Duration(d)),
+            },
             Kind::Count { min } => match s.parse::<u64>() {
                 Ok(n) if n >= min => Ok(Value::Count(n)),
                 Ok(_) => Err(format!("must be at least {min}")),
@@ -331,18 +340,16 @@ impl Kind {
         match (self, v) {
             (_, toml::Value::String(s)) if self != Kind::Switch => self.parse(s),
             (Kind::Switch, toml::Value::Boolean(b)) => Ok(Value::Bool(*b)),
-            (Kind::Duration, toml::Value::Integer(i)) if *i >= 0 => {
-                Ok(Value::Duration(Duration::from_secs(*i as u64)))
+            (Kind::Duration | Kind::Interval, toml::Value::Integer(i)) => {
+                self.parse(&i.to_string())
             }
-            (Kind::Duration, toml::Value::Float(f)) if *f >= 0.0 && f.is_finite() => {
-                Ok(Value::Duration(Duration::from_secs_f64(*f)))
-            }
+            (Kind::Duration | Kind::Interval, toml::Value::Float(f)) => self.parse(&f.to_string()),
             (
                 Kind::Count { .. } | Kind::Integer | Kind::Size | Kind::Account,
                 toml::Value::Integer(i),
             ) => self.parse(&i.to_string()),
             (Kind::Switch, _) => Err("expected true or false".into()),
-            (Kind::Duration, _) => {
+            (Kind::Duration | Kind::Interval, _) => {
                 Err("expected a duration like \"30s\" or a number of seconds".into())
             }
             (Kind::Count { .. }, _) => Err("expected a whole number".into()),

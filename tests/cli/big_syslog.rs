@@ -30,7 +30,7 @@ fn run(w: &World, bundle: &Path) -> (i32, Vec<String>, String) {
         .cmd()
         .arg("-c")
         .arg(&cfg)
-        .args(["submit", "--watch", "--interval", "0"])
+        .args(["submit", "--watch", "--interval", "1"])
         .arg(bundle)
         .env("CANVAS_SIS_SYSLOG_SOCKET", &sock_path)
         .output()
@@ -112,7 +112,7 @@ fn a_missing_socket_does_not_fail_the_run() {
         .cmd()
         .arg("-c")
         .arg(&cfg)
-        .args(["submit", "--watch", "--interval", "0"])
+        .args(["submit", "--watch", "--interval", "1"])
         .arg(sample_zip())
         .env(
             "CANVAS_SIS_SYSLOG_SOCKET",

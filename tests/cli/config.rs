@@ -82,7 +82,7 @@ fn precedence_decides_where_requests_go() {
 #[test]
 fn watch_interval_from_the_config_file() {
     let w = World::new(Scenario::Ok);
-    let cfg = w.file("c.toml", b"[watch]\ninterval = \"0\"\nmax_polls = 2\n");
+    let cfg = w.file("c.toml", b"[watch]\ninterval = \"1\"\nmax_polls = 2\n");
     let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     let id = stdout(&out).trim().to_string();
     // polls_to_finish is 2, so two polls are not enough (created → importing → importing).

@@ -29,7 +29,7 @@ fn submit_json_prints_only_the_sis_import() {
 
     let out = w
         .cmd()
-        .args(["--json", "submit", "--watch", "--interval", "0"])
+        .args(["--json", "submit", "--watch", "--interval", "1"])
         .arg(sample_dir("bundle"))
         .output()
         .unwrap();

@@ -20,7 +20,7 @@ fn submit_watch(w: &World, extra: &[&str]) -> std::process::Output {
     w.cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
         .args(extra)
         .output()
         .unwrap()
@@ -334,7 +334,7 @@ fn watch_last_resumes_the_newest_submit_from_this_host() {
     let id = stdout(&out).trim().to_string();
     let out = w
         .cmd()
-        .args(["watch", "--last", "--interval", "0"])
+        .args(["watch", "--last", "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -376,12 +376,12 @@ fn a_second_run_on_the_same_account_exits_75_or_waits() {
     let w = world(Scenario::Slow, 0);
     let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     let id = stdout(&out).trim().to_string();
-    // A real first run that holds the lock through its watch (~2 s).
+    // A real first run that holds the lock through its watch (~2 s: 3 polls, 1 s apart).
     let mut first = w.std_cmd();
     first
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "200ms", "--max-polls", "10"])
+        .args(["--watch", "--interval", "1", "--max-polls", "3"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let mut child = first.spawn().unwrap();
@@ -404,7 +404,7 @@ fn a_second_run_on_the_same_account_exits_75_or_waits() {
     // Watching is read-only and takes no lock: it runs beside the nightly submit.
     let out = w
         .cmd()
-        .args(["watch", &id, "--interval", "0", "--max-polls", "1"])
+        .args(["watch", &id, "--interval", "1", "--max-polls", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -415,7 +415,7 @@ fn a_second_run_on_the_same_account_exits_75_or_waits() {
         "{}",
         stderr(&out)
     );
-    // Waiting for it works once the first one ends (exit 4 after its 10 polls).
+    // Waiting for it works once the first one ends (exit 4 after its 3 polls).
     let out = w
         .cmd()
         .arg("submit")
@@ -440,7 +440,7 @@ fn sigint_during_watch_exits_130_and_says_how_to_resume() {
         .env("CANVAS_ACCESS_TOKEN", w.sim.token())
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "200ms", "--max-polls", "100"])
+        .args(["--watch", "--interval", "1", "--max-polls", "100"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -542,7 +542,7 @@ fn submit_watch_with_a_full_stdout_still_watches() {
     let mut c = w.std_cmd();
     c.arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0", "--max-polls", "20"]);
+        .args(["--watch", "--interval", "1", "--max-polls", "20"]);
     let o = to_full_disk(c);
     assert_output_error(&o, "submit --watch");
     assert_eq!(w.posts().len(), 1);
@@ -809,7 +809,7 @@ mod state_dirs {
             .arg(&cfg)
             .arg("submit")
             .arg(sample_zip())
-            .args(["--watch", "--interval", "0", "--max-polls", "20"])
+            .args(["--watch", "--interval", "1", "--max-polls", "20"])
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -946,7 +946,7 @@ mod signals_before_sending {
         first
             .arg("submit")
             .arg(sample_zip())
-            .args(["--watch", "--interval", "200ms", "--max-polls", "300"])
+            .args(["--watch", "--interval", "1", "--max-polls", "300"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut first = first.spawn().unwrap();
@@ -1095,7 +1095,7 @@ fn watch_last_after_a_lost_answer_lists_the_imports_created_since() {
 
     let out = w
         .cmd()
-        .args(["watch", "--last", "--interval", "0"])
+        .args(["watch", "--last", "--interval", "1"])
         .output()
         .unwrap();
     let err = stderr(&out);

@@ -99,7 +99,7 @@ fn network_commands() -> Vec<Vec<String>> {
     let z = sample_zip().display().to_string();
     vec![
         owned(&["status", "1"]),
-        owned(&["watch", "1", "--interval", "0", "--max-polls", "1"]),
+        owned(&["watch", "1", "--interval", "1", "--max-polls", "1"]),
         owned(&["list"]),
         owned(&["importing"]),
         owned(&["abort", "1", "--yes"]),
@@ -109,7 +109,7 @@ fn network_commands() -> Vec<Vec<String>> {
             "1",
             "--yes",
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "1",
         ]),
@@ -122,7 +122,7 @@ fn network_commands() -> Vec<Vec<String>> {
             &z,
             "--watch",
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "1",
         ]),
@@ -348,9 +348,9 @@ fn canvas_refusals_print_the_error_document() {
     // An import that does not exist, for every command that names one.
     for args in [
         vec!["status", "99999"],
-        vec!["watch", "99999", "--interval", "0"],
+        vec!["watch", "99999", "--interval", "1"],
         vec!["abort", "99999", "--yes"],
-        vec!["restore", "99999", "--yes", "--interval", "0"],
+        vec!["restore", "99999", "--yes", "--interval", "1"],
         vec!["errors", "99999"],
     ] {
         let o = run(w.cmd(), &owned(&args));
@@ -383,7 +383,7 @@ fn canvas_refusals_print_the_error_document() {
     );
     expect_error(&o, "attachment unwritable", 74, "output_failed");
     // watch --last with an empty journal and nothing running.
-    let o = run(w.cmd(), &owned(&["watch", "--last", "--interval", "0"]));
+    let o = run(w.cmd(), &owned(&["watch", "--last", "--interval", "1"]));
     expect_error(&o, "watch --last", 66, "nothing_to_watch");
 }
 
@@ -511,7 +511,7 @@ fn an_interrupted_watch_prints_the_error_document() {
             "watch",
             &id,
             "--interval",
-            "200ms",
+            "1",
             "--max-polls",
             "500",
         ])
@@ -550,7 +550,7 @@ fn results_on_exits_0_1_3_and_4() {
     let submitted = expect_result(&run(w.cmd(), &owned(&["submit", &z])), "submit", 0);
     let id = submitted["id"].to_string();
     let results: Vec<Vec<&str>> = vec![
-        vec!["watch", &id, "--interval", "0", "--max-polls", "10"],
+        vec!["watch", &id, "--interval", "1", "--max-polls", "10"],
         vec!["status", &id],
         vec!["list"],
         vec!["importing"],
@@ -561,7 +561,7 @@ fn results_on_exits_0_1_3_and_4() {
             &done,
             "--yes",
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "10",
         ],
@@ -594,7 +594,7 @@ fn results_on_exits_0_1_3_and_4() {
             &z,
             "--watch",
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "5",
         ]);

@@ -136,7 +136,7 @@ fn restore_follows_the_progress_to_its_end() {
             &id.to_string(),
             "--yes",
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "10",
         ])
@@ -166,7 +166,7 @@ fn restore_follows_the_progress_to_its_end() {
             "--yes",
             "--undelete-only",
             "--interval",
-            "0",
+            "1",
         ])
         .output()
         .unwrap();
@@ -190,7 +190,7 @@ fn restore_max_polls_is_exit_4() {
             &id.to_string(),
             "--yes",
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "1",
         ])
@@ -216,7 +216,7 @@ fn restore_of_a_missing_import_is_exit_5() {
     let e = World::seeded(1);
     let out = e
         .quiet_cmd()
-        .args(["restore", "4242", "--yes", "--interval", "0"])
+        .args(["restore", "4242", "--yes", "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
@@ -230,7 +230,7 @@ fn restore_without_yes_and_no_terminal_sends_nothing() {
     let id = e.first_in("imported");
     let out = e
         .quiet_cmd()
-        .args(["restore", &id.to_string(), "--interval", "0"])
+        .args(["restore", &id.to_string(), "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -19,7 +19,7 @@ fn with_230_rows() -> (World, u64, usize) {
             "watch",
             &id.to_string(),
             "--interval",
-            "0",
+            "1",
             "--max-polls",
             "20",
         ])

@@ -45,7 +45,7 @@ fn after_an_import_the_plan_compares_with_it_and_the_guard_judges_deletes() {
         .cmd()
         .arg("submit")
         .arg(sample_dir("bundle"))
-        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
         .output()
         .unwrap();
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
@@ -136,7 +136,7 @@ fn the_plan_predicts_what_canvas_then_does() {
             .cmd()
             .arg("submit")
             .arg(bundle)
-            .args(["--watch", "--interval", "0", "--max-polls", "20"])
+            .args(["--watch", "--interval", "1", "--max-polls", "20"])
             .args(extra)
             .output()
             .unwrap();

@@ -36,7 +36,7 @@ fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -123,7 +123,7 @@ fn watch_completes_the_run_a_plain_submit_started() {
     assert!(doc["runs"][0]["state"].is_null(), "not ended yet: {doc}");
     let o = w
         .cmd()
-        .args(["watch", &id, "--interval", "0", "--max-polls", "20"])
+        .args(["watch", &id, "--interval", "1", "--max-polls", "20"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -77,7 +77,7 @@ fn soak() {
             .args([
                 "--watch",
                 "--interval",
-                "0",
+                "1",
                 "--max-polls",
                 "30",
                 "--read-timeout",

@@ -79,7 +79,7 @@ fn watch_exit(scenario: Scenario, bundle: std::path::PathBuf) -> (i32, String) {
         .cmd()
         .arg("submit")
         .arg(&bundle)
-        .args(["--watch", "--interval", "0", "--max-polls", "20"])
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
         .output()
         .unwrap();
     assert_eq!(w.sim.created_count(), 1, "exactly one import");
@@ -138,7 +138,7 @@ fn max_polls_exits_4_and_says_how_to_resume() {
         .cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0", "--max-polls", "3"])
+        .args(["--watch", "--interval", "1", "--max-polls", "3"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
@@ -163,11 +163,11 @@ fn watch_resumes_an_existing_import() {
     let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     let id = stdout(&out).trim().to_string();
     w.cmd()
-        .args(["watch", &id, "--interval", "0", "--max-polls", "10"])
+        .args(["watch", &id, "--interval", "1", "--max-polls", "10"])
         .assert()
         .code(0);
     w.cmd()
-        .args(["watch", "999999", "--interval", "0"])
+        .args(["watch", "999999", "--interval", "1"])
         .assert()
         .code(5);
 }
@@ -178,13 +178,23 @@ fn interval_accepts_humantime_and_bare_seconds_and_rejects_nonsense() {
     let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     let id = stdout(&out).trim().to_string();
     w.cmd()
-        .args(["watch", &id, "--interval", "10ms"])
+        .args(["watch", &id, "--interval", "1s"])
         .assert()
         .code(0);
     w.cmd()
-        .args(["watch", &id, "--interval", "0.01"])
+        .args(["watch", &id, "--interval", "1.5"])
         .assert()
         .code(0);
+    // Under a second has no floor to stand on: 60 GETs in under 3 s (exit 2, at parse time).
+    for fast in ["0", "10ms", "0.5"] {
+        let o = w
+            .cmd()
+            .args(["watch", &id, "--interval", fast])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{fast}: {}", stderr(&o));
+        assert!(stderr(&o).contains("under 1s"), "{}", stderr(&o));
+    }
     w.cmd()
         .args(["watch", &id, "--interval", "soon"])
         .assert()
@@ -341,7 +351,7 @@ fn a_directory_is_zipped_on_the_fly() {
     w.cmd()
         .arg("submit")
         .arg(sample_dir("bundle"))
-        .args(["--watch", "--interval", "0"])
+        .args(["--watch", "--interval", "1"])
         .assert()
         .code(0);
     let p = &w.posts()[0];
@@ -444,7 +454,7 @@ fn json_log_format_writes_one_object_per_line() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0"])
+        .args(["--watch", "--interval", "1"])
         .assert()
         .code(0);
     let log = w.log_text();
@@ -465,7 +475,7 @@ fn the_token_never_appears_in_output_or_logs() {
         .cmd()
         .args(["-vvv", "submit"])
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0"])
+        .args(["--watch", "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -593,7 +603,7 @@ fn the_readme_cron_line_is_silent_on_a_clean_night() {
     for w in &words {
         command.push(match prev {
             "submit" => zip.to_str().unwrap(),
-            "--interval" => "0",
+            "--interval" => "1",
             _ => w,
         });
         prev = w;

@@ -19,7 +19,7 @@ fn file_upload_mode_sends_the_file_to_the_upload_url_without_the_token() {
         .cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--upload-mode", "file-upload", "--watch", "--interval", "0"])
+        .args(["--upload-mode", "file-upload", "--watch", "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -63,7 +63,7 @@ fn a_canvas_without_the_flow_gets_the_direct_upload_and_no_second_live_import() 
         .cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--upload-mode", "file-upload", "--watch", "--interval", "0"])
+        .args(["--upload-mode", "file-upload", "--watch", "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -125,7 +125,7 @@ fn progress_always_draws_on_stderr_and_never_in_the_log() {
         .cmd()
         .args(["--progress", "always", "submit"])
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0"])
+        .args(["--watch", "--interval", "1"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -135,7 +135,7 @@ fn progress_always_draws_on_stderr_and_never_in_the_log() {
         .cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "0"])
+        .args(["--watch", "--interval", "1"])
         .output()
         .unwrap();
     assert!(

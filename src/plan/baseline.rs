@@ -215,78 +215,37 @@ pub fn baseline_path(
 pub struct Pending {
     pub meta: Meta,
     pub scope: Scope,
-    pub kinds: BTreeMap<String, Vec<PendingRow>>,
+    pub kinds: BTreeMap<String, Vec<Row>>,
     pub terms: Vec<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct PendingRow {
-    pub key: u64,
-    pub key_text: String,
-    pub term: Option<String>,
-    pub status: String,
-    pub values: Vec<(String, u32)>,
-    pub course_id: Option<String>,
-    pub section_id: Option<String>,
 }
 
 impl Pending {
     pub fn new(meta: Meta, scope: Scope, rows: &BundleRows) -> Pending {
-        let kinds = rows
-            .kinds
-            .iter()
-            .map(|(k, list)| {
-                (
-                    k.to_string(),
-                    list.iter()
-                        .map(|r| PendingRow {
-                            key: r.key,
-                            key_text: r.key_text.clone(),
-                            term: r.term.clone(),
-                            status: r.status.clone(),
-                            values: r.values.clone(),
-                            course_id: r.course_id.clone(),
-                            section_id: r.section_id.clone(),
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
         Pending {
             meta,
             scope,
-            kinds,
+            kinds: rows
+                .kinds
+                .iter()
+                .map(|(k, list)| (k.to_string(), list.clone()))
+                .collect(),
             terms: rows.terms.clone(),
         }
     }
 
     pub fn rows(&self) -> BundleRows {
-        let mut out = BundleRows {
+        let kinds = self
+            .kinds
+            .iter()
+            .filter_map(|(k, list)| {
+                let kind = crate::validate::kinds::kind_by_name(k)?;
+                Some((kind.name, list.clone()))
+            })
+            .collect();
+        BundleRows {
+            kinds,
             terms: self.terms.clone(),
-            ..Default::default()
-        };
-        for (k, list) in &self.kinds {
-            let Some(kind) = crate::validate::kinds::kind_by_name(k) else {
-                continue;
-            };
-            out.kinds.insert(
-                kind.name,
-                list.iter()
-                    .map(|p| Row {
-                        key: p.key,
-                        key_text: p.key_text.clone(),
-                        term: p.term.clone(),
-                        status: p.status.clone(),
-                        values: p.values.clone(),
-                        course_id: p.course_id.clone(),
-                        section_id: p.section_id.clone(),
-                        file: String::new(),
-                        line: 0,
-                    })
-                    .collect(),
-            );
         }
-        out
     }
 }
 

@@ -396,9 +396,9 @@ mod tests {
         b
     }
 
-    #[test]
-    fn plain_import_counts_creates_updates_and_status_deletes() {
-        let base = base_from(
+    /// The baseline after a plain import of all four files.
+    fn full_base() -> Baseline {
+        base_from(
             &[
                 ("terms.csv", TERMS),
                 ("courses.csv", COURSES),
@@ -406,7 +406,12 @@ mod tests {
                 ("enrollments.csv", ENROLL),
             ],
             &Scope::default(),
-        );
+        )
+    }
+
+    #[test]
+    fn plain_import_counts_creates_updates_and_status_deletes() {
+        let base = full_base();
         let (_d, next) = bundle(&[
             (
                 "users.csv",
@@ -449,15 +454,7 @@ mod tests {
             batch_terms: vec!["T1".into()],
             ..Default::default()
         };
-        let base = base_from(
-            &[
-                ("terms.csv", TERMS),
-                ("courses.csv", COURSES),
-                ("users.csv", USERS),
-                ("enrollments.csv", ENROLL),
-            ],
-            &Scope::default(),
-        );
+        let base = full_base();
         let (_d, next) = bundle(&[
             (
                 "courses.csv",

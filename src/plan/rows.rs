@@ -50,8 +50,8 @@ pub fn ignored_column(name: &str) -> bool {
     name == "password" || name == "ssha_password" || name == "status"
 }
 
-/// One row of the bundle.
-#[derive(Clone, Debug)]
+/// One row of the bundle (kept as is in a pending baseline, less where it stood).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub key: u64,
     /// Human form of the key, for examples.
@@ -63,7 +63,9 @@ pub struct Row {
     /// For a course, section or enrollment: the references that decide its term.
     pub course_id: Option<String>,
     pub section_id: Option<String>,
+    #[serde(skip)]
     pub file: String,
+    #[serde(skip)]
     pub line: u64,
 }
 

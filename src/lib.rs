@@ -17,6 +17,7 @@ pub mod journal;
 pub mod lock;
 pub mod log;
 pub mod logfile;
+pub mod notify;
 pub mod output;
 pub mod paths;
 pub mod plan;

@@ -409,14 +409,19 @@ impl Keeper<'_> {
     /// (the final SisImport, `errors.csv` with every row of every page, the exit code), then
     /// retention and the metrics textfile. Quiet for imports this host did not send; a
     /// failure is a log line and never changes the command's outcome.
-    pub async fn saw(&self, client: &crate::canvas::Client, imp: &Import) {
-        let Some((folder, mut run)) = self.archive.find(self.base_url, self.account, imp.id) else {
-            return;
-        };
+    ///
+    /// Returns the run and its error rows when this call saw it end (for the notification).
+    pub async fn saw(
+        &self,
+        client: &crate::canvas::Client,
+        imp: &Import,
+    ) -> Option<(Run, Vec<Value>)> {
+        let (folder, mut run) = self.archive.find(self.base_url, self.account, imp.id)?;
         if run.ended() {
-            return;
+            return None;
         }
         run.saw(imp);
+        let mut error_rows = vec![];
         if imp.state.is_terminal() {
             let rows = if imp.warning_error_counts() == (0, 0) {
                 Ok(vec![])
@@ -434,6 +439,7 @@ impl Keeper<'_> {
                     if let Err(e) = write_atomic(&folder.join("errors.csv"), csv.as_bytes()) {
                         tracing::warn!(target: "canvas_sis", "import {}: cannot keep errors.csv in {}: {e}", imp.id, folder.display());
                     }
+                    error_rows = rows;
                 }
                 Err(f) => {
                     tracing::warn!(target: "canvas_sis", "import {}: its errors were not archived: {f}", imp.id);
@@ -442,16 +448,17 @@ impl Keeper<'_> {
         }
         if let Err(f) = self.archive.save(&folder, &run) {
             tracing::warn!(target: "canvas_sis", "import {}: {f}", imp.id);
-            return;
         }
-        if run.ended() {
-            self.archive.prune();
-            if let Some(m) = self.metrics
-                && let Err(e) = write_metrics(m, self.archive)
-            {
-                tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
-            }
+        if !run.ended() {
+            return None;
         }
+        self.archive.prune();
+        if let Some(m) = self.metrics
+            && let Err(e) = write_metrics(m, self.archive)
+        {
+            tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
+        }
+        Some((run, error_rows))
     }
 }
 

@@ -47,7 +47,7 @@ impl Ctx {
         let (Some(archive), Ok(net)) = (&self.settings.archive, self.settings.network()) else {
             return;
         };
-        crate::record::Keeper {
+        let ended = crate::record::Keeper {
             archive,
             metrics: self.settings.metrics_textfile.as_deref(),
             base_url: net.base.as_str(),
@@ -55,6 +55,79 @@ impl Ctx {
         }
         .saw(client, imp)
         .await;
+        if let Some((run, rows)) = ended {
+            let event = crate::notify::end_event(run.state.as_deref().unwrap_or("failed"));
+            self.notify(event, imp, Some(&run), &rows).await;
+        }
+    }
+
+    /// After a watch: the run record and baseline at the end, or the `max_polls` and
+    /// `stuck` notifications when it did not end.
+    pub async fn followed(
+        &self,
+        client: &crate::canvas::Client,
+        exit: Exit,
+        last: Option<&crate::canvas::Import>,
+    ) {
+        let Some(imp) = last else {
+            return;
+        };
+        self.saw_import(client, imp).await;
+        if exit == Exit::MaxPolls {
+            self.notify("max_polls", imp, None, &[]).await;
+        } else if imp.state == crate::canvas::State::Initializing {
+            self.notify("stuck", imp, None, &[]).await;
+        }
+    }
+
+    /// Send `event` about `imp` to the configured webhooks (never fails the command).
+    pub async fn notify(
+        &self,
+        event: &str,
+        imp: &crate::canvas::Import,
+        run: Option<&crate::record::Run>,
+        rows: &[serde_json::Value],
+    ) {
+        let settings = &self.settings.notify;
+        if settings.webhooks.is_empty() {
+            return;
+        }
+        let Ok(net) = self.settings.network() else {
+            return;
+        };
+        // The top error templates, as `errors --group` counts them.
+        let mut top: Vec<(String, u64)> = Vec::new();
+        for r in rows {
+            let msg = crate::canvas::ops::field_str(r, "message").unwrap_or_default();
+            let (t, _) = crate::canvas::messages::template(&msg);
+            match top.iter_mut().find(|(m, _)| *m == t) {
+                Some((_, c)) => *c += 1,
+                None => top.push((t, 1)),
+            }
+        }
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(5);
+        let (w, e) = imp.warning_error_counts();
+        let ev = crate::notify::Event {
+            event: event.to_string(),
+            run_id: run.map(|r| r.run_id.clone()),
+            import_id: Some(imp.id),
+            state: Some(imp.state_str().to_string()),
+            base_url: net.base.to_string(),
+            account: net.account.clone(),
+            profile: self.settings.profile.clone(),
+            counts: imp
+                .kind_counts()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            warnings: w,
+            errors: e,
+            top_errors: top,
+            log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
+        };
+        crate::notify::send(settings, &ev).await;
     }
 
     /// Print a JSON document on stdout (the `--json` result).

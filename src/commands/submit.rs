@@ -293,9 +293,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
     let (exit, last) = follow_import(&client, imp.id, &poll, ctx.settings.progress).await?;
-    if let Some(i) = &last {
-        ctx.saw_import(&client, i).await;
-    }
+    ctx.followed(&client, exit, last.as_ref()).await;
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,

@@ -27,9 +27,7 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
         None => last_import(&client, &net).await?,
     };
     let (exit, last) = follow_import(&client, id, &poll, ctx.settings.progress).await?;
-    if let Some(i) = &last {
-        ctx.saw_import(&client, i).await;
-    }
+    ctx.followed(&client, exit, last.as_ref()).await;
     if ctx.settings.json
         && let Some(i) = last
     {

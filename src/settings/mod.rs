@@ -206,6 +206,7 @@ pub struct Settings {
     /// The run archive (`None`: `[archive] dir = ""`).
     pub archive: Option<crate::record::Archive>,
     pub metrics_textfile: Option<PathBuf>,
+    pub notify: crate::notify::NotifySettings,
     /// For `config show`, in the table's order.
     pub shown: Vec<ShownSetting>,
     /// Non-fatal remarks about the configuration, printed once.
@@ -476,6 +477,15 @@ impl Settings {
                 max_bytes: r.count("archive.max_bytes").expect("has a default"),
             });
         let metrics_textfile = r.path("metrics.textfile");
+        let list = |key| match r.get(key) {
+            Some(Value::List(v)) => v.clone(),
+            _ => vec![],
+        };
+        let notify = crate::notify::NotifySettings {
+            webhooks: list("notify.webhook"),
+            format: r.word("notify.format").to_string(),
+            on: list("notify.on"),
+        };
         Ok(Settings {
             config_file,
             file: cfile,
@@ -493,6 +503,7 @@ impl Settings {
             guard,
             archive,
             metrics_textfile,
+            notify,
             shown,
             warnings,
         })

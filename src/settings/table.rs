@@ -38,6 +38,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// An account: a number, `self` or `sis_account_id:X` (the file may give a bare integer).
     Account,
+    /// Several words or URLs: a TOML array, or one string with commas.
+    List,
 }
 
 /// Which commands take a row's flag.
@@ -59,6 +61,7 @@ pub const SUBMIT: &str = "Submit safety";
 pub const WATCHING: &str = "Watching";
 pub const GUARD: &str = "Guard";
 pub const RECORD: &str = "Run record";
+pub const NOTIFY: &str = "Notifications";
 
 /// One setting.
 #[derive(Clone, Copy, Debug)]
@@ -239,6 +242,11 @@ pub const TABLE: &[Def] = &[
     row("archive.max_bytes", Kind::Size, RECORD, "Remove the oldest finished runs while the archive is larger than this")
         .default("10GiB"),
     row("metrics.textfile", Kind::Path, RECORD, "After each run, write Prometheus text here (for node_exporter's textfile collector)"),
+    row("notify.webhook", Kind::List, NOTIFY, "POST one message per event to each of these URLs"),
+    row("notify.format", Kind::Choice(&["json", "slack", "teams"]), NOTIFY, "The webhook body: the contract's JSON, or Slack's or Teams' incoming-webhook shape")
+        .default("json"),
+    row("notify.on", Kind::List, NOTIFY, "The events to send: failed, held, warnings, stuck, max_polls, success")
+        .default("failed,held,warnings,stuck,max_polls"),
     row("watch.interval", Kind::Interval, WATCHING, "Time between polls: a duration like 30s or 2m, or bare seconds; at least 1s")
         .flag("interval", POLLING, "DURATION")
         .default("60s"),
@@ -270,6 +278,7 @@ pub enum Value {
     Count(u64),
     Integer(i64),
     Size(u64),
+    List(Vec<String>),
 }
 
 impl Value {
@@ -292,6 +301,7 @@ impl std::fmt::Display for Value {
             Value::Count(n) => write!(f, "{n}"),
             Value::Integer(n) => write!(f, "{n}"),
             Value::Size(n) => write!(f, "{}", show_size(*n)),
+            Value::List(v) => write!(f, "{}", v.join(", ")),
         }
     }
 }
@@ -327,6 +337,13 @@ impl Kind {
                 .map(Value::Integer)
                 .map_err(|_| "expected an integer".into()),
             Kind::Size => parse_size(s).map(Value::Size),
+            Kind::List => Ok(Value::List(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            )),
             Kind::Choice(words) => words
                 .iter()
                 .find(|w| **w == s)
@@ -348,6 +365,16 @@ impl Kind {
                 Kind::Count { .. } | Kind::Integer | Kind::Size | Kind::Account,
                 toml::Value::Integer(i),
             ) => self.parse(&i.to_string()),
+            (Kind::List, toml::Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(|s| s.trim().to_string())
+                        .ok_or_else(|| "expected a list of strings".to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List),
+            (Kind::List, _) => Err("expected a list of strings, e.g. [\"a\", \"b\"]".into()),
             (Kind::Switch, _) => Err("expected true or false".into()),
             (Kind::Duration | Kind::Interval, _) => {
                 Err("expected a duration like \"30s\" or a number of seconds".into())

@@ -167,3 +167,80 @@ fn health_failures_are_unknown() {
         "{doc}"
     );
 }
+
+/// A local webhook receiver: it answers 200 to every POST and keeps each body.
+fn webhook_sink() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(20).flatten() {
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            keep.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).to_string());
+            let mut s = stream;
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (url, bodies)
+}
+
+/// `[notify] webhook`: the end of a run with warnings is one Slack message, escaped, with no
+/// token in it; a webhook that cannot be reached is a WARN line and changes nothing else.
+#[test]
+fn a_run_that_ends_with_warnings_posts_one_escaped_slack_message() {
+    let w = World::with(Config {
+        scenario: Scenario::Ok,
+        polls_to_finish: 2,
+        extra_warnings: 3,
+        ..Default::default()
+    });
+    let (url, bodies) = webhook_sink();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook", l.local_addr().unwrap())
+    };
+    let cfg = w.file(
+        "n.toml",
+        format!("[notify]\nwebhook = [\"{url}\", \"{dead}\"]\nformat = \"slack\"\n").as_bytes(),
+    );
+    let started = std::time::Instant::now();
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let got = bodies.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let msg: serde_json::Value = serde_json::from_str(&got[0]).unwrap();
+    let text = msg["text"].as_str().unwrap();
+    assert!(text.starts_with("canvas-sis warnings: import "), "{text}");
+    assert!(!got[0].contains(&w.sim.token()), "no token in a message");
+    assert!(
+        w.log_text().contains("notification to http://127.0.0.1"),
+        "{}",
+        w.log_text()
+    );
+}

@@ -6,7 +6,8 @@
 use std::time::Instant;
 
 use canvas_sis::bundle;
-use canvas_sis::canvas::upload::{FileUploadOutcome, client_for_tests, file_upload};
+use canvas_sis::canvas::testing::client_for_tests;
+use canvas_sis::canvas::upload::{FileUploadOutcome, file_upload};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use canvas_sis::bundle::{self, Bundle};
 use canvas_sis::canvas::Client;
-use canvas_sis::canvas::upload::{FileUploadOutcome, client_for_tests, file_upload};
+use canvas_sis::canvas::testing::client_for_tests;
+use canvas_sis::canvas::upload::{FileUploadOutcome, file_upload};
 use fake_canvas::{Config, Handle, Scenario};
 use serde_json::json;
 use sha2::Digest;
@@ -436,7 +437,7 @@ async fn a_failed_upload_aborts_the_waiting_import() {
 
 #[tokio::test]
 async fn an_interrupted_upload_leaves_the_id_to_abort() {
-    use canvas_sis::canvas::upload::{UploadHttp, abort_waiting, file_upload_observed};
+    use canvas_sis::canvas::upload::{abort_waiting, file_upload_observed};
     let dir = tempfile::tempdir().unwrap();
     let p = zip_file(
         dir.path(),
@@ -479,10 +480,9 @@ async fn an_interrupted_upload_leaves_the_id_to_abort() {
         .mount(&storage)
         .await;
     let c = client_for_tests(&canvas.uri(), "T", "self").unwrap();
-    let http = UploadHttp::defaults().unwrap();
     let pending = std::sync::atomic::AtomicU64::new(0);
     let q = query(&b);
-    let fut = file_upload_observed(&c, &http, &b, &q, None, &pending);
+    let fut = file_upload_observed(&c, &b, &q, None, &pending);
     // Give up once step 1 is done and step 2 hangs, as a Ctrl-C handler would.
     let interrupt = async {
         for _ in 0..500 {

@@ -6,16 +6,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use tracing::{info, warn};
-use url::Url;
 
 use crate::bundle::{self, Bundle};
-use crate::canvas::client::not_acted_on;
-use crate::canvas::{Body, Client, HttpError, Import};
+use crate::canvas::create::{self, Observers};
+use crate::canvas::{Client, Import};
 use crate::cli::SubmitArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::import_options::ImportOptions;
@@ -25,9 +22,8 @@ use crate::validate;
 use super::Ctx;
 use super::watch::follow;
 
-/// How long to look for an import that a lost POST answer may have created.
-const LOOKUP_TRIES: u32 = 3;
-const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
+/// The direct upload, for `demo`.
+pub use crate::canvas::create::direct as create;
 
 pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // From here on a signal ends the run with exit 130 and says what was sent, in every
@@ -148,11 +144,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // Before the upload: a crash or kill mid-upload leaves the lookup window on record.
     journal.record(&entry)?;
     let sent = Arc::new(AtomicU64::new(0));
-    let mode = crate::canvas::upload::choose_mode(
-        guard.upload_mode,
-        bundle.len,
-        guard.file_upload_threshold,
-    );
+    let mode = create::choose_mode(guard.upload_mode, bundle.len, guard.file_upload_threshold);
     let bar = crate::progress::upload_bar(bundle.len, ctx.settings.progress);
     let on_chunk = {
         let sent = sent.clone();
@@ -166,8 +158,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
     // Set by the file-upload flow once step 1 made an import that waits for its file.
     let pending = AtomicU64::new(0);
-    let upload = upload(
-        &ctx.settings,
+    let upload = create::send(
         &client,
         &bundle,
         &query,
@@ -344,17 +335,6 @@ async fn run_validation(
     }
     info!(target: "canvas_sis", "validated {}: {summary}", bundle.given.display());
     Ok(report)
-}
-
-fn create_url(client: &Client, query: &[(&'static str, String)]) -> Url {
-    let mut url = client.account_url("sis_imports");
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in query {
-            q.append_pair(k, v);
-        }
-    }
-    url
 }
 
 /// `the same content (sha256 …) went to this account at T as import N (state)`.
@@ -536,205 +516,6 @@ fn dry_run(
         }
     }
     Ok(Exit::Ok)
-}
-
-/// A POST whose answer was lost after the body went out may have created an import.
-fn may_have_created(e: &HttpError) -> bool {
-    match e {
-        HttpError::Transport { .. } => !not_acted_on(e),
-        HttpError::BadBody { .. } => true,
-        HttpError::Status { .. } | HttpError::Tls { .. } => false,
-    }
-}
-
-/// What the caller watches of an upload: bytes sent, and (file-upload flow) the import that
-/// step 1 made and that waits for its file, to abort it if the run is interrupted.
-struct Observers<'a> {
-    on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
-    pending: &'a AtomicU64,
-}
-
-/// Send the bundle by the chosen mode. The file-upload flow falls back to the direct upload
-/// when this Canvas does not know it, after aborting the file-less import it made instead.
-async fn upload(
-    settings: &crate::settings::Settings,
-    client: &Client,
-    bundle: &Bundle,
-    query: &[(&'static str, String)],
-    opts: &ImportOptions,
-    mode: crate::canvas::upload::Mode,
-    obs: Observers<'_>,
-) -> Result<Import> {
-    let Observers { on_chunk, pending } = obs;
-    use crate::canvas::upload::{self as up, FileUploadOutcome, Mode};
-    if mode == Mode::FileUpload {
-        info!(target: "canvas_sis", "uploading {} through Canvas's file-upload flow (pre_attachment)", up::human_bytes(bundle.len));
-        let http = up::UploadHttp::new(&settings.connection)?;
-        match up::file_upload_observed(
-            client,
-            &http,
-            bundle,
-            query,
-            Some(on_chunk.clone()),
-            pending,
-        )
-        .await?
-        {
-            FileUploadOutcome::Created(imp) => return Ok(imp),
-            // The module said why and which file-less import it aborted.
-            FileUploadOutcome::NotSupported { .. } => {}
-        }
-    }
-    if let Some(w) = up::direct_upload_warning(bundle.len) {
-        warn!(target: "canvas_sis", "{w}");
-    }
-    create(client, bundle, query, opts, Some(on_chunk)).await
-}
-
-/// Upload once. Safe failures (no connection; 429/502/503/504/throttling) are retried by the
-/// policy; a lost answer is looked up in Canvas instead of being sent again.
-pub async fn create(
-    client: &Client,
-    bundle: &Bundle,
-    query: &[(&'static str, String)],
-    opts: &ImportOptions,
-    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-) -> Result<Import> {
-    let url = create_url(client, query);
-    let body = Body::File {
-        path: bundle.path.clone(),
-        len: bundle.len,
-        content_type: bundle.content_type().to_string(),
-        sent: Arc::new(AtomicU64::new(0)),
-        on_chunk,
-    };
-    let mut resent = false;
-    loop {
-        let before = jiff::Timestamp::now();
-        let r = client
-            .retry
-            .run_with("upload", not_acted_on, || {
-                client.exchange(Method::POST, &url, &body)
-            })
-            .await;
-        match r {
-            Ok(a) => {
-                return Import::from_value(a.json)
-                    .map_err(|e| crate::canvas::client::bad_shape(&url, &e));
-            }
-            Err(e) if may_have_created(&e.last) => {
-                warn!(target: "canvas_sis", "upload: {}; the file was sent, so Canvas may have created the import: looking it up instead of sending again", e.last);
-                match lookup(client, before, opts).await? {
-                    Some(imp) => {
-                        warn!(target: "canvas_sis", import_id = imp.id, "adopted import {} ({}), created at {} by this upload", imp.id, imp.state_str(), imp.created_at.map(|t| t.to_string()).unwrap_or_default());
-                        return Ok(imp);
-                    }
-                    None if !resent => {
-                        warn!(target: "canvas_sis", "no import appeared in Canvas after the lost answer; sending the file again (once)");
-                        resent = true;
-                    }
-                    None => {
-                        return Err(Failure::new(
-                            Exit::Unavailable,
-                            format!("upload failed twice with the answer lost ({}); no import was found in Canvas", e.last),
-                        )
-                        .kind("upload_lost")
-                        .hint("check `canvas-sis list --created-since 1h` before submitting again"));
-                    }
-                }
-            }
-            Err(e) => return Err(create_failure(e, opts)),
-        }
-    }
-}
-
-fn create_failure(e: crate::canvas::retry::RetryError, opts: &ImportOptions) -> Failure {
-    let status = e.last.status();
-    let f = e.into_failure();
-    match status {
-        Some(500) if opts.import_type != "instructure_csv" => f.hint(format!(
-            "Canvas answers 500 to an import_type it does not know; core Canvas registers only instructure_csv, not {:?}",
-            opts.import_type
-        )),
-        Some(404) if opts.batch_mode_term_id.is_some() => Failure::new(
-            crate::exit::Exit::NotFound,
-            f.message.to_string(),
-        )
-        .hint(format!(
-            "Canvas answers 404 when --batch-mode-term-id {:?} names no active term of this root account (or when the account does not exist)",
-            opts.batch_mode_term_id.as_deref().unwrap_or_default()
-        )),
-        _ => f,
-    }
-}
-
-/// Find the import a lost POST created: ours (same user), created since just before the
-/// POST, with our options. One match is adopted; several are too ambiguous to guess.
-async fn lookup(
-    client: &Client,
-    before: jiff::Timestamp,
-    opts: &ImportOptions,
-) -> Result<Option<Import>> {
-    let me = client
-        .get("GET users/self", &client.api_url("users/self"))
-        .await
-        .ok()
-        .and_then(|a| a.json.get("id").and_then(Value::as_u64));
-    // Allow for a clock difference between this host and Canvas.
-    let since = before - jiff::SignedDuration::from_secs(120);
-    for attempt in 1..=LOOKUP_TRIES {
-        let mut url = client.account_url("sis_imports");
-        url.query_pairs_mut()
-            .append_pair("created_since", &since.to_string())
-            .append_pair("per_page", "100");
-        let items = client.list_all(url, "sis_imports", Some(100)).await?;
-        let candidates: Vec<Import> = items
-            .into_iter()
-            .filter_map(|v| Import::from_value(v).ok())
-            .filter(|i| i.created_at.is_none_or(|c| c >= since))
-            .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            })
-            .filter(|i| same_options(i, opts))
-            .collect();
-        tracing::info!(target: "canvas_sis", "lookup {attempt}/{LOOKUP_TRIES}: {} candidate import(s) since {since}", candidates.len());
-        match candidates.len() {
-            0 => {}
-            1 => return Ok(candidates.into_iter().next()),
-            n => {
-                let ids: Vec<String> = candidates.iter().map(|i| i.id.to_string()).collect();
-                return Err(Failure::new(
-                    Exit::Unavailable,
-                    format!("the upload's answer was lost and {n} imports that could be it exist ({}); not sending again", ids.join(", ")),
-                )
-                .kind("upload_lost")
-                .partial(json!({"candidates": ids}))
-                .hint("inspect them with `canvas-sis status ID`, then `canvas-sis watch ID` the right one"));
-            }
-        }
-        if attempt < LOOKUP_TRIES {
-            tokio::time::sleep(LOOKUP_PAUSE).await;
-        }
-    }
-    Ok(None)
-}
-
-/// Whether an import's recorded options are the ones we sent.
-fn same_options(i: &Import, o: &ImportOptions) -> bool {
-    let b = |k: &str| i.raw.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let import_type = i
-        .data()
-        .and_then(|d| d.get("import_type"))
-        .and_then(Value::as_str)
-        .unwrap_or("instructure_csv");
-    import_type == o.import_type
-        && b("batch_mode") == (o.batch_mode || o.multi_term_batch_mode)
-        && b("skip_deletes") == o.skip_deletes
-        && i.raw
-            .get("diffing_data_set_identifier")
-            .and_then(Value::as_str)
-            == o.diffing_data_set_identifier.as_deref()
 }
 
 /// `--if-idle`: exit 75 when Canvas runs or queues an import for the account.

@@ -1,11 +1,24 @@
 //! `submit PATH`: check, validate, upload once, print the import id, optionally watch.
 //!
-//! The order matters: everything local (file checks, option combinations, validation) runs
-//! before anything is sent, and a lost answer to the upload is never answered by uploading
-//! again blindly (see `create`).
+//! [`run`] goes through these phases, each a function below:
+//! 1. **resolve**: the settings this run uses (a missing URL or token fails here, before a
+//!    long validation);
+//! 2. **prepare**: the bundle (its kind, a zip of a directory, its sha256) and the option
+//!    combinations Canvas would reject;
+//! 3. **lock and journal**: the per-account lock, and the journal's earlier submit of the
+//!    same content;
+//! 4. **validate**: errors stop the run (65) before anything is sent;
+//! 5. **guard**: the checks that may stop a run that is ready to send (`--if-idle`,
+//!    `--once`); the plan and its thresholds join here;
+//! 6. **upload**: on the journal before the first byte, then sent by the chosen mode;
+//! 7. **record**: the import id to the journal, the log and stdout;
+//! 8. **follow**: with `--watch`, until the import ends.
+//!
+//! The order matters: everything local runs before anything is sent, and a lost answer to
+//! the upload is never answered by uploading again blindly (`canvas::lost`).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -17,6 +30,7 @@ use crate::cli::SubmitArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::import_options::ImportOptions;
 use crate::journal::{self, Journal};
+use crate::settings::{Network, PollSettings, SubmitSettings};
 use crate::validate;
 
 use super::Ctx;
@@ -29,36 +43,81 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // From here on a signal ends the run with exit 130 and says what was sent, in every
     // phase; the blocking ones (zipping, hashing, the lock) check between steps.
     crate::interrupt::install();
-    let opts = ctx.settings.import.clone();
-    let poll = ctx.settings.poll.clone();
-    let guard = ctx.settings.submit.clone();
-    let (do_validate, strict) = (guard.validate, guard.strict);
-    // Settings first: a missing URL or token should not wait for a long validation.
+    let run = resolve(&a, ctx)?;
+    let (bundle, query) = prepare(&a, &run)?;
+    let local = lock_and_journal(ctx, &run, &bundle)?;
+    let report = validate_phase(&run, &bundle).await?;
+    let Some(net) = &run.net else {
+        let checks = dry_run_checks(ctx, &run.submit, &bundle, local.earlier.as_ref()).await?;
+        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
+    };
+    let client = Client::new(net, &ctx.settings.connection)?;
+    guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
+    let (imp, entry) = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await?;
+    let printed = record(ctx, &local.journal, entry, &imp)?;
+    follow_phase(ctx, &client, &run.poll, imp, printed, a.watch).await
+}
+
+/// What [`resolve`] found: the settings of this run.
+struct Run {
+    opts: ImportOptions,
+    poll: PollSettings,
+    submit: SubmitSettings,
+    /// Canvas and the token; None for a dry run (which needs neither).
+    net: Option<Network>,
+}
+
+/// Phase 1: the settings. Settings first: a missing URL or token should not wait for a long
+/// validation.
+fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
     let net = if a.dry_run {
         None
     } else {
         Some(ctx.settings.network()?)
     };
-    let bundle = bundle::prepare(&a.path, opts.extension)?;
-    opts.check(bundle.extension)?;
+    Ok(Run {
+        opts: ctx.settings.import.clone(),
+        poll: ctx.settings.poll.clone(),
+        submit: ctx.settings.submit.clone(),
+        net,
+    })
+}
 
-    // Held from validation to the end of the watch (dropped when `run` returns).
-    // Only a real run needs the state dir (journal and lock); a dry run never touches it.
-    let state_dir = match &net {
+/// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
+/// create POST carries.
+fn prepare(a: &SubmitArgs, run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
+    let bundle = bundle::prepare(&a.path, run.opts.extension)?;
+    run.opts.check(bundle.extension)?;
+    let query = run.opts.query(bundle.extension);
+    Ok((bundle, query))
+}
+
+/// What [`lock_and_journal`] holds: the lock (to the end of the run) and the journal.
+struct Local {
+    _lock: Option<crate::lock::RunLock>,
+    journal: Journal,
+    /// The newest submit of the same content to the same account within `--dedupe-window`.
+    earlier: Option<journal::Entry>,
+}
+
+/// Phase 3: the per-account lock, held from validation to the end of the watch, and the
+/// journal. Only a real run needs the state dir (journal and lock); a dry run never touches
+/// it, but reads the journal too (only reads it), to say what `--once` would do.
+fn lock_and_journal(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Local> {
+    let state_dir = match &run.net {
         Some(_) => crate::paths::state_dir()?,
         None => crate::paths::state_dir_path(),
     };
-    let _lock = match &net {
+    let lock = match &run.net {
         Some(n) => Some(crate::lock::acquire(
             &crate::lock::lock_path(&state_dir, n.base.as_str(), &n.account),
             &format!("{} account {}", n.base, n.account),
-            guard.wait_lock,
+            run.submit.wait_lock,
         )?),
         None => None,
     };
     let journal = Journal::new(&state_dir);
-    // A dry run reads the journal too (only reads it), to say what --once would do.
-    let target = match &net {
+    let target = match &run.net {
         Some(n) => Some((n.base.to_string(), n.account.clone())),
         None => ctx
             .settings
@@ -74,27 +133,41 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             }),
     };
     let earlier = target.as_ref().and_then(|(base, account)| {
-        journal.recent_same(base, account, &bundle.sha256, guard.dedupe_window)
+        journal.recent_same(base, account, &bundle.sha256, run.submit.dedupe_window)
     });
+    Ok(Local {
+        _lock: lock,
+        journal,
+        earlier,
+    })
+}
 
-    let report = if do_validate {
-        Some(run_validation(&bundle, &opts, strict).await?)
+/// Phase 4: validation, unless `--no-validate`.
+async fn validate_phase(run: &Run, bundle: &Bundle) -> Result<Option<validate::Report>> {
+    if run.submit.validate {
+        Ok(Some(
+            run_validation(bundle, &run.opts, run.submit.strict).await?,
+        ))
     } else {
         info!(target: "canvas_sis", "validation skipped (--no-validate)");
-        None
-    };
+        Ok(None)
+    }
+}
 
-    let query = opts.query(bundle.extension);
-    if a.dry_run {
-        let checks = dry_run_checks(ctx, &guard, &bundle, earlier.as_ref()).await?;
-        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
+/// Phase 5: the checks that may stop a run that is ready to send: `--if-idle` (exit 75 when
+/// Canvas is busy), then `--once` (exit 75 when the same content went out within
+/// `--dedupe-window`; without it, a warning). The plan and its guard thresholds belong here
+/// when they come.
+async fn guard(
+    client: &Client,
+    submit: &SubmitSettings,
+    bundle: &Bundle,
+    earlier: Option<&journal::Entry>,
+) -> Result<()> {
+    if submit.if_idle {
+        before_sending(check_idle(client), "asking Canvas whether it is idle").await?;
     }
-    let net = net.expect("set unless dry run");
-    let client = Client::new(&net, &ctx.settings.connection)?;
-    if guard.if_idle {
-        before_sending(check_idle(&client), "asking Canvas whether it is idle").await?;
-    }
-    if let Some(e) = &earlier {
+    if let Some(e) = earlier {
         let state = match e.import_id {
             Some(id) => before_sending(client.show(id), "looking up the earlier import")
                 .await
@@ -105,8 +178,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
                 })?,
             None => "its answer was lost".into(),
         };
-        let what = earlier_submit(&bundle, e, Some(&state));
-        if guard.once {
+        let what = earlier_submit(bundle, e, Some(&state));
+        if submit.once {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
                 .kind("duplicate_content")
                 .hint("this content was already submitted within --dedupe-window; drop --once to send it again"));
@@ -114,6 +187,22 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         // After the idle check, so a refused run does not say it is submitting again.
         warn!(target: "canvas_sis", "{what}; submitting again");
     }
+    Ok(())
+}
+
+/// Phase 6: the upload. The journal gets the submit before the first byte goes out (a crash
+/// or kill mid-upload leaves the lookup window on record); a signal during the upload ends
+/// the run with exit 130, saying what was sent (and aborting a file-upload import that waits
+/// for its file). Returns the import and the journal entry.
+async fn upload(
+    ctx: &Ctx,
+    client: &Client,
+    net: &Network,
+    run: &Run,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    journal: &Journal,
+) -> Result<(Import, journal::Entry)> {
     info!(
         target: "canvas_sis",
         file = %bundle.given.display(),
@@ -141,16 +230,19 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         pid: std::process::id(),
         failed: false,
     };
-    // Before the upload: a crash or kill mid-upload leaves the lookup window on record.
     journal.record(&entry)?;
     let sent = Arc::new(AtomicU64::new(0));
-    let mode = create::choose_mode(guard.upload_mode, bundle.len, guard.file_upload_threshold);
+    let mode = create::choose_mode(
+        run.submit.upload_mode,
+        bundle.len,
+        run.submit.file_upload_threshold,
+    );
     let bar = crate::progress::upload_bar(bundle.len, ctx.settings.progress);
     let on_chunk = {
         let sent = sent.clone();
         let bar_cb = bar.as_ref().map(|(_, cb)| cb.clone());
         Arc::new(move |n: u64| {
-            sent.store(n, std::sync::atomic::Ordering::Relaxed);
+            sent.store(n, Ordering::Relaxed);
             if let Some(cb) = &bar_cb {
                 cb(n);
             }
@@ -159,10 +251,10 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // Set by the file-upload flow once step 1 made an import that waits for its file.
     let pending = AtomicU64::new(0);
     let upload = create::send(
-        &client,
-        &bundle,
-        &query,
-        &opts,
+        client,
+        bundle,
+        query,
+        &run.opts,
         mode,
         Observers {
             on_chunk,
@@ -172,10 +264,10 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let result = tokio::select! {
         r = upload => r,
         sig = crate::interrupt::wait() => {
-            let n = sent.load(std::sync::atomic::Ordering::Relaxed);
-            let waiting = pending.load(std::sync::atomic::Ordering::Relaxed);
+            let n = sent.load(Ordering::Relaxed);
+            let waiting = pending.load(Ordering::Relaxed);
             let msg = if waiting != 0 {
-                if crate::canvas::upload::abort_waiting(&client, waiting).await {
+                if crate::canvas::upload::abort_waiting(client, waiting).await {
                     format!("interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
                 } else {
                     format!("interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
@@ -198,8 +290,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Some((b, _)) = &bar {
         b.finish_and_clear();
     }
-    let imp = match result {
-        Ok(imp) => imp,
+    match result {
+        Ok(imp) => Ok((imp, entry)),
         Err(f) => {
             // Canvas refused it outright: no import exists, so --once must not count it.
             // Anything else (69: unreachable, or a lost answer) stays on record as a
@@ -211,9 +303,19 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
                 entry.failed = true;
                 journal.record(&entry)?;
             }
-            return Err(f);
+            Err(f)
         }
-    };
+    }
+}
+
+/// Phase 7: the import id to the journal, the log and stdout (with `--json`, stdout holds
+/// one JSON document instead, printed at the end). Returns whether stdout took the id.
+fn record(
+    ctx: &Ctx,
+    journal: &Journal,
+    mut entry: journal::Entry,
+    imp: &Import,
+) -> Result<Result<()>> {
     entry.import_id = Some(imp.id);
     journal.record(&entry)?;
     info!(
@@ -224,13 +326,24 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         imp.id,
         imp.state_str()
     );
-    // With --json, stdout holds one JSON document (the SisImport carries the id).
-    let printed = if ctx.settings.json {
+    Ok(if ctx.settings.json {
         Ok(())
     } else {
         crate::output::stdout_line(&imp.id.to_string())
-    };
-    if !a.watch {
+    })
+}
+
+/// Phase 8: without `--watch`, done (the SisImport under `--json`); with it, follow the
+/// import to its end, whose state decides the exit code.
+async fn follow_phase(
+    ctx: &Ctx,
+    client: &Client,
+    poll: &PollSettings,
+    imp: Import,
+    printed: Result<()>,
+    watch: bool,
+) -> Result<Exit> {
+    if !watch {
         if ctx.settings.json {
             ctx.print_json(&imp.raw)?;
         }
@@ -246,7 +359,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Err(f) = &printed {
         tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
-    let (exit, last) = follow(&client, imp.id, &poll, ctx.settings.progress).await?;
+    let (exit, last) = follow(client, imp.id, poll, ctx.settings.progress).await?;
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,

@@ -72,23 +72,7 @@ pub async fn file_upload_observed(
     pending: &AtomicU64,
 ) -> Result<FileUploadOutcome, Failure> {
     // Step 1: metadata only.
-    let url = step1_url(client, bundle, query);
-    let answer = client
-        .retry
-        .run_for(&Method::POST, "file-upload step 1 (create)", || {
-            client.exchange(Method::POST, &url, &Body::Empty)
-        })
-        .await
-        .map_err(|e| {
-            let lost = may_have_acted(&e.last);
-            let f = e.into_failure();
-            if lost {
-                f.hint("the answer was lost, so Canvas may hold a new import in `initializing` that will never run; check `canvas-sis list --created-since 1h` and abort it before submitting again")
-            } else {
-                f
-            }
-        })?;
-    let json = answer.json;
+    let json = step1(client, bundle, query).await?;
     let pre = json.get("pre_attachment").filter(|p| p.is_object());
     let upload_url = pre
         .and_then(|p| p.get("upload_url"))
@@ -98,7 +82,8 @@ pub async fn file_upload_observed(
         return not_supported(client, json).await;
     };
     let pre = pre.expect("has upload_url").clone();
-    let imp = Import::from_value(json).map_err(|e| bad_shape(&url, &e))?;
+    let imp =
+        Import::from_value(json).map_err(|e| bad_shape(&step1_url(client, bundle, query), &e))?;
     let id = imp.id;
     pending.store(id, Ordering::Relaxed);
     let upload_url = Url::parse(&upload_url)
@@ -195,6 +180,99 @@ pub async fn file_upload_observed(
     info!(target: "canvas_sis", import_id = id, "import {id}: file uploaded (HTTP {})", status.as_u16());
     let imp = client.show(id).await?;
     Ok(FileUploadOutcome::Created(imp))
+}
+
+/// Step 1, the POST that creates the import. Safe failures are retried by the policy; a lost
+/// answer is looked up, as the direct upload's is (`lost.rs`), never sent again blindly. An
+/// import it finds can never get its file (its upload instructions were in the lost answer),
+/// so it is aborted, and only then is step 1 sent again, once: never two live imports.
+async fn step1(
+    client: &Client,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+) -> Result<Value> {
+    let url = step1_url(client, bundle, query);
+    let mut resent = false;
+    loop {
+        let before = jiff::Timestamp::now();
+        let e = match client
+            .retry
+            .run_for(&Method::POST, "file-upload step 1 (create)", || {
+                client.exchange(Method::POST, &url, &Body::Empty)
+            })
+            .await
+        {
+            Ok(a) => return Ok(a.json),
+            Err(e) if may_have_acted(&e.last) => e,
+            Err(e) => return Err(e.into_failure()),
+        };
+        warn!(target: "canvas_sis", "file-upload step 1 (create): {}; Canvas may have created the import: looking it up instead of sending again", e.last);
+        let found = super::lost::lookup(client, before, query)
+            .await
+            .map_err(|f| {
+                if f.kind == "upload_lost" {
+                    f
+                } else {
+                    f.hint("the answer to file-upload step 1 was lost, so Canvas may hold a new import in `initializing` that will never run; check `canvas-sis list --created-since 1h` and abort it before submitting again")
+                }
+            })?;
+        if let Some(imp) = &found {
+            abort_lost(client, imp).await?;
+        }
+        if resent {
+            let what = match &found {
+                Some(imp) => format!("import {} that it created has been aborted", imp.id),
+                None => "no import was found in Canvas".to_string(),
+            };
+            return Err(Failure::new(
+                Exit::Unavailable,
+                format!(
+                    "file-upload step 1 failed twice with the answer lost ({}); {what}",
+                    e.last
+                ),
+            )
+            .kind("upload_lost")
+            .hint("check `canvas-sis list --created-since 1h` before submitting again"));
+        }
+        match &found {
+            Some(imp) => {
+                warn!(target: "canvas_sis", import_id = imp.id, "import {} was created by that request, but its upload instructions were lost with the answer, so it can never get its file; sending step 1 again (once)", imp.id)
+            }
+            None => {
+                warn!(target: "canvas_sis", "no import appeared in Canvas after the lost answer; sending step 1 again (once)")
+            }
+        }
+        resent = true;
+    }
+}
+
+/// Abort the import a lost step 1 made (unless it has already ended). If that fails, step 1
+/// is not sent again: two imports would then be live.
+async fn abort_lost(client: &Client, imp: &Import) -> Result<()> {
+    let id = imp.id;
+    if imp.state.is_terminal() {
+        return Ok(());
+    }
+    let url = client.account_url(&format!("sis_imports/{id}/abort"));
+    match client.put(&format!("PUT abort import {id}"), &url).await {
+        Ok(_) => {
+            warn!(target: "canvas_sis", import_id = id, "aborted import {id}: the answer that created it was lost");
+            Ok(())
+        }
+        // §2.5: 404 means it has already finished.
+        Err(e) if e.last.status() == Some(404) => Ok(()),
+        Err(e) => Err(Failure::new(
+            Exit::Unavailable,
+            format!(
+                "file-upload step 1: the answer was lost, and aborting import {id} that it created failed: {}",
+                e.last
+            ),
+        )
+        .kind("file_upload_failed")
+        .hint(format!(
+            "abort it with `canvas-sis abort {id} --yes` before submitting again"
+        ))),
+    }
 }
 
 fn step1_url(client: &Client, bundle: &Bundle, query: &[(&'static str, String)]) -> Url {

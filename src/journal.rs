@@ -22,6 +22,9 @@ pub struct Entry {
     pub account: String,
     pub file: String,
     pub bytes: u64,
+    /// Empty until known: an upload hashes the bundle as it sends it, and the entry gets its
+    /// sha256 when the upload ends.
+    #[serde(default)]
     pub sha256: String,
     /// When the upload started (RFC 3339): the lookup window for a lost answer.
     pub submitted_at: String,
@@ -55,13 +58,15 @@ impl Journal {
             .unwrap_or_default()
     }
 
-    /// Add an entry, or update the one with the same sha256, submitted_at and pid.
+    /// Add an entry, or update the one with the same submitted_at and pid and the same
+    /// sha256 (or none yet: recorded before its upload ended).
     pub fn record(&self, e: &Entry) -> Result<()> {
         let mut all = self.entries();
-        match all
-            .iter_mut()
-            .find(|x| x.sha256 == e.sha256 && x.submitted_at == e.submitted_at && x.pid == e.pid)
-        {
+        match all.iter_mut().find(|x| {
+            x.submitted_at == e.submitted_at
+                && x.pid == e.pid
+                && (x.sha256 == e.sha256 || x.sha256.is_empty())
+        }) {
             Some(x) => *x = e.clone(),
             None => all.push(e.clone()),
         }
@@ -119,6 +124,7 @@ impl Journal {
             !e.failed
                 && e.base_url == base_url
                 && e.account == account
+                && !e.sha256.is_empty()
                 && e.sha256 == sha256
                 && e.submitted_at
                     .parse::<jiff::Timestamp>()
@@ -172,5 +178,20 @@ mod tests {
             j.recent_same("https://c/", "self", "bb", w).is_none(),
             "outside the window"
         );
+    }
+
+    #[test]
+    fn an_entry_gets_its_hash_when_the_upload_ends() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path());
+        let w = std::time::Duration::from_secs(3600);
+        let at = jiff::Timestamp::now().to_string();
+        // Recorded before the upload, without its hash: it matches no content.
+        j.record(&entry(None, "", &at)).unwrap();
+        assert!(j.recent_same("https://c/", "self", "", w).is_none());
+        // Then with it (and its id): the same entry.
+        j.record(&entry(Some(9), "ee", &at)).unwrap();
+        assert_eq!(j.entries().len(), 1, "updated in place");
+        assert!(j.recent_same("https://c/", "self", "ee", w).is_some());
     }
 }

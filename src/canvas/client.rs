@@ -60,10 +60,12 @@ pub enum Redirects {
 
 /// The one client builder: the user agent, the connect timeout, our resolver (which keeps
 /// DNS failures apart), the redirect rule, and the private CA of `--ca-cert` trusted as well
-/// as the system roots. There is no client-wide read timeout: each request gets its own
-/// (a big upload says nothing for a long while).
+/// as the system roots (`system_roots`: reading them costs a few milliseconds, which a
+/// client that never speaks TLS is spared). There is no client-wide read timeout: each
+/// request gets its own (a big upload says nothing for a long while).
 pub fn build_http(
     ca: &[reqwest::Certificate],
+    system_roots: bool,
     connect_timeout: Duration,
     redirects: Redirects,
 ) -> Result<reqwest::Client> {
@@ -84,7 +86,8 @@ pub fn build_http(
         .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(connect_timeout)
         .dns_resolver(super::net::Resolver::shared())
-        .redirect(policy);
+        .redirect(policy)
+        .tls_built_in_root_certs(system_roots);
     for c in ca {
         b = b.add_root_certificate(c.clone());
     }
@@ -146,7 +149,8 @@ impl Body {
 }
 
 /// The one streamed file body: a file read from disk in [`FILE_CHUNK`]s (constant memory
-/// whatever its size), counted as it is handed to the connection.
+/// whatever its size), counted as it is handed to the connection, and hashed on the way
+/// when asked to.
 #[derive(Clone)]
 pub struct FileBody {
     pub path: PathBuf,
@@ -158,6 +162,8 @@ pub struct FileBody {
     pub sent: Arc<AtomicU64>,
     /// Called with the running total of `sent` (it restarts at 0 when a request is retried).
     pub on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// When set, each pass over the file is hashed as it goes out.
+    pub hash: Option<Arc<crate::bundle::StreamHash>>,
 }
 
 impl FileBody {
@@ -169,27 +175,63 @@ impl FileBody {
             content_type,
             sent: Arc::new(AtomicU64::new(0)),
             on_chunk: None,
+            hash: None,
         }
     }
 
-    /// A fresh pass over the file, as a request body.
+    /// A fresh pass over the file, as a request body. A thread of its own reads the file
+    /// (and hashes each chunk while it is in the cache, when asked to) a few chunks ahead of
+    /// the connection; it ends when the file does, or when the request is dropped.
     fn stream(&self, shown: &str) -> std::result::Result<reqwest::Body, HttpError> {
-        let file = std::fs::File::open(&self.path).map_err(|e| HttpError::Transport {
+        let cannot = |detail: String| HttpError::Transport {
             url: shown.to_string(),
             connect: true,
             timeout: false,
             body_sent: false,
-            detail: format!("cannot open {}: {e}", self.path.display()),
+            detail,
             unreachable: None,
-        })?;
+        };
+        let mut file = std::fs::File::open(&self.path)
+            .map_err(|e| cannot(format!("cannot open {}: {e}", self.path.display())))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+        let mut hash = self.hash.as_ref().map(|h| h.start(self.len));
+        std::thread::Builder::new()
+            .name("file-body".into())
+            .spawn(move || {
+                // Buffers come back here once the connection is done with them: a pass
+                // allocates a handful, whatever the file's size.
+                let (back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+                loop {
+                    let mut buf = returned
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![0u8; FILE_CHUNK]);
+                    let n = match fill(&mut file, &mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => n,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    };
+                    if let Some(h) = &mut hash {
+                        h.update(&buf[..n]);
+                    }
+                    let chunk = Bytes::from_owner(Chunk {
+                        buf,
+                        len: n,
+                        back: back.clone(),
+                    });
+                    if tx.blocking_send(Ok(chunk)).is_err() {
+                        // The request is gone.
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| cannot(format!("cannot read {}: {e}", self.path.display())))?;
         self.sent.store(0, Ordering::Relaxed);
         let sent = self.sent.clone();
         let on_chunk = self.on_chunk.clone();
-        let stream = tokio_util::io::ReaderStream::with_capacity(
-            tokio::fs::File::from_std(file),
-            FILE_CHUNK,
-        )
-        .map(move |chunk| {
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(move |chunk| {
             if let Ok(c) = &chunk {
                 let n = c.len() as u64;
                 let total = sent.fetch_add(n, Ordering::Relaxed) + n;
@@ -203,13 +245,53 @@ impl FileBody {
     }
 }
 
+/// How many chunks the file reader may be ahead of the connection.
+const READ_AHEAD: usize = 4;
+
+/// Fill `buf` from `f` (less at the end of the file); the number of bytes read.
+fn fill(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A chunk of a file body: its buffer goes back to the reader once sent.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+    back: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let _ = self.back.send(std::mem::take(&mut self.buf));
+    }
+}
+
 impl Client {
     pub fn new(net: &Network, s: &Connection) -> Result<Client> {
         let ca = match &s.ca_cert {
             Some(p) => load_ca(p)?,
             None => Vec::new(),
         };
-        let http = build_http(&ca, s.connect_timeout, Redirects::Checked)?;
+        // A plain-http Canvas (loopback only: the simulator, a test) needs no TLS, except
+        // for a redirect to https, which then trusts only --ca-cert.
+        let tls = net.base.scheme() == "https";
+        let http = build_http(&ca, tls, s.connect_timeout, Redirects::Checked)?;
         Ok(Client {
             http,
             upload_http: OnceLock::new(),
@@ -255,7 +337,8 @@ impl Client {
     /// The client for the upload host: the same builder, no automatic redirects.
     fn upload_http(&self, shown: &str) -> std::result::Result<&reqwest::Client, HttpError> {
         let built = self.upload_http.get_or_init(|| {
-            build_http(&self.ca, self.connect_timeout, Redirects::Manual).map_err(|f| f.message)
+            build_http(&self.ca, true, self.connect_timeout, Redirects::Manual)
+                .map_err(|f| f.message)
         });
         built.as_ref().map_err(|e| HttpError::Tls {
             url: shown.to_string(),

@@ -135,6 +135,7 @@ pub async fn direct(
         bundle.content_type(),
     );
     file.on_chunk = on_chunk;
+    file.hash = bundle.stream_hash();
     let body = Body::File(file);
     let mut resent = false;
     loop {

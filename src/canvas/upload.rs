@@ -137,6 +137,7 @@ pub async fn file_upload_observed(
         bundle.content_type(),
     );
     file.on_chunk = on_chunk;
+    file.hash = bundle.stream_hash();
     let body = Body::Multipart {
         fields: params,
         file_param,

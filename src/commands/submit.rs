@@ -3,15 +3,18 @@
 //! [`run`] goes through these phases, each a function below:
 //! 1. **resolve**: the settings this run uses (a missing URL or token fails here, before a
 //!    long validation);
-//! 2. **prepare**: the bundle (its kind, a zip of a directory, its sha256) and the option
-//!    combinations Canvas would reject;
+//! 2. **prepare**: the bundle (its kind, a zip of a directory) and the option combinations
+//!    Canvas would reject. Its sha256 is computed up front only when it is needed before
+//!    sending (`--once`, a dry run); else while it is sent, so the upload starts at once;
 //! 3. **lock and journal**: the per-account lock, and the journal's earlier submit of the
 //!    same content;
 //! 4. **validate**: errors stop the run (65) before anything is sent;
 //! 5. **guard**: the checks that may stop a run that is ready to send (`--if-idle`,
 //!    `--once`); the plan and its thresholds join here;
-//! 6. **upload**: on the journal before the first byte, then sent by the chosen mode;
-//! 7. **record**: the import id to the journal, the log and stdout;
+//! 6. **upload**: on the journal before the first byte, then sent by the chosen mode; the
+//!    journal entry gets its sha256 when the upload ends;
+//! 7. **record**: the import id to the journal, the log and stdout (and, without `--once`,
+//!    a warning when the same content went out earlier);
 //! 8. **follow**: with `--watch`, until the import ends.
 //!
 //! The order matters: everything local runs before anything is sent, and a lost answer to
@@ -54,7 +57,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = Client::new(net, &ctx.settings.connection)?;
     guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
     let (imp, entry) = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await?;
-    let printed = record(ctx, &local.journal, entry, &imp)?;
+    let printed = record(ctx, &client, &run.submit, &local.journal, entry, &imp).await?;
     follow_phase(ctx, &client, &run.poll, imp, printed, a.watch).await
 }
 
@@ -84,9 +87,11 @@ fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
 }
 
 /// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
-/// create POST carries.
+/// create POST carries. A pass over the whole file for its sha256 before anything is sent
+/// only when `--once` must compare it first, or for a dry run (which prints it).
 fn prepare(a: &SubmitArgs, run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
-    let bundle = bundle::prepare(&a.path, run.opts.extension)?;
+    let hash_now = a.dry_run || run.submit.once;
+    let bundle = bundle::prepare_with(&a.path, run.opts.extension, hash_now)?;
     run.opts.check(bundle.extension)?;
     let query = run.opts.query(bundle.extension);
     Ok((bundle, query))
@@ -132,9 +137,14 @@ fn lock_and_journal(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Local> {
                 )
             }),
     };
-    let earlier = target.as_ref().and_then(|(base, account)| {
-        journal.recent_same(base, account, &bundle.sha256, run.submit.dedupe_window)
-    });
+    // Known here only when it was hashed up front (`--once`, a dry run); else `record`
+    // looks once the upload has hashed it.
+    let earlier = match (&target, &bundle.sha256) {
+        (Some((base, account)), Some(sha)) => {
+            journal.recent_same(base, account, sha, run.submit.dedupe_window)
+        }
+        _ => None,
+    };
     Ok(Local {
         _lock: lock,
         journal,
@@ -178,7 +188,11 @@ async fn guard(
                 })?,
             None => "its answer was lost".into(),
         };
-        let what = earlier_submit(bundle, e, Some(&state));
+        let what = earlier_submit(
+            bundle.sha256.as_deref().unwrap_or_default(),
+            e,
+            Some(&state),
+        );
         if submit.once {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
                 .kind("duplicate_content")
@@ -203,18 +217,30 @@ async fn upload(
     query: &[(&'static str, String)],
     journal: &Journal,
 ) -> Result<(Import, journal::Entry)> {
-    info!(
-        target: "canvas_sis",
-        file = %bundle.given.display(),
-        bytes = bundle.len,
-        sha256 = %bundle.sha256,
-        "submitting {} ({} bytes, sha256 {}) to {} account {}",
-        bundle.given.display(),
-        bundle.len,
-        &bundle.sha256[..12],
-        client.base(),
-        client.account_display()
-    );
+    match &bundle.sha256 {
+        Some(sha) => info!(
+            target: "canvas_sis",
+            file = %bundle.given.display(),
+            bytes = bundle.len,
+            sha256 = %sha,
+            "submitting {} ({} bytes, sha256 {}) to {} account {}",
+            bundle.given.display(),
+            bundle.len,
+            short(sha),
+            client.base(),
+            client.account_display()
+        ),
+        None => info!(
+            target: "canvas_sis",
+            file = %bundle.given.display(),
+            bytes = bundle.len,
+            "submitting {} ({} bytes) to {} account {}",
+            bundle.given.display(),
+            bundle.len,
+            client.base(),
+            client.account_display()
+        ),
+    }
     let mut entry = journal::Entry {
         import_id: None,
         base_url: net.base.to_string(),
@@ -225,7 +251,8 @@ async fn upload(
             .display()
             .to_string(),
         bytes: bundle.len,
-        sha256: bundle.sha256.clone(),
+        // Empty until the upload has hashed it.
+        sha256: bundle.sha256.clone().unwrap_or_default(),
         submitted_at: jiff::Timestamp::now().to_string(),
         pid: std::process::id(),
         failed: false,
@@ -262,15 +289,24 @@ async fn upload(
         },
     );
     let result = tokio::select! {
-        r = upload => r,
-        sig = crate::interrupt::wait() => {
+        r = upload => Ok(r),
+        sig = crate::interrupt::wait() => Err(Interrupted(sig)),
+    };
+    // The upload future is gone: nothing more is sent from here on.
+    let result = match result {
+        Ok(r) => r,
+        Err(Interrupted(sig)) => {
             let n = sent.load(Ordering::Relaxed);
             let waiting = pending.load(Ordering::Relaxed);
             let msg = if waiting != 0 {
                 if crate::canvas::upload::abort_waiting(client, waiting).await {
-                    format!("interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
+                    format!(
+                        "interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported"
+                    )
                 } else {
-                    format!("interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
+                    format!(
+                        "interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`"
+                    )
                 }
             } else if n == 0 {
                 format!("interrupted by {sig} before the upload started; nothing was sent")
@@ -283,6 +319,13 @@ async fn upload(
             if let Some((b, _)) = &bar {
                 b.abandon();
             }
+            // Canvas may hold an import of this content: --once must see its hash.
+            if n != 0 || waiting != 0 {
+                entry.sha256 = sha256_sent(bundle);
+                if let Err(j) = journal.record(&entry) {
+                    warn!(target: "canvas_sis", "{}", j.message);
+                }
+            }
             // Reported (stderr and log) once, as the run's error.
             return Err(Failure::new(Exit::Interrupted, msg));
         }
@@ -290,34 +333,80 @@ async fn upload(
     if let Some((b, _)) = &bar {
         b.finish_and_clear();
     }
+    entry.sha256 = sha256_sent(bundle);
     match result {
         Ok(imp) => Ok((imp, entry)),
         Err(f) => {
             // Canvas refused it outright: no import exists, so --once must not count it.
             // Anything else (69: unreachable, or a lost answer) stays on record as a
-            // possible import, which is the safe side.
-            if matches!(
+            // possible import, which is the safe side, now with its sha256.
+            entry.failed = matches!(
                 f.exit,
                 Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
-            ) {
-                entry.failed = true;
-                journal.record(&entry)?;
+            );
+            // The upload's failure is the run's error, not the journal's.
+            if let Err(j) = journal.record(&entry) {
+                warn!(target: "canvas_sis", "{}", j.message);
             }
             Err(f)
         }
     }
 }
 
+/// A signal that came during the upload.
+struct Interrupted(&'static str);
+
+/// The bundle's sha256 once its upload has ended (see `Bundle::sha256_sent`); empty, with a
+/// warning, when the file cannot be read again.
+fn sha256_sent(bundle: &Bundle) -> String {
+    bundle.sha256_sent().unwrap_or_else(|e| {
+        warn!(target: "canvas_sis", "cannot compute the sha256 of {}: {e}; the journal keeps this submit without it", bundle.path.display());
+        String::new()
+    })
+}
+
+/// The first 12 hex digits of a sha256, for messages.
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
 /// Phase 7: the import id to the journal, the log and stdout (with `--json`, stdout holds
-/// one JSON document instead, printed at the end). Returns whether stdout took the id.
-fn record(
+/// one JSON document instead, printed at the end). Without `--once` the content was hashed
+/// while it was sent, so only now can an earlier submit of it be named (a warning, as
+/// before). Returns whether stdout took the id.
+async fn record(
     ctx: &Ctx,
+    client: &Client,
+    submit: &SubmitSettings,
     journal: &Journal,
     mut entry: journal::Entry,
     imp: &Import,
 ) -> Result<Result<()>> {
+    // Looked up before this entry gets its hash, so that it does not find itself.
+    let earlier = (!submit.once && !entry.sha256.is_empty())
+        .then(|| {
+            journal.recent_same(
+                &entry.base_url,
+                &entry.account,
+                &entry.sha256,
+                submit.dedupe_window,
+            )
+        })
+        .flatten();
     entry.import_id = Some(imp.id);
     journal.record(&entry)?;
+    if let Some(e) = &earlier {
+        let state = match e.import_id {
+            Some(id) => client
+                .show(id)
+                .await
+                .map(|i| i.state_str().to_string())
+                .unwrap_or_else(|_| "state unknown".into()),
+            None => "its answer was lost".into(),
+        };
+        let what = earlier_submit(&entry.sha256, e, Some(&state));
+        warn!(target: "canvas_sis", import_id = imp.id, "{what}; submitted again as import {}", imp.id);
+    }
     info!(
         target: "canvas_sis",
         import_id = imp.id,
@@ -451,7 +540,7 @@ async fn run_validation(
 }
 
 /// `the same content (sha256 …) went to this account at T as import N (state)`.
-fn earlier_submit(bundle: &Bundle, e: &journal::Entry, state: Option<&str>) -> String {
+fn earlier_submit(sha: &str, e: &journal::Entry, state: Option<&str>) -> String {
     let state = match (state, e.import_id) {
         (Some(s), _) => format!(" ({s})"),
         (None, None) => " (its answer was lost)".to_string(),
@@ -459,7 +548,7 @@ fn earlier_submit(bundle: &Bundle, e: &journal::Entry, state: Option<&str>) -> S
     };
     format!(
         "the same content (sha256 {}) went to this account at {} as import {}{state}",
-        &bundle.sha256[..12],
+        short(sha),
         e.submitted_at,
         e.import_id
             .map(|i| i.to_string())
@@ -485,6 +574,8 @@ async fn dry_run_checks(
     bundle: &Bundle,
     earlier: Option<&journal::Entry>,
 ) -> Result<Vec<DryCheck>> {
+    // A dry run hashes the bundle up front (`prepare`).
+    let sha = bundle.sha256.as_deref().unwrap_or_default();
     let mut checks = vec![];
     if guard.if_idle {
         let busy = async {
@@ -517,12 +608,12 @@ async fn dry_run_checks(
     }
     if guard.once {
         let (stops, reason) = match earlier {
-            Some(e) => (true, earlier_submit(bundle, e, None)),
+            Some(e) => (true, earlier_submit(sha, e, None)),
             None => (
                 false,
                 format!(
                     "this content (sha256 {}) did not go to this account within --dedupe-window ({})",
-                    &bundle.sha256[..12],
+                    short(sha),
                     humantime::format_duration(guard.dedupe_window)
                 ),
             ),
@@ -544,6 +635,7 @@ fn dry_run(
     report: Option<&validate::Report>,
     checks: &[DryCheck],
 ) -> Result<Exit> {
+    let sha256 = bundle.sha256.as_deref().unwrap_or_default();
     let Some(url) = &ctx.settings.connection.base_url else {
         return Err(Failure::config(
             "--dry-run prints the exact request, which needs the Canvas URL",
@@ -590,7 +682,7 @@ fn dry_run(
                 "Content-Length": bundle.len,
                 "Accept": "application/json",
             },
-            "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
+            "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": sha256},
             "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
             "checks": checks.iter().map(|c| json!({
                 "check": c.name,
@@ -607,7 +699,7 @@ fn dry_run(
             bundle.len,
             bundle.given.display(),
             bundle.len,
-            bundle.sha256
+            sha256
         );
         if let Some(r) = report {
             text.push_str(&format!("validation: {}\n", r.summary_line()));

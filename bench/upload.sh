@@ -178,7 +178,7 @@ for mb in $SIZES_MB; do
   done
   sw=$(cut -d' ' -f1 "$WORK/runs-submit-$mb" | median)
   VERDICT+=("$(awk -v mb="$mb" -v b="$base" -v w="$sw" -v t="$TARGET" 'BEGIN {
-    r = b / w; printf "%d MiB: submit %.2fx curl -T (target %.1fx): %s", mb, r, t, (r >= t ? "met" : "NOT met") }')")
+    r = b / w; printf "%d MiB: submit %.3fx curl -T (medians %.4f s and %.4f s; target %.1fx): %s", mb, r, w, b, t, (r >= t ? "met" : "NOT met") }')")
 done
 
 {

@@ -36,6 +36,7 @@ pub struct Entry {
     pub failed: bool,
 }
 
+#[derive(Clone, Debug)]
 pub struct Journal {
     path: PathBuf,
 }
@@ -59,8 +60,19 @@ impl Journal {
     }
 
     /// Add an entry, or update the one with the same submitted_at and pid and the same
-    /// sha256 (or none yet: recorded before its upload ended).
+    /// sha256 (or none yet: recorded before its upload ended). On disk when it returns.
     pub fn record(&self, e: &Entry) -> Result<()> {
+        self.put(e, true)
+    }
+
+    /// [`Journal::record`] for an entry already on disk (its import id, its hash, its end):
+    /// the new journal replaces the old one atomically, but is not waited for to reach the
+    /// disk (a crash soon after leaves the entry as it was, which is the safe side).
+    pub fn update(&self, e: &Entry) -> Result<()> {
+        self.put(e, false)
+    }
+
+    fn put(&self, e: &Entry, durable: bool) -> Result<()> {
         let mut all = self.entries();
         match all.iter_mut().find(|x| {
             x.submitted_at == e.submitted_at
@@ -74,10 +86,12 @@ impl Journal {
             let drop = all.len() - KEEP;
             all.drain(..drop);
         }
-        self.write(&all)
+        self.write(&all, durable)
     }
 
-    fn write(&self, all: &[Entry]) -> Result<()> {
+    /// Write the journal: a temporary file, synced, renamed over the old one; and, when
+    /// `durable`, the directory synced so that the rename itself is on disk.
+    fn write(&self, all: &[Entry], durable: bool) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let fail = |e: std::io::Error| {
             Failure::config(format!(
@@ -95,7 +109,7 @@ impl Journal {
             .map_err(fail)?;
         tmp.as_file().sync_all().map_err(fail)?;
         tmp.persist(&self.path).map_err(|e| fail(e.error))?;
-        if let Ok(d) = std::fs::File::open(dir) {
+        if durable && let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -190,7 +204,7 @@ mod tests {
         j.record(&entry(None, "", &at)).unwrap();
         assert!(j.recent_same("https://c/", "self", "", w).is_none());
         // Then with it (and its id): the same entry.
-        j.record(&entry(Some(9), "ee", &at)).unwrap();
+        j.update(&entry(Some(9), "ee", &at)).unwrap();
         assert_eq!(j.entries().len(), 1, "updated in place");
         assert!(j.recent_same("https://c/", "self", "ee", w).is_some());
     }

@@ -193,3 +193,24 @@ fn the_sha256_is_computed_while_sending_and_journaled_when_the_upload_ends() {
         assert!(!line.contains("sha256"), "{line}");
     }
 }
+
+#[test]
+fn a_journal_that_cannot_be_written_holds_the_upload_back_before_its_end() {
+    let w = World::new(Scenario::Ok);
+    // The journal's name is taken by a directory: the entry cannot be written.
+    std::fs::create_dir_all(w.log_dir().join("journal.json")).unwrap();
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--upload-mode", "direct"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(stderr(&out).contains("state journal"), "{}", stderr(&out));
+    // The file went out, but not its end: Canvas made nothing.
+    assert_eq!(w.sim.created_count(), 0);
+    let posts = w.posts();
+    assert!(posts.len() <= 1, "no lookup, no second upload: {posts:?}");
+    assert!(posts.iter().all(|p| p.status != 200), "{posts:?}");
+}

@@ -1079,7 +1079,14 @@ where
                 n += b.len() as u64;
                 f.write_all(&b).await?;
             }
-            Err(_) => break,
+            // A body cut off before its Content-Length (the client went away) never reaches
+            // Canvas's controller: the web server in front of Rails reads the whole body
+            // first (§2.1: the upload is the request's body). Nothing is created.
+            Err(_) => {
+                drop(f);
+                let _ = std::fs::remove_file(&path);
+                return Err(std::io::Error::other("request body cut off"));
+            }
         }
     }
     f.flush().await?;

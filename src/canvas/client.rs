@@ -164,6 +164,42 @@ pub struct FileBody {
     pub on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
     /// When set, each pass over the file is hashed as it goes out.
     pub hash: Option<Arc<crate::bundle::StreamHash>>,
+    /// When set, the file's last chunk waits for it (and is never sent if it closes): the
+    /// server cannot have the whole file before then.
+    pub last_chunk_gate: Option<Gate>,
+}
+
+/// Something the last chunk of a [`FileBody`] waits for: opened (go on) or closed (stop).
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<(Mutex<Option<bool>>, std::sync::Condvar)>);
+
+impl Gate {
+    /// Let the last chunk go (`true`) or never send it (`false`). The first call counts.
+    pub fn open(&self, go: bool) {
+        let (state, cv) = &*self.0;
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.is_none() {
+            *s = Some(go);
+        }
+        cv.notify_all();
+    }
+
+    /// Whether it was closed: the last chunk was (or will be) held back.
+    pub fn closed(&self) -> bool {
+        *self.0.0.lock().unwrap_or_else(|p| p.into_inner()) == Some(false)
+    }
+
+    /// Wait until it is opened or closed; true to go on.
+    fn wait(&self) -> bool {
+        let (state, cv) = &*self.0;
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(go) = *s {
+                return go;
+            }
+            s = cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }
 
 impl FileBody {
@@ -176,6 +212,7 @@ impl FileBody {
             sent: Arc::new(AtomicU64::new(0)),
             on_chunk: None,
             hash: None,
+            last_chunk_gate: None,
         }
     }
 
@@ -195,12 +232,15 @@ impl FileBody {
             .map_err(|e| cannot(format!("cannot open {}: {e}", self.path.display())))?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
         let mut hash = self.hash.as_ref().map(|h| h.start(self.len));
+        let gate = self.last_chunk_gate.clone();
+        let len = self.len;
         std::thread::Builder::new()
             .name("file-body".into())
             .spawn(move || {
                 // Buffers come back here once the connection is done with them: a pass
                 // allocates a handful, whatever the file's size.
                 let (back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+                let mut read = 0u64;
                 loop {
                     let mut buf = returned
                         .try_recv()
@@ -215,6 +255,16 @@ impl FileBody {
                     };
                     if let Some(h) = &mut hash {
                         h.update(&buf[..n]);
+                    }
+                    read += n as u64;
+                    if read >= len
+                        && let Some(g) = &gate
+                        && !g.wait()
+                    {
+                        let _ = tx.blocking_send(Err(std::io::Error::other(
+                            "held back: what had to be done before the end of the upload failed",
+                        )));
+                        return;
                     }
                     let chunk = Bytes::from_owner(Chunk {
                         buf,

@@ -13,8 +13,8 @@ use reqwest::Method;
 use tracing::{info, warn};
 use url::Url;
 
-use super::client::{Body, Client, FileBody, bad_shape};
-use super::retry::{RetryError, may_have_acted};
+use super::client::{Body, Client, FileBody, Gate, bad_shape};
+use super::retry::{RetryError, may_have_acted, may_resend};
 use super::types::Import;
 use super::upload::{self, FileUploadOutcome};
 use crate::bundle::Bundle;
@@ -88,6 +88,8 @@ pub fn human_bytes(n: u64) -> String {
 pub struct Observers<'a> {
     pub on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
     pub pending: &'a AtomicU64,
+    /// The direct upload's last chunk waits for this (see [`FileBody::last_chunk_gate`]).
+    pub last_chunk_gate: Option<Gate>,
 }
 
 /// Send the bundle by the chosen mode. The file-upload flow falls back to the direct upload
@@ -100,7 +102,11 @@ pub async fn send(
     mode: Mode,
     obs: Observers<'_>,
 ) -> Result<Import> {
-    let Observers { on_chunk, pending } = obs;
+    let Observers {
+        on_chunk,
+        pending,
+        last_chunk_gate,
+    } = obs;
     if mode == Mode::FileUpload {
         info!(target: "canvas_sis", "uploading {} through Canvas's file-upload flow (pre_attachment)", human_bytes(bundle.len));
         match upload::file_upload_observed(client, bundle, query, Some(on_chunk.clone()), pending)
@@ -114,7 +120,7 @@ pub async fn send(
     if let Some(w) = direct_upload_warning(bundle.len) {
         warn!(target: "canvas_sis", "{w}");
     }
-    direct(client, bundle, query, opts, Some(on_chunk)).await
+    send_direct(client, bundle, query, opts, Some(on_chunk), last_chunk_gate).await
 }
 
 /// The direct upload. Safe failures (no connection; 429/502/503/504/throttling) are retried
@@ -127,6 +133,17 @@ pub async fn direct(
     opts: &ImportOptions,
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 ) -> Result<Import> {
+    send_direct(client, bundle, query, opts, on_chunk, None).await
+}
+
+async fn send_direct(
+    client: &Client,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    opts: &ImportOptions,
+    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    last_chunk_gate: Option<Gate>,
+) -> Result<Import> {
     let url = create_url(client, query);
     let mut file = FileBody::new(
         &bundle.path,
@@ -136,19 +153,30 @@ pub async fn direct(
     );
     file.on_chunk = on_chunk;
     file.hash = bundle.stream_hash();
+    file.last_chunk_gate = last_chunk_gate.clone();
     let body = Body::File(file);
     let mut resent = false;
     loop {
         let before = jiff::Timestamp::now();
+        let held_back = || last_chunk_gate.as_ref().is_some_and(Gate::closed);
         let r = client
             .retry
-            .run_for(&Method::POST, "upload", || {
-                client.exchange(Method::POST, &url, &body)
-            })
+            .run_with(
+                "upload",
+                |e| !held_back() && may_resend(&Method::POST, e),
+                || client.exchange(Method::POST, &url, &body),
+            )
             .await;
         match r {
             Ok(a) => {
                 return Import::from_value(a.json).map_err(|e| bad_shape(&url, &e));
+            }
+            // The last chunk was held back: Canvas cannot have the file, nothing to look up.
+            Err(e) if held_back() => {
+                return Err(Failure::new(
+                    Exit::Unavailable,
+                    format!("upload cut short before its end: {}", e.last),
+                ));
             }
             Err(e) if may_have_acted(&e.last) => {
                 warn!(target: "canvas_sis", "upload: {}; the file was sent, so Canvas may have created the import: looking it up instead of sending again", e.last);

@@ -27,7 +27,8 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::bundle::{self, Bundle};
-use crate::canvas::create::{self, Observers};
+use crate::canvas::client::Gate;
+use crate::canvas::create::{self, Mode, Observers};
 use crate::canvas::{Client, Import};
 use crate::cli::SubmitArgs;
 use crate::exit::{Exit, Failure, Result};
@@ -257,13 +258,32 @@ async fn upload(
         pid: std::process::id(),
         failed: false,
     };
-    journal.record(&entry)?;
-    let sent = Arc::new(AtomicU64::new(0));
     let mode = create::choose_mode(
         run.submit.upload_mode,
         bundle.len,
         run.submit.file_upload_threshold,
     );
+    // On disk before Canvas can have made an import, so that a crash or kill mid-upload
+    // leaves the lookup window on record. The file-upload flow's step 1 makes one: it waits.
+    // A direct upload makes one only once Canvas has the whole file: the journal is written
+    // while the file goes out, and the last chunk waits for it (a slow disk costs no time).
+    let gate = Gate::default();
+    let written = {
+        let (journal, entry, gate) = (journal.clone(), entry.clone(), gate.clone());
+        tokio::task::spawn_blocking(move || {
+            let r = journal.record(&entry);
+            gate.open(r.is_ok());
+            r
+        })
+    };
+    let (written, last_chunk_gate) = match mode {
+        Mode::FileUpload => {
+            journal_written(written).await?;
+            (None, None)
+        }
+        Mode::Direct => (Some(written), Some(gate)),
+    };
+    let sent = Arc::new(AtomicU64::new(0));
     let bar = crate::progress::upload_bar(bundle.len, ctx.settings.progress);
     let on_chunk = {
         let sent = sent.clone();
@@ -286,13 +306,19 @@ async fn upload(
         Observers {
             on_chunk,
             pending: &pending,
+            last_chunk_gate,
         },
     );
     let result = tokio::select! {
         r = upload => Ok(r),
         sig = crate::interrupt::wait() => Err(Interrupted(sig)),
     };
-    // The upload future is gone: nothing more is sent from here on.
+    // The upload future is gone: nothing more is sent from here on. A journal that could not
+    // be written held the last chunk back: that is the run's error.
+    let journaled = match written {
+        Some(w) => journal_written(w).await,
+        None => Ok(()),
+    };
     let result = match result {
         Ok(r) => r,
         Err(Interrupted(sig)) => {
@@ -322,7 +348,7 @@ async fn upload(
             // Canvas may hold an import of this content: --once must see its hash.
             if n != 0 || waiting != 0 {
                 entry.sha256 = sha256_sent(bundle);
-                if let Err(j) = journal.record(&entry) {
+                if let Err(j) = journal.update(&entry) {
                     warn!(target: "canvas_sis", "{}", j.message);
                 }
             }
@@ -333,6 +359,7 @@ async fn upload(
     if let Some((b, _)) = &bar {
         b.finish_and_clear();
     }
+    journaled?;
     entry.sha256 = sha256_sent(bundle);
     match result {
         Ok(imp) => Ok((imp, entry)),
@@ -345,7 +372,7 @@ async fn upload(
                 Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
             );
             // The upload's failure is the run's error, not the journal's.
-            if let Err(j) = journal.record(&entry) {
+            if let Err(j) = journal.update(&entry) {
                 warn!(target: "canvas_sis", "{}", j.message);
             }
             Err(f)
@@ -355,6 +382,13 @@ async fn upload(
 
 /// A signal that came during the upload.
 struct Interrupted(&'static str);
+
+/// The journal entry written on a blocking thread, or why not.
+async fn journal_written(w: tokio::task::JoinHandle<Result<()>>) -> Result<()> {
+    w.await.unwrap_or_else(|e| {
+        Err(Failure::config(format!("cannot write the state journal: {e}")).kind("state_dir"))
+    })
+}
 
 /// The bundle's sha256 once its upload has ended (see `Bundle::sha256_sent`); empty, with a
 /// warning, when the file cannot be read again.
@@ -394,7 +428,7 @@ async fn record(
         })
         .flatten();
     entry.import_id = Some(imp.id);
-    journal.record(&entry)?;
+    journal.update(&entry)?;
     if let Some(e) = &earlier {
         let state = match e.import_id {
             Some(id) => client

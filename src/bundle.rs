@@ -1,9 +1,12 @@
 //! Preparing what `submit` sends: kind detection from the name and the first bytes, refusal
-//! of inputs Canvas would mishandle, and zipping a directory on the fly (constant memory).
+//! of inputs Canvas would mishandle, zipping a directory on the fly (constant memory), and
+//! the bundle's sha256: up front when it is needed before sending (`--once`, a dry run),
+//! else computed from the bytes as they are sent ([`StreamHash`]).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -21,7 +24,10 @@ pub struct Bundle {
     pub name: String,
     pub len: u64,
     pub extension: Extension,
-    pub sha256: String,
+    /// Known up front ([`prepare`], or [`prepare_with`] asked to hash); None when it is
+    /// computed while the bundle is sent ([`Bundle::stream_hash`], [`Bundle::sha256_sent`]).
+    pub sha256: Option<String>,
+    stream: Arc<StreamHash>,
     _temp: Option<tempfile::TempPath>,
 }
 
@@ -29,6 +35,94 @@ impl Bundle {
     /// §2.1: the Content-Type that matches the extension we also send in the query.
     pub fn content_type(&self) -> &'static str {
         content_type(self.extension)
+    }
+
+    /// What hashes the bundle as it is sent: None when its sha256 is known already.
+    pub fn stream_hash(&self) -> Option<Arc<StreamHash>> {
+        self.sha256.is_none().then(|| self.stream.clone())
+    }
+
+    /// The sha256 once the upload has ended: known up front, or computed by the last pass
+    /// that sent the whole file, or else (an upload cut short) by reading the file again.
+    pub fn sha256_sent(&self) -> std::io::Result<String> {
+        if let Some(s) = &self.sha256 {
+            return Ok(s.clone());
+        }
+        match self.stream.finish() {
+            Some(s) => Ok(s),
+            None => sha256_file(&self.path),
+        }
+    }
+}
+
+/// The sha256 of a file computed from the chunks of it as they are sent, by whoever reads
+/// them (the HTTP stack's file reader, while the data is still in the cache). Each pass over
+/// the file (a retried request starts another) hashes afresh; [`StreamHash::finish`] gives
+/// the hash of the latest pass once that pass has seen the whole file.
+#[derive(Debug, Default)]
+pub struct StreamHash {
+    state: Mutex<HashState>,
+}
+
+#[derive(Debug, Default)]
+struct HashState {
+    /// The latest pass.
+    pass: u64,
+    /// Its sha256, once it has seen the whole file.
+    done: Option<String>,
+}
+
+impl StreamHash {
+    /// Start a pass over a file of `len` bytes; an earlier pass no longer counts.
+    pub fn start(self: &Arc<Self>, len: u64) -> HashPass {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.pass += 1;
+        s.done = None;
+        HashPass {
+            owner: self.clone(),
+            pass: s.pass,
+            len,
+            seen: 0,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The sha256 of the latest pass, if it has seen the whole file.
+    pub fn finish(&self) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .done
+            .clone()
+    }
+}
+
+/// One pass of a [`StreamHash`]: give it every chunk, in order.
+pub struct HashPass {
+    owner: Arc<StreamHash>,
+    pass: u64,
+    len: u64,
+    seen: u64,
+    hasher: Sha256,
+}
+
+impl HashPass {
+    /// Hash the next chunk. The pass is complete (its hash stored) as soon as the whole file
+    /// has been seen, before that last chunk is sent on: by the time the server answers,
+    /// the hash is there.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.seen += chunk.len() as u64;
+        let mut s = self.owner.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.pass != self.pass {
+            return;
+        }
+        if self.seen == self.len {
+            s.done = Some(hex::encode(self.hasher.finalize_reset()));
+        } else if self.seen > self.len {
+            // The file grew while it was sent (the request fails): no hash from this pass.
+            s.done = None;
+        }
     }
 }
 
@@ -101,8 +195,14 @@ fn open_err(path: &Path, e: std::io::Error) -> Failure {
     }
 }
 
-/// Check `path` and get it ready to send. Nothing here talks to Canvas.
+/// Check `path` and get it ready to send, with its sha256. Nothing here talks to Canvas.
 pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
+    prepare_with(path, forced, true)
+}
+
+/// [`prepare`]; the sha256 is computed now only when `hash_now` (a pass over the whole file
+/// before anything is sent), else while the bundle is sent.
+pub fn prepare_with(path: &Path, forced: Option<Extension>, hash_now: bool) -> Result<Bundle> {
     let meta = std::fs::metadata(path).map_err(|e| open_err(path, e))?;
     if meta.is_dir() {
         if forced.is_some_and(|e| e != Extension::Zip) {
@@ -111,7 +211,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
                 path.display()
             )));
         }
-        return zip_directory(path);
+        return zip_directory(path, hash_now);
     }
     if let Some(what) = crate::validate::special_file(&meta) {
         return Err(Failure::no_input(format!(
@@ -201,7 +301,11 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
             .kind("bundle_invalid"));
         }
     }
-    let sha256 = checksum(path, path)?;
+    let sha256 = if hash_now {
+        Some(checksum(path, path)?)
+    } else {
+        None
+    };
     Ok(Bundle {
         given: path.to_path_buf(),
         path: path.to_path_buf(),
@@ -209,6 +313,7 @@ pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
         len: meta.len(),
         extension: ext,
         sha256,
+        stream: Arc::default(),
         _temp: None,
     })
 }
@@ -304,7 +409,7 @@ fn temp_zip_failed(e: &dyn std::fmt::Display) -> Failure {
 }
 
 /// Zip the CSVs of a directory into a temporary file, streaming each file (constant memory).
-fn zip_directory(dir: &Path) -> Result<Bundle> {
+fn zip_directory(dir: &Path, hash_now: bool) -> Result<Bundle> {
     let files = csv_files(dir).map_err(|e| open_err(dir, e))?;
     if files.is_empty() {
         return Err(Failure::data(format!(
@@ -341,7 +446,11 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
     let len = std::fs::metadata(&path)
         .map_err(|e| open_err(&path, e))?
         .len();
-    let sha256 = checksum(&path, dir)?;
+    let sha256 = if hash_now {
+        Some(checksum(&path, dir)?)
+    } else {
+        None
+    };
     let base = dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -353,6 +462,7 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
         len,
         extension: Extension::Zip,
         sha256,
+        stream: Arc::default(),
         _temp: Some(tmp.into_temp_path()),
     })
 }
@@ -360,6 +470,46 @@ fn zip_directory(dir: &Path) -> Result<Bundle> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stream_hash_is_the_files_once_a_pass_sees_all_of_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("blob.bin");
+        let body: Vec<u8> = (0..600_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        std::fs::write(&p, &body).unwrap();
+        let want = sha256_file(&p).unwrap();
+        let h = Arc::new(StreamHash::default());
+        let len = body.len() as u64;
+        // A pass cut short gives nothing.
+        let mut cut = h.start(len);
+        cut.update(&body[..1000]);
+        assert_eq!(h.finish(), None);
+        // The next pass, fed the whole file, gives its hash; the abandoned one no longer
+        // counts, even if it goes on.
+        let mut full = h.start(len);
+        for c in body.chunks(256 * 1024) {
+            full.update(c);
+        }
+        cut.update(&body[1000..]);
+        assert_eq!(h.finish(), Some(want));
+        // More than the file: no hash.
+        full.update(b"x");
+        assert_eq!(h.finish(), None);
+    }
+
+    #[test]
+    fn a_bundle_hashed_later_says_so() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("users.csv");
+        std::fs::write(&p, "user_id,login_id,status\nu1,l1,active\n").unwrap();
+        let later = prepare_with(&p, None, false).unwrap();
+        assert_eq!(later.sha256, None);
+        assert!(later.stream_hash().is_some());
+        // Nothing was sent: the file is read again for its hash.
+        let now = prepare(&p, None).unwrap();
+        assert!(now.stream_hash().is_none());
+        assert_eq!(later.sha256_sent().unwrap(), now.sha256.clone().unwrap());
+    }
 
     #[test]
     fn sniffing() {

@@ -22,6 +22,9 @@ pub struct Entry {
     pub account: String,
     pub file: String,
     pub bytes: u64,
+    /// Empty until known: an upload hashes the bundle as it sends it, and the entry gets its
+    /// sha256 when the upload ends.
+    #[serde(default)]
     pub sha256: String,
     /// When the upload started (RFC 3339): the lookup window for a lost answer.
     pub submitted_at: String,
@@ -33,6 +36,7 @@ pub struct Entry {
     pub failed: bool,
 }
 
+#[derive(Clone, Debug)]
 pub struct Journal {
     path: PathBuf,
 }
@@ -55,13 +59,26 @@ impl Journal {
             .unwrap_or_default()
     }
 
-    /// Add an entry, or update the one with the same sha256, submitted_at and pid.
+    /// Add an entry, or update the one with the same submitted_at and pid and the same
+    /// sha256 (or none yet: recorded before its upload ended). On disk when it returns.
     pub fn record(&self, e: &Entry) -> Result<()> {
+        self.put(e, true)
+    }
+
+    /// [`Journal::record`] for an entry already on disk (its import id, its hash, its end):
+    /// the new journal replaces the old one atomically, but is not waited for to reach the
+    /// disk (a crash soon after leaves the entry as it was, which is the safe side).
+    pub fn update(&self, e: &Entry) -> Result<()> {
+        self.put(e, false)
+    }
+
+    fn put(&self, e: &Entry, durable: bool) -> Result<()> {
         let mut all = self.entries();
-        match all
-            .iter_mut()
-            .find(|x| x.sha256 == e.sha256 && x.submitted_at == e.submitted_at && x.pid == e.pid)
-        {
+        match all.iter_mut().find(|x| {
+            x.submitted_at == e.submitted_at
+                && x.pid == e.pid
+                && (x.sha256 == e.sha256 || x.sha256.is_empty())
+        }) {
             Some(x) => *x = e.clone(),
             None => all.push(e.clone()),
         }
@@ -69,10 +86,12 @@ impl Journal {
             let drop = all.len() - KEEP;
             all.drain(..drop);
         }
-        self.write(&all)
+        self.write(&all, durable)
     }
 
-    fn write(&self, all: &[Entry]) -> Result<()> {
+    /// Write the journal: a temporary file, synced, renamed over the old one; and, when
+    /// `durable`, the directory synced so that the rename itself is on disk.
+    fn write(&self, all: &[Entry], durable: bool) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let fail = |e: std::io::Error| {
             Failure::config(format!(
@@ -90,7 +109,7 @@ impl Journal {
             .map_err(fail)?;
         tmp.as_file().sync_all().map_err(fail)?;
         tmp.persist(&self.path).map_err(|e| fail(e.error))?;
-        if let Ok(d) = std::fs::File::open(dir) {
+        if durable && let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())
@@ -119,6 +138,7 @@ impl Journal {
             !e.failed
                 && e.base_url == base_url
                 && e.account == account
+                && !e.sha256.is_empty()
                 && e.sha256 == sha256
                 && e.submitted_at
                     .parse::<jiff::Timestamp>()
@@ -172,5 +192,20 @@ mod tests {
             j.recent_same("https://c/", "self", "bb", w).is_none(),
             "outside the window"
         );
+    }
+
+    #[test]
+    fn an_entry_gets_its_hash_when_the_upload_ends() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path());
+        let w = std::time::Duration::from_secs(3600);
+        let at = jiff::Timestamp::now().to_string();
+        // Recorded before the upload, without its hash: it matches no content.
+        j.record(&entry(None, "", &at)).unwrap();
+        assert!(j.recent_same("https://c/", "self", "", w).is_none());
+        // Then with it (and its id): the same entry.
+        j.update(&entry(Some(9), "ee", &at)).unwrap();
+        assert_eq!(j.entries().len(), 1, "updated in place");
+        assert!(j.recent_same("https://c/", "self", "ee", w).is_some());
     }
 }

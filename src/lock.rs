@@ -85,10 +85,11 @@ pub fn acquire(path: &Path, what: &str, wait: Duration) -> Result<RunLock> {
             .round(jiff::Unit::Second)
             .unwrap_or(jiff::Timestamp::now())
     );
+    // Not synced to disk: other runs read it through the page cache, and after a crash the
+    // lock is free anyway (a sync cost each run up to milliseconds on a busy disk).
     let _ = file.set_len(0);
     let _ = file.seek(SeekFrom::Start(0));
     let _ = file.write_all(me.as_bytes());
-    let _ = file.sync_data();
     Ok(RunLock {
         _file: file,
         path: path.to_path_buf(),

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_appender::non_blocking::WorkerGuard;
+
+/// Log lines that may wait for the file writer's thread before a new line waits for room.
+const LOG_QUEUE: usize = 4096;
 use tracing_subscriber::filter::{FilterFn, LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
@@ -97,7 +100,13 @@ pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Res
                 !settings.explicit_dir,
             );
             guard.path = Some(file.path());
-            let (writer, g) = tracing_appender::non_blocking(file);
+            // A queue of LOG_QUEUE lines that blocks when full (never drops a line). The
+            // default, 128,000 lines, allocates and zeroes megabytes at start-up, which
+            // every run paid for (about 1.5 ms of a 15 ms `submit`).
+            let (writer, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE)
+                .lossy(false)
+                .finish(file);
             guard._file = Some(g);
             let not_ui = FilterFn::new(|m| m.target() != "ui");
             let layer = tracing_subscriber::fmt::layer()

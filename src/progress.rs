@@ -51,7 +51,7 @@ fn set_active(pb: Option<&ProgressBar>) {
 }
 
 /// An upload bar of `len` bytes and the callback that moves it (give it the running total
-/// of bytes sent, as `Body::File::on_chunk` and `upload::file_upload` do). None when bars
+/// of bytes sent, as `FileBody::on_chunk` does). None when bars
 /// are off. Call `finish_and_clear()` (or `abandon()`) on the bar when the upload ends.
 #[allow(clippy::type_complexity)]
 pub fn upload_bar(len: u64, when: When) -> Option<(ProgressBar, Arc<dyn Fn(u64) + Send + Sync>)> {

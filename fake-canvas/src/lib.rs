@@ -70,6 +70,10 @@ pub enum Scenario {
     RateLimitDecreasing,
     /// A POST with `pre_attachment[name]` is handled as an ordinary create without a file.
     IgnorePreAttachment,
+    /// The first file-upload step 1 (a POST with `pre_attachment[name]`) saves the batch in
+    /// `initializing`, then the connection closes with no response: the upload instructions
+    /// are lost with it.
+    DropAfterPreAttachment,
 }
 
 impl Scenario {
@@ -91,6 +95,7 @@ impl Scenario {
         Scenario::Html200,
         Scenario::RateLimitDecreasing,
         Scenario::IgnorePreAttachment,
+        Scenario::DropAfterPreAttachment,
     ];
 
     /// The kebab-case name used on the command line.
@@ -112,6 +117,7 @@ impl Scenario {
             Scenario::Html200 => "html-200",
             Scenario::RateLimitDecreasing => "rate-limit-decreasing",
             Scenario::IgnorePreAttachment => "ignore-pre-attachment",
+            Scenario::DropAfterPreAttachment => "drop-after-pre-attachment",
         }
     }
 }

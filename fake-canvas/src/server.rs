@@ -1195,7 +1195,14 @@ where
                 n += b.len() as u64;
                 f.write_all(&b).await?;
             }
-            Err(_) => break,
+            // A body cut off before its Content-Length (the client went away) never reaches
+            // Canvas's controller: the web server in front of Rails reads the whole body
+            // first (§2.1: the upload is the request's body). Nothing is created.
+            Err(_) => {
+                drop(f);
+                let _ = std::fs::remove_file(&path);
+                return Err(std::io::Error::other("request body cut off"));
+            }
         }
     }
     f.flush().await?;
@@ -1515,27 +1522,41 @@ async fn create(
         // §2.1 (3) [docs]: answer with upload instructions; the batch waits in initializing.
         cleanup(&upload);
         let name = pre_name.unwrap_or_default();
-        let mut inner = shared.inner.lock().unwrap();
-        let bid = inner.batches[idx].id;
-        let token = format!(
-            "up{bid}x{:x}",
-            bid.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 20
-        );
-        inner.uploads.insert(
-            token.clone(),
-            state::PendingUpload {
-                batch_id: bid,
-                name: name.clone(),
-            },
-        );
-        let mut v = inner.batches[idx].json(&shared.files_url);
-        v["pre_attachment"] = json!({
-            "upload_url": format!("{}/upload/{token}", shared.files_url),
-            "upload_params": {"key": format!("sis_imports/{bid}/{name}"), "filename": name,
-                              "content_type": p.get("pre_attachment[content_type]").unwrap_or("application/octet-stream")},
-            "file_param": "file",
-            "progress": null,
-        });
+        let (v, drop_now) = {
+            let mut inner = shared.inner.lock().unwrap();
+            let bid = inner.batches[idx].id;
+            let token = format!(
+                "up{bid}x{:x}",
+                bid.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 20
+            );
+            inner.uploads.insert(
+                token.clone(),
+                state::PendingUpload {
+                    batch_id: bid,
+                    name: name.clone(),
+                },
+            );
+            let mut v = inner.batches[idx].json(&shared.files_url);
+            v["pre_attachment"] = json!({
+                "upload_url": format!("{}/upload/{token}", shared.files_url),
+                "upload_params": {"key": format!("sis_imports/{bid}/{name}"), "filename": name,
+                                  "content_type": p.get("pre_attachment[content_type]").unwrap_or("application/octet-stream")},
+                "file_param": "file",
+                "progress": null,
+            });
+            // §2.1 (3) [docs]: the upload instructions come only in this answer (the
+            // SisImport JSON that show and list return, §3, has no `pre_attachment`), so a
+            // client that loses it cannot finish this batch: it waits in `initializing`
+            // (§2.1 (6), §4).
+            let drop_now =
+                scenario == Scenario::DropAfterPreAttachment && inner.take_fault_once("drop");
+            (v, drop_now)
+        };
+        if drop_now && let Some(k) = kill {
+            // The batch exists; the client never hears about it.
+            k.0.notify_one();
+            std::future::pending::<()>().await;
+        }
         return json_resp(200, &v);
     }
 

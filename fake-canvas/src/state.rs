@@ -536,7 +536,8 @@ impl Inner {
         self.next_batch += 1;
         id
     }
-    /// The drop-after-create fault fires on the first POST only.
+    /// The drop-after-create and drop-after-pre-attachment faults fire on the first such
+    /// POST only.
     pub fn take_fault_once(&mut self, key: &str) -> bool {
         let used = self.faults.entry(key.to_string()).or_insert(0);
         *used += 1;

@@ -1,13 +1,17 @@
-//! The HTTP client for Canvas's SIS import API: one place for auth, timeouts, retries,
-//! error classification, rate-limit tracking and pagination.
+//! The one HTTP stack, for both hosts a submit talks to: Canvas, and the upload host of the
+//! file-upload flow (often a storage service on another origin). One client builder
+//! ([`build_http`]), one status classification ([`status_error`]), one streamed file body
+//! ([`FileBody`]), and the default timeouts as named constants. On it, the client for
+//! Canvas's SIS import API: auth, retries, rate-limit tracking and pagination.
 //!
 //! The token is sent only as `Authorization: Bearer` (marked sensitive, so HTTP-library traces
 //! do not show it) and only to the configured origin: reqwest drops it on a redirect to
-//! another host, and a redirect to plain http off loopback is refused.
+//! another host, a redirect to plain http off loopback is refused, and requests to the upload
+//! host ([`Client::upload_exchange`]) never carry it.
 
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,12 +29,78 @@ use super::types::{Import, Progress};
 use crate::exit::{Exit, Failure, Result};
 use crate::settings::{Connection, Network};
 
+/// `--connect-timeout`'s default (the settings table says the same; a test checks).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// `--read-timeout`'s default: how long to wait for an answer.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// `--retry-budget`'s default.
+pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(600);
+/// A file body is given the read timeout plus the time to send it at this speed (bytes per
+/// second), so that a big upload on a slow link is not cut off ([`upload_timeout`]).
+pub const SLOWEST_UPLOAD_SPEED: u64 = 256 * 1024;
+/// A file body is read from disk in chunks of this size.
+pub const FILE_CHUNK: usize = 256 * 1024;
+/// More than this many redirects is an error.
+pub const MAX_REDIRECTS: usize = 5;
+
 /// Largest JSON answer read (a SisImport with 24+24 messages is a few kB; a page of 100 is
 /// well under 1 MB). A proxy that streams something huge is cut off here.
 const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+/// Largest answer read from the upload host (only its status and `Location` matter).
+const MAX_UPLOAD_ANSWER: usize = 1024 * 1024;
+
+/// Whether a client follows redirects itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redirects {
+    /// Up to [`MAX_REDIRECTS`], each to a URL `check_base_url` accepts (Canvas's client).
+    Checked,
+    /// None: a 3xx is the answer (the upload host, whose `Location` the flow's step 3 follows).
+    Manual,
+}
+
+/// The one client builder: the user agent, the connect timeout, our resolver (which keeps
+/// DNS failures apart), the redirect rule, and the private CA of `--ca-cert` trusted as well
+/// as the system roots (`system_roots`: reading them costs a few milliseconds, which a
+/// client that never speaks TLS is spared). There is no client-wide read timeout: each
+/// request gets its own (a big upload says nothing for a long while).
+pub fn build_http(
+    ca: &[reqwest::Certificate],
+    system_roots: bool,
+    connect_timeout: Duration,
+    redirects: Redirects,
+) -> Result<reqwest::Client> {
+    let policy = match redirects {
+        Redirects::Manual => reqwest::redirect::Policy::none(),
+        Redirects::Checked => reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            let next = attempt.url().to_string();
+            match crate::settings::check_base_url(&next) {
+                Ok(_) => attempt.follow(),
+                Err(e) => attempt.error(format!("redirect to {next} refused: {e}")),
+            }
+        }),
+    };
+    let mut b = reqwest::Client::builder()
+        .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(connect_timeout)
+        .dns_resolver(super::net::Resolver::shared())
+        .redirect(policy)
+        .tls_built_in_root_certs(system_roots);
+    for c in ca {
+        b = b.add_root_certificate(c.clone());
+    }
+    b.build()
+        .map_err(|e| Failure::config(format!("cannot set up HTTPS: {e}")))
+}
 
 pub struct Client {
     http: reqwest::Client,
+    /// For the upload host, built when the file-upload flow first needs it.
+    upload_http: OnceLock<std::result::Result<reqwest::Client, String>>,
+    ca: Vec<reqwest::Certificate>,
+    connect_timeout: Duration,
     base: Url,
     account: String,
     token: SecretString,
@@ -49,43 +119,234 @@ pub struct Answer {
 /// What a request body is.
 pub enum Body {
     Empty,
-    /// A file streamed from disk; `sent` counts bytes handed to the connection.
-    File {
-        path: std::path::PathBuf,
-        len: u64,
-        content_type: String,
-        sent: Arc<AtomicU64>,
-        on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    },
     Json(Value),
+    /// A file as the raw body (a direct upload, §2.1 (2)).
+    File(FileBody),
+    /// A multipart form: `fields` first, then the file in the field `file_param` (the
+    /// file-upload flow's step 2).
+    Multipart {
+        fields: Vec<(String, String)>,
+        file_param: String,
+        file: FileBody,
+    },
+}
+
+impl Body {
+    fn file(&self) -> Option<&FileBody> {
+        match self {
+            Body::File(f) | Body::Multipart { file: f, .. } => Some(f),
+            Body::Empty | Body::Json(_) => None,
+        }
+    }
+
+    /// Whether any of it may have reached the server when a request fails: counted for a
+    /// file, assumed for anything else.
+    fn maybe_sent(&self) -> bool {
+        self.file()
+            .map(|f| f.sent.load(Ordering::Relaxed) > 0)
+            .unwrap_or(true)
+    }
+}
+
+/// The one streamed file body: a file read from disk in [`FILE_CHUNK`]s (constant memory
+/// whatever its size), counted as it is handed to the connection, and hashed on the way
+/// when asked to.
+#[derive(Clone)]
+pub struct FileBody {
+    pub path: PathBuf,
+    /// Its name (the multipart part's `filename`).
+    pub name: String,
+    pub len: u64,
+    pub content_type: &'static str,
+    /// Bytes handed to the connection by the current attempt.
+    pub sent: Arc<AtomicU64>,
+    /// Called with the running total of `sent` (it restarts at 0 when a request is retried).
+    pub on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// When set, each pass over the file is hashed as it goes out.
+    pub hash: Option<Arc<crate::bundle::StreamHash>>,
+    /// When set, the file's last chunk waits for it (and is never sent if it closes): the
+    /// server cannot have the whole file before then.
+    pub last_chunk_gate: Option<Gate>,
+}
+
+/// Something the last chunk of a [`FileBody`] waits for: opened (go on) or closed (stop).
+#[derive(Clone, Debug, Default)]
+pub struct Gate(Arc<(Mutex<Option<bool>>, std::sync::Condvar)>);
+
+impl Gate {
+    /// Let the last chunk go (`true`) or never send it (`false`). The first call counts.
+    pub fn open(&self, go: bool) {
+        let (state, cv) = &*self.0;
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.is_none() {
+            *s = Some(go);
+        }
+        cv.notify_all();
+    }
+
+    /// Whether it was closed: the last chunk was (or will be) held back.
+    pub fn closed(&self) -> bool {
+        *self.0.0.lock().unwrap_or_else(|p| p.into_inner()) == Some(false)
+    }
+
+    /// Wait until it is opened or closed; true to go on.
+    fn wait(&self) -> bool {
+        let (state, cv) = &*self.0;
+        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(go) = *s {
+                return go;
+            }
+            s = cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl FileBody {
+    pub fn new(path: &Path, name: &str, len: u64, content_type: &'static str) -> FileBody {
+        FileBody {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            len,
+            content_type,
+            sent: Arc::new(AtomicU64::new(0)),
+            on_chunk: None,
+            hash: None,
+            last_chunk_gate: None,
+        }
+    }
+
+    /// A fresh pass over the file, as a request body. A thread of its own reads the file
+    /// (and hashes each chunk while it is in the cache, when asked to) a few chunks ahead of
+    /// the connection; it ends when the file does, or when the request is dropped.
+    fn stream(&self, shown: &str) -> std::result::Result<reqwest::Body, HttpError> {
+        let cannot = |detail: String| HttpError::Transport {
+            url: shown.to_string(),
+            connect: true,
+            timeout: false,
+            body_sent: false,
+            detail,
+            unreachable: None,
+        };
+        let mut file = std::fs::File::open(&self.path)
+            .map_err(|e| cannot(format!("cannot open {}: {e}", self.path.display())))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+        let mut hash = self.hash.as_ref().map(|h| h.start(self.len));
+        let gate = self.last_chunk_gate.clone();
+        let len = self.len;
+        std::thread::Builder::new()
+            .name("file-body".into())
+            .spawn(move || {
+                // Buffers come back here once the connection is done with them: a pass
+                // allocates a handful, whatever the file's size.
+                let (back, returned) = std::sync::mpsc::channel::<Vec<u8>>();
+                let mut read = 0u64;
+                loop {
+                    let mut buf = returned
+                        .try_recv()
+                        .unwrap_or_else(|_| vec![0u8; FILE_CHUNK]);
+                    let n = match fill(&mut file, &mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => n,
+                        Err(e) => {
+                            let _ = tx.blocking_send(Err(e));
+                            return;
+                        }
+                    };
+                    if let Some(h) = &mut hash {
+                        h.update(&buf[..n]);
+                    }
+                    read += n as u64;
+                    if read >= len
+                        && let Some(g) = &gate
+                        && !g.wait()
+                    {
+                        let _ = tx.blocking_send(Err(std::io::Error::other(
+                            "held back: what had to be done before the end of the upload failed",
+                        )));
+                        return;
+                    }
+                    let chunk = Bytes::from_owner(Chunk {
+                        buf,
+                        len: n,
+                        back: back.clone(),
+                    });
+                    if tx.blocking_send(Ok(chunk)).is_err() {
+                        // The request is gone.
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| cannot(format!("cannot read {}: {e}", self.path.display())))?;
+        self.sent.store(0, Ordering::Relaxed);
+        let sent = self.sent.clone();
+        let on_chunk = self.on_chunk.clone();
+        let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(move |chunk| {
+            if let Ok(c) = &chunk {
+                let n = c.len() as u64;
+                let total = sent.fetch_add(n, Ordering::Relaxed) + n;
+                if let Some(f) = &on_chunk {
+                    f(total);
+                }
+            }
+            chunk
+        });
+        Ok(reqwest::Body::wrap_stream(stream))
+    }
+}
+
+/// How many chunks the file reader may be ahead of the connection.
+const READ_AHEAD: usize = 4;
+
+/// Fill `buf` from `f` (less at the end of the file); the number of bytes read.
+fn fill(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A chunk of a file body: its buffer goes back to the reader once sent.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+    back: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl AsRef<[u8]> for Chunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        let _ = self.back.send(std::mem::take(&mut self.buf));
+    }
 }
 
 impl Client {
     pub fn new(net: &Network, s: &Connection) -> Result<Client> {
-        let mut b = reqwest::Client::builder()
-            .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(s.connect_timeout)
-            .dns_resolver(super::net::Resolver::shared())
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                if attempt.previous().len() >= 5 {
-                    return attempt.error("more than 5 redirects");
-                }
-                let next = attempt.url().to_string();
-                match crate::settings::check_base_url(&next) {
-                    Ok(_) => attempt.follow(),
-                    Err(e) => attempt.error(format!("redirect to {next} refused: {e}")),
-                }
-            }));
-        if let Some(ca) = &s.ca_cert {
-            for c in load_ca(ca)? {
-                b = b.add_root_certificate(c);
-            }
-        }
-        let http = b
-            .build()
-            .map_err(|e| Failure::config(format!("cannot set up HTTPS: {e}")))?;
+        let ca = match &s.ca_cert {
+            Some(p) => load_ca(p)?,
+            None => Vec::new(),
+        };
+        // A plain-http Canvas (loopback only: the simulator, a test) needs no TLS, except
+        // for a redirect to https, which then trusts only --ca-cert.
+        let tls = net.base.scheme() == "https";
+        let http = build_http(&ca, tls, s.connect_timeout, Redirects::Checked)?;
         Ok(Client {
             http,
+            upload_http: OnceLock::new(),
+            ca,
+            connect_timeout: s.connect_timeout,
             base: net.base.clone(),
             account: account_segment(&net.account),
             token: net.token.clone(),
@@ -123,58 +384,65 @@ impl Client {
         *self.rate_remaining.lock().expect("not poisoned")
     }
 
-    fn request(&self, method: Method, url: &Url, body: &Body) -> Result<RequestBuilder, HttpError> {
-        let mut rb = self
-            .http
-            .request(method, url.clone())
-            .bearer_auth(self.token.expose_secret())
-            .header(reqwest::header::ACCEPT, "application/json");
-        match body {
-            Body::Empty => {
-                rb = rb.timeout(self.read_timeout);
-            }
-            Body::Json(v) => {
-                rb = rb.timeout(self.read_timeout).json(v);
-            }
-            Body::File {
-                path,
-                len,
-                content_type,
-                sent,
-                on_chunk,
-            } => {
-                let file = std::fs::File::open(path).map_err(|e| HttpError::Transport {
-                    url: url.to_string(),
-                    connect: true,
-                    timeout: false,
-                    body_sent: false,
-                    detail: format!("cannot open {}: {e}", path.display()),
-                    unreachable: None,
-                })?;
-                let sent = sent.clone();
-                let on_chunk = on_chunk.clone();
-                let stream = tokio_util::io::ReaderStream::with_capacity(
-                    tokio::fs::File::from_std(file),
-                    256 * 1024,
-                )
-                .map(move |chunk| {
-                    if let Ok(c) = &chunk {
-                        let total =
-                            sent.fetch_add(c.len() as u64, Ordering::Relaxed) + c.len() as u64;
-                        if let Some(f) = &on_chunk {
-                            f(total);
-                        }
-                    }
-                    chunk
-                });
-                rb = rb
-                    .timeout(upload_timeout(*len, self.read_timeout))
-                    .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
-                    .header(reqwest::header::CONTENT_LENGTH, *len)
-                    .body(reqwest::Body::wrap_stream(stream));
-            }
+    /// The client for the upload host: the same builder, no automatic redirects.
+    fn upload_http(&self, shown: &str) -> std::result::Result<&reqwest::Client, HttpError> {
+        let built = self.upload_http.get_or_init(|| {
+            build_http(&self.ca, true, self.connect_timeout, Redirects::Manual)
+                .map_err(|f| f.message)
+        });
+        built.as_ref().map_err(|e| HttpError::Tls {
+            url: shown.to_string(),
+            host: "the upload host".into(),
+            problem: super::error::TlsProblem::Incompatible(e.clone()),
+            detail: e.clone(),
+        })
+    }
+
+    /// Send one request and wait for the answer's head. `token`: Canvas's own requests carry
+    /// the token and ask for JSON; the upload host's carry neither.
+    async fn send(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        url: &Url,
+        shown: &str,
+        body: &Body,
+        token: bool,
+    ) -> std::result::Result<reqwest::Response, HttpError> {
+        let mut rb: RequestBuilder = http.request(method, url.clone());
+        if token {
+            rb = rb
+                .bearer_auth(self.token.expose_secret())
+                .header(reqwest::header::ACCEPT, "application/json");
         }
-        Ok(rb)
+        rb = match body {
+            Body::Empty => rb.timeout(self.read_timeout),
+            Body::Json(v) => rb.timeout(self.read_timeout).json(v),
+            Body::File(f) => rb
+                .timeout(upload_timeout(f.len, self.read_timeout))
+                .header(reqwest::header::CONTENT_TYPE, f.content_type)
+                .header(reqwest::header::CONTENT_LENGTH, f.len)
+                .body(f.stream(shown)?),
+            Body::Multipart {
+                fields,
+                file_param,
+                file: f,
+            } => {
+                let part = reqwest::multipart::Part::stream_with_length(f.stream(shown)?, f.len)
+                    .file_name(f.name.clone())
+                    .mime_str(f.content_type)
+                    .expect("a valid MIME type");
+                let mut form = reqwest::multipart::Form::new();
+                for (k, v) in fields {
+                    form = form.text(k.clone(), v.clone());
+                }
+                rb.timeout(upload_timeout(f.len, self.read_timeout))
+                    .multipart(form.part(file_param.clone(), part))
+            }
+        };
+        rb.send()
+            .await
+            .map_err(|e| super::net::from_reqwest(shown, url, e, body.maybe_sent()))
     }
 
     /// A plain GET for a file download (not JSON, not retried): the token goes only to the
@@ -188,7 +456,7 @@ impl Client {
         }
     }
 
-    /// One exchange: send, read the answer, classify it.
+    /// One exchange with Canvas: send, read the answer, classify it.
     pub async fn exchange(
         &self,
         method: Method,
@@ -197,35 +465,51 @@ impl Client {
     ) -> Result<Answer, HttpError> {
         let shown = crate::redact::redact(url.as_str()).to_string();
         tracing::debug!(target: "canvas_sis", "{method} {shown}");
-        let rb = self.request(method, url, body)?;
-        let sent_before = match body {
-            Body::File { sent, .. } => {
-                sent.store(0, Ordering::Relaxed);
-                Some(sent.clone())
-            }
-            _ => None,
-        };
-        let transport = |e: reqwest::Error| {
-            let body_sent = sent_before
-                .as_ref()
-                .map(|s| s.load(Ordering::Relaxed) > 0)
-                .unwrap_or(true);
-            super::net::from_reqwest(&shown, url, e, body_sent)
-        };
-        let resp = rb.send().await.map_err(transport)?;
+        let resp = self
+            .send(&self.http, method, url, &shown, body, true)
+            .await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(r) = header_f64(&headers, "x-rate-limit-remaining") {
             *self.rate_remaining.lock().expect("not poisoned") = Some(r);
         }
-        let bytes = read_capped(resp, MAX_JSON_BODY).await.map_err(transport)?;
+        let bytes = read_capped(resp, MAX_JSON_BODY)
+            .await
+            .map_err(|e| super::net::from_reqwest(&shown, url, e, body.maybe_sent()))?;
         classify(&shown, status, headers, bytes)
+    }
+
+    /// One exchange with the upload host: without the token, redirects not followed. A 2xx
+    /// or 3xx answer gives its status and headers (its body is not needed); anything else is
+    /// an error. Messages show only the URL's origin and path (its query holds signatures).
+    pub async fn upload_exchange(
+        &self,
+        method: Method,
+        url: &Url,
+        body: &Body,
+    ) -> Result<(StatusCode, HeaderMap), HttpError> {
+        let shown = origin_of(url);
+        tracing::debug!(target: "canvas_sis", "{method} {shown} (upload host)");
+        let http = self.upload_http(&shown)?;
+        let resp = self.send(http, method, url, &shown, body, false).await?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        // Only its status and Location matter; an answer cut off after them is no failure.
+        let bytes = read_capped(resp, MAX_UPLOAD_ANSWER)
+            .await
+            .unwrap_or_default();
+        if status.is_success() || status.is_redirection() {
+            return Ok((status, headers));
+        }
+        Err(status_error(&shown, status, &headers, &bytes))
     }
 
     /// GET with the retry policy.
     pub async fn get(&self, what: &str, url: &Url) -> Result<Answer, RetryError> {
         self.retry
-            .run(what, || self.exchange(Method::GET, url, &Body::Empty))
+            .run_for(&Method::GET, what, || {
+                self.exchange(Method::GET, url, &Body::Empty)
+            })
             .await
     }
 
@@ -233,7 +517,7 @@ impl Client {
     /// throttling/unavailable answer); a lost answer is not resent.
     pub async fn put(&self, what: &str, url: &Url) -> Result<Answer, RetryError> {
         self.retry
-            .run_with(what, not_acted_on, || {
+            .run_for(&Method::PUT, what, || {
                 self.exchange(Method::PUT, url, &Body::Empty)
             })
             .await
@@ -358,24 +642,10 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~');
 
-/// Retryable for a non-idempotent request: only when Canvas surely did not act on it.
-pub fn not_acted_on(e: &HttpError) -> bool {
-    match e {
-        HttpError::Transport {
-            connect,
-            body_sent,
-            timeout,
-            ..
-        } => *connect || (!*body_sent && !*timeout),
-        HttpError::Status { .. } => e.retryable(),
-        HttpError::BadBody { .. } | HttpError::Tls { .. } => false,
-    }
-}
-
-/// A direct upload may run long: allow the read timeout plus the time to send the file at a
-/// slow 256 KiB/s.
+/// A request with a file body may run long: the read timeout plus the time to send the file
+/// at [`SLOWEST_UPLOAD_SPEED`].
 pub fn upload_timeout(len: u64, read_timeout: Duration) -> Duration {
-    read_timeout + Duration::from_secs(len / (256 * 1024))
+    read_timeout + Duration::from_secs(len / SLOWEST_UPLOAD_SPEED)
 }
 
 fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
@@ -383,7 +653,7 @@ fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
 }
 
 /// The PEM certificates of `--ca-cert` (exit 78 when unreadable or holding none).
-pub(crate) fn load_ca(ca: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
+pub(crate) fn load_ca(ca: &Path) -> Result<Vec<reqwest::Certificate>> {
     let pem = std::fs::read(ca).map_err(|e| {
         Failure::config(format!("cannot read CA certificate {}: {e}", ca.display()))
             .kind("ca_cert_invalid")
@@ -426,47 +696,52 @@ fn is_json(h: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-/// Turn a status, headers and body into an answer or an `HttpError` (§7.1, §7.2).
+/// A Canvas answer as JSON, or an `HttpError` (§7.1, §7.2).
 fn classify(
     url: &str,
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Answer, HttpError> {
-    let json = is_json(&headers);
-    if status.is_success() {
-        if !json && !body.is_empty() {
-            let ct = headers
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("none")
-                .to_string();
-            return Err(HttpError::BadBody {
-                url: url.into(),
-                status: status.as_u16(),
-                detail: format!(
-                    "expected JSON, got content type {ct} (a proxy or maintenance page?)"
-                ),
-                body_start: body_start(&body),
-            });
-        }
-        // Canvas prefixes JSON with while(1); only for session cookies (§7.3); tolerate it.
-        let text = body.strip_prefix(b"while(1);").unwrap_or(&body);
-        let v: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(text).map_err(|e| HttpError::BadBody {
-                url: url.into(),
-                status: status.as_u16(),
-                detail: format!("invalid or truncated JSON ({e})"),
-                body_start: body_start(&body),
-            })?
-        };
-        return Ok(Answer { json: v, headers });
+    if !status.is_success() {
+        return Err(status_error(url, status, &headers, &body));
     }
+    if !is_json(&headers) && !body.is_empty() {
+        let ct = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string();
+        return Err(HttpError::BadBody {
+            url: url.into(),
+            status: status.as_u16(),
+            detail: format!("expected JSON, got content type {ct} (a proxy or maintenance page?)"),
+            body_start: body_start(&body),
+        });
+    }
+    // Canvas prefixes JSON with while(1); only for session cookies (§7.3); tolerate it.
+    let text = body.strip_prefix(b"while(1);").unwrap_or(&body);
+    let v: Value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(text).map_err(|e| HttpError::BadBody {
+            url: url.into(),
+            status: status.as_u16(),
+            detail: format!("invalid or truncated JSON ({e})"),
+            body_start: body_start(&body),
+        })?
+    };
+    Ok(Answer { json: v, headers })
+}
+
+/// The one status classification, for either host: an answer that is not a success as an
+/// `HttpError`, with whether it is throttling (a 429, or a 403 that says so or leaves no
+/// rate limit, §7.2), its `Retry-After`, and the message of whatever error shape it has (§7.1).
+pub fn status_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> HttpError {
+    let json = is_json(headers);
     let code = status.as_u16();
-    let text = String::from_utf8_lossy(&body);
-    let remaining = header_f64(&headers, "x-rate-limit-remaining");
+    let text = String::from_utf8_lossy(body);
+    let remaining = header_f64(headers, "x-rate-limit-remaining");
     let throttled = code == 429
         || (code == 403
             && (text.contains("Rate Limit Exceeded")
@@ -476,18 +751,23 @@ fn classify(
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
     let message = if json {
-        canvas_message(&body)
+        canvas_message(body)
     } else {
-        body_start(&body)
+        body_start(body)
     };
-    Err(HttpError::Status {
+    HttpError::Status {
         url: url.into(),
         status: code,
         throttled,
         json,
         message,
         retry_after,
-    })
+    }
+}
+
+/// An upload URL for messages: its origin and path (its query carries signatures).
+pub fn origin_of(u: &Url) -> String {
+    format!("{}{}", u.origin().ascii_serialization(), u.path())
 }
 
 /// A 200 whose JSON lacks what the API promises.
@@ -509,5 +789,33 @@ pub fn not_found_as(e: RetryError, message: String) -> Failure {
             .hint("check the id (canvas-sis list) and --account-id")
     } else {
         e.into_failure()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_timeouts_are_the_settings_tables() {
+        use crate::settings::table::{Value, def};
+        for (key, want) in [
+            ("connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+            ("read_timeout", DEFAULT_READ_TIMEOUT),
+            ("retry_budget", DEFAULT_RETRY_BUDGET),
+        ] {
+            let d = def(key);
+            assert_eq!(
+                d.kind.parse(d.default.unwrap()),
+                Ok(Value::Duration(want)),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn upload_urls_are_shown_without_their_query() {
+        let u = Url::parse("https://files.example/upload/x?sig=1").unwrap();
+        assert_eq!(origin_of(&u), "https://files.example/upload/x");
     }
 }

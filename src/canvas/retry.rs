@@ -2,13 +2,18 @@
 //!
 //! Exponential backoff with full jitter, a wall-clock budget for the whole operation,
 //! `Retry-After` honoured but capped. [`retry_class`] decides what may be retried and how
-//! long; whether a *POST* may be retried at all is decided by the caller (see `client::create`).
+//! long. Whether a request may be sent again at all depends on what it does, and three
+//! predicates here answer it: [`idempotent_may_retry`] (a GET), [`not_acted_on`] (a POST or
+//! PUT, which may not be repeated), and, once a POST that creates an import has failed for
+//! good, [`may_have_acted`] (then the import is looked up, never sent again blindly:
+//! `canvas::lost`). [`may_resend`] picks between the first two by method.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use backon::{ExponentialBuilder, Retryable};
+use reqwest::Method;
 
 use super::error::HttpError;
 use crate::exit::{Exit, Failure};
@@ -46,6 +51,49 @@ pub fn retry_class(e: &HttpError) -> Retry {
         } => Retry::WithinBudget,
         HttpError::Status { .. } => Retry::Never,
         HttpError::BadBody { .. } => Retry::WithinBudget,
+    }
+}
+
+/// A request that changes nothing (GET): may be sent again whenever the error is retryable
+/// at all.
+pub fn idempotent_may_retry(e: &HttpError) -> bool {
+    retry_class(e) != Retry::Never
+}
+
+/// A request that creates or changes something (POST, PUT): sent again only when Canvas
+/// surely did not act on it: no connection was made; or it failed before any of its body
+/// went out, and not by a timeout (which may strike after Canvas got it all); or Canvas
+/// answered that it did nothing (throttling, 502/503/504).
+pub fn not_acted_on(e: &HttpError) -> bool {
+    match e {
+        HttpError::Transport {
+            connect,
+            body_sent,
+            timeout,
+            ..
+        } => *connect || (!*body_sent && !*timeout),
+        HttpError::Status { .. } => idempotent_may_retry(e),
+        HttpError::BadBody { .. } | HttpError::Tls { .. } => false,
+    }
+}
+
+/// After a POST failed for good: may Canvas have acted on it all the same? Yes when the
+/// request went out and its answer was lost (the connection broke or timed out after the
+/// body was sent, or a 2xx came back unreadable). A status or TLS failure is an answer.
+pub fn may_have_acted(e: &HttpError) -> bool {
+    match e {
+        HttpError::Transport { .. } => !not_acted_on(e),
+        HttpError::BadBody { .. } => true,
+        HttpError::Status { .. } | HttpError::Tls { .. } => false,
+    }
+}
+
+/// May a request with `method` that failed with `e` be sent again?
+pub fn may_resend(method: &Method, e: &HttpError) -> bool {
+    if method == Method::GET || method == Method::HEAD {
+        idempotent_may_retry(e)
+    } else {
+        not_acted_on(e)
     }
 }
 
@@ -160,7 +208,22 @@ impl RetryPolicy {
         self.run_with(what, HttpError::retryable, attempt).await
     }
 
-    /// `run` with the caller's own idea of what may be retried (a POST is stricter than a GET).
+    /// `run` for a request with `method`: what may be sent again is [`may_resend`]'s answer.
+    pub async fn run_for<T, F, Fut>(
+        &self,
+        method: &Method,
+        what: &str,
+        attempt: F,
+    ) -> Result<T, RetryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, HttpError>>,
+    {
+        self.run_with(what, |e| may_resend(method, e), attempt)
+            .await
+    }
+
+    /// `run` with the caller's own idea of what may be retried.
     pub async fn run_with<T, F, Fut>(
         &self,
         what: &str,
@@ -405,6 +468,69 @@ mod tests {
         for (name, e, want) in &table {
             assert_eq!(retry_class(e), *want, "{name}");
             assert_eq!(e.retryable(), *want != Retry::Never, "{name}");
+        }
+    }
+
+    /// Whether a failed request is sent again, and whether (when it is not) Canvas may have
+    /// acted on it: by what failed × the method × whether any of the body went out.
+    #[test]
+    fn what_may_be_sent_again() {
+        fn lost(connect: bool, timeout: bool, body_sent: bool) -> HttpError {
+            HttpError::Transport {
+                url: "u".into(),
+                connect,
+                timeout,
+                body_sent,
+                detail: String::new(),
+                unreachable: None,
+            }
+        }
+        let bad_body = || HttpError::BadBody {
+            url: "u".into(),
+            status: 200,
+            detail: String::new(),
+            body_start: String::new(),
+        };
+        let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
+        // (what, error, method, resent, may have acted)
+        #[rustfmt::skip]
+        let table: Vec<(&str, HttpError, &Method, bool, bool)> = vec![
+            ("refused", refused(), &get, true, false),
+            ("refused", refused(), &post, true, false),
+            ("refused", refused(), &put, true, false),
+            ("connect timeout", lost(true, true, false), &post, true, false),
+            ("reset, nothing sent", lost(false, false, false), &get, true, false),
+            ("reset, nothing sent", lost(false, false, false), &post, true, false),
+            ("reset, body sent", lost(false, false, true), &get, true, false),
+            ("reset, body sent", lost(false, false, true), &post, false, true),
+            ("reset, body sent", lost(false, false, true), &put, false, true),
+            ("read timeout, nothing sent", lost(false, true, false), &get, true, false),
+            ("read timeout, nothing sent", lost(false, true, false), &post, false, true),
+            ("read timeout, body sent", lost(false, true, true), &post, false, true),
+            ("truncated 200", bad_body(), &get, true, false),
+            ("truncated 200", bad_body(), &post, false, true),
+            ("429", status(429, false), &get, true, false),
+            ("429", status(429, false), &post, true, false),
+            ("throttled 403", status(403, true), &post, true, false),
+            ("502", status(502, false), &post, true, false),
+            ("503", status(503, false), &put, true, false),
+            ("504", status(504, false), &post, true, false),
+            ("500", status(500, false), &get, false, false),
+            ("500", status(500, false), &post, false, false),
+            ("400", status(400, false), &post, false, false),
+            ("401", status(401, false), &get, false, false),
+            ("404", status(404, false), &put, false, false),
+            ("422", status(422, false), &post, false, false),
+            ("unknown issuer", tls(TlsProblem::UnknownIssuer), &get, false, false),
+            ("unknown issuer", tls(TlsProblem::UnknownIssuer), &post, false, false),
+        ];
+        for (what, e, m, resent, acted) in &table {
+            assert_eq!(may_resend(m, e), *resent, "{what}, {m}: resent");
+            if !resent && *m != Method::GET {
+                assert_eq!(may_have_acted(e), *acted, "{what}, {m}: may have acted");
+            }
+            // A POST is never both resent and looked up.
+            assert!(!(not_acted_on(e) && may_have_acted(e)), "{what}");
         }
     }
 

@@ -1,6 +1,6 @@
-//! Big bundles: Canvas's `pre_attachment` file-upload flow (reference §2.1 (3), [docs] only),
-//! the `auto` mode's choice, and the warning for a direct upload that may outlast Canvas's
-//! request limit.
+//! Big bundles: Canvas's `pre_attachment` file-upload flow (reference §2.1 (3), [docs] only).
+//! Which bundles take it is `create.rs`'s choice; the requests go through the one HTTP stack
+//! (`client.rs`: [`Client::upload_exchange`] for the upload host).
 //!
 //! The flow is the standard Canvas file upload:
 //! 1. `POST accounts/:id/sis_imports?…&pre_attachment[name]=…&pre_attachment[size]=…` with no
@@ -19,94 +19,20 @@
 //! that import at once and report [`FileUploadOutcome::NotSupported`], so the caller can fall
 //! back to the direct upload without leaving a second import behind.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::header::HeaderMap;
-use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tracing::{info, warn};
 use url::Url;
 
-use super::client::{Body, Client, bad_shape, error_chain, not_acted_on, upload_timeout};
-use super::error::{HttpError, body_start, canvas_message, parse_retry_after};
+use super::client::{Body, Client, FileBody, bad_shape, origin_of};
+use super::retry::may_have_acted;
 use super::types::{Import, State};
 use crate::bundle::Bundle;
 use crate::exit::{Exit, Failure, Result};
-use crate::settings::Connection;
-use crate::settings::UploadMode;
-
-/// `--upload-mode auto`: bundles of this size and above use the file-upload flow.
-pub const AUTO_THRESHOLD: u64 = 100 * 1024 * 1024;
-
-/// A conservative upload speed (bytes per second) for the direct-upload warning.
-pub const ASSUMED_LINK_SPEED: u64 = 5_000_000;
-
-/// Canvas (its front-end proxies) cuts a request off after about a minute (§2.1 (3)).
-pub const CANVAS_REQUEST_LIMIT: Duration = Duration::from_secs(60);
-
-/// Read timeout for the upload host when no settings are at hand (the contract's default).
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(120);
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Largest answer read from the upload host or a confirmation GET.
-const MAX_ANSWER: usize = 1024 * 1024;
-
-/// How the bundle is sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// The file as the raw body of the create POST (§2.1 (2)).
-    Direct,
-    /// The `pre_attachment` flow (§2.1 (3)).
-    FileUpload,
-}
-
-/// `--upload-mode`: `auto` picks the file-upload flow from `threshold` bytes on.
-pub fn choose_mode(mode: UploadMode, len: u64, threshold: u64) -> Mode {
-    match mode {
-        UploadMode::Direct => Mode::Direct,
-        UploadMode::FileUpload => Mode::FileUpload,
-        UploadMode::Auto if len >= threshold => Mode::FileUpload,
-        UploadMode::Auto => Mode::Direct,
-    }
-}
-
-/// A warning when a direct upload of `len` bytes would likely take longer than Canvas's
-/// request limit on a modest link ([`ASSUMED_LINK_SPEED`]).
-pub fn direct_upload_warning(len: u64) -> Option<String> {
-    let secs = len / ASSUMED_LINK_SPEED;
-    if secs < CANVAS_REQUEST_LIMIT.as_secs() {
-        return None;
-    }
-    Some(format!(
-        "a direct upload of {} may take about {} at {} MB/s, longer than Canvas's ~{}s request limit; \
-         Canvas may drop it midway. Use --upload-mode file-upload (or auto) for big bundles",
-        human_bytes(len),
-        humantime::format_duration(Duration::from_secs(secs)),
-        ASSUMED_LINK_SPEED / 1_000_000,
-        CANVAS_REQUEST_LIMIT.as_secs()
-    ))
-}
-
-/// `1.5 GB`-style sizes for messages (decimal units, as link speeds are).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
 
 /// What the file-upload flow ended with.
 #[derive(Debug)]
@@ -121,105 +47,32 @@ pub enum FileUploadOutcome {
     NotSupported { aborted: Option<u64> },
 }
 
-/// The HTTP client for the upload host: no Canvas token, no automatic redirects (step 3 is
-/// handled here), the private CA of `--ca-cert` trusted as for Canvas.
-pub struct UploadHttp {
-    http: reqwest::Client,
-    read_timeout: Duration,
-}
-
-impl UploadHttp {
-    /// With `--ca-cert`, `--connect-timeout` and `--read-timeout` from the settings.
-    pub fn new(c: &Connection) -> Result<UploadHttp> {
-        build_upload_http(c.ca_cert.as_deref(), c.connect_timeout, c.read_timeout)
-    }
-
-    /// The system's roots and the contract's default timeouts (30 s connect, 120 s read).
-    pub fn defaults() -> Result<UploadHttp> {
-        build_upload_http(None, DEFAULT_CONNECT_TIMEOUT, DEFAULT_READ_TIMEOUT)
-    }
-}
-
-fn build_upload_http(
-    ca_cert: Option<&Path>,
-    connect_timeout: Duration,
-    read_timeout: Duration,
-) -> Result<UploadHttp> {
-    // No client-wide read timeout: the upload host says nothing while a big file goes up.
-    // Each request gets a total timeout instead (`upload_timeout`).
-    let mut b = reqwest::Client::builder()
-        .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(connect_timeout)
-        .dns_resolver(super::net::Resolver::shared())
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(ca) = ca_cert {
-        for c in crate::canvas::client::load_ca(ca)? {
-            b = b.add_root_certificate(c);
-        }
-    }
-    let http = b
-        .build()
-        .map_err(|e| Failure::config(format!("cannot set up HTTPS: {e}")))?;
-    Ok(UploadHttp { http, read_timeout })
-}
-
-/// The file-upload flow with default timeouts and the system's roots for the upload host.
-/// Prefer [`file_upload_with`] and [`UploadHttp::new`] where the settings are at hand
-/// (`--ca-cert`, timeouts).
+/// The file-upload flow (see the module doc). `query` is what the direct upload would send
+/// (`import_type`, `extension`, options). `on_chunk` is called with the running total of
+/// file bytes handed to the connection (it restarts at 0 if the upload is retried).
 pub async fn file_upload(
     client: &Client,
     bundle: &Bundle,
     query: &[(&'static str, String)],
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 ) -> Result<FileUploadOutcome, Failure> {
-    let http = UploadHttp::defaults()?;
-    file_upload_with(client, &http, bundle, query, on_chunk).await
-}
-
-/// The file-upload flow (see the module doc). `query` is what the direct upload would send
-/// (`import_type`, `extension`, options). `on_chunk` is called with the running total of
-/// file bytes handed to the connection (it restarts at 0 if the upload is retried).
-pub async fn file_upload_with(
-    client: &Client,
-    http: &UploadHttp,
-    bundle: &Bundle,
-    query: &[(&'static str, String)],
-    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-) -> Result<FileUploadOutcome, Failure> {
     let pending = AtomicU64::new(0);
-    file_upload_observed(client, http, bundle, query, on_chunk, &pending).await
+    file_upload_observed(client, bundle, query, on_chunk, &pending).await
 }
 
-/// [`file_upload_with`] that also stores the import's id in `pending` as soon as step 1 has
+/// [`file_upload`] that also stores the import's id in `pending` as soon as step 1 has
 /// created it (0 until then). If the future is dropped before it completes (Ctrl-C during
 /// the upload), that import waits in `initializing` for a file that will not come: pass the
 /// id to [`abort_waiting`].
 pub async fn file_upload_observed(
     client: &Client,
-    http: &UploadHttp,
     bundle: &Bundle,
     query: &[(&'static str, String)],
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
     pending: &AtomicU64,
 ) -> Result<FileUploadOutcome, Failure> {
     // Step 1: metadata only.
-    let url = step1_url(client, bundle, query);
-    let answer = client
-        .retry
-        .run_with("file-upload step 1 (create)", not_acted_on, || {
-            client.exchange(Method::POST, &url, &Body::Empty)
-        })
-        .await
-        .map_err(|e| {
-            let lost = matches!(e.last, HttpError::Transport { .. } | HttpError::BadBody { .. });
-            let f = e.into_failure();
-            if lost {
-                f.hint("the answer was lost, so Canvas may hold a new import in `initializing` that will never run; check `canvas-sis list --created-since 1h` and abort it before submitting again")
-            } else {
-                f
-            }
-        })?;
-    let json = answer.json;
+    let json = step1(client, bundle, query).await?;
     let pre = json.get("pre_attachment").filter(|p| p.is_object());
     let upload_url = pre
         .and_then(|p| p.get("upload_url"))
@@ -229,7 +82,8 @@ pub async fn file_upload_observed(
         return not_supported(client, json).await;
     };
     let pre = pre.expect("has upload_url").clone();
-    let imp = Import::from_value(json).map_err(|e| bad_shape(&url, &e))?;
+    let imp =
+        Import::from_value(json).map_err(|e| bad_shape(&step1_url(client, bundle, query), &e))?;
     let id = imp.id;
     pending.store(id, Ordering::Relaxed);
     let upload_url = Url::parse(&upload_url)
@@ -276,22 +130,26 @@ pub async fn file_upload_observed(
     );
 
     // Step 2: the multipart upload, without the Canvas token.
-    let sent = Arc::new(AtomicU64::new(0));
+    let mut file = FileBody::new(
+        &bundle.path,
+        &bundle.name,
+        bundle.len,
+        bundle.content_type(),
+    );
+    file.on_chunk = on_chunk;
+    file.hash = bundle.stream_hash();
+    let body = Body::Multipart {
+        fields: params,
+        file_param,
+        file,
+    };
     let step2 = client
         .retry
-        .run_with("file-upload step 2 (upload)", not_acted_on, || {
-            upload_once(
-                http,
-                &upload_url,
-                &params,
-                &file_param,
-                bundle,
-                &sent,
-                on_chunk.clone(),
-            )
+        .run_for(&Method::POST, "file-upload step 2 (upload)", || {
+            client.upload_exchange(Method::POST, &upload_url, &body)
         })
         .await;
-    let (status, headers) = match step2 {
+    let (status, headers): (StatusCode, HeaderMap) = match step2 {
         Ok(a) => a,
         Err(e) => return Err(after_failed_upload(client, id, e.into_failure()).await),
     };
@@ -299,7 +157,7 @@ pub async fn file_upload_observed(
     // Step 3: confirm.
     if let Some(loc) = location(&headers, &upload_url) {
         let required = status.is_redirection();
-        if let Err(e) = confirm(client, http, &loc).await {
+        if let Err(e) = confirm(client, &loc).await {
             if required {
                 let f = Failure::new(
                     Exit::Unavailable,
@@ -323,6 +181,99 @@ pub async fn file_upload_observed(
     info!(target: "canvas_sis", import_id = id, "import {id}: file uploaded (HTTP {})", status.as_u16());
     let imp = client.show(id).await?;
     Ok(FileUploadOutcome::Created(imp))
+}
+
+/// Step 1, the POST that creates the import. Safe failures are retried by the policy; a lost
+/// answer is looked up, as the direct upload's is (`lost.rs`), never sent again blindly. An
+/// import it finds can never get its file (its upload instructions were in the lost answer),
+/// so it is aborted, and only then is step 1 sent again, once: never two live imports.
+async fn step1(
+    client: &Client,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+) -> Result<Value> {
+    let url = step1_url(client, bundle, query);
+    let mut resent = false;
+    loop {
+        let before = jiff::Timestamp::now();
+        let e = match client
+            .retry
+            .run_for(&Method::POST, "file-upload step 1 (create)", || {
+                client.exchange(Method::POST, &url, &Body::Empty)
+            })
+            .await
+        {
+            Ok(a) => return Ok(a.json),
+            Err(e) if may_have_acted(&e.last) => e,
+            Err(e) => return Err(e.into_failure()),
+        };
+        warn!(target: "canvas_sis", "file-upload step 1 (create): {}; Canvas may have created the import: looking it up instead of sending again", e.last);
+        let found = super::lost::lookup(client, before, query)
+            .await
+            .map_err(|f| {
+                if f.kind == "upload_lost" {
+                    f
+                } else {
+                    f.hint("the answer to file-upload step 1 was lost, so Canvas may hold a new import in `initializing` that will never run; check `canvas-sis list --created-since 1h` and abort it before submitting again")
+                }
+            })?;
+        if let Some(imp) = &found {
+            abort_lost(client, imp).await?;
+        }
+        if resent {
+            let what = match &found {
+                Some(imp) => format!("import {} that it created has been aborted", imp.id),
+                None => "no import was found in Canvas".to_string(),
+            };
+            return Err(Failure::new(
+                Exit::Unavailable,
+                format!(
+                    "file-upload step 1 failed twice with the answer lost ({}); {what}",
+                    e.last
+                ),
+            )
+            .kind("upload_lost")
+            .hint("check `canvas-sis list --created-since 1h` before submitting again"));
+        }
+        match &found {
+            Some(imp) => {
+                warn!(target: "canvas_sis", import_id = imp.id, "import {} was created by that request, but its upload instructions were lost with the answer, so it can never get its file; sending step 1 again (once)", imp.id)
+            }
+            None => {
+                warn!(target: "canvas_sis", "no import appeared in Canvas after the lost answer; sending step 1 again (once)")
+            }
+        }
+        resent = true;
+    }
+}
+
+/// Abort the import a lost step 1 made (unless it has already ended). If that fails, step 1
+/// is not sent again: two imports would then be live.
+async fn abort_lost(client: &Client, imp: &Import) -> Result<()> {
+    let id = imp.id;
+    if imp.state.is_terminal() {
+        return Ok(());
+    }
+    let url = client.account_url(&format!("sis_imports/{id}/abort"));
+    match client.put(&format!("PUT abort import {id}"), &url).await {
+        Ok(_) => {
+            warn!(target: "canvas_sis", import_id = id, "aborted import {id}: the answer that created it was lost");
+            Ok(())
+        }
+        // §2.5: 404 means it has already finished.
+        Err(e) if e.last.status() == Some(404) => Ok(()),
+        Err(e) => Err(Failure::new(
+            Exit::Unavailable,
+            format!(
+                "file-upload step 1: the answer was lost, and aborting import {id} that it created failed: {}",
+                e.last
+            ),
+        )
+        .kind("file_upload_failed")
+        .hint(format!(
+            "abort it with `canvas-sis abort {id} --yes` before submitting again"
+        ))),
+    }
 }
 
 fn step1_url(client: &Client, bundle: &Bundle, query: &[(&'static str, String)]) -> Url {
@@ -443,99 +394,6 @@ fn param_text(v: &Value) -> String {
     }
 }
 
-/// One multipart POST of the file to the upload host.
-async fn upload_once(
-    http: &UploadHttp,
-    url: &Url,
-    params: &[(String, String)],
-    file_param: &str,
-    bundle: &Bundle,
-    sent: &Arc<AtomicU64>,
-    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-) -> std::result::Result<(StatusCode, HeaderMap), HttpError> {
-    let shown = origin_of(url);
-    sent.store(0, Ordering::Relaxed);
-    let transport =
-        |connect: bool, timeout: bool, body_sent: bool, detail: String| HttpError::Transport {
-            url: shown.clone(),
-            connect,
-            timeout,
-            body_sent,
-            detail,
-            unreachable: None,
-        };
-    let file = std::fs::File::open(&bundle.path).map_err(|e| {
-        transport(
-            true,
-            false,
-            false,
-            format!("cannot open {}: {e}", bundle.path.display()),
-        )
-    })?;
-    let counter = sent.clone();
-    let stream =
-        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 256 * 1024)
-            .map(move |chunk| {
-                if let Ok(c) = &chunk {
-                    let n = c.len() as u64;
-                    let total = counter.fetch_add(n, Ordering::Relaxed) + n;
-                    if let Some(f) = &on_chunk {
-                        f(total);
-                    }
-                }
-                chunk
-            });
-    let part = Part::stream_with_length(reqwest::Body::wrap_stream(stream), bundle.len)
-        .file_name(bundle.name.clone())
-        .mime_str(bundle.content_type())
-        .expect("a valid MIME type");
-    let mut form = Form::new();
-    for (k, v) in params {
-        form = form.text(k.clone(), v.clone());
-    }
-    let form = form.part(file_param.to_string(), part);
-    let resp = http
-        .http
-        .post(url.clone())
-        .timeout(upload_timeout(bundle.len, http.read_timeout))
-        .multipart(form)
-        .send()
-        .await
-        .map_err(|e| {
-            let body_sent = sent.load(Ordering::Relaxed) > 0;
-            super::net::from_reqwest(&shown, url, e, body_sent)
-        })?;
-    let (status, headers, body) = answer(resp).await;
-    if status.is_success() || status.is_redirection() {
-        return Ok((status, headers));
-    }
-    Err(status_error(&shown, status, &headers, &body))
-}
-
-fn status_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> HttpError {
-    let json = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-    let text = String::from_utf8_lossy(body);
-    let code = status.as_u16();
-    HttpError::Status {
-        url: url.to_string(),
-        status: code,
-        throttled: code == 429 || (code == 403 && text.contains("Rate Limit Exceeded")),
-        json,
-        message: if json {
-            canvas_message(body)
-        } else {
-            body_start(body)
-        },
-        retry_after: headers
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after),
-    }
-}
-
 /// The `Location` of a step-2 answer, resolved against the upload URL.
 fn location(headers: &HeaderMap, base: &Url) -> Option<Url> {
     let v = headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
@@ -543,7 +401,7 @@ fn location(headers: &HeaderMap, base: &Url) -> Option<Url> {
 }
 
 /// Step 3: GET the Location, with the token only on the Canvas origin.
-async fn confirm(client: &Client, http: &UploadHttp, loc: &Url) -> std::result::Result<(), String> {
+async fn confirm(client: &Client, loc: &Url) -> std::result::Result<(), String> {
     if loc.origin() == client.base().origin() {
         return client
             .retry
@@ -555,24 +413,11 @@ async fn confirm(client: &Client, http: &UploadHttp, loc: &Url) -> std::result::
             .map_err(|e| e.last.to_string());
     }
     crate::settings::check_base_url(loc.as_str()).map_err(|e| format!("not followed: {e}"))?;
-    let resp = http
-        .http
-        .get(loc.clone())
-        .timeout(http.read_timeout)
-        .send()
+    client
+        .upload_exchange(Method::GET, loc, &Body::Empty)
         .await
-        .map_err(|e| error_chain(&e))?;
-    let (status, headers, body) = answer(resp).await;
-    if status.is_success() || status.is_redirection() {
-        Ok(())
-    } else {
-        Err(status_error(&origin_of(loc), status, &headers, &body).to_string())
-    }
-}
-
-/// Upload URLs carry signatures in their query: show only the origin and path.
-fn origin_of(u: &Url) -> String {
-    format!("{}{}", u.origin().ascii_serialization(), u.path())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn origin_of_str(s: &str) -> String {
@@ -581,81 +426,9 @@ fn origin_of_str(s: &str) -> String {
         .unwrap_or_else(|_| "an unparsable URL".into())
 }
 
-/// A [`Client`] for tests and benchmarks, without a config file or command line.
-#[doc(hidden)]
-pub fn client_for_tests(base_url: &str, token: &str, account: &str) -> Result<Client> {
-    use crate::settings::{Network, Source, Sourced};
-    let base = crate::settings::check_base_url(base_url).map_err(Failure::config)?;
-    let net = Network {
-        base,
-        account: account.to_string(),
-        token: secrecy::SecretString::from(token.to_string()),
-    };
-    let c = Connection {
-        base_url: Some(Sourced {
-            value: base_url.to_string(),
-            source: Source::Default,
-        }),
-        account_id: Sourced {
-            value: account.to_string(),
-            source: Source::Default,
-        },
-        token: None,
-        ca_cert: None,
-        retry_budget: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
-        read_timeout: Duration::from_secs(60),
-        dropped_token: None,
-    };
-    Client::new(&net, &c)
-}
-
-/// Status, headers and (at most `MAX_ANSWER` bytes of) body of an upload-host answer.
-async fn answer(
-    resp: reqwest::Response,
-) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = crate::canvas::client::read_capped(resp, MAX_ANSWER)
-        .await
-        .map(|b| b.to_vec())
-        .unwrap_or_default();
-    (status, headers, body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn auto_picks_by_size() {
-        let t = AUTO_THRESHOLD;
-        // The settings table's default is this threshold.
-        let d = crate::settings::table::def("import.file_upload_threshold");
-        assert_eq!(
-            d.kind.parse(d.default.unwrap()),
-            Ok(crate::settings::table::Value::Size(t))
-        );
-        assert_eq!(choose_mode(UploadMode::Auto, t - 1, t), Mode::Direct);
-        assert_eq!(choose_mode(UploadMode::Auto, t, t), Mode::FileUpload);
-        assert_eq!(choose_mode(UploadMode::Direct, 10 * t, t), Mode::Direct);
-        assert_eq!(choose_mode(UploadMode::FileUpload, 1, t), Mode::FileUpload);
-    }
-
-    #[test]
-    fn warning_only_past_the_limit() {
-        assert!(direct_upload_warning(AUTO_THRESHOLD).is_none());
-        assert!(direct_upload_warning(299_000_000).is_none());
-        let w = direct_upload_warning(1_000_000_000).expect("1 GB warns");
-        assert!(w.contains("--upload-mode file-upload"), "{w}");
-        assert!(w.contains("1.0 GB"), "{w}");
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(104_857_600), "104.9 MB");
-    }
 
     #[test]
     fn location_is_resolved() {
@@ -669,6 +442,5 @@ mod tests {
             location(&h, &base).unwrap().as_str(),
             "https://files.example/api/v1/files/9/create_success"
         );
-        assert_eq!(origin_of(&base), "https://files.example/upload/x");
     }
 }

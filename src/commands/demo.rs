@@ -129,7 +129,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
         ..Default::default()
     };
     let query = opts.query(b.extension);
-    let imp = super::submit::create(&client, &b, &query, &opts, None).await?;
+    let imp = crate::canvas::create::direct(&client, &b, &query, &opts, None).await?;
     info!(target: "canvas_sis", import_id = imp.id, "import {} created ({})", imp.id, imp.state_str());
     // With --json, stdout holds one document: the last SisImport, printed at the end.
     if !ctx.settings.json {

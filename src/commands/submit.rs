@@ -1,68 +1,127 @@
 //! `submit PATH`: check, validate, upload once, print the import id, optionally watch.
 //!
-//! The order matters: everything local (file checks, option combinations, validation) runs
-//! before anything is sent, and a lost answer to the upload is never answered by uploading
-//! again blindly (see `create`).
+//! [`run`] goes through these phases, each a function below:
+//! 1. **resolve**: the settings this run uses (a missing URL or token fails here, before a
+//!    long validation);
+//! 2. **prepare**: the bundle (its kind, a zip of a directory) and the option combinations
+//!    Canvas would reject. Its sha256 is computed up front only when it is needed before
+//!    sending (`--once`, a dry run); else while it is sent, so the upload starts at once;
+//! 3. **lock and journal**: the per-account lock, and the journal's earlier submit of the
+//!    same content;
+//! 4. **validate**: errors stop the run (65) before anything is sent;
+//! 5. **guard**: the checks that may stop a run that is ready to send (`--if-idle`,
+//!    `--once`); the plan and its thresholds join here;
+//! 6. **upload**: on the journal before the first byte, then sent by the chosen mode; the
+//!    journal entry gets its sha256 when the upload ends;
+//! 7. **record**: the import id to the journal, the log and stdout (and, without `--once`,
+//!    a warning when the same content went out earlier);
+//! 8. **follow**: with `--watch`, until the import ends.
+//!
+//! The order matters: everything local runs before anything is sent, and a lost answer to
+//! the upload is never answered by uploading again blindly (`canvas::lost`).
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use tracing::{info, warn};
-use url::Url;
 
 use crate::bundle::{self, Bundle};
-use crate::canvas::client::not_acted_on;
-use crate::canvas::{Body, Client, HttpError, Import};
+use crate::canvas::client::Gate;
+use crate::canvas::create::{self, Mode, Observers};
+use crate::canvas::{Client, Import};
 use crate::cli::SubmitArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::import_options::ImportOptions;
 use crate::journal::{self, Journal};
+use crate::settings::{Network, PollSettings, SubmitSettings};
 use crate::validate;
 
 use super::Ctx;
 use crate::canvas::follow::follow_import;
 
-/// How long to look for an import that a lost POST answer may have created.
-const LOOKUP_TRIES: u32 = 3;
-const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
-
 pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // From here on a signal ends the run with exit 130 and says what was sent, in every
     // phase; the blocking ones (zipping, hashing, the lock) check between steps.
     crate::interrupt::install();
-    let opts = ctx.settings.import.clone();
-    let poll = ctx.settings.poll.clone();
-    let guard = ctx.settings.submit.clone();
-    let (do_validate, strict) = (guard.validate, guard.strict);
-    // Settings first: a missing URL or token should not wait for a long validation.
+    let run = resolve(&a, ctx)?;
+    let (bundle, query) = prepare(&a, &run)?;
+    let local = lock_and_journal(ctx, &run, &bundle)?;
+    let report = validate_phase(&run, &bundle).await?;
+    let Some(net) = &run.net else {
+        let checks = dry_run_checks(ctx, &run.submit, &bundle, local.earlier.as_ref()).await?;
+        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
+    };
+    let client = Client::new(net, &ctx.settings.connection)?;
+    guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
+    let (imp, entry) = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await?;
+    keep(ctx, &local, net, &run, &bundle, &query, &entry.sha256, &imp);
+    let printed = record(ctx, &client, &run.submit, &local.journal, entry, &imp).await?;
+    follow_phase(ctx, &client, &run.poll, imp, printed, a.watch).await
+}
+
+/// What [`resolve`] found: the settings of this run.
+struct Run {
+    opts: ImportOptions,
+    poll: PollSettings,
+    submit: SubmitSettings,
+    /// Canvas and the token; None for a dry run (which needs neither).
+    net: Option<Network>,
+}
+
+/// Phase 1: the settings. Settings first: a missing URL or token should not wait for a long
+/// validation.
+fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
     let net = if a.dry_run {
         None
     } else {
         Some(ctx.settings.network()?)
     };
-    let bundle = bundle::prepare(&a.path, opts.extension)?;
-    opts.check(bundle.extension)?;
+    Ok(Run {
+        opts: ctx.settings.import.clone(),
+        poll: ctx.settings.poll.clone(),
+        submit: ctx.settings.submit.clone(),
+        net,
+    })
+}
 
-    // Held from validation to the end of the watch (dropped when `run` returns).
-    // Only a real run needs the state dir (journal and lock); a dry run never touches it.
-    let state_dir = match &net {
+/// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
+/// create POST carries. A pass over the whole file for its sha256 before anything is sent
+/// only when `--once` must compare it first, or for a dry run (which prints it).
+fn prepare(a: &SubmitArgs, run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
+    let hash_now = a.dry_run || run.submit.once;
+    let bundle = bundle::prepare_with(&a.path, run.opts.extension, hash_now)?;
+    run.opts.check(bundle.extension)?;
+    let query = run.opts.query(bundle.extension);
+    Ok((bundle, query))
+}
+
+/// What [`lock_and_journal`] holds: the lock (to the end of the run) and the journal.
+struct Local {
+    _lock: Option<crate::lock::RunLock>,
+    journal: Journal,
+    /// The newest submit of the same content to the same account within `--dedupe-window`.
+    earlier: Option<journal::Entry>,
+}
+
+/// Phase 3: the per-account lock, held from validation to the end of the watch, and the
+/// journal. Only a real run needs the state dir (journal and lock); a dry run never touches
+/// it, but reads the journal too (only reads it), to say what `--once` would do.
+fn lock_and_journal(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Local> {
+    let state_dir = match &run.net {
         Some(_) => crate::paths::state_dir()?,
         None => crate::paths::state_dir_path(),
     };
-    let _lock = match &net {
+    let lock = match &run.net {
         Some(n) => Some(crate::lock::acquire(
             &crate::lock::lock_path(&state_dir, n.base.as_str(), &n.account),
             &format!("{} account {}", n.base, n.account),
-            guard.wait_lock,
+            run.submit.wait_lock,
         )?),
         None => None,
     };
     let journal = Journal::new(&state_dir);
-    // A dry run reads the journal too (only reads it), to say what --once would do.
-    let target = match &net {
+    let target = match &run.net {
         Some(n) => Some((n.base.to_string(), n.account.clone())),
         None => ctx
             .settings
@@ -77,28 +136,47 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
                 )
             }),
     };
-    let earlier = target.as_ref().and_then(|(base, account)| {
-        journal.recent_same(base, account, &bundle.sha256, guard.dedupe_window)
-    });
+    // Known here only when it was hashed up front (`--once`, a dry run); else `record`
+    // looks once the upload has hashed it.
+    let earlier = match (&target, &bundle.sha256) {
+        (Some((base, account)), Some(sha)) => {
+            journal.recent_same(base, account, sha, run.submit.dedupe_window)
+        }
+        _ => None,
+    };
+    Ok(Local {
+        _lock: lock,
+        journal,
+        earlier,
+    })
+}
 
-    let report = if do_validate {
-        Some(run_validation(&bundle, &opts, strict).await?)
+/// Phase 4: validation, unless `--no-validate`.
+async fn validate_phase(run: &Run, bundle: &Bundle) -> Result<Option<validate::Report>> {
+    if run.submit.validate {
+        Ok(Some(
+            run_validation(bundle, &run.opts, run.submit.strict).await?,
+        ))
     } else {
         info!(target: "canvas_sis", "validation skipped (--no-validate)");
-        None
-    };
+        Ok(None)
+    }
+}
 
-    let query = opts.query(bundle.extension);
-    if a.dry_run {
-        let checks = dry_run_checks(ctx, &guard, &bundle, earlier.as_ref()).await?;
-        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
+/// Phase 5: the checks that may stop a run that is ready to send: `--if-idle` (exit 75 when
+/// Canvas is busy), then `--once` (exit 75 when the same content went out within
+/// `--dedupe-window`; without it, a warning). The plan and its guard thresholds belong here
+/// when they come.
+async fn guard(
+    client: &Client,
+    submit: &SubmitSettings,
+    bundle: &Bundle,
+    earlier: Option<&journal::Entry>,
+) -> Result<()> {
+    if submit.if_idle {
+        before_sending(check_idle(client), "asking Canvas whether it is idle").await?;
     }
-    let net = net.expect("set unless dry run");
-    let client = Client::new(&net, &ctx.settings.connection)?;
-    if guard.if_idle {
-        before_sending(check_idle(&client), "asking Canvas whether it is idle").await?;
-    }
-    if let Some(e) = &earlier {
+    if let Some(e) = earlier {
         let state = match e.import_id {
             Some(id) => before_sending(client.show(id), "looking up the earlier import")
                 .await
@@ -109,8 +187,12 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
                 })?,
             None => "its answer was lost".into(),
         };
-        let what = earlier_submit(&bundle, e, Some(&state));
-        if guard.once {
+        let what = earlier_submit(
+            bundle.sha256.as_deref().unwrap_or_default(),
+            e,
+            Some(&state),
+        );
+        if submit.once {
             return Err(Failure::new(Exit::TempFail, format!("--once: {what}; nothing sent"))
                 .kind("duplicate_content")
                 .hint("this content was already submitted within --dedupe-window; drop --once to send it again"));
@@ -118,18 +200,46 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         // After the idle check, so a refused run does not say it is submitting again.
         warn!(target: "canvas_sis", "{what}; submitting again");
     }
-    info!(
-        target: "canvas_sis",
-        file = %bundle.given.display(),
-        bytes = bundle.len,
-        sha256 = %bundle.sha256,
-        "submitting {} ({} bytes, sha256 {}) to {} account {}",
-        bundle.given.display(),
-        bundle.len,
-        &bundle.sha256[..12],
-        client.base(),
-        client.account_display()
-    );
+    Ok(())
+}
+
+/// Phase 6: the upload. The journal gets the submit before the first byte goes out (a crash
+/// or kill mid-upload leaves the lookup window on record); a signal during the upload ends
+/// the run with exit 130, saying what was sent (and aborting a file-upload import that waits
+/// for its file). Returns the import and the journal entry.
+async fn upload(
+    ctx: &Ctx,
+    client: &Client,
+    net: &Network,
+    run: &Run,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    journal: &Journal,
+) -> Result<(Import, journal::Entry)> {
+    match &bundle.sha256 {
+        Some(sha) => info!(
+            target: "canvas_sis",
+            file = %bundle.given.display(),
+            bytes = bundle.len,
+            sha256 = %sha,
+            "submitting {} ({} bytes, sha256 {}) to {} account {}",
+            bundle.given.display(),
+            bundle.len,
+            short(sha),
+            client.base(),
+            client.account_display()
+        ),
+        None => info!(
+            target: "canvas_sis",
+            file = %bundle.given.display(),
+            bytes = bundle.len,
+            "submitting {} ({} bytes) to {} account {}",
+            bundle.given.display(),
+            bundle.len,
+            client.base(),
+            client.account_display()
+        ),
+    }
     let mut entry = journal::Entry {
         import_id: None,
         base_url: net.base.to_string(),
@@ -140,25 +250,44 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             .display()
             .to_string(),
         bytes: bundle.len,
-        sha256: bundle.sha256.clone(),
+        // Empty until the upload has hashed it.
+        sha256: bundle.sha256.clone().unwrap_or_default(),
         submitted_at: jiff::Timestamp::now().to_string(),
         pid: std::process::id(),
         failed: false,
     };
-    // Before the upload: a crash or kill mid-upload leaves the lookup window on record.
-    journal.record(&entry)?;
-    let sent = Arc::new(AtomicU64::new(0));
-    let mode = crate::canvas::upload::choose_mode(
-        guard.upload_mode,
+    let mode = create::choose_mode(
+        run.submit.upload_mode,
         bundle.len,
-        guard.file_upload_threshold,
+        run.submit.file_upload_threshold,
     );
+    // On disk before Canvas can have made an import, so that a crash or kill mid-upload
+    // leaves the lookup window on record. The file-upload flow's step 1 makes one: it waits.
+    // A direct upload makes one only once Canvas has the whole file: the journal is written
+    // while the file goes out, and the last chunk waits for it (a slow disk costs no time).
+    let gate = Gate::default();
+    let written = {
+        let (journal, entry, gate) = (journal.clone(), entry.clone(), gate.clone());
+        tokio::task::spawn_blocking(move || {
+            let r = journal.record(&entry);
+            gate.open(r.is_ok());
+            r
+        })
+    };
+    let (written, last_chunk_gate) = match mode {
+        Mode::FileUpload => {
+            journal_written(written).await?;
+            (None, None)
+        }
+        Mode::Direct => (Some(written), Some(gate)),
+    };
+    let sent = Arc::new(AtomicU64::new(0));
     let bar = crate::progress::upload_bar(bundle.len, ctx.settings.progress);
     let on_chunk = {
         let sent = sent.clone();
         let bar_cb = bar.as_ref().map(|(_, cb)| cb.clone());
         Arc::new(move |n: u64| {
-            sent.store(n, std::sync::atomic::Ordering::Relaxed);
+            sent.store(n, Ordering::Relaxed);
             if let Some(cb) = &bar_cb {
                 cb(n);
             }
@@ -166,28 +295,42 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
     // Set by the file-upload flow once step 1 made an import that waits for its file.
     let pending = AtomicU64::new(0);
-    let upload = upload(
-        &ctx.settings,
-        &client,
-        &bundle,
-        &query,
-        &opts,
+    let upload = create::send(
+        client,
+        bundle,
+        query,
+        &run.opts,
         mode,
         Observers {
             on_chunk,
             pending: &pending,
+            last_chunk_gate,
         },
     );
     let result = tokio::select! {
-        r = upload => r,
-        sig = crate::interrupt::wait() => {
-            let n = sent.load(std::sync::atomic::Ordering::Relaxed);
-            let waiting = pending.load(std::sync::atomic::Ordering::Relaxed);
+        r = upload => Ok(r),
+        sig = crate::interrupt::wait() => Err(Interrupted(sig)),
+    };
+    // The upload future is gone: nothing more is sent from here on. A journal that could not
+    // be written held the last chunk back: that is the run's error.
+    let journaled = match written {
+        Some(w) => journal_written(w).await,
+        None => Ok(()),
+    };
+    let result = match result {
+        Ok(r) => r,
+        Err(Interrupted(sig)) => {
+            let n = sent.load(Ordering::Relaxed);
+            let waiting = pending.load(Ordering::Relaxed);
             let msg = if waiting != 0 {
-                if crate::canvas::upload::abort_waiting(&client, waiting).await {
-                    format!("interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported")
+                if crate::canvas::upload::abort_waiting(client, waiting).await {
+                    format!(
+                        "interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported"
+                    )
                 } else {
-                    format!("interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`")
+                    format!(
+                        "interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`"
+                    )
                 }
             } else if n == 0 {
                 format!("interrupted by {sig} before the upload started; nothing was sent")
@@ -200,6 +343,13 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             if let Some((b, _)) = &bar {
                 b.abandon();
             }
+            // Canvas may hold an import of this content: --once must see its hash.
+            if n != 0 || waiting != 0 {
+                entry.sha256 = sha256_sent(bundle);
+                if let Err(j) = journal.update(&entry) {
+                    warn!(target: "canvas_sis", "{}", j.message);
+                }
+            }
             // Reported (stderr and log) once, as the run's error.
             return Err(Failure::new(Exit::Interrupted, msg));
         }
@@ -207,60 +357,143 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Some((b, _)) = &bar {
         b.finish_and_clear();
     }
-    let imp = match result {
-        Ok(imp) => imp,
+    journaled?;
+    entry.sha256 = sha256_sent(bundle);
+    match result {
+        Ok(imp) => Ok((imp, entry)),
         Err(f) => {
             // Canvas refused it outright: no import exists, so --once must not count it.
             // Anything else (69: unreachable, or a lost answer) stays on record as a
-            // possible import, which is the safe side.
-            if matches!(
+            // possible import, which is the safe side, now with its sha256.
+            entry.failed = matches!(
                 f.exit,
                 Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
-            ) {
-                entry.failed = true;
-                journal.record(&entry)?;
+            );
+            // The upload's failure is the run's error, not the journal's.
+            if let Err(j) = journal.update(&entry) {
+                warn!(target: "canvas_sis", "{}", j.message);
             }
-            return Err(f);
+            Err(f)
         }
+    }
+}
+
+/// A signal that came during the upload.
+struct Interrupted(&'static str);
+
+/// The journal entry written on a blocking thread, or why not.
+async fn journal_written(w: tokio::task::JoinHandle<Result<()>>) -> Result<()> {
+    w.await.unwrap_or_else(|e| {
+        Err(Failure::config(format!("cannot write the state journal: {e}")).kind("state_dir"))
+    })
+}
+
+/// The bundle's sha256 once its upload has ended (see `Bundle::sha256_sent`); empty, with a
+/// warning, when the file cannot be read again.
+fn sha256_sent(bundle: &Bundle) -> String {
+    bundle.sha256_sent().unwrap_or_else(|e| {
+        warn!(target: "canvas_sis", "cannot compute the sha256 of {}: {e}; the journal keeps this submit without it", bundle.path.display());
+        String::new()
+    })
+}
+
+/// The first 12 hex digits of a sha256, for messages.
+fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(12)]
+}
+
+/// Phase 7a: what the plan's baseline and the run archive keep of this import: its rows as
+/// a pending baseline, and its run folder (completed by whoever sees it end). Neither ever
+/// fails the submit.
+#[allow(clippy::too_many_arguments)]
+fn keep(
+    ctx: &Ctx,
+    local: &Local,
+    net: &Network,
+    run: &Run,
+    bundle: &Bundle,
+    query: &[(&'static str, String)],
+    sha256: &str,
+    imp: &Import,
+) {
+    if let Some(state_dir) = local.journal.path().parent() {
+        crate::plan::record_pending(
+            state_dir,
+            net.base.as_str(),
+            &net.account,
+            &run.opts,
+            &bundle.path,
+            imp.id,
+        );
+    }
+    let Some(archive) = &ctx.settings.archive else {
+        return;
     };
-    entry.import_id = Some(imp.id);
-    journal.record(&entry)?;
-    crate::plan::record_pending(
-        &state_dir,
-        net.base.as_str(),
-        &net.account,
-        &opts,
-        &bundle.path,
-        imp.id,
-    );
-    if let Some(archive) = &ctx.settings.archive {
-        let run = crate::record::Run {
-            profile: ctx.settings.profile.clone(),
-            base_url: net.base.to_string(),
-            account: net.account.clone(),
-            import_id: Some(imp.id),
-            bundle: crate::record::Bundle {
-                path: crate::plan::rows::absolute(&bundle.given)
-                    .display()
-                    .to_string(),
-                bytes: bundle.len,
-                sha256: bundle.sha256.clone(),
-            },
-            options: query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect(),
-            ..Default::default()
-        };
-        match archive.start(run) {
-            Ok((folder, mut run)) => {
-                run.saw(&imp);
-                if let Err(f) = archive.save(&folder, &run) {
-                    warn!(target: "canvas_sis", "import {}: {f}", imp.id);
-                }
+    let record = crate::record::Run {
+        profile: ctx.settings.profile.clone(),
+        base_url: net.base.to_string(),
+        account: net.account.clone(),
+        import_id: Some(imp.id),
+        bundle: crate::record::Bundle {
+            path: crate::plan::rows::absolute(&bundle.given)
+                .display()
+                .to_string(),
+            bytes: bundle.len,
+            sha256: sha256.to_string(),
+        },
+        options: query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        ..Default::default()
+    };
+    match archive.start(record) {
+        Ok((folder, mut record)) => {
+            record.saw(imp);
+            if let Err(f) = archive.save(&folder, &record) {
+                warn!(target: "canvas_sis", "import {}: {f}", imp.id);
             }
-            Err(f) => warn!(target: "canvas_sis", "import {}: no run record: {f}", imp.id),
         }
+        Err(f) => warn!(target: "canvas_sis", "import {}: no run record: {f}", imp.id),
+    }
+}
+
+/// Phase 7: the import id to the journal, the log and stdout (with `--json`, stdout holds
+/// one JSON document instead, printed at the end). Without `--once` the content was hashed
+/// while it was sent, so only now can an earlier submit of it be named (a warning, as
+/// before). Returns whether stdout took the id.
+async fn record(
+    ctx: &Ctx,
+    client: &Client,
+    submit: &SubmitSettings,
+    journal: &Journal,
+    mut entry: journal::Entry,
+    imp: &Import,
+) -> Result<Result<()>> {
+    // Looked up before this entry gets its hash, so that it does not find itself.
+    let earlier = (!submit.once && !entry.sha256.is_empty())
+        .then(|| {
+            journal.recent_same(
+                &entry.base_url,
+                &entry.account,
+                &entry.sha256,
+                submit.dedupe_window,
+            )
+        })
+        .flatten();
+    entry.import_id = Some(imp.id);
+    journal.update(&entry)?;
+    if let Some(e) = &earlier {
+        let state = match e.import_id {
+            Some(id) => client
+                .show(id)
+                .await
+                .map(|i| i.state_str().to_string())
+                .unwrap_or_else(|_| "state unknown".into()),
+            None => "its answer was lost".into(),
+        };
+        let what = earlier_submit(&entry.sha256, e, Some(&state));
+        warn!(target: "canvas_sis", import_id = imp.id, "{what}; submitted again as import {}", imp.id);
     }
     info!(
         target: "canvas_sis",
@@ -270,13 +503,24 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         imp.id,
         imp.state_str()
     );
-    // With --json, stdout holds one JSON document (the SisImport carries the id).
-    let printed = if ctx.settings.json {
+    Ok(if ctx.settings.json {
         Ok(())
     } else {
         crate::output::stdout_line(&imp.id.to_string())
-    };
-    if !a.watch {
+    })
+}
+
+/// Phase 8: without `--watch`, done (the SisImport under `--json`); with it, follow the
+/// import to its end, whose state decides the exit code.
+async fn follow_phase(
+    ctx: &Ctx,
+    client: &Client,
+    poll: &PollSettings,
+    imp: Import,
+    printed: Result<()>,
+    watch: bool,
+) -> Result<Exit> {
+    if !watch {
         if ctx.settings.json {
             ctx.print_json(&imp.raw)?;
         }
@@ -292,8 +536,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     if let Err(f) = &printed {
         tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
-    let (exit, last) = follow_import(&client, imp.id, &poll, ctx.settings.progress).await?;
-    ctx.followed(&client, exit, last.as_ref()).await;
+    let (exit, last) = follow_import(client, imp.id, poll, ctx.settings.progress).await?;
+    ctx.followed(client, exit, last.as_ref()).await;
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,
@@ -384,19 +628,8 @@ async fn run_validation(
     Ok(report)
 }
 
-fn create_url(client: &Client, query: &[(&'static str, String)]) -> Url {
-    let mut url = client.account_url("sis_imports");
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in query {
-            q.append_pair(k, v);
-        }
-    }
-    url
-}
-
 /// `the same content (sha256 …) went to this account at T as import N (state)`.
-fn earlier_submit(bundle: &Bundle, e: &journal::Entry, state: Option<&str>) -> String {
+fn earlier_submit(sha: &str, e: &journal::Entry, state: Option<&str>) -> String {
     let state = match (state, e.import_id) {
         (Some(s), _) => format!(" ({s})"),
         (None, None) => " (its answer was lost)".to_string(),
@@ -404,7 +637,7 @@ fn earlier_submit(bundle: &Bundle, e: &journal::Entry, state: Option<&str>) -> S
     };
     format!(
         "the same content (sha256 {}) went to this account at {} as import {}{state}",
-        &bundle.sha256[..12],
+        short(sha),
         e.submitted_at,
         e.import_id
             .map(|i| i.to_string())
@@ -430,6 +663,8 @@ async fn dry_run_checks(
     bundle: &Bundle,
     earlier: Option<&journal::Entry>,
 ) -> Result<Vec<DryCheck>> {
+    // A dry run hashes the bundle up front (`prepare`).
+    let sha = bundle.sha256.as_deref().unwrap_or_default();
     let mut checks = vec![];
     if guard.if_idle {
         let busy = async {
@@ -462,12 +697,12 @@ async fn dry_run_checks(
     }
     if guard.once {
         let (stops, reason) = match earlier {
-            Some(e) => (true, earlier_submit(bundle, e, None)),
+            Some(e) => (true, earlier_submit(sha, e, None)),
             None => (
                 false,
                 format!(
                     "this content (sha256 {}) did not go to this account within --dedupe-window ({})",
-                    &bundle.sha256[..12],
+                    short(sha),
                     humantime::format_duration(guard.dedupe_window)
                 ),
             ),
@@ -489,6 +724,7 @@ fn dry_run(
     report: Option<&validate::Report>,
     checks: &[DryCheck],
 ) -> Result<Exit> {
+    let sha256 = bundle.sha256.as_deref().unwrap_or_default();
     let Some(url) = &ctx.settings.connection.base_url else {
         return Err(Failure::config(
             "--dry-run prints the exact request, which needs the Canvas URL",
@@ -535,7 +771,7 @@ fn dry_run(
                 "Content-Length": bundle.len,
                 "Accept": "application/json",
             },
-            "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": bundle.sha256},
+            "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": sha256},
             "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
             "checks": checks.iter().map(|c| json!({
                 "check": c.name,
@@ -552,7 +788,7 @@ fn dry_run(
             bundle.len,
             bundle.given.display(),
             bundle.len,
-            bundle.sha256
+            sha256
         );
         if let Some(r) = report {
             text.push_str(&format!("validation: {}\n", r.summary_line()));
@@ -574,205 +810,6 @@ fn dry_run(
         }
     }
     Ok(Exit::Ok)
-}
-
-/// A POST whose answer was lost after the body went out may have created an import.
-fn may_have_created(e: &HttpError) -> bool {
-    match e {
-        HttpError::Transport { .. } => !not_acted_on(e),
-        HttpError::BadBody { .. } => true,
-        HttpError::Status { .. } | HttpError::Tls { .. } => false,
-    }
-}
-
-/// What the caller watches of an upload: bytes sent, and (file-upload flow) the import that
-/// step 1 made and that waits for its file, to abort it if the run is interrupted.
-struct Observers<'a> {
-    on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
-    pending: &'a AtomicU64,
-}
-
-/// Send the bundle by the chosen mode. The file-upload flow falls back to the direct upload
-/// when this Canvas does not know it, after aborting the file-less import it made instead.
-async fn upload(
-    settings: &crate::settings::Settings,
-    client: &Client,
-    bundle: &Bundle,
-    query: &[(&'static str, String)],
-    opts: &ImportOptions,
-    mode: crate::canvas::upload::Mode,
-    obs: Observers<'_>,
-) -> Result<Import> {
-    let Observers { on_chunk, pending } = obs;
-    use crate::canvas::upload::{self as up, FileUploadOutcome, Mode};
-    if mode == Mode::FileUpload {
-        info!(target: "canvas_sis", "uploading {} through Canvas's file-upload flow (pre_attachment)", up::human_bytes(bundle.len));
-        let http = up::UploadHttp::new(&settings.connection)?;
-        match up::file_upload_observed(
-            client,
-            &http,
-            bundle,
-            query,
-            Some(on_chunk.clone()),
-            pending,
-        )
-        .await?
-        {
-            FileUploadOutcome::Created(imp) => return Ok(imp),
-            // The module said why and which file-less import it aborted.
-            FileUploadOutcome::NotSupported { .. } => {}
-        }
-    }
-    if let Some(w) = up::direct_upload_warning(bundle.len) {
-        warn!(target: "canvas_sis", "{w}");
-    }
-    create(client, bundle, query, opts, Some(on_chunk)).await
-}
-
-/// Upload once. Safe failures (no connection; 429/502/503/504/throttling) are retried by the
-/// policy; a lost answer is looked up in Canvas instead of being sent again.
-pub async fn create(
-    client: &Client,
-    bundle: &Bundle,
-    query: &[(&'static str, String)],
-    opts: &ImportOptions,
-    on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-) -> Result<Import> {
-    let url = create_url(client, query);
-    let body = Body::File {
-        path: bundle.path.clone(),
-        len: bundle.len,
-        content_type: bundle.content_type().to_string(),
-        sent: Arc::new(AtomicU64::new(0)),
-        on_chunk,
-    };
-    let mut resent = false;
-    loop {
-        let before = jiff::Timestamp::now();
-        let r = client
-            .retry
-            .run_with("upload", not_acted_on, || {
-                client.exchange(Method::POST, &url, &body)
-            })
-            .await;
-        match r {
-            Ok(a) => {
-                return Import::from_value(a.json)
-                    .map_err(|e| crate::canvas::client::bad_shape(&url, &e));
-            }
-            Err(e) if may_have_created(&e.last) => {
-                warn!(target: "canvas_sis", "upload: {}; the file was sent, so Canvas may have created the import: looking it up instead of sending again", e.last);
-                match lookup(client, before, opts).await? {
-                    Some(imp) => {
-                        warn!(target: "canvas_sis", import_id = imp.id, "adopted import {} ({}), created at {} by this upload", imp.id, imp.state_str(), imp.created_at.map(|t| t.to_string()).unwrap_or_default());
-                        return Ok(imp);
-                    }
-                    None if !resent => {
-                        warn!(target: "canvas_sis", "no import appeared in Canvas after the lost answer; sending the file again (once)");
-                        resent = true;
-                    }
-                    None => {
-                        return Err(Failure::new(
-                            Exit::Unavailable,
-                            format!("upload failed twice with the answer lost ({}); no import was found in Canvas", e.last),
-                        )
-                        .kind("upload_lost")
-                        .hint("check `canvas-sis list --created-since 1h` before submitting again"));
-                    }
-                }
-            }
-            Err(e) => return Err(create_failure(e, opts)),
-        }
-    }
-}
-
-fn create_failure(e: crate::canvas::retry::RetryError, opts: &ImportOptions) -> Failure {
-    let status = e.last.status();
-    let f = e.into_failure();
-    match status {
-        Some(500) if opts.import_type != "instructure_csv" => f.hint(format!(
-            "Canvas answers 500 to an import_type it does not know; core Canvas registers only instructure_csv, not {:?}",
-            opts.import_type
-        )),
-        Some(404) if opts.batch_mode_term_id.is_some() => Failure::new(
-            crate::exit::Exit::NotFound,
-            f.message.to_string(),
-        )
-        .hint(format!(
-            "Canvas answers 404 when --batch-mode-term-id {:?} names no active term of this root account (or when the account does not exist)",
-            opts.batch_mode_term_id.as_deref().unwrap_or_default()
-        )),
-        _ => f,
-    }
-}
-
-/// Find the import a lost POST created: ours (same user), created since just before the
-/// POST, with our options. One match is adopted; several are too ambiguous to guess.
-async fn lookup(
-    client: &Client,
-    before: jiff::Timestamp,
-    opts: &ImportOptions,
-) -> Result<Option<Import>> {
-    let me = client
-        .get("GET users/self", &client.api_url("users/self"))
-        .await
-        .ok()
-        .and_then(|a| a.json.get("id").and_then(Value::as_u64));
-    // Allow for a clock difference between this host and Canvas.
-    let since = before - jiff::SignedDuration::from_secs(120);
-    for attempt in 1..=LOOKUP_TRIES {
-        let mut url = client.account_url("sis_imports");
-        url.query_pairs_mut()
-            .append_pair("created_since", &since.to_string())
-            .append_pair("per_page", "100");
-        let items = client.list_all(url, "sis_imports", Some(100)).await?;
-        let candidates: Vec<Import> = items
-            .into_iter()
-            .filter_map(|v| Import::from_value(v).ok())
-            .filter(|i| i.created_at.is_none_or(|c| c >= since))
-            .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            })
-            .filter(|i| same_options(i, opts))
-            .collect();
-        tracing::info!(target: "canvas_sis", "lookup {attempt}/{LOOKUP_TRIES}: {} candidate import(s) since {since}", candidates.len());
-        match candidates.len() {
-            0 => {}
-            1 => return Ok(candidates.into_iter().next()),
-            n => {
-                let ids: Vec<String> = candidates.iter().map(|i| i.id.to_string()).collect();
-                return Err(Failure::new(
-                    Exit::Unavailable,
-                    format!("the upload's answer was lost and {n} imports that could be it exist ({}); not sending again", ids.join(", ")),
-                )
-                .kind("upload_lost")
-                .partial(json!({"candidates": ids}))
-                .hint("inspect them with `canvas-sis status ID`, then `canvas-sis watch ID` the right one"));
-            }
-        }
-        if attempt < LOOKUP_TRIES {
-            tokio::time::sleep(LOOKUP_PAUSE).await;
-        }
-    }
-    Ok(None)
-}
-
-/// Whether an import's recorded options are the ones we sent.
-fn same_options(i: &Import, o: &ImportOptions) -> bool {
-    let b = |k: &str| i.raw.get(k).and_then(Value::as_bool).unwrap_or(false);
-    let import_type = i
-        .data()
-        .and_then(|d| d.get("import_type"))
-        .and_then(Value::as_str)
-        .unwrap_or("instructure_csv");
-    import_type == o.import_type
-        && b("batch_mode") == (o.batch_mode || o.multi_term_batch_mode)
-        && b("skip_deletes") == o.skip_deletes
-        && i.raw
-            .get("diffing_data_set_identifier")
-            .and_then(Value::as_str)
-            == o.diffing_data_set_identifier.as_deref()
 }
 
 /// `--if-idle`: exit 75 when Canvas runs or queues an import for the account.

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use canvas_sis::bundle::{self, Bundle};
 use canvas_sis::canvas::Client;
-use canvas_sis::canvas::upload::{FileUploadOutcome, client_for_tests, file_upload};
+use canvas_sis::canvas::testing::client_for_tests;
+use canvas_sis::canvas::upload::{FileUploadOutcome, file_upload};
 use fake_canvas::{Config, Handle, Scenario};
 use serde_json::json;
 use sha2::Digest;
@@ -318,7 +319,7 @@ async fn storage_host_gets_fields_first_then_the_file_and_no_token() {
     let (fh, fbytes) = ps.last().unwrap();
     assert!(fh.contains("filename=\"lms_daily.zip\""), "{fh}");
     assert!(fh.contains("Content-Type: application/zip"), "{fh}");
-    assert_eq!(sha(fbytes), b.sha256, "the file arrived intact");
+    assert_eq!(Some(sha(fbytes)), b.sha256, "the file arrived intact");
     let (_, v) = ps
         .iter()
         .find(|(h, _)| h.contains("name=\"success_action_status\""))
@@ -429,7 +430,7 @@ async fn a_failed_upload_aborts_the_waiting_import() {
 
 #[tokio::test]
 async fn an_interrupted_upload_leaves_the_id_to_abort() {
-    use canvas_sis::canvas::upload::{UploadHttp, abort_waiting, file_upload_observed};
+    use canvas_sis::canvas::upload::{abort_waiting, file_upload_observed};
     let dir = tempfile::tempdir().unwrap();
     let p = zip_file(
         dir.path(),
@@ -472,10 +473,9 @@ async fn an_interrupted_upload_leaves_the_id_to_abort() {
         .mount(&storage)
         .await;
     let c = client_for_tests(&canvas.uri(), "T", "self").unwrap();
-    let http = UploadHttp::defaults().unwrap();
     let pending = std::sync::atomic::AtomicU64::new(0);
     let q = query(&b);
-    let fut = file_upload_observed(&c, &http, &b, &q, None, &pending);
+    let fut = file_upload_observed(&c, &b, &q, None, &pending);
     // Give up once step 1 is done and step 2 hangs, as a Ctrl-C handler would.
     let interrupt = async {
         for _ in 0..500 {

@@ -49,6 +49,46 @@ fn dropped_connection_after_create_is_looked_up_not_resent() {
 }
 
 #[test]
+fn dropped_answer_to_file_upload_step_1_is_looked_up_and_never_leaves_two_imports() {
+    let w = world(Scenario::DropAfterPreAttachment, 1);
+    let out = submit_watch(&w, &["--upload-mode", "file-upload"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let imports = w.sim.imports();
+    // Step 1 made an import whose upload instructions were lost: it is aborted (it could
+    // never get its file), and step 1 is sent again, once.
+    assert_eq!(w.sim.created_count(), 2, "{imports:?}");
+    assert_eq!(imports[0]["workflow_state"], "aborted", "{}", imports[0]);
+    assert_eq!(imports[1]["workflow_state"], "imported", "{}", imports[1]);
+    let id: u64 = stdout(&out).trim().parse().unwrap();
+    assert_eq!(imports[1]["id"].as_u64(), Some(id));
+    let first = imports[0]["id"].as_u64().unwrap();
+    let reqs = w.sim.requests();
+    let abort = reqs
+        .iter()
+        .position(|r| r.method == "PUT" && r.path.ends_with(&format!("/{first}/abort")))
+        .expect("the lost import was aborted");
+    let second_step1 = reqs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.listener == "api")
+        .map(|(i, _)| i)
+        .nth(1)
+        .expect("step 1 was sent again");
+    assert!(abort < second_step1, "aborted before step 1 went again");
+    assert_eq!(
+        reqs.iter().filter(|r| r.listener == "files").count(),
+        1,
+        "one upload"
+    );
+    let log = w.log_text();
+    assert!(
+        log.contains("looking it up instead of sending again"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("aborted import {first}")), "{log}");
+}
+
+#[test]
 fn unavailable_before_create_is_retried_with_backoff() {
     let w = world(Scenario::Unavailable503BeforeCreate, 2);
     let out = submit_watch(&w, &[]);

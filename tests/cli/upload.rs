@@ -143,3 +143,72 @@ fn progress_always_draws_on_stderr_and_never_in_the_log() {
         "auto off a terminal: no bar"
     );
 }
+
+#[test]
+fn the_sha256_is_computed_while_sending_and_journaled_when_the_upload_ends() {
+    // Both modes, and a directory (zipped to a temporary file first).
+    for (path, mode) in [
+        (sample_zip(), "direct"),
+        (sample_zip(), "file-upload"),
+        (sample_dir("bundle"), "direct"),
+    ] {
+        let w = World::new(Scenario::Ok);
+        let out = w
+            .cmd()
+            .arg("submit")
+            .arg(&path)
+            .args(["--upload-mode", mode])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let body = w
+            .sim
+            .requests()
+            .into_iter()
+            .rfind(|r| r.method == "POST")
+            .unwrap();
+        let j: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(w.log_dir().join("journal.json")).unwrap())
+                .unwrap();
+        let entry = &j[0];
+        assert_eq!(j.as_array().unwrap().len(), 1, "{j}");
+        let sha = entry["sha256"].as_str().unwrap();
+        assert_eq!(sha.len(), 64, "{entry}");
+        if path.is_file() {
+            assert_eq!(sha, sha256(&path), "{mode}");
+        }
+        if mode == "direct" {
+            // The hash of what was sent.
+            assert_eq!(sha, body.body_sha256, "{mode} {}", path.display());
+        }
+        assert_eq!(
+            entry["import_id"].as_u64(),
+            w.sim.imports().pop().unwrap()["id"].as_u64()
+        );
+        // Not hashed before sending: the line that starts the upload names no hash.
+        let log = w.log_text();
+        let line = log.lines().find(|l| l.contains("submitting")).unwrap();
+        assert!(!line.contains("sha256"), "{line}");
+    }
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_holds_the_upload_back_before_its_end() {
+    let w = World::new(Scenario::Ok);
+    // The journal's name is taken by a directory: the entry cannot be written.
+    std::fs::create_dir_all(w.log_dir().join("journal.json")).unwrap();
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--upload-mode", "direct"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(stderr(&out).contains("state journal"), "{}", stderr(&out));
+    // The file went out, but not its end: Canvas made nothing.
+    assert_eq!(w.sim.created_count(), 0);
+    let posts = w.posts();
+    assert!(posts.len() <= 1, "no lookup, no second upload: {posts:?}");
+    assert!(posts.iter().all(|p| p.status != 200), "{posts:?}");
+}

@@ -7,7 +7,7 @@ use fake_canvas::{Config, Scenario, zip_of};
 
 #[test]
 fn names_round_trip() {
-    assert_eq!(Scenario::ALL.len(), 16);
+    assert_eq!(Scenario::ALL.len(), 17);
     for s in Scenario::ALL {
         assert_eq!(s.to_string().parse::<Scenario>().unwrap(), *s);
     }
@@ -110,6 +110,30 @@ fn drop_after_create_gives_connection_error_and_one_batch() {
     assert_eq!(post.status, 0);
     // A second POST is answered.
     create_zip(&h, sample_zip());
+    assert_eq!(h.created_count(), 2);
+}
+
+#[test]
+fn drop_after_pre_attachment_leaves_one_initializing_batch() {
+    let h = start(Scenario::DropAfterPreAttachment);
+    let step1 = || {
+        client()
+            .post(format!(
+                "{}{IMPORTS}?pre_attachment[name]=a.zip&pre_attachment[size]=10",
+                h.url()
+            ))
+            .bearer_auth(h.token())
+            .send()
+    };
+    let r = step1();
+    assert!(r.is_err(), "expected a connection error, got {r:?}");
+    assert_eq!(h.created_count(), 1);
+    assert_eq!(h.imports()[0]["workflow_state"], "initializing");
+    // The show and list answers do not repeat the upload instructions.
+    assert!(h.imports()[0].get("pre_attachment").is_none());
+    // The next step 1 is answered.
+    let v = json(step1().unwrap());
+    assert!(v["pre_attachment"]["upload_url"].is_string(), "{v}");
     assert_eq!(h.created_count(), 2);
 }
 

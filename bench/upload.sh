@@ -6,6 +6,7 @@
 #
 #   bash bench/upload.sh                                  # 18, 89 and 1024 MiB, 5 runs each
 #   BENCH_SIZES_MB="18 89" BENCH_RUNS=9 bash bench/upload.sh
+# Also measures canvas-sis's start-up (--help; hyperfine when installed).
 #   CANVAS_SIS_BIN=/path/to/canvas-sis bash bench/upload.sh   # measure another build
 #
 # Needs: cargo, curl, zip, GNU time (/usr/bin/time) (apt-get install curl zip time).
@@ -181,9 +182,23 @@ for mb in $SIZES_MB; do
     r = b / w; printf "%d MiB: submit %.3fx curl -T (medians %.4f s and %.4f s; target %.1fx): %s", mb, r, w, b, t, (r >= t ? "met" : "NOT met") }')")
 done
 
+echo "== start-up time (canvas-sis --help)" >&2
+if command -v hyperfine >/dev/null; then
+  hyperfine -N --warmup 3 --runs 30 --export-markdown "$WORK/startup.md" "$BIN --help" >&2
+  STARTUP=$(awk -F'|' 'NR==3 {gsub(/ /,"",$3); print $3 " ms (hyperfine, mean ± σ)"}' "$WORK/startup.md")
+else
+  starts=()
+  for _ in $(seq 1 21); do
+    t0=$EPOCHREALTIME; "$BIN" --help > /dev/null; t1=$EPOCHREALTIME
+    starts+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
+  done
+  STARTUP="$(printf '%s\n' "${starts[@]}" | median) ms (median of 21 runs)"
+fi
+
 {
   echo ""
   for v in "${VERDICT[@]}"; do echo "- $v"; done
+  echo "- canvas-sis --help start-up: $STARTUP"
   echo ""
   echo "machine: $(nproc) CPUs, $(free -h | awk '/^Mem:/ {print $2}') RAM, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "canvas-sis $("$BIN" --version | awk '{print $2}') ($BIN), $(curl --version | head -n1 | awk '{print $1, $2}'), $RUNS interleaved runs per figure (median wall, max RSS)"

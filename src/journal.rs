@@ -2,8 +2,8 @@
 //! `watch --last` can resume and a re-submit of the same content is noticed.
 //!
 //! One JSON file in the state dir, rewritten atomically (write a temp file, fsync, rename,
-//! fsync the directory), so a crash leaves either the old or the new journal, never half.
-//! It keeps the newest `KEEP` entries.
+//! and for a new entry fsync the directory), so a crash leaves either the old or the new
+//! journal, never half. It keeps the newest `KEEP` entries.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

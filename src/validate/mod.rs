@@ -11,9 +11,14 @@ use serde::Serialize;
 mod bundle;
 mod container;
 mod csvfile;
-mod dedup;
+mod fast;
+mod header;
 pub mod kinds;
-mod scan;
+mod messages;
+mod recognise;
+mod rows;
+mod rules;
+mod sink;
 mod values;
 
 /// What the caller asks of a validation run.
@@ -56,7 +61,7 @@ impl Default for Options {
             max_diagnostics: 100,
             strict: false,
             extension: None,
-            line_hash_memory: dedup::DEFAULT_BUDGET,
+            line_hash_memory: fast::DEFAULT_BUDGET,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use super::bundle::hash_line;
+use super::hash::hash_line;
 
 const CHUNK: usize = 64 * 1024;
 /// A single record larger than this is refused (memory stays bounded).
@@ -25,27 +25,33 @@ pub enum ScanError {
     Io(io::Error),
 }
 
-/// One record: fields are `data[ends[i-1]..ends[i]]`, unescaped, not trimmed.
+/// One record, checked: its fields are `data[ends[i-1]..ends[i]]`, unescaped, not trimmed.
+///
+/// Only the scanner writes a record, and only with bytes it validated as UTF-8, split at
+/// ASCII bytes (`,`, line endings, quotes): every field is UTF-8, so [`Record::field`]
+/// hands out `&str` without checking again. Rule code reads records only through these
+/// methods.
 #[derive(Default, Debug)]
 pub struct Record {
-    pub data: Vec<u8>,
-    pub ends: Vec<usize>,
+    pub(super) data: Vec<u8>,
+    pub(super) ends: Vec<usize>,
     /// Physical line where each field starts; empty when the record is on one line
     /// (every field starts on `line`): read it with [`Record::field_line`].
-    pub field_lines: Vec<u64>,
+    pub(super) field_lines: Vec<u64>,
     /// Physical line where the record starts.
-    pub line: u64,
+    pub(super) line: u64,
     /// Physical line where it ends (differs for multi-line quoted fields).
-    pub end_line: u64,
-    pub any_quoted: bool,
+    pub(super) end_line: u64,
+    pub(super) any_quoted: bool,
     /// The line of the first NUL character in the record, if any.
-    pub nul_line: Option<u64>,
+    pub(super) nul_line: Option<u64>,
     /// `hash_line` of the record, when the scanner read it in one piece (the fields
     /// joined by commas are then the line itself, hashed where it was read).
-    pub line_hash: Option<u64>,
+    pub(super) line_hash: Option<u64>,
 }
 
 impl Record {
+    /// Number of fields.
     #[inline]
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -53,17 +59,54 @@ impl Record {
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
+    /// Physical line where the record starts.
+    #[inline]
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+    /// The line of the first NUL character in the record, if any.
+    #[inline]
+    pub fn nul_line(&self) -> Option<u64> {
+        self.nul_line
+    }
     /// Physical line where field `i` starts (`line` past the last field).
     #[inline]
     pub fn field_line(&self, i: usize) -> u64 {
         self.field_lines.get(i).copied().unwrap_or(self.line)
     }
     #[inline]
-    pub fn field(&self, i: usize) -> &[u8] {
+    fn field_bytes(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.data[start..self.ends[i]]
     }
-    fn clear(&mut self) {
+    /// Field `i`, as read (unescaped, not trimmed).
+    #[inline]
+    pub fn field(&self, i: usize) -> &str {
+        let b = self.field_bytes(i);
+        debug_assert!(std::str::from_utf8(b).is_ok());
+        // SAFETY: the type's invariant (see above): `data` holds only bytes the scanner
+        // validated as UTF-8, and `ends` are all at ASCII bytes, so every field is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(b) }
+    }
+    /// Field `i` trimmed as Canvas trims it ([`strip`]).
+    #[inline]
+    pub fn value(&self, i: usize) -> &str {
+        strip(self.field(i))
+    }
+    /// Bytes of field text (for sizing batches).
+    #[inline]
+    pub fn text_len(&self) -> usize {
+        self.data.len()
+    }
+    /// Whether every field is empty once trimmed (Canvas skips such a row).
+    #[inline]
+    pub fn all_empty(&self) -> bool {
+        // A field is empty once stripped iff all its bytes are in the strip set, which
+        // are all below `!`: most rows are told by their first byte.
+        self.data.first().is_none_or(|&b| b <= b' ')
+            && (0..self.len()).all(|i| strip_bytes(self.field_bytes(i)).is_empty())
+    }
+    pub(super) fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
         self.field_lines.clear();
@@ -83,7 +126,7 @@ impl Record {
             if i > 0 {
                 scratch.push(b',');
             }
-            scratch.extend_from_slice(self.field(i));
+            scratch.extend_from_slice(self.field_bytes(i));
         }
         hash_line(scratch, &self.ends)
     }
@@ -92,6 +135,36 @@ impl Record {
     pub fn is_blank_line(&self) -> bool {
         self.ends.len() <= 1 && self.data.is_empty() && !self.any_quoted
     }
+    /// Memory held for field text.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+/// Ruby's `String#strip`: leading and trailing whitespace and NUL.
+#[inline]
+pub fn strip(s: &str) -> &str {
+    let b = strip_bytes(s.as_bytes());
+    debug_assert!(std::str::from_utf8(b).is_ok());
+    // SAFETY: `strip_bytes` removes only ASCII bytes from the ends of valid UTF-8, so
+    // what is left starts and ends on character boundaries.
+    unsafe { std::str::from_utf8_unchecked(b) }
+}
+
+#[inline]
+fn strip_bytes(b: &[u8]) -> &[u8] {
+    // Every byte of the set is below `!`: a field that starts and ends above it
+    // (nearly all) is returned as it is.
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f > b' ' && l > b' ' => return b,
+        (None, _) => return b,
+        _ => {}
+    }
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0);
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -713,9 +786,7 @@ mod tests {
             match s.next_record(&mut r) {
                 Ok(true) => out.push((
                     r.line,
-                    (0..r.len())
-                        .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
-                        .collect(),
+                    (0..r.len()).map(|i| r.field(i).to_string()).collect(),
                 )),
                 Ok(false) => return (out, None),
                 Err(ScanError::Syntax { code, line, .. }) => {

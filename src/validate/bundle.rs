@@ -80,6 +80,8 @@ pub struct Bundle {
     pub defs: [IdMap<Def>; NS_COUNT],
     /// How many files define ids of each namespace.
     pub definers: [u32; NS_COUNT],
+    /// Referenced ids, but those defined before the reference (see
+    /// [`Bundle::flush_with`]).
     pub refs: [IdMap<RefCount>; NS_COUNT],
     pub ref_info: Vec<RefEntry>,
     pub ref_text: String,
@@ -208,11 +210,26 @@ impl Bundle {
     }
 
     /// Count every deferred reference; `text(text_off, text_len)` is a pending id's text.
+    ///
+    /// A reference to an id defined before it is not counted: it can be neither missing
+    /// nor a parent defined too late, and only those are reported. So in a bundle in
+    /// Canvas's order `refs` holds only the ids not (yet) defined where referenced.
     pub fn flush_with<'t>(&mut self, text: impl Fn(u32, u32) -> &'t str) {
         for p in &self.pending {
-            self.refs[p.ns as usize].prefetch(p.key);
+            let defs = &self.defs[p.ns as usize];
+            if defs.is_empty() {
+                self.refs[p.ns as usize].prefetch(p.key);
+            } else {
+                defs.prefetch(p.key);
+            }
         }
         for p in &self.pending {
+            if self.defs[p.ns as usize]
+                .get(p.key)
+                .is_some_and(|d| d.loc <= p.loc)
+            {
+                continue;
+            }
             let info = &mut self.ref_info;
             let ref_text = &mut self.ref_text;
             let (e, _) = self.refs[p.ns as usize].get_or_insert_with(p.key, || {

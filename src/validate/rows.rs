@@ -7,9 +7,9 @@ use super::Severity;
 use super::bundle::{self, Bundle};
 use super::fast::{Batch, Record, SEED, hash_bytes, hash_lower};
 use super::header::Columns;
-use super::kinds::{KINDS, Kind, Ns, Pair, Req};
+use super::kinds::{KINDS, Kind, Ns, Pair, Req, Rule};
 use super::messages::render;
-use super::rules::{RowValues, Value, Verdict};
+use super::rules::{Finding, RowValues, Value};
 use super::sink::Sink;
 
 /// Most columns a kind has (the row checks keep its values on the stack).
@@ -21,6 +21,8 @@ pub(super) struct Checker<'a> {
     ncols: usize,
     /// The file's kind and its resolved columns (`None`: no kind recognised).
     rules: Option<FileRules<'a>>,
+    /// Per column of the kind, the last value that passed its rule.
+    passed: Vec<Passed>,
     sink: &'a mut Sink,
     bundle: &'a mut Bundle,
 }
@@ -54,6 +56,7 @@ impl<'a> Checker<'a> {
         });
         Checker {
             ncols,
+            passed: vec![Passed::default(); rules.as_ref().map_or(0, |f| f.kind.cols.len())],
             rules,
             sink,
             bundle,
@@ -89,6 +92,7 @@ impl<'a> Checker<'a> {
                     row_no: row.no,
                     line_hash: row.line_hash,
                     rec_idx: ri as u32,
+                    passed: &mut self.passed,
                     sink: &mut *self.sink,
                     bundle: &mut *self.bundle,
                 };
@@ -150,6 +154,48 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The last value that passed a column's rule. A value that passes does so whatever
+/// else is in the row, so a row repeating it (a status, a role, a term's dates) need
+/// not be checked again.
+#[derive(Clone, Copy, Default)]
+struct Passed {
+    len: u8,
+    bytes: [u8; 31],
+}
+
+impl Passed {
+    #[inline(always)]
+    fn holds(&self, v: &str) -> bool {
+        let (v, n) = (v.as_bytes(), usize::from(self.len));
+        if v.len() != n {
+            return false;
+        }
+        // Two overlapping words from each end cover 8 to 16 bytes, four 16 to 31.
+        let w = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let m = &self.bytes;
+        match n {
+            0..8 => v == &m[..n],
+            8..=16 => w(v, 0) == w(m, 0) && w(v, n - 8) == w(m, n - 8),
+            _ => {
+                w(v, 0) == w(m, 0)
+                    && w(v, 8) == w(m, 8)
+                    && w(v, n - 16) == w(m, n - 16)
+                    && w(v, n - 8) == w(m, n - 8)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn set(&mut self, v: &str) {
+        // A longer value is not kept (`len` 0 matches no value: values are not empty).
+        self.len = 0;
+        if let Some(b) = self.bytes.get_mut(..v.len()) {
+            b.copy_from_slice(v.as_bytes());
+            self.len = v.len() as u8;
+        }
+    }
+}
+
 /// The hash an id is kept under in namespace `ns` (logins are case-insensitive).
 #[inline]
 fn id_key(ns: Ns, val: &str) -> u64 {
@@ -172,13 +218,16 @@ struct RowState {
     /// Per `Kind::unique_in`: the column and its scope columns.
     unique_in: Vec<(usize, Vec<usize>)>,
     user_id: Option<usize>,
-    refs: Vec<(usize, Ns)>,
+    /// The reference columns in the header: (column, header index, namespace).
+    refs: Vec<(usize, usize, Ns)>,
     /// Header index and namespace of the id and unique columns (for prefetching).
     defined: Vec<(usize, Ns)>,
     /// The columns the per-column checks can report on, in order: those in the
     /// header, and those required unless another column is set (an absent column is
     /// otherwise empty and not reported).
     active: Vec<usize>,
+    /// The columns in the header: (column, header index).
+    present: Vec<(usize, usize)>,
 }
 
 impl RowState {
@@ -225,7 +274,7 @@ impl RowState {
                 .cols
                 .iter()
                 .enumerate()
-                .filter_map(|(i, c)| c.refers.map(|ns| (i, ns)))
+                .filter_map(|(ci, c)| Some((ci, hidx[ci]?, c.refers?)))
                 .collect(),
             defined: k
                 .defines
@@ -239,6 +288,9 @@ impl RowState {
                     hidx[ci].is_some()
                         || matches!(k.cols[ci].req, Req::UnlessSet(_) | Req::UnlessDeleted)
                 })
+                .collect(),
+            present: (0..k.cols.len())
+                .filter_map(|ci| hidx[ci].map(|i| (ci, i)))
                 .collect(),
         }
     }
@@ -263,6 +315,7 @@ struct RowCx<'c, 'r> {
     line_hash: u64,
     /// The record's index in its batch (deferred references name their text by it).
     rec_idx: u32,
+    passed: &'c mut [Passed],
     sink: &'c mut Sink,
     bundle: &'c mut Bundle,
 }
@@ -304,11 +357,9 @@ impl RowCx<'_, '_> {
 fn check_row<const N: usize>(mut cx: RowCx) {
     // Trimmed values of every spec column ("" when absent).
     let mut vals: [&str; N] = [""; N];
-    for (slot, h) in vals.iter_mut().zip(&cx.f.cols.hidx) {
-        if let Some(i) = *h
-            && i < cx.rec.len()
-        {
-            *slot = cx.rec.value(i);
+    for &(ci, i) in &cx.f.st.present {
+        if i < cx.rec.len() {
+            vals[ci] = cx.rec.value(i);
         }
     }
     let k = cx.f.kind;
@@ -362,23 +413,39 @@ fn column_checks(cx: &mut RowCx, row: &RowValues) -> bool {
             }
             continue;
         }
+        if matches!(col.rule, Rule::Text) || cx.passed[ci].holds(val) {
+            continue;
+        }
         match col.rule.check(&Value { val, col, ci, row }) {
-            Verdict::Ok | Verdict::Quiet => {}
-            Verdict::Note {
-                code,
-                message,
-                hint,
-            } => cx.col_warning(ci, code, message, hint),
-            Verdict::Bad(b) => {
-                let msg = render(b.template(col), &b.shown, col.name, k, &getter(row));
-                cx.col_warning(ci, b.code, msg, b.hint);
-                if col.skips {
-                    skipped = true;
-                }
-            }
+            Ok(()) => cx.passed[ci].set(val),
+            Err(f) => skipped |= finding(cx, row, ci, *f),
         }
     }
     skipped
+}
+
+/// Reports what a value rule found in column `ci`; true when Canvas skips the row.
+#[cold]
+#[inline(never)]
+fn finding(cx: &mut RowCx, row: &RowValues, ci: usize, f: Finding) -> bool {
+    let k = cx.f.kind;
+    let col = &k.cols[ci];
+    match f {
+        Finding::Quiet => false,
+        Finding::Note {
+            code,
+            message,
+            hint,
+        } => {
+            cx.col_warning(ci, code, message, hint);
+            false
+        }
+        Finding::Bad(b) => {
+            let msg = render(b.template(col), &b.shown, col.name, k, &getter(row));
+            cx.col_warning(ci, b.code, msg, b.hint);
+            col.skips
+        }
+    }
 }
 
 /// `Kind::one_of`: at least one of the columns has a value.
@@ -538,11 +605,10 @@ fn register(cx: &mut RowCx, row: &RowValues) {
             cx.bundle.define_owned(u.ns, key, at, id);
         }
     }
-    for &(ci, ns) in &st.refs {
+    for &(ci, field, ns) in &st.refs {
         let val = v(ci);
         if !val.is_empty() {
-            let field = cx.f.cols.hidx[ci].expect("a value comes from a header column");
-            let at = bundle::loc(cx.f.file_idx, cx.line_of(ci));
+            let at = bundle::loc(cx.f.file_idx, cx.rec.field_line(field));
             cx.bundle.reference_deferred(
                 ns,
                 val,
@@ -560,6 +626,25 @@ fn register(cx: &mut RowCx, row: &RowValues) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Passed` holds exactly the last value set, whatever its length and wherever
+    /// another value differs.
+    #[test]
+    fn passed_values() {
+        let mut p = Passed::default();
+        assert!(!p.holds("a"));
+        for n in 1..40 {
+            let v: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            p.set(&v);
+            assert_eq!(p.holds(&v), n <= 31, "{n}");
+            for i in 0..n {
+                let mut w = v.clone().into_bytes();
+                w[i] = b'#';
+                assert!(!p.holds(std::str::from_utf8(&w).unwrap()), "{n} {i}");
+            }
+            assert!(!p.holds(&v[..n - 1]) && !p.holds(&format!("{v}a")));
+        }
+    }
 
     #[test]
     fn kinds_fit_the_row_checks() {

@@ -39,9 +39,12 @@ impl RowValues<'_> {
     }
 }
 
-/// What a rule says about a value.
-pub(super) enum Verdict<'a> {
-    Ok,
+/// What a rule says about a value: `Ok(())` when it passes (the fast path: nothing
+/// is built), else a finding.
+pub(super) type Verdict<'a> = Result<(), Box<Finding<'a>>>;
+
+/// What a rule found in a value.
+pub(super) enum Finding<'a> {
     /// Canvas accepts it, maybe not as meant: a warning, and the value is fine.
     Note {
         code: &'static str,
@@ -80,7 +83,7 @@ impl<'a> Bad<'a> {
         self
     }
     fn verdict(self) -> Verdict<'a> {
-        Verdict::Bad(self)
+        Err(Box::new(Finding::Bad(self)))
     }
     /// The message template for `col`.
     pub fn template(&self, col: &Col) -> &'static str {
@@ -94,10 +97,10 @@ impl<'a> Bad<'a> {
 
 impl Rule {
     /// Applies the rule to a trimmed, non-empty value.
-    #[inline]
+    #[inline(always)]
     pub(super) fn check<'a>(self, v: &Value<'a>) -> Verdict<'a> {
         match self {
-            Rule::Text => Verdict::Ok,
+            Rule::Text => Ok(()),
             Rule::Enum {
                 values,
                 mode,
@@ -112,10 +115,10 @@ impl Rule {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn enumerated<'a>(v: &Value<'a>, values: &[&str], mode: Match, delete: bool) -> Verdict<'a> {
     if (delete && v.val == "<delete>") || values::enum_ok(v.val, values, mode) {
-        return Verdict::Ok;
+        return Ok(());
     }
     bad_enum(v, values, mode, delete)
 }
@@ -140,13 +143,13 @@ fn bad_enum<'a>(v: &Value<'a>, values: &[&str], mode: Match, delete: bool) -> Ve
 
 /// Dates as Rails reads them. Canvas parses a row's dates in one `begin … rescue`: the
 /// first bad one ends it, with one "Bad date format" message for the row (§6.4).
-#[inline]
+#[inline(always)]
 fn date<'a>(v: &Value<'a>, delete: bool) -> Verdict<'a> {
     if delete && v.val == "<delete>" {
-        return Verdict::Ok;
+        return Ok(());
     }
     match values::read_date(v.val) {
-        DateRead::Ok => Verdict::Ok,
+        DateRead::Ok => Ok(()),
         DateRead::DayFirst(ymd) => day_first(v, ymd),
         DateRead::Bad => bad_date(v),
     }
@@ -155,14 +158,14 @@ fn date<'a>(v: &Value<'a>, delete: bool) -> Verdict<'a> {
 #[cold]
 fn day_first<'a>(v: &Value<'a>, [y, m, d]: [u32; 3]) -> Verdict<'a> {
     // Canvas imports it, but maybe not as the SIS meant it.
-    Verdict::Note {
+    Err(Box::new(Finding::Note {
         code: "day_first_date",
         message: format!(
             "{} \"{}\" is read by Canvas as {y:04}-{m:02}-{d:02} (day first, as Ruby's date parser reads A/B/YYYY)",
             v.col.name, v.val
         ),
         hint: Some("if the month comes first, write the date as YYYY-MM-DD".into()),
-    }
+    }))
 }
 
 /// Whether column `ci` of the row holds a date Canvas cannot read.
@@ -187,7 +190,7 @@ fn bad_date<'a>(v: &Value<'a>) -> Verdict<'a> {
             .expect("an active column"),
     );
     if before.iter().any(|&c| is_bad_date(v.row, c)) {
-        return Verdict::Quiet;
+        return Err(Box::new(Finding::Quiet));
     }
     let mut h: String = match values::month_first_reading(v.val) {
         Some(iso) => format!(
@@ -207,43 +210,59 @@ fn bad_date<'a>(v: &Value<'a>) -> Verdict<'a> {
     Bad::new("bad_date", v).hint(h).verdict()
 }
 
-#[inline]
+#[inline(always)]
 fn email<'a>(v: &Value<'a>) -> Verdict<'a> {
     if values::is_email(v.val) {
-        return Verdict::Ok;
+        return Ok(());
     }
+    bad_email(v)
+}
+
+#[cold]
+fn bad_email<'a>(v: &Value<'a>) -> Verdict<'a> {
     Bad::new("invalid_email", v).verdict()
 }
 
-#[inline]
+#[inline(always)]
 fn integer<'a>(v: &Value<'a>) -> Verdict<'a> {
     if values::is_int(v.val) {
-        return Verdict::Ok;
+        return Ok(());
     }
+    bad_integer(v)
+}
+
+#[cold]
+fn bad_integer<'a>(v: &Value<'a>) -> Verdict<'a> {
     Bad::new("invalid_integer", v)
         .hint("expected an integer")
         .verdict()
 }
 
 /// `value_to_boolean` (§1.1): Canvas takes anything; odd values are read as false.
-#[inline]
+#[inline(always)]
 fn boolean<'a>(v: &Value<'a>) -> Verdict<'a> {
     if values::is_plain_bool(v.val) {
-        return Verdict::Ok;
+        return Ok(());
     }
-    Verdict::Bad(Bad {
+    bad_boolean(v)
+}
+
+#[cold]
+fn bad_boolean<'a>(v: &Value<'a>) -> Verdict<'a> {
+    Bad {
         fallback: "\"{value}\" is not a boolean for column {col}",
         ..Bad::new("invalid_boolean", v).hint(format!(
             "Canvas reads \"{}\" as false; use true/false, yes/no or 1/0",
             v.val
         ))
-    })
+    }
+    .verdict()
 }
 
-#[inline]
+#[inline(always)]
 fn login<'a>(v: &Value<'a>, too_long: &'static str) -> Verdict<'a> {
     match values::login_problem(v.val) {
-        None => Verdict::Ok,
+        None => Ok(()),
         Some(p) => bad_login(v, p, too_long),
     }
 }
@@ -302,10 +321,12 @@ mod tests {
                 ci,
                 row: &row,
             }) {
-                Verdict::Ok => "ok".to_string(),
-                Verdict::Bad(b) => format!("{} {}", b.code, b.template(col)),
-                Verdict::Note { code, .. } => code.into(),
-                Verdict::Quiet => "quiet".into(),
+                Ok(()) => "ok".to_string(),
+                Err(f) => match *f {
+                    Finding::Bad(b) => format!("{} {}", b.code, b.template(col)),
+                    Finding::Note { code, .. } => code.into(),
+                    Finding::Quiet => "quiet".into(),
+                },
             }
         };
         assert_eq!(check("status", "Active_x"), "ok");

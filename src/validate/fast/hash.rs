@@ -36,28 +36,52 @@ pub fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     mum(h ^ P1, P2 ^ n as u64)
 }
 
-/// Hash of a record for the exact-duplicate-line count: its field bytes and where
-/// each field ends (16 bytes and four field ends per multiplication).
-#[inline]
+/// Hash of a record for the exact-duplicate-line count: its field bytes (joined by
+/// commas) and where each field ends. The scanner computes the same hash as it reads a
+/// line, block by block ([`LINE_START`], [`line_block`], [`line_end`]); this is the
+/// definition, for records read otherwise.
 pub fn hash_line(data: &[u8], ends: &[usize]) -> u64 {
-    #[inline]
-    fn rd(b: &[u8], i: usize) -> u64 {
-        u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
-    }
     let n = data.len();
-    let mut h = SEED ^ P0 ^ (n as u64).wrapping_mul(P1) ^ (ends.len() as u64).rotate_left(40);
-    if n >= 16 {
-        let mut i = 0;
-        while i + 16 < n {
-            h = mum(rd(data, i) ^ P1, rd(data, i + 8) ^ h ^ P2);
-            i += 16;
-        }
-        // The last 16 bytes (overlapping the previous block; the length is mixed in).
-        h = mum(rd(data, n - 16) ^ P2, rd(data, n - 8) ^ h ^ P0);
-    } else if n > 0 {
+    let mut h = LINE_START;
+    let mut i = 0;
+    while i + 16 <= n {
+        h = line_block(h, rd(data, i), rd(data, i + 8));
+        i += 16;
+    }
+    let tail = if n.is_multiple_of(16) {
+        None
+    } else if n >= 16 {
+        Some((rd(data, n - 16), rd(data, n - 8)))
+    } else {
         let mut t = [0u8; 16];
         t[..n].copy_from_slice(data);
-        h = mum(rd(&t, 0) ^ P2, rd(&t, 8) ^ h ^ P0);
+        Some((rd(&t, 0), rd(&t, 8)))
+    };
+    line_end(h, tail, n, ends)
+}
+
+#[inline(always)]
+fn rd(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
+}
+
+/// The line hash before any byte.
+pub const LINE_START: u64 = SEED ^ P0;
+
+/// The line hash after 16 more bytes (`lo`, `hi`: little-endian halves), for every
+/// whole block of 16 from the line's start.
+#[inline(always)]
+pub fn line_block(h: u64, lo: u64, hi: u64) -> u64 {
+    mum(lo ^ P1, hi ^ h ^ P2)
+}
+
+/// The line hash of `n` bytes whose whole blocks gave `h`: `tail` is the last 16 bytes
+/// when `n` is not a multiple of 16 (the last block overlapped, or, for `n` < 16, the
+/// bytes padded with zeros), and `ends` where each field ends.
+#[inline]
+pub fn line_end(mut h: u64, tail: Option<(u64, u64)>, n: usize, ends: &[usize]) -> u64 {
+    if let Some((lo, hi)) = tail {
+        h = mum(lo ^ P2, hi ^ h ^ P0);
     }
     // Field ends are below 2^32 (records are at most `MAX_RECORD` bytes).
     let mut e = ends.chunks_exact(4);
@@ -71,7 +95,7 @@ pub fn hash_line(data: &[u8], ends: &[usize]) -> u64 {
         let g = |i: usize| r.get(i).map_or(0, |&x| x as u64);
         h = mum((g(0) | g(1) << 32) ^ P1, g(2) ^ h ^ P2);
     }
-    mum(h ^ P1, P2 ^ n as u64)
+    mum(h ^ P1 ^ (ends.len() as u64).rotate_left(40), P2 ^ n as u64)
 }
 
 /// Hash of an ASCII-lower-cased string (login ids are case-insensitive).

@@ -36,9 +36,8 @@ impl<V: Copy + Default> IdMap<V> {
         self.len + usize::from(self.zero.is_some())
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0 && self.zero.is_none()
     }
 
     /// Hint that `key` is about to be looked up (pulls its slot into the cache).

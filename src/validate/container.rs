@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::bundle::Bundle;
 use super::csvfile::{default_io, validate_csv};
+use super::fast::pipeline::Spares;
 use super::sink::Sink;
 use super::{FileReport, Options};
 
@@ -21,6 +22,8 @@ pub const MAX_DIRECTORY: u64 = 16 * 1024 * 1024;
 pub(crate) struct Ctx<'a> {
     pub opts: &'a Options,
     pub bundle: Bundle,
+    /// Row batches kept from file to file.
+    pub spares: Spares,
     pub out: Vec<FileReport>,
     /// Bytes decompressed from zip entries.
     pub inflated: u64,
@@ -104,7 +107,14 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
         }
         Some("csv") => {
             let f = File::open(path)?;
-            let r = validate_csv(display, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
+            let r = validate_csv(
+                display,
+                f,
+                &mut ctx.bundle,
+                &mut ctx.spares,
+                ctx.opts.limits(),
+                default_io,
+            );
             ctx.out.push(r);
         }
         Some("zip") if !zip => {
@@ -170,7 +180,14 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
                     ctx.out.push(s.finish());
                 } else {
                     let f = File::open(&p).map_err(|err| with_path(&p, err))?;
-                    let r = validate_csv(&name, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
+                    let r = validate_csv(
+                        &name,
+                        f,
+                        &mut ctx.bundle,
+                        &mut ctx.spares,
+                        ctx.opts.limits(),
+                        default_io,
+                    );
                     ctx.out.push(r);
                 }
             }
@@ -687,14 +704,28 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
                 if let Some(err) = head_err {
                     // Hand the error on (a CRC mismatch of a tiny entry, a bad stream).
                     let rdr = io::Read::chain(&head[..n], ErrOnce(Some(err)));
-                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                    validate_csv(
+                        &ename,
+                        rdr,
+                        &mut ctx.bundle,
+                        &mut ctx.spares,
+                        ctx.opts.limits(),
+                        zip_io,
+                    )
                 } else if is_zip_magic(&head[..n]) {
                     let mut es = Sink::new(&ename, max);
                     es.nowhere().hint("put the inner archive's CSV files in the outer zip").err("csv_is_zip", "this entry is a zip archive, not CSV (by its name); Canvas would reject it as \"Invalid UTF-8\"");
                     es.finish()
                 } else {
                     let rdr = io::Read::chain(&head[..n], budget);
-                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                    validate_csv(
+                        &ename,
+                        rdr,
+                        &mut ctx.bundle,
+                        &mut ctx.spares,
+                        ctx.opts.limits(),
+                        zip_io,
+                    )
                 }
             }
             Err(err) => {

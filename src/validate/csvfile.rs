@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 
 use super::bundle::Bundle;
+use super::fast::pipeline::Spares;
 use super::fast::{self, LineHashes, ScanError, Scanner};
 use super::header;
 use super::recognise::recognise;
@@ -22,6 +23,7 @@ pub(crate) fn validate_csv<R: Read>(
     name: &str,
     rdr: R,
     bundle: &mut Bundle,
+    spares: &mut Spares,
     limits: Limits,
     classify: IoClassifier,
 ) -> FileReport {
@@ -47,7 +49,7 @@ pub(crate) fn validate_csv<R: Read>(
         &mut sink,
         bundle,
     );
-    let end = fast::pipeline::run(&mut sc, &mut line_hashes, 1, |b| checker.rows(b));
+    let end = fast::pipeline::run(&mut sc, &mut line_hashes, 1, spares, |b| checker.rows(b));
     if let Some(e) = end {
         scan_error(&mut sink, e, classify);
     }
@@ -134,7 +136,15 @@ mod tests {
             max_diagnostics: usize::MAX,
             line_hashes: 1 << 20,
         };
-        let r = validate_csv("e.csv", csv.as_bytes(), &mut b, lim, default_io);
+        let mut spares = Spares::default();
+        let r = validate_csv(
+            "e.csv",
+            csv.as_bytes(),
+            &mut b,
+            &mut spares,
+            lim,
+            default_io,
+        );
         let bad = rows.div_ceil(7);
         assert_eq!(r.rows as usize, rows);
         assert_eq!(r.diagnostics.len(), bad + 1);

@@ -306,6 +306,7 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
     let mut ctx = container::Ctx {
         opts,
         bundle: bundle::Bundle::default(),
+        spares: Default::default(),
         out: vec![],
         inflated: 0,
     };

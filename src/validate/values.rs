@@ -117,28 +117,36 @@ fn is_email_chars(v: &str) -> bool {
     }) && labels >= 2
 }
 
-/// `is_email` for ASCII text, byte by byte (for ASCII, `char::is_whitespace` and
-/// `char::is_alphanumeric` are their `is_ascii_*` counterparts).
+/// `is_email` for ASCII text, in one pass over the domain (for ASCII,
+/// `char::is_whitespace` and `char::is_alphanumeric` are their `is_ascii_*`
+/// counterparts).
 fn is_email_ascii(v: &[u8]) -> bool {
     let Some(at) = v.iter().position(|&b| b == b'@') else {
         return false;
     };
-    let (local, domain) = (&v[..at], &v[at + 1..]);
-    if local.is_empty()
-        || domain.contains(&b'@')
-        || v.iter()
+    if at == 0
+        || v[..at]
+            .iter()
             .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
     {
         return false;
     }
-    let mut labels = 0;
-    domain.split(|&b| b == b'.').all(|l| {
-        labels += 1;
-        !l.is_empty()
-            && l[0] != b'-'
-            && l[l.len() - 1] != b'-'
-            && l.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
-    }) && labels >= 2
+    // Labels of letters, digits and inner hyphens, separated by dots; at least two. A
+    // second `@` or a space in the domain is neither.
+    let mut labels = 1;
+    let mut prev = b'.';
+    for &b in &v[at + 1..] {
+        match b {
+            b'.' if prev == b'.' || prev == b'-' => return false,
+            b'.' => labels += 1,
+            b'-' if prev == b'.' => return false,
+            b'-' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+        prev = b;
+    }
+    labels >= 2 && prev != b'.' && prev != b'-'
 }
 
 fn digits(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {

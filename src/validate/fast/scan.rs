@@ -25,7 +25,9 @@ pub enum ScanError {
     Io(io::Error),
 }
 
-/// One record, checked: its fields are `data[ends[i-1]..ends[i]]`, unescaped, not trimmed.
+/// One record, checked: its fields, unescaped and not trimmed, joined by commas in
+/// `data`; field `i` ends at `ends[i]` (and starts one byte after the end of the one
+/// before).
 ///
 /// Only the scanner writes a record, and only with bytes it validated as UTF-8, split at
 /// ASCII bytes (`,`, line endings, quotes): every field is UTF-8, so [`Record::field`]
@@ -45,8 +47,8 @@ pub struct Record {
     pub(super) any_quoted: bool,
     /// The line of the first NUL character in the record, if any.
     pub(super) nul_line: Option<u64>,
-    /// `hash_line` of the record, when the scanner read it in one piece (the fields
-    /// joined by commas are then the line itself, hashed where it was read).
+    /// `hash_line` of the record, when the scanner read it in one piece (hashed where
+    /// it was read).
     pub(super) line_hash: Option<u64>,
 }
 
@@ -76,7 +78,7 @@ impl Record {
     }
     #[inline]
     fn field_bytes(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         &self.data[start..self.ends[i]]
     }
     /// Field `i`, as read (unescaped, not trimmed).
@@ -102,8 +104,9 @@ impl Record {
     #[inline]
     pub fn all_empty(&self) -> bool {
         // A field is empty once stripped iff all its bytes are in the strip set, which
-        // are all below `!`: most rows are told by their first byte.
-        self.data.first().is_none_or(|&b| b <= b' ')
+        // are all below `!`: most rows are told by their first byte (unless it is the
+        // comma after an empty first field).
+        self.data.first().is_none_or(|&b| b <= b' ' || b == b',')
             && (0..self.len()).all(|i| strip_bytes(self.field_bytes(i)).is_empty())
     }
     pub(super) fn clear(&mut self) {
@@ -115,20 +118,11 @@ impl Record {
         self.line_hash = None;
     }
     /// The record's hash for the exact-duplicate count: its fields joined by commas,
-    /// and where each ends (`scratch` is a buffer to join them in).
+    /// and where each ends.
     #[inline]
-    pub fn line_hash(&self, scratch: &mut Vec<u8>) -> u64 {
-        if let Some(h) = self.line_hash {
-            return h;
-        }
-        scratch.clear();
-        for i in 0..self.len() {
-            if i > 0 {
-                scratch.push(b',');
-            }
-            scratch.extend_from_slice(self.field_bytes(i));
-        }
-        hash_line(scratch, &self.ends)
+    pub fn line_hash(&self) -> u64 {
+        self.line_hash
+            .unwrap_or_else(|| hash_line(&self.data, &self.ends))
     }
     /// A physical blank line (no field text, no quotes).
     #[inline]
@@ -551,6 +545,7 @@ impl<R: Read> Scanner<R> {
                         C_COMMA => {
                             self.pos += 1;
                             rec.ends.push(rec.data.len());
+                            rec.data.push(b',');
                             field_start_pushed = false;
                         }
                         C_LF | C_CR => {
@@ -579,6 +574,7 @@ impl<R: Read> Scanner<R> {
                         (St::Unquoted, C_COMMA) => {
                             self.pos += 1;
                             rec.ends.push(rec.data.len());
+                            rec.data.push(b',');
                             field_start_pushed = false;
                             st = St::FieldStart;
                         }
@@ -621,6 +617,7 @@ impl<R: Read> Scanner<R> {
                     C_COMMA => {
                         self.pos += 1;
                         rec.ends.push(rec.data.len());
+                        rec.data.push(b',');
                         field_start_pushed = false;
                         st = St::FieldStart;
                     }
@@ -653,7 +650,6 @@ impl<R: Read> Scanner<R> {
             let buf = &self.buf[..self.valid];
             let start = self.pos;
             let mut blk = start;
-            let mut p = start;
             // The line hash of the whole blocks read so far.
             let mut h = LINE_START;
             // 16 bytes at a time: the separators (`,` `\n`) and the bytes that need the
@@ -672,10 +668,10 @@ impl<R: Read> Scanner<R> {
                         return nf == MAX_FIELDS && self.simple_record_swar(rec);
                     }
                     let q = blk + j as usize;
-                    push_bytes(&mut rec.data, &self.buf, p, q);
-                    rec.ends.push(rec.data.len());
-                    p = q + 1;
+                    rec.ends.push(q - start);
                     if buf[q] == b'\n' {
+                        // The fields joined by commas are the line itself.
+                        rec.data.extend_from_slice(&buf[start..q]);
                         let n = q - start;
                         let tail = if n.is_multiple_of(16) {
                             None
@@ -689,7 +685,7 @@ impl<R: Read> Scanner<R> {
                             Some((b as u64, (b >> 64) as u64))
                         };
                         rec.line_hash = Some(line_end(h, tail, n, &rec.ends));
-                        self.pos = p;
+                        self.pos = q + 1;
                         rec.end_line = self.line;
                         self.line += 1;
                         return true;
@@ -713,18 +709,19 @@ impl<R: Read> Scanner<R> {
     #[inline]
     fn simple_record_swar(&mut self, rec: &mut Record) -> bool {
         let buf = &self.buf[..self.valid];
-        let mut p = self.pos;
+        let start = self.pos;
+        let mut p = start;
         loop {
             let q = p + plain_run(&buf[p..]);
             let Some(&b) = buf.get(q) else { break };
             if b != b',' && b != b'\n' {
                 break;
             }
-            push_bytes(&mut rec.data, &self.buf, p, q);
-            rec.ends.push(rec.data.len());
+            rec.ends.push(q - start);
             p = q + 1;
             if b == b'\n' {
-                rec.line_hash = Some(hash_line(&buf[self.pos..q], &rec.ends));
+                rec.data.extend_from_slice(&buf[start..q]);
+                rec.line_hash = Some(hash_line(&rec.data, &rec.ends));
                 self.pos = p;
                 rec.end_line = self.line;
                 self.line += 1;
@@ -955,7 +952,6 @@ mod tests {
     fn line_hash_ignores_quoting() {
         // The fast path hashes the line as read; the full scanner joins the fields.
         let mut r = Record::default();
-        let mut scratch = vec![];
         let mut hs = vec![];
         for text in [
             &b"x\nabc,de,f\n\"abc\",de,\"f\"\n"[..],
@@ -964,7 +960,7 @@ mod tests {
             let mut s = Scanner::new(text);
             s.next_record(&mut r).expect("header");
             while s.next_record(&mut r).expect("csv") {
-                hs.push((r.line_hash.is_some(), r.line_hash(&mut scratch)));
+                hs.push((r.line_hash.is_some(), r.line_hash()));
             }
         }
         hs.insert(0, (false, 0));

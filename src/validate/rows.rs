@@ -170,11 +170,14 @@ impl Passed {
         if v.len() != n {
             return false;
         }
-        // Two overlapping words from each end cover 8 to 16 bytes, four 16 to 31.
+        // Overlapping words from each end: two of 4 bytes cover 4 to 8 bytes, two of 8
+        // cover 8 to 16, four 16 to 31.
         let w = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let h = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
         let m = &self.bytes;
         match n {
-            0..8 => v == &m[..n],
+            0..4 => v == &m[..n],
+            4..8 => h(v, 0) == h(m, 0) && h(v, n - 4) == h(m, n - 4),
             8..=16 => w(v, 0) == w(m, 0) && w(v, n - 8) == w(m, n - 8),
             _ => {
                 w(v, 0) == w(m, 0)

@@ -1,229 +1,7 @@
 //! Cross-file state: compact id sets (64-bit hashes), references, duplicates.
 
+use super::fast::{IdMap, SEED, hash_bytes};
 use super::kinds::{NS_COUNT, Ns};
-
-const P0: u64 = 0xa076_1d64_78bd_642f;
-const P1: u64 = 0xe703_7ed1_a0b4_28db;
-const P2: u64 = 0x8ebc_6af0_9c88_c6e3;
-
-#[inline]
-fn mum(a: u64, b: u64) -> u64 {
-    let r = (a as u128).wrapping_mul(b as u128);
-    (r as u64) ^ ((r >> 64) as u64)
-}
-
-/// A fast 64-bit hash (wyhash-style) of a byte string, with a seed.
-pub fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
-    let n = b.len();
-    let r8 = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-    let r4 = |i: usize| u64::from(u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes")));
-    let mut h = seed ^ P0 ^ (n as u64).wrapping_mul(P1);
-    // The tail is read as overlapping words (the length is mixed in), never copied.
-    if n >= 8 {
-        let mut i = 0;
-        while i + 8 < n {
-            h = mum(r8(i) ^ P1, h ^ P2);
-            i += 8;
-        }
-        h = mum(r8(n - 8) ^ P2, h ^ P0);
-    } else if n >= 4 {
-        h = mum((r4(0) << 32 | r4(n - 4)) ^ P2, h ^ P0);
-    } else if n > 0 {
-        let w = u64::from(b[0]) << 16 | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]);
-        h = mum(w ^ P2, h ^ P0);
-    }
-    mum(h ^ P1, P2 ^ n as u64)
-}
-
-/// Hash of a record for the exact-duplicate-line count: its field bytes and where
-/// each field ends (16 bytes and four field ends per multiplication).
-#[inline]
-pub fn hash_line(data: &[u8], ends: &[usize]) -> u64 {
-    #[inline]
-    fn rd(b: &[u8], i: usize) -> u64 {
-        u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"))
-    }
-    let n = data.len();
-    let mut h = SEED ^ P0 ^ (n as u64).wrapping_mul(P1) ^ (ends.len() as u64).rotate_left(40);
-    if n >= 16 {
-        let mut i = 0;
-        while i + 16 < n {
-            h = mum(rd(data, i) ^ P1, rd(data, i + 8) ^ h ^ P2);
-            i += 16;
-        }
-        // The last 16 bytes (overlapping the previous block; the length is mixed in).
-        h = mum(rd(data, n - 16) ^ P2, rd(data, n - 8) ^ h ^ P0);
-    } else if n > 0 {
-        let mut t = [0u8; 16];
-        t[..n].copy_from_slice(data);
-        h = mum(rd(&t, 0) ^ P2, rd(&t, 8) ^ h ^ P0);
-    }
-    // Field ends are below 2^32 (records are at most `MAX_RECORD` bytes).
-    let mut e = ends.chunks_exact(4);
-    for q in &mut e {
-        let a = q[0] as u64 | (q[1] as u64) << 32;
-        let b = q[2] as u64 | (q[3] as u64) << 32;
-        h = mum(a ^ P0, b ^ h ^ P1);
-    }
-    let r = e.remainder();
-    if !r.is_empty() {
-        let g = |i: usize| r.get(i).map_or(0, |&x| x as u64);
-        h = mum((g(0) | g(1) << 32) ^ P1, g(2) ^ h ^ P2);
-    }
-    mum(h ^ P1, P2 ^ n as u64)
-}
-
-/// Hash of an ASCII-lower-cased string (login ids are case-insensitive).
-pub fn hash_lower(seed: u64, s: &str) -> u64 {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        hash_bytes(seed, s.to_ascii_lowercase().as_bytes())
-    } else {
-        hash_bytes(seed, s.as_bytes())
-    }
-}
-
-/// A flat open-addressing map from 64-bit hashes (already well mixed) to small values:
-/// linear probing, the slot picked by the hash's top bits, load factor at most 7/8.
-/// The key 0 marks an empty slot; a real key 0 is kept aside.
-pub struct IdMap<V> {
-    slots: Vec<(u64, V)>,
-    /// `64 - log2(slots.len())`.
-    shift: u32,
-    len: usize,
-    zero: Option<V>,
-}
-
-impl<V> Default for IdMap<V> {
-    fn default() -> Self {
-        IdMap {
-            slots: Vec::new(),
-            shift: 64,
-            len: 0,
-            zero: None,
-        }
-    }
-}
-
-impl<V: Copy + Default> IdMap<V> {
-    const MIN_SLOTS: usize = 16;
-
-    #[inline]
-    fn home(&self, key: u64) -> usize {
-        (key >> self.shift) as usize
-    }
-
-    /// Number of keys.
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        self.len + usize::from(self.zero.is_some())
-    }
-
-    #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Hint that `key` is about to be looked up (pulls its slot into the cache).
-    #[inline]
-    pub fn prefetch(&self, key: u64) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let p: *const (u64, V) = &self.slots[self.home(key)];
-        prefetch_ptr(p.cast());
-    }
-
-    #[inline]
-    pub fn get(&self, key: u64) -> Option<&V> {
-        if key == 0 {
-            return self.zero.as_ref();
-        }
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let s = &self.slots[i];
-            if s.0 == key {
-                return Some(&s.1);
-            }
-            if s.0 == 0 {
-                return None;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    #[cfg(test)]
-    pub fn contains_key(&self, key: u64) -> bool {
-        self.get(key).is_some()
-    }
-
-    /// The value for `key`, inserting `make()` first if absent; the flag says whether
-    /// it was inserted.
-    #[inline]
-    pub fn get_or_insert_with(&mut self, key: u64, make: impl FnOnce() -> V) -> (&mut V, bool) {
-        if key == 0 {
-            let new = self.zero.is_none();
-            return (self.zero.get_or_insert_with(make), new);
-        }
-        if (self.len + 1) * 8 > self.slots.len() * 7 {
-            self.grow();
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(key);
-        loop {
-            let k = self.slots[i].0;
-            if k == key {
-                return (&mut self.slots[i].1, false);
-            }
-            if k == 0 {
-                self.slots[i] = (key, make());
-                self.len += 1;
-                return (&mut self.slots[i].1, true);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    #[cold]
-    fn grow(&mut self) {
-        let n = (self.slots.len() * 2).max(Self::MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![(0, V::default()); n]);
-        self.shift = 64 - n.trailing_zeros();
-        let mask = n - 1;
-        for (k, v) in old {
-            if k == 0 {
-                continue;
-            }
-            let mut i = self.home(k);
-            while self.slots[i].0 != 0 {
-                i = (i + 1) & mask;
-            }
-            self.slots[i] = (k, v);
-        }
-    }
-
-    /// Every (key, value), in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
-        self.zero
-            .iter()
-            .map(|v| (0, v))
-            .chain(self.slots.iter().filter(|s| s.0 != 0).map(|(k, v)| (*k, v)))
-    }
-}
-
-#[inline]
-fn prefetch_ptr(p: *const i8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
 
 /// A location packed in 64 bits: file index (24 bits) and line (40 bits).
 pub fn loc(file: usize, line: u64) -> u64 {
@@ -302,6 +80,8 @@ pub struct Bundle {
     pub defs: [IdMap<Def>; NS_COUNT],
     /// How many files define ids of each namespace.
     pub definers: [u32; NS_COUNT],
+    /// Referenced ids, but those defined before the reference (see
+    /// [`Bundle::flush_with`]).
     pub refs: [IdMap<RefCount>; NS_COUNT],
     pub ref_info: Vec<RefEntry>,
     pub ref_text: String,
@@ -310,8 +90,6 @@ pub struct Bundle {
     /// The owners' ids of values defined with [`Bundle::define_owned`], for messages.
     pub owner_text: String,
 }
-
-pub const SEED: u64 = 0x5eed;
 
 impl Bundle {
     pub fn add_file(&mut self, name: &str) -> usize {
@@ -432,11 +210,26 @@ impl Bundle {
     }
 
     /// Count every deferred reference; `text(text_off, text_len)` is a pending id's text.
+    ///
+    /// A reference to an id defined before it is not counted: it can be neither missing
+    /// nor a parent defined too late, and only those are reported. So in a bundle in
+    /// Canvas's order `refs` holds only the ids not (yet) defined where referenced.
     pub fn flush_with<'t>(&mut self, text: impl Fn(u32, u32) -> &'t str) {
         for p in &self.pending {
-            self.refs[p.ns as usize].prefetch(p.key);
+            let defs = &self.defs[p.ns as usize];
+            if defs.is_empty() {
+                self.refs[p.ns as usize].prefetch(p.key);
+            } else {
+                defs.prefetch(p.key);
+            }
         }
         for p in &self.pending {
+            if self.defs[p.ns as usize]
+                .get(p.key)
+                .is_some_and(|d| d.loc <= p.loc)
+            {
+                continue;
+            }
             let info = &mut self.ref_info;
             let ref_text = &mut self.ref_text;
             let (e, _) = self.refs[p.ns as usize].get_or_insert_with(p.key, || {
@@ -498,53 +291,6 @@ mod tests {
         assert_eq!(b.owner_of(&d), None);
         assert!(b.owned_by(&d, &long) && !b.owned_by(&d, "u1"));
         assert_eq!(b.owner_text, "u1");
-    }
-
-    #[test]
-    fn hash_differs() {
-        let a = hash_bytes(SEED, b"user_1");
-        assert_ne!(a, hash_bytes(SEED, b"user_2"));
-        assert_ne!(hash_bytes(SEED, b""), hash_bytes(SEED, b"\0"));
-        assert_eq!(hash_lower(SEED, "ABC"), hash_bytes(SEED, b"abc"));
-        let mut s = std::collections::HashSet::new();
-        for i in 0..100_000u32 {
-            assert!(s.insert(hash_bytes(SEED, format!("u{i}").as_bytes())));
-        }
-    }
-
-    #[test]
-    fn id_map() {
-        let mut m: IdMap<u32> = IdMap::default();
-        assert!(m.get(7).is_none() && m.get(0).is_none() && m.is_empty());
-        m.prefetch(7);
-        let keys: Vec<u64> = (0..10_000u64)
-            .map(|i| {
-                if i == 0 {
-                    0
-                } else {
-                    hash_bytes(SEED, &i.to_le_bytes())
-                }
-            })
-            .chain([1, u64::MAX, 1 << 63])
-            .collect();
-        for (n, &k) in keys.iter().enumerate() {
-            let (v, new) = m.get_or_insert_with(k, || n as u32);
-            assert!(new);
-            *v += 1;
-        }
-        for (n, &k) in keys.iter().enumerate() {
-            let (v, new) = m.get_or_insert_with(k, || 0);
-            assert!(!new);
-            assert_eq!(*v, n as u32 + 1);
-            assert_eq!(m.get(k), Some(&(n as u32 + 1)));
-        }
-        assert_eq!(m.len(), keys.len());
-        let mut seen: Vec<u64> = m.iter().map(|(k, _)| k).collect();
-        seen.sort_unstable();
-        let mut want = keys.clone();
-        want.sort_unstable();
-        assert_eq!(seen, want);
-        assert!(!m.contains_key(hash_bytes(SEED, b"absent")));
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::bundle::Bundle;
-use super::csvfile::{Sink, default_io, validate_csv};
+use super::csvfile::{default_io, validate_csv};
+use super::fast::pipeline::Spares;
+use super::sink::Sink;
 use super::{FileReport, Options};
 
 /// The zip-bomb guard Canvas applies (docs): total ≥ 100× the archive, or over 50 GB.
@@ -20,6 +22,8 @@ pub const MAX_DIRECTORY: u64 = 16 * 1024 * 1024;
 pub(crate) struct Ctx<'a> {
     pub opts: &'a Options,
     pub bundle: Bundle,
+    /// Row batches kept from file to file.
+    pub spares: Spares,
     pub out: Vec<FileReport>,
     /// Bytes decompressed from zip entries.
     pub inflated: u64,
@@ -83,12 +87,8 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
     let ext = forced.clone().or_else(|| lower_ext(display));
     if len == 0 {
         let mut s = Sink::new(display, max);
-        s.err(
-            None,
-            "empty_file",
-            "empty file; Canvas ignores it".into(),
-            None,
-        );
+        s.nowhere()
+            .err("empty_file", "empty file; Canvas ignores it");
         ctx.out.push(s.finish());
         return Ok(());
     }
@@ -102,17 +102,19 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
     match ext.as_deref() {
         Some("csv") if zip => {
             let mut s = Sink::new(display, max);
-            s.err(
-                None,
-                "csv_is_zip",
-                format!("this file is a zip archive, not CSV (by its {how}); Canvas would reject it as \"Invalid UTF-8\""),
-                Some("name it .zip (or pass --extension zip)".into()),
-            );
+            s.nowhere().hint("name it .zip (or pass --extension zip)").err("csv_is_zip", format!("this file is a zip archive, not CSV (by its {how}); Canvas would reject it as \"Invalid UTF-8\""));
             ctx.out.push(s.finish());
         }
         Some("csv") => {
             let f = File::open(path)?;
-            let r = validate_csv(display, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
+            let r = validate_csv(
+                display,
+                f,
+                &mut ctx.bundle,
+                &mut ctx.spares,
+                ctx.opts.limits(),
+                default_io,
+            );
             ctx.out.push(r);
         }
         Some("zip") if !zip => {
@@ -124,11 +126,9 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
             } else {
                 None
             };
-            s.err(
-                None,
+            s.nowhere().hint_opt(hint).err(
                 "zip_is_not_zip",
                 format!("not a zip archive (by its {how} it should be one)"),
-                hint,
             );
             ctx.out.push(s.finish());
         }
@@ -149,11 +149,9 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
                 Some(e) => format!("a .{e} upload"),
                 None => "an upload without an extension".to_string(),
             };
-            s.err(
-                None,
+            s.nowhere().hint(hint).err(
                 "unsupported_extension",
                 format!("Canvas imports nothing from {what} (only .csv and .zip are read)"),
-                Some(hint),
             );
             ctx.out.push(s.finish());
         }
@@ -177,36 +175,35 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
             Some("csv") => {
                 if len == 0 {
                     let mut s = Sink::new(&name, ctx.opts.max_diagnostics);
-                    s.err(
-                        None,
-                        "empty_file",
-                        "empty file; Canvas ignores it".into(),
-                        None,
-                    );
+                    s.nowhere()
+                        .err("empty_file", "empty file; Canvas ignores it");
                     ctx.out.push(s.finish());
                 } else {
                     let f = File::open(&p).map_err(|err| with_path(&p, err))?;
-                    let r = validate_csv(&name, f, &mut ctx.bundle, ctx.opts.limits(), default_io);
+                    let r = validate_csv(
+                        &name,
+                        f,
+                        &mut ctx.bundle,
+                        &mut ctx.spares,
+                        ctx.opts.limits(),
+                        default_io,
+                    );
                     ctx.out.push(r);
                 }
             }
             e => {
-                let f = dir_sink.rep.file.clone();
-                dir_sink.add(
-                    &name,
-                    None,
-                    None,
-                    None,
-                    super::Severity::Warning,
-                    if e == Some("zip") {
-                        "nested_zip"
-                    } else {
-                        "skipped_file"
-                    },
-                    "Skipping unknown file type".into(),
-                    Some("Canvas will skip it: only .csv files in a bundle are read".into()),
-                );
-                let _ = f;
+                dir_sink
+                    .nowhere()
+                    .file(name)
+                    .hint("Canvas will skip it: only .csv files in a bundle are read")
+                    .warn(
+                        if e == Some("zip") {
+                            "nested_zip"
+                        } else {
+                            "skipped_file"
+                        },
+                        "Skipping unknown file type",
+                    );
             }
         }
     }
@@ -267,12 +264,9 @@ fn validate_xml(ctx: &mut Ctx, display: &str, path: &Path, zip: bool) -> io::Res
     use quick_xml::events::Event;
     let mut s = Sink::new(display, ctx.opts.max_diagnostics);
     if zip {
-        s.err(
-            None,
-            "xml_is_zip",
-            "this .xml file is a zip archive".into(),
-            Some("name it .zip".into()),
-        );
+        s.nowhere()
+            .hint("name it .zip")
+            .err("xml_is_zip", "this .xml file is a zip archive");
         ctx.out.push(s.finish());
         return Ok(());
     }
@@ -323,19 +317,15 @@ fn validate_xml(ctx: &mut Ctx, display: &str, path: &Path, zip: bool) -> io::Res
         buf.clear();
     }
     if let Some((off, msg)) = bad {
-        s.err(
-            Some(line_at(path, off)),
-            "xml_malformed",
-            format!("XML is not well-formed: {msg}"),
-            None,
-        );
+        s.at(line_at(path, off))
+            .err("xml_malformed", format!("XML is not well-formed: {msg}"));
     } else if ctx.opts.import_type == "instructure_csv" {
-        s.err(
-            None,
-            "xml_not_imported",
-            "Canvas imports nothing from an XML file with import_type instructure_csv".into(),
-            Some("only a plugin's import type reads XML; name it with --import-type".into()),
-        );
+        s.nowhere()
+            .hint("only a plugin's import type reads XML; name it with --import-type")
+            .err(
+                "xml_not_imported",
+                "Canvas imports nothing from an XML file with import_type instructure_csv",
+            );
     }
     ctx.out.push(s.finish());
     Ok(())
@@ -527,51 +517,38 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     let eocd = match read_eocd(&mut f, len) {
         Ok(e) => e,
         Err(m) => {
-            s.err(
-                None,
-                "zip_corrupt",
-                format!("corrupt zip archive: {m}"),
-                None,
-            );
+            s.nowhere()
+                .err("zip_corrupt", format!("corrupt zip archive: {m}"));
             ctx.out.push(s.finish());
             return Ok(());
         }
     };
     if eocd.entries > MAX_ENTRIES {
-        s.err(
-            None,
-            "zip_too_many_entries",
-            format!(
-                "the archive declares {} entries (limit {MAX_ENTRIES}); not opened",
-                eocd.entries
-            ),
-            Some("a SIS bundle holds a handful of CSV files".into()),
-        );
+        s.nowhere()
+            .hint("a SIS bundle holds a handful of CSV files")
+            .err(
+                "zip_too_many_entries",
+                format!(
+                    "the archive declares {} entries (limit {MAX_ENTRIES}); not opened",
+                    eocd.entries
+                ),
+            );
         ctx.out.push(s.finish());
         return Ok(());
     }
     if eocd.cd_size > MAX_DIRECTORY {
-        s.err(
-            None,
-            "zip_directory_too_large",
-            format!(
+        s.nowhere().hint("entry names or extra fields are far longer than a SIS bundle's").err("zip_directory_too_large", format!(
                 "the archive's central directory is {} bytes (limit {MAX_DIRECTORY}); not opened",
                 eocd.cd_size
-            ),
-            Some("entry names or extra fields are far longer than a SIS bundle's".into()),
-        );
+            ));
         ctx.out.push(s.finish());
         return Ok(());
     }
     let raw_names = match cd_names(&mut f, &eocd) {
         Ok(n) => n,
         Err(m) => {
-            s.err(
-                None,
-                "zip_corrupt",
-                format!("corrupt zip archive: {m}"),
-                None,
-            );
+            s.nowhere()
+                .err("zip_corrupt", format!("corrupt zip archive: {m}"));
             ctx.out.push(s.finish());
             return Ok(());
         }
@@ -580,12 +557,8 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     let mut zip = match zip::ZipArchive::new(BufReader::new(f)) {
         Ok(z) => z,
         Err(e) => {
-            s.err(
-                None,
-                "zip_corrupt",
-                format!("corrupt zip archive: {e}"),
-                None,
-            );
+            s.nowhere()
+                .err("zip_corrupt", format!("corrupt zip archive: {e}"));
             ctx.out.push(s.finish());
             return Ok(());
         }
@@ -601,18 +574,12 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         }
         if j - i > 1 {
             let n = String::from_utf8_lossy(sorted_raw[i]);
-            s.add(
-                &format!("{display}:{n}"),
-                None,
-                None,
-                None,
-                super::Severity::Error,
+            s.nowhere().file(format!("{display}:{n}")).err(
                 "zip_duplicate_entry",
                 format!(
                     "the archive holds {} entries named \"{n}\"; extraction would keep only one",
                     j - i
                 ),
-                None,
             );
         }
         i = j;
@@ -644,26 +611,17 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
                 });
             }
             Err(e) => {
-                s.err(
-                    None,
-                    "zip_corrupt",
-                    format!("corrupt zip entry #{i}: {e}"),
-                    None,
-                );
+                s.nowhere()
+                    .err("zip_corrupt", format!("corrupt zip entry #{i}: {e}"));
             }
         }
     }
     let limit = len.saturating_mul(BOMB_RATIO).min(BOMB_CAP);
     if total >= limit {
-        s.err(
-            None,
-            "zip_bomb",
-            format!(
+        s.nowhere().hint("Canvas fails such an import").err("zip_bomb", format!(
                 "the entries declare {total} bytes uncompressed, {}× the {len}-byte archive (Canvas refuses {BOMB_RATIO}× or more, and over 50 GB); not inflated",
                 total / len.max(1)
-            ),
-            Some("Canvas fails such an import".into()),
-        );
+            ));
         ctx.out.push(s.finish());
         return Ok(());
     }
@@ -673,29 +631,19 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     for e in &ents {
         let ename = format!("{display}:{}", e.name);
         if let Some(why) = unsafe_path(&e.raw, &e.name) {
-            s.add(
-                &ename,
-                None,
-                None,
-                None,
-                super::Severity::Error,
-                "zip_unsafe_path",
-                format!("entry has {why}; refusing to extract it"),
-                Some("build the zip from inside the folder, with relative paths".into()),
-            );
+            s.nowhere()
+                .file(ename)
+                .hint("build the zip from inside the folder, with relative paths")
+                .err(
+                    "zip_unsafe_path",
+                    format!("entry has {why}; refusing to extract it"),
+                );
             continue;
         }
         if e.symlink {
-            s.add(
-                &ename,
-                None,
-                None,
-                None,
-                super::Severity::Error,
-                "zip_symlink",
-                "entry is a symbolic link".into(),
-                None,
-            );
+            s.nowhere()
+                .file(ename)
+                .err("zip_symlink", "entry is a symbolic link");
             continue;
         }
         if e.dir || canvas_skips(&e.name) {
@@ -704,44 +652,30 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         let ext = lower_ext(&e.name);
         if ext.as_deref() != Some("csv") {
             let nested = ext.as_deref() == Some("zip");
-            s.add(
-                &ename,
-                None,
-                None,
-                None,
-                super::Severity::Warning,
-                if nested { "nested_zip" } else { "skipped_file" },
-                "Skipping unknown file type".into(),
-                Some(if nested {
-                    "Canvas will skip it: a zip inside the zip is not opened".into()
+            s.nowhere()
+                .file(ename)
+                .hint(if nested {
+                    "Canvas will skip it: a zip inside the zip is not opened"
                 } else {
-                    "Canvas will skip it: only .csv files in a bundle are read".into()
-                }),
-            );
+                    "Canvas will skip it: only .csv files in a bundle are read"
+                })
+                .warn(
+                    if nested { "nested_zip" } else { "skipped_file" },
+                    "Skipping unknown file type",
+                );
             continue;
         }
         csv_entries += 1;
         if e.encrypted {
-            s.add(
-                &ename,
-                None,
-                None,
-                None,
-                super::Severity::Error,
-                "zip_encrypted",
-                "entry is encrypted; Canvas cannot read it".into(),
-                None,
-            );
+            s.nowhere()
+                .file(ename)
+                .err("zip_encrypted", "entry is encrypted; Canvas cannot read it");
             continue;
         }
         if e.size == 0 {
             let mut es = Sink::new(&ename, max);
-            es.err(
-                None,
-                "empty_file",
-                "empty file; Canvas ignores it".into(),
-                None,
-            );
+            es.nowhere()
+                .err("empty_file", "empty file; Canvas ignores it");
             entry_reports.push(es.finish());
             continue;
         }
@@ -770,29 +704,34 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
                 if let Some(err) = head_err {
                     // Hand the error on (a CRC mismatch of a tiny entry, a bad stream).
                     let rdr = io::Read::chain(&head[..n], ErrOnce(Some(err)));
-                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                    validate_csv(
+                        &ename,
+                        rdr,
+                        &mut ctx.bundle,
+                        &mut ctx.spares,
+                        ctx.opts.limits(),
+                        zip_io,
+                    )
                 } else if is_zip_magic(&head[..n]) {
                     let mut es = Sink::new(&ename, max);
-                    es.err(
-                        None,
-                        "csv_is_zip",
-                        "this entry is a zip archive, not CSV (by its name); Canvas would reject it as \"Invalid UTF-8\"".into(),
-                        Some("put the inner archive's CSV files in the outer zip".into()),
-                    );
+                    es.nowhere().hint("put the inner archive's CSV files in the outer zip").err("csv_is_zip", "this entry is a zip archive, not CSV (by its name); Canvas would reject it as \"Invalid UTF-8\"");
                     es.finish()
                 } else {
                     let rdr = io::Read::chain(&head[..n], budget);
-                    validate_csv(&ename, rdr, &mut ctx.bundle, ctx.opts.limits(), zip_io)
+                    validate_csv(
+                        &ename,
+                        rdr,
+                        &mut ctx.bundle,
+                        &mut ctx.spares,
+                        ctx.opts.limits(),
+                        zip_io,
+                    )
                 }
             }
             Err(err) => {
                 let mut es = Sink::new(&ename, max);
-                es.err(
-                    None,
-                    "zip_corrupt",
-                    format!("cannot open the entry: {err}"),
-                    None,
-                );
+                es.nowhere()
+                    .err("zip_corrupt", format!("cannot open the entry: {err}"));
                 es.finish()
             }
         };
@@ -801,12 +740,12 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     if csv_entries == 0 && s.rep.errors == 0 {
         // Canvas reads only the .csv entries: it would import nothing (refused
         // entries have already failed the archive).
-        s.err(
-            None,
-            "zip_no_csv",
-            "the archive holds no .csv file Canvas would read; Canvas imports nothing".into(),
-            Some("put the CSV files in the zip; sub-folders are fine".into()),
-        );
+        s.nowhere()
+            .hint("put the CSV files in the zip; sub-folders are fine")
+            .err(
+                "zip_no_csv",
+                "the archive holds no .csv file Canvas would read; Canvas imports nothing",
+            );
     }
     ctx.out.push(s.finish());
     ctx.out.extend(entry_reports);

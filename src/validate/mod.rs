@@ -2,6 +2,72 @@
 //!
 //! Interface used by `validate` and `submit`. The README's "Validation" section has the
 //! rules, the diagnostic codes and the JSON shape.
+//!
+//! # Layout
+//!
+//! A rule layer over a fenced-off fast kernel:
+//!
+//! - `kinds.rs`: the table of Canvas's CSV kinds, their columns, and each column's rule
+//!   and messages (§6.3, §6.4). Data only.
+//! - `rules.rs`: one short function per value rule of the table (`Rule::check`).
+//! - `csvfile.rs` runs one CSV stream: `header.rs` (the header row and its columns),
+//!   `recognise.rs` (which kind the header makes the file), then the rows through the
+//!   kernel's pipeline into `rows.rs` (each row against the kind's columns and row-level
+//!   rules, then its ids registered with `bundle.rs`, the cross-file state).
+//! - `sink.rs` collects a file's diagnostics (`sink.at(line).row(r).col(c).warn(code,
+//!   msg)`); `messages.rs` expands the table's message templates.
+//! - `container.rs`: files, directories and zips (zip safety); `values.rs`: the value
+//!   parsers the rules use (dates as Rails reads them, e-mails, logins).
+//! - `fast/`: the kernel: the CSV scanner (SIMD, UTF-8 checked as it reads, records
+//!   handed out as `&str`), the hashes, the id maps and their prefetching, the
+//!   duplicate-line count and the two-thread row pipeline. Every `unsafe` block of the
+//!   validator is there; rule code calls it through the small API of `fast/mod.rs`.
+//!
+//! # How to add a column or a rule
+//!
+//! When Canvas adds a column, add it to its kind in `kinds.rs`, with the constructor
+//! that gives it its rule and messages:
+//!
+//! ```ignore
+//! // kinds.rs, in `Kind { name: "user", cols: &[ … ] }`:
+//! en("pronoun_visibility", &["public", "private"], Match::Exact,
+//!    "Invalid pronoun_visibility \"{value}\" for user {user_id}"),
+//! ```
+//!
+//! Nothing else changes: the header check, the unknown-column hint, required values,
+//! the rule and the message all come from the table.
+//!
+//! When Canvas adds a rule (a new way a value can be wrong), add a `Rule` variant in
+//! `kinds.rs`, use it in the columns it applies to, and write its one short function in
+//! `rules.rs` next to the others, with its arm in `Rule::check`:
+//!
+//! ```ignore
+//! // kinds.rs
+//! pub enum Rule { …, Url }
+//! const fn url(name: &'static str, invalid: &'static str) -> Col {
+//!     Col { rule: Rule::Url, invalid, ..t(name) }
+//! }
+//!
+//! // rules.rs, in `Rule::check`: `Rule::Url => url(v),` and
+//! #[inline(always)]
+//! fn url<'a>(v: &Value<'a>) -> Verdict<'a> {
+//!     if v.val.starts_with("https://") {
+//!         return Ok(());
+//!     }
+//!     bad_url(v)
+//! }
+//!
+//! #[cold]
+//! fn bad_url<'a>(v: &Value<'a>) -> Verdict<'a> {
+//!     Bad::new("invalid_url", v).hint("use an https:// address").verdict()
+//! }
+//! ```
+//!
+//! A rule gets the trimmed, non-empty value (`v.val`), its column, and the row's other
+//! values (`v.row`); whether a value passes must depend on the value alone (the last
+//! value that passed is remembered per column, and a row repeating it is not checked
+//! again). The finding's message is the column's `invalid` template (or the rule's
+//! own); a new diagnostic code goes in the README's list.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -11,9 +77,14 @@ use serde::Serialize;
 mod bundle;
 mod container;
 mod csvfile;
-mod dedup;
+mod fast;
+mod header;
 pub mod kinds;
-mod scan;
+mod messages;
+mod recognise;
+mod rows;
+mod rules;
+mod sink;
 mod values;
 
 /// What the caller asks of a validation run.
@@ -56,7 +127,7 @@ impl Default for Options {
             max_diagnostics: 100,
             strict: false,
             extension: None,
-            line_hash_memory: dedup::DEFAULT_BUDGET,
+            line_hash_memory: fast::DEFAULT_BUDGET,
         }
     }
 }
@@ -301,6 +372,7 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
     let mut ctx = container::Ctx {
         opts,
         bundle: bundle::Bundle::default(),
+        spares: Default::default(),
         out: vec![],
         inflated: 0,
     };

@@ -70,14 +70,26 @@ pub fn escape_unprintable(v: &str) -> String {
     out
 }
 
+/// Whether `v` is one of `values` (lower-case, but for [`Match::ExactCase`]).
+#[inline]
 pub fn enum_ok(v: &str, values: &[&str], mode: Match) -> bool {
-    values.iter().any(|a| match mode {
-        Match::Prefix => {
-            v.len() >= a.len() && v.as_bytes()[..a.len()].eq_ignore_ascii_case(a.as_bytes())
-        }
-        Match::Exact => v.eq_ignore_ascii_case(a),
-        Match::ExactCase => v == *a,
-    })
+    let v = v.as_bytes();
+    match mode {
+        Match::Prefix => values
+            .iter()
+            .any(|a| v.len() >= a.len() && eq_lower(&v[..a.len()], a.as_bytes())),
+        Match::Exact => values.iter().any(|a| eq_lower(v, a.as_bytes())),
+        Match::ExactCase => values.iter().any(|a| v == a.as_bytes()),
+    }
+}
+
+/// `v` lower-cased (ASCII) equals `lower`.
+#[inline]
+fn eq_lower(v: &[u8], lower: &[u8]) -> bool {
+    v.len() == lower.len()
+        && v.iter()
+            .zip(lower)
+            .all(|(&b, &l)| b.to_ascii_lowercase() == l)
 }
 
 /// A lenient e-mail check: `local@domain.tld`, no whitespace, one `@`.
@@ -105,28 +117,36 @@ fn is_email_chars(v: &str) -> bool {
     }) && labels >= 2
 }
 
-/// `is_email` for ASCII text, byte by byte (for ASCII, `char::is_whitespace` and
-/// `char::is_alphanumeric` are their `is_ascii_*` counterparts).
+/// `is_email` for ASCII text, in one pass over the domain (for ASCII,
+/// `char::is_whitespace` and `char::is_alphanumeric` are their `is_ascii_*`
+/// counterparts).
 fn is_email_ascii(v: &[u8]) -> bool {
     let Some(at) = v.iter().position(|&b| b == b'@') else {
         return false;
     };
-    let (local, domain) = (&v[..at], &v[at + 1..]);
-    if local.is_empty()
-        || domain.contains(&b'@')
-        || v.iter()
+    if at == 0
+        || v[..at]
+            .iter()
             .any(|&b| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
     {
         return false;
     }
-    let mut labels = 0;
-    domain.split(|&b| b == b'.').all(|l| {
-        labels += 1;
-        !l.is_empty()
-            && l[0] != b'-'
-            && l[l.len() - 1] != b'-'
-            && l.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-')
-    }) && labels >= 2
+    // Labels of letters, digits and inner hyphens, separated by dots; at least two. A
+    // second `@` or a space in the domain is neither.
+    let mut labels = 1;
+    let mut prev = b'.';
+    for &b in &v[at + 1..] {
+        match b {
+            b'.' if prev == b'.' || prev == b'-' => return false,
+            b'.' => labels += 1,
+            b'-' if prev == b'.' => return false,
+            b'-' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return false,
+        }
+        prev = b;
+    }
+    labels >= 2 && prev != b'.' && prev != b'-'
 }
 
 fn digits(s: &[u8], i: &mut usize, min: usize, max: usize) -> Option<u32> {
@@ -149,30 +169,65 @@ fn days_in(y: u32, m: u32) -> u32 {
 }
 
 /// The common shapes `YYYY-MM-DD` and `YYYY-MM-DDTHH:MM:SSZ`, valid: a shortcut for
-/// [`is_date`], which still decides everything this does not accept.
+/// [`is_date`], which still decides everything this does not accept. The shape is
+/// checked eight bytes at a time.
 #[inline]
 fn is_iso_fast(s: &[u8]) -> bool {
+    /// The eight bytes at `i`, little-endian.
     #[inline]
-    fn d2(s: &[u8], i: usize) -> Option<u32> {
-        let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
-        (a < 10 && b < 10).then_some(a as u32 * 10 + b as u32)
+    fn word(s: &[u8], i: usize) -> u64 {
+        u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"))
     }
-    if (s.len() != 10 && s.len() != 20) || s[4] != b'-' || s[7] != b'-' {
-        return false;
+    /// Whether `w` has an ASCII digit in every byte of `digits` (a mask of whole
+    /// bytes) and `want`'s bytes everywhere else. A digit is `0x3_` with a low nibble
+    /// that does not carry when 6 is added; a byte that carries into the next one
+    /// fails its own test, so the carry changes nothing.
+    #[inline]
+    fn shape(w: u64, digits: u64, want: u64) -> bool {
+        const HI: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+        const THREES: u64 = 0x3030_3030_3030_3030;
+        w & digits & HI == THREES & digits
+            && w.wrapping_add(0x0606_0606_0606_0606) & digits & HI == THREES & digits
+            && w & !digits == want & !digits
     }
-    let (Some(c), Some(yy), Some(m), Some(d)) = (d2(s, 0), d2(s, 2), d2(s, 5), d2(s, 8)) else {
-        return false;
+    /// The two-digit number at `i` (already checked to be digits).
+    #[inline]
+    fn d2(s: &[u8], i: usize) -> u32 {
+        u32::from(s[i] - b'0') * 10 + u32::from(s[i + 1] - b'0')
+    }
+    // `YYYY-MM-`: digits in bytes 0-3, 5, 6.
+    const DATE_DIGITS: u64 = 0x00ff_ff00_ffff_ffff;
+    const DATE: u64 = u64::from_le_bytes(*b"0000-00-");
+    let time = match s.len() {
+        10 => false,
+        20 => true,
+        _ => return false,
     };
-    if !(1..=12).contains(&m) || d == 0 || d > days_in(c * 100 + yy, m) {
+    if !shape(word(s, 0), DATE_DIGITS, DATE) {
         return false;
     }
-    if s.len() == 10 {
-        return true;
-    }
-    if s[10] != b'T' || s[13] != b':' || s[16] != b':' || s[19] != b'Z' {
+    let day_ok = if time {
+        // `DDTHH:MM` and `H:MM:SSZ` (bytes 8-15 and 12-19).
+        shape(
+            word(s, 8),
+            0xffff_00ff_ff00_ffff,
+            u64::from_le_bytes(*b"00T00:00"),
+        ) && shape(
+            word(s, 12),
+            0x00ff_ff00_ffff_00ff,
+            u64::from_le_bytes(*b"0:00:00Z"),
+        )
+    } else {
+        s[8].is_ascii_digit() && s[9].is_ascii_digit()
+    };
+    if !day_ok {
         return false;
     }
-    matches!((d2(s, 11), d2(s, 14), d2(s, 17)), (Some(h), Some(mi), Some(sec)) if h <= 24 && mi <= 59 && sec <= 60)
+    let (m, d) = (d2(s, 5), d2(s, 8));
+    if !(1..=12).contains(&m) || d == 0 || d > days_in(d2(s, 0) * 100 + d2(s, 2), m) {
+        return false;
+    }
+    !time || (d2(s, 11) <= 24 && d2(s, 14) <= 59 && d2(s, 17) <= 60)
 }
 
 /// How Canvas (Rails' `Time.zone.parse`, i.e. Ruby's `Date._parse`) reads a date.
@@ -541,6 +596,51 @@ mod tests {
         }
     }
 
+    /// The byte-by-byte version of [`is_iso_fast`].
+    fn is_iso_reference(s: &[u8]) -> bool {
+        #[inline]
+        fn d2(s: &[u8], i: usize) -> Option<u32> {
+            let (a, b) = (s[i].wrapping_sub(b'0'), s[i + 1].wrapping_sub(b'0'));
+            (a < 10 && b < 10).then_some(a as u32 * 10 + b as u32)
+        }
+        if (s.len() != 10 && s.len() != 20) || s[4] != b'-' || s[7] != b'-' {
+            return false;
+        }
+        let (Some(c), Some(yy), Some(m), Some(d)) = (d2(s, 0), d2(s, 2), d2(s, 5), d2(s, 8)) else {
+            return false;
+        };
+        if !(1..=12).contains(&m) || d == 0 || d > days_in(c * 100 + yy, m) {
+            return false;
+        }
+        if s.len() == 10 {
+            return true;
+        }
+        if s[10] != b'T' || s[13] != b':' || s[16] != b':' || s[19] != b'Z' {
+            return false;
+        }
+        matches!((d2(s, 11), d2(s, 14), d2(s, 17)), (Some(h), Some(mi), Some(sec)) if h <= 24 && mi <= 59 && sec <= 60)
+    }
+
+    /// The word-at-a-time shortcut decides exactly as the byte-by-byte one, whatever
+    /// byte is at any position of the two shapes.
+    #[test]
+    fn iso_shortcut_matches_bytes() {
+        let bases = ["2024-02-29", "2023-12-31T23:59:59Z", "1999-01-01T24:00:60Z"];
+        let mut n = 0;
+        for base in bases {
+            for i in 0..base.len() {
+                for b in 0..=255u8 {
+                    let mut v = base.as_bytes().to_vec();
+                    v[i] = b;
+                    let (fast, slow) = (is_iso_fast(&v), is_iso_reference(&v));
+                    assert_eq!(fast, slow, "{:?}", String::from_utf8_lossy(&v));
+                    n += usize::from(fast);
+                }
+            }
+        }
+        assert!(n > 100);
+    }
+
     #[test]
     fn fast_dates_agree() {
         let mut n = 0;
@@ -617,5 +717,21 @@ mod tests {
             Match::ExactCase
         ));
         assert!(is_plain_bool("Yes") && is_plain_bool("2") && !is_plain_bool("abc"));
+    }
+
+    /// `enum_ok` compares with the table's values lower-cased: they must be.
+    #[test]
+    fn enum_values_are_lower_case() {
+        for k in crate::validate::kinds::KINDS {
+            for c in k.cols {
+                if let crate::validate::kinds::Rule::Enum { values, mode, .. } = c.rule
+                    && mode != Match::ExactCase
+                {
+                    for v in values {
+                        assert_eq!(*v, v.to_ascii_lowercase(), "{}.{}", k.name, c.name);
+                    }
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use super::bundle::hash_line;
+use super::hash::{LINE_START, hash_line, line_block, line_end};
 
 const CHUNK: usize = 64 * 1024;
 /// A single record larger than this is refused (memory stays bounded).
@@ -25,27 +25,35 @@ pub enum ScanError {
     Io(io::Error),
 }
 
-/// One record: fields are `data[ends[i-1]..ends[i]]`, unescaped, not trimmed.
+/// One record, checked: its fields, unescaped and not trimmed, joined by commas in
+/// `data`; field `i` ends at `ends[i]` (and starts one byte after the end of the one
+/// before).
+///
+/// Only the scanner writes a record, and only with bytes it validated as UTF-8, split at
+/// ASCII bytes (`,`, line endings, quotes): every field is UTF-8, so [`Record::field`]
+/// hands out `&str` without checking again. Rule code reads records only through these
+/// methods.
 #[derive(Default, Debug)]
 pub struct Record {
-    pub data: Vec<u8>,
-    pub ends: Vec<usize>,
+    pub(super) data: Vec<u8>,
+    pub(super) ends: Vec<usize>,
     /// Physical line where each field starts; empty when the record is on one line
     /// (every field starts on `line`): read it with [`Record::field_line`].
-    pub field_lines: Vec<u64>,
+    pub(super) field_lines: Vec<u64>,
     /// Physical line where the record starts.
-    pub line: u64,
+    pub(super) line: u64,
     /// Physical line where it ends (differs for multi-line quoted fields).
-    pub end_line: u64,
-    pub any_quoted: bool,
+    pub(super) end_line: u64,
+    pub(super) any_quoted: bool,
     /// The line of the first NUL character in the record, if any.
-    pub nul_line: Option<u64>,
-    /// `hash_line` of the record, when the scanner read it in one piece (the fields
-    /// joined by commas are then the line itself, hashed where it was read).
-    pub line_hash: Option<u64>,
+    pub(super) nul_line: Option<u64>,
+    /// `hash_line` of the record, when the scanner read it in one piece (hashed where
+    /// it was read).
+    pub(super) line_hash: Option<u64>,
 }
 
 impl Record {
+    /// Number of fields.
     #[inline]
     pub fn len(&self) -> usize {
         self.ends.len()
@@ -53,17 +61,55 @@ impl Record {
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
+    /// Physical line where the record starts.
+    #[inline]
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+    /// The line of the first NUL character in the record, if any.
+    #[inline]
+    pub fn nul_line(&self) -> Option<u64> {
+        self.nul_line
+    }
     /// Physical line where field `i` starts (`line` past the last field).
     #[inline]
     pub fn field_line(&self, i: usize) -> u64 {
         self.field_lines.get(i).copied().unwrap_or(self.line)
     }
     #[inline]
-    pub fn field(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+    fn field_bytes(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         &self.data[start..self.ends[i]]
     }
-    fn clear(&mut self) {
+    /// Field `i`, as read (unescaped, not trimmed).
+    #[inline]
+    pub fn field(&self, i: usize) -> &str {
+        let b = self.field_bytes(i);
+        debug_assert!(std::str::from_utf8(b).is_ok());
+        // SAFETY: the type's invariant (see above): `data` holds only bytes the scanner
+        // validated as UTF-8, and `ends` are all at ASCII bytes, so every field is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(b) }
+    }
+    /// Field `i` trimmed as Canvas trims it ([`strip`]).
+    #[inline]
+    pub fn value(&self, i: usize) -> &str {
+        strip(self.field(i))
+    }
+    /// Bytes of field text (for sizing batches).
+    #[inline]
+    pub fn text_len(&self) -> usize {
+        self.data.len()
+    }
+    /// Whether every field is empty once trimmed (Canvas skips such a row).
+    #[inline]
+    pub fn all_empty(&self) -> bool {
+        // A field is empty once stripped iff all its bytes are in the strip set, which
+        // are all below `!`: most rows are told by their first byte (unless it is the
+        // comma after an empty first field).
+        self.data.first().is_none_or(|&b| b <= b' ' || b == b',')
+            && (0..self.len()).all(|i| strip_bytes(self.field_bytes(i)).is_empty())
+    }
+    pub(super) fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
         self.field_lines.clear();
@@ -72,26 +118,47 @@ impl Record {
         self.line_hash = None;
     }
     /// The record's hash for the exact-duplicate count: its fields joined by commas,
-    /// and where each ends (`scratch` is a buffer to join them in).
+    /// and where each ends.
     #[inline]
-    pub fn line_hash(&self, scratch: &mut Vec<u8>) -> u64 {
-        if let Some(h) = self.line_hash {
-            return h;
-        }
-        scratch.clear();
-        for i in 0..self.len() {
-            if i > 0 {
-                scratch.push(b',');
-            }
-            scratch.extend_from_slice(self.field(i));
-        }
-        hash_line(scratch, &self.ends)
+    pub fn line_hash(&self) -> u64 {
+        self.line_hash
+            .unwrap_or_else(|| hash_line(&self.data, &self.ends))
     }
     /// A physical blank line (no field text, no quotes).
     #[inline]
     pub fn is_blank_line(&self) -> bool {
         self.ends.len() <= 1 && self.data.is_empty() && !self.any_quoted
     }
+    /// Memory held for field text.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+}
+
+/// Ruby's `String#strip`: leading and trailing whitespace and NUL.
+#[inline]
+pub fn strip(s: &str) -> &str {
+    let b = strip_bytes(s.as_bytes());
+    debug_assert!(std::str::from_utf8(b).is_ok());
+    // SAFETY: `strip_bytes` removes only ASCII bytes from the ends of valid UTF-8, so
+    // what is left starts and ends on character boundaries.
+    unsafe { std::str::from_utf8_unchecked(b) }
+}
+
+#[inline]
+fn strip_bytes(b: &[u8]) -> &[u8] {
+    // Every byte of the set is below `!`: a field that starts and ends above it
+    // (nearly all) is returned as it is.
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f > b' ' && l > b' ' => return b,
+        (None, _) => return b,
+        _ => {}
+    }
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0);
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -162,6 +229,13 @@ fn special16(b: &[u8; 16]) -> (u32, u32) {
         let bad = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(eq(b'"'), eq(b'\r')), eq(0)));
         (sep, bad as u32)
     }
+}
+
+/// The two little-endian halves of 16 bytes.
+#[inline(always)]
+fn halves(b: &[u8]) -> (u64, u64) {
+    let w = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    (w(0), w(8))
 }
 
 /// Appends `chunk[p..q]` to `out`. Runs up to 32 bytes (most fields: ids, dates) are one
@@ -471,6 +545,7 @@ impl<R: Read> Scanner<R> {
                         C_COMMA => {
                             self.pos += 1;
                             rec.ends.push(rec.data.len());
+                            rec.data.push(b',');
                             field_start_pushed = false;
                         }
                         C_LF | C_CR => {
@@ -499,6 +574,7 @@ impl<R: Read> Scanner<R> {
                         (St::Unquoted, C_COMMA) => {
                             self.pos += 1;
                             rec.ends.push(rec.data.len());
+                            rec.data.push(b',');
                             field_start_pushed = false;
                             st = St::FieldStart;
                         }
@@ -541,6 +617,7 @@ impl<R: Read> Scanner<R> {
                     C_COMMA => {
                         self.pos += 1;
                         rec.ends.push(rec.data.len());
+                        rec.data.push(b',');
                         field_start_pushed = false;
                         st = St::FieldStart;
                     }
@@ -573,14 +650,16 @@ impl<R: Read> Scanner<R> {
             let buf = &self.buf[..self.valid];
             let start = self.pos;
             let mut blk = start;
-            let mut p = start;
+            // The line hash of the whole blocks read so far.
+            let mut h = LINE_START;
             // 16 bytes at a time: the separators (`,` `\n`) and the bytes that need the
             // full scanner (`"` `\r` NUL) as bit masks.
             // Field ends are pushed as found (a variable-length copy of a local array
             // at the end compiled to a `memmove` call per record, ~14 % of the samples).
             const MAX_FIELDS: usize = 32;
             while blk + 16 <= buf.len() {
-                let (mut sep, bad) = special16(buf[blk..blk + 16].try_into().expect("16 bytes"));
+                let block: &[u8; 16] = buf[blk..blk + 16].try_into().expect("16 bytes");
+                let (mut sep, bad) = special16(block);
                 while sep != 0 {
                     let j = sep.trailing_zeros();
                     let nf = rec.ends.len();
@@ -589,12 +668,24 @@ impl<R: Read> Scanner<R> {
                         return nf == MAX_FIELDS && self.simple_record_swar(rec);
                     }
                     let q = blk + j as usize;
-                    push_bytes(&mut rec.data, &self.buf, p, q);
-                    rec.ends.push(rec.data.len());
-                    p = q + 1;
+                    rec.ends.push(q - start);
                     if buf[q] == b'\n' {
-                        rec.line_hash = Some(hash_line(&buf[start..q], &rec.ends));
-                        self.pos = p;
+                        // The fields joined by commas are the line itself.
+                        rec.data.extend_from_slice(&buf[start..q]);
+                        let n = q - start;
+                        let tail = if n.is_multiple_of(16) {
+                            None
+                        } else if n >= 16 {
+                            Some(halves(&buf[q - 16..q]))
+                        } else {
+                            // The line is in this first block: its bytes, zero-padded.
+                            let keep = u128::MAX >> (128 - 8 * n);
+                            let (lo, hi) = halves(block);
+                            let b = (u128::from(hi) << 64 | u128::from(lo)) & keep;
+                            Some((b as u64, (b >> 64) as u64))
+                        };
+                        rec.line_hash = Some(line_end(h, tail, n, &rec.ends));
+                        self.pos = q + 1;
                         rec.end_line = self.line;
                         self.line += 1;
                         return true;
@@ -605,6 +696,8 @@ impl<R: Read> Scanner<R> {
                     rec.clear();
                     return false;
                 }
+                let (lo, hi) = halves(block);
+                h = line_block(h, lo, hi);
                 blk += 16;
             }
             // Near the end of the valid bytes: start again, 8 bytes at a time.
@@ -616,18 +709,19 @@ impl<R: Read> Scanner<R> {
     #[inline]
     fn simple_record_swar(&mut self, rec: &mut Record) -> bool {
         let buf = &self.buf[..self.valid];
-        let mut p = self.pos;
+        let start = self.pos;
+        let mut p = start;
         loop {
             let q = p + plain_run(&buf[p..]);
             let Some(&b) = buf.get(q) else { break };
             if b != b',' && b != b'\n' {
                 break;
             }
-            push_bytes(&mut rec.data, &self.buf, p, q);
-            rec.ends.push(rec.data.len());
+            rec.ends.push(q - start);
             p = q + 1;
             if b == b'\n' {
-                rec.line_hash = Some(hash_line(&buf[self.pos..q], &rec.ends));
+                rec.data.extend_from_slice(&buf[start..q]);
+                rec.line_hash = Some(hash_line(&rec.data, &rec.ends));
                 self.pos = p;
                 rec.end_line = self.line;
                 self.line += 1;
@@ -713,9 +807,7 @@ mod tests {
             match s.next_record(&mut r) {
                 Ok(true) => out.push((
                     r.line,
-                    (0..r.len())
-                        .map(|i| String::from_utf8_lossy(r.field(i)).into_owned())
-                        .collect(),
+                    (0..r.len()).map(|i| r.field(i).to_string()).collect(),
                 )),
                 Ok(false) => return (out, None),
                 Err(ScanError::Syntax { code, line, .. }) => {
@@ -830,11 +922,36 @@ mod tests {
         }
     }
 
+    /// The hash the fast path computes as it reads is `hash_line` of the fields joined
+    /// by commas, for every line length around the 16-byte blocks.
+    #[test]
+    fn line_hash_as_read_is_the_definition() {
+        for len in 0..80 {
+            for commas in [0, 1, 3, 7] {
+                let mut line: Vec<u8> = (0..len).map(|i| b'a' + (i % 23) as u8).collect();
+                for c in 0..commas {
+                    let at = (c * 5 + 2) % (len + 1);
+                    if at < len {
+                        line[at] = b',';
+                    }
+                }
+                let mut text = b"h\n".to_vec();
+                text.extend_from_slice(&line);
+                text.extend_from_slice(&b"\nnext,line\n".repeat(8));
+                let mut s = Scanner::new(&text[..]);
+                let mut r = Record::default();
+                s.next_record(&mut r).expect("header");
+                assert!(s.next_record(&mut r).expect("csv"));
+                let want = hash_line(&line, &r.ends);
+                assert_eq!(r.line_hash, Some(want), "{len} {commas}");
+            }
+        }
+    }
+
     #[test]
     fn line_hash_ignores_quoting() {
         // The fast path hashes the line as read; the full scanner joins the fields.
         let mut r = Record::default();
-        let mut scratch = vec![];
         let mut hs = vec![];
         for text in [
             &b"x\nabc,de,f\n\"abc\",de,\"f\"\n"[..],
@@ -843,7 +960,7 @@ mod tests {
             let mut s = Scanner::new(text);
             s.next_record(&mut r).expect("header");
             while s.next_record(&mut r).expect("csv") {
-                hs.push((r.line_hash.is_some(), r.line_hash(&mut scratch)));
+                hs.push((r.line_hash.is_some(), r.line_hash()));
             }
         }
         hs.insert(0, (false, 0));

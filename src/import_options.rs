@@ -5,6 +5,9 @@
 use crate::exit::{Failure, Result};
 use crate::settings::Extension;
 
+/// Canvas's default `import_type` (§2.1), the settings table's default too.
+pub const DEFAULT_IMPORT_TYPE: &str = "instructure_csv";
+
 #[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
     pub import_type: String,
@@ -169,7 +172,7 @@ impl ImportOptions {
                 "add --override-sis-stickiness",
             );
         }
-        if ext == Extension::Xml && self.import_type == "instructure_csv" {
+        if ext == Extension::Xml && self.import_type == DEFAULT_IMPORT_TYPE {
             return bad(
                 "an .xml file with import_type instructure_csv: Canvas accepts it and imports nothing".into(),
                 "Canvas core reads only CSV; convert the XML to SIS CSV files, or name the import type your Canvas plugin registers with --import-type",

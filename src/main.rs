@@ -1,6 +1,6 @@
 //! The canvas-sis binary: everything happens in `canvas_sis::run`, which returns the exit code.
 
-fn main() {
+fn main() -> std::process::ExitCode {
     // Like other Unix tools, end quietly when the reader of stdout goes away
     // (`canvas-sis list | head`) instead of panicking on a broken pipe.
     #[cfg(unix)]
@@ -8,5 +8,5 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    std::process::exit(i32::from(canvas_sis::run()));
+    std::process::ExitCode::from(canvas_sis::run())
 }

@@ -220,7 +220,7 @@ fn create_failure(e: RetryError, opts: &ImportOptions) -> Failure {
     let status = e.last.status();
     let f = e.into_failure();
     match status {
-        Some(500) if opts.import_type != "instructure_csv" => f.hint(format!(
+        Some(500) if opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE => f.hint(format!(
             "Canvas answers 500 to an import_type it does not know; core Canvas registers only instructure_csv, not {:?}",
             opts.import_type
         )),

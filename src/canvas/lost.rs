@@ -86,7 +86,7 @@ impl<'a> Sent<'a> {
         let get = |k: &str| query.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
         let on = |k: &str| get(k) == Some("true");
         Sent {
-            import_type: get("import_type").unwrap_or("instructure_csv"),
+            import_type: get("import_type").unwrap_or(crate::import_options::DEFAULT_IMPORT_TYPE),
             batch_mode: on("batch_mode") || on("multi_term_batch_mode"),
             skip_deletes: on("skip_deletes"),
             diffing_data_set_identifier: get("diffing_data_set_identifier"),
@@ -100,7 +100,7 @@ impl<'a> Sent<'a> {
             .data()
             .and_then(|d| d.get("import_type"))
             .and_then(Value::as_str)
-            .unwrap_or("instructure_csv");
+            .unwrap_or(crate::import_options::DEFAULT_IMPORT_TYPE);
         import_type == self.import_type
             && b("batch_mode") == self.batch_mode
             && b("skip_deletes") == self.skip_deletes

@@ -125,7 +125,7 @@ pub async fn run(demo: Demo, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
     let b = crate::bundle::prepare(&zip, None)?;
     let opts = crate::import_options::ImportOptions {
-        import_type: "instructure_csv".into(),
+        import_type: crate::import_options::DEFAULT_IMPORT_TYPE.into(),
         ..Default::default()
     };
     let query = opts.query(b.extension);

@@ -11,7 +11,7 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
         import_type: a
             .import_type
             .clone()
-            .unwrap_or_else(|| "instructure_csv".into()),
+            .unwrap_or_else(|| crate::import_options::DEFAULT_IMPORT_TYPE.into()),
         max_diagnostics: a.max_diagnostics,
         strict: a.strict,
         extension: None,

@@ -483,6 +483,14 @@ mod tests {
     }
 
     #[test]
+    fn the_import_type_default_is_canvass() {
+        assert_eq!(
+            def("import.import_type").default,
+            Some(crate::import_options::DEFAULT_IMPORT_TYPE)
+        );
+    }
+
+    #[test]
     fn values_are_trimmed_and_checked() {
         assert_eq!(Kind::Account.parse("1\r").unwrap(), Value::Text("1".into()));
         assert_eq!(

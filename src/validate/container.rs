@@ -319,7 +319,7 @@ fn validate_xml(ctx: &mut Ctx, display: &str, path: &Path, zip: bool) -> io::Res
     if let Some((off, msg)) = bad {
         s.at(line_at(path, off))
             .err("xml_malformed", format!("XML is not well-formed: {msg}"));
-    } else if ctx.opts.import_type == "instructure_csv" {
+    } else if ctx.opts.import_type == crate::import_options::DEFAULT_IMPORT_TYPE {
         s.nowhere()
             .hint("only a plugin's import type reads XML; name it with --import-type")
             .err(

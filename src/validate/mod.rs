@@ -123,7 +123,7 @@ pub(crate) struct Limits {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            import_type: "instructure_csv".into(),
+            import_type: crate::import_options::DEFAULT_IMPORT_TYPE.into(),
             max_diagnostics: 100,
             strict: false,
             extension: None,

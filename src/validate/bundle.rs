@@ -55,6 +55,22 @@ impl RefEntry {
     }
 }
 
+/// A reference to an id, as a row makes it (see [`Bundle::reference_deferred`]).
+pub struct Reference<'a> {
+    pub ns: Ns,
+    pub id: &'a str,
+    /// Where the id's text is: record `src` of the batch being checked, field `field`.
+    pub src: u32,
+    pub field: u32,
+    /// Where the referencing field is.
+    pub at: u64,
+    /// Canvas's row number of the referencing row.
+    pub row: u64,
+    /// The referencing kind (index in `KINDS`) and column (index in its columns).
+    pub kind: u8,
+    pub col: u8,
+}
+
 /// A reference not yet counted (see `Bundle::reference`).
 struct Pending {
     key: u64,
@@ -165,33 +181,24 @@ impl Bundle {
         }
     }
 
-    /// Like [`Bundle::reference`], but the text is not copied: `src` and `field` name
-    /// it for the `text` given to [`Bundle::flush_with`], which the caller must call
-    /// (when [`Bundle::pending_full`], and before `src` goes) instead of `flush`. Only
-    /// a new id's text is then copied.
+    /// Like [`Bundle::reference`], but the text is not copied: `r.src` and `r.field`
+    /// name it for the `text` given to [`Bundle::flush_with`], which the caller must call
+    /// (when [`Bundle::pending_full`], and before `src` goes) instead of `flush`. Only a
+    /// new id's text is then copied.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub fn reference_deferred(
-        &mut self,
-        ns: Ns,
-        id: &str,
-        src: u32,
-        field: u32,
-        at: u64,
-        row: u64,
-        kind: u8,
-        col: u8,
-    ) {
+    pub fn reference_deferred(&mut self, r: Reference) {
         self.pending.push(Pending {
-            key: hash_bytes(SEED, id.as_bytes()),
-            loc: at,
-            text_off: src,
-            text_len: field,
-            back: loc_line(at).saturating_sub(row).min(u64::from(u32::MAX)) as u32,
-            keep: id.len() <= 256,
-            ns: ns as u8,
-            kind,
-            col,
+            key: hash_bytes(SEED, r.id.as_bytes()),
+            loc: r.at,
+            text_off: r.src,
+            text_len: r.field,
+            back: loc_line(r.at)
+                .saturating_sub(r.row)
+                .min(u64::from(u32::MAX)) as u32,
+            keep: r.id.len() <= 256,
+            ns: r.ns as u8,
+            kind: r.kind,
+            col: r.col,
         });
     }
 

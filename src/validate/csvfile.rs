@@ -5,7 +5,7 @@ use std::io::{self, Read};
 
 use super::bundle::Bundle;
 use super::fast::pipeline::Spares;
-use super::fast::{self, LineHashes, ScanError, Scanner};
+use super::fast::{self, Dups, LineHashes, ScanError, Scanner};
 use super::header;
 use super::recognise::recognise;
 use super::rows::Checker;
@@ -41,7 +41,6 @@ pub(crate) fn validate_csv<R: Read>(
     let kind = recognise(&header.names, header.line, &mut sink);
     let cols = kind.map(|i| header.columns(&super::kinds::KINDS[i], &mut sink, bundle));
 
-    let mut line_hashes = LineHashes::new(limits.line_hashes);
     let mut checker = Checker::new(
         header.names.len(),
         kind.zip(cols.as_ref()),
@@ -49,11 +48,19 @@ pub(crate) fn validate_csv<R: Read>(
         &mut sink,
         bundle,
     );
-    let end = fast::pipeline::run(&mut sc, &mut line_hashes, 1, spares, |b| checker.rows(b));
-    if let Some(e) = end {
+    let scanned = fast::pipeline::run(
+        &mut sc,
+        LineHashes::new(limits.line_hashes),
+        DEDUP_MIN,
+        1,
+        spares,
+        |b| checker.rows(b),
+    );
+    if let Some(e) = scanned.error {
         scan_error(&mut sink, e, classify);
     }
-    deduplication_notice(&mut sink, name, line_hashes);
+    // A spill file that cannot be read back leaves the count unknown: say nothing.
+    deduplication_notice(&mut sink, name, scanned.dups.unwrap_or_default());
     // Drain the rest so that a zip entry's CRC is checked even after an early stop.
     let mut inner = sc.into_inner();
     if let Err(e) = io::copy(&mut inner, &mut io::sink()) {
@@ -80,12 +87,13 @@ fn scan_error(sink: &mut Sink, e: ScanError, classify: IoClassifier) {
     }
 }
 
-/// Canvas drops the exact duplicate lines of a file that has 100 or more (§6.1).
-fn deduplication_notice(sink: &mut Sink, name: &str, line_hashes: LineHashes) {
-    // A spill file that cannot be read back leaves the count unknown: say nothing.
-    let dups = line_hashes.duplicates(100).unwrap_or_default();
+/// Canvas drops the exact duplicate lines of a file that has this many or more (§6.1).
+const DEDUP_MIN: u64 = 100;
+
+/// The notice of Canvas's de-duplication, when `dups` are enough for it.
+fn deduplication_notice(sink: &mut Sink, name: &str, dups: Dups) {
     let dup_lines = dups.count;
-    if dup_lines < 100 {
+    if dup_lines < DEDUP_MIN {
         return;
     }
     let base = name.rsplit(['/', ':']).next().unwrap_or(name);

@@ -4,7 +4,7 @@
 //! would not skip, its ids and references registered with the bundle.
 
 use super::Severity;
-use super::bundle::{self, Bundle};
+use super::bundle::{self, Bundle, Reference};
 use super::fast::{Batch, Record, SEED, hash_bytes, hash_lower};
 use super::header::Columns;
 use super::kinds::{KINDS, Kind, Ns, Pair, Req, Rule};
@@ -620,16 +620,16 @@ fn register(cx: &mut RowCx, row: &RowValues) {
         let val = v(ci);
         if !val.is_empty() {
             let at = bundle::loc(cx.f.file_idx, cx.rec.field_line(field));
-            cx.bundle.reference_deferred(
+            cx.bundle.reference_deferred(Reference {
                 ns,
-                val,
-                cx.rec_idx,
-                field as u32,
+                id: val,
+                src: cx.rec_idx,
+                field: field as u32,
                 at,
-                cx.row_no,
-                cx.f.kind_idx as u8,
-                ci as u8,
-            );
+                row: cx.row_no,
+                kind: cx.f.kind_idx as u8,
+                col: ci as u8,
+            });
         }
     }
 }

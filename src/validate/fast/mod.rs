@@ -19,7 +19,7 @@ mod idmap;
 pub mod pipeline;
 mod scan;
 
-pub use dedup::{DEFAULT_BUDGET, LineHashes};
+pub use dedup::{DEFAULT_BUDGET, Dups, LineHashes};
 pub use hash::{SEED, hash_bytes, hash_lower};
 pub use idmap::IdMap;
 pub use pipeline::Batch;

@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::sync::{Mutex, PoisonError, mpsc};
 
-use super::dedup::LineHashes;
+use super::dedup::{Dups, LineHashes};
 use super::scan::{Record, ScanError, Scanner};
 
 /// A row as the scanner hands it to the row checks.
@@ -64,25 +64,34 @@ const BATCH_GROWTH: usize = 4;
 /// Batches queued for the checker (besides the one it checks and the one being filled).
 const BATCHES_IN_FLIGHT: usize = 2;
 
+/// What [`run`] found besides the rows.
+pub struct Scanned {
+    /// The scan error that ended the file, if any (every row before it was checked).
+    pub error: Option<ScanError>,
+    /// The exact duplicate lines (`LineHashes::duplicates` with `locate`).
+    pub dups: std::io::Result<Dups>,
+}
+
 /// Scans the records after the header (`row_no` is the header's row number) and calls
 /// `check` on every batch of rows, in order. Blank lines and rows whose fields are all
 /// empty are skipped, as Canvas skips them (§6.1); every other row's line hash goes to
-/// `hashes`. Batches are taken from and given back to `spares`. Returns the scan error
-/// that ended the file, if any (after every row before it was checked).
+/// `hashes`, whose duplicates are counted while the last rows are checked. Batches are
+/// taken from and given back to `spares`.
 pub fn run<R, C>(
     sc: &mut Scanner<R>,
-    hashes: &mut LineHashes,
+    mut hashes: LineHashes,
+    locate: u64,
     mut row_no: u64,
     spares: &mut Spares,
     check: C,
-) -> Option<ScanError>
+) -> Scanned
 where
     R: Read,
     C: FnMut(&Batch) + Send,
 {
     let mut scan_error = None;
     let mut size = 1;
-    let mut next_batch = |sc: &mut Scanner<R>, batch: &mut Batch| {
+    let mut next_batch = |sc: &mut Scanner<R>, hashes: &mut LineHashes, batch: &mut Batch| {
         batch.used = 0;
         let mut bytes = 0;
         let (rows, max_bytes) = (BATCH_ROWS * size, BATCH_BYTES * size);
@@ -127,7 +136,8 @@ where
         }
     };
     let mut batch = spares.take();
-    let mut more = next_batch(sc, &mut batch);
+    let mut more = next_batch(sc, &mut hashes, &mut batch);
+    let mut dups = None;
     let pipelined = more
         && std::thread::scope(|s| {
             let (to_checker, from_scanner) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
@@ -160,7 +170,7 @@ where
                         Err(_) => break,
                     },
                 };
-                more = next_batch(sc, &mut next);
+                more = next_batch(sc, &mut hashes, &mut next);
                 std::mem::swap(&mut batch, &mut next);
                 if to_checker.send(next).is_err() {
                     break;
@@ -168,6 +178,8 @@ where
             }
             let _ = to_checker.send(std::mem::take(&mut batch));
             drop(to_checker);
+            // Count the duplicate lines while the last batches are checked.
+            dups = Some(std::mem::take(&mut hashes).duplicates(locate));
             if let Err(p) = worker.join() {
                 std::panic::resume_unwind(p);
             }
@@ -184,9 +196,12 @@ where
             if !more {
                 break;
             }
-            more = next_batch(sc, &mut batch);
+            more = next_batch(sc, &mut hashes, &mut batch);
         }
         spares.put(batch);
     }
-    scan_error
+    Scanned {
+        error: scan_error,
+        dups: dups.unwrap_or_else(|| hashes.duplicates(locate)),
+    }
 }

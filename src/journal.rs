@@ -5,7 +5,6 @@
 //! and for a new entry fsync the directory), so a crash leaves either the old or the new
 //! journal, never half. It keeps the newest `KEEP` entries.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -102,13 +101,11 @@ impl Journal {
             .hint("set XDG_STATE_HOME to a writable directory")
         };
         crate::paths::ensure_private_dir(dir).map_err(fail)?;
-        // A new file (O_EXCL, 0600) renamed over the old name: a symlink planted at that
-        // name is replaced, never followed.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-        tmp.write_all(&serde_json::to_vec_pretty(all).expect("entries serialize"))
-            .map_err(fail)?;
-        tmp.as_file().sync_all().map_err(fail)?;
-        tmp.persist(&self.path).map_err(|e| fail(e.error))?;
+        crate::paths::write_atomic(
+            &self.path,
+            &serde_json::to_vec_pretty(all).expect("entries serialize"),
+        )
+        .map_err(fail)?;
         if durable && let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }

@@ -118,6 +118,19 @@ pub fn no_follow() -> OpenOptions {
     o
 }
 
+/// Write `bytes` to `path` as a new file (O_EXCL, 0600) renamed over the old name: a reader
+/// sees the old file or the new one, never half of one, and a symlink planted at that name is
+/// replaced, never followed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Read a whole file without following a symlink.
 pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;

@@ -144,7 +144,7 @@ impl Archive {
     }
 
     pub fn save(&self, folder: &Path, run: &Run) -> Result<()> {
-        write_atomic(
+        crate::paths::write_atomic(
             &folder.join("run.json"),
             &serde_json::to_vec_pretty(run).expect("a run serializes"),
         )
@@ -215,17 +215,6 @@ fn dir_size(p: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-/// Write `bytes` to `path` as a new file renamed over the old one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// The Prometheus text of the newest run of each (profile, account) (contract, `[metrics]`).
@@ -391,7 +380,7 @@ pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
     lock.lock()?;
     let runs = archive.runs();
     let held = runs.iter().filter(|(_, r)| r.held && !r.ended()).count() as u64;
-    let r = write_atomic(path, metrics_text(&runs, held).as_bytes());
+    let r = crate::paths::write_atomic(path, metrics_text(&runs, held).as_bytes());
     drop(lock);
     r
 }
@@ -436,7 +425,9 @@ impl Keeper<'_> {
             match rows {
                 Ok(rows) => {
                     let csv = crate::canvas::ops::errors_csv(&rows).unwrap_or_default();
-                    if let Err(e) = write_atomic(&folder.join("errors.csv"), csv.as_bytes()) {
+                    if let Err(e) =
+                        crate::paths::write_atomic(&folder.join("errors.csv"), csv.as_bytes())
+                    {
                         tracing::warn!(target: "canvas_sis", "import {}: cannot keep errors.csv in {}: {e}", imp.id, folder.display());
                     }
                     error_rows = rows;

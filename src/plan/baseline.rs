@@ -12,7 +12,6 @@
 //! atomically in the private state dir, and never pruned.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -283,11 +282,6 @@ pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<()> {
         Failure::config(format!("cannot write {}: {e}", path.display())).kind("state_dir")
     };
     crate::paths::ensure_private_dir(dir).map_err(|e| fail(&e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    serde_json::to_writer(std::io::BufWriter::new(tmp.as_file_mut()), value)
-        .map_err(|e| fail(&e))?;
-    tmp.as_file_mut().flush().map_err(|e| fail(&e))?;
-    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
+    let bytes = serde_json::to_vec(value).map_err(|e| fail(&e))?;
+    crate::paths::write_atomic(path, &bytes).map_err(|e| fail(&e))
 }

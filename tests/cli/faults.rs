@@ -636,6 +636,53 @@ mod state_dirs {
 
     const NOBODY: u32 = 65534;
 
+    /// A copy of the binary and the sample bundle that `nobody` can reach: the checkout may
+    /// sit in a directory only root may enter (a `mktemp -d` clone is 0700). Made once per
+    /// test process, under /tmp.
+    fn reachable() -> &'static Path {
+        static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+        DIR.get_or_init(|| {
+            let d = tempfile::Builder::new()
+                .prefix("canvas-sis-nobody-")
+                .tempdir_in("/tmp")
+                .unwrap()
+                .keep();
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+            std::fs::copy(
+                assert_cmd::cargo::cargo_bin("canvas-sis"),
+                d.join("canvas-sis"),
+            )
+            .unwrap();
+            std::fs::copy(super::sample_zip(), d.join("bundle.zip")).unwrap();
+            let bundle = d.join("bundle");
+            std::fs::create_dir(&bundle).unwrap();
+            for e in std::fs::read_dir(super::sample_dir("bundle"))
+                .unwrap()
+                .flatten()
+            {
+                std::fs::copy(e.path(), bundle.join(e.file_name())).unwrap();
+            }
+            for p in [d.join("bundle.zip"), bundle.clone()] {
+                let mode = if p.is_dir() { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            }
+            for e in std::fs::read_dir(&bundle).unwrap().flatten() {
+                std::fs::set_permissions(e.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+            d
+        })
+    }
+
+    /// The sample bundle, where `nobody` can read it (shadows the support module's).
+    fn sample_zip() -> std::path::PathBuf {
+        reachable().join("bundle.zip")
+    }
+
+    fn sample_dir(name: &str) -> std::path::PathBuf {
+        assert_eq!(name, "bundle", "only the sample bundle is copied");
+        reachable().join("bundle")
+    }
+
     /// These tests need another user: they run canvas-sis as `nobody` and plant files as root.
     fn require_root() {
         assert!(
@@ -654,7 +701,7 @@ mod state_dirs {
     /// canvas-sis as nobody with Debian's HOME=/nonexistent and `tmp` as its temp dir.
     /// (`env_remove("HOME")` on it gives a service account with no home at all.)
     fn nobody_cmd(w: &World, tmp: &Path) -> std::process::Command {
-        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("canvas-sis"));
+        let mut c = std::process::Command::new(reachable().join("canvas-sis"));
         for (k, _) in std::env::vars() {
             if k.starts_with("CANVAS_") || k.starts_with("XDG_") || k == "JOURNAL_STREAM" {
                 c.env_remove(k);

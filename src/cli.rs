@@ -168,6 +168,11 @@ pub enum Command {
     /// What this bundle would change in Canvas, per kind and term, against the last bundle
     /// Canvas imported (no network); validates first.
     Plan(PlanArgs),
+    /// Send a run the guard held, exactly as it was planned (same bundle, same options);
+    /// without RUN, list the held runs.
+    Approve(ApproveArgs),
+    /// Drop a run the guard held; nothing is sent.
+    Discard(DiscardArgs),
 }
 
 impl Command {
@@ -180,9 +185,12 @@ impl Command {
             | Command::History(_)
             | Command::Health(_)
             | Command::Config(ConfigCmd::Show)
+            | Command::Approve(ApproveArgs { run: None, .. })
             | Command::Completions(_)
             | Command::Man => false,
             Command::Submit(a) => !a.dry_run,
+            Command::Approve(a) => !a.dry_run,
+            Command::Discard(_) => true,
             _ => true,
         }
     }
@@ -208,14 +216,40 @@ pub struct ValidateArgs {
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The bundle: a .csv, .zip or .xml file, or a directory of CSVs (zipped on the fly).
-    #[arg(value_name = "PATH")]
-    pub path: PathBuf,
+    #[arg(value_name = "PATH", required_unless_present = "approve_plan")]
+    pub path: Option<PathBuf>,
+    /// Send the run the guard held as RUN, with the bundle and options it was planned with
+    /// (the same as `canvas-sis approve RUN`).
+    #[arg(long, value_name = "RUN", conflicts_with = "path", help_heading = table::GUARD)]
+    pub approve_plan: Option<String>,
     /// Follow the import to its end after submitting.
     #[arg(long, help_heading = table::WATCHING)]
     pub watch: bool,
     /// Validate and print the exact request that would be sent; send nothing.
     #[arg(long, help_heading = table::SUBMIT)]
     pub dry_run: bool,
+}
+
+/// `approve`: sends through submit's phases; its safety and watching settings come from the
+/// settings table, its import options from the held run.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The held run's id (`canvas-sis approve` lists them).
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// Follow the import to its end after sending.
+    #[arg(long, help_heading = table::WATCHING, requires = "run")]
+    pub watch: bool,
+    /// Print the exact request that would be sent; send nothing.
+    #[arg(long, help_heading = table::SUBMIT, requires = "run")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscardArgs {
+    /// The held run's id (`canvas-sis approve` lists them).
+    #[arg(value_name = "RUN")]
+    pub run: String,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,8 @@ pub enum Exit {
     ImportFailed = 3,
     MaxPolls = 4,
     NotFound = 5,
+    /// The guard held the run: nothing was sent; `canvas-sis approve RUN` sends it.
+    Held = 6,
     DataErr = 65,
     NoInput = 66,
     /// Output (stdout or an output file) could not be written; a closed pipe is not one.
@@ -43,6 +45,7 @@ impl Exit {
         Exit::ImportFailed,
         Exit::MaxPolls,
         Exit::NotFound,
+        Exit::Held,
         Exit::DataErr,
         Exit::NoInput,
         Exit::Unavailable,
@@ -74,14 +77,18 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("canvas_rejected", 2, "Canvas answered 400, 409 or 422: it refused the request's options"),
     ("confirmation_needed", 2, "abort, abort-all-pending or restore without --yes while stdin or stderr is not a terminal"),
     ("not_root_account", 2, "config check: the account is a sub-account; SIS imports run only on root accounts"),
+    ("not_held", 2, "approve or discard: the run is not held (never held here, or approved or discarded already)"),
+    ("held_elsewhere", 2, "approve: the run was held for another Canvas URL or account than this run's settings name"),
     ("not_found", 5, "Canvas answered 404: the account, import or term named does not exist"),
     ("already_ended", 5, "abort: the import already ended; nothing to abort"),
+    ("held", 6, "the guard held the run: its plan crossed a threshold; nothing was sent; `canvas-sis approve RUN` sends it"),
     ("nothing_to_watch", 66, "watch --last: the journal holds no submit to this account and Canvas runs no import for it"),
     ("validation_failed", 65, "validation found errors (or warnings with --strict); the report is beside `error`"),
     ("bundle_invalid", 65, "the file is empty, its name or --extension does not match its content, or a directory holds no .csv files"),
     ("input_missing", 66, "an input path does not exist"),
     ("baseline_unreadable", 66, "plan: the baseline this host keeps cannot be read (corrupt or unreadable); move it aside"),
     ("input_unreadable", 66, "an input path cannot be read (permissions, not a regular file, an I/O error)"),
+    ("held_bundle_changed", 66, "approve: neither the held copy nor the original file has the planned sha256 any more"),
     ("temp_file_failed", 66, "a temporary file (the zip of a directory, the demo's files) cannot be written"),
     ("unreachable", 69, "no answer from Canvas (timeouts, dropped or reset connections) within the retry budget"),
     ("dns", 69, "the host name of the Canvas URL does not resolve (no such host, or no DNS answer)"),
@@ -125,8 +132,8 @@ pub const KINDS: &[(&str, u8, &str)] = &[
 pub enum JsonShape {
     /// 0, 1, 3, 4: the import ran or still runs: the command's result.
     Result,
-    /// 6: `{"held": {"run_id", "reasons", "plan"}}`. The guard that holds runs does not exist
-    /// yet; when it does, its exit code maps here and it prints that document itself.
+    /// 6: `{"held": {"run_id", "reasons", "plan"}}`, which the guard in `submit` prints
+    /// itself before it fails with exit 6.
     Held,
     /// Everything else: `{"error": {…}}` plus any partial result.
     Error,
@@ -270,9 +277,9 @@ mod tests {
             assert!(!cause.is_empty() && !cause.contains('\n'), "{kind}");
             let exit = Exit::ALL.iter().find(|e| e.code() == *code);
             assert!(exit.is_some(), "{kind}: exit {code} is not an exit code");
-            assert_eq!(
+            assert_ne!(
                 JsonShape::of(*code),
-                JsonShape::Error,
+                JsonShape::Result,
                 "{kind}: exit {code}"
             );
         }

@@ -8,7 +8,8 @@ use crate::settings::Extension;
 /// Canvas's default `import_type` (§2.1), the settings table's default too.
 pub const DEFAULT_IMPORT_TYPE: &str = "instructure_csv";
 
-#[derive(Clone, Debug, Default)]
+/// Serialized into a held run's record, so that approving it sends exactly these.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImportOptions {
     pub import_type: String,
     pub extension: Option<Extension>,

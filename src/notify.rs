@@ -35,6 +35,8 @@ pub struct Event {
     pub errors: u64,
     /// `(message template, count)`, biggest first.
     pub top_errors: Vec<(String, u64)>,
+    /// Why the guard held the run (`held` only).
+    pub reasons: Vec<String>,
     pub log_file: Option<String>,
 }
 
@@ -53,6 +55,7 @@ impl Event {
             "warnings": self.warnings,
             "errors": self.errors,
             "top_errors": self.top_errors.iter().map(|(m, c)| json!({"message": m, "count": c})).collect::<Vec<_>>(),
+            "reasons": self.reasons,
             "log_file": self.log_file,
         })
     }
@@ -78,9 +81,10 @@ impl Event {
     }
 
     fn lines(&self) -> Vec<String> {
-        self.top_errors
+        self.reasons
             .iter()
-            .map(|(m, c)| format!("{c} × {m}"))
+            .map(|r| format!("held: {r}"))
+            .chain(self.top_errors.iter().map(|(m, c)| format!("{c} × {m}")))
             .collect()
     }
 

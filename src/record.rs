@@ -122,6 +122,15 @@ impl Run {
     }
 }
 
+/// A new run's id: when it started, to the second, and this process (`20261205T023000Z-4242`).
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{}",
+        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    )
+}
+
 /// The archive: a dir of run folders.
 #[derive(Clone, Debug)]
 pub struct Archive {
@@ -131,12 +140,16 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// A new run's folder and record, written at once.
+    /// A new run's folder and record, written at once. A run that has an id already (a held
+    /// run's) keeps it.
     pub fn start(&self, mut run: Run) -> Result<(PathBuf, Run)> {
         crate::paths::ensure_private_dir(&self.dir).map_err(|e| self.cannot(&self.dir, &e))?;
-        let now = jiff::Timestamp::now();
-        run.run_id = format!("{}-{}", now.strftime("%Y%m%dT%H%M%SZ"), std::process::id());
-        run.submitted_at = now.to_string();
+        if run.run_id.is_empty() {
+            run.run_id = new_run_id();
+        }
+        if run.submitted_at.is_empty() {
+            run.submitted_at = jiff::Timestamp::now().to_string();
+        }
         let folder = self.dir.join(&run.run_id);
         crate::paths::ensure_private_dir(&folder).map_err(|e| self.cannot(&folder, &e))?;
         self.save(&folder, &run)?;
@@ -172,6 +185,13 @@ impl Archive {
             .collect();
         out.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
         out
+    }
+
+    /// The run `run_id`, if its folder is here.
+    pub fn by_id(&self, run_id: &str) -> Option<(PathBuf, Run)> {
+        let folder = self.dir.join(run_id);
+        let bytes = crate::paths::read_no_follow(&folder.join("run.json")).ok()?;
+        Some((folder, serde_json::from_slice(&bytes).ok()?))
     }
 
     /// The folder of the run that sent `import_id` to this Canvas and account.

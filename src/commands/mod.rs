@@ -6,6 +6,7 @@ pub mod demo;
 pub mod docs;
 pub mod errors;
 pub mod health;
+pub mod held;
 pub mod history;
 pub mod importing;
 pub mod list;
@@ -125,9 +126,27 @@ impl Ctx {
             warnings: w,
             errors: e,
             top_errors: top,
+            reasons: vec![],
             log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
         };
         crate::notify::send(settings, &ev).await;
+    }
+
+    /// Send the `held` event: the guard held run `h` (never fails the command).
+    pub async fn notify_held(&self, h: &crate::plan::held::Held) {
+        let ev = crate::notify::Event {
+            event: "held".into(),
+            run_id: Some(h.run_id.clone()),
+            state: Some("held".into()),
+            base_url: h.base_url.clone(),
+            account: h.account.clone(),
+            profile: h.profile.clone(),
+            counts: h.plan.get("kinds").cloned().unwrap_or_default(),
+            reasons: h.reasons.clone(),
+            log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
+            ..Default::default()
+        };
+        crate::notify::send(&self.settings.notify, &ev).await;
     }
 
     /// Print a JSON document on stdout (the `--json` result).
@@ -155,6 +174,22 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::AbortAllPending(a) => abort::all_pending(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
         Command::Plan(a) => plan::run(a, ctx),
+        // Approving a held run is a submit of its bundle with its options.
+        Command::Approve(crate::cli::ApproveArgs {
+            run: Some(run),
+            watch,
+            dry_run,
+        }) => {
+            let a = crate::cli::SubmitArgs {
+                path: None,
+                approve_plan: Some(run),
+                watch,
+                dry_run,
+            };
+            submit::run(a, ctx).await
+        }
+        Command::Approve(_) => held::list(ctx),
+        Command::Discard(a) => held::discard(a, ctx),
         Command::History(a) => history::run(a, ctx),
         Command::Health(a) => Ok(health::run(a, ctx)),
         Command::Errors(a) => errors::run(a, ctx).await,

@@ -2,13 +2,10 @@
 //! account and diffing data set (`crate::plan`), and say per kind and term what the import
 //! would create, update, delete, leave unchanged, and leave absent. No network.
 
-use serde_json::json;
-
 use crate::cli::PlanArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::output::{Cell, Style, Table};
-use crate::plan::baseline::{self, Baseline};
-use crate::plan::{self as planner, Limits};
+use crate::plan::{self as planner, Assessment};
 use crate::validate;
 
 use super::Ctx;
@@ -26,8 +23,6 @@ pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
             .partial(report.to_json())
             .hint("a plan is made of a bundle that validates: fix the errors (`canvas-sis validate PATH`)"));
     }
-    let rows = planner::rows::read_bundle(&a.path)?;
-    let scope = planner::scope_of(&opts, &rows);
     let Some(url) = &ctx.settings.connection.base_url else {
         return Err(Failure::config(
             "no Canvas URL is set: a plan compares with what that Canvas imported",
@@ -40,53 +35,31 @@ pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
             .kind(crate::settings::base_url_kind(&url.value))
     })?;
     let account = ctx.settings.connection.account_id.value.clone();
-    let path = crate::paths::existing_state_dir()?.map(|d| {
-        baseline::baseline_path(
-            &d,
-            base_url.as_str(),
-            &account,
-            opts.diffing_data_set_identifier.as_deref(),
-        )
-    });
-    let base: Option<Baseline> = match &path {
-        Some(p) => baseline::load(p)?,
-        None => None,
-    };
-    let Some(base) = base else {
-        if ctx.settings.json {
-            ctx.print_json(&planner::no_baseline_json(&rows))?;
-        } else {
-            crate::output::note(
-                &ctx.term,
-                &format!(
-                    "no baseline yet for {base_url} account {account}{}: this host has not seen an import there end (imported or imported_with_messages), so there is nothing to compare with; every row is not new just because of that. The next import that ends well makes one.",
-                    opts.diffing_data_set_identifier
-                        .as_deref()
-                        .map(|d| format!(" data set {d}"))
-                        .unwrap_or_default()
-                ),
-            );
-        }
-        return Ok(Exit::Ok);
-    };
-    let plan = planner::compute(&rows, &base, &scope);
-    let g = &ctx.settings.guard;
-    let reasons = plan.guard(&Limits {
-        max_delete_percent: g.max_delete_percent,
-        max_update_percent: g.max_update_percent,
-        max_delete_rows: g.max_delete_rows,
-    });
+    let assessed = Assessment::new(
+        &a.path,
+        &opts,
+        base_url.as_str(),
+        &account,
+        &ctx.settings.guard.limits(),
+    )?;
     if ctx.settings.json {
-        let about = json!({
-            "base_url": base.meta.base_url,
-            "account": base.meta.account,
-            "data_set": base.meta.data_set,
-            "imports": base.meta.imports,
-            "updated_at": base.meta.updated_at,
-        });
-        ctx.print_json(&plan.to_json(about, &reasons))?;
+        ctx.print_json(&assessed.to_json())?;
         return Ok(Exit::Ok);
     }
+    if assessed.baseline.is_none() {
+        crate::output::note(
+            &ctx.term,
+            &format!(
+                "no baseline yet for {base_url} account {account}{}: this host has not seen an import there end (imported or imported_with_messages), so there is nothing to compare with; every row is not new just because of that. The next import that ends well makes one.",
+                opts.diffing_data_set_identifier
+                    .as_deref()
+                    .map(|d| format!(" data set {d}"))
+                    .unwrap_or_default()
+            ),
+        );
+        return Ok(Exit::Ok);
+    }
+    let (plan, reasons) = (&assessed.plan, &assessed.reasons);
     let mut t = Table::new(&[
         "kind",
         "term",

@@ -34,6 +34,8 @@ use crate::cli::SubmitArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::import_options::ImportOptions;
 use crate::journal::{self, Journal};
+use crate::plan::Assessment;
+use crate::plan::held::{self, Held};
 use crate::settings::{Network, PollSettings, SubmitSettings};
 use crate::validate;
 
@@ -45,17 +47,44 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // phase; the blocking ones (zipping, hashing, the lock) check between steps.
     crate::interrupt::install();
     let run = resolve(&a, ctx)?;
-    let (bundle, query) = prepare(&a, &run)?;
+    let (bundle, query) = prepare(&run)?;
     let local = lock_and_journal(ctx, &run, &bundle)?;
+    still_held(&run)?;
     let report = validate_phase(&run, &bundle).await?;
+    let plan = plan_phase(ctx, &run, &bundle).await?;
     let Some(net) = &run.net else {
-        let checks = dry_run_checks(ctx, &run.submit, &bundle, local.earlier.as_ref()).await?;
-        return dry_run(ctx, &bundle, &query, report.as_ref(), &checks);
+        let mut checks = dry_run_checks(ctx, &run.submit, &bundle, local.earlier.as_ref()).await?;
+        if let Some(p) = &plan {
+            checks.insert(0, guard_check(p));
+        }
+        return dry_run(
+            ctx,
+            &bundle,
+            &query,
+            report.as_ref(),
+            &checks,
+            plan.as_ref(),
+        );
     };
+    if let Some(p) = &plan
+        && !p.reasons.is_empty()
+    {
+        return hold(ctx, &run, net, &bundle, p).await;
+    }
     let client = Client::new(net, &ctx.settings.connection)?;
     guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
     let (imp, entry) = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await?;
-    keep(ctx, &local, net, &run, &bundle, &query, &entry.sha256, &imp);
+    keep(
+        ctx,
+        &local,
+        net,
+        &run,
+        &bundle,
+        &query,
+        &entry.sha256,
+        &imp,
+        plan.as_ref(),
+    );
     let printed = record(ctx, &client, &run.submit, &local.journal, entry, &imp).await?;
     follow_phase(ctx, &client, &run.poll, imp, printed, a.watch).await
 }
@@ -67,33 +96,126 @@ struct Run {
     submit: SubmitSettings,
     /// Canvas and the token; None for a dry run (which needs neither).
     net: Option<Network>,
+    /// The bundle as the user named it (for an approval: the held copy, or the original).
+    path: std::path::PathBuf,
+    /// The held run this run approves (`approve RUN`, `submit --approve-plan RUN`).
+    approving: Option<Approving>,
+}
+
+/// A held run being approved: its folder and record, and the sha256 its file was checked to
+/// have.
+struct Approving {
+    folder: std::path::PathBuf,
+    held: Held,
 }
 
 /// Phase 1: the settings. Settings first: a missing URL or token should not wait for a long
-/// validation.
+/// validation. Approving a held run takes its bundle and import options from the held
+/// record, and only the Canvas it was held for.
 fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
     let net = if a.dry_run {
         None
     } else {
         Some(ctx.settings.network()?)
     };
-    Ok(Run {
+    let mut run = Run {
         opts: ctx.settings.import.clone(),
         poll: ctx.settings.poll.clone(),
         submit: ctx.settings.submit.clone(),
         net,
-    })
+        path: a.path.clone().unwrap_or_default(),
+        approving: None,
+    };
+    if let Some(id) = &a.approve_plan {
+        let state_dir = match &run.net {
+            Some(_) => crate::paths::state_dir()?,
+            None => crate::paths::state_dir_path(),
+        };
+        let (folder, held) = held::find(&state_dir, id)?;
+        let target = match &run.net {
+            Some(n) => Some((n.base.to_string(), n.account.clone())),
+            None => configured_target(ctx),
+        };
+        if let Some((base, account)) = target
+            && (base != held.base_url || account != held.account)
+        {
+            return Err(Failure::usage(format!(
+                "run {id} was held for {} account {}, and this run's settings name {base} account {account}; nothing was sent",
+                held.base_url, held.account
+            ))
+            .kind("held_elsewhere")
+            .hint(match &held.profile {
+                Some(p) => format!("approve it with the settings it was held with: --profile {p}"),
+                None => "approve it with the settings it was held with (the same base_url and account_id)".into(),
+            }));
+        }
+        run.path = held.sendable(&folder).ok_or_else(|| {
+            Failure::no_input(format!(
+                "run {id}: neither its held copy in {} nor {} has the planned sha256 {} any more; nothing was sent",
+                folder.display(),
+                held.bundle.path,
+                short(&held.bundle.sha256)
+            ))
+            .kind("held_bundle_changed")
+            .hint(format!("submit the bundle again for a new plan, and `canvas-sis discard {id}`"))
+        })?;
+        run.opts = held.options.clone();
+        info!(target: "canvas_sis", "approving held run {id}: sending {} (sha256 {}) with the options it was planned with", run.path.display(), short(&held.bundle.sha256));
+        run.approving = Some(Approving { folder, held });
+    }
+    Ok(run)
+}
+
+/// The Canvas URL and account the settings name, if they name a valid one (a dry run
+/// does not need them).
+fn configured_target(ctx: &Ctx) -> Option<(String, String)> {
+    ctx.settings
+        .connection
+        .base_url
+        .as_ref()
+        .and_then(|u| crate::settings::check_base_url(&u.value).ok())
+        .map(|b| {
+            (
+                b.to_string(),
+                ctx.settings.connection.account_id.value.clone(),
+            )
+        })
 }
 
 /// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
 /// create POST carries. A pass over the whole file for its sha256 before anything is sent
-/// only when `--once` must compare it first, or for a dry run (which prints it).
-fn prepare(a: &SubmitArgs, run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
-    let hash_now = a.dry_run || run.submit.once;
-    let bundle = bundle::prepare_with(&a.path, run.opts.extension, hash_now)?;
+/// only when `--once` must compare it first, or for a dry run (which prints it); an
+/// approved bundle's was checked against the held one's already.
+fn prepare(run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
+    let hash_now = (run.net.is_none() || run.submit.once) && run.approving.is_none();
+    let mut bundle = bundle::prepare_with(&run.path, run.opts.extension, hash_now)?;
+    if let Some(a) = &run.approving {
+        bundle.sha256 = Some(a.held.bundle.sha256.clone());
+        // Canvas is shown the name the bundle had when it was planned.
+        bundle.name = std::path::Path::new(&a.held.bundle.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or(bundle.name);
+    }
     run.opts.check(bundle.extension)?;
     let query = run.opts.query(bundle.extension);
     Ok((bundle, query))
+}
+
+/// After the lock: the run being approved is still held. Two approvals of one run are
+/// serialised by the lock; the second finds it gone and sends nothing.
+fn still_held(run: &Run) -> Result<()> {
+    match &run.approving {
+        Some(a) if run.net.is_some() && !a.folder.join("held.json").exists() => {
+            Err(Failure::usage(format!(
+                "run {} is not held any more: another run approved or discarded it meanwhile; nothing was sent",
+                a.held.run_id
+            ))
+            .kind("not_held")
+            .hint("`canvas-sis history` shows what became of it"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What [`lock_and_journal`] holds: the lock (to the end of the run) and the journal.
@@ -123,18 +245,7 @@ fn lock_and_journal(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Local> {
     let journal = Journal::new(&state_dir);
     let target = match &run.net {
         Some(n) => Some((n.base.to_string(), n.account.clone())),
-        None => ctx
-            .settings
-            .connection
-            .base_url
-            .as_ref()
-            .and_then(|u| crate::settings::check_base_url(&u.value).ok())
-            .map(|b| {
-                (
-                    b.to_string(),
-                    ctx.settings.connection.account_id.value.clone(),
-                )
-            }),
+        None => configured_target(ctx),
     };
     // Known here only when it was hashed up front (`--once`, a dry run); else `record`
     // looks once the upload has hashed it.
@@ -161,6 +272,185 @@ async fn validate_phase(run: &Run, bundle: &Bundle) -> Result<Option<validate::R
         info!(target: "canvas_sis", "validation skipped (--no-validate)");
         Ok(None)
     }
+}
+
+/// Phase 4b: the plan, when the guard is on for this import: batch mode, multi-term batch
+/// mode and diffing by default, any import with `--guard on` (contract, `[guard]`). Not for
+/// an approval: a person has seen that plan. Made on a thread of its own, as validation is,
+/// so that a signal ends the run at once.
+async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Assessment>> {
+    if run.approving.is_some() || !ctx.settings.guard.on(&run.opts) {
+        return Ok(None);
+    }
+    let (base, account) = match &run.net {
+        Some(n) => (n.base.to_string(), n.account.clone()),
+        None => match configured_target(ctx) {
+            Some(t) => t,
+            // A dry run without a Canvas URL fails later, saying so.
+            None => return Ok(None),
+        },
+    };
+    let (path, opts, limits) = (
+        bundle.path.clone(),
+        run.opts.clone(),
+        ctx.settings.guard.limits(),
+    );
+    let (b2, a2) = (base.clone(), account.clone());
+    let work =
+        tokio::task::spawn_blocking(move || Assessment::new(&path, &opts, &b2, &a2, &limits));
+    let planned = async {
+        work.await.unwrap_or_else(|e| {
+            Err(Failure::data(format!(
+                "the plan stopped without a result: {e}; nothing was sent"
+            )))
+        })
+    };
+    let a = before_sending(planned, "planning the import").await?;
+    match &a.baseline {
+        None => info!(
+            target: "canvas_sis",
+            "guard: no baseline yet for {base} account {account}{}: nothing to compare with, so this run passes; its import becomes the baseline when it ends well",
+            opts_data_set(&run.opts)
+        ),
+        Some(_) if a.reasons.is_empty() => info!(
+            target: "canvas_sis",
+            "guard: within the limits: {}",
+            a.plan.summary()
+        ),
+        Some(_) => {}
+    }
+    Ok(Some(a))
+}
+
+fn opts_data_set(opts: &ImportOptions) -> String {
+    opts.diffing_data_set_identifier
+        .as_deref()
+        .map(|d| format!(" data set {d}"))
+        .unwrap_or_default()
+}
+
+/// The guard tripped: send nothing, keep the run as held (its plan, a copy of the bundle,
+/// its options), tell whoever `[notify]` names, and exit 6 with the line a monitor matches
+/// (`held run R: enrollment delete 34 % > 10 % in term 2026-FA; canvas-sis approve R`).
+/// The same bundle held again is not a new run: it still waits for approval.
+async fn hold(
+    ctx: &Ctx,
+    run: &Run,
+    net: &Network,
+    bundle: &Bundle,
+    p: &Assessment,
+) -> Result<Exit> {
+    let state_dir = crate::paths::state_dir()?;
+    let sha = bundle.sha256_sent().map_err(|e| {
+        Failure::no_input(format!(
+            "{}: cannot read it again to keep it for approval: {e}; nothing was sent",
+            bundle.path.display()
+        ))
+        .kind("input_unreadable")
+    })?;
+    let reasons = p.reasons.join("; ");
+    let base = net.base.to_string();
+    let next_steps = |id: &str| {
+        format!(
+            "nothing was sent. `canvas-sis approve` lists the held runs with their reasons; `canvas-sis approve {id}` sends this one as planned; `canvas-sis discard {id}` drops it"
+        )
+    };
+    if let Some((folder, mut h)) =
+        held::same_bundle(&state_dir, &base, &net.account, &sha, &run.opts)
+    {
+        h.held_again.push(jiff::Timestamp::now().to_string());
+        if let Err(f) = held::save(&folder, &h) {
+            warn!(target: "canvas_sis", "{f}");
+        }
+        if ctx.settings.json {
+            ctx.print_json(&h.to_json())?;
+        }
+        return Err(Failure::new(
+            Exit::Held,
+            format!(
+                "held run {id}: still waiting for approval (held since {}; the same bundle, sha256 {}): {reasons}; canvas-sis approve {id}",
+                h.held_at,
+                short(&sha),
+                id = h.run_id
+            ),
+        )
+        .kind("held")
+        .hint(next_steps(&h.run_id)));
+    }
+    let now = jiff::Timestamp::now().to_string();
+    let h = Held {
+        run_id: crate::record::new_run_id(),
+        held_at: now.clone(),
+        base_url: base.clone(),
+        account: net.account.clone(),
+        profile: ctx.settings.profile.clone(),
+        bundle: crate::record::Bundle {
+            path: crate::plan::rows::absolute(&bundle.given)
+                .display()
+                .to_string(),
+            bytes: bundle.len,
+            sha256: sha,
+        },
+        extension: bundle.extension,
+        copy: bundle.name.clone(),
+        options: run.opts.clone(),
+        reasons: p.reasons.clone(),
+        plan: p.to_json(),
+        held_again: vec![],
+    };
+    // Kept before anything is said: a held run that cannot be kept still sends nothing.
+    held::hold(&state_dir, &h, &bundle.path)?;
+    if let Some(archive) = &ctx.settings.archive {
+        let record = crate::record::Run {
+            run_id: h.run_id.clone(),
+            submitted_at: now.clone(),
+            profile: h.profile.clone(),
+            base_url: base,
+            account: h.account.clone(),
+            bundle: h.bundle.clone(),
+            options: query_pairs(&run.opts.query(bundle.extension)),
+            states: vec![crate::record::Seen {
+                state: "held".into(),
+                at: now,
+            }],
+            held: true,
+            ..Default::default()
+        };
+        match archive.start(record) {
+            Ok((folder, _)) => {
+                let plan = serde_json::to_vec_pretty(&h.plan).expect("a plan serializes");
+                if let Err(e) = crate::paths::write_atomic(&folder.join("plan.json"), &plan) {
+                    warn!(target: "canvas_sis", "run {}: cannot keep plan.json: {e}", h.run_id);
+                }
+            }
+            Err(f) => warn!(target: "canvas_sis", "run {}: no run record: {f}", h.run_id),
+        }
+        if let Some(m) = &ctx.settings.metrics_textfile
+            && let Err(e) = crate::record::write_metrics(m, archive)
+        {
+            warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
+        }
+    }
+    ctx.notify_held(&h).await;
+    if ctx.settings.json {
+        ctx.print_json(&h.to_json())?;
+    }
+    Err(Failure::new(
+        Exit::Held,
+        format!(
+            "held run {id}: {reasons}; canvas-sis approve {id}",
+            id = h.run_id
+        ),
+    )
+    .kind("held")
+    .hint(next_steps(&h.run_id)))
+}
+
+fn query_pairs(query: &[(&'static str, String)]) -> Vec<(String, String)> {
+    query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Phase 5: the checks that may stop a run that is ready to send: `--if-idle` (exit 75 when
@@ -415,6 +705,7 @@ fn keep(
     query: &[(&'static str, String)],
     sha256: &str,
     imp: &Import,
+    plan: Option<&Assessment>,
 ) {
     if let Some(state_dir) = local.journal.path().parent() {
         crate::plan::record_pending(
@@ -423,13 +714,37 @@ fn keep(
             &net.account,
             &run.opts,
             &bundle.path,
+            plan.map(|p| &p.rows),
             imp.id,
         );
+    }
+    // An approved run is no longer held: its folder goes, and its record goes on.
+    if let Some(a) = &run.approving {
+        if let Err(e) = held::remove(&a.folder) {
+            warn!(target: "canvas_sis", "run {}: sent as import {}, but its held folder {} stays: {e}", a.held.run_id, imp.id, a.folder.display());
+        }
+        info!(target: "canvas_sis", import_id = imp.id, "held run {} approved: sent as import {}", a.held.run_id, imp.id);
     }
     let Some(archive) = &ctx.settings.archive else {
         return;
     };
+    if let Some(a) = &run.approving
+        && let Some((folder, mut record)) = archive.by_id(&a.held.run_id)
+    {
+        record.held = false;
+        record.import_id = Some(imp.id);
+        record.saw(imp);
+        if let Err(f) = archive.save(&folder, &record) {
+            warn!(target: "canvas_sis", "import {}: {f}", imp.id);
+        }
+        return;
+    }
     let record = crate::record::Run {
+        run_id: run
+            .approving
+            .as_ref()
+            .map(|a| a.held.run_id.clone())
+            .unwrap_or_default(),
         profile: ctx.settings.profile.clone(),
         base_url: net.base.to_string(),
         account: net.account.clone(),
@@ -441,10 +756,7 @@ fn keep(
             bytes: bundle.len,
             sha256: sha256.to_string(),
         },
-        options: query
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
+        options: query_pairs(query),
         ..Default::default()
     };
     match archive.start(record) {
@@ -652,7 +964,25 @@ struct DryCheck {
     flag: &'static str,
     /// `None`: cannot tell (Canvas could not be asked).
     stops: Option<bool>,
+    /// The exit code the real run would stop with.
+    exit: Exit,
     reason: String,
+}
+
+/// What the guard would do to the real run, for `submit --dry-run`.
+fn guard_check(p: &Assessment) -> DryCheck {
+    let reason = match &p.baseline {
+        None => "no baseline yet: the real run would pass, and its import would become the baseline once it ends well".to_string(),
+        Some(_) if p.reasons.is_empty() => format!("within the limits: {}", p.plan.summary()),
+        Some(_) => p.reasons.join("; "),
+    };
+    DryCheck {
+        name: "guard",
+        flag: "guard",
+        stops: Some(!p.reasons.is_empty()),
+        exit: Exit::Held,
+        reason,
+    }
 }
 
 /// The checks the real run would make before sending, in its order, made read-only: the GETs
@@ -692,6 +1022,7 @@ async fn dry_run_checks(
             name: "if_idle",
             flag: "--if-idle",
             stops,
+            exit: Exit::TempFail,
             reason,
         });
     }
@@ -711,6 +1042,7 @@ async fn dry_run_checks(
             name: "once",
             flag: "--once",
             stops: Some(stops),
+            exit: Exit::TempFail,
             reason,
         });
     }
@@ -723,6 +1055,7 @@ fn dry_run(
     query: &[(&'static str, String)],
     report: Option<&validate::Report>,
     checks: &[DryCheck],
+    plan: Option<&Assessment>,
 ) -> Result<Exit> {
     let sha256 = bundle.sha256.as_deref().unwrap_or_default();
     let Some(url) = &ctx.settings.connection.base_url else {
@@ -754,7 +1087,7 @@ fn dry_run(
     let stopped_by = checks
         .iter()
         .find(|c| c.stops == Some(true))
-        .map(|c| c.flag);
+        .map(|c| (c.flag, c.exit.code()));
     let auth = if ctx.settings.connection.token.is_some() {
         "Bearer [redacted]"
     } else {
@@ -776,10 +1109,11 @@ fn dry_run(
             "checks": checks.iter().map(|c| json!({
                 "check": c.name,
                 "stops": c.stops,
-                "exit_code": c.stops.map(|s| if s { Some(Exit::TempFail.code()) } else { None }),
+                "exit_code": c.stops.map(|s| if s { Some(c.exit.code()) } else { None }),
                 "reason": c.reason,
             })).collect::<Vec<_>>(),
             "would_stop": stopped_by.is_some(),
+            "plan": plan.map(Assessment::to_json),
         }))?;
     } else {
         let mut text = format!(
@@ -795,16 +1129,16 @@ fn dry_run(
         }
         for c in checks {
             let verdict = match c.stops {
-                Some(true) => "the real run would stop here (exit 75)",
-                Some(false) => "the real run would go on",
-                None => "cannot tell whether the real run would stop",
+                Some(true) => format!("the real run would stop here (exit {})", c.exit.code()),
+                Some(false) => "the real run would go on".to_string(),
+                None => "cannot tell whether the real run would stop".to_string(),
             };
             text.push_str(&format!("{}: {verdict}: {}\n", c.flag, c.reason));
         }
         crate::output::stdout(&text)?;
         match stopped_by {
-            Some(flag) => eprintln!(
-                "dry run: nothing was sent; the real run would send nothing either: {flag} stops it (exit 75)"
+            Some((flag, code)) => eprintln!(
+                "dry run: nothing was sent; the real run would send nothing either: {flag} stops it (exit {code})"
             ),
             None => eprintln!("dry run: nothing was sent"),
         }

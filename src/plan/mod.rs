@@ -9,6 +9,7 @@
 //! Canvas leaves alone.
 
 pub mod baseline;
+pub mod held;
 pub mod rows;
 
 use std::collections::{BTreeMap, HashSet};
@@ -202,6 +203,13 @@ pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
     plan
 }
 
+/// A percent as people write it: `34`, `10.5`, `33.33`, never `10` for 10.04 (which would
+/// read "10 % > 10 %").
+fn percent(p: f64) -> String {
+    let s = format!("{p:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The guard's limits (`[guard]`).
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -216,40 +224,73 @@ impl Plan {
     /// than its limit, or more deletes than `max_delete_rows`; a scope whose baseline is 0 is
     /// judged by `max_delete_rows` alone.
     pub fn guard(&self, limits: &Limits) -> Vec<String> {
-        let mut reasons = Vec::new();
-        let mut judge = |what: String, c: &Counts, base: u64| {
+        let judge = |kind: &str, term: Option<&str>, c: &Counts, base: u64| {
+            let mut reasons = Vec::new();
+            let scope = term.map(|t| format!(" in term {t}")).unwrap_or_default();
             if let Some(max) = limits.max_delete_rows
                 && c.delete > max
             {
-                reasons.push(format!("{what} delete {} rows > {max}", c.delete));
+                reasons.push(format!("{kind} delete {} rows > {max}{scope}", c.delete));
             }
             if base == 0 {
-                return;
+                return reasons;
             }
             let pct = |n: u64| n as f64 * 100.0 / base as f64;
             if pct(c.delete) > limits.max_delete_percent {
                 reasons.push(format!(
-                    "{what} delete {:.0} % > {} %",
-                    pct(c.delete),
+                    "{kind} delete {} % > {} %{scope}",
+                    percent(pct(c.delete)),
                     limits.max_delete_percent
                 ));
             }
             if pct(c.update) > limits.max_update_percent {
                 reasons.push(format!(
-                    "{what} update {:.0} % > {} %",
-                    pct(c.update),
+                    "{kind} update {} % > {} %{scope}",
+                    percent(pct(c.update)),
                     limits.max_update_percent
                 ));
             }
+            reasons
         };
+        let mut reasons = Vec::new();
         for (kind, kp) in &self.kinds {
-            judge(kind.clone(), &kp.counts, kp.baseline_live);
             for (t, c) in &kp.terms {
                 let base = kp.baseline_live_terms.get(t).copied().unwrap_or(0);
-                judge(format!("{kind} in term {t}"), c, base);
+                reasons.extend(judge(kind, Some(t), c, base));
+            }
+        }
+        // The kind as a whole: said only when no term of it said it already (one term's
+        // deletes are the kind's too, and one reason is enough to read).
+        let by_term: std::collections::HashSet<String> = reasons
+            .iter()
+            .filter_map(|r| r.split_once(' ').map(|(k, _)| k.to_string()))
+            .collect();
+        for (kind, kp) in &self.kinds {
+            if !by_term.contains(kind) {
+                reasons.extend(judge(kind, None, &kp.counts, kp.baseline_live));
             }
         }
         reasons
+    }
+
+    /// One line for the log: `user 1 create, 2 update, 0 delete; enrollment …`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(k, kp)| {
+                let c = &kp.counts;
+                format!(
+                    "{k} {} create, {} update, {} delete",
+                    c.create, c.update, c.delete
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            "no rows".into()
+        } else {
+            parts.join("; ")
+        }
     }
 
     /// The contract's `plan --json` document.
@@ -274,6 +315,73 @@ impl Plan {
             "kinds": kinds,
             "guard": {"tripped": !reasons.is_empty(), "reasons": reasons},
         })
+    }
+}
+
+/// A bundle judged against the baseline of a Canvas URL, account and data set: what `plan`
+/// prints and what the guard in `submit` decides by.
+pub struct Assessment {
+    pub rows: BundleRows,
+    pub scope: Scope,
+    /// None: no baseline yet (nothing to compare with; the guard lets the run pass).
+    pub baseline: Option<Baseline>,
+    pub plan: Plan,
+    /// Why the guard would hold the run; empty when it would not.
+    pub reasons: Vec<String>,
+}
+
+impl Assessment {
+    /// Read the bundle and its baseline, and judge it. No network.
+    pub fn new(
+        bundle: &std::path::Path,
+        opts: &crate::settings::ImportOptions,
+        base_url: &str,
+        account: &str,
+        limits: &Limits,
+    ) -> crate::exit::Result<Assessment> {
+        let rows = rows::read_bundle(bundle)?;
+        let scope = scope_of(opts, &rows);
+        let baseline = match crate::paths::existing_state_dir()? {
+            Some(d) => baseline::load::<Baseline>(&baseline::baseline_path(
+                &d,
+                base_url,
+                account,
+                opts.diffing_data_set_identifier.as_deref(),
+            ))?,
+            None => None,
+        };
+        let (plan, reasons) = match &baseline {
+            Some(b) => {
+                let plan = compute(&rows, b, &scope);
+                let reasons = plan.guard(limits);
+                (plan, reasons)
+            }
+            None => (Plan::default(), vec![]),
+        };
+        Ok(Assessment {
+            rows,
+            scope,
+            baseline,
+            plan,
+            reasons,
+        })
+    }
+
+    /// The contract's `plan --json` document.
+    pub fn to_json(&self) -> Value {
+        match &self.baseline {
+            None => no_baseline_json(&self.rows),
+            Some(b) => self.plan.to_json(
+                json!({
+                    "base_url": b.meta.base_url,
+                    "account": b.meta.account,
+                    "data_set": b.meta.data_set,
+                    "imports": b.meta.imports,
+                    "updated_at": b.meta.updated_at,
+                }),
+                &self.reasons,
+            ),
+        }
     }
 }
 
@@ -302,10 +410,18 @@ pub fn record_pending(
     account: &str,
     opts: &crate::settings::ImportOptions,
     bundle: &std::path::Path,
+    read: Option<&BundleRows>,
     import_id: u64,
 ) {
     let r = (|| -> crate::exit::Result<()> {
-        let rows = rows::read_bundle(bundle)?;
+        let owned;
+        let rows = match read {
+            Some(r) => r,
+            None => {
+                owned = rows::read_bundle(bundle)?;
+                &owned
+            }
+        };
         let meta = baseline::Meta {
             base_url: base_url.to_string(),
             account: account.to_string(),
@@ -313,7 +429,7 @@ pub fn record_pending(
             imports: vec![],
             updated_at: String::new(),
         };
-        let pending = baseline::Pending::new(meta, scope_of(opts, &rows), &rows);
+        let pending = baseline::Pending::new(meta, scope_of(opts, rows), rows);
         baseline::save(&baseline::pending_path(state_dir, import_id), &pending)
     })();
     if let Err(f) = r {
@@ -444,7 +560,7 @@ mod tests {
                 max_delete_rows: None
             })
             .iter()
-            .any(|r| r.starts_with("enrollment delete 25 %"))
+            .any(|r| r == "enrollment delete 33.33 % > 10 % in term T1")
         );
     }
 

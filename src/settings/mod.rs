@@ -67,7 +67,8 @@ pub enum When {
 }
 
 /// The extension sent to Canvas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Extension {
     Csv,
     Zip,
@@ -160,9 +161,33 @@ pub struct SubmitSettings {
 /// The guard's limits (`[guard]`): what `plan` judges a bundle by.
 #[derive(Clone, Debug)]
 pub struct GuardSettings {
+    /// `--guard on|off`, `[guard] enabled`; None: by the import's mode ([`GuardSettings::on`]).
+    pub enabled: Option<bool>,
+    /// `last` or `canvas`.
+    pub against: String,
     pub max_delete_percent: f64,
     pub max_update_percent: f64,
     pub max_delete_rows: Option<u64>,
+}
+
+impl GuardSettings {
+    /// Whether submit plans and guards this import: as set, or else on for batch mode,
+    /// multi-term batch mode and diffing (the imports that delete what a bundle lacks).
+    pub fn on(&self, opts: &ImportOptions) -> bool {
+        self.enabled.unwrap_or(
+            opts.batch_mode
+                || opts.multi_term_batch_mode
+                || opts.diffing_data_set_identifier.is_some(),
+        )
+    }
+
+    pub fn limits(&self) -> crate::plan::Limits {
+        crate::plan::Limits {
+            max_delete_percent: self.max_delete_percent,
+            max_update_percent: self.max_update_percent,
+            max_delete_rows: self.max_delete_rows,
+        }
+    }
 }
 
 /// One line of `config show`.
@@ -464,6 +489,8 @@ impl Settings {
                 .expect("has a default"),
         };
         let guard = GuardSettings {
+            enabled: r.text("guard.enabled").map(|w| w == "on"),
+            against: r.word("guard.against").to_string(),
             max_delete_percent: r.count("guard.max_delete_percent").expect("has a default") as f64,
             max_update_percent: r.count("guard.max_update_percent").expect("has a default") as f64,
             max_delete_rows: r.count("guard.max_delete_rows"),

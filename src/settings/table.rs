@@ -82,9 +82,11 @@ pub struct Def {
 }
 
 const SUBMIT_ONLY: Scope = Scope::Commands(&["submit"]);
+/// What a send takes, whether it is a new submit or the approval of a held one.
+const SENDING: Scope = Scope::Commands(&["submit", "approve"]);
 /// Import options: what `submit` sends, and what `plan` judges it by.
 const IMPORTING: Scope = Scope::Commands(&["submit", "plan"]);
-const POLLING: Scope = Scope::Commands(&["submit", "watch", "restore"]);
+const POLLING: Scope = Scope::Commands(&["submit", "approve", "watch", "restore"]);
 const WHEN: Kind = Kind::Choice(&["auto", "always", "never"]);
 
 const fn row(key: &'static str, kind: Kind, heading: &'static str, help: &'static str) -> Def {
@@ -208,28 +210,32 @@ pub const TABLE: &[Def] = &[
     row("import.diff_row_count_threshold", Kind::Integer, IMPORT, "Skip diffing when the diff has more rows than this")
         .flag("diff-row-count-threshold", IMPORTING, "N"),
     row("import.validate", Kind::Switch, SUBMIT, "Send without validating locally first")
-        .flag("no-validate", SUBMIT_ONLY, "")
+        .flag("no-validate", SENDING, "")
         .default("true"),
     row("import.strict", Kind::Switch, SUBMIT, "Validation warnings block the upload too (exit 65)")
-        .flag("strict", SUBMIT_ONLY, "")
+        .flag("strict", SENDING, "")
         .default("false"),
     row("import.if_idle", Kind::Switch, SUBMIT, "Exit 75, sending nothing, when Canvas already runs or queues an import for the account")
-        .flag("if-idle", SUBMIT_ONLY, "")
+        .flag("if-idle", SENDING, "")
         .default("false"),
     row("import.once", Kind::Switch, SUBMIT, "Exit 75, sending nothing, when the same content went to the same account within --dedupe-window")
-        .flag("once", SUBMIT_ONLY, "")
+        .flag("once", SENDING, "")
         .default("false"),
     row("import.dedupe_window", Kind::Duration, SUBMIT, "How far back a re-submit of the same content is noticed")
-        .flag("dedupe-window", SUBMIT_ONLY, "DURATION")
+        .flag("dedupe-window", SENDING, "DURATION")
         .default("6h"),
     row("import.upload_mode", Kind::Choice(&["auto", "direct", "file-upload"]), SUBMIT, "Raw body (direct), Canvas's pre_attachment file-upload flow, or auto: by size")
-        .flag("upload-mode", SUBMIT_ONLY, "MODE")
+        .flag("upload-mode", SENDING, "MODE")
         .default("auto"),
     row("import.file_upload_threshold", Kind::Size, SUBMIT, "With upload_mode auto, bundles from this size on use the file-upload flow")
         .default("100MiB"),
     row("watch.wait_lock", Kind::Duration, SUBMIT, "Wait this long for another canvas-sis run on the same account instead of exiting 75")
-        .flag("wait-lock", SUBMIT_ONLY, "DURATION")
+        .flag("wait-lock", SENDING, "DURATION")
         .default("0s"),
+    row("guard.enabled", Kind::Choice(&["on", "off"]), GUARD, "Plan every submit and hold the destructive ones (default: on for batch mode, multi-term batch mode and diffing, off for plain imports)")
+        .flag("guard", SUBMIT_ONLY, "on|off"),
+    row("guard.against", Kind::Choice(&["last", "canvas"]), GUARD, "What submit's plan compares with: the last bundle Canvas imported (kept here), or Canvas's provisioning report")
+        .default("last"),
     row("guard.max_delete_percent", Kind::Count { min: 0 }, GUARD, "Hold the run when it deletes more than this percent of a kind's rows (per term where batch mode scopes it)")
         .default("10"),
     row("guard.max_update_percent", Kind::Count { min: 0 }, GUARD, "Hold the run when it updates more than this percent of a kind's rows")
@@ -357,6 +363,10 @@ impl Kind {
         match (self, v) {
             (_, toml::Value::String(s)) if self != Kind::Switch => self.parse(s),
             (Kind::Switch, toml::Value::Boolean(b)) => Ok(Value::Bool(*b)),
+            // `enabled = true` for an on|off choice.
+            (Kind::Choice(words), toml::Value::Boolean(b)) if words.contains(&"on") => {
+                self.parse(if *b { "on" } else { "off" })
+            }
             (Kind::Duration | Kind::Interval, toml::Value::Integer(i)) => {
                 self.parse(&i.to_string())
             }

@@ -1,0 +1,420 @@
+//! The guard in `submit` (contract, `[guard]`, exit 6, `approve`/`discard`): night by night
+//! against the simulator, which keeps data as Canvas does, so that what was held, approved
+//! and sent is checked against what Canvas then holds.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+use fake_canvas::Scenario;
+
+const BATCH: [&str; 3] = [
+    "--batch-mode",
+    "--batch-mode-term-id",
+    "sis_term_id:2026-FA",
+];
+
+/// A copy of the sample bundle with `enrollments.csv` replaced.
+fn with_enrollments(w: &World, name: &str, enrollments: &str) -> PathBuf {
+    let dir = w.home.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(sample_dir("bundle")).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
+    dir
+}
+
+/// The sample's enrollments minus all but the two teachers: most of the term is gone.
+const SHORT: &str = "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\nBIO110-FA26,T2002,teacher,BIO110-FA26-01,active\n";
+
+fn submit(w: &World, bundle: &Path, extra: &[&str]) -> std::process::Output {
+    w.cmd()
+        .args(["--json", "submit"])
+        .arg(bundle)
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn live_enrollments(w: &World) -> u64 {
+    w.sim
+        .store()
+        .enrollments
+        .values()
+        .filter(|o| o.status == "active")
+        .count() as u64
+}
+
+/// Night 1: the full bundle, in batch mode (guarded by default), with no baseline yet.
+fn first_night(w: &World) {
+    let o = submit(w, &sample_dir("bundle"), &BATCH);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert!(
+        w.log_text().contains("guard: no baseline yet"),
+        "{}",
+        w.log_text()
+    );
+}
+
+fn held_id(o: &std::process::Output) -> String {
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(o));
+    let doc = json(o);
+    doc["held"]["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no held.run_id: {doc}"))
+        .to_string()
+}
+
+#[test]
+fn a_night_that_deletes_too_much_is_held_and_its_approval_sends_exactly_what_was_planned() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let before = live_enrollments(&w);
+    assert!(before >= 5, "{before}");
+    assert_eq!(w.posts().len(), 1);
+
+    // Night 2: the export came out short. Nothing is sent; exit 6 with the plan.
+    let short = with_enrollments(&w, "short", SHORT);
+    let o = submit(&w, &short, &BATCH);
+    let run = held_id(&o);
+    let doc = json(&o);
+    let predicted = doc["held"]["plan"]["kinds"]["enrollment"]["delete"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(predicted, before - 2, "{doc}");
+    let reasons = doc["held"]["reasons"].to_string();
+    assert!(
+        reasons.contains("enrollment delete") && reasons.contains("in term 2026-FA"),
+        "{reasons}"
+    );
+    assert_eq!(w.posts().len(), 1, "the guard sent nothing");
+    let log = w.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("held run {run}: ")))
+        .unwrap_or_else(|| panic!("no held line: {log}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(
+        line.contains(&format!("; canvas-sis approve {run}")),
+        "{line}"
+    );
+
+    // Night 3: the same bundle again is the same held run, still waiting.
+    let o = submit(&w, &short, &BATCH);
+    assert_eq!(held_id(&o), run);
+    assert!(w.log_text().contains("still waiting for approval"));
+    assert_eq!(w.posts().len(), 1);
+
+    // `approve` lists it.
+    let o = w.cmd().args(["--json", "approve"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["held_runs"][0]["run_id"], run.as_str());
+
+    // The SIS overwrites its export meanwhile: approval sends the held copy all the same.
+    std::fs::write(short.join("enrollments.csv"), "garbage").unwrap();
+    let o = w
+        .cmd()
+        .args(["--json", "approve", &run, "--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let posts = w.posts();
+    assert_eq!(posts.len(), 2);
+    let doc = json(&o);
+    assert_eq!(doc["workflow_state"], "imported", "{doc}");
+    // Canvas then deleted exactly what the plan said.
+    assert_eq!(before - live_enrollments(&w), predicted);
+    // The batch options went with it.
+    let q = posts[1].query.clone().unwrap_or_default();
+    assert!(q.contains("batch_mode=true"), "{q}");
+    assert!(
+        q.contains("batch_mode_term_id=sis_term_id%3A2026-FA"),
+        "{q}"
+    );
+
+    // Approved once: a second approval sends nothing.
+    let o = w.cmd().args(["--json", "approve", &run]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["kind"], "not_held");
+    assert_eq!(w.posts().len(), 2);
+
+    // The run keeps its id in the history, now with its import.
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    let h = json(&o);
+    let row = h["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == run.as_str())
+        .unwrap_or_else(|| panic!("{h}"))
+        .clone();
+    assert_eq!(row["held"], false, "{row}");
+    assert!(row["import_id"].is_u64(), "{row}");
+    assert_eq!(row["state"], "imported", "{row}");
+
+    // Night 4: ordinary churn (one more enrollment) passes.
+    let churn = with_enrollments(
+        &w,
+        "churn",
+        &format!("{SHORT}ENGR101-FA26,U1001,student,ENGR101-FA26-01,active\n"),
+    );
+    let o = submit(&w, &churn, &BATCH);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(w.posts().len(), 3);
+    assert!(w.log_text().contains("guard: within the limits"));
+}
+
+#[test]
+fn discard_drops_a_held_run_and_nothing_is_ever_sent() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let run = held_id(&submit(&w, &with_enrollments(&w, "short", SHORT), &BATCH));
+    let o = w.cmd().args(["discard", &run]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&format!("discarded run {run}")));
+    let o = w.cmd().args(["--json", "approve", &run]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(w.posts().len(), 1);
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    assert!(
+        json(&o)["runs"].to_string().contains(&run),
+        "the archive keeps the discarded run"
+    );
+    // Nothing held any more: health is not held back by it.
+    let o = w.cmd().args(["--json", "approve"]).output().unwrap();
+    assert_eq!(json(&o)["held_runs"], serde_json::json!([]));
+}
+
+#[test]
+fn the_guard_is_on_by_mode_and_can_be_turned_on_or_off() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let deleted = with_enrollments(
+        &w,
+        "deleted",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,U1001,student,ENGR101-FA26-01,deleted\nENGR101-FA26,U1002,student,ENGR101-FA26-01,deleted\n",
+    );
+    // A plain import is not guarded unless asked: a dry run shows no guard check.
+    let dry = |extra: &[&str]| {
+        let o = w
+            .cmd()
+            .args(["--json", "submit", "--dry-run"])
+            .arg(&deleted)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        json(&o)
+    };
+    let doc = dry(&[]);
+    assert!(doc["plan"].is_null(), "{doc}");
+    // --guard on: the dry run says the guard would hold it (exit 6), and why.
+    let doc = dry(&["--guard", "on"]);
+    assert_eq!(doc["checks"][0]["check"], "guard", "{doc}");
+    assert_eq!(doc["checks"][0]["stops"], true, "{doc}");
+    assert_eq!(doc["checks"][0]["exit_code"], 6, "{doc}");
+    assert_eq!(doc["would_stop"], true, "{doc}");
+    assert_eq!(doc["plan"]["kinds"]["enrollment"]["delete"], 2, "{doc}");
+    // So does `[guard] enabled = true` in the config file; --guard off wins over it.
+    let cfg = w.file(
+        "cfg/canvas-sis.toml",
+        b"[guard]\nenabled = true\nmax_delete_percent = 10\n",
+    );
+    let o = w
+        .cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--json", "submit"])
+        .arg(&deleted)
+        .output()
+        .unwrap();
+    held_id(&o);
+    assert_eq!(w.posts().len(), 1);
+    let o = w
+        .cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--json", "submit", "--guard", "off"])
+        .arg(&deleted)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(w.posts().len(), 2);
+    // Batch mode with --guard off goes through too, whatever it deletes.
+    let o = submit(
+        &w,
+        &with_enrollments(&w, "short", SHORT),
+        &[&BATCH[..], &["--guard", "off"]].concat(),
+    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(w.posts().len(), 3);
+}
+
+#[test]
+fn approval_refuses_another_canvas_and_a_changed_bundle() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let short = with_enrollments(&w, "short", SHORT);
+    let zip = w.home.path().join("short.zip");
+    write_zip(&short, &zip);
+    let run = held_id(&submit(&w, &zip, &BATCH));
+    // Held for this account: another account's settings may not send it.
+    let o = w
+        .cmd()
+        .args(["--json", "--account-id", "2", "approve", &run])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["kind"], "held_elsewhere");
+    // The held copy is gone and the original changed: nothing matches the plan.
+    let held_dir = w.log_dir().join("held").join(&run);
+    for e in std::fs::read_dir(&held_dir).unwrap().flatten() {
+        if e.file_name() != "held.json" {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    std::fs::write(&zip, b"PK changed").unwrap();
+    let o = w.cmd().args(["--json", "approve", &run]).output().unwrap();
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["kind"], "held_bundle_changed");
+    assert_eq!(w.posts().len(), 1);
+    // The token is in no file the guard wrote.
+    for e in walk(&w.log_dir().join("held")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&e).unwrap()).to_string();
+        assert!(!text.contains(&w.sim.token()), "{}", e.display());
+    }
+}
+
+#[test]
+fn two_approvals_at_once_send_the_run_once() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let run = held_id(&submit(&w, &with_enrollments(&w, "short", SHORT), &BATCH));
+    let spawn = || {
+        w.std_cmd()
+            .args(["--json", "approve", &run, "--wait-lock", "60s"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let codes: Vec<Option<i32>> = [a, b]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code())
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![Some(0), Some(2)], "{codes:?}");
+    assert_eq!(w.posts().len(), 2, "sent once");
+}
+
+fn write_zip(dir: &Path, out: &Path) {
+    let files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    std::fs::write(out, fake_canvas::zip_of(&refs)).unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The README's guarded cron line ("Before Canvas deletes anything"), run as cron runs it:
+/// silent on a clean night, and on a night that deletes too much it sends nothing, exits 6
+/// and prints the held line (which cron mails). Only the bundle and the interval are swapped.
+#[test]
+fn the_readmes_guarded_cron_line_is_silent_until_it_holds_a_night() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let line = readme
+        .split("```cron")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .flat_map(str::lines)
+        .map(str::trim)
+        .find(|l| l.contains("--batch-mode") && !l.starts_with('#'))
+        .expect("README has a guarded ```cron line");
+    let w = World::new(Scenario::Ok);
+    let full = with_enrollments(
+        &w,
+        "full",
+        &std::fs::read_to_string(sample_dir("bundle").join("enrollments.csv")).unwrap(),
+    );
+    let command = |bundle: &Path| {
+        let mut rest = line;
+        for _ in 0..5 {
+            rest = rest.trim_start();
+            rest = &rest[rest.find(char::is_whitespace).unwrap()..];
+        }
+        let mut out = vec![];
+        let mut prev = "";
+        for word in rest.split_whitespace() {
+            out.push(match prev {
+                "submit" => bundle.to_str().unwrap().to_string(),
+                "--interval" => "1".to_string(),
+                _ => word.to_string(),
+            });
+            prev = word;
+        }
+        out.join(" ")
+    };
+    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
+    let run = |bundle: &Path| {
+        let home = w.home.path();
+        let mut sh = std::process::Command::new("/bin/sh");
+        sh.env_clear()
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", bin.parent().unwrap().display()),
+            )
+            .env("HOME", home)
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("CANVAS_BASE_URL", w.sim.url())
+            .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+            .current_dir(home)
+            .arg("-c")
+            .arg(command(bundle));
+        assert_cmd::Command::from_std(sh)
+            .timeout(std::time::Duration::from_secs(60))
+            .write_stdin("")
+            .output()
+            .unwrap()
+    };
+    let o = run(&full);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        o.stdout.is_empty() && o.stderr.is_empty(),
+        "cron would mail this: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = run(&with_enrollments(&w, "short", SHORT));
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("held run "), "{}", stderr(&o));
+    assert_eq!(w.posts().len(), 1, "the held night sent nothing");
+}

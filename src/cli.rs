@@ -275,9 +275,10 @@ pub struct PlanArgs {
     /// The bundle: a .csv or .zip file, or a directory of CSVs.
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
-    /// What to compare with: the last bundle Canvas imported for this URL and account
-    /// (kept by this host).
-    #[arg(long, value_name = "WHAT", default_value = "last", value_parser = ["last"])]
+    /// What to compare with: `last`, the bundles Canvas imported for this URL and account
+    /// (kept by this host; no network), or `canvas`, Canvas's own provisioning report (asked
+    /// for, polled and downloaded: checks even a first run).
+    #[arg(long, value_name = "WHAT", default_value = "last", value_parser = ["last", "canvas"])]
     pub against: String,
 }
 

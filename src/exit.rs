@@ -101,6 +101,8 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("file_upload_failed", 69, "Canvas's file-upload flow failed (an upload URL refused, no confirmation, a file-less import left over)"),
     ("link_refused", 69, "Canvas pointed to another host or to plain http (a next-page link, an attachment URL); not followed"),
     ("too_many_pages", 69, "a list ran past the page cap"),
+    ("report_failed", 69, "plan --against canvas: Canvas's provisioning report ended in error, or came without a file"),
+    ("report_timeout", 69, "plan --against canvas: the provisioning report did not finish within --max-polls"),
     ("download_failed", 69, "errors --attachment: the download stalled, was cut off, or was answered with an error status"),
     ("simulator_failed", 69, "demo: the bundled simulator could not start"),
     ("runtime_failed", 69, "the async runtime could not start"),

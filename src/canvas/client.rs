@@ -101,11 +101,11 @@ pub struct Client {
     upload_http: OnceLock<std::result::Result<reqwest::Client, String>>,
     ca: Vec<reqwest::Certificate>,
     connect_timeout: Duration,
-    base: Url,
+    pub(super) base: Url,
     account: String,
     token: SecretString,
     pub retry: RetryPolicy,
-    read_timeout: Duration,
+    pub(super) read_timeout: Duration,
     /// The last `X-Rate-Limit-Remaining` Canvas sent (§7.2), to slow polling before throttling.
     rate_remaining: Mutex<Option<f64>>,
 }

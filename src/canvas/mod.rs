@@ -10,6 +10,7 @@ pub mod messages;
 pub mod net;
 pub mod ops;
 pub mod paginate;
+pub mod reports;
 pub mod retry;
 #[doc(hidden)]
 pub mod testing;

@@ -173,7 +173,7 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::Abort(a) => abort::run(a, ctx).await,
         Command::AbortAllPending(a) => abort::all_pending(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
-        Command::Plan(a) => plan::run(a, ctx),
+        Command::Plan(a) => plan::run(a, ctx).await,
         // Approving a held run is a submit of its bundle with its options.
         Command::Approve(crate::cli::ApproveArgs {
             run: Some(run),

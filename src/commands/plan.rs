@@ -1,6 +1,7 @@
 //! `plan PATH`: validate, then compare the bundle with the baseline of this Canvas URL,
-//! account and diffing data set (`crate::plan`), and say per kind and term what the import
-//! would create, update, delete, leave unchanged, and leave absent. No network.
+//! account and diffing data set (`crate::plan`), or with Canvas's provisioning report
+//! (`--against canvas`), and say per kind and term what the import would create, update,
+//! delete, leave unchanged, and leave absent. No network with `--against last`.
 
 use crate::cli::PlanArgs;
 use crate::exit::{Exit, Failure, Result};
@@ -10,7 +11,7 @@ use crate::validate;
 
 use super::Ctx;
 
-pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
+pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
     let opts = ctx.settings.import.clone();
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
@@ -35,13 +36,13 @@ pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
             .kind(crate::settings::base_url_kind(&url.value))
     })?;
     let account = ctx.settings.connection.account_id.value.clone();
-    let assessed = Assessment::new(
-        &a.path,
-        &opts,
-        base_url.as_str(),
-        &account,
-        &ctx.settings.guard.limits(),
-    )?;
+    let limits = ctx.settings.guard.limits();
+    let assessed = if a.against == "canvas" {
+        let client = ctx.client()?;
+        Assessment::against_canvas(&a.path, &opts, &client, &ctx.settings.poll, &limits).await?
+    } else {
+        Assessment::new(&a.path, &opts, base_url.as_str(), &account, &limits)?
+    };
     if ctx.settings.json {
         ctx.print_json(&assessed.to_json())?;
         return Ok(Exit::Ok);

@@ -290,20 +290,33 @@ async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Asse
             None => return Ok(None),
         },
     };
-    let (path, opts, limits) = (
-        bundle.path.clone(),
-        run.opts.clone(),
-        ctx.settings.guard.limits(),
-    );
-    let (b2, a2) = (base.clone(), account.clone());
-    let work =
-        tokio::task::spawn_blocking(move || Assessment::new(&path, &opts, &b2, &a2, &limits));
+    let limits = ctx.settings.guard.limits();
     let planned = async {
-        work.await.unwrap_or_else(|e| {
-            Err(Failure::data(format!(
-                "the plan stopped without a result: {e}; nothing was sent"
-            )))
-        })
+        match &run.net {
+            // A dry run asks Canvas for no report (contract, `--dry-run`).
+            Some(net) if ctx.settings.guard.against == "canvas" => {
+                let client = Client::new(net, &ctx.settings.connection)?;
+                Assessment::against_canvas(&bundle.path, &run.opts, &client, &run.poll, &limits)
+                    .await
+            }
+            _ => {
+                let (path, opts, b2, a2) = (
+                    bundle.path.clone(),
+                    run.opts.clone(),
+                    base.clone(),
+                    account.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    Assessment::new(&path, &opts, &b2, &a2, &limits)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(Failure::data(format!(
+                        "the plan stopped without a result: {e}; nothing was sent"
+                    )))
+                })
+            }
+        }
     };
     let a = before_sending(planned, "planning the import").await?;
     match &a.baseline {

@@ -198,6 +198,46 @@ impl Baseline {
     }
 }
 
+/// A baseline of what Canvas holds now, from its provisioning report's rows (§10.3). The
+/// report speaks Canvas's words: a concluded course or enrollment is `completed` to an
+/// import, an unpublished course or an invited enrollment is live. Its dates are written
+/// differently from a bundle's, and its Canvas ids are not in a bundle: those columns are
+/// left out, so that they never read as updates. So is an account's `parent_account_id`: the
+/// report names the root account by its SIS id where a bundle leaves it empty.
+pub fn from_report(mut rows: BundleRows, base_url: &str, account: &str) -> Baseline {
+    for (kind, list) in rows.kinds.iter_mut() {
+        for r in list.iter_mut() {
+            r.status = match r.status.as_str() {
+                "concluded" => "completed".into(),
+                "unpublished" | "invited" | "creation_pending" | "available" | "claimed" => {
+                    "active".into()
+                }
+                s => s.to_string(),
+            };
+            r.values.retain(|(c, _)| {
+                !(c.ends_with("_date")
+                    || c.starts_with("canvas_")
+                    || c == "created_by_sis"
+                    || c == "authentication_provider_id"
+                    || (*kind == "account" && c == "parent_account_id"))
+            });
+        }
+    }
+    let mut b = Baseline {
+        meta: Meta {
+            base_url: base_url.to_string(),
+            account: account.to_string(),
+            data_set: None,
+            imports: vec![],
+            updated_at: jiff::Timestamp::now().to_string(),
+        },
+        ..Default::default()
+    };
+    b.apply(&rows, &Scope::default(), 0);
+    b.meta.imports.clear();
+    b
+}
+
 /// Where the baseline of a Canvas URL, account and data set lives.
 pub fn baseline_path(
     state_dir: &Path,
@@ -272,7 +312,7 @@ fn corrupt(path: &Path, e: &dyn std::fmt::Display) -> Failure {
         format!("the baseline {} cannot be read: {e}", path.display()),
     )
     .kind("baseline_unreadable")
-    .hint("move it aside to start a new baseline (the next imported bundle makes one)")
+    .hint("compare with Canvas's own state instead (`plan --against canvas`, or `[guard] against = \"canvas\"` for submit), or move the file aside: the next import that ends well makes a new one")
 }
 
 /// Write atomically (a new file renamed over the old) in a private dir.

@@ -294,7 +294,7 @@ impl Plan {
     }
 
     /// The contract's `plan --json` document.
-    pub fn to_json(&self, baseline: Value, reasons: &[String]) -> Value {
+    pub fn to_json(&self, against: &str, baseline: Value, reasons: &[String]) -> Value {
         let kinds: serde_json::Map<String, Value> = self
             .kinds
             .iter()
@@ -310,7 +310,7 @@ impl Plan {
             })
             .collect();
         json!({
-            "against": "last",
+            "against": against,
             "baseline": baseline,
             "kinds": kinds,
             "guard": {"tripped": !reasons.is_empty(), "reasons": reasons},
@@ -323,15 +323,19 @@ impl Plan {
 pub struct Assessment {
     pub rows: BundleRows,
     pub scope: Scope,
+    /// `last` or `canvas`.
+    pub against: &'static str,
     /// None: no baseline yet (nothing to compare with; the guard lets the run pass).
     pub baseline: Option<Baseline>,
+    /// What the baseline is, for `plan --json`'s `baseline`.
+    pub about: Value,
     pub plan: Plan,
     /// Why the guard would hold the run; empty when it would not.
     pub reasons: Vec<String>,
 }
 
 impl Assessment {
-    /// Read the bundle and its baseline, and judge it. No network.
+    /// Judge the bundle against the baseline this host keeps (`--against last`). No network.
     pub fn new(
         bundle: &std::path::Path,
         opts: &crate::settings::ImportOptions,
@@ -350,6 +354,88 @@ impl Assessment {
             ))?,
             None => None,
         };
+        let about = baseline.as_ref().map_or(Value::Null, |b| {
+            json!({
+                "base_url": b.meta.base_url,
+                "account": b.meta.account,
+                "data_set": b.meta.data_set,
+                "imports": b.meta.imports,
+                "updated_at": b.meta.updated_at,
+            })
+        });
+        Ok(Assessment::judge(
+            rows, scope, "last", baseline, about, limits,
+        ))
+    }
+
+    /// Judge the bundle against what Canvas holds now: its provisioning report (§10.3) of
+    /// the SIS-created objects of the kinds the import touches, scoped to the batch term when
+    /// there is one. Checks even a first run, which has no baseline here.
+    pub async fn against_canvas(
+        bundle: &std::path::Path,
+        opts: &crate::settings::ImportOptions,
+        client: &crate::canvas::Client,
+        poll: &crate::settings::PollSettings,
+        limits: &Limits,
+    ) -> crate::exit::Result<Assessment> {
+        let path = bundle.to_path_buf();
+        let rows = tokio::task::spawn_blocking(move || rows::read_bundle(&path))
+            .await
+            .map_err(|e| {
+                crate::exit::Failure::data(format!("reading the bundle stopped: {e}"))
+            })??;
+        let scope = scope_of(opts, &rows);
+        let mut kinds: std::collections::BTreeSet<&str> = rows.kinds.keys().copied().collect();
+        // Batch mode removes courses, sections and enrollments the bundle lacks, and an
+        // enrollment's term is known through its course and section.
+        if !scope.batch_terms.is_empty() || kinds.contains("enrollment") {
+            kinds.extend(["course", "section", "enrollment"]);
+        }
+        let asked: Vec<&str> = kinds
+            .iter()
+            .filter_map(|k| crate::canvas::reports::report_kind(k))
+            .collect();
+        let term = match scope.batch_terms.as_slice() {
+            [one] => Some(format!("sis_term_id:{one}")),
+            _ => None,
+        };
+        // Polled like an import, but a report is quicker to ask about: at most every 5 s.
+        let interval = poll.interval.min(std::time::Duration::from_secs(5));
+        let report = client
+            .provisioning_report(&asked, term.as_deref(), interval, poll.max_polls)
+            .await?;
+        let file = report.file.path().to_path_buf();
+        let read = tokio::task::spawn_blocking(move || rows::read_bundle(&file))
+            .await
+            .map_err(|e| {
+                crate::exit::Failure::data(format!("reading the report stopped: {e}"))
+            })??;
+        let base = baseline::from_report(read, client.base().as_str(), &client.account_display());
+        let about = json!({
+            "provisioning_report": report.id,
+            "term": term,
+            "kinds": asked,
+            "base_url": client.base().as_str(),
+            "account": client.account_display(),
+        });
+        Ok(Assessment::judge(
+            rows,
+            scope,
+            "canvas",
+            Some(base),
+            about,
+            limits,
+        ))
+    }
+
+    fn judge(
+        rows: BundleRows,
+        scope: Scope,
+        against: &'static str,
+        baseline: Option<Baseline>,
+        about: Value,
+        limits: &Limits,
+    ) -> Assessment {
         let (plan, reasons) = match &baseline {
             Some(b) => {
                 let plan = compute(&rows, b, &scope);
@@ -358,29 +444,24 @@ impl Assessment {
             }
             None => (Plan::default(), vec![]),
         };
-        Ok(Assessment {
+        Assessment {
             rows,
             scope,
+            against,
             baseline,
+            about,
             plan,
             reasons,
-        })
+        }
     }
 
     /// The contract's `plan --json` document.
     pub fn to_json(&self) -> Value {
         match &self.baseline {
             None => no_baseline_json(&self.rows),
-            Some(b) => self.plan.to_json(
-                json!({
-                    "base_url": b.meta.base_url,
-                    "account": b.meta.account,
-                    "data_set": b.meta.data_set,
-                    "imports": b.meta.imports,
-                    "updated_at": b.meta.updated_at,
-                }),
-                &self.reasons,
-            ),
+            Some(_) => self
+                .plan
+                .to_json(self.against, self.about.clone(), &self.reasons),
         }
     }
 }

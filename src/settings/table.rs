@@ -86,7 +86,7 @@ const SUBMIT_ONLY: Scope = Scope::Commands(&["submit"]);
 const SENDING: Scope = Scope::Commands(&["submit", "approve"]);
 /// Import options: what `submit` sends, and what `plan` judges it by.
 const IMPORTING: Scope = Scope::Commands(&["submit", "plan"]);
-const POLLING: Scope = Scope::Commands(&["submit", "approve", "watch", "restore"]);
+const POLLING: Scope = Scope::Commands(&["submit", "approve", "watch", "restore", "plan"]);
 const WHEN: Kind = Kind::Choice(&["auto", "always", "never"]);
 
 const fn row(key: &'static str, kind: Kind, heading: &'static str, help: &'static str) -> Def {

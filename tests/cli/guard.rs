@@ -418,3 +418,75 @@ fn the_readmes_guarded_cron_line_is_silent_until_it_holds_a_night() {
     assert!(stderr(&o).contains("held run "), "{}", stderr(&o));
     assert_eq!(w.posts().len(), 1, "the held night sent nothing");
 }
+
+/// `[guard] against = "canvas"` checks even the first run of this host: with no baseline of
+/// its own, it asks Canvas, and a night that deletes too much is held.
+#[test]
+fn against_canvas_the_guard_holds_even_a_first_run() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    // A new host (or a lost state dir): no baseline here.
+    std::fs::remove_dir_all(w.log_dir().join("baselines")).unwrap();
+    let short = with_enrollments(&w, "short", SHORT);
+    let dry = w
+        .cmd()
+        .args(["--json", "submit", "--dry-run"])
+        .arg(&short)
+        .args(BATCH)
+        .output()
+        .unwrap();
+    assert!(
+        json(&dry)["checks"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no baseline"),
+        "{}",
+        stdout(&dry)
+    );
+    let cfg = w.file("cfg/canvas-sis.toml", b"[guard]\nagainst = \"canvas\"\n");
+    let o = w
+        .cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--json", "submit"])
+        .arg(&short)
+        .args(BATCH)
+        .args(["--interval", "1"])
+        .output()
+        .unwrap();
+    let run = held_id(&o);
+    let doc = json(&o);
+    assert_eq!(doc["held"]["plan"]["against"], "canvas", "{doc}");
+    assert!(
+        w.log_text()
+            .contains(&format!("held run {run}: enrollment delete"))
+    );
+    // (The report was a POST too: count imports.)
+    assert_eq!(w.sim.created_count(), 1, "only night 1 was sent");
+}
+
+/// A baseline that cannot be read stops a guarded submit (66) and names the way out; the
+/// guard never guesses, and nothing is sent.
+#[test]
+fn a_corrupt_baseline_stops_a_guarded_submit_and_suggests_against_canvas() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    for e in std::fs::read_dir(w.log_dir().join("baselines"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::write(e.path(), b"{not json").unwrap();
+    }
+    let o = submit(&w, &with_enrollments(&w, "short", SHORT), &BATCH);
+    assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "baseline_unreadable", "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("--against canvas"),
+        "{doc}"
+    );
+    assert_eq!(w.sim.created_count(), 1);
+}

@@ -180,3 +180,110 @@ fn the_plan_predicts_what_canvas_then_does() {
     assert_eq!(doc["kinds"]["enrollment"]["delete"], 0, "{doc}");
     assert_eq!(doc["guard"]["tripped"], false, "{doc}");
 }
+
+/// `--against canvas`: the provisioning report of what Canvas holds now is the baseline. It
+/// needs no local baseline, sees no change in the bundle Canvas just imported, and predicts
+/// the deletes the simulator's store then makes.
+#[test]
+fn against_canvas_the_report_is_the_baseline_and_predicts_what_canvas_does() {
+    let w = World::new(Scenario::Ok);
+    let batch = [
+        "--batch-mode",
+        "--batch-mode-term-id",
+        "sis_term_id:2026-FA",
+        "--interval",
+        "1",
+    ];
+    let against = |bundle: &std::path::Path| {
+        plan_json(&w, bundle, &[&batch[..], &["--against", "canvas"]].concat())
+    };
+    // Canvas holds nothing of the bundle yet: every row is new.
+    let doc = against(&sample_dir("bundle"));
+    assert_eq!(doc["against"], "canvas", "{doc}");
+    assert!(doc["baseline"]["provisioning_report"].is_u64(), "{doc}");
+    assert_eq!(doc["kinds"]["user"]["create"], 6, "{doc}");
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_dir("bundle"))
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    // What Canvas just imported reads back unchanged: no update from the report's own
+    // spelling of dates, statuses, ids or the root account.
+    let doc = against(&sample_dir("bundle"));
+    for (kind, c) in doc["kinds"].as_object().unwrap() {
+        assert_eq!(
+            (
+                c["create"].as_u64(),
+                c["update"].as_u64(),
+                c["delete"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0)),
+            "{kind}: {doc}"
+        );
+    }
+    let short = with_enrollments(
+        &w,
+        "short",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\n",
+    );
+    let doc = against(&short);
+    let predicted = doc["kinds"]["enrollment"]["terms"]["2026-FA"]["delete"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(doc["guard"]["tripped"], true, "{doc}");
+    let live = |w: &World| {
+        w.sim
+            .store()
+            .enrollments
+            .values()
+            .filter(|o| o.status == "active")
+            .count() as u64
+    };
+    let before = live(&w);
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(&short)
+        .args(["--watch", "--max-polls", "20", "--guard", "off"])
+        .args(batch)
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(before - live(&w), predicted, "{doc}");
+    assert_eq!(against(&short)["kinds"]["enrollment"]["delete"], 0);
+}
+
+/// A report Canvas fails (here: for a term it does not have) is exit 69 with the reason,
+/// never a plan made of nothing.
+#[test]
+fn a_failed_provisioning_report_is_exit_69_with_the_reason() {
+    let w = World::new(Scenario::Ok);
+    let o = w
+        .cmd()
+        .args(["--json", "plan"])
+        .arg(sample_dir("bundle"))
+        .args([
+            "--against",
+            "canvas",
+            "--batch-mode",
+            "--batch-mode-term-id",
+            "sis_term_id:NO-SUCH-TERM",
+            "--interval",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "report_failed", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("provisioning report"),
+        "{doc}"
+    );
+}

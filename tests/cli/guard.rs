@@ -490,3 +490,117 @@ fn a_corrupt_baseline_stops_a_guarded_submit_and_suggests_against_canvas() {
     );
     assert_eq!(w.sim.created_count(), 1);
 }
+
+/// A two-term bundle: the sample's fall term and a spring term with its own course,
+/// section and enrollments. `spring_students` students are enrolled in the spring course.
+fn two_terms(w: &World, name: &str, spring_students: usize) -> PathBuf {
+    let mut enrollments =
+        std::fs::read_to_string(sample_dir("bundle").join("enrollments.csv")).unwrap();
+    enrollments.push_str("ENGR102-SP27,T2001,teacher,ENGR102-SP27-01,active\n");
+    for u in ["U1001", "U1002", "U1003", "U1004"]
+        .iter()
+        .take(spring_students)
+    {
+        enrollments.push_str(&format!(
+            "ENGR102-SP27,{u},student,ENGR102-SP27-01,active\n"
+        ));
+    }
+    let dir = with_enrollments(w, name, &enrollments);
+    std::fs::write(
+        dir.join("terms.csv"),
+        "term_id,name,status,start_date,end_date\n2026-FA,Fall 2026,active,2026-08-24T00:00:00Z,2026-12-18T23:59:59Z\n2027-SP,Spring 2027,active,2027-01-11T00:00:00Z,2027-05-07T23:59:59Z\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("courses.csv"),
+        "course_id,short_name,long_name,account_id,term_id,status\nENGR101-FA26,ENGR 101,Introduction to Engineering,ENG,2026-FA,active\nBIO110-FA26,BIO 110,\"Cells, Genes and Evolution\",SCI,2026-FA,active\nENGR102-SP27,ENGR 102,Engineering Design,ENG,2027-SP,active\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sections.csv"),
+        "section_id,course_id,name,status\nENGR101-FA26-01,ENGR101-FA26,ENGR 101 Section 01,active\nBIO110-FA26-01,BIO110-FA26,BIO 110 Section 01,active\nENGR102-SP27-01,ENGR102-SP27,ENGR 102 Section 01,active\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn live_in_course(w: &World, course_sis: &str) -> u64 {
+    // Keyed `course_id|section_id|user_id|role` (fake_canvas::StoreSnapshot).
+    w.sim
+        .store()
+        .enrollments
+        .iter()
+        .filter(|(k, o)| k.starts_with(&format!("{course_sis}|")) && o.status == "active")
+        .count() as u64
+}
+
+/// Multi-term batch mode judges each term of the bundle's terms file on its own: spring
+/// losing three of its five enrollments holds the run with spring named, fall untouched;
+/// approved, Canvas removes exactly those.
+#[test]
+fn multi_term_batch_mode_is_judged_per_term() {
+    let w = World::new(Scenario::Ok);
+    let multi = ["--multi-term-batch-mode", "--change-threshold", "100"];
+    let o = submit(&w, &two_terms(&w, "full", 4), &multi);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(live_in_course(&w, "ENGR102-SP27"), 5);
+    let o = submit(&w, &two_terms(&w, "short", 1), &multi);
+    let run = held_id(&o);
+    let doc = json(&o);
+    let terms = &doc["held"]["plan"]["kinds"]["enrollment"]["terms"];
+    assert_eq!(terms["2027-SP"]["delete"], 3, "{doc}");
+    assert_eq!(terms["2026-FA"]["delete"], 0, "{doc}");
+    let reasons = doc["held"]["reasons"].to_string();
+    assert!(reasons.contains("in term 2027-SP"), "{reasons}");
+    assert!(!reasons.contains("2026-FA"), "{reasons}");
+    let fall = live_in_course(&w, "ENGR101-FA26") + live_in_course(&w, "BIO110-FA26");
+    let o = w
+        .cmd()
+        .args(["approve", &run, "--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(live_in_course(&w, "ENGR102-SP27"), 2);
+    assert_eq!(
+        live_in_course(&w, "ENGR101-FA26") + live_in_course(&w, "BIO110-FA26"),
+        fall
+    );
+}
+
+/// Diffing: the rows of the data set's last bundle that this one lacks are dropped with the
+/// drop status; the guard counts them as deletes and holds the night, and the approved
+/// import drops exactly those in Canvas.
+#[test]
+fn diffing_drops_are_deletes_and_are_held() {
+    let w = World::new(Scenario::Ok);
+    let diffing = [
+        "--diffing-data-set-identifier",
+        "nightly",
+        "--diffing-drop-status",
+        "inactive",
+    ];
+    let o = submit(&w, &sample_dir("bundle"), &diffing);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let before = live_enrollments(&w);
+    let o = submit(&w, &with_enrollments(&w, "short", SHORT), &diffing);
+    let run = held_id(&o);
+    let predicted = json(&o)["held"]["plan"]["kinds"]["enrollment"]["delete"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(predicted, before - 2);
+    let o = w
+        .cmd()
+        .args(["approve", &run, "--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(before - live_enrollments(&w), predicted);
+    let inactive = w
+        .sim
+        .store()
+        .enrollments
+        .values()
+        .filter(|e| e.status == "inactive")
+        .count() as u64;
+    assert_eq!(inactive, predicted, "dropped with the drop status");
+}

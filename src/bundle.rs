@@ -1,7 +1,9 @@
 //! Preparing what `submit` sends: kind detection from the name and the first bytes, refusal
 //! of inputs Canvas would mishandle, zipping a directory on the fly (constant memory), and
 //! the bundle's sha256: up front when it is needed before sending (`--once`, a dry run),
-//! else computed from the bytes as they are sent ([`StreamHash`]).
+//! else computed from the bytes as they are sent ([`StreamHash`]), which also writes the run
+//! archive's copy of the bundle in that same pass (`[archive] keep_bundles`), so that keeping
+//! it costs no extra read.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -37,9 +39,20 @@ impl Bundle {
         content_type(self.extension)
     }
 
-    /// What hashes the bundle as it is sent: None when its sha256 is known already.
+    /// What hashes the bundle as it is sent (and copies it, when asked): None when its
+    /// sha256 is known already and no copy is wanted.
     pub fn stream_hash(&self) -> Option<Arc<StreamHash>> {
-        self.sha256.is_none().then(|| self.stream.clone())
+        (self.sha256.is_none() || self.stream.copying()).then(|| self.stream.clone())
+    }
+
+    /// Keep a copy of the bytes sent at `path`, written by the pass that sends them; it
+    /// appears (renamed from a `.part` file) only once a pass has read the whole file.
+    pub fn keep_copy(&self, path: PathBuf) {
+        *self
+            .stream
+            .copy_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(path);
     }
 
     /// The sha256 once the upload has ended: known up front, or computed by the last pass
@@ -62,6 +75,8 @@ impl Bundle {
 #[derive(Debug, Default)]
 pub struct StreamHash {
     state: Mutex<HashState>,
+    /// Where a pass also writes the bytes (the run archive's copy), if anywhere.
+    copy_to: Mutex<Option<PathBuf>>,
 }
 
 #[derive(Debug, Default)]
@@ -73,17 +88,52 @@ struct HashState {
 }
 
 impl StreamHash {
+    fn copying(&self) -> bool {
+        self.copy_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// Start a pass over a file of `len` bytes; an earlier pass no longer counts.
     pub fn start(self: &Arc<Self>, len: u64) -> HashPass {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.pass += 1;
         s.done = None;
+        let copy = self
+            .copy_to
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .and_then(|to| {
+                let part = to.with_file_name(format!(
+                    ".{}.part",
+                    to.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                match crate::paths::no_follow()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(&part)
+                {
+                    Ok(f) => Some(Copy {
+                        file: std::io::BufWriter::with_capacity(1 << 20, f),
+                        part,
+                        to,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", part.display());
+                        None
+                    }
+                }
+            });
         HashPass {
             owner: self.clone(),
             pass: s.pass,
             len,
             seen: 0,
             hasher: Sha256::new(),
+            copy,
         }
     }
 
@@ -104,6 +154,35 @@ pub struct HashPass {
     len: u64,
     seen: u64,
     hasher: Sha256,
+    copy: Option<Copy>,
+}
+
+/// The archive's copy being written by a pass.
+struct Copy {
+    file: std::io::BufWriter<File>,
+    part: PathBuf,
+    to: PathBuf,
+}
+
+impl Copy {
+    /// The whole file went through: flush and put it in place. Not synced: this runs
+    /// before the last chunk goes out, and a sync of a big file would hold the upload's end
+    /// for seconds; a copy lost to a power cut is a copy, not the run's record.
+    fn finish(mut self) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.flush()?;
+        std::fs::rename(&self.part, &self.to)
+    }
+}
+
+impl Drop for HashPass {
+    /// A pass that did not see the whole file (cut off, or superseded by a retry) leaves no
+    /// partial copy behind.
+    fn drop(&mut self) {
+        if let Some(c) = self.copy.take() {
+            let _ = std::fs::remove_file(&c.part);
+        }
+    }
 }
 
 impl HashPass {
@@ -113,6 +192,22 @@ impl HashPass {
     pub fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         self.seen += chunk.len() as u64;
+        if let Some(c) = &mut self.copy {
+            use std::io::Write;
+            if let Err(e) = c.file.write_all(chunk) {
+                tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", c.part.display());
+                let _ = std::fs::remove_file(&c.part);
+                self.copy = None;
+            } else if self.seen == self.len
+                && let Some(c) = self.copy.take()
+            {
+                let part = c.part.clone();
+                if let Err(e) = c.finish() {
+                    tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", part.display());
+                    let _ = std::fs::remove_file(&part);
+                }
+            }
+        }
         let mut s = self.owner.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.pass != self.pass {
             return;

@@ -18,6 +18,29 @@ pub struct NotifySettings {
     pub webhooks: Vec<String>,
     pub format: String,
     pub on: Vec<String>,
+    pub stuck_after_initializing: Duration,
+    pub stuck_after_created: Duration,
+}
+
+impl NotifySettings {
+    /// Whether an import that has not ended is stuck (contract, `stuck`): in `initializing`
+    /// longer than `stuck_after_initializing` since it was created (Canvas never started
+    /// it: rejected options), or in `created` longer than `stuck_after_created` (a queue
+    /// that does not move).
+    pub fn stuck(&self, imp: &crate::canvas::Import) -> bool {
+        use crate::canvas::State;
+        let Some(created) = imp.created_at else {
+            return false;
+        };
+        let age = jiff::Timestamp::now()
+            .duration_since(created)
+            .unsigned_abs();
+        match imp.state {
+            State::Initializing => age > self.stuck_after_initializing,
+            State::Created => age > self.stuck_after_created,
+            _ => false,
+        }
+    }
 }
 
 /// What happened, for the message.

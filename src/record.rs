@@ -137,6 +137,8 @@ pub struct Archive {
     pub dir: PathBuf,
     pub keep_days: u64,
     pub max_bytes: u64,
+    /// Keep a copy of each bundle sent in its run's folder.
+    pub keep_bundles: bool,
 }
 
 impl Archive {
@@ -522,6 +524,7 @@ mod tests {
             dir: t.path().join("runs"),
             keep_days: 90,
             max_bytes: 10 << 30,
+            keep_bundles: true,
         };
         let (folder, mut r) = a
             .start(Run {

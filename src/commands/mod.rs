@@ -76,7 +76,10 @@ impl Ctx {
         self.saw_import(client, imp).await;
         if exit == Exit::MaxPolls {
             self.notify("max_polls", imp, None, &[]).await;
-        } else if imp.state == crate::canvas::State::Initializing {
+        }
+        // Stuck by the clock (`stuck_after_*`), or given up on in `initializing`.
+        let gave_up = exit != Exit::MaxPolls && imp.state == crate::canvas::State::Initializing;
+        if gave_up || self.settings.notify.stuck(imp) {
             self.notify("stuck", imp, None, &[]).await;
         }
     }

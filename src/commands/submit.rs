@@ -73,17 +73,26 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let client = Client::new(net, &ctx.settings.connection)?;
     guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
-    let (imp, entry) = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await?;
+    let started = start_run(ctx, net, &run, &bundle, &query);
+    let (imp, entry) = match upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await
+    {
+        Ok(x) => x,
+        Err(f) => {
+            if let Some(s) = started {
+                s.upload_failed(ctx, &f);
+            }
+            return Err(f);
+        }
+    };
     keep(
-        ctx,
         &local,
         net,
         &run,
         &bundle,
-        &query,
         &entry.sha256,
         &imp,
         plan.as_ref(),
+        started,
     );
     let printed = record(ctx, &client, &run.submit, &local.journal, entry, &imp).await?;
     follow_phase(ctx, &client, &run.poll, imp, printed, a.watch).await
@@ -705,20 +714,107 @@ fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-/// Phase 7a: what the plan's baseline and the run archive keep of this import: its rows as
-/// a pending baseline, and its run folder (completed by whoever sees it end). Neither ever
-/// fails the submit.
-#[allow(clippy::too_many_arguments)]
-fn keep(
+/// Phase 6a: the run's folder in the archive, made as the upload starts (contract, "A run":
+/// a submit that started an upload), with the bundle's copy written by the upload's own
+/// pass (`keep_bundles`). An approval goes on in the held run's folder. Never fails the
+/// submit: without a folder, the run has no record, and says so.
+fn start_run(
     ctx: &Ctx,
-    local: &Local,
     net: &Network,
     run: &Run,
     bundle: &Bundle,
     query: &[(&'static str, String)],
+) -> Option<Started> {
+    let archive = ctx.settings.archive.as_ref()?;
+    let held_run = run
+        .approving
+        .as_ref()
+        .and_then(|a| archive.by_id(&a.held.run_id));
+    let started = match held_run {
+        Some(found) => Ok(found),
+        None => archive.start(crate::record::Run {
+            run_id: run
+                .approving
+                .as_ref()
+                .map(|a| a.held.run_id.clone())
+                .unwrap_or_default(),
+            profile: ctx.settings.profile.clone(),
+            base_url: net.base.to_string(),
+            account: net.account.clone(),
+            bundle: crate::record::Bundle {
+                path: match &run.approving {
+                    Some(a) => a.held.bundle.path.clone(),
+                    None => crate::plan::rows::absolute(&bundle.given)
+                        .display()
+                        .to_string(),
+                },
+                bytes: bundle.len,
+                sha256: bundle.sha256.clone().unwrap_or_default(),
+            },
+            options: query_pairs(query),
+            ..Default::default()
+        }),
+    };
+    match started {
+        Ok((folder, mut record)) => {
+            record.held = false;
+            if archive.keep_bundles {
+                bundle.keep_copy(folder.join(&bundle.name));
+            }
+            Some(Started {
+                archive: archive.clone(),
+                folder,
+                record,
+            })
+        }
+        Err(f) => {
+            warn!(target: "canvas_sis", "no run record: {f}");
+            None
+        }
+    }
+}
+
+/// A run's archive folder, from the upload's start.
+struct Started {
+    archive: crate::record::Archive,
+    folder: std::path::PathBuf,
+    record: crate::record::Run,
+}
+
+impl Started {
+    fn save(&self) {
+        if let Err(f) = self.archive.save(&self.folder, &self.record) {
+            warn!(target: "canvas_sis", "run {}: {f}", self.record.run_id);
+        }
+    }
+
+    /// The upload failed: the run ended with this exit code (and, when its answer was lost,
+    /// an import may exist that `watch --last` finds).
+    fn upload_failed(mut self, ctx: &Ctx, f: &Failure) {
+        self.record.exit_code = Some(f.exit.code());
+        self.record.ended_at = Some(jiff::Timestamp::now().to_string());
+        self.save();
+        if let Some(m) = &ctx.settings.metrics_textfile
+            && let Err(e) = crate::record::write_metrics(m, &self.archive)
+        {
+            warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
+        }
+    }
+}
+
+/// Phase 7a: what the plan's baseline and the run archive keep of this import: its rows as
+/// a pending baseline, and its run record (completed by whoever sees it end). Neither ever
+/// fails the submit.
+#[allow(clippy::too_many_arguments)]
+fn keep(
+    local: &Local,
+    net: &Network,
+    run: &Run,
+    bundle: &Bundle,
     sha256: &str,
     imp: &Import,
     plan: Option<&Assessment>,
+    started: Option<Started>,
 ) {
     if let Some(state_dir) = local.journal.path().parent() {
         crate::plan::record_pending(
@@ -738,48 +834,11 @@ fn keep(
         }
         info!(target: "canvas_sis", import_id = imp.id, "held run {} approved: sent as import {}", a.held.run_id, imp.id);
     }
-    let Some(archive) = &ctx.settings.archive else {
-        return;
-    };
-    if let Some(a) = &run.approving
-        && let Some((folder, mut record)) = archive.by_id(&a.held.run_id)
-    {
-        record.held = false;
-        record.import_id = Some(imp.id);
-        record.saw(imp);
-        if let Err(f) = archive.save(&folder, &record) {
-            warn!(target: "canvas_sis", "import {}: {f}", imp.id);
-        }
-        return;
-    }
-    let record = crate::record::Run {
-        run_id: run
-            .approving
-            .as_ref()
-            .map(|a| a.held.run_id.clone())
-            .unwrap_or_default(),
-        profile: ctx.settings.profile.clone(),
-        base_url: net.base.to_string(),
-        account: net.account.clone(),
-        import_id: Some(imp.id),
-        bundle: crate::record::Bundle {
-            path: crate::plan::rows::absolute(&bundle.given)
-                .display()
-                .to_string(),
-            bytes: bundle.len,
-            sha256: sha256.to_string(),
-        },
-        options: query_pairs(query),
-        ..Default::default()
-    };
-    match archive.start(record) {
-        Ok((folder, mut record)) => {
-            record.saw(imp);
-            if let Err(f) = archive.save(&folder, &record) {
-                warn!(target: "canvas_sis", "import {}: {f}", imp.id);
-            }
-        }
-        Err(f) => warn!(target: "canvas_sis", "import {}: no run record: {f}", imp.id),
+    if let Some(mut s) = started {
+        s.record.import_id = Some(imp.id);
+        s.record.bundle.sha256 = sha256.to_string();
+        s.record.saw(imp);
+        s.save();
     }
 }
 

@@ -502,6 +502,7 @@ impl Settings {
                 dir,
                 keep_days: r.count("archive.keep_days").expect("has a default"),
                 max_bytes: r.count("archive.max_bytes").expect("has a default"),
+                keep_bundles: r.switch("archive.keep_bundles"),
             });
         let metrics_textfile = r.path("metrics.textfile");
         let list = |key| match r.get(key) {
@@ -512,6 +513,8 @@ impl Settings {
             webhooks: list("notify.webhook"),
             format: r.word("notify.format").to_string(),
             on: list("notify.on"),
+            stuck_after_initializing: r.duration("notify.stuck_after_initializing"),
+            stuck_after_created: r.duration("notify.stuck_after_created"),
         };
         Ok(Settings {
             config_file,

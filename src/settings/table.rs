@@ -241,18 +241,24 @@ pub const TABLE: &[Def] = &[
     row("guard.max_update_percent", Kind::Count { min: 0 }, GUARD, "Hold the run when it updates more than this percent of a kind's rows")
         .default("75"),
     row("guard.max_delete_rows", Kind::Count { min: 0 }, GUARD, "Hold the run when it deletes more than this many rows of a kind (per term), whatever the percent"),
-    row("archive.dir", Kind::Path, RECORD, "One folder per run (run.json, errors.csv); \"\" keeps no archive")
+    row("archive.dir", Kind::Path, RECORD, "One folder per run (run.json, errors.csv, plan.json, the bundle); \"\" keeps no archive")
         .default(ARCHIVE_DIR_DEFAULT),
     row("archive.keep_days", Kind::Count { min: 1 }, RECORD, "Remove finished runs older than this many days")
         .default("90"),
     row("archive.max_bytes", Kind::Size, RECORD, "Remove the oldest finished runs while the archive is larger than this")
         .default("10GiB"),
+    row("archive.keep_bundles", Kind::Switch, RECORD, "Keep a copy of each bundle sent in its run's folder (written while it is sent: no extra read)")
+        .default("true"),
     row("metrics.textfile", Kind::Path, RECORD, "After each run, write Prometheus text here (for node_exporter's textfile collector)"),
     row("notify.webhook", Kind::List, NOTIFY, "POST one message per event to each of these URLs"),
     row("notify.format", Kind::Choice(&["json", "slack", "teams"]), NOTIFY, "The webhook body: the contract's JSON, or Slack's or Teams' incoming-webhook shape")
         .default("json"),
     row("notify.on", Kind::List, NOTIFY, "The events to send: failed, held, warnings, stuck, max_polls, success")
         .default("failed,held,warnings,stuck,max_polls"),
+    row("notify.stuck_after_initializing", Kind::Duration, NOTIFY, "An import still initializing this long after it was created is stuck (a `stuck` event)")
+        .default("5m"),
+    row("notify.stuck_after_created", Kind::Duration, NOTIFY, "An import still waiting in created this long (behind other jobs) is stuck (a `stuck` event)")
+        .default("6h"),
     row("watch.interval", Kind::Interval, WATCHING, "Time between polls: a duration like 30s or 2m, or bare seconds; at least 1s")
         .flag("interval", POLLING, "DURATION")
         .default("60s"),

@@ -244,3 +244,133 @@ fn a_run_that_ends_with_warnings_posts_one_escaped_slack_message() {
         w.log_text()
     );
 }
+
+/// `keep_bundles` (on by default): the run folder holds the bytes Canvas received, written by
+/// the upload's own pass, for a direct upload, the file-upload flow and `--once` (hashed
+/// first) alike; `keep_bundles = false` keeps none. An upload that fails still leaves a run
+/// folder that says so (exit code, no import).
+#[test]
+fn the_run_folder_keeps_the_bundle_canvas_received() {
+    let w = World::new(Scenario::Ok);
+    let bundle_in = |folder: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(folder)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "zip"))
+            .collect()
+    };
+    let newest = |w: &World| {
+        let mut f: Vec<_> = std::fs::read_dir(runs_dir(w))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        f.sort();
+        f.pop().unwrap()
+    };
+    for extra in [
+        &["--upload-mode", "direct"][..],
+        &["--upload-mode", "file-upload"],
+        &["--once"],
+    ] {
+        let o = w
+            .cmd()
+            .arg("submit")
+            .arg(sample_zip())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", stderr(&o));
+        let copies = bundle_in(&newest(&w));
+        assert_eq!(copies.len(), 1, "{extra:?}");
+        assert_eq!(sha256(&copies[0]), sha256(&sample_zip()), "{extra:?}");
+        // Before another submit of the same content within the dedupe window is refused.
+        std::fs::remove_file(w.log_dir().join("journal.json")).ok();
+    }
+    let cfg = w.file("c.toml", b"[archive]\nkeep_bundles = false\n");
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(bundle_in(&newest(&w)).is_empty());
+
+    // Canvas refuses the upload (401): the run folder records the failed run.
+    let o = w
+        .cmd()
+        .env("CANVAS_ACCESS_TOKEN", "wrong")
+        .arg("submit")
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(77), "{}", stderr(&o));
+    let run: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(newest(&w).join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["exit_code"], 77, "{run}");
+    assert!(run["import_id"].is_null(), "{run}");
+    // A copy, if the whole file went out before the refusal, is the whole bundle; never a
+    // partial one.
+    for c in bundle_in(&newest(&w)) {
+        assert_eq!(sha256(&c), sha256(&sample_zip()));
+    }
+    let names: Vec<String> = std::fs::read_dir(newest(&w))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".part")), "{names:?}");
+}
+
+/// `stuck`: an import that waits in `created` longer than `stuck_after_created` raises the
+/// `stuck` event when a watch gives up on it, beside `max_polls`.
+#[test]
+fn an_import_queued_past_stuck_after_created_is_reported_stuck() {
+    let w = World::new(Scenario::StuckCreated);
+    let (url, bodies) = webhook_sink();
+    let cfg = w.file(
+        "n.toml",
+        format!("[notify]\nwebhook = [\"{url}\"]\nstuck_after_created = \"1s\"\n").as_bytes(),
+    );
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "1", "--max-polls", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let events: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["event"].to_string())
+        .collect();
+    assert!(events.contains(&"\"max_polls\"".to_string()), "{events:?}");
+    assert!(events.contains(&"\"stuck\"".to_string()), "{events:?}");
+    // With the default (6h), the same wait is not stuck.
+    let (url2, bodies2) = webhook_sink();
+    let cfg2 = w.file(
+        "n2.toml",
+        format!("[notify]\nwebhook = [\"{url2}\"]\n").as_bytes(),
+    );
+    std::fs::remove_file(w.log_dir().join("journal.json")).ok();
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg2)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "1", "--max-polls", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let got = bodies2.lock().unwrap().clone();
+    assert!(!got.iter().any(|b| b.contains("\"stuck\"")), "{got:?}");
+}

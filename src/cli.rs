@@ -257,6 +257,10 @@ pub struct HistoryArgs {
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub limit: usize,
+    /// Add the imports Canvas lists for the account that this host did not send (marked
+    /// as such).
+    #[arg(long)]
+    pub from_canvas: bool,
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +271,10 @@ pub struct HealthArgs {
     /// WARNING when the newest finished run has more warnings than this.
     #[arg(long, value_name = "N")]
     pub warn_warnings: Option<u64>,
+    /// Judge by Canvas's own list of the account's imports instead of this host's runs
+    /// (whoever sent them); Canvas unreachable is UNKNOWN.
+    #[arg(long)]
+    pub from_canvas: bool,
 }
 
 /// `plan`: its import options come from the settings table, as for `submit`.

@@ -103,6 +103,25 @@ impl Run {
         )
     }
 
+    /// A run for an import that Canvas lists (`--from-canvas`): what Canvas says of it, with
+    /// no run id when this host did not send it.
+    pub fn from_canvas(imp: &Import, base_url: &str, account: &str) -> Run {
+        let mut run = Run {
+            submitted_at: imp.created_at.map(|t| t.to_string()).unwrap_or_default(),
+            base_url: base_url.to_string(),
+            account: account.to_string(),
+            import_id: Some(imp.id),
+            ..Default::default()
+        };
+        run.saw(imp);
+        if let Some(at) = imp.created_at
+            && let Some(first) = run.states.first_mut()
+        {
+            first.at = at.to_string();
+        }
+        run
+    }
+
     /// The `history --json` row (contract, "history --json").
     pub fn history_json(&self) -> Value {
         serde_json::json!({

@@ -64,14 +64,13 @@ pub fn judge(
             .and_then(|t| t.parse::<jiff::Timestamp>().ok())
             .map(|t| now.duration_since(t).unsigned_abs())
     };
-    let ago = |d: Option<Duration>| {
-        d.map(|d| {
-            format!(
-                "{} ago",
-                humantime::format_duration(Duration::from_secs(d.as_secs() / 60 * 60))
-            )
-        })
-        .unwrap_or_else(|| "at an unknown time".into())
+    let ago = |d: Option<Duration>| match d {
+        Some(d) if d.as_secs() < 60 => "under a minute ago".to_string(),
+        Some(d) => format!(
+            "{} ago",
+            humantime::format_duration(Duration::from_secs(d.as_secs() / 60 * 60))
+        ),
+        None => "at an unknown time".into(),
     };
     let describe = |r: &Run| {
         format!(
@@ -134,6 +133,21 @@ pub fn judge(
     (Status::Ok, describe(r), Some(r))
 }
 
+/// The account's imports as Canvas lists them, newest first, as runs (whoever sent them).
+async fn canvas_runs(ctx: &Ctx) -> crate::exit::Result<Vec<Run>> {
+    let net = ctx.settings.network()?;
+    // A monitor waits for a check a minute at most: give up on Canvas well before that.
+    let mut conn = ctx.settings.connection.clone();
+    conn.retry_budget = conn.retry_budget.min(Duration::from_secs(30));
+    let client = crate::canvas::Client::new(&net, &conn)?;
+    let listed = client.list_imports(&Default::default(), Some(50)).await?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|v| crate::canvas::Import::from_value(v).ok())
+        .map(|imp| Run::from_canvas(&imp, net.base.as_str(), &net.account))
+        .collect())
+}
+
 /// The check's own failure (a usage or configuration error): UNKNOWN, with the reason in the
 /// status line. Returns the exit code, 3.
 pub fn unknown(reason: &str, json: bool) -> u8 {
@@ -148,9 +162,16 @@ pub fn unknown(reason: &str, json: bool) -> u8 {
     Status::Unknown as u8
 }
 
-pub fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
+pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
     let now = jiff::Timestamp::now();
     let (status, text, run) = match &ctx.settings.archive {
+        _ if a.from_canvas => match canvas_runs(ctx).await {
+            Ok(runs) => {
+                let (s, t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
+                (s, format!("{t} (from Canvas)"), r.cloned())
+            }
+            Err(f) => (Status::Unknown, f.message, None),
+        },
         None => (
             Status::Unknown,
             "no run archive ([archive] dir is \"\")".to_string(),

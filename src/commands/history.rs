@@ -1,22 +1,65 @@
-//! `history`: the runs this host made, newest first, from the run archive (`crate::record`).
+//! `history`: the runs this host made, newest first, from the run archive (`crate::record`);
+//! with `--from-canvas`, also the imports Canvas lists that this host did not send.
 
 use serde_json::{Value, json};
 
+use crate::canvas::Import;
 use crate::cli::HistoryArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::output::{Cell, Style, Table};
+use crate::record::Run;
 
 use super::Ctx;
 
-pub fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
+pub async fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
     let Some(archive) = &ctx.settings.archive else {
         return Err(Failure::config("no run archive: [archive] dir is \"\"")
             .kind("config_invalid")
             .hint("set [archive] dir to keep one run folder per submit"));
     };
-    let runs: Vec<_> = archive.runs().into_iter().take(a.limit).collect();
+    // (run, sent by this host)
+    let mut runs: Vec<(Run, bool)> = archive
+        .runs()
+        .into_iter()
+        .take(a.limit)
+        .map(|(_, r)| (r, true))
+        .collect();
+    if a.from_canvas {
+        let client = ctx.client()?;
+        let net = ctx.settings.network()?;
+        let listed = client
+            .list_imports(&Default::default(), Some(a.limit))
+            .await?;
+        for v in listed {
+            let Ok(imp) = Import::from_value(v) else {
+                continue;
+            };
+            let ours = runs.iter().any(|(r, _)| {
+                r.import_id == Some(imp.id)
+                    && r.base_url == net.base.as_str()
+                    && r.account == net.account
+            });
+            if !ours {
+                runs.push((
+                    Run::from_canvas(&imp, net.base.as_str(), &net.account),
+                    false,
+                ));
+            }
+        }
+        runs.sort_by(|x, y| y.0.submitted_at.cmp(&x.0.submitted_at));
+        runs.truncate(a.limit);
+    }
     if ctx.settings.json {
-        let list: Vec<Value> = runs.iter().map(|(_, r)| r.history_json()).collect();
+        let list: Vec<Value> = runs
+            .iter()
+            .map(|(r, ours)| {
+                let mut row = r.history_json();
+                if a.from_canvas {
+                    row["sent_here"] = Value::Bool(*ours);
+                }
+                row
+            })
+            .collect();
         ctx.print_json(&json!({ "runs": list }))?;
         return Ok(Exit::Ok);
     }
@@ -30,7 +73,7 @@ pub fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
     let mut t = Table::new(&[
         "run", "when", "profile", "import", "state", "duration", "rows", "warn/err",
     ]);
-    for (_, r) in &runs {
+    for (r, ours) in &runs {
         let state = r.state.clone().unwrap_or_else(|| {
             if r.held {
                 "held".into()
@@ -45,7 +88,11 @@ pub fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
             .collect::<Vec<_>>()
             .join(" ");
         t.push(vec![
-            Cell::new(r.run_id.clone()),
+            Cell::new(if *ours {
+                r.run_id.clone()
+            } else {
+                "(not sent here)".into()
+            }),
             Cell::new(r.submitted_at.clone()),
             Cell::new(r.profile.clone().unwrap_or_else(|| "default".into())),
             Cell::new(

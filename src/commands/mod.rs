@@ -193,8 +193,8 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         }
         Command::Approve(_) => held::list(ctx),
         Command::Discard(a) => held::discard(a, ctx),
-        Command::History(a) => history::run(a, ctx),
-        Command::Health(a) => Ok(health::run(a, ctx)),
+        Command::History(a) => history::run(a, ctx).await,
+        Command::Health(a) => Ok(health::run(a, ctx).await),
         Command::Errors(a) => errors::run(a, ctx).await,
     }
 }

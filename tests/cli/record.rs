@@ -374,3 +374,78 @@ fn an_import_queued_past_stuck_after_created_is_reported_stuck() {
     let got = bodies2.lock().unwrap().clone();
     assert!(!got.iter().any(|b| b.contains("\"stuck\"")), "{got:?}");
 }
+
+/// `--from-canvas`: `history` adds the imports Canvas lists that this host did not send,
+/// marked as such; `health` judges by Canvas's list (whoever sent the imports), and Canvas
+/// unreachable is UNKNOWN with the reason.
+#[test]
+fn history_and_health_from_canvas() {
+    let w = World::seeded(3);
+    let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ours: u64 = stdout(&o).trim().parse().unwrap();
+    // Without --from-canvas: only this host's run.
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    assert_eq!(json(&o)["runs"].as_array().unwrap().len(), 1);
+    let o = w
+        .cmd()
+        .args(["--json", "history", "--from-canvas"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = json(&o);
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{doc}");
+    let mine: Vec<_> = runs.iter().filter(|r| r["sent_here"] == true).collect();
+    assert_eq!(mine.len(), 1, "{doc}");
+    assert_eq!(mine[0]["import_id"], ours);
+    assert!(mine[0]["run_id"].is_string());
+    for r in runs.iter().filter(|r| r["sent_here"] == false) {
+        assert!(r["import_id"].is_u64(), "{r}");
+        assert_eq!(r["run_id"], "", "{r}");
+    }
+    // The text table marks them too.
+    let o = w.cmd().args(["history", "--from-canvas"]).output().unwrap();
+    assert_eq!(
+        stdout(&o).matches("(not sent here)").count(),
+        3,
+        "{}",
+        stdout(&o)
+    );
+
+    // Canvas's list: the newest import that ended is a seeded one that failed, which this
+    // host's own record cannot know: CRITICAL, whoever sent it.
+    let failed = w.first_in("failed_with_messages");
+    let o = w
+        .cmd()
+        .args(["--json", "health", "--from-canvas"])
+        .output()
+        .unwrap();
+    let doc = json(&o);
+    assert_eq!(o.status.code(), Some(2), "{doc}");
+    let line = doc["line"].as_str().unwrap();
+    assert!(
+        line.contains(&format!("import {failed} failed_with_messages")),
+        "{doc}"
+    );
+    assert!(line.contains("(from Canvas)"), "{doc}");
+    // Canvas unreachable: UNKNOWN (3), at once.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/", l.local_addr().unwrap())
+    };
+    let started = std::time::Instant::now();
+    let o = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &dead)
+        .args(["health", "--from-canvas"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("CANVAS-SIS UNKNOWN - "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(45));
+}

@@ -140,6 +140,25 @@ pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Every `dir/*/FILE` that reads as a `T`, with its folder; a folder that is not a real
+/// directory, or whose file is missing or unreadable, is skipped. The run archive and the
+/// held runs are kept this way.
+pub fn json_in_subdirs<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &str,
+) -> Vec<(PathBuf, T)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| {
+            let bytes = read_no_follow(&e.path().join(file)).ok()?;
+            Some((e.path(), serde_json::from_slice(&bytes).ok()?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

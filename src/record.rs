@@ -193,17 +193,7 @@ impl Archive {
 
     /// Every run, newest first (unreadable folders are skipped).
     pub fn runs(&self) -> Vec<(PathBuf, Run)> {
-        let Ok(rd) = std::fs::read_dir(&self.dir) else {
-            return vec![];
-        };
-        let mut out: Vec<(PathBuf, Run)> = rd
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .filter_map(|e| {
-                let bytes = crate::paths::read_no_follow(&e.path().join("run.json")).ok()?;
-                Some((e.path(), serde_json::from_slice(&bytes).ok()?))
-            })
-            .collect();
+        let mut out: Vec<(PathBuf, Run)> = crate::paths::json_in_subdirs(&self.dir, "run.json");
         out.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
         out
     }

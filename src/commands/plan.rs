@@ -4,7 +4,7 @@
 //! delete, leave unchanged, and leave absent. No network with `--against last`.
 
 use crate::cli::PlanArgs;
-use crate::exit::{Exit, Failure, Result};
+use crate::exit::{Exit, Result};
 use crate::output::{Cell, Style, Table};
 use crate::plan::{self as planner, Assessment};
 use crate::validate;
@@ -24,17 +24,10 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
             .partial(report.to_json())
             .hint("a plan is made of a bundle that validates: fix the errors (`canvas-sis validate PATH`)"));
     }
-    let Some(url) = &ctx.settings.connection.base_url else {
-        return Err(Failure::config(
-            "no Canvas URL is set: a plan compares with what that Canvas imported",
-        )
-        .kind("config_missing_url")
-        .hint("set --base-url, CANVAS_BASE_URL or base_url"));
-    };
-    let base_url = crate::settings::check_base_url(&url.value).map_err(|e| {
-        Failure::config(format!("base URL {:?}: {e}", url.value))
-            .kind(crate::settings::base_url_kind(&url.value))
-    })?;
+    let base_url = ctx
+        .settings
+        .connection
+        .base("a plan compares with what that Canvas imported")?;
     let account = ctx.settings.connection.account_id.value.clone();
     let limits = ctx.settings.guard.limits();
     let assessed = if a.against == "canvas" {

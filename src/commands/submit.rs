@@ -178,17 +178,11 @@ fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
 /// The Canvas URL and account the settings name, if they name a valid one (a dry run
 /// does not need them).
 fn configured_target(ctx: &Ctx) -> Option<(String, String)> {
-    ctx.settings
-        .connection
-        .base_url
-        .as_ref()
-        .and_then(|u| crate::settings::check_base_url(&u.value).ok())
-        .map(|b| {
-            (
-                b.to_string(),
-                ctx.settings.connection.account_id.value.clone(),
-            )
-        })
+    let base = ctx.settings.connection.base("").ok()?;
+    Some((
+        base.to_string(),
+        ctx.settings.connection.account_id.value.clone(),
+    ))
 }
 
 /// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
@@ -1130,20 +1124,10 @@ fn dry_run(
     plan: Option<&Assessment>,
 ) -> Result<Exit> {
     let sha256 = bundle.sha256.as_deref().unwrap_or_default();
-    let Some(url) = &ctx.settings.connection.base_url else {
-        return Err(Failure::config(
-            "--dry-run prints the exact request, which needs the Canvas URL",
-        )
-        .kind("config_missing_url")
-        .hint("set --base-url, CANVAS_BASE_URL, or base_url in the config file"));
-    };
-    let base = crate::settings::check_base_url(&url.value).map_err(|e| {
-        Failure::config(format!(
-            "base URL {:?} (from {}): {e}",
-            url.value, url.source
-        ))
-        .kind(crate::settings::base_url_kind(&url.value))
-    })?;
+    let base = ctx
+        .settings
+        .connection
+        .base("--dry-run prints the exact request, which needs the Canvas URL")?;
     // Encoded as the real request encodes it, so that the printed URL is the one sent.
     let account = crate::canvas::client::account_segment(&ctx.settings.connection.account_id.value);
     let mut u = base

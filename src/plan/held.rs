@@ -110,17 +110,7 @@ pub fn save(folder: &Path, held: &Held) -> Result<()> {
 
 /// Every held run, newest first; unreadable folders are skipped.
 pub fn list(state_dir: &Path) -> Vec<(PathBuf, Held)> {
-    let Ok(rd) = std::fs::read_dir(dir(state_dir)) else {
-        return vec![];
-    };
-    let mut out: Vec<(PathBuf, Held)> = rd
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| {
-            let bytes = crate::paths::read_no_follow(&e.path().join("held.json")).ok()?;
-            Some((e.path(), serde_json::from_slice(&bytes).ok()?))
-        })
-        .collect();
+    let mut out: Vec<(PathBuf, Held)> = crate::paths::json_in_subdirs(&dir(state_dir), "held.json");
     out.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
     out
 }

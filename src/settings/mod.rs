@@ -660,23 +660,35 @@ pub struct Network {
 }
 
 impl Connection {
-    /// URL and token, or exit 78 saying which is missing and where it can be set.
-    pub fn network(&self) -> Result<Network> {
+    /// The checked Canvas URL, or exit 78 saying it is missing (`why`: what needs it) or
+    /// refused, and where it can be set. Commands that need no token (a plan, a dry run)
+    /// stop here.
+    pub fn base(&self, why: &str) -> Result<Url> {
         let Some(url) = &self.base_url else {
-            return Err(Failure::config("no Canvas URL is set")
+            let what = if why.is_empty() {
+                "no Canvas URL is set".to_string()
+            } else {
+                format!("no Canvas URL is set: {why}")
+            };
+            return Err(Failure::config(what)
                 .kind("config_missing_url")
                 .hint(format!(
                     "set --base-url, {}, or base_url in the config file",
                     envn::BASE_URL
                 )));
         };
-        let base = check_base_url(&url.value).map_err(|e| {
+        check_base_url(&url.value).map_err(|e| {
             Failure::config(format!(
                 "base URL {:?} (from {}): {e}",
                 url.value, url.source
             ))
             .kind(base_url_kind(&url.value))
-        })?;
+        })
+    }
+
+    /// URL and token, or exit 78 saying which is missing and where it can be set.
+    pub fn network(&self) -> Result<Network> {
+        let base = self.base("")?;
         let Some(token) = &self.token else {
             if let Some(p) = &self.dropped_token {
                 return Err(Failure::config(format!(

@@ -3,7 +3,33 @@
 //! raw-body upload must carry every option there, §1.3).
 
 use crate::exit::{Failure, Result};
-use crate::settings::Extension;
+
+/// The extension sent to Canvas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Extension {
+    Csv,
+    Zip,
+    Xml,
+}
+
+impl Extension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Extension::Csv => "csv",
+            Extension::Zip => "zip",
+            Extension::Xml => "xml",
+        }
+    }
+    pub fn from_word(w: &str) -> Option<Extension> {
+        match w {
+            "csv" => Some(Extension::Csv),
+            "zip" => Some(Extension::Zip),
+            "xml" => Some(Extension::Xml),
+            _ => None,
+        }
+    }
+}
 
 /// Canvas's default `import_type` (§2.1), the settings table's default too.
 pub const DEFAULT_IMPORT_TYPE: &str = "instructure_csv";

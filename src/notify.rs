@@ -12,15 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// `[notify]`.
-#[derive(Clone, Debug, Default)]
-pub struct NotifySettings {
-    pub webhooks: Vec<String>,
-    pub format: String,
-    pub on: Vec<String>,
-    pub stuck_after_initializing: Duration,
-    pub stuck_after_created: Duration,
-}
+pub use crate::settings::NotifySettings;
 
 impl NotifySettings {
     /// Whether an import that has not ended is stuck (contract, `stuck`): in `initializing`
@@ -194,7 +186,7 @@ pub async fn send(settings: &NotifySettings, e: &Event) {
                     break;
                 }
                 Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                Err(err) => last = crate::canvas::client::error_chain(&err),
+                Err(err) => last = crate::canvas::net::error_chain(&err),
             }
         }
         if sent {

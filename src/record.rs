@@ -150,15 +150,9 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// The archive: a dir of run folders.
-#[derive(Clone, Debug)]
-pub struct Archive {
-    pub dir: PathBuf,
-    pub keep_days: u64,
-    pub max_bytes: u64,
-    /// Keep a copy of each bundle sent in its run's folder.
-    pub keep_bundles: bool,
-}
+/// The archive: a dir of run folders, as `[archive]` sets it (the settings' type; what it
+/// does is here).
+pub use crate::settings::ArchiveSettings as Archive;
 
 impl Archive {
     /// A new run's folder and record, written at once. A run that has an id already (a held

@@ -24,6 +24,7 @@ mod report;
 mod server;
 mod state;
 mod store;
+mod wire;
 
 pub use store::{Obj, StoreSnapshot};
 

@@ -8,8 +8,8 @@ use std::io::Write;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use crate::state::ts;
 use crate::store::{Ctx, Store, sis_role};
+use crate::wire::ts;
 
 /// `SIS_CSV_REPORTS` (sis_exporter.rb), in the order the files are made.
 pub(crate) const SIS_CSV_REPORTS: &[&str] = &[
@@ -87,7 +87,7 @@ impl Report {
                 "display_name": f.filename, "filename": f.filename, "upload_status": "success",
                 "content-type": f.content_type,
                 "url": format!("{files_url}/files/{}/download?download_frd=1&verifier={}",
-                               f.id, crate::state::verifier(f.id)),
+                               f.id, crate::wire::verifier(f.id)),
                 "size": f.bytes.len(), "created_at": when, "updated_at": when,
                 "unlock_at": null, "locked": false, "hidden": false, "lock_at": null,
                 "hidden_for_user": false, "thumbnail_url": null, "modified_at": when,
@@ -118,7 +118,7 @@ pub(crate) struct Choices {
 
 /// Err: the term given does not exist (`api_find` raises; the report ends in `error`).
 pub(crate) fn choices(store: &Store, p: &Map<String, Value>) -> Result<Choices, ()> {
-    let b = |k: &str| param(p, k).is_some_and(crate::server::value_to_boolean);
+    let b = |k: &str| param(p, k).is_some_and(crate::wire::value_to_boolean);
     let kinds = SIS_CSV_REPORTS.iter().copied().filter(|k| b(k)).collect();
     let (term, term_name) =
         match param(p, "enrollment_term_id").or_else(|| param(p, "enrollment_term")) {

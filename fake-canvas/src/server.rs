@@ -365,24 +365,7 @@ impl Params {
     }
 }
 
-/// §1.1: Canvas's value_to_boolean. The word lists match the whole string (no trimming:
-/// `" true"` is not `"true"`); anything else is Ruby's `to_i != 0`, which skips leading
-/// whitespace, so `" 2"` is true and `" yes"` false.
-pub(crate) fn value_to_boolean(v: &str) -> bool {
-    let l = v.to_ascii_lowercase();
-    match l.as_str() {
-        "true" | "t" | "yes" | "y" | "on" | "1" => true,
-        "false" | "f" | "no" | "n" | "off" | "0" => false,
-        _ => {
-            // `to_i != 0` without overflow: some digit after the optional sign is not 0.
-            let t = l.trim_start();
-            let t = t.strip_prefix(['-', '+']).unwrap_or(t);
-            t.chars()
-                .take_while(|c| c.is_ascii_digit())
-                .any(|c| c != '0')
-        }
-    }
-}
+pub(crate) use crate::wire::value_to_boolean;
 
 fn ruby_to_i(v: &str) -> i64 {
     let t = v.trim();

@@ -1512,7 +1512,7 @@ impl Store {
         }
         let e = &mut self.enrollments[ei];
         if let Some(v) = r.get("limit_section_privileges") {
-            e.limit = crate::server::value_to_boolean(v);
+            e.limit = crate::wire::value_to_boolean(v);
         }
         e.sis_pseudonym = Some(self.logins[pi].id);
         e.batch = cx.batch;

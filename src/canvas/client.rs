@@ -614,21 +614,6 @@ impl Client {
     }
 }
 
-/// reqwest's error with its causes (the top level alone often says only "error sending request").
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    crate::redact::redact(&s).to_string()
-}
-
 /// The account id as the path segment every request uses (`sis_account_id:X` →
 /// `sis_account_id%3AX`); `submit --dry-run` prints the same.
 pub fn account_segment(account: &str) -> String {

@@ -182,11 +182,6 @@ impl TlsProblem {
 }
 
 impl HttpError {
-    /// Whether the same request may be sent again at all (how often: `retry::retry_class`).
-    pub fn retryable(&self) -> bool {
-        super::retry::idempotent_may_retry(self)
-    }
-
     /// What to do about it, when there is more to say than the message.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -282,14 +282,14 @@ pub fn from_reqwest(shown: &str, url: &Url, e: reqwest::Error, body_sent: bool) 
             url: shown.to_string(),
             host: url.host_str().unwrap_or("?").to_string(),
             problem,
-            detail: super::client::error_chain(&e),
+            detail: error_chain(&e),
         },
         Cause::Unreachable(u) => HttpError::Transport {
             url: shown.to_string(),
             connect: true,
             timeout: false,
             body_sent: false,
-            detail: super::client::error_chain(&e),
+            detail: error_chain(&e),
             unreachable: Some(u),
         },
         Cause::Other => HttpError::Transport {
@@ -297,10 +297,25 @@ pub fn from_reqwest(shown: &str, url: &Url, e: reqwest::Error, body_sent: bool) 
             connect: e.is_connect(),
             timeout: e.is_timeout(),
             body_sent: body_sent && !e.is_connect(),
-            detail: super::client::error_chain(&e),
+            detail: error_chain(&e),
             unreachable: None,
         },
     }
+}
+
+/// reqwest's error with its causes (the top level alone often says only "error sending request").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    crate::redact::redact(&s).to_string()
 }
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ impl Client {
                 Some(Err(e)) => {
                     return Err(unavailable(format!(
                         "{shown}: download cut off: {}",
-                        super::client::error_chain(&e)
+                        super::net::error_chain(&e)
                     ))
                     .kind("download_failed"));
                 }

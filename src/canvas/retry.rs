@@ -60,6 +60,14 @@ pub fn idempotent_may_retry(e: &HttpError) -> bool {
     retry_class(e) != Retry::Never
 }
 
+// Here rather than in error.rs: what may be retried is decided in this file alone.
+impl HttpError {
+    /// Whether the same request may be sent again at all (how often: [`retry_class`]).
+    pub fn retryable(&self) -> bool {
+        idempotent_may_retry(self)
+    }
+}
+
 /// A request that creates or changes something (POST, PUT): sent again only when Canvas
 /// surely did not act on it: no connection was made; or it failed before any of its body
 /// went out, and not by a timeout (which may strike after Canvas got it all); or Canvas

@@ -218,6 +218,17 @@ pub struct Limits {
     pub max_delete_rows: Option<u64>,
 }
 
+impl crate::settings::GuardSettings {
+    /// The limits `[guard]` sets.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_delete_percent: self.max_delete_percent,
+            max_update_percent: self.max_update_percent,
+            max_delete_rows: self.max_delete_rows,
+        }
+    }
+}
+
 impl Plan {
     /// The reasons to hold the run (contract, "Guard arithmetic"): per kind, and per term for
     /// courses, sections and enrollments, a percent of the baseline's rows strictly greater

@@ -20,7 +20,7 @@ use url::Url;
 
 use crate::env_names as envn;
 use crate::exit::{Failure, Result};
-pub use crate::import_options::ImportOptions;
+pub use crate::import_options::{Extension, ImportOptions};
 pub use crate::logfile::Rotation;
 pub use file::ConfigFile;
 use table::{Def, Kind, Scope, TABLE, Value};
@@ -64,33 +64,6 @@ pub enum When {
     Auto,
     Always,
     Never,
-}
-
-/// The extension sent to Canvas.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Extension {
-    Csv,
-    Zip,
-    Xml,
-}
-
-impl Extension {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Extension::Csv => "csv",
-            Extension::Zip => "zip",
-            Extension::Xml => "xml",
-        }
-    }
-    fn from_word(w: &str) -> Option<Extension> {
-        match w {
-            "csv" => Some(Extension::Csv),
-            "zip" => Some(Extension::Zip),
-            "xml" => Some(Extension::Xml),
-            _ => None,
-        }
-    }
 }
 
 /// How the bundle goes up.
@@ -180,14 +153,27 @@ impl GuardSettings {
                 || opts.diffing_data_set_identifier.is_some(),
         )
     }
+}
 
-    pub fn limits(&self) -> crate::plan::Limits {
-        crate::plan::Limits {
-            max_delete_percent: self.max_delete_percent,
-            max_update_percent: self.max_update_percent,
-            max_delete_rows: self.max_delete_rows,
-        }
-    }
+/// `[archive]`: where the run record is kept (what it does is `crate::record::Archive`,
+/// this same type).
+#[derive(Clone, Debug)]
+pub struct ArchiveSettings {
+    pub dir: PathBuf,
+    pub keep_days: u64,
+    pub max_bytes: u64,
+    /// Keep a copy of each bundle sent in its run's folder.
+    pub keep_bundles: bool,
+}
+
+/// `[notify]` (what it does is `crate::notify`).
+#[derive(Clone, Debug, Default)]
+pub struct NotifySettings {
+    pub webhooks: Vec<String>,
+    pub format: String,
+    pub on: Vec<String>,
+    pub stuck_after_initializing: Duration,
+    pub stuck_after_created: Duration,
 }
 
 /// One line of `config show`.
@@ -229,9 +215,9 @@ pub struct Settings {
     pub submit: SubmitSettings,
     pub guard: GuardSettings,
     /// The run archive (`None`: `[archive] dir = ""`).
-    pub archive: Option<crate::record::Archive>,
+    pub archive: Option<ArchiveSettings>,
     pub metrics_textfile: Option<PathBuf>,
-    pub notify: crate::notify::NotifySettings,
+    pub notify: NotifySettings,
     /// For `config show`, in the table's order.
     pub shown: Vec<ShownSetting>,
     /// Non-fatal remarks about the configuration, printed once.
@@ -498,7 +484,7 @@ impl Settings {
         let archive = r
             .path("archive.dir")
             .filter(|p| !p.as_os_str().is_empty())
-            .map(|dir| crate::record::Archive {
+            .map(|dir| ArchiveSettings {
                 dir,
                 keep_days: r.count("archive.keep_days").expect("has a default"),
                 max_bytes: r.count("archive.max_bytes").expect("has a default"),
@@ -509,7 +495,7 @@ impl Settings {
             Some(Value::List(v)) => v.clone(),
             _ => vec![],
         };
-        let notify = crate::notify::NotifySettings {
+        let notify = NotifySettings {
             webhooks: list("notify.webhook"),
             format: r.word("notify.format").to_string(),
             on: list("notify.on"),

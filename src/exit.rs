@@ -73,6 +73,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("usage", 2, "a bad flag, value or flag combination (clap's errors and our own checks); nothing was sent"),
     ("canvas_rejected", 2, "Canvas answered 400, 409 or 422: it refused the request's options"),
     ("confirmation_needed", 2, "abort, abort-all-pending or restore without --yes while stdin or stderr is not a terminal"),
+    ("output_exists", 2, "convert: the output file exists and --force was not given; nothing was written"),
     ("not_root_account", 2, "config check: the account is a sub-account; SIS imports run only on root accounts"),
     ("not_found", 5, "Canvas answered 404: the account, import or term named does not exist"),
     ("already_ended", 5, "abort: the import already ended; nothing to abort"),

@@ -2,6 +2,7 @@
 
 pub mod abort;
 pub mod config_cmd;
+pub mod convert;
 pub mod demo;
 pub mod docs;
 pub mod errors;
@@ -155,6 +156,7 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::AbortAllPending(a) => abort::all_pending(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
         Command::Plan(a) => plan::run(a, ctx),
+        Command::Convert(c) => convert::run(c, ctx),
         Command::History(a) => history::run(a, ctx),
         Command::Health(a) => Ok(health::run(a, ctx)),
         Command::Errors(a) => errors::run(a, ctx).await,

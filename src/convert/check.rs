@@ -890,12 +890,7 @@ impl Conv<'_> {
         let Some(sev) = self.ref_severity(target) else {
             return;
         };
-        let why = if sev == Severity::Error {
-            format!("{target}.csv is a bulk file, so it must hold every {target} row referenced")
-        } else {
-            format!("{target}.csv is a delta file; it may exist from an earlier load")
-        };
-        s.at(line).col(col).hint(why).report(
+        s.at(line).col(col).hint(ref_hint(target, sev)).report(
             sev,
             "unknown_reference",
             format!("{col} \"{id}\" is not in {target}.csv"),
@@ -909,8 +904,8 @@ impl Conv<'_> {
     fn after(&mut self, name: &str) -> std::io::Result<()> {
         let present = self.modes.contains_key(name);
         match name {
-            "orgs" if present => self.orgs_done(),
-            "academicSessions" if present => self.sessions_done(),
+            "orgs" if present => self.orgs_done()?,
+            "academicSessions" if present => self.sessions_done()?,
             "classes" => {
                 if present {
                     self.classes_done()?;
@@ -934,22 +929,22 @@ impl Conv<'_> {
         Ok(())
     }
 
-    fn orgs_done(&mut self) {
+    fn orgs_done(&mut self) -> std::io::Result<()> {
         let i = self.sink_of("orgs");
         let parents: Vec<Option<u32>> = self
             .orgs
             .iter()
             .map(|o| o.parent.as_ref().and_then(|p| self.org_ix.get(p).copied()))
             .collect();
+        let sev = self.ref_severity("orgs");
         for (o, p) in self.orgs.iter().zip(&parents) {
-            if let (Some(pid), None) = (&o.parent, p)
-                && self.modes.get("orgs") == Some(&Mode::Bulk)
-            {
+            if let (Some(pid), None, Some(sev)) = (&o.parent, p, sev) {
                 self.sinks[i]
                     .at(o.line)
                     .col("parentSourcedId")
-                    .hint("orgs.csv is a bulk file, so it must hold every parent")
-                    .err(
+                    .hint(ref_hint("orgs", sev))
+                    .report(
+                        sev,
                         "unknown_reference",
                         format!("parentSourcedId \"{pid}\" is not in orgs.csv"),
                     );
@@ -972,32 +967,34 @@ impl Conv<'_> {
         }
         if self.errors() > 0 {
             self.out.on = false;
-            return;
+            return Ok(());
         }
         let order = map::parents_first(&parents);
-        let _ = self.out.start("accounts.csv", "account", map::ACCOUNTS);
+        self.out.start("accounts.csv", "account", map::ACCOUNTS)?;
         for k in order {
             let o = &self.orgs[k as usize];
-            let _ = self.out.row(&[
+            self.out.row(&[
                 &o.id,
                 o.parent.as_deref().unwrap_or(""),
                 &o.name,
                 map::status(o.deleted),
-            ]);
+            ])?;
         }
+        Ok(())
     }
 
-    fn sessions_done(&mut self) {
+    fn sessions_done(&mut self) -> std::io::Result<()> {
         let i = self.sink_of("academicSessions");
-        let bulk = self.modes.get("academicSessions") == Some(&Mode::Bulk);
+        let sev = self.ref_severity("academicSessions");
         for x in &self.sessions {
             let Some(p) = &x.parent else { continue };
-            if !self.session_tree.contains_key(p) && bulk {
+            if let (false, Some(sev)) = (self.session_tree.contains_key(p), sev) {
                 self.sinks[i]
                     .at(x.line)
                     .col("parentSourcedId")
-                    .hint("academicSessions.csv is a bulk file, so it must hold every parent")
-                    .err(
+                    .hint(ref_hint("academicSessions", sev))
+                    .report(
+                        sev,
                         "unknown_reference",
                         format!("parentSourcedId \"{p}\" is not in academicSessions.csv"),
                     );
@@ -1005,20 +1002,21 @@ impl Conv<'_> {
         }
         if self.errors() > 0 {
             self.out.on = false;
-            return;
+            return Ok(());
         }
-        let _ = self.out.start("terms.csv", "term", map::TERMS);
+        self.out.start("terms.csv", "term", map::TERMS)?;
         for s in &self.sessions {
             if self.opts.term_types.iter().any(|t| t == s.ty) {
-                let _ = self.out.row(&[
+                self.out.row(&[
                     &s.id,
                     &s.title,
                     map::status(s.deleted),
                     &map::start_date(&s.start),
                     &map::end_date(&s.end),
-                ]);
+                ])?;
             }
         }
+        Ok(())
     }
 
     fn classes_done(&mut self) -> std::io::Result<()> {
@@ -1127,6 +1125,15 @@ impl Conv<'_> {
                 .row(&[&o.canvas, &st.canvas, map::status(o.deleted || st.deleted)])?;
         }
         Ok(())
+    }
+}
+
+/// Why a missing reference is an error (bulk) or a warning (delta).
+fn ref_hint(target: &str, sev: Severity) -> String {
+    if sev == Severity::Error {
+        format!("{target}.csv is a bulk file, so it must hold every row referenced")
+    } else {
+        format!("{target}.csv is a delta file; it may exist from an earlier load")
     }
 }
 

@@ -747,3 +747,56 @@ fn crlf_and_bom_keep_line_numbers_physical() {
         "\"cls-nope\" is not in",
     );
 }
+
+#[test]
+fn an_interrupted_conversion_leaves_no_file() {
+    let fx = Fx::new("district");
+    // Enough enrollments that the conversion is still running when the signal comes.
+    let mut t = fx.read("enrollments.csv");
+    for i in 0..400_000 {
+        t.push_str(&format!(
+            "enr-x{i},,,cls-alg1-p1,org-hs,usr-s-1001,student,false,,\n"
+        ));
+    }
+    fx.write("enrollments.csv", &t);
+    let mut child = std_cmd(fx.home.path())
+        .args(["--no-log-file", "convert", "oneroster"])
+        .arg(fx.input())
+        .arg("-o")
+        .arg(fx.out())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The temporary file exists once the signal handler is in place (it is made after).
+    let start = std::time::Instant::now();
+    let out_dir = fx.home.path().join("out");
+    while std::fs::read_dir(&out_dir).unwrap().count() == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no temporary file"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "ended before writing");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: a plain kill(2) of the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "still running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted by SIGINT") && err.contains("no output file was written"),
+        "{err}"
+    );
+    fx.assert_nothing_written();
+}

@@ -800,3 +800,54 @@ fn an_interrupted_conversion_leaves_no_file() {
     );
     fx.assert_nothing_written();
 }
+
+#[test]
+fn blank_required_values_are_refused() {
+    for (file, id, col) in [
+        ("orgs.csv", "org-ms", "name"),
+        ("academicSessions.csv", "as-2026-s1", "endDate"),
+        ("courses.csv", "crs-bio", "title"),
+        ("classes.csv", "cls-hr-7b", "termSourcedIds"),
+        ("users.csv", "usr-s-2002", "username"),
+        ("enrollments.csv", "enr-0006", "userSourcedId"),
+    ] {
+        let fx = Fx::new("district");
+        let line = fx.line_of(file, id);
+        fx.set(file, line, col, "");
+        fx.refused(&[], &format!("{file}:{line}"), &format!("no {col}"));
+    }
+}
+
+#[test]
+fn an_empty_file_a_doubled_column_and_a_broken_zip_are_refused() {
+    let fx = Fx::new("district");
+    fx.write("courses.csv", "");
+    let o = fx.run(&[]);
+    assert_eq!(o.status.code(), Some(65));
+    assert!(
+        stdout(&o).contains("courses.csv: error: empty file: no header row"),
+        "{}",
+        stdout(&o)
+    );
+    fx.assert_nothing_written();
+
+    let fx = Fx::new("district");
+    let t = fx.read("orgs.csv").replacen("identifier", "name", 1);
+    fx.write("orgs.csv", &t);
+    fx.refused(&[], "orgs.csv:1", "column name twice");
+
+    let fx = Fx::new("district");
+    let zip = fx.home.path().join("export.zip");
+    std::fs::write(&zip, b"PK\x03\x04 not really a zip").unwrap();
+    let o = quiet_cmd(fx.home.path())
+        .args(["--json", "convert", "oneroster"])
+        .arg(&zip)
+        .arg("-o")
+        .arg(fx.out())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(65));
+    let doc = json(&o);
+    assert_eq!(doc["diagnostics"][0]["code"], "zip_corrupt", "{doc}");
+    fx.assert_nothing_written();
+}

@@ -201,12 +201,14 @@ def big(n, out):
         for c in range(classes):
             f.write("e%08d,,,cls-%07d,%s,t%07d,teacher,true,2025-08-18,2026-01-16\n" % (i, c, schools[c % 2], c // 5))
             i += 1
-        s = 0
+        k = 0
         while i < n:
-            c = (s * 7 + i) % classes
-            f.write("e%08d,,,cls-%07d,%s,s%07d,student,false,,\n" % (i, c, schools[c % 2], s % students))
+            # Each student in distinct classes: round r puts student st in class 13*st + 101*r.
+            st, r = k % students, k // students
+            c = (st * 13 + r * 101) % classes
+            f.write("e%08d,,,cls-%07d,%s,s%07d,student,false,,\n" % (i, c, schools[c % 2], st))
             i += 1
-            s += 1
+            k += 1
     man = os.path.join(out, "manifest.csv")
     text = open(man).read().replace("file.enrollments,absent", "file.enrollments,bulk")
     open(man, "w").write(text)

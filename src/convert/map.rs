@@ -1,8 +1,6 @@
 //! The mapping of OneRoster to Canvas SIS CSV (§10.4 lists the expected one; the README's
 //! "convert oneroster" table documents each choice made here).
 
-use std::collections::HashMap;
-
 use super::Options;
 
 /// Canvas's headers, per file written (§6.4).
@@ -152,7 +150,8 @@ pub fn cycles(parents: &[Option<u32>]) -> Vec<Vec<u32>> {
 }
 
 /// academicSessions by sourcedId: (type, parent), for the class → term walk.
-pub type SessionTree = HashMap<Box<str>, (Box<str>, Option<Box<str>>)>;
+pub type SessionTree =
+    std::collections::HashMap<Box<str>, (Box<str>, Option<Box<str>>), rustc_hash::FxBuildHasher>;
 
 /// The Canvas term of a class: the first of its terms that is (or has, up its parents) a
 /// session whose type is in `--term-types` (§10.4: "the first term of termSourcedIds").

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use zip::write::SimpleFileOptions;
 
+const CHUNK: usize = 1 << 16;
+
 pub struct Out {
     zip: zip::ZipWriter<BufWriter<tempfile::NamedTempFile>>,
     /// The entry being written, with its rows so far.
@@ -17,7 +19,9 @@ pub struct Out {
     pub rows: Vec<(&'static str, u64)>,
     /// Off once an error was found: nothing more is worth writing.
     pub on: bool,
-    field: Vec<u8>,
+    /// Rows not yet handed to the compressor: one write per 64 KiB, not per row (the
+    /// deflate writer zeroes its buffer on every call).
+    buf: Vec<u8>,
 }
 
 impl Out {
@@ -36,7 +40,7 @@ impl Out {
             open: None,
             rows: vec![],
             on: true,
-            field: Vec::new(),
+            buf: Vec::with_capacity(CHUNK + 4096),
         })
     }
 
@@ -68,30 +72,42 @@ impl Out {
     }
 
     fn record(&mut self, fields: &[&str]) -> io::Result<()> {
-        self.field.clear();
+        let buf = &mut self.buf;
         for (i, f) in fields.iter().enumerate() {
             if i > 0 {
-                self.field.push(b',');
+                buf.push(b',');
             }
             if f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
-                self.field.push(b'"');
+                buf.push(b'"');
                 for b in f.bytes() {
                     if b == b'"' {
-                        self.field.push(b'"');
+                        buf.push(b'"');
                     }
-                    self.field.push(b);
+                    buf.push(b);
                 }
-                self.field.push(b'"');
+                buf.push(b'"');
             } else {
-                self.field.extend_from_slice(f.as_bytes());
+                buf.extend_from_slice(f.as_bytes());
             }
         }
-        self.field.push(b'\n');
-        self.zip.write_all(&self.field)
+        buf.push(b'\n');
+        if buf.len() >= CHUNK {
+            self.flush_rows()?;
+        }
+        Ok(())
+    }
+
+    fn flush_rows(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.zip.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     fn end(&mut self) -> io::Result<()> {
         if let Some(done) = self.open.take() {
+            self.flush_rows()?;
             self.rows.push(done);
         }
         Ok(())

@@ -135,9 +135,18 @@ fn failure(e: convert::Error, a: &OnerosterArgs, json: bool) -> Failure {
         convert::Error::Invalid(report) => {
             if !json {
                 // The diagnostics on stdout, as `validate` prints them; the failure on stderr.
-                let mut text = Vec::new();
-                let _ = report.write_text(&mut text);
-                let _ = crate::output::stdout(&String::from_utf8_lossy(&text));
+                let mut text = String::new();
+                for d in report.diagnostics() {
+                    text.push_str(&d.to_line());
+                    text.push('\n');
+                }
+                let omitted: u64 = report.files.iter().map(|f| f.omitted).sum();
+                if omitted > 0 {
+                    text.push_str(&format!(
+                        "({omitted} more not shown; see --max-diagnostics)\n"
+                    ));
+                }
+                let _ = crate::output::stdout(&text);
             }
             Failure::data(format!(
                 "{}: the OneRoster input has {} error{} ({} warning{}); nothing was written",

@@ -435,7 +435,8 @@ impl Conv<'_> {
                             "wrong_field_count",
                             format!("{} fields; the header has {}", rec.len(), h.width),
                         );
-                    continue;
+                    // Checked on anyway (absent fields read as blank), so that its id is
+                    // known and other files' references to it do not add errors.
                 }
                 let Some(deleted) = common(&h, rec, line, mode, &mut ids, &mut sink) else {
                     continue;

@@ -717,6 +717,21 @@ fn malformed_rows_are_refused() {
     fx.write("orgs.csv", &t);
     fx.refused(&[], "orgs.csv:5", "5 fields; the header has 7");
 
+    // A short row is reported once: its id still counts, so enrollments in it are fine.
+    let fx = Fx::new("district");
+    let t = fx.read("classes.csv");
+    let line = fx.line_of("classes.csv", "cls-bio-p2");
+    let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+    let cut = lines[line - 1].rfind(',').unwrap();
+    lines[line - 1].truncate(cut);
+    fx.write("classes.csv", &(lines.join("\n") + "\n"));
+    let text = fx.refused(
+        &[],
+        &format!("classes.csv:{line}"),
+        "13 fields; the header has 14",
+    );
+    assert_eq!(text.matches(": error: ").count(), 1, "{text}");
+
     let fx = Fx::new("district");
     let line = fx.line_of("courses.csv", "crs-bio");
     let mut b = std::fs::read(fx.input().join("courses.csv")).unwrap();

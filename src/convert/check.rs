@@ -620,8 +620,15 @@ impl Conv<'_> {
                 c.session_tree.contains_key(v)
             });
         }
-        let term = map::class_term(&terms, &self.session_tree, &self.opts.term_types);
-        if term.is_none() && !terms.is_empty() && self.modes.contains_key("academicSessions") {
+        let sessions_read = self.modes.contains_key("academicSessions");
+        let term = if sessions_read {
+            map::class_term(&terms, &self.session_tree, &self.opts.term_types)
+        } else {
+            // A delta without sessions: the first term as given, which an earlier load made
+            // (a blank term_id would move the course to the default term).
+            terms.first().copied()
+        };
+        if term.is_none() && !terms.is_empty() && sessions_read {
             s.at(line).col("termSourcedIds").hint("add the session type to --term-types (e.g. --term-types term,semester,schoolYear)").warn(
                 "no_term",
                 format!(

@@ -373,9 +373,10 @@ fn terms_dates_and_ids_follow_the_flags() {
 #[test]
 fn a_delta_maps_tobedeleted_to_deleted() {
     let b = Fx::new("delta").converted(&[]);
+    // No sessions in the delta: the class's term as given.
     assert!(has(
         &b["courses.csv"],
-        &["cls-alg1-p3", "", "", "", "", "deleted"]
+        &["cls-alg1-p3", "", "", "org-hs", "as-2026-s1", "deleted"]
     ));
     assert!(has(
         &b["sections.csv"],

@@ -185,6 +185,21 @@ fn the_three_district_variants_convert_to_the_same_bundle() {
     }
     assert_eq!(base["accounts.csv"].len(), 3);
     assert_eq!(base["courses.csv"].len(), 5);
+    // 1.2 columns, BOM and CRLF draw no warning: only the skipped administrator.
+    for s in ["district", "district-v12", "district-crlf-bom"] {
+        let doc = json(&Fx::new(s).run(&["--json"]));
+        let codes: Vec<&str> = doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes, ["role_skipped"], "{s}: {doc}");
+        assert_eq!(
+            doc["oneroster_version"],
+            if s == "district-v12" { "1.2" } else { "1.1" }
+        );
+    }
 }
 
 #[test]

@@ -415,6 +415,8 @@ fn a_bulk_export_suggests_diffing_or_batch_mode_with_the_guard() {
         "{t}"
     );
     let o = Fx::new("delta").run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("wrote "), "{}", stdout(&o));
     assert!(
         !stdout(&o).contains("--diffing-data-set-identifier"),
         "{}",

@@ -146,6 +146,7 @@ fn failure(e: convert::Error, a: &OnerosterArgs, json: bool) -> Failure {
                         "({omitted} more not shown; see --max-diagnostics)\n"
                     ));
                 }
+                // A stdout that cannot be written must not hide the 65 (the failure says why).
                 let _ = crate::output::stdout(&text);
             }
             Failure::data(format!(

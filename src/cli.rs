@@ -173,6 +173,54 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Drop a run the guard held; nothing is sent.
     Discard(DiscardArgs),
+    /// Convert another format into a Canvas SIS CSV bundle (no network).
+    #[command(subcommand)]
+    Convert(ConvertCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConvertCmd {
+    /// Turn a OneRoster 1.1 CSV bundle (a directory or a zip) into a Canvas SIS CSV zip,
+    /// validating the OneRoster input first (errors: exit 65, no output file).
+    Oneroster(OnerosterArgs),
+}
+
+/// `convert oneroster`: the mapping is in the README ("convert oneroster").
+#[derive(Debug, Args)]
+pub struct OnerosterArgs {
+    /// The OneRoster bundle: a directory holding manifest.csv and the CSV files, or a zip of it.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// The Canvas SIS zip to write (written to a temporary file beside it, renamed at the end).
+    #[arg(short = 'o', long, value_name = "OUT.zip")]
+    pub output: PathBuf,
+    /// Replace OUT.zip when it exists (without it: exit 2, nothing written).
+    #[arg(long)]
+    pub force: bool,
+    /// The user field that becomes Canvas's user_id.
+    #[arg(long, value_name = "FIELD", default_value = "sourcedId", value_parser = ["sourcedId", "identifier"])]
+    pub user_id: String,
+    /// The user field that becomes Canvas's login_id.
+    #[arg(long, value_name = "FIELD", default_value = "username", value_parser = ["username", "email", "identifier"])]
+    pub login_id: String,
+    /// academicSession types that become Canvas terms (comma-separated).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',', default_value = "term,semester",
+          value_parser = ["term", "semester", "schoolYear", "gradingPeriod"])]
+    pub term_types: Vec<String>,
+    /// Convert enrollments of a OneRoster ROLE (administrator, proctor, or to override
+    /// student, teacher, aide) to CANVAS_ROLE (teacher, ta, student, designer, observer, or a
+    /// custom role's name). Repeatable.
+    #[arg(long, value_name = "ROLE=CANVAS_ROLE")]
+    pub role_map: Vec<String>,
+    /// One Canvas course per class, with one section (the default).
+    #[arg(long, conflicts_with = "group_by_course")]
+    pub section_per_class: bool,
+    /// One Canvas course per OneRoster course and term, with one section per class.
+    #[arg(long)]
+    pub group_by_course: bool,
+    /// Diagnostics printed per file; counts stay exact.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_diagnostics: usize,
 }
 
 impl Command {
@@ -181,6 +229,7 @@ impl Command {
     pub fn writes_log(&self) -> bool {
         match self {
             Command::Validate(_)
+            | Command::Convert(_)
             | Command::Plan(_)
             | Command::History(_)
             | Command::Health(_)

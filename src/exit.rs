@@ -76,6 +76,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("usage", 2, "a bad flag, value or flag combination (clap's errors and our own checks); nothing was sent"),
     ("canvas_rejected", 2, "Canvas answered 400, 409 or 422: it refused the request's options"),
     ("confirmation_needed", 2, "abort, abort-all-pending or restore without --yes while stdin or stderr is not a terminal"),
+    ("output_exists", 2, "convert: the output file exists and --force was not given; nothing was written"),
     ("not_root_account", 2, "config check: the account is a sub-account; SIS imports run only on root accounts"),
     ("not_held", 2, "approve or discard: the run is not held (never held here, or approved or discarded already)"),
     ("held_elsewhere", 2, "approve: the run was held for another Canvas URL or account than this run's settings name"),

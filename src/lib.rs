@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod canvas;
 pub mod cli;
 pub mod commands;
+pub mod convert;
 pub mod env_names;
 pub mod exit;
 pub mod import_options;

@@ -2,6 +2,7 @@
 
 pub mod abort;
 pub mod config_cmd;
+pub mod convert;
 pub mod demo;
 pub mod docs;
 pub mod errors;
@@ -193,6 +194,7 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         }
         Command::Approve(_) => held::list(ctx),
         Command::Discard(a) => held::discard(a, ctx),
+        Command::Convert(c) => convert::run(c, ctx),
         Command::History(a) => history::run(a, ctx).await,
         Command::Health(a) => Ok(health::run(a, ctx).await),
         Command::Errors(a) => errors::run(a, ctx).await,

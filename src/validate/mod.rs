@@ -84,8 +84,11 @@ mod messages;
 mod recognise;
 mod rows;
 mod rules;
-mod sink;
-mod values;
+pub(crate) mod sink;
+pub(crate) mod values;
+
+/// The diagnostic sink, also used by `convert` for the OneRoster files it reads.
+pub(crate) use sink::Sink;
 
 /// What the caller asks of a validation run.
 #[derive(Clone, Debug)]

@@ -12,6 +12,7 @@ mod big_syslog;
 mod big_upload;
 mod config;
 mod contract_audit;
+mod convert;
 mod demo;
 mod example_config;
 mod faults;

@@ -6,6 +6,7 @@ mod support;
 
 mod adversarial;
 mod audit;
+mod oneroster;
 mod prop;
 mod rules;
 mod zips;

@@ -162,6 +162,9 @@ pub enum Command {
     Demo,
     /// The runs this host made, newest first (from the run archive).
     History(HistoryArgs),
+    /// One self-contained HTML page over the runs this host made (from the run archive):
+    /// outcome timeline, durations, rows per kind, warnings and errors, grouped errors, held runs.
+    Report(ReportArgs),
     /// A check for Nagios, Icinga or any monitor: exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN, and one status line with perfdata.
     Health(HealthArgs),
@@ -178,6 +181,7 @@ impl Command {
             Command::Validate(_)
             | Command::Plan(_)
             | Command::History(_)
+            | Command::Report(_)
             | Command::Health(_)
             | Command::Config(ConfigCmd::Show)
             | Command::Completions(_)
@@ -223,6 +227,16 @@ pub struct HistoryArgs {
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the page here (atomically: a new file, then rename); `-` writes it to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+    /// The runs submitted within this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = |s: &str| crate::settings::table::parse_duration(s))]
+    pub since: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ pub mod history;
 pub mod importing;
 pub mod list;
 pub mod plan;
+pub mod report;
 pub mod restore;
 pub mod status;
 pub mod submit;
@@ -95,18 +96,8 @@ impl Ctx {
         let Ok(net) = self.settings.network() else {
             return;
         };
-        // The top error templates, as `errors --group` counts them.
-        let mut top: Vec<(String, u64)> = Vec::new();
-        for r in rows {
-            let msg = crate::canvas::ops::field_str(r, "message").unwrap_or_default();
-            let (t, _) = crate::canvas::messages::template(&msg);
-            match top.iter_mut().find(|(m, _)| *m == t) {
-                Some((_, c)) => *c += 1,
-                None => top.push((t, 1)),
-            }
-        }
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(5);
+        // The top error templates, grouped as `errors --group` groups them.
+        let top = crate::canvas::messages::top(rows, 5);
         let (w, e) = imp.warning_error_counts();
         let ev = crate::notify::Event {
             event: event.to_string(),
@@ -156,6 +147,7 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::Restore(a) => restore::run(a, ctx).await,
         Command::Plan(a) => plan::run(a, ctx),
         Command::History(a) => history::run(a, ctx),
+        Command::Report(a) => report::run(a, ctx),
         Command::Health(a) => Ok(health::run(a, ctx)),
         Command::Errors(a) => errors::run(a, ctx).await,
     }

@@ -24,6 +24,7 @@ mod ops_list;
 mod ops_status;
 mod plan;
 mod record;
+mod report;
 mod soak;
 mod submit;
 mod tls;

@@ -90,7 +90,7 @@ impl Ctx {
         rows: &[serde_json::Value],
     ) {
         let settings = &self.settings.notify;
-        if settings.webhooks.is_empty() {
+        if !settings.wants(event) {
             return;
         }
         let Ok(net) = self.settings.network() else {
@@ -118,7 +118,12 @@ impl Ctx {
             top_errors: top,
             log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
         };
-        crate::notify::send(settings, &ev).await;
+        // The rows as the run folder's errors.csv has them (§2.8), for the e-mail.
+        let csv = match rows {
+            [] => None,
+            _ => crate::canvas::ops::errors_csv(rows).ok(),
+        };
+        crate::notify::send(settings, &ev, csv.as_deref()).await;
     }
 
     /// Print a JSON document on stdout (the `--json` result).

@@ -485,6 +485,25 @@ impl Settings {
             webhooks: list("notify.webhook"),
             format: r.word("notify.format").to_string(),
             on: list("notify.on"),
+            mail: match r.text("notify.smtp_url").filter(|u| !u.is_empty()) {
+                None => None,
+                Some(url) => Some(
+                    crate::notify::MailSettings::new(
+                        &url,
+                        r.text("notify.from").as_deref(),
+                        &list("notify.to"),
+                        std::env::var(envn::SMTP_PASSWORD)
+                            .ok()
+                            .filter(|p| !p.is_empty())
+                            .map(SecretString::from),
+                    )
+                    .map_err(|e| {
+                        Failure::config(format!("[notify] {e}"))
+                            .kind("config_invalid_file")
+                            .hint("e.g. smtp_url = \"smtps://mail.example.edu\", from = \"canvas-sis@example.edu\", to = [\"sis-team@example.edu\"]")
+                    })?,
+                ),
+            },
         };
         Ok(Settings {
             config_file,

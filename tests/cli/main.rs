@@ -16,6 +16,7 @@ mod demo;
 mod example_config;
 mod faults;
 mod json;
+mod mail;
 mod mocked_canvas;
 mod ops_abort_restore;
 mod ops_config;

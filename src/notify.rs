@@ -481,7 +481,7 @@ mod tests {
         assert!(
             m("smtp://u:hunter2@mail.example.edu")
                 .unwrap_err()
-                .contains("CANVAS_SIS_SMTP_PASSWORD")
+                .contains(crate::env_names::SMTP_PASSWORD)
         );
         assert!(m("https://mail.example.edu").is_err());
         assert!(MailSettings::new("smtps://m", None, &to, None).is_err());

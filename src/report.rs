@@ -261,8 +261,9 @@ impl Frame {
     }
     /// Horizontal grid lines and their labels, up to `max`.
     fn grid(&self, h: &mut String, max: f64, fmt: &dyn Fn(f64) -> String) {
-        // Whole steps: 20 in fours (5, 10, …), 10 or 50 in fives.
-        let steps = if (max / 4.0).fract() == 0.0 && max >= 20.0 {
+        // Whole, round steps: 2×10ⁿ in fours (20: 5, 10, 15), 1× and 5×10ⁿ in fives.
+        let lead = max / 10f64.powf(max.log10().floor());
+        let steps = if (lead - 2.0).abs() < 1e-9 && max >= 20.0 {
             4
         } else {
             5
@@ -296,6 +297,17 @@ impl Frame {
                 );
             }
         }
+    }
+}
+
+/// An axis label for a count: 750, 12k, 1.5M.
+fn count_label(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{}M", (v / 1e5).round() / 10.0)
+    } else if v >= 1e4 {
+        format!("{}k", (v / 1e2).round() / 10.0)
+    } else {
+        format!("{v:.0}")
     }
 }
 
@@ -434,7 +446,7 @@ fn rows_per_kind(h: &mut String, p: &Page) {
         .unwrap_or(0) as f64;
     let top = nice_max(max);
     f.open(h, "rows per kind for each run");
-    f.grid(h, top, &|v| format!("{v:.0}"));
+    f.grid(h, top, &count_label);
     let mut items = Vec::new();
     for (ki, kind) in kinds.keys().enumerate() {
         let color = PALETTE[ki % PALETTE.len()];
@@ -484,7 +496,7 @@ fn warnings_errors(h: &mut String, p: &Page) {
     let top = nice_max(max);
     h.push_str("<section id=\"messages\"><h2>Warnings and errors per run</h2>");
     f.open(h, "warnings and errors of each run");
-    f.grid(h, top, &|v| format!("{v:.0}"));
+    f.grid(h, top, &count_label);
     let w = (f.slot() * 0.35).clamp(1.0, 18.0);
     for (i, e) in p.entries.iter().enumerate() {
         for (k, (v, color, what)) in [
@@ -797,5 +809,8 @@ mod tests {
         assert_eq!(nice_max(7.0), 10.0);
         assert_eq!(nice_max(130.0), 200.0);
         assert_eq!(nice_max(4100.0), 5000.0);
+        assert_eq!(count_label(750.0), "750");
+        assert_eq!(count_label(200000.0), "200k");
+        assert_eq!(count_label(1500000.0), "1.5M");
     }
 }

@@ -225,6 +225,18 @@ fn the_report_opens_in_chromium_with_the_payload_as_text_and_no_script_run() {
     assert_eq!(png_size(&png), (1280, 1600));
     // A blank 1280x1600 page compresses to a few KB; charts, tables and text do not.
     assert!(png.len() > 40_000, "screenshot of {} bytes", png.len());
+
+    // Printed (the print CSS): a PDF with the page's text in it.
+    let pdf = w.home.path().join("report.pdf");
+    let mut c = chromium(profile.path());
+    c.arg("--no-pdf-header-footer")
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(&url);
+    let s = bounded(c, &w.home.path().join("pdf.log"), Duration::from_secs(90));
+    assert!(s.success(), "chromium --print-to-pdf: {s}");
+    let pdf = std::fs::read(&pdf).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+    assert!(pdf.len() > 20_000, "PDF of {} bytes", pdf.len());
 }
 
 #[test]

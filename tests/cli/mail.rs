@@ -238,7 +238,8 @@ fn a_failed_import_is_mailed_with_its_errors_csv_attached() {
         body.contains(&format!("sis_import_id,file,message,row\r\n{id},,Error while importing CSV. Please contact support. (Error report")),
         "{body}"
     );
-    // The password is in no log line and no output.
+    // Never the Canvas token in a mail; the password is in no log line and no output.
+    assert!(!m.data.contains(w.sim.token()));
     assert!(
         w.log_text()
             .contains("mailed sis-team@school.edu, oncall@school.edu"),

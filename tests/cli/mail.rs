@@ -239,7 +239,7 @@ fn a_failed_import_is_mailed_with_its_errors_csv_attached() {
         "{body}"
     );
     // Never the Canvas token in a mail; the password is in no log line and no output.
-    assert!(!m.data.contains(w.sim.token()));
+    assert!(!m.data.contains(&w.sim.token()));
     assert!(
         w.log_text()
             .contains("mailed sis-team@school.edu, oncall@school.edu"),

@@ -162,6 +162,9 @@ pub enum Command {
     Demo,
     /// The runs this host made, newest first (from the run archive).
     History(HistoryArgs),
+    /// One self-contained HTML page over the runs this host made (from the run archive):
+    /// outcome timeline, durations, rows per kind, warnings and errors, grouped errors, held runs.
+    Report(ReportArgs),
     /// A check for Nagios, Icinga or any monitor: exit 0 OK, 1 WARNING, 2 CRITICAL,
     /// 3 UNKNOWN, and one status line with perfdata.
     Health(HealthArgs),
@@ -232,6 +235,7 @@ impl Command {
             | Command::Convert(_)
             | Command::Plan(_)
             | Command::History(_)
+            | Command::Report(_)
             | Command::Health(_)
             | Command::Config(ConfigCmd::Show)
             | Command::Approve(ApproveArgs { run: None, .. })
@@ -310,6 +314,16 @@ pub struct HistoryArgs {
     /// as such).
     #[arg(long)]
     pub from_canvas: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the page here (atomically: a new file, then rename); `-` writes it to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+    /// The runs submitted within this long before now.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = |s: &str| crate::settings::table::parse_duration(s))]
+    pub since: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

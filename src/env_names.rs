@@ -20,6 +20,9 @@ pub const HOME: &str = "HOME";
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const TERM: &str = "TERM";
+/// The SMTP password for `[notify] smtp_url` (the user is in the URL; a password there is
+/// refused, like a token on the command line).
+pub const SMTP_PASSWORD: &str = "CANVAS_SIS_SMTP_PASSWORD";
 /// The terminal width, for progress bars.
 pub const COLUMNS: &str = "COLUMNS";
 
@@ -41,4 +44,5 @@ pub const ALL: &[&str] = &[
     XDG_CONFIG_HOME,
     TERM,
     COLUMNS,
+    SMTP_PASSWORD,
 ];

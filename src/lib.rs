@@ -25,6 +25,7 @@ pub mod plan;
 pub mod progress;
 pub mod record;
 pub mod redact;
+pub mod report;
 pub mod settings;
 pub mod syslog;
 pub mod validate;

@@ -1,20 +1,31 @@
 //! Notifications (`[notify]`): one POST per event to each webhook, in the contract's JSON or
-//! in Slack's or Teams' incoming-webhook shape.
+//! in Slack's or Teams' incoming-webhook shape; and, with `smtp_url`, one e-mail per event
+//! with the run's `errors.csv` attached.
 //!
 //! Events: `failed`, `warnings`, `stuck`, `max_polls` and, when asked for, `success` (and
 //! `held`, with the guard). A message carries the import's state, counts and the top error
 //! templates, never the token and never the bundle's contents; anything from Canvas or the
 //! bundle is escaped for the format (a Slack `<!channel>` in an SIS value pings nobody). A
-//! webhook that cannot be reached is retried briefly and then logged as WARN: a notification
-//! never changes the exit code, nor delays it by more than a few seconds.
+//! webhook or mail server that cannot be reached is retried briefly and then logged as WARN: a
+//! notification never changes the exit code, nor delays it by more than a few seconds.
 
 use std::time::Duration;
 
+use lettre::message::{MultiPart, SinglePart, header::ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 pub use crate::settings::NotifySettings;
+pub use crate::settings::mail::{MailSettings, Security};
 
 impl NotifySettings {
+    /// Whether `event` goes anywhere.
+    pub fn wants(&self, event: &str) -> bool {
+        (!self.webhooks.is_empty() || self.mail.is_some()) && self.on.iter().any(|e| e == event)
+    }
+
     /// Whether an import that has not ended is stuck (contract, `stuck`): in `initializing`
     /// longer than `stuck_after_initializing` since it was created (Canvas never started
     /// it: rejected options), or in `created` longer than `stuck_after_created` (a queue
@@ -95,6 +106,56 @@ impl Event {
         )
     }
 
+    /// The e-mail's subject: the headline, on one line.
+    pub fn subject(&self) -> String {
+        self.headline()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }
+
+    /// The e-mail's plain-text body: what the JSON body says, for people.
+    pub fn mail_body(&self, attached: bool) -> String {
+        use std::fmt::Write as _;
+        let mut b = String::new();
+        let _ = writeln!(b, "{}\n", self.headline());
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let _ = writeln!(b, "event:     {}", self.event);
+        let _ = writeln!(b, "run:       {}", opt(self.run_id.clone()));
+        let _ = writeln!(
+            b,
+            "import:    {}",
+            opt(self.import_id.map(|i| i.to_string()))
+        );
+        let _ = writeln!(b, "state:     {}", opt(self.state.clone()));
+        let _ = writeln!(b, "canvas:    {} account {}", self.base_url, self.account);
+        if let Some(p) = &self.profile {
+            let _ = writeln!(b, "profile:   {p}");
+        }
+        if let Some(m) = self.counts.as_object().filter(|m| !m.is_empty()) {
+            let rows: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(b, "rows:      {}", rows.join(", "));
+        }
+        let _ = writeln!(b, "warnings:  {}", self.warnings);
+        let _ = writeln!(b, "errors:    {}", self.errors);
+        if let Some(l) = &self.log_file {
+            let _ = writeln!(b, "log file:  {l}");
+        }
+        if !self.top_errors.is_empty() {
+            let _ = writeln!(b, "\nMost frequent messages:");
+            for l in self.lines() {
+                let _ = writeln!(b, "  {l}");
+            }
+        }
+        if attached {
+            let _ = writeln!(
+                b,
+                "\nerrors.csv (attached) holds every error and warning row of the import."
+            );
+        }
+        b
+    }
+
     fn lines(&self) -> Vec<String> {
         self.reasons
             .iter()
@@ -154,9 +215,16 @@ pub fn end_event(state: &str) -> &'static str {
     }
 }
 
-/// Send `e` to every webhook that wants it. Bounded: two tries a webhook, 5 s each.
-pub async fn send(settings: &NotifySettings, e: &Event) {
-    if settings.webhooks.is_empty() || !settings.on.contains(&e.event) {
+/// Send `e` to every webhook and, with `smtp_url`, by e-mail with `errors_csv` attached when
+/// there is one. Bounded: two tries each, 5 s a webhook, 10 s a mail.
+pub async fn send(settings: &NotifySettings, e: &Event, errors_csv: Option<&str>) {
+    if !settings.on.contains(&e.event) {
+        return;
+    }
+    if let Some(m) = &settings.mail {
+        mail(m, e, errors_csv).await;
+    }
+    if settings.webhooks.is_empty() {
         return;
     }
     let body = match settings.format.as_str() {
@@ -197,6 +265,99 @@ pub async fn send(settings: &NotifySettings, e: &Event) {
     }
 }
 
+/// One e-mail about `e` to every `to` address.
+async fn mail(m: &MailSettings, e: &Event, errors_csv: Option<&str>) {
+    let shown = m.shown();
+    let to_shown =
+        m.to.iter()
+            .map(|t| t.email.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+    let warn = |why: &str| {
+        tracing::warn!(target: "canvas_sis", "the {} e-mail to {to_shown} via {shown} was not delivered: {why}", e.event);
+    };
+    let mut b = Message::builder()
+        .from(m.from.clone())
+        .subject(e.subject())
+        .user_agent(concat!("canvas-sis/", env!("CARGO_PKG_VERSION")).to_string());
+    for t in &m.to {
+        b = b.to(t.clone());
+    }
+    let text = SinglePart::plain(e.mail_body(errors_csv.is_some()));
+    let built = match errors_csv {
+        Some(csv) => b.multipart(MultiPart::mixed().singlepart(text).singlepart(
+            lettre::message::Attachment::new("errors.csv".to_string()).body(
+                csv.to_string(),
+                ContentType::parse("text/csv; charset=utf-8").expect("a valid content type"),
+            ),
+        )),
+        None => b.singlepart(text),
+    };
+    let msg = match built {
+        Ok(msg) => msg,
+        Err(err) => return warn(&err.to_string()),
+    };
+    let builder = match m.security {
+        Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&m.host),
+        Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&m.host),
+        Security::Plain => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+            &m.host,
+        )),
+    };
+    let mut builder = match builder {
+        Ok(b) => b.port(m.port).timeout(Some(Duration::from_secs(10))),
+        Err(err) => return warn(&err.to_string()),
+    };
+    if let Some(user) = &m.user {
+        let Some(pw) = &m.password else {
+            return warn(&format!(
+                "smtp_url names the user {user} but {} is not set",
+                crate::env_names::SMTP_PASSWORD
+            ));
+        };
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            pw.expose_secret().to_string(),
+        ));
+    }
+    let transport = builder.build();
+    let mut last = String::new();
+    for attempt in 0..2 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        match transport.send(msg.clone()).await {
+            Ok(_) => {
+                tracing::info!(target: "canvas_sis", "mailed {to_shown} via {shown}: {}", e.event);
+                return;
+            }
+            Err(err) => {
+                last = mail_error(&err);
+                // A permanent refusal (5xx) will not change on a second try.
+                if err.is_permanent() {
+                    break;
+                }
+            }
+        }
+    }
+    warn(&last)
+}
+
+/// lettre's error with its causes, on one line.
+fn mail_error(e: &lettre::transport::smtp::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +377,27 @@ mod tests {
         let t = e.to_teams().to_string();
         assert!(!t.contains("<!channel>"), "{t}");
         assert_eq!(e.to_json()["top_errors"][0]["count"], 3);
+    }
+
+    #[test]
+    fn smtp_urls_choose_tls_and_refuse_passwords() {
+        let to = vec!["sis@example.edu".to_string()];
+        let m = |u: &str| MailSettings::new(u, Some("cs@example.edu"), &to, None);
+        let s = m("smtps://mail.example.edu").unwrap();
+        assert_eq!((s.security, s.port), (Security::Tls, 465));
+        let s = m("smtp://alerts%40x@mail.example.edu").unwrap();
+        assert_eq!((s.security, s.port), (Security::StartTls, 587));
+        assert_eq!(s.user.as_deref(), Some("alerts@x"));
+        let s = m("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!((s.security, s.port), (Security::Plain, 2525));
+        assert!(
+            m("smtp://u:hunter2@mail.example.edu")
+                .unwrap_err()
+                .contains(crate::env_names::SMTP_PASSWORD)
+        );
+        assert!(m("https://mail.example.edu").is_err());
+        assert!(MailSettings::new("smtps://m", None, &to, None).is_err());
+        assert!(MailSettings::new("smtps://m", Some("x"), &to, None).is_err());
+        assert!(MailSettings::new("smtps://m", Some("a@b.c"), &[], None).is_err());
     }
 }

@@ -231,6 +231,39 @@ impl Archive {
     }
 }
 
+/// A run folder's `errors.csv` read back as rows shaped like Canvas's error objects (§2.8:
+/// `sis_import_id`, `file`, `message`, `row`), for grouping; an empty list when the folder
+/// has none (the run had no rows, or it has not ended).
+pub fn error_rows(folder: &Path) -> Vec<Value> {
+    let Ok(bytes) = crate::paths::read_no_follow(&folder.join("errors.csv")) else {
+        return vec![];
+    };
+    let mut rd = csv::Reader::from_reader(&bytes[..]);
+    let Ok(header) = rd.headers().cloned() else {
+        return vec![];
+    };
+    rd.records()
+        .flatten()
+        .map(|rec| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in header.iter().zip(rec.iter()) {
+                let v = match v {
+                    "" => Value::Null,
+                    _ => Value::String(v.to_string()),
+                };
+                m.insert(k.to_string(), v);
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// A held run's `plan.json` (the contract's `plan --json` document), when its folder has one.
+pub fn plan(folder: &Path) -> Option<Value> {
+    let bytes = crate::paths::read_no_follow(&folder.join("plan.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p)
         .map(|rd| {

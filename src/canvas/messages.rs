@@ -101,6 +101,12 @@ pub fn template(message: &str) -> (String, Option<&'static Known>) {
 
 /// Whether `message` is `template` with each `{}` filled in.
 fn matches(template: &str, message: &str) -> bool {
+    // Most templates differ from a message in its first words: say no before splitting (the
+    // report groups every row of every run it shows).
+    let head = template.split("{}").next().unwrap_or_default();
+    if !message.starts_with(head) {
+        return false;
+    }
     let parts: Vec<&str> = template.split("{}").collect();
     let mut rest = message;
     for (i, p) in parts.iter().enumerate() {
@@ -156,6 +162,55 @@ fn strip(message: &str) -> String {
         .join(" ")
 }
 
+/// One group of error and warning rows: their template, the known cause and fix, how many
+/// rows (and how many of them failures), and the first row as the example. `errors --group`,
+/// the notifications' `top_errors` and `report` all group through [`group`].
+pub struct Group {
+    pub template: String,
+    pub known: Option<&'static Known>,
+    pub count: u64,
+    pub failures: u64,
+    pub example: serde_json::Value,
+}
+
+/// The rows (Canvas's error objects, §2.8, or `errors.csv` read back) by message template,
+/// the biggest group first, ties by template.
+pub fn group(rows: &[serde_json::Value]) -> Vec<Group> {
+    let mut by: Vec<Group> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for r in rows {
+        let msg = super::ops::field_str(r, "message").unwrap_or_default();
+        let (template, known) = template(&msg);
+        let failure = r
+            .get("failure")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        let i = *index.entry(template.clone()).or_insert_with(|| {
+            by.push(Group {
+                template,
+                known,
+                count: 0,
+                failures: 0,
+                example: r.clone(),
+            });
+            by.len() - 1
+        });
+        by[i].count += 1;
+        by[i].failures += u64::from(failure);
+    }
+    by.sort_by(|a, b| b.count.cmp(&a.count).then(a.template.cmp(&b.template)));
+    by
+}
+
+/// The `n` biggest groups as `(template, count)`: the notifications' `top_errors`.
+pub fn top(rows: &[serde_json::Value], n: usize) -> Vec<(String, u64)> {
+    group(rows)
+        .into_iter()
+        .take(n)
+        .map(|g| (g.template, g.count))
+        .collect()
+}
+
 /// The `{}` values of a known template in a message, in order.
 pub fn values<'a>(template: &str, message: &'a str) -> Vec<&'a str> {
     let parts: Vec<&str> = template.split("{}").collect();
@@ -198,5 +253,27 @@ mod tests {
         let (t, k) = template("Something odd about course C1001 and 'x y', row 12.");
         assert!(k.is_none());
         assert_eq!(t, "Something odd about course … and '…', row ….");
+    }
+
+    #[test]
+    fn rows_group_by_template_biggest_first_with_the_first_row_as_example() {
+        let rows: Vec<serde_json::Value> = ["U1", "U2", "U3"]
+            .iter()
+            .map(|u| serde_json::json!({"message": format!("User {u} didn't exist for user enrollment"), "failure": false}))
+            .chain([serde_json::json!({"message": "Improper status for user x", "failure": true})])
+            .collect();
+        let g = group(&rows);
+        assert_eq!(g.len(), 2);
+        assert_eq!((g[0].count, g[0].failures), (3, 0));
+        assert_eq!(
+            g[0].example["message"],
+            "User U1 didn't exist for user enrollment"
+        );
+        assert!(g[0].known.is_some());
+        assert_eq!((g[1].count, g[1].failures), (1, 1));
+        assert_eq!(
+            top(&rows, 1),
+            vec![("User … didn't exist for user enrollment".to_string(), 3)]
+        );
     }
 }

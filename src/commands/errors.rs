@@ -261,42 +261,8 @@ fn exists(path: &Path) -> Failure {
     .hint("pass --force to replace it, or give another name")
 }
 
-/// One group of `--group`.
-struct Group {
-    template: String,
-    known: Option<&'static crate::canvas::messages::Known>,
-    count: u64,
-    failures: u64,
-    example: Value,
-}
-
-/// The rows by message template, the biggest group first.
-fn groups(rows: &[Value]) -> Vec<Group> {
-    let mut by: Vec<Group> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    for r in rows {
-        let msg = field_str(r, "message").unwrap_or_default();
-        let (template, known) = crate::canvas::messages::template(&msg);
-        let failure = r.get("failure").and_then(Value::as_bool).unwrap_or(false);
-        let i = *index.entry(template.clone()).or_insert_with(|| {
-            by.push(Group {
-                template,
-                known,
-                count: 0,
-                failures: 0,
-                example: r.clone(),
-            });
-            by.len() - 1
-        });
-        by[i].count += 1;
-        by[i].failures += u64::from(failure);
-    }
-    by.sort_by(|a, b| b.count.cmp(&a.count).then(a.template.cmp(&b.template)));
-    by
-}
-
 fn grouped(rows: &[Value], ctx: &Ctx) -> Result<Exit> {
-    let gs = groups(rows);
+    let gs = crate::canvas::messages::group(rows);
     if ctx.settings.json {
         let doc: Vec<Value> = gs
             .iter()

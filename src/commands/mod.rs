@@ -12,6 +12,7 @@ pub mod history;
 pub mod importing;
 pub mod list;
 pub mod plan;
+pub mod report;
 pub mod restore;
 pub mod status;
 pub mod submit;
@@ -94,24 +95,14 @@ impl Ctx {
         rows: &[serde_json::Value],
     ) {
         let settings = &self.settings.notify;
-        if settings.webhooks.is_empty() {
+        if !settings.wants(event) {
             return;
         }
         let Ok(net) = self.settings.network() else {
             return;
         };
-        // The top error templates, as `errors --group` counts them.
-        let mut top: Vec<(String, u64)> = Vec::new();
-        for r in rows {
-            let msg = crate::canvas::ops::field_str(r, "message").unwrap_or_default();
-            let (t, _) = crate::canvas::messages::template(&msg);
-            match top.iter_mut().find(|(m, _)| *m == t) {
-                Some((_, c)) => *c += 1,
-                None => top.push((t, 1)),
-            }
-        }
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(5);
+        // The top error templates, grouped as `errors --group` groups them.
+        let top = crate::canvas::messages::top(rows, 5);
         let (w, e) = imp.warning_error_counts();
         let ev = crate::notify::Event {
             event: event.to_string(),
@@ -133,7 +124,12 @@ impl Ctx {
             reasons: vec![],
             log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
         };
-        crate::notify::send(settings, &ev).await;
+        // The rows as the run folder's errors.csv has them (§2.8), for the e-mail.
+        let csv = match rows {
+            [] => None,
+            _ => crate::canvas::ops::errors_csv(rows).ok(),
+        };
+        crate::notify::send(settings, &ev, csv.as_deref()).await;
     }
 
     /// Send the `held` event: the guard held run `h` (never fails the command).
@@ -150,7 +146,7 @@ impl Ctx {
             log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
             ..Default::default()
         };
-        crate::notify::send(&self.settings.notify, &ev).await;
+        crate::notify::send(&self.settings.notify, &ev, None).await;
     }
 
     /// Print a JSON document on stdout (the `--json` result).
@@ -196,6 +192,7 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::Discard(a) => held::discard(a, ctx),
         Command::Convert(c) => convert::run(c, ctx),
         Command::History(a) => history::run(a, ctx).await,
+        Command::Report(a) => report::run(a, ctx),
         Command::Health(a) => Ok(health::run(a, ctx).await),
         Command::Errors(a) => errors::run(a, ctx).await,
     }

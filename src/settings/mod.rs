@@ -6,6 +6,7 @@
 //! `SecretString` from the moment it is read and is never displayed.
 
 pub mod file;
+pub mod mail;
 pub mod table;
 
 use std::collections::HashMap;
@@ -174,6 +175,8 @@ pub struct NotifySettings {
     pub on: Vec<String>,
     pub stuck_after_initializing: Duration,
     pub stuck_after_created: Duration,
+    /// `smtp_url`, `from`, `to`: e-mail as well.
+    pub mail: Option<mail::MailSettings>,
 }
 
 /// One line of `config show`.
@@ -501,6 +504,25 @@ impl Settings {
             on: list("notify.on"),
             stuck_after_initializing: r.duration("notify.stuck_after_initializing"),
             stuck_after_created: r.duration("notify.stuck_after_created"),
+            mail: match r.text("notify.smtp_url").filter(|u| !u.is_empty()) {
+                None => None,
+                Some(url) => Some(
+                    mail::MailSettings::new(
+                        &url,
+                        r.text("notify.from").as_deref(),
+                        &list("notify.to"),
+                        std::env::var(envn::SMTP_PASSWORD)
+                            .ok()
+                            .filter(|p| !p.is_empty())
+                            .map(SecretString::from),
+                    )
+                    .map_err(|e| {
+                        Failure::config(format!("[notify] {e}"))
+                            .kind("config_invalid_file")
+                            .hint("e.g. smtp_url = \"smtps://mail.example.edu\", from = \"canvas-sis@example.edu\", to = [\"sis-team@example.edu\"]")
+                    })?,
+                ),
+            },
         };
         Ok(Settings {
             config_file,

@@ -289,6 +289,37 @@ fn log_end(imp: &Import, watched: Duration) {
     }
 }
 
+/// How many message templates the end-of-run summary names before it points at `errors`.
+const GROUPS_LOGGED: usize = 20;
+
+/// Every error and warning row of an ended import (all pages, as the run record fetched
+/// them), when Canvas's own lists were capped: one line per message template with its
+/// count (the grouping of `errors --group`), instead of thousands of lines. A failure's
+/// template is an ERROR line, a warning's a WARN line.
+pub fn log_groups(imp: &Import, rows: &[serde_json::Value]) {
+    let listed =
+        imp.messages("processing_warnings").len() + imp.messages("processing_errors").len();
+    if rows.len() <= listed {
+        return;
+    }
+    let id = imp.id;
+    let groups = super::messages::group(rows);
+    info!(target: "canvas_sis", import_id = id, "import {id}: {} error and warning rows in {} message templates:", rows.len(), groups.len());
+    for g in groups.iter().take(GROUPS_LOGGED) {
+        let file = super::ops::field_str(&g.example, "file")
+            .map(|f| format!("{f}: "))
+            .unwrap_or_default();
+        if g.failures > 0 {
+            error!(target: "canvas_sis", import_id = id, "import {id}: {} × {file}{}", g.count, g.template);
+        } else {
+            warn!(target: "canvas_sis", import_id = id, "import {id}: {} × {file}{}", g.count, g.template);
+        }
+    }
+    if groups.len() > GROUPS_LOGGED {
+        warn!(target: "canvas_sis", import_id = id, "import {id}: and {} more templates; `canvas-sis errors {id} --group` lists them all", groups.len() - GROUPS_LOGGED);
+    }
+}
+
 /// Canvas's "and N more …" entry that ends a capped message list (§3).
 fn is_cap_note(file: Option<&str>) -> bool {
     file.is_some_and(|f| f.starts_with("and ") && f.contains(" more "))

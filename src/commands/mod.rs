@@ -59,6 +59,7 @@ impl Ctx {
         .saw(client, imp)
         .await;
         if let Some((run, rows)) = ended {
+            crate::canvas::follow::log_groups(imp, &rows);
             let event = crate::notify::end_event(run.state.as_deref().unwrap_or("failed"));
             self.notify(event, imp, Some(&run), &rows).await;
         }

@@ -449,3 +449,36 @@ fn history_and_health_from_canvas() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(45));
 }
+
+/// The end of a run with thousands of warnings logs one line per message template with its
+/// count (as `errors --group` groups them), not one line per row; Canvas's own capped list
+/// keeps its lines (the contract's one line per listed message).
+#[test]
+fn thousands_of_warnings_end_in_one_log_line_per_template() {
+    let w = World::with(Config {
+        scenario: Scenario::Ok,
+        polls_to_finish: 2,
+        extra_warnings: 2000,
+        ..Default::default()
+    });
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let log = w.log_text();
+    let lines = log.lines().count();
+    assert!(lines < 200, "{lines} log lines");
+    let summary = log
+        .lines()
+        .find(|l| l.contains("error and warning rows in"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(summary.contains("2000 error and warning rows"), "{summary}");
+    assert!(
+        log.lines().any(|l| l.contains("WARN") && l.contains(" × ")),
+        "{log}"
+    );
+}

@@ -17,6 +17,7 @@ pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
     let opts = ctx.settings.import.clone();
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
+        import_type_set: opts.import_type_set,
         extension: opts.extension.map(|e| e.as_str().to_string()),
         ..validate::Options::default()
     };

@@ -44,8 +44,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // From here on a signal ends the run with exit 130 and says what was sent, in every
     // phase; the blocking ones (zipping, hashing, the lock) check between steps.
     crate::interrupt::install();
-    let run = resolve(&a, ctx)?;
-    let (bundle, query) = prepare(&a, &run)?;
+    let mut run = resolve(&a, ctx)?;
+    let (bundle, query) = prepare(&a, &mut run)?;
     let local = lock_and_journal(ctx, &run, &bundle)?;
     let report = validate_phase(&run, &bundle).await?;
     let Some(net) = &run.net else {
@@ -88,9 +88,10 @@ fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
 /// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
 /// create POST carries. A pass over the whole file for its sha256 before anything is sent
 /// only when `--once` must compare it first, or for a dry run (which prints it).
-fn prepare(a: &SubmitArgs, run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
+fn prepare(a: &SubmitArgs, run: &mut Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
     let hash_now = a.dry_run || run.submit.once;
     let bundle = bundle::prepare_with(&a.path, run.opts.extension, hash_now)?;
+    run.opts.adopt_ims(bundle::ims_xml(&bundle)?);
     run.opts.check(bundle.extension)?;
     let query = run.opts.query(bundle.extension);
     Ok((bundle, query))
@@ -573,6 +574,8 @@ async fn run_validation(
 ) -> Result<validate::Report> {
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
+        // After `prepare`, an IMS file's ims_xml is this run's choice too.
+        import_type_set: opts.import_type_set || opts.import_type == crate::import_options::IMS_XML,
         max_diagnostics: 100,
         strict,
         extension: opts.extension.map(|e| e.as_str().to_string()),

@@ -15,6 +15,7 @@ mod contract_audit;
 mod demo;
 mod example_config;
 mod faults;
+mod ims;
 mod json;
 mod mocked_canvas;
 mod ops_abort_restore;

@@ -5,8 +5,10 @@ export would. Deterministic (no clock, no randomness): running it again gives th
 
     python3 samples/ims/make.py                       # samples/ims/enterprise.xml
     python3 samples/ims/make.py --persons 500000 --members-per-section 40 --out big.xml
+    python3 samples/ims/make.py --persons 50000 --sections-per-student 8 --out deep.xml
 
-The second form is what bench/xml.sh uses to make large files of persons and memberships.
+The last two forms are what bench/xml.sh uses: large files of persons and memberships, and
+files that grow by memberships over a fixed set of persons.
 Standard library only.
 """
 
@@ -86,7 +88,7 @@ def membership(out, gid, members):
     out.append("  </membership>\n")
 
 
-def generate(w, persons, per_section):
+def generate(w, persons, per_section, rounds=1):
     """Write the file to `w` in chunks (a large file never sits in memory)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<enterprise>\n", "  <properties>\n",
            "    <datasource>Banner</datasource>\n",
@@ -105,7 +107,9 @@ def generate(w, persons, per_section):
             w.write("".join(out))
             out.clear()
     # Groups: the term, then per subject a course and its sections.
-    sections = max(1, students // per_section)
+    blocks = max(1, students // per_section)
+    # Each student is in `rounds` sections: the file grows, the ids (persons) do not.
+    sections = blocks * rounds
     courses = max(1, sections // 2)
     group(out, TERM, 1, "Term", "Fall 2026", "Fall Semester 2026", "2026-08-24", "2026-12-18")
     sec_ids = []
@@ -127,7 +131,7 @@ def generate(w, persons, per_section):
     # Memberships: each section its instructor and its block of students.
     for n, sid in enumerate(sec_ids):
         members = [(pids[n % instructors], "02")]
-        start = instructors + n * per_section
+        start = instructors + (n % blocks) * per_section
         members += [(pids[start + k], "01") for k in range(per_section)
                     if start + k < persons]
         membership(out, sid, members)
@@ -142,14 +146,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--persons", type=int, default=18)
     ap.add_argument("--members-per-section", type=int, default=4)
+    ap.add_argument("--sections-per-student", type=int, default=1)
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--out", default=os.path.join(here, "enterprise.xml"))
     a = ap.parse_args()
     if a.out == "-":
-        generate(sys.stdout, a.persons, a.members_per_section)
+        generate(sys.stdout, a.persons, a.members_per_section, a.sections_per_student)
     else:
         with open(a.out, "w", encoding="utf-8", newline="\n") as w:
-            generate(w, a.persons, a.members_per_section)
+            generate(w, a.persons, a.members_per_section, a.sections_per_student)
 
 
 if __name__ == "__main__":

@@ -202,6 +202,8 @@ enum Enc {
 /// The first byte of `b` the encoding does not allow.
 fn bad_byte(enc: Enc, b: &[u8]) -> Option<usize> {
     match enc {
+        // Most events are short and ASCII (markup, indentation): the quick test first.
+        Enc::Utf8 if b.is_ascii() => None,
         Enc::Utf8 => std::str::from_utf8(b).err().map(|e| e.valid_up_to()),
         Enc::Ascii => b.iter().position(|&c| c >= 0x80),
         Enc::Bytes => None,
@@ -738,7 +740,11 @@ impl State<'_> {
                 Err(err) => return self.malformed(at, err),
             }
         } else if keep {
-            self.text.push_str(&text_of(self.enc, raw));
+            match std::str::from_utf8(raw) {
+                // Checked above for UTF-8 and ASCII: no copy.
+                Ok(t) if self.enc != Enc::Bytes => self.text.push_str(t),
+                _ => self.text.push_str(&text_of(self.enc, raw)),
+            }
         }
         if self.text.len() > MAX_NODE {
             self.report(

@@ -220,23 +220,9 @@ pub fn ims_xml(b: &Bundle) -> Result<bool> {
             }
         }
         Extension::Zip => {
-            let Ok(z) = zip::ZipArchive::new(BufReader::new(
-                File::open(&b.path).map_err(|e| open_err(&b.given, e))?,
-            )) else {
-                // A broken archive: the validator says what is wrong with it.
-                return Ok(false);
-            };
-            let (mut xml, mut csv) = (false, false);
-            for n in z.file_names() {
-                let base = n.rsplit('/').next().unwrap_or(n);
-                if n.contains("__MACOSX") || n.split('/').any(|c| c.starts_with('.') && c != ".") {
-                    continue;
-                }
-                let lower = base.to_ascii_lowercase();
-                xml |= lower.ends_with(".xml");
-                csv |= lower.ends_with(".csv");
-            }
-            Ok(xml && !csv)
+            // A broken or hostile archive: not IMS here; the validator says what is wrong.
+            Ok(crate::validate::zip_names(&b.path)
+                .is_some_and(|names| crate::validate::names_are_ims(&names)))
         }
     }
 }

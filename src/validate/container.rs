@@ -375,6 +375,37 @@ fn cd_names(f: &mut File, e: &Eocd) -> Result<Vec<Vec<u8>>, String> {
     Ok(names)
 }
 
+/// The entry names of a zip, read as the validator reads them (end record first, the entry
+/// count and the directory's size checked before the directory is loaded); None for an
+/// archive the validator refuses or cannot read. For `submit`'s choice of `ims_xml`, which
+/// runs before validation and must not load a hostile directory either.
+pub(crate) fn zip_names(path: &Path) -> Option<Vec<String>> {
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let e = read_eocd(&mut f, len).ok()?;
+    if e.entries > MAX_ENTRIES || e.cd_size > MAX_DIRECTORY {
+        return None;
+    }
+    let names = cd_names(&mut f, &e).ok()?;
+    Some(
+        names
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect(),
+    )
+}
+
+/// Whether a zip's entry names make it an IMS Enterprise bundle: `.xml` files Canvas would
+/// read and no `.csv` (the rule [`zip_is_ims`] applies when no import type is set).
+pub(crate) fn names_are_ims(names: &[String]) -> bool {
+    let readable: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !n.ends_with('/') && !canvas_skips(n))
+        .collect();
+    zip_is_ims(&Options::default(), &readable)
+}
+
 #[derive(Debug)]
 struct BudgetError(&'static str, String);
 impl std::fmt::Display for BudgetError {

@@ -88,6 +88,8 @@ mod sink;
 mod values;
 pub mod xml;
 
+pub(crate) use container::{names_are_ims, zip_names};
+
 /// What the caller asks of a validation run.
 #[derive(Clone, Debug)]
 pub struct Options {

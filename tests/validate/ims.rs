@@ -520,6 +520,49 @@ fn a_zip_of_ims_files_is_read_as_ims() {
 }
 
 #[test]
+fn a_zip_named_ims_xml_without_xml_imports_nothing() {
+    let fx = Fx::new();
+    let z = fx.zip("c.zip", &[("users.csv", USERS.as_bytes())]);
+    let o = Options {
+        import_type: "ims_xml".into(),
+        import_type_set: true,
+        ..Options::default()
+    };
+    let r = fx.run_with(&[z], &o);
+    let codes: Vec<_> = r.diagnostics().map(|d| d.code).collect();
+    assert_eq!(codes, ["skipped_file", "zip_no_xml"]);
+    assert_eq!(r.error_count(), 1);
+}
+
+/// The README's table of IMS codes lists every rule of `xml::rules::RULES`, and every value
+/// rule cites the reference.
+#[test]
+fn every_xml_rule_is_documented() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = readme
+        .split("### IMS Enterprise XML")
+        .nth(1)
+        .unwrap()
+        .split("\n### ")
+        .next()
+        .unwrap();
+    for r in canvas_sis::validate::xml::rules::RULES {
+        let sev = match r.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let row = format!("| `{}` | {sev} |", r.code);
+        let elsewhere = format!("| `{}` |", r.code);
+        assert!(
+            section.contains(&row) || readme.contains(&elsewhere),
+            "README lacks {row}"
+        );
+    }
+}
+
+#[test]
 fn an_xml_file_with_instructure_csv_named_is_refused_and_the_hint_names_ims_xml() {
     let fx = Fx::new();
     let p = fx.write("x.xml", CLEAN);

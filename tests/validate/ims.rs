@@ -102,6 +102,30 @@ fn the_clean_file_and_the_sample_validate() {
     assert_eq!(r.kinds(), vec![("ims_enterprise", records)]);
 }
 
+/// The committed sample is what its generator writes (stdlib Python, deterministic).
+#[test]
+#[cfg_attr(
+    not(external_tests),
+    ignore = "needs python3: runs with CANVAS_SIS_EXTERNAL_TESTS=1"
+)]
+fn the_sample_is_what_make_py_writes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fx = Fx::new();
+    let out = fx.path("enterprise.xml");
+    let st = std::process::Command::new("python3")
+        .arg(root.join("samples/ims/make.py"))
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .expect("python3 must be installed when CANVAS_SIS_EXTERNAL_TESTS=1");
+    assert!(st.success());
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(root.join("samples/ims/enterprise.xml")).unwrap(),
+        "samples/ims/enterprise.xml is stale: run python3 samples/ims/make.py"
+    );
+}
+
 #[test]
 fn well_formedness_and_the_root() {
     let fx = Fx::new();

@@ -27,6 +27,21 @@ pub fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
             .partial(report.to_json())
             .hint("a plan is made of a bundle that validates: fix the errors (`canvas-sis validate PATH`)"));
     }
+    // The planner reads SIS CSV rows; an IMS Enterprise file (or zip) validates, but its
+    // records are not CSV rows: refused rather than read as garbage.
+    if report
+        .files
+        .iter()
+        .any(|f| f.kind.as_deref() == Some(validate::xml::KIND))
+    {
+        return Err(Failure::usage(format!(
+            "{}: plan compares SIS CSV bundles; IMS Enterprise XML is not planned (yet)",
+            a.path.display()
+        ))
+        .hint(
+            "`canvas-sis validate` checks the XML; `submit --dry-run` shows the ims_xml request",
+        ));
+    }
     let rows = planner::rows::read_bundle(&a.path)?;
     let scope = planner::scope_of(&opts, &rows);
     let Some(url) = &ctx.settings.connection.base_url else {

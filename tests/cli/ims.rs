@@ -215,3 +215,21 @@ fn billion_laughs_and_external_entities_are_refused_quickly_and_nothing_is_read(
     }
     assert!(w.sim.requests().is_empty(), "nothing sent");
 }
+
+#[test]
+fn plan_refuses_ims_xml_instead_of_reading_it_as_csv() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file("enterprise.xml", &sample());
+    let out = w.cmd().args(["--json", "plan"]).arg(&x).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "usage", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("IMS Enterprise"),
+        "{v}"
+    );
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+}

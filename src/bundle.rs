@@ -290,6 +290,38 @@ fn open_err(path: &Path, e: std::io::Error) -> Failure {
     }
 }
 
+/// Whether the bundle is IMS Enterprise XML (§10.1, §10.2): an `.xml` file whose root is
+/// `enterprise`, or a zip whose readable entries include `.xml` files and no `.csv`. XML
+/// that is not IMS Enterprise is refused (exit 65): hosted Canvas imports no other XML as
+/// SIS data. Only the prolog is read (nothing expanded, no DTD fetched); the whole file is
+/// checked by the validator.
+pub fn ims_xml(b: &Bundle) -> Result<bool> {
+    match b.extension {
+        Extension::Csv => Ok(false),
+        Extension::Xml => {
+            let f = File::open(&b.path).map_err(|e| open_err(&b.given, e))?;
+            match crate::validate::xml::root_element(f) {
+                Some(r) if r == crate::validate::xml::ROOT => Ok(true),
+                root => Err(Failure::data(format!(
+                    "{}: {}, so it is not IMS Enterprise XML, the only XML hosted Canvas imports (import_type ims_xml); nothing was sent",
+                    b.given.display(),
+                    match root {
+                        Some(r) => format!("the root element is <{r}>, not <enterprise>"),
+                        None => "no root element could be read".to_string(),
+                    }
+                ))
+                .kind("import_type_mismatch")
+                .hint("send an IMS Enterprise 1.1 file (root <enterprise>), or SIS CSV files; `canvas-sis validate FILE` shows where the XML goes wrong")),
+            }
+        }
+        Extension::Zip => {
+            // A broken or hostile archive: not IMS here; the validator says what is wrong.
+            Ok(crate::validate::zip_names(&b.path)
+                .is_some_and(|names| crate::validate::names_are_ims(&names)))
+        }
+    }
+}
+
 /// Check `path` and get it ready to send, with its sha256. Nothing here talks to Canvas.
 pub fn prepare(path: &Path, forced: Option<Extension>) -> Result<Bundle> {
     prepare_with(path, forced, true)

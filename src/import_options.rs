@@ -33,11 +33,16 @@ impl Extension {
 
 /// Canvas's default `import_type` (§2.1), the settings table's default too.
 pub const DEFAULT_IMPORT_TYPE: &str = "instructure_csv";
+/// Hosted Canvas's import type for IMS Enterprise 1.1 XML (§10.1).
+pub const IMS_XML: &str = "ims_xml";
 
 /// Serialized into a held run's record, so that approving it sends exactly these.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImportOptions {
     pub import_type: String,
+    /// Whether a flag, the environment or the config file set `import_type` (not the
+    /// default): only then does an IMS Enterprise file keep it (§10.1).
+    pub import_type_set: bool,
     pub extension: Option<Extension>,
     pub batch_mode: bool,
     pub batch_mode_term_id: Option<String>,
@@ -200,12 +205,25 @@ impl ImportOptions {
             );
         }
         if ext == Extension::Xml && self.import_type == DEFAULT_IMPORT_TYPE {
-            return bad(
-                "an .xml file with import_type instructure_csv: Canvas accepts it and imports nothing".into(),
-                "Canvas core reads only CSV; convert the XML to SIS CSV files, or name the import type your Canvas plugin registers with --import-type",
-            );
+            // Exit 65, as the contract says of IMS XML with instructure_csv: the content
+            // does not fit the import type.
+            return Err(Failure::data(
+                "an .xml file with import_type instructure_csv: Canvas accepts it and imports nothing; nothing was sent",
+            )
+            .kind("import_type_mismatch")
+            .hint(
+                "send IMS Enterprise XML with --import-type ims_xml (chosen by itself when no flag, environment variable or config key sets import_type), or convert it to SIS CSV files",
+            ));
         }
         Ok(())
+    }
+
+    /// §10.1: an IMS Enterprise file, or a zip of them, goes as `ims_xml`, unless a layer
+    /// set `import_type`. Called with what the bundle holds, before [`ImportOptions::check`].
+    pub fn adopt_ims(&mut self, ims: bool) {
+        if ims && !self.import_type_set {
+            self.import_type = IMS_XML.into();
+        }
     }
 
     /// The query string of the create request, in a stable order.
@@ -307,10 +325,23 @@ mod tests {
         o.batch_mode_enrollment_drop_status = Some("deleted_last_completed".into());
         assert!(o.check(zip).is_err());
 
-        assert!(opts().check(Extension::Xml).is_err());
+        let f = opts().check(Extension::Xml).unwrap_err();
+        assert_eq!(f.exit, crate::exit::Exit::DataErr);
+        assert!(f.hint.as_deref().unwrap_or_default().contains("ims_xml"));
         let mut o = opts();
         o.import_type = "ims_xml".into();
         assert!(o.check(Extension::Xml).is_ok());
+        // An IMS file takes ims_xml unless a layer set the import type.
+        let mut o = opts();
+        o.adopt_ims(true);
+        assert_eq!(o.import_type, "ims_xml");
+        let mut o = opts();
+        o.import_type_set = true;
+        o.adopt_ims(true);
+        assert_eq!(o.import_type, "instructure_csv");
+        let mut o = opts();
+        o.adopt_ims(false);
+        assert_eq!(o.import_type, "instructure_csv");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 pub mod content;
 mod fixture;
+mod ims;
 mod process;
 mod report;
 mod server;

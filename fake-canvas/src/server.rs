@@ -1345,8 +1345,12 @@ async fn create(
     };
 
     // §2.1 validation order.
-    let import_type = p.get("import_type").unwrap_or("instructure_csv");
-    if import_type != "instructure_csv" {
+    // §10.1: hosted Canvas registers ims_xml (IMS Enterprise XML) beside instructure_csv.
+    let import_type = p
+        .get("import_type")
+        .unwrap_or("instructure_csv")
+        .to_string();
+    if import_type != "instructure_csv" && import_type != "ims_xml" {
         cleanup(&upload);
         let report = shared.inner.lock().unwrap().new_report();
         return internal_error(report);
@@ -1449,6 +1453,9 @@ async fn create(
     let idx = {
         let mut inner = shared.inner.lock().unwrap();
         let idx = inner.create_batch(o);
+        inner.batches[idx]
+            .data
+            .insert("import_type".into(), json!(import_type));
         // Kept in the batch's options (not in its JSON) for the batch-mode cleanup.
         inner.batches[idx].drop_status = p
             .present("batch_mode_enrollment_drop_status")
@@ -1573,7 +1580,13 @@ async fn create(
 /// Read the upload in the background; wait for it a little so small files are ready at once.
 async fn start_scan(shared: &Arc<Shared>, bid: u64, upload: Option<Upload>) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let report = shared.inner.lock().unwrap().new_report();
+    let (report, ims) = {
+        let mut inner = shared.inner.lock().unwrap();
+        let ims = inner
+            .find(bid)
+            .is_some_and(|i| inner.batches[i].data.get("import_type") == Some(&json!("ims_xml")));
+        (inner.new_report(), ims)
+    };
     let sh = shared.clone();
     tokio::spawn(async move {
         let res = match upload {
@@ -1582,7 +1595,11 @@ async fn start_scan(shared: &Arc<Shared>, bid: u64, upload: Option<Upload>) {
                 ext,
                 name,
             }) => tokio::task::spawn_blocking(move || {
-                let r = content::scan_path(&path, &ext, &name, report);
+                let r = if ims {
+                    crate::ims::scan(&path, &ext, report)
+                } else {
+                    content::scan_path(&path, &ext, &name, report)
+                };
                 // The file stays until the import is applied (state.rs, `process`).
                 (r, Some(StoredUpload { path, ext }))
             })

@@ -221,7 +221,7 @@ fn create_failure(e: RetryError, opts: &ImportOptions) -> Failure {
     let f = e.into_failure();
     match status {
         Some(500) if opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE => f.hint(format!(
-            "Canvas answers 500 to an import_type it does not know; core Canvas registers only instructure_csv, not {:?}",
+            "Canvas answers 500 to an import_type it does not know; open-source Canvas registers only instructure_csv, hosted Canvas also ims_xml (§10.1), not {:?}",
             opts.import_type
         )),
         Some(404) if opts.batch_mode_term_id.is_some() => Failure::new(

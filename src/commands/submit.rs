@@ -46,8 +46,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     // From here on a signal ends the run with exit 130 and says what was sent, in every
     // phase; the blocking ones (zipping, hashing, the lock) check between steps.
     crate::interrupt::install();
-    let run = resolve(&a, ctx)?;
-    let (bundle, query) = prepare(&run)?;
+    let mut run = resolve(&a, ctx)?;
+    let (bundle, query) = prepare(&mut run)?;
     let local = lock_and_journal(ctx, &run, &bundle)?;
     still_held(&run)?;
     let report = validate_phase(&run, &bundle).await?;
@@ -188,8 +188,10 @@ fn configured_target(ctx: &Ctx) -> Option<(String, String)> {
 /// Phase 2: the bundle, the option combinations Canvas rejects (exit 2), and the query the
 /// create POST carries. A pass over the whole file for its sha256 before anything is sent
 /// only when `--once` must compare it first, or for a dry run (which prints it); an
-/// approved bundle's was checked against the held one's already.
-fn prepare(run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
+/// approved bundle's was checked against the held one's already. An IMS Enterprise file
+/// (or a zip of them) is sent as `ims_xml` unless a setting named the import type; an
+/// approval keeps the options it was held with.
+fn prepare(run: &mut Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
     let hash_now = (run.net.is_none() || run.submit.once) && run.approving.is_none();
     let mut bundle = bundle::prepare_with(&run.path, run.opts.extension, hash_now)?;
     if let Some(a) = &run.approving {
@@ -199,6 +201,8 @@ fn prepare(run: &Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or(bundle.name);
+    } else {
+        run.opts.adopt_ims(bundle::ims_xml(&bundle)?);
     }
     run.opts.check(bundle.extension)?;
     let query = run.opts.query(bundle.extension);
@@ -283,6 +287,11 @@ async fn validate_phase(run: &Run, bundle: &Bundle) -> Result<Option<validate::R
 /// so that a signal ends the run at once.
 async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Assessment>> {
     if run.approving.is_some() || !ctx.settings.guard.on(&run.opts) {
+        return Ok(None);
+    }
+    // The planner reads SIS CSV rows only: said, not silently passed.
+    if run.opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE {
+        warn!(target: "canvas_sis", "guard: a {} bundle is not planned (the plan reads SIS CSV bundles); it is sent unguarded", run.opts.import_type);
         return Ok(None);
     }
     let (base, account) = match &run.net {
@@ -951,6 +960,8 @@ async fn run_validation(
 ) -> Result<validate::Report> {
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
+        // After `prepare`, an IMS file's ims_xml is this run's choice too.
+        import_type_set: opts.import_type_set || opts.import_type == crate::import_options::IMS_XML,
         max_diagnostics: 100,
         strict,
         extension: opts.extension.map(|e| e.as_str().to_string()),

@@ -12,6 +12,7 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
             .import_type
             .clone()
             .unwrap_or_else(|| crate::import_options::DEFAULT_IMPORT_TYPE.into()),
+        import_type_set: a.import_type.is_some(),
         max_diagnostics: a.max_diagnostics,
         strict: a.strict,
         extension: None,

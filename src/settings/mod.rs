@@ -432,6 +432,9 @@ impl Settings {
         };
         let import = ImportOptions {
             import_type: r.text("import.import_type").expect("has a default"),
+            import_type_set: r.0["import.import_type"]
+                .as_ref()
+                .is_some_and(|s| s.source != Source::Default),
             extension: r
                 .text("import.extension")
                 .and_then(|w| Extension::from_word(&w)),

@@ -166,7 +166,7 @@ pub const TABLE: &[Def] = &[
         .default("syslog"),
     row("log.syslog", Kind::Switch, LOGGING, "Also send log lines to the local syslog (or journald under systemd)")
         .default("false"),
-    row("import.import_type", Kind::Text, IMPORT, "import_type sent to Canvas")
+    row("import.import_type", Kind::Text, IMPORT, "import_type sent to Canvas; when unset, an IMS Enterprise .xml file (or a zip of them) goes as ims_xml")
         .flag("import-type", IMPORTING, "TYPE")
         .default("instructure_csv"),
     row("import.extension", Kind::Choice(&["csv", "zip", "xml"]), IMPORT, "Override the extension detected from the file name (must match the content)")

@@ -246,89 +246,49 @@ fn walk(
 
 // ---- XML -----------------------------------------------------------------
 
-fn line_at(path: &Path, off: u64) -> u64 {
-    let Ok(f) = File::open(path) else { return 1 };
-    let mut r = BufReader::new(f).take(off);
-    let mut buf = [0u8; 64 * 1024];
-    let mut lines = 1;
-    while let Ok(n) = r.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-    lines
-}
-
+/// An `.xml` file: IMS Enterprise 1.1, what hosted Canvas imports as `ims_xml` (§10.1).
 fn validate_xml(ctx: &mut Ctx, display: &str, path: &Path, zip: bool) -> io::Result<()> {
-    use quick_xml::events::Event;
-    let mut s = Sink::new(display, ctx.opts.max_diagnostics);
+    let max = ctx.opts.max_diagnostics;
     if zip {
+        let mut s = Sink::new(display, max);
         s.nowhere()
             .hint("name it .zip")
             .err("xml_is_zip", "this .xml file is a zip archive");
         ctx.out.push(s.finish());
         return Ok(());
     }
-    let mut rd = quick_xml::Reader::from_reader(BufReader::new(File::open(path)?));
-    let mut buf = vec![];
-    let mut depth: i64 = 0;
-    let mut roots = 0;
-    let mut bad: Option<(u64, String)> = None;
-    loop {
-        match rd.read_event_into(&mut buf) {
-            Ok(Event::Start(_)) => {
-                if depth == 0 {
-                    roots += 1;
-                }
-                depth += 1;
-            }
-            Ok(Event::End(_)) => depth -= 1,
-            Ok(Event::Empty(_)) => {
-                if depth == 0 {
-                    roots += 1;
-                }
-            }
-            Ok(Event::Text(t)) if depth == 0 => {
-                if t.iter().any(|b| !b.is_ascii_whitespace()) {
-                    bad = Some((rd.buffer_position(), "text outside the root element".into()));
-                    break;
-                }
-            }
-            Ok(Event::Eof) => {
-                if depth > 0 {
-                    bad = Some((
-                        rd.buffer_position(),
-                        "unclosed element at the end of the file".into(),
-                    ));
-                } else if roots == 0 {
-                    bad = Some((rd.buffer_position(), "no root element".into()));
-                } else if roots > 1 {
-                    bad = Some((rd.buffer_position(), "more than one root element".into()));
-                }
-                break;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                bad = Some((rd.error_position(), e.to_string()));
-                break;
-            }
-        }
-        buf.clear();
-    }
-    if let Some((off, msg)) = bad {
-        s.at(line_at(path, off))
-            .err("xml_malformed", format!("XML is not well-formed: {msg}"));
-    } else if ctx.opts.import_type == crate::import_options::DEFAULT_IMPORT_TYPE {
-        s.nowhere()
-            .hint("only a plugin's import type reads XML; name it with --import-type")
-            .err(
-                "xml_not_imported",
-                "Canvas imports nothing from an XML file with import_type instructure_csv",
-            );
-    }
-    ctx.out.push(s.finish());
+    let mut rep = super::xml::validate_xml(display, File::open(path)?, max, default_io);
+    xml_import_type(ctx.opts, &mut rep);
+    ctx.out.push(rep);
     Ok(())
+}
+
+/// An IMS file with `import_type` set to `instructure_csv`: Canvas accepts it and imports
+/// nothing (§6.2: only .csv entries are read by the CSV importer).
+fn xml_import_type(opts: &Options, rep: &mut FileReport) {
+    if !opts.import_type_set || opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE {
+        return;
+    }
+    let mut s = Sink::new(&rep.file, opts.max_diagnostics);
+    s.nowhere()
+        .hint("send IMS Enterprise XML with --import-type ims_xml (the default for an IMS file when no import type is set)")
+        .err(
+            "xml_not_imported",
+            "Canvas imports nothing from an XML file with import_type instructure_csv",
+        );
+    let extra = s.finish();
+    rep.errors += extra.errors;
+    rep.diagnostics.splice(0..0, extra.diagnostics);
+}
+
+/// Whether a zip's `.xml` entries are read as IMS Enterprise (`ims_xml`, §10.1): the
+/// import type says so, or none is set and the archive holds XML and no CSV.
+fn zip_is_ims(opts: &Options, names: &[&str]) -> bool {
+    if opts.import_type_set {
+        return opts.import_type == "ims_xml";
+    }
+    let ext = |e: &str| names.iter().any(|n| lower_ext(n).as_deref() == Some(e));
+    ext("xml") && !ext("csv")
 }
 
 // ---- zip -----------------------------------------------------------------
@@ -413,6 +373,37 @@ fn cd_names(f: &mut File, e: &Eocd) -> Result<Vec<Vec<u8>>, String> {
         names.push(name);
     }
     Ok(names)
+}
+
+/// The entry names of a zip, read as the validator reads them (end record first, the entry
+/// count and the directory's size checked before the directory is loaded); None for an
+/// archive the validator refuses or cannot read. For `submit`'s choice of `ims_xml`, which
+/// runs before validation and must not load a hostile directory either.
+pub(crate) fn zip_names(path: &Path) -> Option<Vec<String>> {
+    let mut f = File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    let e = read_eocd(&mut f, len).ok()?;
+    if e.entries > MAX_ENTRIES || e.cd_size > MAX_DIRECTORY {
+        return None;
+    }
+    let names = cd_names(&mut f, &e).ok()?;
+    Some(
+        names
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect(),
+    )
+}
+
+/// Whether a zip's entry names make it an IMS Enterprise bundle: `.xml` files Canvas would
+/// read and no `.csv` (the rule [`zip_is_ims`] applies when no import type is set).
+pub(crate) fn names_are_ims(names: &[String]) -> bool {
+    let readable: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !n.ends_with('/') && !canvas_skips(n))
+        .collect();
+    zip_is_ims(&Options::default(), &readable)
 }
 
 #[derive(Debug)]
@@ -626,6 +617,13 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         return Ok(());
     }
     ents.sort_by(|a, b| a.raw.cmp(&b.raw));
+    let readable: Vec<&str> = ents
+        .iter()
+        .filter(|e| !e.dir && !canvas_skips(&e.name))
+        .map(|e| e.name.as_str())
+        .collect();
+    let ims = zip_is_ims(ctx.opts, &readable);
+    let wanted = if ims { "xml" } else { "csv" };
     let mut entry_reports = vec![];
     let mut csv_entries = 0usize;
     for e in &ents {
@@ -650,12 +648,14 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
             continue;
         }
         let ext = lower_ext(&e.name);
-        if ext.as_deref() != Some("csv") {
+        if ext.as_deref() != Some(wanted) {
             let nested = ext.as_deref() == Some("zip");
             s.nowhere()
                 .file(ename)
                 .hint(if nested {
                     "Canvas will skip it: a zip inside the zip is not opened"
+                } else if ims {
+                    "Canvas will skip it: an ims_xml import reads the .xml files of a zip"
                 } else {
                     "Canvas will skip it: only .csv files in a bundle are read"
                 })
@@ -701,7 +701,12 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
                         }
                     }
                 }
-                if let Some(err) = head_err {
+                if ims && head_err.is_none() && !is_zip_magic(&head[..n]) {
+                    let rdr = io::Read::chain(&head[..n], budget);
+                    let mut r = super::xml::validate_xml(&ename, rdr, max, zip_io);
+                    xml_import_type(ctx.opts, &mut r);
+                    r
+                } else if let Some(err) = head_err {
                     // Hand the error on (a CRC mismatch of a tiny entry, a bad stream).
                     let rdr = io::Read::chain(&head[..n], ErrOnce(Some(err)));
                     validate_csv(
@@ -737,7 +742,14 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         };
         entry_reports.push(rep);
     }
-    if csv_entries == 0 && s.rep.errors == 0 {
+    if ims && csv_entries == 0 && s.rep.errors == 0 {
+        s.nowhere()
+            .hint("put the IMS Enterprise .xml files in the zip")
+            .err(
+                "zip_no_xml",
+                "the archive holds no .xml file an ims_xml import would read; Canvas imports nothing",
+            );
+    } else if csv_entries == 0 && s.rep.errors == 0 {
         // Canvas reads only the .csv entries: it would import nothing (refused
         // entries have already failed the archive).
         s.nowhere()

@@ -86,15 +86,21 @@ mod rows;
 mod rules;
 pub(crate) mod sink;
 pub(crate) mod values;
+pub mod xml;
 
 /// The diagnostic sink, also used by `convert` for the OneRoster files it reads.
 pub(crate) use sink::Sink;
+
+pub(crate) use container::{names_are_ims, zip_names};
 
 /// What the caller asks of a validation run.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// `import_type` that will be sent; XML is refused with `instructure_csv`.
     pub import_type: String,
+    /// Whether a flag, the environment or the config file set `import_type` (else an XML
+    /// file, or a zip of XML files, is read as IMS Enterprise, `ims_xml`, §10.1).
+    pub import_type_set: bool,
     /// Diagnostics kept per file; counts stay exact past it.
     pub max_diagnostics: usize,
     /// Warnings count as failures (see [`Report::failed`]).
@@ -127,6 +133,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             import_type: crate::import_options::DEFAULT_IMPORT_TYPE.into(),
+            import_type_set: false,
             max_diagnostics: 100,
             strict: false,
             extension: None,
@@ -151,13 +158,16 @@ impl Severity {
     }
 }
 
-/// One finding, `FILE:LINE: severity: message (hint)`.
+/// One finding, `FILE:LINE: severity: message (hint)` (`FILE:LINE:COL: …` for XML).
 #[derive(Clone, Debug, Serialize)]
 pub struct Diagnostic {
     /// The path as the user gave it, or `bundle.zip:2024/users.csv` for a zip entry.
     pub file: String,
     /// Physical line (1-based), when the finding has one.
     pub line: Option<u64>,
+    /// Character column (1-based) on `line`, for XML (`FILE:LINE:COL`); CSV has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub col: Option<u64>,
     /// Canvas's row number (header = 1), when it differs from or adds to `line`.
     pub row: Option<u64>,
     pub column: Option<String>,
@@ -184,6 +194,9 @@ impl Diagnostic {
         let mut s = self.file.clone();
         if let Some(l) = self.line {
             s.push_str(&format!(":{l}"));
+            if let Some(c) = self.col {
+                s.push_str(&format!(":{c}"));
+            }
         }
         if severity {
             s.push_str(&format!(": {}", self.severity.as_str()));
@@ -247,20 +260,22 @@ impl Report {
             .flat_map(|f| f.diagnostics.iter())
             .chain(self.bundle.iter())
     }
-    /// Rows per kind, in Canvas's processing order.
+    /// Rows per kind, in Canvas's processing order (IMS Enterprise records last).
     pub fn kinds(&self) -> Vec<(&'static str, u64)> {
         kinds::KINDS
             .iter()
+            .map(|k| k.name)
+            .chain([xml::KIND])
             .filter_map(|k| {
                 let mut seen = false;
                 let mut n = 0;
                 for f in &self.files {
-                    if f.kind.as_deref() == Some(k.name) {
+                    if f.kind.as_deref() == Some(k) {
                         seen = true;
                         n += f.rows;
                     }
                 }
-                seen.then_some((k.name, n))
+                seen.then_some((k, n))
             })
             .collect()
     }
@@ -322,6 +337,9 @@ impl Report {
                     "file": d.file, "line": d.line, "row": d.row, "column": d.column,
                     "severity": d.severity, "code": d.code, "message": d.message,
                 });
+                if let Some(c) = d.col {
+                    v["col"] = json!(c);
+                }
                 if let Some(h) = &d.hint {
                     v["hint"] = json!(h);
                 }
@@ -439,6 +457,7 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
             report.bundle.push(Diagnostic {
                 file: b.files[bundle::loc_file(e.loc)].clone(),
                 line: Some(bundle::loc_line(e.loc)),
+                col: None,
                 row: Some(e.row()),
                 column: Some("parent_account_id".to_string()),
                 severity: Severity::Warning,
@@ -470,6 +489,7 @@ fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {
             report.bundle.push(Diagnostic {
                 file: b.files[bundle::loc_file(l)].clone(),
                 line: Some(bundle::loc_line(l)),
+                col: None,
                 row: Some(e.row()),
                 column: Some(col.name.to_string()),
                 severity: Severity::Warning,

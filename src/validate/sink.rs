@@ -48,6 +48,7 @@ impl Sink {
             at: Where {
                 file: None,
                 line,
+                col: None,
                 row: None,
                 column: None,
                 hint: None,
@@ -64,6 +65,7 @@ impl Sink {
             self.rep.diagnostics.push(Diagnostic {
                 file: at.file.unwrap_or_else(|| self.rep.file.clone()),
                 line: at.line,
+                col: at.col,
                 row: at.row,
                 column: at.column.map(str::to_string),
                 severity,
@@ -85,6 +87,8 @@ impl Sink {
 struct Where<'c> {
     file: Option<String>,
     line: Option<u64>,
+    /// Column in characters (1-based), for XML.
+    col: Option<u64>,
     row: Option<u64>,
     column: Option<&'c str>,
     hint: Option<String>,
@@ -105,11 +109,18 @@ impl<'s, 'c> Draft<'s, 'c> {
         self
     }
 
+    /// The character column (1-based) of `line` where the finding is (XML).
+    pub fn at_col(mut self, col: u64) -> Self {
+        self.at.col = Some(col);
+        self
+    }
+
     /// The column the finding is about.
     pub fn col<'d>(self, name: &'d str) -> Draft<'s, 'd> {
         let Where {
             file,
             line,
+            col,
             row,
             hint,
             ..
@@ -119,6 +130,7 @@ impl<'s, 'c> Draft<'s, 'c> {
             at: Where {
                 file,
                 line,
+                col,
                 row,
                 column: Some(name),
                 hint,

@@ -17,6 +17,7 @@ mod demo;
 mod example_config;
 mod faults;
 mod guard;
+mod ims;
 mod json;
 mod mail;
 mod mocked_canvas;

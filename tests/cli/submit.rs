@@ -340,8 +340,14 @@ fn refused_option_combinations_exit_2_and_send_nothing() {
             stderr(&out)
         );
     }
+    // IMS XML with instructure_csv named: Canvas would import nothing (65).
     let xml = w.file("ims.xml", b"<?xml version=\"1.0\"?><enterprise/>");
-    w.cmd().arg("submit").arg(&xml).assert().code(2);
+    w.cmd()
+        .arg("submit")
+        .arg(&xml)
+        .args(["--import-type", "instructure_csv"])
+        .assert()
+        .code(65);
     assert!(w.sim.requests().is_empty(), "nothing sent");
 }
 
@@ -400,7 +406,7 @@ fn canvas_errors_map_to_exit_codes() {
         .cmd()
         .arg("submit")
         .arg(&z)
-        .args(["--import-type", "ims_xml"])
+        .args(["--import-type", "no_such_type"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));

@@ -6,6 +6,7 @@ mod support;
 
 mod adversarial;
 mod audit;
+mod ims;
 mod oneroster;
 mod prop;
 mod rules;

@@ -348,29 +348,29 @@ fn csv_that_is_zip_and_zip_that_is_csv() {
 
 #[test]
 fn xml_files() {
+    // XML is read as IMS Enterprise (tests/validate/ims.rs has every rule).
     let fx = Fx::new();
     assert_eq!(
         fx.check("a.xml", "<enterprise>\n<person>\n</enterprise>\n"),
         vec![
-            "a.xml:3: error: XML is not well-formed: ill-formed document: expected `</person>`, but `</enterprise>` was found"
+            "a.xml:3:1: error: XML is not well-formed: ill-formed document: expected `</person>`, but `</enterprise>` was found"
         ]
     );
-    assert_eq!(
-        fx.check("b.xml", "<enterprise><person/></enterprise>"),
-        vec![
-            "b.xml: error: Canvas imports nothing from an XML file with import_type instructure_csv (only a plugin's import type reads XML; name it with --import-type)"
-        ]
-    );
-    let p = fx.write("c.xml", "<enterprise><person/></enterprise>");
+    let p = fx.write("b.xml", "<enterprise/>");
     let o = Options {
-        import_type: "ims_xml".into(),
+        import_type: "instructure_csv".into(),
+        import_type_set: true,
         ..Options::default()
     };
-    assert_eq!(fx.run_with(&[p], &o).error_count(), 0);
-    let l = fx.check("d.xml", "<a>\n<b>\n");
+    assert_eq!(
+        fx.lines(&fx.run_with(std::slice::from_ref(&p), &o))[0],
+        "b.xml: error: Canvas imports nothing from an XML file with import_type instructure_csv (send IMS Enterprise XML with --import-type ims_xml (the default for an IMS file when no import type is set))"
+    );
+    assert_eq!(fx.run(&[p]).error_count(), 0);
+    let l = fx.check("d.xml", "<enterprise>\n<comments>\n");
     assert_eq!(l.len(), 1);
     assert!(
-        l[0].starts_with("d.xml:3: error: XML is not well-formed: unclosed element"),
+        l[0].starts_with("d.xml:3:1: error: XML is not well-formed: unclosed element"),
         "{l:?}"
     );
 }

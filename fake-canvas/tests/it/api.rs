@@ -419,7 +419,8 @@ fn validations_and_stuck_initializing() {
         )
     };
     // Before the batch is saved: nothing is created.
-    let r = post("import_type=ims_xml");
+    // §10.1: hosted Canvas knows instructure_csv and ims_xml; another type is a 500.
+    let r = post("import_type=no_such_type");
     assert_eq!(r.status(), 500);
     assert_eq!(json(r)["errors"][0]["error_code"], "internal_server_error");
     let r = post("batch_mode=true&batch_mode_term_id=sis_term_id%3Anope");
@@ -607,4 +608,69 @@ fn file_upload_flow() {
     let v = json(r);
     assert_eq!(v["workflow_state"], "initializing");
     assert!(v["pre_attachment"]["upload_url"].is_string());
+}
+
+/// §10.1, §10.2: an IMS Enterprise upload with `import_type=ims_xml` is accepted, and its
+/// persons, groups (by typevalue) and person members are counted (`src/ims.rs`).
+#[test]
+fn ims_xml_is_accepted_and_its_records_counted() {
+    let h = start(Scenario::Ok);
+    let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<enterprise>
+  <person><sourcedid><source>S</source><id>p1</id></sourcedid><userid>a</userid></person>
+  <person><sourcedid><source>S</source><id>p2</id></sourcedid><userid>b</userid></person>
+  <group><sourcedid><source>S</source><id>T</id></sourcedid><grouptype><typevalue level="1">Term</typevalue></grouptype><description><short>T</short></description></group>
+  <group><sourcedid><source>S</source><id>C</id></sourcedid><grouptype><typevalue level="2">Course</typevalue></grouptype><description><short>C</short></description></group>
+  <group><sourcedid><source>S</source><id>X</id></sourcedid><grouptype><typevalue level="3">Section</typevalue></grouptype><description><short>X</short></description></group>
+  <membership><sourcedid><source>S</source><id>X</id></sourcedid>
+    <member><sourcedid><source>S</source><id>p1</id></sourcedid><idtype>1</idtype><role roletype="01"><status>1</status></role></member>
+    <member><sourcedid><source>S</source><id>p2</id></sourcedid><idtype>1</idtype><role roletype="02"><status>1</status></role></member>
+  </membership>
+</enterprise>
+"#;
+    let r = authed(
+        &h,
+        client()
+            .post(format!(
+                "{}{IMPORTS}?import_type=ims_xml&extension=xml",
+                h.url()
+            ))
+            .header("content-type", "text/xml")
+            .body(xml.to_vec()),
+    );
+    assert_eq!(r.status(), 200);
+    let v = json(r);
+    assert_eq!(v["data"]["import_type"], "ims_xml");
+    let done = poll_to_end(&h, v["id"].as_u64().unwrap(), 60);
+    assert_eq!(done["workflow_state"], "imported", "{done}");
+    let c = &done["data"]["counts"];
+    assert_eq!(
+        (
+            c["users"].as_u64(),
+            c["terms"].as_u64(),
+            c["courses"].as_u64(),
+            c["sections"].as_u64(),
+            c["enrollments"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1), Some(1), Some(2)),
+        "{done}"
+    );
+    // A zip of IMS files is read entry by entry.
+    let z = fake_canvas::zip_of(&[
+        ("a.xml", &xml[..]),
+        ("b/c.xml", &xml[..]),
+        ("notes.txt", b"x"),
+    ]);
+    let r = authed(
+        &h,
+        client()
+            .post(format!(
+                "{}{IMPORTS}?import_type=ims_xml&extension=zip",
+                h.url()
+            ))
+            .header("content-type", "application/zip")
+            .body(z),
+    );
+    let done = poll_to_end(&h, json(r)["id"].as_u64().unwrap(), 60);
+    assert_eq!(done["data"]["counts"]["users"].as_u64(), Some(4), "{done}");
 }

@@ -1,0 +1,235 @@
+//! IMS Enterprise XML through `submit` (reference §10.1, §10.2): an IMS file goes as
+//! `import_type=ims_xml`, `extension=xml` (a zip of them as `extension=zip`) unless a layer
+//! set the import type; other XML, and hostile XML, exit 65 with nothing sent.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use fake_canvas::{Scenario, zip_of};
+
+fn sample() -> Vec<u8> {
+    std::fs::read(sample_dir("ims").join("enterprise.xml")).unwrap()
+}
+
+fn persons(xml: &[u8]) -> u64 {
+    String::from_utf8_lossy(xml).matches("<person ").count() as u64
+}
+
+#[test]
+fn an_ims_file_is_sent_as_ims_xml_and_the_simulator_counts_it() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file("enterprise.xml", &sample());
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&x)
+        .args(["--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let p = &w.posts()[0];
+    assert_eq!(
+        p.query.as_deref(),
+        Some("import_type=ims_xml&extension=xml")
+    );
+    assert_eq!(p.header("content-type"), Some("text/xml"));
+    assert_eq!(p.body_sha256, sha256(&x));
+    let imp = w.sim.imports().pop().unwrap();
+    assert_eq!(imp["data"]["import_type"], "ims_xml", "{imp}");
+    assert_eq!(
+        imp["data"]["counts"]["users"].as_u64(),
+        Some(persons(&sample())),
+        "{imp}"
+    );
+    assert!(
+        imp["data"]["counts"]["enrollments"].as_u64().unwrap() > 0,
+        "{imp}"
+    );
+}
+
+#[test]
+fn a_zip_of_ims_files_is_sent_as_ims_xml_zip() {
+    let w = World::new(Scenario::Ok);
+    let s = sample();
+    let z = w.file("ims.zip", &zip_of(&[("fall/enterprise.xml", &s[..])]));
+    let out = w.cmd().arg("submit").arg(&z).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let p = &w.posts()[0];
+    assert_eq!(
+        p.query.as_deref(),
+        Some("import_type=ims_xml&extension=zip")
+    );
+    assert_eq!(p.header("content-type"), Some("application/zip"));
+}
+
+#[test]
+fn dry_run_shows_the_ims_xml_request() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file("enterprise.xml", &sample());
+    let out = w
+        .cmd()
+        .args(["--json", "submit", "--dry-run"])
+        .arg(&x)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.ends_with("/sis_imports?import_type=ims_xml&extension=xml"),
+        "{v}"
+    );
+    assert_eq!(v["validation"]["errors"], 0, "{v}");
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+}
+
+#[test]
+fn an_import_type_set_by_any_layer_is_kept() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file("enterprise.xml", &sample());
+    // The flag: instructure_csv with an XML file is refused, the hint names ims_xml.
+    let out = w
+        .cmd()
+        .args(["--json", "submit"])
+        .arg(&x)
+        .args(["--import-type", "instructure_csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "import_type_mismatch", "{v}");
+    assert!(
+        v["error"]["hint"].as_str().unwrap().contains("ims_xml"),
+        "{v}"
+    );
+    // The config file says so too.
+    w.file(
+        "canvas_sis.toml",
+        b"[import]\nimport_type = \"instructure_csv\"\n",
+    );
+    let out = w.cmd().arg("submit").arg(&x).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("ims_xml"), "{}", stderr(&out));
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+    // The flag wins over the file, and ims_xml is sent as named.
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&x)
+        .args(["--import-type", "ims_xml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        w.posts()[0].query.as_deref(),
+        Some("import_type=ims_xml&extension=xml")
+    );
+}
+
+#[test]
+fn xml_that_is_not_ims_enterprise_exits_65_with_one_json_document() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file(
+        "feed.xml",
+        b"<?xml version=\"1.0\"?>\n<roster><student id=\"1\"/></roster>\n",
+    );
+    for extra in [&[][..], &["--no-validate"][..]] {
+        let out = w
+            .cmd()
+            .args(["--json", "submit"])
+            .arg(&x)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        let text = stdout(&out);
+        let mut docs = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+        let v = docs.next().unwrap().unwrap();
+        assert!(docs.next().is_none(), "one document: {text}");
+        assert_eq!(v["error"]["exit_code"], 65);
+        assert_eq!(v["error"]["kind"], "import_type_mismatch", "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains("<roster>"),
+            "{v}"
+        );
+    }
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+    // `validate` says the same, at the root's line and column.
+    let out = w.cmd().args(["validate"]).arg(&x).output().unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stdout(&out).contains("feed.xml:2:1: error: the root element is <roster>"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn billion_laughs_and_external_entities_are_refused_quickly_and_nothing_is_read() {
+    let w = World::new(Scenario::Ok);
+    let mut laughs =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE enterprise [\n <!ENTITY l0 \"lol\">\n");
+    for i in 1..10 {
+        laughs.push_str(&format!(
+            " <!ENTITY l{i} \"{}\">\n",
+            format!("&l{};", i - 1).repeat(10)
+        ));
+    }
+    laughs.push_str("]>\n<enterprise><comments>&l9;</comments></enterprise>\n");
+    let bomb = w.file("laughs.xml", laughs.as_bytes());
+    // The external entity names a FIFO: reading it would block the run until the timeout.
+    let fifo = w.home.path().join("passwd.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let xxe = w.file(
+        "xxe.xml",
+        format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE enterprise [<!ENTITY x SYSTEM \"file://{}\">]>\n<enterprise><comments>&x;</comments></enterprise>\n",
+            fifo.display()
+        )
+        .as_bytes(),
+    );
+    for f in [&bomb, &xxe] {
+        let t = Instant::now();
+        let out = w
+            .cmd()
+            .timeout(Duration::from_secs(20))
+            .args(["--json", "submit"])
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "{f:?} took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(65), "{f:?}: {}", stderr(&out));
+        let v = json(&out);
+        assert_eq!(v["error"]["kind"], "validation_failed", "{v}");
+        assert_eq!(v["diagnostics"][0]["code"], "xml_doctype_entities", "{v}");
+    }
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+}
+
+#[test]
+fn plan_refuses_ims_xml_instead_of_reading_it_as_csv() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file("enterprise.xml", &sample());
+    let out = w.cmd().args(["--json", "plan"]).arg(&x).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "usage", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("IMS Enterprise"),
+        "{v}"
+    );
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+}

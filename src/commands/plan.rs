@@ -4,7 +4,7 @@
 //! delete, leave unchanged, and leave absent. No network with `--against last`.
 
 use crate::cli::PlanArgs;
-use crate::exit::{Exit, Failure, Result};
+use crate::exit::{Exit, Result};
 use crate::output::{Cell, Style, Table};
 use crate::plan::{self as planner, Assessment};
 use crate::validate;
@@ -24,21 +24,6 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         return Err(validate::failure(&report, false, "validation")
             .partial(report.to_json())
             .hint("a plan is made of a bundle that validates: fix the errors (`canvas-sis validate PATH`)"));
-    }
-    // The planner reads SIS CSV rows; an IMS Enterprise file (or zip) validates, but its
-    // records are not CSV rows: refused rather than read as garbage.
-    if report
-        .files
-        .iter()
-        .any(|f| f.kind.as_deref() == Some(validate::xml::KIND))
-    {
-        return Err(Failure::usage(format!(
-            "{}: plan compares SIS CSV bundles; IMS Enterprise XML is not planned (yet)",
-            a.path.display()
-        ))
-        .hint(
-            "`canvas-sis validate` checks the XML; `submit --dry-run` shows the ims_xml request",
-        ));
     }
     let base_url = ctx
         .settings

@@ -289,8 +289,11 @@ async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Asse
     if run.approving.is_some() || !ctx.settings.guard.on(&run.opts) {
         return Ok(None);
     }
-    // The planner reads SIS CSV rows only: said, not silently passed.
-    if run.opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE {
+    // The planner reads SIS CSV and IMS Enterprise bundles: another import type (a plugin's)
+    // is said to go unguarded, never silently passed.
+    if run.opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE
+        && run.opts.import_type != crate::import_options::IMS_XML
+    {
         warn!(target: "canvas_sis", "guard: a {} bundle is not planned (the plan reads SIS CSV bundles); it is sent unguarded", run.opts.import_type);
         return Ok(None);
     }

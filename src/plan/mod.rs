@@ -10,6 +10,7 @@
 
 pub mod baseline;
 pub mod held;
+pub mod ims;
 pub mod rows;
 
 use std::collections::{BTreeMap, HashSet};

@@ -99,7 +99,8 @@ pub fn value_hash(v: &str) -> u32 {
     ((h >> 32) as u32 ^ h as u32).max(1)
 }
 
-/// Read the bundle at `path`: a CSV file, a zip of CSVs, or a directory of CSVs.
+/// Read the bundle at `path`: a CSV file, a zip of CSVs, or a directory of CSVs; or an IMS
+/// Enterprise file, or a zip of them (`super::ims`).
 pub fn read_bundle(path: &Path) -> Result<BundleRows> {
     let mut out = BundleRows::default();
     let unreadable = |p: &Path, e: &dyn std::fmt::Display| {
@@ -119,7 +120,8 @@ pub fn read_bundle(path: &Path) -> Result<BundleRows> {
             .filter_map(|i| {
                 let n = z.by_index(i).ok()?.name().to_string();
                 let base = n.rsplit('/').next().unwrap_or(&n).to_string();
-                (n.to_ascii_lowercase().ends_with(".csv")
+                let lower = n.to_ascii_lowercase();
+                ((lower.ends_with(".csv") || lower.ends_with(".xml"))
                     && !base.starts_with('.')
                     && !n.starts_with("__MACOSX"))
                 .then_some((i, n))
@@ -128,7 +130,12 @@ pub fn read_bundle(path: &Path) -> Result<BundleRows> {
         names.sort_by(|a, b| a.1.cmp(&b.1));
         for (i, n) in names {
             let entry = z.by_index(i).map_err(|e| unreadable(path, &e))?;
-            read_csv(entry, &n, &mut out).map_err(|e| unreadable(path, &e))?;
+            if n.to_ascii_lowercase().ends_with(".xml") {
+                super::ims::read(std::io::BufReader::new(entry), &n, &mut out)
+                    .map_err(|e| unreadable(path, &e))?;
+            } else {
+                read_csv(entry, &n, &mut out).map_err(|e| unreadable(path, &e))?;
+            }
         }
     } else {
         let file = std::fs::File::open(path).map_err(|e| unreadable(path, &e))?;
@@ -136,7 +143,12 @@ pub fn read_bundle(path: &Path) -> Result<BundleRows> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        read_csv(file, &name, &mut out).map_err(|e| unreadable(path, &e))?;
+        if name.to_ascii_lowercase().ends_with(".xml") {
+            super::ims::read(std::io::BufReader::new(file), &name, &mut out)
+                .map_err(|e| unreadable(path, &e))?;
+        } else {
+            read_csv(file, &name, &mut out).map_err(|e| unreadable(path, &e))?;
+        }
     }
     Ok(out)
 }

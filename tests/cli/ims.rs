@@ -216,20 +216,72 @@ fn billion_laughs_and_external_entities_are_refused_quickly_and_nothing_is_read(
     assert!(w.sim.requests().is_empty(), "nothing sent");
 }
 
+/// `plan` reads IMS Enterprise files as it reads CSV bundles (persons → users, groups →
+/// terms, courses and sections, person members → enrollments): after an imported IMS file,
+/// the same file changes nothing, and one that drops a member and deletes a person says so
+/// at the XML's own line. A guarded batch-mode submit of it is held.
 #[test]
-fn plan_refuses_ims_xml_instead_of_reading_it_as_csv() {
+fn plan_reads_ims_xml_like_a_csv_bundle() {
     let w = World::new(Scenario::Ok);
     let x = w.file("enterprise.xml", &sample());
     let out = w.cmd().args(["--json", "plan"]).arg(&x).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(json(&out)["baseline"].is_null());
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&x)
+        .args(["--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = w.cmd().args(["--json", "plan"]).arg(&x).output().unwrap();
     let v = json(&out);
-    assert_eq!(v["error"]["kind"], "usage", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("IMS Enterprise"),
+    for kind in ["user", "term", "course", "section", "enrollment"] {
+        let c = &v["kinds"][kind];
+        assert_eq!(
+            (
+                c["create"].as_u64(),
+                c["update"].as_u64(),
+                c["delete"].as_u64()
+            ),
+            (Some(0), Some(0), Some(0)),
+            "{kind}: {v}"
+        );
+        assert!(c["unchanged"].as_u64().unwrap() > 0, "{kind}: {v}");
+    }
+    // The next file deletes a person and drops the section's first member.
+    let text = String::from_utf8(sample()).unwrap();
+    let text = text.replacen("<person recstatus=\"1\">", "<person recstatus=\"3\">", 1);
+    let first_member = text.find("<member>").unwrap();
+    let end = text[first_member..].find("</member>").unwrap() + first_member + "</member>".len();
+    let next = format!("{}{}", &text[..first_member], &text[end..]);
+    let y = w.file("next.xml", next.as_bytes());
+    let batch = ["--batch-mode", "--batch-mode-term-id", "sis_term_id:2026FA"];
+    let out = w
+        .cmd()
+        .args(["--json", "plan"])
+        .arg(&y)
+        .args(batch)
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["kinds"]["user"]["delete"], 1, "{v}");
+    assert_eq!(
+        v["kinds"]["enrollment"]["terms"]["2026FA"]["delete"], 1,
         "{v}"
     );
-    assert!(w.sim.requests().is_empty(), "nothing sent");
+    // Guarded (batch mode), with a limit of no deletes at all: held, nothing sent.
+    let cfg = w.file("g.toml", b"[guard]\nmax_delete_rows = 0\n");
+    let out = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--json", "submit"])
+        .arg(&y)
+        .args(batch)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1);
 }

@@ -56,18 +56,17 @@ pub fn run() -> u8 {
     };
     let json = cli.global.json;
     // These need no settings: a broken config must not stop `--help`-like commands.
-    match &cli.command {
-        Command::Completions(_) | Command::Man => {
-            return finish(run_plain(cli.command, json), json);
-        }
-        _ => {}
-    }
+    let command = match cli.command {
+        Command::Completions(a) => return finish(commands::docs::completions(a, json), json),
+        Command::Man => return finish(commands::docs::man(json), json),
+        other => other,
+    };
     let run_flags = cli.global.run_flags(&matches);
     let mut settings = match settings::Settings::load(&run_flags, &matches) {
         Ok(s) => s,
         Err(f) => return early_failure(&f, json),
     };
-    let demo = match &cli.command {
+    let demo = match &command {
         Command::Demo => match commands::demo::prepare(&mut settings) {
             Ok(d) => Some(d),
             Err(f) => return early_failure(&f, json),
@@ -92,7 +91,7 @@ pub fn run() -> u8 {
             quiet: settings.quiet,
             color,
         },
-        cli.command.writes_log(),
+        command.writes_log(),
     ) {
         Ok(g) => g,
         Err(f) => return early_failure(&f, json),
@@ -113,6 +112,7 @@ pub fn run() -> u8 {
             quiet,
             verbose,
         },
+        demo,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -128,12 +128,7 @@ pub fn run() -> u8 {
             return early_failure(&f, json);
         }
     };
-    let result = rt.block_on(async {
-        match demo {
-            Some(d) => commands::demo::run(d, &mut ctx).await,
-            None => commands::dispatch(cli.command, &mut ctx).await,
-        }
-    });
+    let result = rt.block_on(commands::dispatch(command, &mut ctx));
     let code = match result {
         Ok(exit) => {
             if json {
@@ -249,14 +244,6 @@ fn json_for_exit(exit: Exit) {
                 exit.code()
             );
         }
-    }
-}
-
-fn run_plain(cmd: Command, json: bool) -> exit::Result<Exit> {
-    match cmd {
-        Command::Completions(a) => commands::docs::completions(a, json),
-        Command::Man => commands::docs::man(json),
-        _ => unreachable!("only plain commands"),
     }
 }
 

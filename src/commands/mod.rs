@@ -35,6 +35,8 @@ pub struct Ctx {
     pub log_path: Option<PathBuf>,
     /// The terminal and the user's wishes for output (tables, colour, notes).
     pub term: crate::output::Term,
+    /// `demo`: its simulator and temp dir, set up before the log (whose dir it chooses).
+    pub demo: Option<demo::Demo>,
 }
 
 impl Ctx {
@@ -165,10 +167,13 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
         Command::Config(c) => config_cmd::run(c, ctx).await,
         Command::Completions(a) => docs::completions(a, ctx.settings.json),
         Command::Man => docs::man(ctx.settings.json),
-        Command::Demo => Err(Failure::new(
-            Exit::Usage,
-            "demo is started from run(), not dispatched",
-        )),
+        Command::Demo => match ctx.demo.take() {
+            Some(d) => demo::run(d, ctx).await,
+            None => Err(Failure::new(
+                Exit::Usage,
+                "demo: the simulator was not set up before the log",
+            )),
+        },
         Command::List(a) => list::run(a, ctx).await,
         Command::Importing => importing::run(ctx).await,
         Command::Abort(a) => abort::run(a, ctx).await,

@@ -13,17 +13,6 @@ const BATCH: [&str; 3] = [
     "sis_term_id:2026-FA",
 ];
 
-/// A copy of the sample bundle with `enrollments.csv` replaced.
-fn with_enrollments(w: &World, name: &str, enrollments: &str) -> PathBuf {
-    let dir = w.home.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(sample_dir("bundle")).unwrap().flatten() {
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-    }
-    std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
-    dir
-}
-
 /// The sample's enrollments minus all but the two teachers: most of the term is gone.
 const SHORT: &str = "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\nBIO110-FA26,T2002,teacher,BIO110-FA26-01,active\n";
 
@@ -365,14 +354,9 @@ fn the_readmes_guarded_cron_line_is_silent_until_it_holds_a_night() {
         &std::fs::read_to_string(sample_dir("bundle").join("enrollments.csv")).unwrap(),
     );
     let command = |bundle: &Path| {
-        let mut rest = line;
-        for _ in 0..5 {
-            rest = rest.trim_start();
-            rest = &rest[rest.find(char::is_whitespace).unwrap()..];
-        }
         let mut out = vec![];
         let mut prev = "";
-        for word in rest.split_whitespace() {
+        for word in cron_words(line) {
             out.push(match prev {
                 "submit" => bundle.to_str().unwrap().to_string(),
                 "--interval" => "1".to_string(),
@@ -382,29 +366,7 @@ fn the_readmes_guarded_cron_line_is_silent_until_it_holds_a_night() {
         }
         out.join(" ")
     };
-    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
-    let run = |bundle: &Path| {
-        let home = w.home.path();
-        let mut sh = std::process::Command::new("/bin/sh");
-        sh.env_clear()
-            .env(
-                "PATH",
-                format!("{}:/usr/bin:/bin", bin.parent().unwrap().display()),
-            )
-            .env("HOME", home)
-            .env("XDG_STATE_HOME", home.join("state"))
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("CANVAS_BASE_URL", w.sim.url())
-            .env("CANVAS_ACCESS_TOKEN", w.sim.token())
-            .current_dir(home)
-            .arg("-c")
-            .arg(command(bundle));
-        assert_cmd::Command::from_std(sh)
-            .timeout(std::time::Duration::from_secs(60))
-            .write_stdin("")
-            .output()
-            .unwrap()
-    };
+    let run = |bundle: &Path| cron_sh(&w, &command(bundle));
     let o = run(&full);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(

@@ -15,17 +15,6 @@ fn plan_json(w: &World, bundle: &std::path::Path, extra: &[&str]) -> serde_json:
     serde_json::from_slice(&o.stdout).expect("one JSON document")
 }
 
-/// A copy of the sample bundle with `enrollments.csv` replaced.
-fn with_enrollments(w: &World, name: &str, enrollments: &str) -> std::path::PathBuf {
-    let dir = w.home.path().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(sample_dir("bundle")).unwrap().flatten() {
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-    }
-    std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
-    dir
-}
-
 #[test]
 fn no_baseline_says_so_and_counts_nothing() {
     let w = World::new(Scenario::Ok);

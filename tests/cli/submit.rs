@@ -595,13 +595,7 @@ fn the_readme_cron_line_is_silent_on_a_clean_night() {
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .expect("the cron block has an entry");
-    // Five time fields, then the command that cron hands to `sh -c`.
-    let mut rest = line;
-    for _ in 0..5 {
-        rest = rest.trim_start();
-        rest = &rest[rest.find(char::is_whitespace).expect("five time fields")..];
-    }
-    let words: Vec<&str> = rest.split_whitespace().collect();
+    let words = cron_words(line);
     assert_eq!(words.first(), Some(&"canvas-sis"), "{line}");
     let zip = sample_zip();
     let mut command = Vec::new();
@@ -617,25 +611,7 @@ fn the_readme_cron_line_is_silent_on_a_clean_night() {
     let command = command.join(" ");
 
     let w = World::new(Scenario::Ok);
-    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
-    let path = format!("{}:/usr/bin:/bin", bin.parent().unwrap().to_str().unwrap());
-    let home = w.home.path();
-    let mut sh = std::process::Command::new("/bin/sh");
-    sh.env_clear()
-        .env("PATH", path)
-        .env("HOME", home)
-        .env("XDG_STATE_HOME", home.join("state"))
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("CANVAS_BASE_URL", w.sim.url())
-        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
-        .current_dir(home)
-        .arg("-c")
-        .arg(&command);
-    let out = assert_cmd::Command::from_std(sh)
-        .timeout(std::time::Duration::from_secs(60))
-        .write_stdin("")
-        .output()
-        .unwrap();
+    let out = cron_sh(&w, &command);
     assert_eq!(out.status.code(), Some(0), "{command}\n{}", stderr(&out));
     assert_eq!(w.sim.created_count(), 1, "the line submitted the bundle");
     assert!(

@@ -229,3 +229,51 @@ pub fn json(o: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// A copy of the sample bundle in the world's home with `enrollments.csv` replaced.
+pub fn with_enrollments(w: &World, name: &str, enrollments: &str) -> PathBuf {
+    let dir = w.home.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(sample_dir("bundle")).unwrap().flatten() {
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("enrollments.csv"), enrollments).unwrap();
+    dir
+}
+
+/// The command of a crontab line (what cron hands to `sh -c`: the line less its five time
+/// fields), as words.
+pub fn cron_words(line: &str) -> Vec<&str> {
+    let mut rest = line;
+    for _ in 0..5 {
+        rest = rest.trim_start();
+        rest = &rest[rest.find(char::is_whitespace).expect("five time fields")..];
+    }
+    rest.split_whitespace().collect()
+}
+
+/// Run `command` as cron runs it: `/bin/sh -c`, a bare environment (the world's HOME and
+/// XDG dirs, its simulator's URL and token, PATH with the built binary), no terminal.
+pub fn cron_sh(w: &World, command: &str) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("canvas-sis");
+    let home = w.home.path();
+    let mut sh = std::process::Command::new("/bin/sh");
+    sh.env_clear()
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", bin.parent().unwrap().display()),
+        )
+        .env("HOME", home)
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("CANVAS_BASE_URL", w.sim.url())
+        .env("CANVAS_ACCESS_TOKEN", w.sim.token())
+        .current_dir(home)
+        .arg("-c")
+        .arg(command);
+    assert_cmd::Command::from_std(sh)
+        .timeout(Duration::from_secs(60))
+        .write_stdin("")
+        .output()
+        .unwrap()
+}

@@ -32,7 +32,6 @@ pub fn install() -> bool {
     })
 }
 
-#[cfg(unix)]
 fn listen(ready: std::sync::mpsc::Sender<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -62,11 +61,6 @@ fn listen(ready: std::sync::mpsc::Sender<bool>) {
             NOTIFY.notify_waiters();
         }
     });
-}
-
-#[cfg(not(unix))]
-fn listen(ready: std::sync::mpsc::Sender<bool>) {
-    let _ = ready.send(false);
 }
 
 /// The name of the first signal received, if any.

@@ -1269,9 +1269,10 @@ pub async fn busy_imports(client: &Client) -> Result<Vec<String>> {
         // A batch stuck in initializing (rejected options) never runs: not a reason to wait.
         let imp = Import::from_value(i.clone()).ok()?;
         let stale = st == "initializing"
-            && imp
-                .created_at
-                .is_some_and(|c| jiff::Timestamp::now().duration_since(c).as_secs() > 120);
+            && imp.created_at.is_some_and(|c| {
+                jiff::Timestamp::now().duration_since(c).unsigned_abs()
+                    > crate::canvas::follow::STUCK_INITIALIZING
+            });
         (!stale).then(|| format!("{} ({st})", imp.id))
     }));
     Ok(busy)

@@ -168,7 +168,7 @@ pub const TABLE: &[Def] = &[
         .default("false"),
     row("import.import_type", Kind::Text, IMPORT, "import_type sent to Canvas; when unset, an IMS Enterprise .xml file (or a zip of them) goes as ims_xml")
         .flag("import-type", IMPORTING, "TYPE")
-        .default("instructure_csv"),
+        .default(crate::import_options::DEFAULT_IMPORT_TYPE),
     row("import.extension", Kind::Choice(&["csv", "zip", "xml"]), IMPORT, "Override the extension detected from the file name (must match the content)")
         .flag("extension", IMPORTING, "EXT"),
     row("import.batch_mode", Kind::Switch, IMPORT, "Term batch mode: delete what is not in this import, within --batch-mode-term-id")

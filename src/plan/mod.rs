@@ -12,7 +12,7 @@ pub mod baseline;
 pub mod held;
 pub mod rows;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -23,9 +23,14 @@ use rows::{BundleRows, TermMap};
 /// with `--batch-mode-term-id` (`sis_term_id:X`, or X as the bundle's terms file spells
 /// it); multi-term batch mode takes every term of the bundle's terms file.
 pub fn scope_of(opts: &crate::settings::ImportOptions, rows: &BundleRows) -> Scope {
+    scope_for(opts, &rows.terms)
+}
+
+/// [`scope_of`] given the term ids of the bundle's terms file.
+pub fn scope_for(opts: &crate::settings::ImportOptions, bundle_terms: &[String]) -> Scope {
     let mut batch_terms = Vec::new();
     if opts.multi_term_batch_mode {
-        batch_terms = rows.terms.clone();
+        batch_terms = bundle_terms.to_vec();
     } else if opts.batch_mode
         && let Some(t) = &opts.batch_mode_term_id
     {
@@ -112,24 +117,29 @@ fn bump(c: &mut Counts, effect: &str) {
 }
 
 impl KindPlan {
+    /// Count one row or object; its example (key in words, where it stood) is made only if
+    /// it is one of the few kept, so that counting allocates nothing.
     fn count(
         &mut self,
         effect: &'static str,
         term: Option<&str>,
-        key: &str,
-        at: Option<(String, u64)>,
+        key: &dyn Fn() -> String,
+        at: &dyn Fn() -> Option<(String, u64)>,
     ) {
         bump(&mut self.counts, effect);
         if let Some(t) = term {
-            bump(self.terms.entry(t.to_string()).or_default(), effect);
+            match self.terms.get_mut(t) {
+                Some(c) => bump(c, effect),
+                None => bump(self.terms.entry(t.to_string()).or_default(), effect),
+            }
         }
         if effect != "unchanged"
             && self.examples.iter().filter(|e| e.effect == effect).count() < EXAMPLES_PER_EFFECT
         {
             self.examples.push(Example {
                 effect,
-                key: key.to_string(),
-                at,
+                key: key(),
+                at: at(),
             });
         }
     }
@@ -137,70 +147,297 @@ impl KindPlan {
 
 /// Compare the bundle's rows with the baseline under the import's scope.
 pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
-    let mut terms: TermMap = base.term_map();
-    terms.add(bundle);
-    let mut plan = Plan::default();
-    let empty = baseline::KindState::default();
-    let kinds: std::collections::BTreeSet<&str> = bundle
-        .kinds
-        .keys()
-        .copied()
-        .chain(base.kinds.keys().map(String::as_str))
-        .collect();
+    let mut p = Planner::new(base, scope.skip_deletes);
+    p.terms.add(bundle);
+    let kinds: std::collections::BTreeSet<&str> = bundle.kinds.keys().copied().collect();
     for kind in kinds {
-        let state = base.kinds.get(kind).unwrap_or(&empty);
-        let mut kp = KindPlan::default();
-        for e in state.rows.values().filter(|e| e.live) {
-            kp.baseline_live += 1;
-            if let Some(t) = e.term.as_deref().filter(|_| termed(kind)) {
-                *kp.baseline_live_terms.entry(t.to_string()).or_default() += 1;
-            }
-        }
-        let rows = bundle.kinds.get(kind).map(Vec::as_slice).unwrap_or(&[]);
-        let mut seen = HashSet::with_capacity(rows.len());
+        let rows = &bundle.kinds[kind];
+        p.set_kind(Some(kind));
+        let state = base.kinds.get(kind);
         for r in rows {
-            seen.insert(r.key);
-            let term = terms.term_of(kind, r);
-            let at = Some((r.file.clone(), r.line));
-            let effect = match state.rows.get(&r.key) {
-                None if deletes(kind, &r.status) => "unchanged",
-                None => "create",
-                Some(e) if deletes(kind, &r.status) => {
-                    if e.live && !scope.skip_deletes {
-                        "delete"
-                    } else {
-                        "unchanged"
-                    }
-                }
-                Some(e) if !e.live => "create",
-                Some(e) => {
-                    // A column the bundle lacks is not a change (contract, "Baseline").
-                    let changed = r.values.iter().any(|(c, v)| {
+            // A column the bundle lacks is not a change (contract, "Baseline").
+            let changed =
+                |e: &baseline::Entry| {
+                    let Some(state) = state else { return false };
+                    r.values.iter().any(|(c, v)| {
                         state.cols.iter().position(|x| x == c).is_some_and(|i| {
                             e.values.get(i).is_some_and(|old| *old != 0 && old != v)
                         })
-                    });
-                    if changed { "update" } else { "unchanged" }
-                }
-            };
-            kp.count(effect, term.as_deref(), &r.key_text, at);
+                    })
+                };
+            let term = p.terms.term_of(kind, r);
+            p.judge(
+                kind,
+                r.key,
+                term.as_deref(),
+                &r.status,
+                &changed,
+                &|| r.key_text.clone(),
+                &|| Some((r.file.clone(), r.line)),
+            );
         }
-        // Batch mode removes per the bundle's own terms when it names none (multi-term).
-        let bundle_has_kind = bundle.kinds.contains_key(kind);
-        for (k, e) in &state.rows {
-            if !e.live || seen.contains(k) {
-                continue;
-            }
-            let removed = (bundle_has_kind || !scope.batch_terms.is_empty())
-                && scope.removes(kind, e.term.as_deref())
-                && deletes(kind, &scope.drop_status(kind));
-            let effect = if removed { "delete" } else { "absent" };
-            let term = e.term.as_deref().filter(|_| termed(kind));
-            kp.count(effect, term, &e.key, None);
-        }
-        plan.kinds.insert(kind.to_string(), kp);
     }
-    plan
+    p.finish(scope)
+}
+
+/// Compares a bundle's rows with a baseline as they stream by ([`rows::Sink`]): per row one
+/// lookup in the baseline and a mark on the entry it found. A plan so holds the baseline and
+/// the counts, and no row of the bundle (issue 13: memory bounded by the baseline's hashes,
+/// not by the bundle's text). The reader gives the files in Canvas's kind order, so that
+/// courses and sections are known before the enrollments that find their term by them.
+pub struct Planner<'b> {
+    base: &'b Baseline,
+    skip_deletes: bool,
+    terms: TermMap,
+    work: BTreeMap<String, Work>,
+    /// The kind being read, its work (out of `work` meanwhile) and its baseline: looked up
+    /// once a file, not once a row.
+    current: Option<(String, Work, Option<&'b baseline::KindState>)>,
+    /// The current file's column → the baseline's column of its kind.
+    cols: Vec<Option<usize>>,
+    /// The term ids of the bundle's terms file, in order (multi-term batch mode's scope).
+    pub bundle_terms: Vec<String>,
+    /// An enrollment's term (an index in `term_names`) by the hash of its section and course
+    /// ids, once looked up: a bundle has thousands of sections and millions of enrollments.
+    /// Emptied when a course or section row comes, as those change the answer.
+    term_cache: std::collections::HashMap<u64, Option<u32>, std::hash::BuildHasherDefault<Ident>>,
+    term_names: Vec<String>,
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Ident(u64);
+
+impl std::hash::Hasher for Ident {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)) ^ (self.0 >> 56);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[derive(Default)]
+struct Work {
+    plan: KindPlan,
+    /// Per baseline entry of the kind: a row of the bundle had its key.
+    seen: Vec<bool>,
+}
+
+impl<'b> Planner<'b> {
+    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Planner<'b> {
+        Planner {
+            base,
+            skip_deletes,
+            terms: base.term_map(),
+            work: BTreeMap::new(),
+            current: None,
+            cols: Vec::new(),
+            bundle_terms: Vec::new(),
+            term_cache: Default::default(),
+            term_names: Vec::new(),
+        }
+    }
+
+    /// The kinds of the bundle's files.
+    pub fn kinds(&mut self) -> impl Iterator<Item = &str> {
+        self.set_kind(None);
+        self.work.keys().map(String::as_str)
+    }
+
+    /// Make `kind` the current kind (None: none), its work back in `work` when it changes.
+    fn set_kind(&mut self, kind: Option<&str>) {
+        if self.current.as_ref().map(|c| c.0.as_str()) == kind {
+            return;
+        }
+        if let Some((k, w, _)) = self.current.take() {
+            self.work.insert(k, w);
+        }
+        if let Some(k) = kind {
+            let w = self.work.remove(k).unwrap_or_default();
+            self.current = Some((k.to_string(), w, self.base.kinds.get(k)));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &mut self,
+        kind: &str,
+        key: u64,
+        term: Option<&str>,
+        status: &str,
+        changed: &dyn Fn(&baseline::Entry) -> bool,
+        key_text: &dyn Fn() -> String,
+        at: &dyn Fn() -> Option<(String, u64)>,
+    ) {
+        self.set_kind(Some(kind));
+        let Some((_, work, state)) = &mut self.current else {
+            return;
+        };
+        let found = state.and_then(|s| s.rows.find(key).map(|i| (i, s, s.rows.entry(i))));
+        if let Some((i, s, _)) = found {
+            if work.seen.len() <= i {
+                work.seen.resize(s.rows.len(), false);
+            }
+            work.seen[i] = true;
+        }
+        let effect = match found.map(|(_, _, e)| e) {
+            None if deletes(kind, status) => "unchanged",
+            None => "create",
+            Some(e) if deletes(kind, status) => {
+                if e.live && !self.skip_deletes {
+                    "delete"
+                } else {
+                    "unchanged"
+                }
+            }
+            Some(e) if !e.live => "create",
+            Some(e) => {
+                if changed(&e) {
+                    "update"
+                } else {
+                    "unchanged"
+                }
+            }
+        };
+        work.plan.count(effect, term, key_text, at);
+    }
+
+    /// The plan: the rows' counts, and the baseline's objects the bundle lacked, removed or
+    /// left absent as the scope says.
+    pub fn finish(mut self, scope: &Scope) -> Plan {
+        self.set_kind(None);
+        let mut plan = Plan::default();
+        let empty = baseline::KindState::default();
+        let kinds: std::collections::BTreeSet<String> = self
+            .work
+            .keys()
+            .cloned()
+            .chain(self.base.kinds.keys().cloned())
+            .collect();
+        for kind in kinds {
+            let bundle_has_kind = self.work.contains_key(&kind);
+            let Work { plan: mut kp, seen } = self.work.remove(&kind).unwrap_or_default();
+            let state = self.base.kinds.get(&kind).unwrap_or(&empty);
+            let kind = kind.as_str();
+            for e in state.rows.values().filter(|e| e.live) {
+                kp.baseline_live += 1;
+                if let Some(t) = e.term.filter(|_| termed(kind)) {
+                    match kp.baseline_live_terms.get_mut(t) {
+                        Some(n) => *n += 1,
+                        None => {
+                            kp.baseline_live_terms.insert(t.to_string(), 1);
+                        }
+                    }
+                }
+            }
+            // Batch mode removes per the bundle's own terms when it names none (multi-term).
+            let removing = bundle_has_kind || !scope.batch_terms.is_empty();
+            let drops = deletes(kind, &scope.drop_status(kind));
+            for i in 0..state.rows.len() {
+                let e = state.rows.entry(i);
+                if !e.live || seen.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                let removed = removing && scope.removes(kind, e.term) && drops;
+                let effect = if removed { "delete" } else { "absent" };
+                let term = e.term.filter(|_| termed(kind));
+                kp.count(effect, term, &|| state.rows.key_text(i), &|| None);
+            }
+            plan.kinds.insert(kind.to_string(), kp);
+        }
+        plan
+    }
+}
+
+impl rows::Sink for Planner<'_> {
+    fn file(&mut self, f: &rows::FileInfo) {
+        self.set_kind(Some(f.kind));
+        let state = self.base.kinds.get(f.kind);
+        self.cols = f
+            .headers
+            .iter()
+            .map(|h| {
+                let state = state.filter(|_| !rows::ignored_column(h))?;
+                state.cols.iter().position(|c| c == h)
+            })
+            .collect();
+    }
+
+    fn row(&mut self, f: &rows::FileInfo, r: &rows::RowView) {
+        if f.kind == "term"
+            && let Some(t) = r.term
+        {
+            self.bundle_terms.push(t.to_string());
+        }
+        if matches!(f.kind, "course" | "section") {
+            self.terms
+                .add_row(f.kind, r.course_id, r.section_id, r.term);
+            self.term_cache.clear();
+        }
+        // Courses and sections are few: their term is looked up; an enrollment's is cached.
+        let owned = match f.kind {
+            "course" | "section" => self
+                .terms
+                .term_of_ref(f.kind, r.term, r.course_id, r.section_id)
+                .map(str::to_string),
+            _ => None,
+        };
+        let cached = (f.kind == "enrollment")
+            .then(|| self.enrollment_term(r))
+            .flatten();
+        let term_names = std::mem::take(&mut self.term_names);
+        let term = owned
+            .as_deref()
+            .or_else(|| cached.map(|i| term_names[i].as_str()));
+        let cols = std::mem::take(&mut self.cols);
+        // A column the bundle lacks is not a change (contract, "Baseline").
+        let changed = |e: &baseline::Entry| {
+            cols.iter()
+                .zip(r.values)
+                .any(|(c, v)| c.is_some_and(|c| *v != 0 && e.values[c] != 0 && e.values[c] != *v))
+        };
+        self.judge(
+            f.kind,
+            r.key,
+            term,
+            r.status,
+            &changed,
+            &|| r.key_text(),
+            &|| Some((f.name.clone(), r.line)),
+        );
+        self.cols = cols;
+        self.term_names = term_names;
+    }
+}
+
+impl Planner<'_> {
+    /// An enrollment row's term, as an index in `term_names`.
+    fn enrollment_term(&mut self, r: &rows::RowView) -> Option<usize> {
+        let h = rows::hash64(&[r.section_id.unwrap_or(""), r.course_id.unwrap_or("")]);
+        if let Some(i) = self.term_cache.get(&h) {
+            return i.map(|i| i as usize);
+        }
+        let i = self
+            .terms
+            .term_of_ref("enrollment", r.term, r.course_id, r.section_id)
+            .map(|t| match self.term_names.iter().position(|n| n == t) {
+                Some(i) => i,
+                None => {
+                    self.term_names.push(t.to_string());
+                    self.term_names.len() - 1
+                }
+            });
+        self.term_cache.insert(h, i.map(|i| i as u32));
+        i
+    }
 }
 
 /// A percent as people write it: `34`, `10.5`, `33.33`, never `10` for 10.04 (which would
@@ -321,7 +558,11 @@ impl Plan {
 /// A bundle judged against the baseline of a Canvas URL, account and data set: what `plan`
 /// prints and what the guard in `submit` decides by.
 pub struct Assessment {
-    pub rows: BundleRows,
+    /// The bundle's rows when they were read whole (`--against canvas`); against this host's
+    /// baseline they stream by and none is kept.
+    pub rows: Option<BundleRows>,
+    /// The kinds of the bundle's files.
+    pub kinds: Vec<String>,
     pub scope: Scope,
     /// `last` or `canvas`.
     pub against: &'static str,
@@ -343,15 +584,16 @@ impl Assessment {
         account: &str,
         limits: &Limits,
     ) -> crate::exit::Result<Assessment> {
-        let rows = rows::read_bundle(bundle)?;
-        let scope = scope_of(opts, &rows);
         let baseline = match crate::paths::existing_state_dir()? {
-            Some(d) => baseline::load::<Baseline>(&baseline::baseline_path(
-                &d,
-                base_url,
-                account,
-                opts.diffing_data_set_identifier.as_deref(),
-            ))?,
+            Some(d) => baseline::load_baseline(
+                &baseline::baseline_path(
+                    &d,
+                    base_url,
+                    account,
+                    opts.diffing_data_set_identifier.as_deref(),
+                ),
+                false,
+            )?,
             None => None,
         };
         let about = baseline.as_ref().map_or(Value::Null, |b| {
@@ -363,9 +605,36 @@ impl Assessment {
                 "updated_at": b.meta.updated_at,
             })
         });
-        Ok(Assessment::judge(
-            rows, scope, "last", baseline, about, limits,
-        ))
+        let (kinds, scope, plan) = match &baseline {
+            Some(b) => {
+                let mut p = Planner::new(b, opts.skip_deletes);
+                rows::visit(bundle, &mut p)?;
+                let kinds = p.kinds().map(str::to_string).collect();
+                let scope = scope_for(opts, &p.bundle_terms);
+                let plan = p.finish(&scope);
+                (kinds, scope, plan)
+            }
+            None => {
+                let mut o = rows::Outline::default();
+                rows::visit(bundle, &mut o)?;
+                let kinds = o.kinds.iter().map(|k| k.to_string()).collect();
+                (kinds, scope_for(opts, &o.terms), Plan::default())
+            }
+        };
+        let reasons = match &baseline {
+            Some(_) => plan.guard(limits),
+            None => vec![],
+        };
+        Ok(Assessment {
+            rows: None,
+            kinds,
+            scope,
+            against: "last",
+            baseline,
+            about,
+            plan,
+            reasons,
+        })
     }
 
     /// Judge the bundle against what Canvas holds now: its provisioning report (§10.3) of
@@ -445,7 +714,8 @@ impl Assessment {
             None => (Plan::default(), vec![]),
         };
         Assessment {
-            rows,
+            kinds: rows.kinds.keys().map(|k| k.to_string()).collect(),
+            rows: Some(rows),
             scope,
             against,
             baseline,
@@ -458,7 +728,7 @@ impl Assessment {
     /// The contract's `plan --json` document.
     pub fn to_json(&self) -> Value {
         match &self.baseline {
-            None => no_baseline_json(&self.rows),
+            None => no_baseline_json(self.kinds.iter().map(String::as_str)),
             Some(_) => self
                 .plan
                 .to_json(self.against, self.about.clone(), &self.reasons),
@@ -467,13 +737,10 @@ impl Assessment {
 }
 
 /// `plan --json` when there is no baseline yet: every count null.
-pub fn no_baseline_json(bundle: &BundleRows) -> Value {
+pub fn no_baseline_json<'a>(kinds: impl Iterator<Item = &'a str>) -> Value {
     let null = json!({"create": null, "update": null, "delete": null, "unchanged": null, "absent": null, "terms": {}});
-    let kinds: serde_json::Map<String, Value> = bundle
-        .kinds
-        .keys()
-        .map(|k| (k.to_string(), null.clone()))
-        .collect();
+    let kinds: serde_json::Map<String, Value> =
+        kinds.map(|k| (k.to_string(), null.clone())).collect();
     json!({
         "against": "last",
         "baseline": null,
@@ -541,12 +808,13 @@ pub fn on_end(imp: &crate::canvas::Import) {
                 &p.meta.account,
                 p.meta.data_set.as_deref(),
             );
-            let mut base: Baseline = baseline::load(&path)?.unwrap_or_else(|| Baseline {
-                meta: p.meta.clone(),
-                ..Default::default()
-            });
+            let mut base: Baseline =
+                baseline::load_baseline(&path, true)?.unwrap_or_else(|| Baseline {
+                    meta: p.meta.clone(),
+                    ..Default::default()
+                });
             base.apply(&p.rows(), &p.scope, imp.id);
-            baseline::save(&path, &base)?;
+            baseline::save_baseline(&path, &base)?;
             tracing::info!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline now includes it", imp.id);
         }
         Ok(true)
@@ -717,5 +985,85 @@ mod tests {
         let plan = compute(&next, &base, &scope);
         assert_eq!(plan.kinds["enrollment"].counts.delete, 3);
         assert_eq!(plan.kinds["user"].counts.unchanged, 2);
+    }
+
+    /// `plan` streams the bundle (`Planner` as a `rows::Sink`); `compute` reads it whole.
+    /// Both say the same, examples included, in every scope.
+    #[test]
+    fn streaming_the_bundle_plans_what_reading_it_whole_does() {
+        let base = full_base();
+        let d = tempfile::tempdir().unwrap();
+        for (n, t) in [
+            ("terms.csv", TERMS),
+            (
+                "courses.csv",
+                "course_id,short_name,long_name,status,term_id\nc1,C1,Course 1,active,T1\nc4,C4,Course 4,active,T2\n",
+            ),
+            (
+                "sections.csv",
+                "section_id,course_id,name,status\ns4,c4,S4,active\n",
+            ),
+            (
+                "users.csv",
+                "user_id,login_id,first_name,last_name,password,status\nu1,a,A,Renamed,pw,active\nu2,b,B,Two,pw,deleted\n",
+            ),
+            (
+                "enrollments.csv",
+                "course_id,section_id,user_id,role,status\nc1,,u1,student,active\nc4,s4,u2,student,active\nc2,,u1,student,deleted\n",
+            ),
+        ] {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+        let whole = read_bundle(d.path()).unwrap();
+        let scopes = [
+            Scope::default(),
+            Scope {
+                batch_terms: vec!["T1".into()],
+                ..Default::default()
+            },
+            Scope {
+                diffing: Some("n".into()),
+                diffing_drop: Some("inactive".into()),
+                ..Default::default()
+            },
+            Scope {
+                skip_deletes: true,
+                ..Default::default()
+            },
+        ];
+        let show = |p: &Plan| {
+            p.kinds
+                .iter()
+                .map(|(k, kp)| {
+                    let mut ex: Vec<String> = kp
+                        .examples
+                        .iter()
+                        .map(|e| format!("{} {} {:?}", e.effect, e.key, e.at))
+                        .collect();
+                    ex.sort();
+                    format!(
+                        "{k} {:?} {:?} {} {:?} {ex:?}",
+                        kp.counts, kp.terms, kp.baseline_live, kp.baseline_live_terms
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        for scope in scopes {
+            let mut p = Planner::new(&base, scope.skip_deletes);
+            rows::visit(d.path(), &mut p).unwrap();
+            assert_eq!(p.bundle_terms, whole.terms);
+            let streamed = p.finish(&scope);
+            assert_eq!(
+                show(&streamed),
+                show(&compute(&whole, &base, &scope)),
+                "{scope:?}"
+            );
+        }
+        let e = &compute(&whole, &base, &Scope::default()).kinds["enrollment"];
+        assert_eq!((e.counts.create, e.counts.delete), (1, 1));
+        assert_eq!(
+            e.terms["T2"].create, 1,
+            "c4/s4 is in T2 through its section"
+        );
     }
 }

@@ -36,8 +36,8 @@ echo "bundle B: $(du -sh "$B" | cut -f1), $(cat "$B"/*.csv | wc -l) lines; binar
 ls -l "$XDG"/canvas-sis/baselines/ | tail -n +2 | awk '{print "baseline file: " $5 " bytes"}'
 cat "$B"/*.csv > /dev/null
 out=$(for i in $(seq "$RUNS"); do
-  /usr/bin/time -f "validate %e %M" "$BIN" validate "$B" > /dev/null 2> >(tail -1 >&2) || true
-  /usr/bin/time -f "plan %e %M" "$BIN" --json plan "$B" > /dev/null 2> >(tail -1 >&2) || true
+  /usr/bin/time -f "validate %e %M %U %S" "$BIN" validate "$B" > /dev/null 2> >(tail -1 >&2) || true
+  /usr/bin/time -f "plan %e %M %U %S" "$BIN" --json plan "$B" > /dev/null 2> >(tail -1 >&2) || true
 done 2>&1)
 echo "$out"
 stats() { # KIND FIELD -> best median

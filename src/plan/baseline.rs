@@ -30,14 +30,29 @@ pub struct Entry<'a> {
     pub values: &'a [u32],
 }
 
-/// An entry's term, status and liveness in 8 bytes: the term and status words are kept once
-/// per kind (`Entries::words`), an entry names them by index.
+/// An entry's term, status and liveness in two u32 at the head of its record: the term and
+/// status words are kept once per kind (`Entries::words`), an entry names them by index.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     /// Index in `words` + 1; 0: no term.
     term: u32,
     status: u16,
     live: bool,
+}
+
+impl Slot {
+    fn of(rec: &[u32]) -> Slot {
+        Slot {
+            term: rec[0],
+            status: rec[1] as u16,
+            live: rec[1] >> 16 != 0,
+        }
+    }
+
+    fn put(self, rec: &mut [u32]) {
+        rec[0] = self.term;
+        rec[1] = u32::from(self.status) | u32::from(self.live) << 16;
+    }
 }
 
 /// Where the keys in words are: in memory while a baseline is built, else left in its file
@@ -67,13 +82,14 @@ impl Default for Texts {
 /// The objects of one kind, column-wise: at 12 million enrollments a baseline is about 40
 /// bytes an object in memory (key, slot, one u32 per column) and nothing else, where a map
 /// of structs with strings was ten times that (bench/results-plan.md). Entries are sorted by
-/// key; a lookup reads one bucket of `buckets` (keys are uniform hashes, about two a
-/// bucket), so that loading needs no hash table to be built.
+/// key; a lookup reads one bucket of `buckets` (keys are uniform hashes, about eight a
+/// bucket: the bucket table stays small enough for the cache), so that loading needs no hash
+/// table to be built. An entry's slot and values are one record, one cache miss.
 #[derive(Clone, Debug, Default)]
 pub struct Entries {
     keys: Vec<u64>,
-    slots: Vec<Slot>,
-    values: Vec<u32>,
+    /// Per entry `2 + width` u32: its [`Slot`], then its values.
+    recs: Vec<u32>,
     width: usize,
     words: Vec<String>,
     texts: Texts,
@@ -94,13 +110,24 @@ impl Entries {
     }
 
     pub fn entry(&self, i: usize) -> Entry<'_> {
-        let s = self.slots[i];
+        let rec = self.rec(i);
+        let s = Slot::of(rec);
         Entry {
             term: (s.term > 0).then(|| self.words[s.term as usize - 1].as_str()),
             status: &self.words[usize::from(s.status)],
             live: s.live,
-            values: &self.values[i * self.width..(i + 1) * self.width],
+            values: &rec[2..],
         }
+    }
+
+    fn rec(&self, i: usize) -> &[u32] {
+        let n = self.width + 2;
+        &self.recs[i * n..(i + 1) * n]
+    }
+
+    fn rec_mut(&mut self, i: usize) -> &mut [u32] {
+        let n = self.width + 2;
+        &mut self.recs[i * n..(i + 1) * n]
     }
 
     pub fn values(&self) -> impl Iterator<Item = Entry<'_>> {
@@ -112,11 +139,23 @@ impl Entries {
         if let Some(ix) = &self.index {
             return ix.get(&key).map(|i| *i as usize);
         }
-        if self.keys.is_empty() {
-            return None;
+        self.find_in(key, self.bucket(key))
+    }
+
+    /// Where `key` would be: [`Entries::find_in`] looks there. Apart so that a caller can
+    /// look up many keys a step at a time, the cache misses of each step overlapping.
+    pub fn bucket(&self, key: u64) -> (usize, usize) {
+        if self.buckets.is_empty() {
+            return (0, 0);
         }
         let b = (key >> self.shift) as usize;
-        let (lo, hi) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+        (self.buckets[b] as usize, self.buckets[b + 1] as usize)
+    }
+
+    pub fn find_in(&self, key: u64, (lo, hi): (usize, usize)) -> Option<usize> {
+        if self.index.is_some() {
+            return self.find(key);
+        }
         self.keys[lo..hi]
             .iter()
             .position(|k| *k == key)
@@ -150,8 +189,11 @@ impl Entries {
 
     fn set_status(&mut self, i: usize, status: &str, live: bool) {
         let w = self.word(status) as u16;
-        self.slots[i].status = w;
-        self.slots[i].live = live;
+        let rec = self.rec_mut(i);
+        let mut s = Slot::of(rec);
+        s.status = w;
+        s.live = live;
+        s.put(rec);
     }
 
     /// Ready for [`KindState::apply_one`]: the index by key, and the keys in words in
@@ -187,15 +229,12 @@ impl Entries {
         let mut order: Vec<u32> = (0..self.len() as u32).collect();
         order.sort_unstable_by_key(|i| self.keys[*i as usize]);
         if order.iter().enumerate().any(|(i, o)| i as u32 != *o) {
-            let w = self.width;
             self.keys = order.iter().map(|i| self.keys[*i as usize]).collect();
-            self.slots = order.iter().map(|i| self.slots[*i as usize]).collect();
-            let mut values = Vec::with_capacity(self.values.len());
+            let mut recs = Vec::with_capacity(self.recs.len());
             for i in &order {
-                let i = *i as usize;
-                values.extend_from_slice(&self.values[i * w..(i + 1) * w]);
+                recs.extend_from_slice(self.rec(*i as usize));
             }
-            self.values = values;
+            self.recs = recs;
             let mut blob = String::new();
             let mut ends = Vec::with_capacity(order.len());
             for i in &order {
@@ -208,8 +247,8 @@ impl Entries {
     }
 
     fn build_buckets(&mut self) {
-        // About two keys a bucket: 2^bits ≥ n / 2.
-        let bits = (usize::BITS - (self.len() / 2).max(1).leading_zeros()).min(31);
+        // About eight keys a bucket (one or two cache lines): 2^bits ≥ n / 8.
+        let bits = (usize::BITS - (self.len() / 8).max(1).leading_zeros()).min(31);
         self.shift = 64 - bits;
         let n = 1usize << bits;
         let mut buckets = Vec::with_capacity(n + 1);
@@ -228,13 +267,13 @@ impl Entries {
         if width == self.width {
             return;
         }
-        let old = std::mem::take(&mut self.values);
-        let mut values = vec![0; self.len() * width];
+        let (old, was) = (std::mem::take(&mut self.recs), self.width + 2);
+        let n = width + 2;
+        let mut recs = vec![0; self.len() * n];
         for i in 0..self.len() {
-            values[i * width..i * width + self.width]
-                .copy_from_slice(&old[i * self.width..(i + 1) * self.width]);
+            recs[i * n..i * n + was].copy_from_slice(&old[i * was..(i + 1) * was]);
         }
-        self.values = values;
+        self.recs = recs;
         self.width = width;
     }
 }
@@ -278,8 +317,7 @@ impl KindState {
             None => {
                 let i = e.keys.len();
                 e.keys.push(key);
-                e.slots.push(Slot::default());
-                e.values.resize(e.values.len() + e.width, 0);
+                e.recs.resize(e.recs.len() + e.width + 2, 0);
                 if let Texts::Mem { blob, ends } = &mut e.texts {
                     blob.push_str(&key_text());
                     ends.push(blob.len() as u64);
@@ -291,10 +329,11 @@ impl KindState {
             }
         };
         for (c, v) in values {
-            e.values[i * e.width + c] = *v;
+            e.rec_mut(i)[2 + c] = *v;
         }
         if let Some(t) = term {
-            e.slots[i].term = e.word(t) as u32 + 1;
+            let t = e.word(t) as u32 + 1;
+            e.rec_mut(i)[0] = t;
         }
         e.set_status(i, status, !super::deletes(kind, status));
         i
@@ -589,6 +628,9 @@ pub fn baseline_path(
 /// A pending baseline: the rows an import sent, until it ends.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
+    /// `rows::HASHES` when it was written; absent (0) before issue 13.
+    #[serde(default)]
+    pub hashes: u32,
     pub meta: Meta,
     pub scope: Scope,
     pub kinds: BTreeMap<String, Vec<Row>>,
@@ -598,6 +640,7 @@ pub struct Pending {
 impl Pending {
     pub fn new(meta: Meta, scope: Scope, rows: &BundleRows) -> Pending {
         Pending {
+            hashes: super::rows::HASHES,
             meta,
             scope,
             kinds: rows
@@ -728,18 +771,14 @@ fn encode(w: &mut impl Write, b: &Baseline) -> std::io::Result<()> {
         }
         w.write_all(&(e.len() as u64).to_le_bytes())?;
         for (i, k) in e.keys.iter().enumerate() {
-            let s = e.slots[i];
+            let s = Slot::of(e.rec(i));
             w.write_all(&k.to_le_bytes())?;
             w.write_all(&s.term.to_le_bytes())?;
             w.write_all(&s.status.to_le_bytes())?;
             w.write_all(&[u8::from(s.live)])?;
             // Entries written before a column was added are short of it: 0, never given.
             for c in 0..state.cols.len() {
-                let v = if c < e.width {
-                    e.values[i * e.width + c]
-                } else {
-                    0
-                };
+                let v = if c < e.width { e.rec(i)[2 + c] } else { 0 };
                 w.write_all(&v.to_le_bytes())?;
             }
         }
@@ -894,8 +933,7 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
         let n = r.count(n, 15 + 4 * width as u64 + 8)?;
         let mut e = Entries {
             keys: Vec::with_capacity(n),
-            slots: Vec::with_capacity(n),
-            values: Vec::with_capacity(n * width),
+            recs: Vec::with_capacity(n * (width + 2)),
             width,
             words,
             ..Default::default()
@@ -918,8 +956,10 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
                 return Err(bad("a word past the table"));
             }
             e.keys.push(key);
-            e.slots.push(slot);
-            e.values.extend(
+            e.recs.extend_from_slice(&[0, 0]);
+            let at = e.recs.len() - 2;
+            slot.put(&mut e.recs[at..]);
+            e.recs.extend(
                 rec[15..]
                     .chunks_exact(4)
                     .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default())),

@@ -77,7 +77,7 @@ pub struct BundleRows {
     pub terms: Vec<String>,
 }
 
-/// FNV-1a: a fast, stable hash (the baseline on disk must hash the same next year).
+/// FNV-1a: a stable hash, for names (a baseline's file name).
 pub fn hash64(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (i, p) in parts.iter().enumerate() {
@@ -93,9 +93,42 @@ pub fn hash64(parts: &[&str]) -> u64 {
     h
 }
 
+/// The hash of a row's key and of its values, eight bytes a step where FNV-1a takes one (a
+/// tenth of a plan's time went to hashing with FNV). Stable: the baseline on disk must hash
+/// the same next year; another hash is another `baseline::VERSION` and `HASHES`.
+pub fn row_hash(parts: &[&str]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = 0x243f_6a88_85a3_08d3;
+    let step = |h: &mut u64, w: u64| *h = (*h ^ w).wrapping_mul(K).rotate_left(29);
+    for p in parts {
+        let b = p.as_bytes();
+        // The length first: ("ab", "c") and ("a", "bc") differ.
+        step(&mut h, b.len() as u64);
+        let mut words = b.chunks_exact(8);
+        for w in &mut words {
+            step(&mut h, u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            step(&mut h, u64::from_le_bytes(w));
+        }
+    }
+    // MurmurHash3's finaliser: every bit in reaches every bit out.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Which hash [`row_hash`] is; a pending baseline made with another is not folded in.
+pub const HASHES: u32 = 2;
+
 /// A column value's hash; never 0, which stands for "column absent".
 pub fn value_hash(v: &str) -> u32 {
-    let h = hash64(&[v]);
+    let h = row_hash(&[v]);
     ((h >> 32) as u32 ^ h as u32).max(1)
 }
 
@@ -353,7 +386,7 @@ fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Resul
         sink.row(
             &info,
             &RowView {
-                key: hash64(key_parts),
+                key: row_hash(key_parts),
                 key_parts,
                 term: opt(term_col),
                 status: &status,
@@ -476,4 +509,20 @@ impl TermMap {
 /// The given path, absolute (the journal and a pending baseline name it).
 pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Baselines on disk hold these hashes: a change must come with a new format version.
+    #[test]
+    fn the_row_hash_is_pinned_and_tells_parts_apart() {
+        assert_eq!(row_hash(&["u1", "c1", "student"]), 7967758888780521412);
+        assert_eq!(value_hash("2026-01-12T00:00:00Z"), 3805321796);
+        assert_ne!(row_hash(&["ab", "c"]), row_hash(&["a", "bc"]));
+        assert_ne!(row_hash(&["a", ""]), row_hash(&["a"]));
+        assert_ne!(row_hash(&["a\0"]), row_hash(&["a"]));
+        assert_ne!(value_hash(""), 0);
+    }
 }

@@ -6,8 +6,9 @@
 # about 5 % (bench/plan_diff.py: 2.5 % of enrollments dropped, as many added for new users, 5 %
 # of users renamed). The baseline a plain import of A leaves is made by examples/plan_bench.rs
 # in a private state dir under bench/data/; then RUNS rounds of `validate B` and `plan B
-# --json` (to /dev/null), interleaved, each under /usr/bin/time. Prints every run, then the
-# best and the median wall time and peak RSS of each, and their ratios.
+# --json` (to /dev/null), interleaved, each under /usr/bin/time. Prints every run (command,
+# wall s, peak RSS KB, user s, sys s), then the best and the median wall time and peak RSS of
+# each, and their ratios. Results: bench/results-plan.md.
 #
 # usage: bench/plan.sh [N] [RUNS] [BIN]   (N default 12000000 = ~1 GB, RUNS default 3;
 #        BIN: a canvas-sis binary to measure instead of this checkout's release build)

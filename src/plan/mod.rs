@@ -224,9 +224,18 @@ struct Batch {
     text_ends: Vec<usize>,
     found: Vec<Option<usize>>,
     ranges: Vec<(usize, usize)>,
+    /// An enrollment's section and course ids: their hash (the key of `term_cache`), and
+    /// the ids one after another, for a section not yet in the cache.
+    term_keys: Vec<Option<u64>>,
+    ids: String,
+    id_ends: Vec<(usize, usize)>,
 }
 
 const BATCH: usize = 256;
+
+fn nonempty(x: &str) -> Option<&str> {
+    Some(x).filter(|x| !x.is_empty())
+}
 
 /// A hasher for keys that are hashes already.
 #[derive(Default)]
@@ -421,10 +430,21 @@ impl rows::Sink for Planner<'_> {
                 .term_of_ref(f.kind, r.term, r.course_id, r.section_id)
                 .map(str::to_string)
                 .map(|t| self.term_index(&t)),
-            "enrollment" => self.enrollment_term(r),
             _ => None,
         };
         let b = &mut self.batch;
+        // An enrollment's term is found in `flush`, for all rows of the batch at once.
+        if f.kind == "enrollment" {
+            let (s, c) = (r.section_id.unwrap_or(""), r.course_id.unwrap_or(""));
+            b.term_keys.push(Some(rows::row_hash(&[s, c])));
+            b.ids.push_str(s);
+            let mid = b.ids.len();
+            b.ids.push_str(c);
+            b.id_ends.push((mid, b.ids.len()));
+        } else {
+            b.term_keys.push(None);
+            b.id_ends.push((b.ids.len(), b.ids.len()));
+        }
         b.keys.push(r.key);
         b.terms.push(term.map(|t| t as u32));
         b.del.push(deletes(f.kind, r.status));
@@ -452,6 +472,21 @@ impl Planner<'_> {
         let mut b = std::mem::take(&mut self.batch);
         let n = b.keys.len();
         if n > 0 {
+            // Enrollments' terms: one pass of cache lookups, their misses overlapping.
+            for i in 0..n {
+                if let Some(h) = b.term_keys[i] {
+                    b.terms[i] = match self.term_cache.get(&h) {
+                        Some(t) => *t,
+                        None => {
+                            let start = if i == 0 { 0 } else { b.id_ends[i - 1].1 };
+                            let (mid, end) = b.id_ends[i];
+                            let (sec, course) =
+                                (nonempty(&b.ids[start..mid]), nonempty(&b.ids[mid..end]));
+                            self.enrollment_term(h, course, sec)
+                        }
+                    };
+                }
+            }
             let state = self.current.as_ref().and_then(|c| c.2);
             b.found.clear();
             match state {
@@ -508,6 +543,9 @@ impl Planner<'_> {
             b.lines.clear();
             b.text.clear();
             b.text_ends.clear();
+            b.term_keys.clear();
+            b.ids.clear();
+            b.id_ends.clear();
         }
         self.batch = b;
     }
@@ -522,18 +560,19 @@ impl Planner<'_> {
         }
     }
 
-    /// An enrollment row's term, as an index in `term_names`.
-    fn enrollment_term(&mut self, r: &rows::RowView) -> Option<usize> {
-        let h = rows::row_hash(&[r.section_id.unwrap_or(""), r.course_id.unwrap_or("")]);
-        if let Some(i) = self.term_cache.get(&h) {
-            return i.map(|i| i as usize);
-        }
+    /// An enrollment's term, as an index in `term_names`, remembered by `h`.
+    fn enrollment_term(
+        &mut self,
+        h: u64,
+        course: Option<&str>,
+        section: Option<&str>,
+    ) -> Option<u32> {
         let i = self
             .terms
-            .term_of_ref("enrollment", r.term, r.course_id, r.section_id)
+            .term_of_ref("enrollment", None, course, section)
             .map(str::to_string)
-            .map(|t| self.term_index(&t));
-        self.term_cache.insert(h, i.map(|i| i as u32));
+            .map(|t| self.term_index(&t) as u32);
+        self.term_cache.insert(h, i);
         i
     }
 }

@@ -147,12 +147,12 @@ impl KindPlan {
 
 /// Compare the bundle's rows with the baseline under the import's scope.
 pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
-    let mut p = Planner::new(base, scope.skip_deletes);
-    p.terms.add(bundle);
+    let mut j = Judge::new(base, scope.skip_deletes);
+    j.terms.add(bundle);
     let kinds: std::collections::BTreeSet<&str> = bundle.kinds.keys().copied().collect();
     for kind in kinds {
         let rows = &bundle.kinds[kind];
-        p.set_kind(Some(kind));
+        j.set_kind(Some(kind));
         let state = base.kinds.get(kind);
         for r in rows {
             // A column the bundle lacks is not a change (contract, "Baseline").
@@ -165,9 +165,8 @@ pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
                         })
                     })
                 };
-            let term = p.terms.term_of(kind, r);
-            p.judge(
-                kind,
+            let term = j.terms.term_of(kind, r);
+            j.judge(
                 state.and_then(|s| s.rows.find(r.key)),
                 term.as_deref(),
                 deletes(kind, &r.status),
@@ -177,43 +176,72 @@ pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
             );
         }
     }
-    p.finish(scope)
+    j.finish(scope)
 }
 
-/// Compares a bundle's rows with a baseline as they stream by ([`rows::Sink`]): per row one
-/// lookup in the baseline and a mark on the entry it found. A plan so holds the baseline and
-/// the counts, and no row of the bundle (issue 13: memory bounded by the baseline's hashes,
-/// not by the bundle's text). The reader gives the files in Canvas's kind order, so that
-/// courses and sections are known before the enrollments that find their term by them.
-pub struct Planner<'b> {
+/// Plan the bundle at `path` against `base` as it streams by, reading on this thread and
+/// judging on another (each about half of the work), a few batches of rows between them.
+/// Returns the plan's judge (see [`Judge::finish`]) and the term ids of the bundle's terms
+/// file.
+pub fn plan_stream<'b>(
+    path: &std::path::Path,
     base: &'b Baseline,
     skip_deletes: bool,
-    terms: TermMap,
-    work: BTreeMap<String, Work>,
-    /// The kind being read, its work (out of `work` meanwhile) and its baseline: looked up
-    /// once a file, not once a row.
-    current: Option<(String, Work, Option<&'b baseline::KindState>)>,
-    /// The current file's column → the baseline's column of its kind.
-    cols: Vec<Option<usize>>,
+) -> crate::exit::Result<(Judge<'b>, Vec<String>)> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let judging = s.spawn(move || {
+            let mut j = Judge::new(base, skip_deletes);
+            for mut b in rx {
+                j.flush(&mut b);
+            }
+            j
+        });
+        let mut p = Planner {
+            base,
+            out: Out::Send(tx),
+            batch: Batch::default(),
+            bundle_terms: Vec::new(),
+        };
+        let read = rows::visit(path, &mut p);
+        p.flush();
+        let terms = std::mem::take(&mut p.bundle_terms);
+        drop(p);
+        let j = judging
+            .join()
+            .map_err(|_| crate::exit::Failure::data("planning the bundle stopped unexpectedly"))?;
+        read.map(|()| (j, terms))
+    })
+}
+
+/// Reads a bundle's rows as they stream by ([`rows::Sink`]) into batches for a [`Judge`]:
+/// per row its key, status, value hashes and ids, and nothing kept once judged. A plan so
+/// holds the baseline and the counts, and no row of the bundle (issue 13: memory bounded by
+/// the baseline's hashes, not by the bundle's text). The reader gives the files in Canvas's
+/// kind order, so that courses and sections are known before the enrollments that find their
+/// term by them.
+pub struct Planner<'b> {
+    base: &'b Baseline,
+    out: Out<'b>,
+    batch: Batch,
     /// The term ids of the bundle's terms file, in order (multi-term batch mode's scope).
     pub bundle_terms: Vec<String>,
-    /// An enrollment's term (an index in `term_names`) by the hash of its section and course
-    /// ids, once looked up: a bundle has thousands of sections and millions of enrollments.
-    /// Emptied when a course or section row comes, as those change the answer.
-    term_cache: std::collections::HashMap<u64, Option<u32>, std::hash::BuildHasherDefault<Ident>>,
-    term_names: Vec<String>,
-    /// The current file's name, and its rows not yet judged.
-    file_name: String,
-    batch: Batch,
+}
+
+/// Where a full batch goes: judged here, or sent to the judging thread.
+enum Out<'b> {
+    Here(Box<Judge<'b>>),
+    Send(std::sync::mpsc::SyncSender<Batch>),
 }
 
 /// Rows read and not yet judged, all of one file: judged [`BATCH`] at a time, so that their
-/// lookups in the baseline go a step at a time for all of them (see [`Planner::flush`]).
+/// lookups in the baseline go a step at a time for all of them (see [`Judge::flush`]).
 #[derive(Default)]
-struct Batch {
+pub struct Batch {
+    kind: &'static str,
+    /// The file's name and its column → the baseline's column of its kind.
+    file: std::sync::Arc<(String, Vec<Option<usize>>)>,
     keys: Vec<u64>,
-    /// Index in `term_names`.
-    terms: Vec<Option<u32>>,
     /// The status deletes.
     del: Vec<bool>,
     /// The file's width of value hashes a row.
@@ -222,16 +250,43 @@ struct Batch {
     /// The keys in words, one after another.
     text: String,
     text_ends: Vec<usize>,
-    found: Vec<Option<usize>>,
-    ranges: Vec<(usize, usize)>,
-    /// An enrollment's section and course ids: their hash (the key of `term_cache`), and
-    /// the ids one after another, for a section not yet in the cache.
-    term_keys: Vec<Option<u64>>,
+    /// A course's, section's or enrollment's term, course and section ids, one after another
+    /// (the ends of each), for its term.
     ids: String,
-    id_ends: Vec<(usize, usize)>,
+    id_ends: Vec<[usize; 3]>,
 }
 
-const BATCH: usize = 256;
+const BATCH: usize = 512;
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// An empty batch of the same file.
+    fn next(&self) -> Batch {
+        Batch {
+            kind: self.kind,
+            file: self.file.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn text(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.text_ends[i - 1] };
+        &self.text[start..self.text_ends[i]]
+    }
+
+    /// Row `i`'s term, course and section ids.
+    fn ids(&self, i: usize) -> [Option<&str>; 3] {
+        let mut start = if i == 0 { 0 } else { self.id_ends[i - 1][2] };
+        self.id_ends[i].map(|end| {
+            let s = &self.ids[start..end];
+            start = end;
+            nonempty(s)
+        })
+    }
+}
 
 fn nonempty(x: &str) -> Option<&str> {
     Some(x).filter(|x| !x.is_empty())
@@ -257,6 +312,113 @@ impl std::hash::Hasher for Ident {
     }
 }
 
+impl<'b> Planner<'b> {
+    /// A planner that judges on this thread (see [`plan_stream`] for two).
+    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Planner<'b> {
+        Planner {
+            base,
+            out: Out::Here(Box::new(Judge::new(base, skip_deletes))),
+            batch: Batch::default(),
+            bundle_terms: Vec::new(),
+        }
+    }
+
+    /// The plan (judged here).
+    pub fn finish(mut self, scope: &Scope) -> Plan {
+        self.flush();
+        match self.out {
+            Out::Here(j) => j.finish(scope),
+            Out::Send(_) => Plan::default(),
+        }
+    }
+
+    /// Hand the batch on (also an empty one: it starts its file's kind).
+    fn flush(&mut self) {
+        let next = self.batch.next();
+        let mut b = std::mem::replace(&mut self.batch, next);
+        match &mut self.out {
+            Out::Here(j) => j.flush(&mut b),
+            // A closed channel: the judge stopped, and its join says why.
+            Out::Send(tx) => {
+                let _ = tx.send(b);
+            }
+        }
+    }
+}
+
+impl rows::Sink for Planner<'_> {
+    fn file(&mut self, f: &rows::FileInfo) {
+        if self.batch.len() > 0 {
+            self.flush();
+        }
+        let state = self.base.kinds.get(f.kind);
+        let cols = f
+            .headers
+            .iter()
+            .map(|h| {
+                let state = state.filter(|_| !rows::ignored_column(h))?;
+                state.cols.iter().position(|c| c == h)
+            })
+            .collect();
+        self.batch.kind = f.kind;
+        self.batch.file = std::sync::Arc::new((f.name.clone(), cols));
+        self.flush();
+    }
+
+    fn row(&mut self, f: &rows::FileInfo, r: &rows::RowView) {
+        if f.kind == "term"
+            && let Some(t) = r.term
+        {
+            self.bundle_terms.push(t.to_string());
+        }
+        let b = &mut self.batch;
+        if matches!(f.kind, "course" | "section" | "enrollment") {
+            let mut ends = [0; 3];
+            for (end, id) in ends.iter_mut().zip([r.term, r.course_id, r.section_id]) {
+                b.ids.push_str(id.unwrap_or(""));
+                *end = b.ids.len();
+            }
+            b.id_ends.push(ends);
+        }
+        b.keys.push(r.key);
+        b.del.push(deletes(f.kind, r.status));
+        b.values.extend_from_slice(r.values);
+        b.lines.push(r.line);
+        for (i, p) in r.key_parts.iter().enumerate() {
+            if i > 0 {
+                b.text.push('/');
+            }
+            b.text.push_str(p);
+        }
+        b.text_ends.push(b.text.len());
+        if b.len() >= BATCH {
+            self.flush();
+        }
+    }
+}
+
+/// Judges rows against the baseline, a batch at a time, and counts: per row one lookup in
+/// the baseline and a mark on the entry it found; the entries never marked are what the
+/// bundle lacks ([`Judge::finish`]).
+pub struct Judge<'b> {
+    base: &'b Baseline,
+    skip_deletes: bool,
+    terms: TermMap,
+    work: BTreeMap<String, Work>,
+    /// The kind being judged, its work (out of `work` meanwhile) and its baseline: looked up
+    /// once a batch, not once a row.
+    current: Option<(String, Work, Option<&'b baseline::KindState>)>,
+    /// An enrollment's term (an index in `term_names`) by the hash of its section and course
+    /// ids, once looked up: a bundle has thousands of sections and millions of enrollments.
+    /// Emptied when a course or section row comes, as those change the answer.
+    term_cache: std::collections::HashMap<u64, Option<u32>, std::hash::BuildHasherDefault<Ident>>,
+    term_names: Vec<String>,
+    /// Per row of a batch: its entry in the baseline, its term.
+    found: Vec<Option<usize>>,
+    ranges: Vec<(usize, usize)>,
+    row_terms: Vec<Option<u32>>,
+}
+
 #[derive(Default)]
 struct Work {
     plan: KindPlan,
@@ -264,26 +426,24 @@ struct Work {
     seen: Vec<bool>,
 }
 
-impl<'b> Planner<'b> {
-    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Planner<'b> {
-        Planner {
+impl<'b> Judge<'b> {
+    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Judge<'b> {
+        Judge {
             base,
             skip_deletes,
             terms: base.term_map(),
             work: BTreeMap::new(),
             current: None,
-            cols: Vec::new(),
-            bundle_terms: Vec::new(),
             term_cache: Default::default(),
             term_names: Vec::new(),
-            file_name: String::new(),
-            batch: Batch::default(),
+            found: Vec::new(),
+            ranges: Vec::new(),
+            row_terms: Vec::new(),
         }
     }
 
     /// The kinds of the bundle's files.
     pub fn kinds(&mut self) -> impl Iterator<Item = &str> {
-        self.flush();
         self.set_kind(None);
         self.work.keys().map(String::as_str)
     }
@@ -302,12 +462,10 @@ impl<'b> Planner<'b> {
         }
     }
 
-    /// Count one row: `found` is the index of its key's entry in the baseline of `kind`, `del`
-    /// whether its status deletes.
-    #[allow(clippy::too_many_arguments)]
+    /// Count one row of the current kind: `found` is the index of its key's entry in the
+    /// baseline, `del` whether its status deletes.
     fn judge(
         &mut self,
-        kind: &str,
         found: Option<usize>,
         term: Option<&str>,
         del: bool,
@@ -315,7 +473,6 @@ impl<'b> Planner<'b> {
         key_text: &dyn Fn() -> String,
         at: &dyn Fn() -> Option<(String, u64)>,
     ) {
-        self.set_kind(Some(kind));
         let Some((_, work, state)) = &mut self.current else {
             return;
         };
@@ -348,10 +505,131 @@ impl<'b> Planner<'b> {
         work.plan.count(effect, term, key_text, at);
     }
 
+    /// Judge the rows of a batch. The lookups go in steps, each step for all rows: the
+    /// enrollments' terms, then the bucket, the key in it, the entry; each step's loads are
+    /// independent of one another, so their cache misses overlap, where one row at a time
+    /// waited for each in turn (a third of a plan's time at 2 million enrollments).
+    fn flush(&mut self, b: &mut Batch) {
+        if b.kind.is_empty() {
+            // Before the first file, or a bundle without one.
+            return;
+        }
+        self.set_kind(Some(b.kind));
+        let n = b.len();
+        if n == 0 {
+            return;
+        }
+        self.row_terms.clear();
+        match b.kind {
+            // Courses and sections are few: their term is looked up, and what they say of
+            // terms learnt.
+            "course" | "section" => {
+                for i in 0..n {
+                    let [t, c, s] = b.ids(i);
+                    self.terms.add_row(b.kind, c, s, t);
+                    self.term_cache.clear();
+                    let t = self.terms.term_of_ref(b.kind, t, c, s).map(str::to_string);
+                    let t = t.map(|t| self.term_index(&t) as u32);
+                    self.row_terms.push(t);
+                }
+            }
+            "enrollment" => {
+                let keys: Vec<u64> = (0..n)
+                    .map(|i| {
+                        let [_, c, s] = b.ids(i);
+                        rows::row_hash(&[s.unwrap_or(""), c.unwrap_or("")])
+                    })
+                    .collect();
+                for (i, h) in keys.iter().enumerate() {
+                    let t = match self.term_cache.get(h) {
+                        Some(t) => *t,
+                        None => {
+                            let [_, c, s] = b.ids(i);
+                            self.enrollment_term(*h, c, s)
+                        }
+                    };
+                    self.row_terms.push(t);
+                }
+            }
+            _ => self.row_terms.resize(n, None),
+        }
+        let state = self.current.as_ref().and_then(|c| c.2);
+        self.found.clear();
+        match state {
+            Some(s) => {
+                self.ranges.clear();
+                self.ranges.extend(b.keys.iter().map(|k| s.rows.bucket(*k)));
+                self.found.extend(
+                    b.keys
+                        .iter()
+                        .zip(&self.ranges)
+                        .map(|(k, r)| s.rows.find_in(*k, *r)),
+                );
+                let live = self
+                    .found
+                    .iter()
+                    .flatten()
+                    .filter(|i| s.rows.entry(**i).live);
+                std::hint::black_box(live.count());
+            }
+            None => self.found.resize(n, None),
+        }
+        let w = b.values.len() / n;
+        let (file, cols) = &*b.file.clone();
+        let found = std::mem::take(&mut self.found);
+        let row_terms = std::mem::take(&mut self.row_terms);
+        let term_names = std::mem::take(&mut self.term_names);
+        for i in 0..n {
+            let values = &b.values[i * w..(i + 1) * w];
+            // A column the bundle lacks is not a change (contract, "Baseline").
+            let changed = |e: &baseline::Entry| {
+                cols.iter().zip(values).any(|(c, v)| {
+                    c.is_some_and(|c| *v != 0 && e.values[c] != 0 && e.values[c] != *v)
+                })
+            };
+            self.judge(
+                found[i],
+                row_terms[i].map(|t| term_names[t as usize].as_str()),
+                b.del[i],
+                &changed,
+                &|| b.text(i).to_string(),
+                &|| Some((file.clone(), b.lines[i])),
+            );
+        }
+        self.found = found;
+        self.row_terms = row_terms;
+        self.term_names = term_names;
+    }
+
+    fn term_index(&mut self, t: &str) -> usize {
+        match self.term_names.iter().position(|n| n == t) {
+            Some(i) => i,
+            None => {
+                self.term_names.push(t.to_string());
+                self.term_names.len() - 1
+            }
+        }
+    }
+
+    /// An enrollment's term, as an index in `term_names`, remembered by `h`.
+    fn enrollment_term(
+        &mut self,
+        h: u64,
+        course: Option<&str>,
+        section: Option<&str>,
+    ) -> Option<u32> {
+        let i = self
+            .terms
+            .term_of_ref("enrollment", None, course, section)
+            .map(str::to_string)
+            .map(|t| self.term_index(&t) as u32);
+        self.term_cache.insert(h, i);
+        i
+    }
+
     /// The plan: the rows' counts, and the baseline's objects the bundle lacked, removed or
     /// left absent as the scope says.
     pub fn finish(mut self, scope: &Scope) -> Plan {
-        self.flush();
         self.set_kind(None);
         let mut plan = Plan::default();
         let empty = baseline::KindState::default();
@@ -393,187 +671,6 @@ impl<'b> Planner<'b> {
             plan.kinds.insert(kind.to_string(), kp);
         }
         plan
-    }
-}
-
-impl rows::Sink for Planner<'_> {
-    fn file(&mut self, f: &rows::FileInfo) {
-        self.flush();
-        self.file_name = f.name.clone();
-        self.set_kind(Some(f.kind));
-        let state = self.base.kinds.get(f.kind);
-        self.cols = f
-            .headers
-            .iter()
-            .map(|h| {
-                let state = state.filter(|_| !rows::ignored_column(h))?;
-                state.cols.iter().position(|c| c == h)
-            })
-            .collect();
-    }
-
-    fn row(&mut self, f: &rows::FileInfo, r: &rows::RowView) {
-        if f.kind == "term"
-            && let Some(t) = r.term
-        {
-            self.bundle_terms.push(t.to_string());
-        }
-        if matches!(f.kind, "course" | "section") {
-            self.terms
-                .add_row(f.kind, r.course_id, r.section_id, r.term);
-            self.term_cache.clear();
-        }
-        // Courses and sections are few: their term is looked up; an enrollment's is cached.
-        let term = match f.kind {
-            "course" | "section" => self
-                .terms
-                .term_of_ref(f.kind, r.term, r.course_id, r.section_id)
-                .map(str::to_string)
-                .map(|t| self.term_index(&t)),
-            _ => None,
-        };
-        let b = &mut self.batch;
-        // An enrollment's term is found in `flush`, for all rows of the batch at once.
-        if f.kind == "enrollment" {
-            let (s, c) = (r.section_id.unwrap_or(""), r.course_id.unwrap_or(""));
-            b.term_keys.push(Some(rows::row_hash(&[s, c])));
-            b.ids.push_str(s);
-            let mid = b.ids.len();
-            b.ids.push_str(c);
-            b.id_ends.push((mid, b.ids.len()));
-        } else {
-            b.term_keys.push(None);
-            b.id_ends.push((b.ids.len(), b.ids.len()));
-        }
-        b.keys.push(r.key);
-        b.terms.push(term.map(|t| t as u32));
-        b.del.push(deletes(f.kind, r.status));
-        b.values.extend_from_slice(r.values);
-        b.lines.push(r.line);
-        for (i, p) in r.key_parts.iter().enumerate() {
-            if i > 0 {
-                b.text.push('/');
-            }
-            b.text.push_str(p);
-        }
-        b.text_ends.push(b.text.len());
-        if b.keys.len() >= BATCH {
-            self.flush();
-        }
-    }
-}
-
-impl Planner<'_> {
-    /// Judge the rows of the batch. Their lookups go in steps, each step for all rows: the
-    /// bucket, then the key in it, then the entry; each step's loads are independent of one
-    /// another, so their cache misses overlap, where one row at a time waited for each in
-    /// turn (a third of a plan's time at 2 million enrollments).
-    fn flush(&mut self) {
-        let mut b = std::mem::take(&mut self.batch);
-        let n = b.keys.len();
-        if n > 0 {
-            // Enrollments' terms: one pass of cache lookups, their misses overlapping.
-            for i in 0..n {
-                if let Some(h) = b.term_keys[i] {
-                    b.terms[i] = match self.term_cache.get(&h) {
-                        Some(t) => *t,
-                        None => {
-                            let start = if i == 0 { 0 } else { b.id_ends[i - 1].1 };
-                            let (mid, end) = b.id_ends[i];
-                            let (sec, course) =
-                                (nonempty(&b.ids[start..mid]), nonempty(&b.ids[mid..end]));
-                            self.enrollment_term(h, course, sec)
-                        }
-                    };
-                }
-            }
-            let state = self.current.as_ref().and_then(|c| c.2);
-            b.found.clear();
-            match state {
-                Some(s) => {
-                    b.ranges.clear();
-                    b.ranges.extend(b.keys.iter().map(|k| s.rows.bucket(*k)));
-                    b.found.extend(
-                        b.keys
-                            .iter()
-                            .zip(&b.ranges)
-                            .map(|(k, r)| s.rows.find_in(*k, *r)),
-                    );
-                    let live = b.found.iter().flatten().filter(|i| s.rows.entry(**i).live);
-                    std::hint::black_box(live.count());
-                }
-                None => b.found.resize(n, None),
-            }
-            let kind = self
-                .current
-                .as_ref()
-                .map(|c| c.0.clone())
-                .unwrap_or_default();
-            let w = b.values.len() / n;
-            let cols = std::mem::take(&mut self.cols);
-            let term_names = std::mem::take(&mut self.term_names);
-            let file = std::mem::take(&mut self.file_name);
-            for i in 0..n {
-                let values = &b.values[i * w..(i + 1) * w];
-                // A column the bundle lacks is not a change (contract, "Baseline").
-                let changed = |e: &baseline::Entry| {
-                    cols.iter().zip(values).any(|(c, v)| {
-                        c.is_some_and(|c| *v != 0 && e.values[c] != 0 && e.values[c] != *v)
-                    })
-                };
-                let start = if i == 0 { 0 } else { b.text_ends[i - 1] };
-                let text = &b.text[start..b.text_ends[i]];
-                self.judge(
-                    &kind,
-                    b.found[i],
-                    b.terms[i].map(|t| term_names[t as usize].as_str()),
-                    b.del[i],
-                    &changed,
-                    &|| text.to_string(),
-                    &|| Some((file.clone(), b.lines[i])),
-                );
-            }
-            self.cols = cols;
-            self.term_names = term_names;
-            self.file_name = file;
-            b.keys.clear();
-            b.terms.clear();
-            b.del.clear();
-            b.values.clear();
-            b.lines.clear();
-            b.text.clear();
-            b.text_ends.clear();
-            b.term_keys.clear();
-            b.ids.clear();
-            b.id_ends.clear();
-        }
-        self.batch = b;
-    }
-
-    fn term_index(&mut self, t: &str) -> usize {
-        match self.term_names.iter().position(|n| n == t) {
-            Some(i) => i,
-            None => {
-                self.term_names.push(t.to_string());
-                self.term_names.len() - 1
-            }
-        }
-    }
-
-    /// An enrollment's term, as an index in `term_names`, remembered by `h`.
-    fn enrollment_term(
-        &mut self,
-        h: u64,
-        course: Option<&str>,
-        section: Option<&str>,
-    ) -> Option<u32> {
-        let i = self
-            .terms
-            .term_of_ref("enrollment", None, course, section)
-            .map(str::to_string)
-            .map(|t| self.term_index(&t) as u32);
-        self.term_cache.insert(h, i);
-        i
     }
 }
 
@@ -744,11 +841,10 @@ impl Assessment {
         });
         let (kinds, scope, plan) = match &baseline {
             Some(b) => {
-                let mut p = Planner::new(b, opts.skip_deletes);
-                rows::visit(bundle, &mut p)?;
-                let kinds = p.kinds().map(str::to_string).collect();
-                let scope = scope_for(opts, &p.bundle_terms);
-                let plan = p.finish(&scope);
+                let (mut judge, bundle_terms) = plan_stream(bundle, b, opts.skip_deletes)?;
+                let kinds = judge.kinds().map(str::to_string).collect();
+                let scope = scope_for(opts, &bundle_terms);
+                let plan = judge.finish(&scope);
                 (kinds, scope, plan)
             }
             None => {
@@ -1193,11 +1289,14 @@ mod tests {
             rows::visit(d.path(), &mut p).unwrap();
             assert_eq!(p.bundle_terms, whole.terms);
             let streamed = p.finish(&scope);
-            assert_eq!(
-                show(&streamed),
-                show(&compute(&whole, &base, &scope)),
-                "{scope:?}"
-            );
+            let whole_plan = show(&compute(&whole, &base, &scope));
+            assert_eq!(show(&streamed), whole_plan, "{scope:?}");
+            // Read on this thread, judged on another, as `plan` does.
+            let (mut judge, terms) = plan_stream(d.path(), &base, scope.skip_deletes).unwrap();
+            assert_eq!(terms, whole.terms);
+            let kinds: Vec<String> = judge.kinds().map(str::to_string).collect();
+            assert_eq!(kinds, ["course", "enrollment", "section", "term", "user"]);
+            assert_eq!(show(&judge.finish(&scope)), whole_plan, "{scope:?}");
         }
         let e = &compute(&whole, &base, &Scope::default()).kinds["enrollment"];
         assert_eq!((e.counts.create, e.counts.delete), (1, 1));

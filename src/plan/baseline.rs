@@ -554,8 +554,8 @@ impl Sink for Applier<'_> {
         self.values.extend(
             self.cols
                 .iter()
-                .zip(r.values)
-                .filter_map(|(c, v)| c.map(|c| (c, *v))),
+                .enumerate()
+                .filter_map(|(i, c)| c.map(|c| (c, r.value(i)))),
         );
         let Some(state) = self.base.kinds.get_mut(f.kind) else {
             return;

@@ -190,13 +190,16 @@ pub fn plan_stream<'b>(
 ) -> crate::exit::Result<(Judge<'b>, Vec<String>)> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-        let judging = s.spawn(move || {
-            let mut j = Judge::new(base, skip_deletes);
-            for mut b in rx {
-                j.flush(&mut b);
-            }
-            j
-        });
+        let judging = std::thread::Builder::new()
+            .name("plan-judge".into())
+            .spawn_scoped(s, move || {
+                let mut j = Judge::new(base, skip_deletes);
+                for mut b in rx {
+                    j.flush(&mut b);
+                }
+                j
+            })
+            .map_err(|e| crate::exit::Failure::data(format!("cannot start a thread: {e}")))?;
         let mut p = Planner {
             base,
             out: Out::Send(tx),
@@ -244,8 +247,10 @@ pub struct Batch {
     keys: Vec<u64>,
     /// The status deletes.
     del: Vec<bool>,
-    /// The file's width of value hashes a row.
-    values: Vec<u32>,
+    /// The values of the columns the baseline has (the others empty), one after another, a
+    /// row the file's width of them: hashed on the judging thread.
+    fields: String,
+    field_ends: Vec<usize>,
     lines: Vec<u64>,
     /// The keys in words, one after another.
     text: String,
@@ -382,7 +387,12 @@ impl rows::Sink for Planner<'_> {
         }
         b.keys.push(r.key);
         b.del.push(deletes(f.kind, r.status));
-        b.values.extend_from_slice(r.values);
+        for (i, c) in b.file.1.iter().enumerate() {
+            if c.is_some() {
+                b.fields.push_str(r.field(i));
+            }
+            b.field_ends.push(b.fields.len());
+        }
         b.lines.push(r.line);
         for (i, p) in r.key_parts.iter().enumerate() {
             if i > 0 {
@@ -574,17 +584,24 @@ impl<'b> Judge<'b> {
             }
             None => self.found.resize(n, None),
         }
-        let w = b.values.len() / n;
+        let w = b.field_ends.len() / n;
         let (file, cols) = &*b.file.clone();
         let found = std::mem::take(&mut self.found);
         let row_terms = std::mem::take(&mut self.row_terms);
         let term_names = std::mem::take(&mut self.term_names);
         for i in 0..n {
-            let values = &b.values[i * w..(i + 1) * w];
-            // A column the bundle lacks is not a change (contract, "Baseline").
+            let ends = &b.field_ends[i * w..(i + 1) * w];
+            let row_start = if i == 0 { 0 } else { b.field_ends[i * w - 1] };
+            // A column the bundle lacks is not a change (contract, "Baseline"); a value is
+            // hashed only where the baseline has one to compare with.
             let changed = |e: &baseline::Entry| {
-                cols.iter().zip(values).any(|(c, v)| {
-                    c.is_some_and(|c| *v != 0 && e.values[c] != 0 && e.values[c] != *v)
+                let mut start = row_start;
+                cols.iter().zip(ends).any(|(c, end)| {
+                    let from = std::mem::replace(&mut start, *end);
+                    c.is_some_and(|c| {
+                        let old = e.values[c];
+                        old != 0 && old != rows::value_hash(&b.fields[from..*end])
+                    })
                 })
             };
             self.judge(

@@ -152,8 +152,9 @@ pub struct RowView<'a> {
     pub term: Option<&'a str>,
     /// Lower-cased; empty when the file has no status column.
     pub status: &'a str,
-    /// One hash per column of the file, 0 for the columns never compared.
-    pub values: &'a [u32],
+    /// The record, and which of its columns are compared (the others are never hashed).
+    pub record: &'a csv::StringRecord,
+    pub compared: &'a [bool],
     pub course_id: Option<&'a str>,
     pub section_id: Option<&'a str>,
     pub line: u64,
@@ -162,6 +163,21 @@ pub struct RowView<'a> {
 impl RowView<'_> {
     pub fn key_text(&self) -> String {
         self.key_parts.join("/")
+    }
+
+    /// Column `i`'s value as Canvas reads it (trimmed); "" for a column the row lacks.
+    pub fn field(&self, i: usize) -> &str {
+        self.record.get(i).map(str::trim).unwrap_or("")
+    }
+
+    /// The hash of column `i`'s value, 0 for a column never compared. Computed on demand:
+    /// `plan` hashes only the columns its baseline has, on its judging thread.
+    pub fn value(&self, i: usize) -> u32 {
+        if self.compared[i] {
+            value_hash(self.field(i))
+        } else {
+            0
+        }
     }
 }
 
@@ -186,9 +202,9 @@ impl Sink for BundleRows {
         let values = f
             .headers
             .iter()
-            .zip(r.values)
-            .filter(|(h, _)| !ignored_column(h))
-            .map(|(h, v)| (h.clone(), *v))
+            .enumerate()
+            .filter(|(_, h)| !ignored_column(h))
+            .map(|(i, h)| (h.clone(), r.value(i)))
             .collect();
         self.kinds.entry(f.kind).or_default().push(Row {
             key: r.key,
@@ -348,7 +364,6 @@ fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Resul
     };
     sink.file(&info);
     let mut record = csv::StringRecord::new();
-    let mut values: Vec<u32> = Vec::new();
     let mut status = String::new();
     while rdr.read_record(&mut record)? {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
@@ -372,13 +387,6 @@ fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Resul
         if key_parts.iter().all(|p| p.is_empty()) {
             continue;
         }
-        values.clear();
-        values.extend(
-            compared
-                .iter()
-                .enumerate()
-                .map(|(i, c)| if *c { value_hash(get(i)) } else { 0 }),
-        );
         status.clear();
         status.push_str(status_col.map(get).unwrap_or(""));
         status.make_ascii_lowercase();
@@ -390,7 +398,8 @@ fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Resul
                 key_parts,
                 term: opt(term_col),
                 status: &status,
-                values: &values,
+                record: &record,
+                compared: &compared,
                 course_id: opt(course_col),
                 section_id: opt(section_col),
                 line,

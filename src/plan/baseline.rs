@@ -10,6 +10,10 @@
 //! command sees that import end (`submit --watch`, `watch`, `status`) folds it in when it
 //! ended `imported` or `imported_with_messages`, and drops it otherwise. Files are written
 //! atomically in the private state dir, and never pruned.
+//!
+//! In memory and on disk a baseline is column-wise ([`Entries`]; file format below
+//! [`save_baseline`]), so that a plan of a 1 GB bundle fits in 2.5× the validator's memory
+//! and loads in one bulk read (issue 13, bench/results-plan.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
@@ -80,8 +84,9 @@ impl Default for Texts {
 }
 
 /// The objects of one kind, column-wise: at 12 million enrollments a baseline is about 40
-/// bytes an object in memory (key, slot, one u32 per column) and nothing else, where a map
-/// of structs with strings was ten times that (bench/results-plan.md). Entries are sorted by
+/// bytes an object in memory (key, slot, one u32 per column) and nothing else; a map of
+/// structs with strings (the key in words, term, status) did not fit 12 million in memory
+/// (bench/results-plan.md). Entries are sorted by
 /// key; a lookup reads one bucket of `buckets` (keys are uniform hashes, about eight a
 /// bucket: the bucket table stays small enough for the cache), so that loading needs no hash
 /// table to be built. An entry's slot and values are one record, one cache miss.

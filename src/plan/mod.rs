@@ -7,6 +7,10 @@
 //! within its terms (`SisBatch#remove_previous_imports`), and diffing's removals with their
 //! drop status. `absent` counts live objects of the baseline that the bundle lacks and that
 //! Canvas leaves alone.
+//!
+//! `plan` streams the bundle ([`plan_stream`]): one thread reads and parses ([`Planner`]),
+//! //! another hashes and judges each row against the baseline ([`Judge`]), and no row is kept:
+//! memory is the baseline's, and the rows' work is shared by two cores (issue 13).
 
 pub mod baseline;
 pub mod held;

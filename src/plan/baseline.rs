@@ -40,7 +40,8 @@ pub struct Entry<'a> {
 struct Slot {
     /// Index in `words` + 1; 0: no term.
     term: u32,
-    status: u16,
+    /// Index in `words` (below 2^31: the top bit of its u32 is `live`).
+    status: u32,
     live: bool,
 }
 
@@ -48,14 +49,14 @@ impl Slot {
     fn of(rec: &[u32]) -> Slot {
         Slot {
             term: rec[0],
-            status: rec[1] as u16,
-            live: rec[1] >> 16 != 0,
+            status: rec[1] & 0x7fff_ffff,
+            live: rec[1] >> 31 != 0,
         }
     }
 
     fn put(self, rec: &mut [u32]) {
         rec[0] = self.term;
-        rec[1] = u32::from(self.status) | u32::from(self.live) << 16;
+        rec[1] = self.status | u32::from(self.live) << 31;
     }
 }
 
@@ -119,7 +120,7 @@ impl Entries {
         let s = Slot::of(rec);
         Entry {
             term: (s.term > 0).then(|| self.words[s.term as usize - 1].as_str()),
-            status: &self.words[usize::from(s.status)],
+            status: &self.words[s.status as usize],
             live: s.live,
             values: &rec[2..],
         }
@@ -193,7 +194,7 @@ impl Entries {
     }
 
     fn set_status(&mut self, i: usize, status: &str, live: bool) {
-        let w = self.word(status) as u16;
+        let w = self.word(status) as u32;
         let rec = self.rec_mut(i);
         let mut s = Slot::of(rec);
         s.status = w;
@@ -723,7 +724,7 @@ fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 //   MAGIC, u32 VERSION, string meta (JSON of `Meta`),
 //   u32 n + n × (string course, string term), u32 n + n × (string section, string course),
 //   u32 kinds, per kind: string name, u32 n + n × string column, u32 n + n × string word,
-//     u64 entries, then per entry (sorted by key): u64 key; u32 term, u16 status, u8 live;
+//     u64 entries, then per entry (sorted by key): u64 key; u32 term, u32 status, u8 live;
 //     width × u32 values; then the keys in words: entries × u64 end, u64 len, len bytes.
 //
 // The keys in words come last in each kind so that `plan` can leave them in the file
@@ -935,7 +936,7 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
         let words = r.strings()?;
         let width = cols.len();
         let n = r.u64()?;
-        let n = r.count(n, 15 + 4 * width as u64 + 8)?;
+        let n = r.count(n, 17 + 4 * width as u64 + 8)?;
         let mut e = Entries {
             keys: Vec::with_capacity(n),
             recs: Vec::with_capacity(n * (width + 2)),
@@ -943,7 +944,7 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
             words,
             ..Default::default()
         };
-        let mut rec = vec![0u8; 15 + 4 * width];
+        let mut rec = vec![0u8; 17 + 4 * width];
         let mut prev = None;
         for _ in 0..n {
             r.r.read_exact(&mut rec)?;
@@ -954,10 +955,10 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
             prev = Some(key);
             let slot = Slot {
                 term: u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default()),
-                status: u16::from_le_bytes(rec[12..14].try_into().unwrap_or_default()),
-                live: rec[14] != 0,
+                status: u32::from_le_bytes(rec[12..16].try_into().unwrap_or_default()),
+                live: rec[16] != 0,
             };
-            if slot.term as usize > e.words.len() || usize::from(slot.status) >= e.words.len() {
+            if slot.term as usize > e.words.len() || slot.status as usize >= e.words.len() {
                 return Err(bad("a word past the table"));
             }
             e.keys.push(key);
@@ -965,7 +966,7 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
             let at = e.recs.len() - 2;
             slot.put(&mut e.recs[at..]);
             e.recs.extend(
-                rec[15..]
+                rec[17..]
                     .chunks_exact(4)
                     .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default())),
             );
@@ -1142,6 +1143,21 @@ mod tests {
         let mut again_dump = dump(&again);
         again_dump[0] = dump(&disk)[0].clone();
         assert_eq!(again_dump, dump(&disk));
+    }
+
+    #[test]
+    fn a_slot_keeps_any_status_index_apart_from_live() {
+        let mut rec = [0u32; 3];
+        for (status, live) in [(0, true), (70_000, false), (0x7fff_ffff, true)] {
+            let s = Slot {
+                term: 9,
+                status,
+                live,
+            };
+            s.put(&mut rec);
+            let back = Slot::of(&rec);
+            assert_eq!((back.term, back.status, back.live), (9, status, live));
+        }
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Entries {
     recs: Vec<u32>,
     width: usize,
     words: Vec<String>,
+    /// The two words last asked for (see [`Entries::word`]).
+    recent: [usize; 2],
     texts: Texts,
     /// `buckets[k >> shift]..buckets[(k >> shift) + 1]`: where keys starting so lie.
     buckets: Vec<u32>,
@@ -184,13 +186,25 @@ impl Entries {
     }
 
     fn word(&mut self, w: &str) -> usize {
-        match self.words.iter().position(|x| x == w) {
+        // A row names a term and a status, mostly those of the row before: looked at first,
+        // so that a kind with many terms is not searched through for every row.
+        if let Some(i) = self
+            .recent
+            .iter()
+            .copied()
+            .find(|i| self.words.get(*i).is_some_and(|x| x == w))
+        {
+            return i;
+        }
+        let i = match self.words.iter().position(|x| x == w) {
             Some(i) => i,
             None => {
                 self.words.push(w.to_string());
                 self.words.len() - 1
             }
-        }
+        };
+        self.recent = [i, self.recent[0]];
+        i
     }
 
     fn set_status(&mut self, i: usize, status: &str, live: bool) {
@@ -493,17 +507,16 @@ impl<'b> Applier<'b> {
                 };
                 let drop = scope.drop_status(kind);
                 let e = &mut state.rows;
-                for i in 0..e.len() {
-                    let (live, term) = {
-                        let x = e.entry(i);
-                        (x.live, x.term.map(str::to_string))
-                    };
-                    if live
-                        && !seen.get(i).copied().unwrap_or(false)
-                        && scope.removes(kind, term.as_deref())
-                    {
-                        e.set_status(i, &drop, !super::deletes(kind, &drop));
-                    }
+                let removed: Vec<usize> = (0..e.len())
+                    .filter(|i| {
+                        let x = e.entry(*i);
+                        x.live
+                            && !seen.get(*i).copied().unwrap_or(false)
+                            && scope.removes(kind, x.term)
+                    })
+                    .collect();
+                for i in removed {
+                    e.set_status(i, &drop, !super::deletes(kind, &drop));
                 }
             }
         }
@@ -516,14 +529,14 @@ impl<'b> Applier<'b> {
                 if let Some(state) = self.base.kinds.get_mut(kind) {
                     let drop = scope.drop_status(kind);
                     let e = &mut state.rows;
-                    for i in 0..e.len() {
-                        let (live, term) = {
-                            let x = e.entry(i);
-                            (x.live, x.term.map(str::to_string))
-                        };
-                        if live && scope.removes(kind, term.as_deref()) {
-                            e.set_status(i, &drop, !super::deletes(kind, &drop));
-                        }
+                    let removed: Vec<usize> = (0..e.len())
+                        .filter(|i| {
+                            let x = e.entry(*i);
+                            x.live && scope.removes(kind, x.term)
+                        })
+                        .collect();
+                    for i in removed {
+                        e.set_status(i, &drop, !super::deletes(kind, &drop));
                     }
                 }
             }

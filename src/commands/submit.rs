@@ -829,7 +829,7 @@ fn keep(
             &net.account,
             &run.opts,
             &bundle.path,
-            plan.map(|p| &p.rows),
+            plan.and_then(|p| p.rows.as_ref()),
             imp.id,
         );
     }

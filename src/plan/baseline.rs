@@ -10,32 +10,299 @@
 //! command sees that import end (`submit --watch`, `watch`, `status`) folds it in when it
 //! ended `imported` or `imported_with_messages`, and drops it otherwise. Files are written
 //! atomically in the private state dir, and never pruned.
+//!
+//! In memory and on disk a baseline is column-wise ([`Entries`]; file format below
+//! [`save_baseline`]), so that a plan of a 1 GB bundle fits in 2.5× the validator's memory
+//! and loads in one bulk read (issue 13, bench/results-plan.md).
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::rows::{BundleRows, Row, TermMap};
+use super::rows::{BundleRows, FileInfo, IdMap, Row, RowView, Sink, TermMap, ignored_column};
 use crate::exit::{Failure, Result};
 
-/// One object as the baseline knows it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Entry {
-    /// The key in words (`u1/c1/student`), for a plan's examples.
-    pub key: String,
-    pub term: Option<String>,
-    pub status: String,
+/// One object as the baseline knows it: a view into its [`KindState`].
+#[derive(Clone, Copy, Debug)]
+pub struct Entry<'a> {
+    pub term: Option<&'a str>,
+    pub status: &'a str,
     pub live: bool,
     /// One hash per column of [`KindState::cols`]; 0: never given.
-    pub values: Vec<u32>,
+    pub values: &'a [u32],
+}
+
+/// An entry's term, status and liveness in two u32 at the head of its record: the term and
+/// status words are kept once per kind (`Entries::words`), an entry names them by index.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    /// Index in `words` + 1; 0: no term.
+    term: u32,
+    /// Index in `words` (below 2^31: the top bit of its u32 is `live`).
+    status: u32,
+    live: bool,
+}
+
+impl Slot {
+    fn of(rec: &[u32]) -> Slot {
+        Slot {
+            term: rec[0],
+            status: rec[1] & 0x7fff_ffff,
+            live: rec[1] >> 31 != 0,
+        }
+    }
+
+    fn put(self, rec: &mut [u32]) {
+        rec[0] = self.term;
+        rec[1] = self.status | u32::from(self.live) << 31;
+    }
+}
+
+/// Where the keys in words are: in memory while a baseline is built, else left in its file
+/// and read only for the few a plan shows as examples.
+#[derive(Clone, Debug)]
+enum Texts {
+    Mem {
+        blob: String,
+        ends: Vec<u64>,
+    },
+    Disk {
+        path: PathBuf,
+        ends_at: u64,
+        blob_at: u64,
+    },
+}
+
+impl Default for Texts {
+    fn default() -> Texts {
+        Texts::Mem {
+            blob: String::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+/// The objects of one kind, column-wise: at 12 million enrollments a baseline is about 40
+/// bytes an object in memory (key, slot, one u32 per column) and nothing else; a map of
+/// structs with strings (the key in words, term, status) did not fit 12 million in memory
+/// (bench/results-plan.md). Entries are sorted by
+/// key; a lookup reads one bucket of `buckets` (keys are uniform hashes, about eight a
+/// bucket: the bucket table stays small enough for the cache), so that loading needs no hash
+/// table to be built. An entry's slot and values are one record, one cache miss.
+#[derive(Clone, Debug, Default)]
+pub struct Entries {
+    keys: Vec<u64>,
+    /// Per entry `2 + width` u32: its [`Slot`], then its values.
+    recs: Vec<u32>,
+    width: usize,
+    words: Vec<String>,
+    /// The two words last asked for (see [`Entries::word`]).
+    recent: [usize; 2],
+    texts: Texts,
+    /// `buckets[k >> shift]..buckets[(k >> shift) + 1]`: where keys starting so lie.
+    buckets: Vec<u32>,
+    shift: u32,
+    /// While applying: key → index, and the entries are in arrival order.
+    index: Option<HashMap<u64, u32>>,
+}
+
+impl Entries {
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn entry(&self, i: usize) -> Entry<'_> {
+        let rec = self.rec(i);
+        let s = Slot::of(rec);
+        Entry {
+            term: (s.term > 0).then(|| self.words[s.term as usize - 1].as_str()),
+            status: &self.words[s.status as usize],
+            live: s.live,
+            values: &rec[2..],
+        }
+    }
+
+    fn rec(&self, i: usize) -> &[u32] {
+        let n = self.width + 2;
+        &self.recs[i * n..(i + 1) * n]
+    }
+
+    fn rec_mut(&mut self, i: usize) -> &mut [u32] {
+        let n = self.width + 2;
+        &mut self.recs[i * n..(i + 1) * n]
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = Entry<'_>> {
+        (0..self.len()).map(|i| self.entry(i))
+    }
+
+    /// The index of `key`'s entry.
+    pub fn find(&self, key: u64) -> Option<usize> {
+        if let Some(ix) = &self.index {
+            return ix.get(&key).map(|i| *i as usize);
+        }
+        self.find_in(key, self.bucket(key))
+    }
+
+    /// Where `key` would be: [`Entries::find_in`] looks there. Apart so that a caller can
+    /// look up many keys a step at a time, the cache misses of each step overlapping.
+    pub fn bucket(&self, key: u64) -> (usize, usize) {
+        if self.buckets.is_empty() {
+            return (0, 0);
+        }
+        let b = (key >> self.shift) as usize;
+        (self.buckets[b] as usize, self.buckets[b + 1] as usize)
+    }
+
+    pub fn find_in(&self, key: u64, (lo, hi): (usize, usize)) -> Option<usize> {
+        if self.index.is_some() {
+            return self.find(key);
+        }
+        self.keys[lo..hi]
+            .iter()
+            .position(|k| *k == key)
+            .map(|p| lo + p)
+    }
+
+    /// The key in words (`u1/c1/student`), for a plan's examples.
+    pub fn key_text(&self, i: usize) -> String {
+        match &self.texts {
+            Texts::Mem { blob, ends } => {
+                let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+                blob[start..ends[i] as usize].to_string()
+            }
+            Texts::Disk {
+                path,
+                ends_at,
+                blob_at,
+            } => read_text(path, *ends_at, *blob_at, i).unwrap_or_default(),
+        }
+    }
+
+    fn word(&mut self, w: &str) -> usize {
+        // A row names a term and a status, mostly those of the row before: looked at first,
+        // so that a kind with many terms is not searched through for every row.
+        if let Some(i) = self
+            .recent
+            .iter()
+            .copied()
+            .find(|i| self.words.get(*i).is_some_and(|x| x == w))
+        {
+            return i;
+        }
+        let i = match self.words.iter().position(|x| x == w) {
+            Some(i) => i,
+            None => {
+                self.words.push(w.to_string());
+                self.words.len() - 1
+            }
+        };
+        self.recent = [i, self.recent[0]];
+        i
+    }
+
+    fn set_status(&mut self, i: usize, status: &str, live: bool) {
+        let w = self.word(status) as u32;
+        let rec = self.rec_mut(i);
+        let mut s = Slot::of(rec);
+        s.status = w;
+        s.live = live;
+        s.put(rec);
+    }
+
+    /// Ready for [`KindState::apply_one`]: the index by key, and the keys in words in
+    /// memory.
+    fn begin_apply(&mut self) {
+        if self.index.is_some() {
+            return;
+        }
+        if let Texts::Disk { .. } = self.texts {
+            let mut blob = String::new();
+            let mut ends = Vec::with_capacity(self.len());
+            for i in 0..self.len() {
+                blob.push_str(&self.key_text(i));
+                ends.push(blob.len() as u64);
+            }
+            self.texts = Texts::Mem { blob, ends };
+        }
+        self.index = Some(
+            self.keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (*k, i as u32))
+                .collect(),
+        );
+        self.buckets = Vec::new();
+    }
+
+    /// Sorted by key again, with the buckets for lookups.
+    fn finish_apply(&mut self) {
+        if self.index.take().is_none() && !self.buckets.is_empty() {
+            return;
+        }
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by_key(|i| self.keys[*i as usize]);
+        if order.iter().enumerate().any(|(i, o)| i as u32 != *o) {
+            self.keys = order.iter().map(|i| self.keys[*i as usize]).collect();
+            let mut recs = Vec::with_capacity(self.recs.len());
+            for i in &order {
+                recs.extend_from_slice(self.rec(*i as usize));
+            }
+            self.recs = recs;
+            let mut blob = String::new();
+            let mut ends = Vec::with_capacity(order.len());
+            for i in &order {
+                blob.push_str(&self.key_text(*i as usize));
+                ends.push(blob.len() as u64);
+            }
+            self.texts = Texts::Mem { blob, ends };
+        }
+        self.build_buckets();
+    }
+
+    fn build_buckets(&mut self) {
+        // About eight keys a bucket (one or two cache lines): 2^bits ≥ n / 8.
+        let bits = (usize::BITS - (self.len() / 8).max(1).leading_zeros()).min(31);
+        self.shift = 64 - bits;
+        let n = 1usize << bits;
+        let mut buckets = Vec::with_capacity(n + 1);
+        let mut i = 0;
+        for b in 0..n {
+            while i < self.keys.len() && ((self.keys[i] >> self.shift) as usize) < b {
+                i += 1;
+            }
+            buckets.push(i as u32);
+        }
+        buckets.push(self.keys.len() as u32);
+        self.buckets = buckets;
+    }
+
+    fn widen(&mut self, width: usize) {
+        if width == self.width {
+            return;
+        }
+        let (old, was) = (std::mem::take(&mut self.recs), self.width + 2);
+        let n = width + 2;
+        let mut recs = vec![0; self.len() * n];
+        for i in 0..self.len() {
+            recs[i * n..i * n + was].copy_from_slice(&old[i * was..(i + 1) * was]);
+        }
+        self.recs = recs;
+        self.width = width;
+    }
 }
 
 /// The objects of one kind.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct KindState {
     pub cols: Vec<String>,
-    pub rows: HashMap<u64, Entry>,
+    pub rows: Entries,
 }
 
 impl KindState {
@@ -44,40 +311,52 @@ impl KindState {
             Some(i) => i,
             None => {
                 self.cols.push(name.to_string());
-                for e in self.rows.values_mut() {
-                    e.values.push(0);
-                }
+                self.rows.widen(self.cols.len());
                 self.cols.len() - 1
             }
         }
     }
 
     /// Lay a row over what is there, column by column (a column the row lacks keeps its
-    /// value, as Canvas leaves a field alone when the file has no column for it).
-    fn apply(&mut self, kind: &str, r: &Row, term: Option<String>) {
-        let idx: Vec<(usize, u32)> = r.values.iter().map(|(c, v)| (self.col(c), *v)).collect();
-        let width = self.cols.len();
-        let status = if r.status.is_empty() {
-            "active".to_string()
-        } else {
-            r.status.clone()
+    /// value, as Canvas leaves a field alone when the file has no column for it). Returns
+    /// the entry's index.
+    fn apply_one(
+        &mut self,
+        kind: &str,
+        key: u64,
+        key_text: &dyn Fn() -> String,
+        values: &[(usize, u32)],
+        status: &str,
+        term: Option<&str>,
+    ) -> usize {
+        self.rows.begin_apply();
+        let status = if status.is_empty() { "active" } else { status };
+        let e = &mut self.rows;
+        let i = match e.find(key) {
+            Some(i) => i,
+            None => {
+                let i = e.keys.len();
+                e.keys.push(key);
+                e.recs.resize(e.recs.len() + e.width + 2, 0);
+                if let Texts::Mem { blob, ends } = &mut e.texts {
+                    blob.push_str(&key_text());
+                    ends.push(blob.len() as u64);
+                }
+                if let Some(ix) = &mut e.index {
+                    ix.insert(key, i as u32);
+                }
+                i
+            }
         };
-        let e = self.rows.entry(r.key).or_insert_with(|| Entry {
-            key: r.key_text.clone(),
-            term: None,
-            status: String::new(),
-            live: false,
-            values: vec![0; width],
-        });
-        e.values.resize(width, 0);
-        for (i, v) in idx {
-            e.values[i] = v;
+        for (c, v) in values {
+            e.rec_mut(i)[2 + c] = *v;
         }
-        if term.is_some() {
-            e.term = term;
+        if let Some(t) = term {
+            let t = e.word(t) as u32 + 1;
+            e.rec_mut(i)[0] = t;
         }
-        e.live = !super::deletes(kind, &status);
-        e.status = status;
+        e.set_status(i, status, !super::deletes(kind, status));
+        i
     }
 }
 
@@ -92,12 +371,12 @@ pub struct Meta {
     pub updated_at: String,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Baseline {
     pub meta: Meta,
     pub kinds: BTreeMap<String, KindState>,
-    pub course_term: HashMap<String, String>,
-    pub section_course: HashMap<String, String>,
+    pub course_term: IdMap,
+    pub section_course: IdMap,
 }
 
 /// How an import scopes its removals (the options that matter to the baseline and plan).
@@ -150,51 +429,165 @@ impl Baseline {
     /// Fold in an imported bundle: its rows over the state (or, for diffing, in its place),
     /// then the removals its scope makes.
     pub fn apply(&mut self, rows: &BundleRows, scope: &Scope, import_id: u64) {
-        if scope.diffing.is_some() {
-            self.kinds.clear();
-            self.course_term.clear();
-            self.section_course.clear();
-        }
-        let mut terms = self.term_map();
-        terms.add(rows);
-        self.course_term = terms.course_term.clone();
-        self.section_course = terms.section_course.clone();
+        let mut a = Applier::new(self, scope);
+        a.terms.add(rows);
         for (kind, list) in &rows.kinds {
-            let state = self.kinds.entry(kind.to_string()).or_default();
-            let mut seen = std::collections::HashSet::with_capacity(list.len());
+            a.seen_of(kind);
             for r in list {
-                state.apply(kind, r, terms.term_of(kind, r));
-                seen.insert(r.key);
+                let term = a.terms.term_of(kind, r);
+                let state = a.base.kinds.entry(kind.to_string()).or_default();
+                let values: Vec<(usize, u32)> =
+                    r.values.iter().map(|(c, v)| (state.col(c), *v)).collect();
+                let i = state.apply_one(
+                    kind,
+                    r.key,
+                    &|| r.key_text.clone(),
+                    &values,
+                    &r.status,
+                    term.as_deref(),
+                );
+                a.mark(kind, i);
             }
-            if scope.diffing.is_none() {
+        }
+        a.finish(import_id);
+    }
+}
+
+/// Folds a bundle's rows into a baseline as they stream by ([`Sink`]), so that a baseline is
+/// made without holding the bundle; [`Baseline::apply`] feeds it a bundle read whole.
+pub struct Applier<'b> {
+    base: &'b mut Baseline,
+    scope: Scope,
+    terms: TermMap,
+    /// Per kind of the bundle, which entries it had.
+    seen: BTreeMap<&'static str, Vec<bool>>,
+    /// The current file's column → the kind's column (None: never compared).
+    cols: Vec<Option<usize>>,
+    values: Vec<(usize, u32)>,
+}
+
+impl<'b> Applier<'b> {
+    pub fn new(base: &'b mut Baseline, scope: &Scope) -> Applier<'b> {
+        if scope.diffing.is_some() {
+            base.kinds.clear();
+            base.course_term.clear();
+            base.section_course.clear();
+        }
+        let terms = base.term_map();
+        Applier {
+            base,
+            scope: scope.clone(),
+            terms,
+            seen: BTreeMap::new(),
+            cols: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn seen_of(&mut self, kind: &str) -> &mut Vec<bool> {
+        let kind = crate::validate::kinds::kind_by_name(kind).map_or("", |k| k.name);
+        self.seen.entry(kind).or_default()
+    }
+
+    fn mark(&mut self, kind: &str, i: usize) {
+        let seen = self.seen_of(kind);
+        if seen.len() <= i {
+            seen.resize(i + 1, false);
+        }
+        seen[i] = true;
+    }
+
+    /// The removals the scope makes, and the baseline ready to be saved or compared with.
+    pub fn finish(mut self, import_id: u64) {
+        let scope = &self.scope;
+        if scope.diffing.is_none() {
+            for (kind, seen) in &self.seen {
+                let Some(state) = self.base.kinds.get_mut(*kind) else {
+                    continue;
+                };
                 let drop = scope.drop_status(kind);
-                for (k, e) in state.rows.iter_mut() {
-                    if e.live && !seen.contains(k) && scope.removes(kind, e.term.as_deref()) {
-                        e.live = !super::deletes(kind, &drop);
-                        e.status = drop.clone();
-                    }
+                let e = &mut state.rows;
+                let removed: Vec<usize> = (0..e.len())
+                    .filter(|i| {
+                        let x = e.entry(*i);
+                        x.live
+                            && !seen.get(*i).copied().unwrap_or(false)
+                            && scope.removes(kind, x.term)
+                    })
+                    .collect();
+                for i in removed {
+                    e.set_status(i, &drop, !super::deletes(kind, &drop));
                 }
             }
         }
         // A batch with no rows of a kind still removes that kind's objects in its terms.
         if scope.diffing.is_none() && !scope.batch_terms.is_empty() {
             for kind in ["course", "section", "enrollment"] {
-                if rows.kinds.contains_key(kind) {
+                if self.seen.contains_key(kind) {
                     continue;
                 }
-                if let Some(state) = self.kinds.get_mut(kind) {
+                if let Some(state) = self.base.kinds.get_mut(kind) {
                     let drop = scope.drop_status(kind);
-                    for e in state.rows.values_mut() {
-                        if e.live && scope.removes(kind, e.term.as_deref()) {
-                            e.live = !super::deletes(kind, &drop);
-                            e.status = drop.clone();
-                        }
+                    let e = &mut state.rows;
+                    let removed: Vec<usize> = (0..e.len())
+                        .filter(|i| {
+                            let x = e.entry(*i);
+                            x.live && scope.removes(kind, x.term)
+                        })
+                        .collect();
+                    for i in removed {
+                        e.set_status(i, &drop, !super::deletes(kind, &drop));
                     }
                 }
             }
         }
-        self.meta.imports.push(import_id);
-        self.meta.updated_at = jiff::Timestamp::now().to_string();
+        for state in self.base.kinds.values_mut() {
+            state.rows.finish_apply();
+        }
+        self.base.course_term = std::mem::take(&mut self.terms.course_term);
+        self.base.section_course = std::mem::take(&mut self.terms.section_course);
+        self.base.meta.imports.push(import_id);
+        self.base.meta.updated_at = jiff::Timestamp::now().to_string();
+    }
+}
+
+impl Sink for Applier<'_> {
+    fn file(&mut self, f: &FileInfo) {
+        self.seen_of(f.kind);
+        let state = self.base.kinds.entry(f.kind.to_string()).or_default();
+        self.cols = f
+            .headers
+            .iter()
+            .map(|h| (!ignored_column(h)).then(|| state.col(h)))
+            .collect();
+    }
+
+    fn row(&mut self, f: &FileInfo, r: &RowView) {
+        self.terms
+            .add_row(f.kind, r.course_id, r.section_id, r.term);
+        let term = self
+            .terms
+            .term_of_ref(f.kind, r.term, r.course_id, r.section_id)
+            .map(str::to_string);
+        self.values.clear();
+        self.values.extend(
+            self.cols
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.map(|c| (c, r.value(i)))),
+        );
+        let Some(state) = self.base.kinds.get_mut(f.kind) else {
+            return;
+        };
+        let i = state.apply_one(
+            f.kind,
+            r.key,
+            &|| r.key_text(),
+            &self.values,
+            r.status,
+            term.as_deref(),
+        );
+        self.mark(f.kind, i);
     }
 }
 
@@ -246,12 +639,17 @@ pub fn baseline_path(
     data_set: Option<&str>,
 ) -> PathBuf {
     let id = super::rows::hash64(&[base_url, account, data_set.unwrap_or("")]);
-    state_dir.join("baselines").join(format!("{id:016x}.json"))
+    state_dir
+        .join("baselines")
+        .join(format!("{id:016x}.baseline"))
 }
 
 /// A pending baseline: the rows an import sent, until it ends.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
+    /// `rows::HASHES` when it was written; absent (0) before issue 13.
+    #[serde(default)]
+    pub hashes: u32,
     pub meta: Meta,
     pub scope: Scope,
     pub kinds: BTreeMap<String, Vec<Row>>,
@@ -261,6 +659,7 @@ pub struct Pending {
 impl Pending {
     pub fn new(meta: Meta, scope: Scope, rows: &BundleRows) -> Pending {
         Pending {
+            hashes: super::rows::HASHES,
             meta,
             scope,
             kinds: rows
@@ -292,7 +691,7 @@ pub fn pending_path(state_dir: &Path, import_id: u64) -> PathBuf {
     state_dir.join("pending").join(format!("{import_id}.json"))
 }
 
-/// Read a baseline or pending file; `Ok(None)` when there is none.
+/// Read a pending file; `Ok(None)` when there is none.
 pub fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     let bytes = match crate::paths::read_no_follow(path) {
         Ok(b) => b,
@@ -317,11 +716,513 @@ fn corrupt(path: &Path, e: &dyn std::fmt::Display) -> Failure {
 
 /// Write atomically (a new file renamed over the old) in a private dir.
 pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| save_failure(path, &e))?;
+    save_bytes(path, &bytes)
+}
+
+fn save_failure(path: &Path, e: &dyn std::fmt::Display) -> Failure {
+    Failure::config(format!("cannot write {}: {e}", path.display())).kind("state_dir")
+}
+
+fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let fail = |e: &dyn std::fmt::Display| {
-        Failure::config(format!("cannot write {}: {e}", path.display())).kind("state_dir")
+    crate::paths::ensure_private_dir(dir).map_err(|e| save_failure(path, &e))?;
+    crate::paths::write_atomic(path, bytes).map_err(|e| save_failure(path, &e))
+}
+
+// The baseline on disk. JSON of every entry (version 1, before issue 13) took 390 MB and
+// 18 s to read for 2 million enrollments; this is the in-memory layout written out, read
+// back in bulk. Little-endian throughout; a string is a u32 length and its UTF-8 bytes.
+//
+//   MAGIC, u32 VERSION, string meta (JSON of `Meta`),
+//   u32 n + n × (string course, string term), u32 n + n × (string section, string course),
+//   u32 kinds, per kind: string name, u32 n + n × string column, u32 n + n × string word,
+//     u64 entries, then per entry (sorted by key): u64 key; u32 term, u32 status, u8 live;
+//     width × u32 values; then the keys in words: entries × u64 end, u64 len, len bytes.
+//
+// The keys in words come last in each kind so that `plan` can leave them in the file
+// (`Texts::Disk`) and read only its examples'.
+
+const MAGIC: &[u8; 20] = b"canvas-sis baseline\n";
+/// The version written; any other reads as no baseline (see [`load_baseline`]).
+pub const VERSION: u32 = 2;
+
+/// Write a baseline atomically in a private dir.
+pub fn save_baseline(path: &Path, b: &Baseline) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::paths::ensure_private_dir(dir).map_err(|e| save_failure(path, &e))?;
+    // Streamed into a new file renamed over the old, as `paths::write_atomic` does with a
+    // buffer: a reader sees the old baseline or the new one.
+    let r = (|| -> std::io::Result<()> {
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        {
+            let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+            encode(&mut w, b)?;
+        }
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    })();
+    r.map_err(|e| save_failure(path, &e))
+}
+
+fn encode(w: &mut impl Write, b: &Baseline) -> std::io::Result<()> {
+    w.write_all(MAGIC)?;
+    w.write_all(&VERSION.to_le_bytes())?;
+    put_str(w, &serde_json::to_string(&b.meta)?)?;
+    for map in [&b.course_term, &b.section_course] {
+        put_u32(w, map.len())?;
+        for (k, v) in map {
+            put_str(w, k)?;
+            put_str(w, v)?;
+        }
+    }
+    put_u32(w, b.kinds.len())?;
+    for (name, state) in &b.kinds {
+        let e = &state.rows;
+        debug_assert!(e.index.is_none(), "an applied baseline is finished");
+        put_str(w, name)?;
+        for list in [&state.cols, &e.words] {
+            put_u32(w, list.len())?;
+            for s in list {
+                put_str(w, s)?;
+            }
+        }
+        w.write_all(&(e.len() as u64).to_le_bytes())?;
+        for (i, k) in e.keys.iter().enumerate() {
+            let s = Slot::of(e.rec(i));
+            w.write_all(&k.to_le_bytes())?;
+            w.write_all(&s.term.to_le_bytes())?;
+            w.write_all(&s.status.to_le_bytes())?;
+            w.write_all(&[u8::from(s.live)])?;
+            // Entries written before a column was added are short of it: 0, never given.
+            for c in 0..state.cols.len() {
+                let v = if c < e.width { e.rec(i)[2 + c] } else { 0 };
+                w.write_all(&v.to_le_bytes())?;
+            }
+        }
+        let mut len = 0u64;
+        for i in 0..e.len() {
+            len += e.key_text(i).len() as u64;
+            w.write_all(&len.to_le_bytes())?;
+        }
+        w.write_all(&len.to_le_bytes())?;
+        for i in 0..e.len() {
+            w.write_all(e.key_text(i).as_bytes())?;
+        }
+    }
+    w.flush()
+}
+
+fn put_u32(w: &mut impl Write, n: usize) -> std::io::Result<()> {
+    let n = u32::try_from(n).map_err(|_| std::io::Error::other("too many items"))?;
+    w.write_all(&n.to_le_bytes())
+}
+
+fn put_str(w: &mut impl Write, s: &str) -> std::io::Result<()> {
+    put_u32(w, s.len())?;
+    w.write_all(s.as_bytes())
+}
+
+/// Read the baseline at `path`: `Ok(None)` when there is none, or when it is of another
+/// version (logged: the next import that ends well writes one of this version); a file that
+/// is neither is corrupt (exit 66, `baseline_unreadable`). With `texts` the keys in words are
+/// read too (to fold an import in and write it back); without, they stay in the file.
+pub fn load_baseline(path: &Path, texts: bool) -> Result<Option<Baseline>> {
+    let file = match crate::paths::no_follow().read(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Version 1 was JSON, named `….json`.
+            let old = path.with_extension("json");
+            if old.exists() {
+                tracing::warn!(target: "canvas_sis", "the baseline {} is of format version 1, and this canvas-sis reads version {VERSION}: no baseline until the next import that ends well writes one", old.display());
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(corrupt(path, &e)),
     };
-    crate::paths::ensure_private_dir(dir).map_err(|e| fail(&e))?;
-    let bytes = serde_json::to_vec(value).map_err(|e| fail(&e))?;
-    crate::paths::write_atomic(path, &bytes).map_err(|e| fail(&e))
+    let size = file.metadata().map_err(|e| corrupt(path, &e))?.len();
+    let mut r = Reader {
+        r: BufReader::with_capacity(1 << 20, file),
+        pos: 0,
+        size,
+    };
+    let mut head = [0u8; 24];
+    let n = read_up_to(&mut r.r, &mut head).map_err(|e| corrupt(path, &e))?;
+    let other_version = if head[..n].starts_with(b"{\"meta\":") {
+        Some(1)
+    } else if n == 24 && head[..20] == MAGIC[..] {
+        let v = u32::from_le_bytes(head[20..24].try_into().unwrap_or_default());
+        (v != VERSION).then_some(v)
+    } else {
+        return Err(corrupt(path, &"not a baseline of canvas-sis"));
+    };
+    if let Some(v) = other_version {
+        tracing::warn!(target: "canvas_sis", "the baseline {} is of format version {v}, and this canvas-sis reads version {VERSION}: no baseline until the next import that ends well writes one", path.display());
+        return Ok(None);
+    }
+    r.pos = 24;
+    decode(&mut r, path, texts)
+        .map(Some)
+        .map_err(|e| corrupt(path, &e))
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// A bounded reader: every length is checked against what is left of the file, so that a
+/// corrupt file is an error, never a huge allocation.
+struct Reader {
+    r: BufReader<std::fs::File>,
+    pos: u64,
+    size: u64,
+}
+
+fn bad(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("corrupt ({what})"))
+}
+
+impl Reader {
+    fn bytes<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
+        let mut b = [0u8; N];
+        self.r.read_exact(&mut b)?;
+        self.pos += N as u64;
+        Ok(b)
+    }
+
+    fn u32(&mut self) -> std::io::Result<u32> {
+        self.bytes::<4>().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> std::io::Result<u64> {
+        self.bytes::<8>().map(u64::from_le_bytes)
+    }
+
+    /// A count of items of at least `each` bytes that the rest of the file can hold.
+    fn count(&mut self, n: u64, each: u64) -> std::io::Result<usize> {
+        if n.saturating_mul(each.max(1)) > self.size.saturating_sub(self.pos) {
+            return Err(bad("a count past the end"));
+        }
+        Ok(n as usize)
+    }
+
+    fn string(&mut self) -> std::io::Result<String> {
+        let n = self.u32()?;
+        let n = self.count(u64::from(n), 1)?;
+        let mut b = vec![0u8; n];
+        self.r.read_exact(&mut b)?;
+        self.pos += n as u64;
+        String::from_utf8(b).map_err(|_| bad("a string not UTF-8"))
+    }
+
+    fn strings(&mut self) -> std::io::Result<Vec<String>> {
+        let n = self.u32()?;
+        let n = self.count(u64::from(n), 4)?;
+        (0..n).map(|_| self.string()).collect()
+    }
+}
+
+fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline> {
+    let meta: Meta = serde_json::from_str(&r.string()?)?;
+    let mut maps = [IdMap::default(), IdMap::default()];
+    for map in &mut maps {
+        let n = r.u32()?;
+        let n = r.count(u64::from(n), 8)?;
+        for _ in 0..n {
+            map.insert(r.string()?, r.string()?);
+        }
+    }
+    let [course_term, section_course] = maps;
+    let mut kinds = BTreeMap::new();
+    let n = r.u32()?;
+    for _ in 0..r.count(u64::from(n), 4)? {
+        let name = r.string()?;
+        let cols = r.strings()?;
+        let words = r.strings()?;
+        let width = cols.len();
+        let n = r.u64()?;
+        let n = r.count(n, 17 + 4 * width as u64 + 8)?;
+        let mut e = Entries {
+            keys: Vec::with_capacity(n),
+            recs: Vec::with_capacity(n * (width + 2)),
+            width,
+            words,
+            ..Default::default()
+        };
+        let mut rec = vec![0u8; 17 + 4 * width];
+        let mut prev = None;
+        for _ in 0..n {
+            r.r.read_exact(&mut rec)?;
+            let key = u64::from_le_bytes(rec[0..8].try_into().unwrap_or_default());
+            if prev.is_some_and(|p| p >= key) {
+                return Err(bad("keys out of order"));
+            }
+            prev = Some(key);
+            let slot = Slot {
+                term: u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default()),
+                status: u32::from_le_bytes(rec[12..16].try_into().unwrap_or_default()),
+                live: rec[16] != 0,
+            };
+            if slot.term as usize > e.words.len() || slot.status as usize >= e.words.len() {
+                return Err(bad("a word past the table"));
+            }
+            e.keys.push(key);
+            e.recs.extend_from_slice(&[0, 0]);
+            let at = e.recs.len() - 2;
+            slot.put(&mut e.recs[at..]);
+            e.recs.extend(
+                rec[17..]
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default())),
+            );
+        }
+        r.pos += (n * rec.len()) as u64;
+        let ends_at = r.pos;
+        let skip = 8 * n as u64;
+        r.count(skip, 1)?;
+        let ends: Vec<u64> = if texts {
+            let v = (0..n)
+                .map(|_| r.u64())
+                .collect::<std::io::Result<Vec<u64>>>()?;
+            if v.windows(2).any(|w| w[0] > w[1]) {
+                return Err(bad("key texts out of order"));
+            }
+            v
+        } else {
+            r.r.seek_relative(skip as i64)?;
+            r.pos += skip;
+            Vec::new()
+        };
+        let len = r.u64()?;
+        let blob_at = r.pos;
+        r.count(len, 1)?;
+        if texts {
+            if ends.last().copied().unwrap_or(0) != len {
+                return Err(bad("key texts of the wrong length"));
+            }
+            let mut b = vec![0u8; len as usize];
+            r.r.read_exact(&mut b)?;
+            let blob = String::from_utf8(b).map_err(|_| bad("key texts not UTF-8"))?;
+            if ends.iter().any(|e| !blob.is_char_boundary(*e as usize)) {
+                return Err(bad("key texts split inside a character"));
+            }
+            e.texts = Texts::Mem { blob, ends };
+        } else {
+            r.r.seek_relative(len as i64)?;
+            e.texts = Texts::Disk {
+                path: path.to_path_buf(),
+                ends_at,
+                blob_at,
+            };
+        }
+        r.pos += len;
+        e.build_buckets();
+        kinds.insert(name, KindState { cols, rows: e });
+    }
+    if r.pos != r.size {
+        return Err(bad("bytes after the end"));
+    }
+    Ok(Baseline {
+        meta,
+        kinds,
+        course_term,
+        section_course,
+    })
+}
+
+/// The `i`th key in words of a kind whose texts were left in the file.
+fn read_text(path: &Path, ends_at: u64, blob_at: u64, i: usize) -> std::io::Result<String> {
+    let mut f = crate::paths::no_follow().read(true).open(path)?;
+    let (start, end) = if i == 0 {
+        f.seek(std::io::SeekFrom::Start(ends_at))?;
+        let mut b = [0u8; 8];
+        f.read_exact(&mut b)?;
+        (0, u64::from_le_bytes(b))
+    } else {
+        f.seek(std::io::SeekFrom::Start(ends_at + 8 * (i as u64 - 1)))?;
+        let mut b = [0u8; 16];
+        f.read_exact(&mut b)?;
+        (
+            u64::from_le_bytes(b[..8].try_into().unwrap_or_default()),
+            u64::from_le_bytes(b[8..].try_into().unwrap_or_default()),
+        )
+    };
+    if end < start || end - start > 1 << 20 {
+        return Err(bad("a key text"));
+    }
+    f.seek(std::io::SeekFrom::Start(blob_at + start))?;
+    let mut b = vec![0u8; (end - start) as usize];
+    f.read_exact(&mut b)?;
+    String::from_utf8(b).map_err(|_| bad("a key text not UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::rows::{read_bundle, visit};
+
+    const COURSES: &str = "course_id,short_name,long_name,status,term_id\nc1,C1,Course 1,active,T1\nc2,C2,Course 2,deleted,T2\n";
+    const SECTIONS: &str = "section_id,course_id,name,status\ns1,c1,S1,active\n";
+    const ENROLL: &str = "course_id,section_id,user_id,role,status\nc1,s1,u1,student,active\nc1,s1,ü2,teacher,active\n";
+    const USERS: &str = "user_id,login_id,last_name,password,status\nu1,a,One,secret,active\nü2,b,Two,x,suspended\n";
+
+    fn dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (n, t) in [
+            ("courses.csv", COURSES),
+            ("enrollments.csv", ENROLL),
+            ("sections.csv", SECTIONS),
+            ("users.csv", USERS),
+        ] {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+        d
+    }
+
+    /// Everything a baseline says, in a form to compare.
+    fn dump(b: &Baseline) -> Vec<String> {
+        let mut out = vec![
+            serde_json::to_string(&b.meta).unwrap(),
+            format!("{:?}", b.course_term.iter().collect::<BTreeMap<_, _>>()),
+            format!("{:?}", b.section_course.iter().collect::<BTreeMap<_, _>>()),
+        ];
+        for (k, s) in &b.kinds {
+            out.push(format!("{k} {:?}", s.cols));
+            for i in 0..s.rows.len() {
+                let e = s.rows.entry(i);
+                let values: Vec<u32> = (0..s.cols.len())
+                    .map(|c| e.values.get(c).copied().unwrap_or(0))
+                    .collect();
+                out.push(format!(
+                    "{k} {} {:?} {} {} {values:?} {}",
+                    s.rows.keys[i],
+                    e.term,
+                    e.status,
+                    e.live,
+                    s.rows.key_text(i)
+                ));
+                assert_eq!(s.rows.find(s.rows.keys[i]), Some(i));
+            }
+        }
+        out
+    }
+
+    fn built() -> Baseline {
+        let d = dir();
+        let mut b = Baseline::default();
+        b.meta.base_url = "https://canvas.example.edu/".into();
+        b.apply(&read_bundle(d.path()).unwrap(), &Scope::default(), 7);
+        b
+    }
+
+    #[test]
+    fn a_baseline_round_trips_with_or_without_its_keys_in_words() {
+        let b = built();
+        assert_eq!(b.kinds["user"].rows.values().filter(|e| e.live).count(), 1);
+        assert!(!b.kinds["user"].cols.iter().any(|c| c == "password"));
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("baselines/x.baseline");
+        save_baseline(&path, &b).unwrap();
+        for texts in [true, false] {
+            let back = load_baseline(&path, texts).unwrap().unwrap();
+            assert_eq!(dump(&back), dump(&b), "texts in memory: {texts}");
+            assert_eq!(back.kinds["enrollment"].rows.find(12345), None);
+        }
+        // Folding another import into a loaded baseline writes what folding in memory does.
+        let d2 = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d2.path().join("users.csv"),
+            "user_id,login_id,email,status\nu3,c,c@x.edu,active\nu1,a,a@x.edu,deleted\n",
+        )
+        .unwrap();
+        let next = read_bundle(d2.path()).unwrap();
+        let mut mem = b.clone();
+        mem.apply(&next, &Scope::default(), 8);
+        let mut disk = load_baseline(&path, true).unwrap().unwrap();
+        disk.apply(&next, &Scope::default(), 8);
+        mem.meta.updated_at.clear();
+        disk.meta.updated_at.clear();
+        assert_eq!(dump(&disk), dump(&mem));
+        save_baseline(&path, &disk).unwrap();
+        let again = load_baseline(&path, false).unwrap().unwrap();
+        let mut again_dump = dump(&again);
+        again_dump[0] = dump(&disk)[0].clone();
+        assert_eq!(again_dump, dump(&disk));
+    }
+
+    #[test]
+    fn a_slot_keeps_any_status_index_apart_from_live() {
+        let mut rec = [0u32; 3];
+        for (status, live) in [(0, true), (70_000, false), (0x7fff_ffff, true)] {
+            let s = Slot {
+                term: 9,
+                status,
+                live,
+            };
+            s.put(&mut rec);
+            let back = Slot::of(&rec);
+            assert_eq!((back.term, back.status, back.live), (9, status, live));
+        }
+    }
+
+    #[test]
+    fn streaming_the_bundle_in_makes_the_same_baseline_as_reading_it_whole() {
+        let d = dir();
+        let mut streamed = Baseline::default();
+        streamed.meta.base_url = "https://canvas.example.edu/".into();
+        let mut a = Applier::new(&mut streamed, &Scope::default());
+        visit(d.path(), &mut a).unwrap();
+        a.finish(7);
+        let mut whole = built();
+        whole.meta.updated_at = streamed.meta.updated_at.clone();
+        assert_eq!(dump(&streamed), dump(&whole));
+    }
+
+    #[test]
+    fn another_version_reads_as_no_baseline_and_a_corrupt_file_as_unreadable() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("x.baseline");
+        let mut newer = MAGIC.to_vec();
+        newer.extend_from_slice(&(VERSION + 1).to_le_bytes());
+        newer.extend_from_slice(b"whatever comes next");
+        std::fs::write(&path, &newer).unwrap();
+        assert!(load_baseline(&path, false).unwrap().is_none());
+        // Version 1: JSON, at the old name or at this one.
+        std::fs::write(&path, br#"{"meta":{"base_url":"x"},"kinds":{}}"#).unwrap();
+        assert!(load_baseline(&path, false).unwrap().is_none());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(path.with_extension("json"), b"{\"meta\":{}}").unwrap();
+        assert!(load_baseline(&path, false).unwrap().is_none());
+
+        save_baseline(&path, &built()).unwrap();
+        let good = std::fs::read(&path).unwrap();
+        let unreadable = |bytes: &[u8]| {
+            std::fs::write(&path, bytes).unwrap();
+            let f = load_baseline(&path, false).unwrap_err();
+            assert_eq!(f.kind, "baseline_unreadable", "{}", f.message);
+            assert_eq!(f.exit, crate::exit::Exit::NoInput);
+        };
+        unreadable(b"{not json");
+        unreadable(&good[..10]);
+        unreadable(&good[..good.len() - 1]);
+        let mut longer = good.clone();
+        longer.push(0);
+        unreadable(&longer);
+        // A count that claims more than the file holds.
+        let mut huge = good.clone();
+        huge[24..28].copy_from_slice(&u32::MAX.to_le_bytes());
+        unreadable(&huge);
+        // Every cut of the file is an error, never a panic or a baseline.
+        for n in (24..good.len()).step_by(7) {
+            unreadable(&good[..n]);
+        }
+    }
 }

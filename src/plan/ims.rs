@@ -20,7 +20,7 @@ use std::io::BufRead;
 
 use quick_xml::events::Event;
 
-use super::rows::{BundleRows, Row, hash64, value_hash};
+use super::rows::{FileInfo, RowView, Sink, row_hash};
 
 /// What a group was, by id (for the memberships that follow).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -62,8 +62,8 @@ fn role(roletype: &str) -> &'static str {
     }
 }
 
-/// Read one IMS file's records into `out`.
-pub fn read(r: impl BufRead, name: &str, out: &mut BundleRows) -> Result<(), quick_xml::Error> {
+/// Read one IMS file's records into `sink`, as rows of the CSV kinds they stand for.
+pub fn read(r: impl BufRead, name: &str, sink: &mut dyn Sink) -> Result<(), quick_xml::Error> {
     let mut lines = LineCount { inner: r, line: 1 };
     let mut rd = quick_xml::Reader::from_reader(&mut lines);
     rd.config_mut().trim_text(true);
@@ -71,6 +71,11 @@ pub fn read(r: impl BufRead, name: &str, out: &mut BundleRows) -> Result<(), qui
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut rec: Option<Record> = None;
     let mut groups: HashMap<String, GroupKind> = HashMap::new();
+    let mut out = Emitter {
+        name,
+        sink,
+        file: None,
+    };
     loop {
         let ev = rd.read_event_into(&mut buf)?;
         let line = rd.get_ref().line;
@@ -116,7 +121,7 @@ pub fn read(r: impl BufRead, name: &str, out: &mut BundleRows) -> Result<(), qui
                 if path.len() == 1
                     && let Some(r) = rec.take()
                 {
-                    emit(&tag, r, name, &mut groups, out);
+                    out.record(&tag, r, &mut groups);
                 }
             }
             Event::Text(t) => {
@@ -168,121 +173,175 @@ fn take_text(r: &mut Record, path: &[Vec<u8>], text: String) {
     }
 }
 
-fn emit(
-    tag: &[u8],
-    r: Record,
-    file: &str,
-    groups: &mut HashMap<String, GroupKind>,
-    out: &mut BundleRows,
-) {
-    if r.id.is_empty() {
-        return;
+/// The columns each kind's rows carry, as a CSV file of that kind would name them.
+fn headers(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "user" => &[
+            "user_id",
+            "login_id",
+            "email",
+            "full_name",
+            "first_name",
+            "last_name",
+            "status",
+        ],
+        "term" => &["term_id", "name", "start_date", "end_date", "status"],
+        "course" => &[
+            "course_id",
+            "short_name",
+            "long_name",
+            "term_id",
+            "start_date",
+            "end_date",
+            "status",
+        ],
+        "section" => &[
+            "section_id",
+            "course_id",
+            "name",
+            "long_name",
+            "start_date",
+            "end_date",
+            "status",
+        ],
+        _ => &["course_id", "section_id", "user_id", "role", "status"],
     }
-    let deleted = |s: &str| s.trim() == "3";
-    let status = if deleted(&r.recstatus) {
-        "deleted"
-    } else {
-        "active"
-    };
-    let values = |fields: &[(&'static str, String)]| {
-        fields
-            .iter()
-            .map(|(c, v)| (c.to_string(), value_hash(v.trim())))
-            .collect::<Vec<_>>()
-    };
-    let row = |key: &[&str],
-               status: &str,
-               values,
-               course: Option<String>,
-               section: Option<String>,
-               term: Option<String>| Row {
-        key: hash64(key),
-        key_text: key.join("/"),
-        term,
-        status: status.to_string(),
-        values,
-        course_id: course,
-        section_id: section,
-        file: file.to_string(),
-        line: r.line,
-    };
-    match tag {
-        b"person" => out.kinds.entry("user").or_default().push(row(
-            &[&r.id],
-            status,
-            values(&r.fields),
-            None,
-            None,
-            None,
-        )),
-        b"group" => {
-            let kind = match r.typevalue.trim().to_ascii_lowercase().as_str() {
-                "term" => GroupKind::Term,
-                "section" => GroupKind::Section,
-                _ => GroupKind::Course,
+}
+
+/// Hands the records on as rows, saying which kind of file they read as whenever it
+/// changes (an IMS file mixes kinds; the sink reads a kind's columns at each change).
+struct Emitter<'a> {
+    name: &'a str,
+    sink: &'a mut dyn Sink,
+    file: Option<FileInfo>,
+}
+
+impl Emitter<'_> {
+    fn row(&mut self, kind: &'static str, key: &[&str], fields: &[(&str, &str)], line: u64) {
+        if self.file.as_ref().is_none_or(|f| f.kind != kind) {
+            let info = FileInfo {
+                kind,
+                name: self.name.to_string(),
+                headers: headers(kind).iter().map(|h| h.to_string()).collect(),
             };
-            groups.insert(r.id.clone(), kind);
-            let v = values(&r.fields);
-            match kind {
-                GroupKind::Term => {
-                    out.terms.push(r.id.clone());
-                    out.kinds.entry("term").or_default().push(row(
-                        &[&r.id],
-                        status,
-                        v,
-                        None,
-                        None,
-                        None,
-                    ));
-                }
-                GroupKind::Course => out.kinds.entry("course").or_default().push(row(
-                    &[&r.id],
-                    status,
-                    v,
-                    Some(r.id.clone()),
-                    None,
-                    r.related.clone(),
-                )),
-                GroupKind::Section => out.kinds.entry("section").or_default().push(row(
-                    &[&r.id],
-                    status,
-                    v,
-                    r.related.clone(),
-                    Some(r.id.clone()),
-                    None,
-                )),
-            }
+            self.sink.file(&info);
+            self.file = Some(info);
         }
-        b"membership" => {
-            let in_section = groups.get(&r.id) == Some(&GroupKind::Section);
-            for m in &r.members {
-                if m.idtype.trim() == "2" || m.id.is_empty() {
-                    continue;
-                }
-                let role = role(&m.role);
-                let status = if deleted(&m.recstatus) || deleted(&r.recstatus) {
-                    "deleted"
-                } else if m.status.trim() == "0" {
-                    "inactive"
-                } else {
-                    "active"
-                };
-                let (course, section) = if in_section {
-                    (None, Some(r.id.clone()))
-                } else {
-                    (Some(r.id.clone()), None)
-                };
-                out.kinds.entry("enrollment").or_default().push(row(
-                    &[&r.id, &m.id, role],
-                    status,
-                    vec![],
-                    course,
-                    section,
-                    None,
-                ));
-            }
+        let info = self.file.as_ref().expect("set above");
+        let get = |c: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map(|(_, v)| v.trim())
+                .unwrap_or("")
+        };
+        let record: csv::StringRecord = info.headers.iter().map(|h| get(h)).collect();
+        let compared: Vec<bool> = info
+            .headers
+            .iter()
+            .map(|h| !super::rows::ignored_column(h) && fields.iter().any(|(k, _)| k == h))
+            .collect();
+        let opt = |c: &str| Some(get(c)).filter(|v| !v.is_empty());
+        self.sink.row(
+            info,
+            &RowView {
+                key: row_hash(key),
+                key_parts: key,
+                term: opt("term_id"),
+                status: get("status"),
+                record: &record,
+                compared: &compared,
+                course_id: opt("course_id"),
+                section_id: opt("section_id"),
+                line,
+            },
+        );
+    }
+
+    fn record(&mut self, tag: &[u8], r: Record, groups: &mut HashMap<String, GroupKind>) {
+        if r.id.is_empty() {
+            return;
         }
-        _ => {}
+        let deleted = |s: &str| s.trim() == "3";
+        let status = if deleted(&r.recstatus) {
+            "deleted"
+        } else {
+            "active"
+        };
+        let mut fields: Vec<(&str, &str)> =
+            r.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fields.push(("status", status));
+        match tag {
+            b"person" => {
+                fields.push(("user_id", &r.id));
+                self.row("user", &[&r.id], &fields, r.line);
+            }
+            b"group" => {
+                let kind = match r.typevalue.trim().to_ascii_lowercase().as_str() {
+                    "term" => GroupKind::Term,
+                    "section" => GroupKind::Section,
+                    _ => GroupKind::Course,
+                };
+                groups.insert(r.id.clone(), kind);
+                let related = r.related.as_deref().unwrap_or("");
+                match kind {
+                    GroupKind::Term => {
+                        // A term's name is its short description.
+                        for f in fields.iter_mut() {
+                            if f.0 == "short_name" {
+                                f.0 = "name";
+                            }
+                        }
+                        fields.push(("term_id", &r.id));
+                        self.row("term", &[&r.id], &fields, r.line);
+                    }
+                    GroupKind::Course => {
+                        fields.push(("course_id", &r.id));
+                        fields.push(("term_id", related));
+                        self.row("course", &[&r.id], &fields, r.line);
+                    }
+                    GroupKind::Section => {
+                        for f in fields.iter_mut() {
+                            if f.0 == "short_name" {
+                                f.0 = "name";
+                            }
+                        }
+                        fields.push(("section_id", &r.id));
+                        fields.push(("course_id", related));
+                        self.row("section", &[&r.id], &fields, r.line);
+                    }
+                }
+            }
+            b"membership" => {
+                let in_section = groups.get(&r.id) == Some(&GroupKind::Section);
+                for m in &r.members {
+                    if m.idtype.trim() == "2" || m.id.is_empty() {
+                        continue;
+                    }
+                    let role = role(&m.role);
+                    let status = if deleted(&m.recstatus) || deleted(&r.recstatus) {
+                        "deleted"
+                    } else if m.status.trim() == "0" {
+                        "inactive"
+                    } else {
+                        "active"
+                    };
+                    let group = if in_section {
+                        "section_id"
+                    } else {
+                        "course_id"
+                    };
+                    let fields = [
+                        (group, r.id.as_str()),
+                        ("user_id", m.id.as_str()),
+                        ("role", role),
+                        ("status", status),
+                    ];
+                    self.row("enrollment", &[&r.id, &m.id, role], &fields, r.line);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -319,6 +378,7 @@ impl<R: BufRead> BufRead for LineCount<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::rows::BundleRows;
 
     #[test]
     fn the_sample_reads_as_users_terms_courses_sections_and_enrollments() {
@@ -332,6 +392,7 @@ mod tests {
         assert!(users.len() >= 10, "{}", users.len());
         assert_eq!(users[0].key_text, "T0000001");
         assert_eq!(users[0].line, 7);
+        assert_eq!(users[0].status, "active");
         let sections = &out.kinds["section"];
         assert_eq!(sections[0].course_id.as_deref(), Some("2026FA-BIO101"));
         assert_eq!(out.kinds["course"][0].term.as_deref(), Some("2026FA"));

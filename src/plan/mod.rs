@@ -7,13 +7,17 @@
 //! within its terms (`SisBatch#remove_previous_imports`), and diffing's removals with their
 //! drop status. `absent` counts live objects of the baseline that the bundle lacks and that
 //! Canvas leaves alone.
+//!
+//! `plan` streams the bundle ([`plan_stream`]): one thread reads and parses ([`Planner`]),
+//! //! another hashes and judges each row against the baseline ([`Judge`]), and no row is kept:
+//! memory is the baseline's, and the rows' work is shared by two cores (issue 13).
 
 pub mod baseline;
 pub mod held;
 pub mod ims;
 pub mod rows;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
@@ -24,9 +28,14 @@ use rows::{BundleRows, TermMap};
 /// with `--batch-mode-term-id` (`sis_term_id:X`, or X as the bundle's terms file spells
 /// it); multi-term batch mode takes every term of the bundle's terms file.
 pub fn scope_of(opts: &crate::settings::ImportOptions, rows: &BundleRows) -> Scope {
+    scope_for(opts, &rows.terms)
+}
+
+/// [`scope_of`] given the term ids of the bundle's terms file.
+pub fn scope_for(opts: &crate::settings::ImportOptions, bundle_terms: &[String]) -> Scope {
     let mut batch_terms = Vec::new();
     if opts.multi_term_batch_mode {
-        batch_terms = rows.terms.clone();
+        batch_terms = bundle_terms.to_vec();
     } else if opts.batch_mode
         && let Some(t) = &opts.batch_mode_term_id
     {
@@ -113,24 +122,29 @@ fn bump(c: &mut Counts, effect: &str) {
 }
 
 impl KindPlan {
+    /// Count one row or object; its example (key in words, where it stood) is made only if
+    /// it is one of the few kept, so that counting allocates nothing.
     fn count(
         &mut self,
         effect: &'static str,
         term: Option<&str>,
-        key: &str,
-        at: Option<(String, u64)>,
+        key: &dyn Fn() -> String,
+        at: &dyn Fn() -> Option<(String, u64)>,
     ) {
         bump(&mut self.counts, effect);
         if let Some(t) = term {
-            bump(self.terms.entry(t.to_string()).or_default(), effect);
+            match self.terms.get_mut(t) {
+                Some(c) => bump(c, effect),
+                None => bump(self.terms.entry(t.to_string()).or_default(), effect),
+            }
         }
         if effect != "unchanged"
             && self.examples.iter().filter(|e| e.effect == effect).count() < EXAMPLES_PER_EFFECT
         {
             self.examples.push(Example {
                 effect,
-                key: key.to_string(),
-                at,
+                key: key(),
+                at: at(),
             });
         }
     }
@@ -138,70 +152,548 @@ impl KindPlan {
 
 /// Compare the bundle's rows with the baseline under the import's scope.
 pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
-    let mut terms: TermMap = base.term_map();
-    terms.add(bundle);
-    let mut plan = Plan::default();
-    let empty = baseline::KindState::default();
-    let kinds: std::collections::BTreeSet<&str> = bundle
-        .kinds
-        .keys()
-        .copied()
-        .chain(base.kinds.keys().map(String::as_str))
-        .collect();
+    let mut j = Judge::new(base, scope.skip_deletes);
+    j.terms.add(bundle);
+    let kinds: std::collections::BTreeSet<&str> = bundle.kinds.keys().copied().collect();
     for kind in kinds {
-        let state = base.kinds.get(kind).unwrap_or(&empty);
-        let mut kp = KindPlan::default();
-        for e in state.rows.values().filter(|e| e.live) {
-            kp.baseline_live += 1;
-            if let Some(t) = e.term.as_deref().filter(|_| termed(kind)) {
-                *kp.baseline_live_terms.entry(t.to_string()).or_default() += 1;
-            }
-        }
-        let rows = bundle.kinds.get(kind).map(Vec::as_slice).unwrap_or(&[]);
-        let mut seen = HashSet::with_capacity(rows.len());
+        let rows = &bundle.kinds[kind];
+        j.set_kind(Some(kind));
+        let state = base.kinds.get(kind);
         for r in rows {
-            seen.insert(r.key);
-            let term = terms.term_of(kind, r);
-            let at = Some((r.file.clone(), r.line));
-            let effect = match state.rows.get(&r.key) {
-                None if deletes(kind, &r.status) => "unchanged",
-                None => "create",
-                Some(e) if deletes(kind, &r.status) => {
-                    if e.live && !scope.skip_deletes {
-                        "delete"
-                    } else {
-                        "unchanged"
-                    }
-                }
-                Some(e) if !e.live => "create",
-                Some(e) => {
-                    // A column the bundle lacks is not a change (contract, "Baseline").
-                    let changed = r.values.iter().any(|(c, v)| {
+            // A column the bundle lacks is not a change (contract, "Baseline").
+            let changed =
+                |e: &baseline::Entry| {
+                    let Some(state) = state else { return false };
+                    r.values.iter().any(|(c, v)| {
                         state.cols.iter().position(|x| x == c).is_some_and(|i| {
                             e.values.get(i).is_some_and(|old| *old != 0 && old != v)
                         })
-                    });
-                    if changed { "update" } else { "unchanged" }
-                }
-            };
-            kp.count(effect, term.as_deref(), &r.key_text, at);
+                    })
+                };
+            let term = j.terms.term_of(kind, r);
+            j.judge(
+                state.and_then(|s| s.rows.find(r.key)),
+                term.as_deref(),
+                deletes(kind, &r.status),
+                &changed,
+                &|| r.key_text.clone(),
+                &|| Some((r.file.clone(), r.line)),
+            );
         }
-        // Batch mode removes per the bundle's own terms when it names none (multi-term).
-        let bundle_has_kind = bundle.kinds.contains_key(kind);
-        for (k, e) in &state.rows {
-            if !e.live || seen.contains(k) {
-                continue;
-            }
-            let removed = (bundle_has_kind || !scope.batch_terms.is_empty())
-                && scope.removes(kind, e.term.as_deref())
-                && deletes(kind, &scope.drop_status(kind));
-            let effect = if removed { "delete" } else { "absent" };
-            let term = e.term.as_deref().filter(|_| termed(kind));
-            kp.count(effect, term, &e.key, None);
-        }
-        plan.kinds.insert(kind.to_string(), kp);
     }
-    plan
+    j.finish(scope)
+}
+
+/// Plan the bundle at `path` against `base` as it streams by, reading on this thread and
+/// judging on another (each about half of the work), a few batches of rows between them.
+/// Returns the plan's judge (see [`Judge::finish`]) and the term ids of the bundle's terms
+/// file.
+pub fn plan_stream<'b>(
+    path: &std::path::Path,
+    base: &'b Baseline,
+    skip_deletes: bool,
+) -> crate::exit::Result<(Judge<'b>, Vec<String>)> {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let judging = std::thread::Builder::new()
+            .name("plan-judge".into())
+            .spawn_scoped(s, move || {
+                let mut j = Judge::new(base, skip_deletes);
+                for mut b in rx {
+                    j.flush(&mut b);
+                }
+                j
+            })
+            .map_err(|e| crate::exit::Failure::data(format!("cannot start a thread: {e}")))?;
+        let mut p = Planner {
+            base,
+            out: Out::Send(tx),
+            batch: Batch::default(),
+            bundle_terms: Vec::new(),
+        };
+        let read = rows::visit(path, &mut p);
+        p.flush();
+        let terms = std::mem::take(&mut p.bundle_terms);
+        drop(p);
+        let j = judging
+            .join()
+            .map_err(|_| crate::exit::Failure::data("planning the bundle stopped unexpectedly"))?;
+        read.map(|()| (j, terms))
+    })
+}
+
+/// Reads a bundle's rows as they stream by ([`rows::Sink`]) into batches for a [`Judge`]:
+/// per row its key, status, value hashes and ids, and nothing kept once judged. A plan so
+/// holds the baseline and the counts, and no row of the bundle (issue 13: memory bounded by
+/// the baseline's hashes, not by the bundle's text). The reader gives the files in Canvas's
+/// kind order, so that courses and sections are known before the enrollments that find their
+/// term by them.
+pub struct Planner<'b> {
+    base: &'b Baseline,
+    out: Out<'b>,
+    batch: Batch,
+    /// The term ids of the bundle's terms file, in order (multi-term batch mode's scope).
+    pub bundle_terms: Vec<String>,
+}
+
+/// Where a full batch goes: judged here, or sent to the judging thread.
+enum Out<'b> {
+    Here(Box<Judge<'b>>),
+    Send(std::sync::mpsc::SyncSender<Batch>),
+}
+
+/// Rows read and not yet judged, all of one file: judged [`BATCH`] at a time, so that their
+/// lookups in the baseline go a step at a time for all of them (see [`Judge::flush`]).
+#[derive(Default)]
+pub struct Batch {
+    kind: &'static str,
+    /// The file's name and its column → the baseline's column of its kind.
+    file: std::sync::Arc<(String, Vec<Option<usize>>)>,
+    keys: Vec<u64>,
+    /// The status deletes.
+    del: Vec<bool>,
+    /// The values of the columns the baseline has (the others empty), one after another, a
+    /// row the file's width of them: hashed on the judging thread.
+    fields: String,
+    field_ends: Vec<usize>,
+    lines: Vec<u64>,
+    /// The keys in words, one after another.
+    text: String,
+    text_ends: Vec<usize>,
+    /// A course's, section's or enrollment's term, course and section ids, one after another
+    /// (the ends of each), for its term.
+    ids: String,
+    id_ends: Vec<[usize; 3]>,
+}
+
+const BATCH: usize = 512;
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// An empty batch of the same file.
+    fn next(&self) -> Batch {
+        Batch {
+            kind: self.kind,
+            file: self.file.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn text(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.text_ends[i - 1] };
+        &self.text[start..self.text_ends[i]]
+    }
+
+    /// Row `i`'s term, course and section ids.
+    fn ids(&self, i: usize) -> [Option<&str>; 3] {
+        let mut start = if i == 0 { 0 } else { self.id_ends[i - 1][2] };
+        self.id_ends[i].map(|end| {
+            let s = &self.ids[start..end];
+            start = end;
+            nonempty(s)
+        })
+    }
+}
+
+fn nonempty(x: &str) -> Option<&str> {
+    Some(x).filter(|x| !x.is_empty())
+}
+
+/// A hasher for keys that are hashes already.
+#[derive(Default)]
+struct Ident(u64);
+
+impl std::hash::Hasher for Ident {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8 | u64::from(*b)) ^ (self.0 >> 56);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl<'b> Planner<'b> {
+    /// A planner that judges on this thread (see [`plan_stream`] for two).
+    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Planner<'b> {
+        Planner {
+            base,
+            out: Out::Here(Box::new(Judge::new(base, skip_deletes))),
+            batch: Batch::default(),
+            bundle_terms: Vec::new(),
+        }
+    }
+
+    /// The plan (judged here).
+    pub fn finish(mut self, scope: &Scope) -> Plan {
+        self.flush();
+        match self.out {
+            Out::Here(j) => j.finish(scope),
+            Out::Send(_) => Plan::default(),
+        }
+    }
+
+    /// Hand the batch on (also an empty one: it starts its file's kind).
+    fn flush(&mut self) {
+        let next = self.batch.next();
+        let mut b = std::mem::replace(&mut self.batch, next);
+        match &mut self.out {
+            Out::Here(j) => j.flush(&mut b),
+            // A closed channel: the judge stopped, and its join says why.
+            Out::Send(tx) => {
+                let _ = tx.send(b);
+            }
+        }
+    }
+}
+
+impl rows::Sink for Planner<'_> {
+    fn file(&mut self, f: &rows::FileInfo) {
+        if self.batch.len() > 0 {
+            self.flush();
+        }
+        let state = self.base.kinds.get(f.kind);
+        let cols = f
+            .headers
+            .iter()
+            .map(|h| {
+                let state = state.filter(|_| !rows::ignored_column(h))?;
+                state.cols.iter().position(|c| c == h)
+            })
+            .collect();
+        self.batch.kind = f.kind;
+        self.batch.file = std::sync::Arc::new((f.name.clone(), cols));
+        self.flush();
+    }
+
+    fn row(&mut self, f: &rows::FileInfo, r: &rows::RowView) {
+        if f.kind == "term"
+            && let Some(t) = r.term
+        {
+            self.bundle_terms.push(t.to_string());
+        }
+        let b = &mut self.batch;
+        if matches!(f.kind, "course" | "section" | "enrollment") {
+            let mut ends = [0; 3];
+            for (end, id) in ends.iter_mut().zip([r.term, r.course_id, r.section_id]) {
+                b.ids.push_str(id.unwrap_or(""));
+                *end = b.ids.len();
+            }
+            b.id_ends.push(ends);
+        }
+        b.keys.push(r.key);
+        b.del.push(deletes(f.kind, r.status));
+        for (i, c) in b.file.1.iter().enumerate() {
+            if c.is_some() {
+                b.fields.push_str(r.field(i));
+            }
+            b.field_ends.push(b.fields.len());
+        }
+        b.lines.push(r.line);
+        for (i, p) in r.key_parts.iter().enumerate() {
+            if i > 0 {
+                b.text.push('/');
+            }
+            b.text.push_str(p);
+        }
+        b.text_ends.push(b.text.len());
+        if b.len() >= BATCH {
+            self.flush();
+        }
+    }
+}
+
+/// Judges rows against the baseline, a batch at a time, and counts: per row one lookup in
+/// the baseline and a mark on the entry it found; the entries never marked are what the
+/// bundle lacks ([`Judge::finish`]).
+pub struct Judge<'b> {
+    base: &'b Baseline,
+    skip_deletes: bool,
+    terms: TermMap,
+    work: BTreeMap<String, Work>,
+    /// The kind being judged, its work (out of `work` meanwhile) and its baseline: looked up
+    /// once a batch, not once a row.
+    current: Option<(String, Work, Option<&'b baseline::KindState>)>,
+    /// An enrollment's term (an index in `term_names`) by the hash of its section and course
+    /// ids, once looked up: a bundle has thousands of sections and millions of enrollments.
+    /// Emptied when a course or section row comes, as those change the answer.
+    term_cache: std::collections::HashMap<u64, Option<u32>, std::hash::BuildHasherDefault<Ident>>,
+    term_names: Vec<String>,
+    /// Per row of a batch: its entry in the baseline, its term.
+    found: Vec<Option<usize>>,
+    ranges: Vec<(usize, usize)>,
+    row_terms: Vec<Option<u32>>,
+}
+
+#[derive(Default)]
+struct Work {
+    plan: KindPlan,
+    /// Per baseline entry of the kind: a row of the bundle had its key.
+    seen: Vec<bool>,
+}
+
+impl<'b> Judge<'b> {
+    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Judge<'b> {
+        Judge {
+            base,
+            skip_deletes,
+            terms: base.term_map(),
+            work: BTreeMap::new(),
+            current: None,
+            term_cache: Default::default(),
+            term_names: Vec::new(),
+            found: Vec::new(),
+            ranges: Vec::new(),
+            row_terms: Vec::new(),
+        }
+    }
+
+    /// The kinds of the bundle's files.
+    pub fn kinds(&mut self) -> impl Iterator<Item = &str> {
+        self.set_kind(None);
+        self.work.keys().map(String::as_str)
+    }
+
+    /// Make `kind` the current kind (None: none), its work back in `work` when it changes.
+    fn set_kind(&mut self, kind: Option<&str>) {
+        if self.current.as_ref().map(|c| c.0.as_str()) == kind {
+            return;
+        }
+        if let Some((k, w, _)) = self.current.take() {
+            self.work.insert(k, w);
+        }
+        if let Some(k) = kind {
+            let w = self.work.remove(k).unwrap_or_default();
+            self.current = Some((k.to_string(), w, self.base.kinds.get(k)));
+        }
+    }
+
+    /// Count one row of the current kind: `found` is the index of its key's entry in the
+    /// baseline, `del` whether its status deletes.
+    fn judge(
+        &mut self,
+        found: Option<usize>,
+        term: Option<&str>,
+        del: bool,
+        changed: &dyn Fn(&baseline::Entry) -> bool,
+        key_text: &dyn Fn() -> String,
+        at: &dyn Fn() -> Option<(String, u64)>,
+    ) {
+        let Some((_, work, state)) = &mut self.current else {
+            return;
+        };
+        let found = state.and_then(|s| found.map(|i| (i, s, s.rows.entry(i))));
+        if let Some((i, s, _)) = found {
+            if work.seen.len() <= i {
+                work.seen.resize(s.rows.len(), false);
+            }
+            work.seen[i] = true;
+        }
+        let effect = match found.map(|(_, _, e)| e) {
+            None if del => "unchanged",
+            None => "create",
+            Some(e) if del => {
+                if e.live && !self.skip_deletes {
+                    "delete"
+                } else {
+                    "unchanged"
+                }
+            }
+            Some(e) if !e.live => "create",
+            Some(e) => {
+                if changed(&e) {
+                    "update"
+                } else {
+                    "unchanged"
+                }
+            }
+        };
+        work.plan.count(effect, term, key_text, at);
+    }
+
+    /// Judge the rows of a batch. The lookups go in steps, each step for all rows: the
+    /// enrollments' terms, then the bucket, the key in it, the entry; each step's loads are
+    /// independent of one another, so their cache misses overlap, where one row at a time
+    /// waited for each in turn (a third of a plan's time at 2 million enrollments).
+    fn flush(&mut self, b: &mut Batch) {
+        if b.kind.is_empty() {
+            // Before the first file, or a bundle without one.
+            return;
+        }
+        self.set_kind(Some(b.kind));
+        let n = b.len();
+        if n == 0 {
+            return;
+        }
+        self.row_terms.clear();
+        match b.kind {
+            // Courses and sections are few: their term is looked up, and what they say of
+            // terms learnt.
+            "course" | "section" => {
+                for i in 0..n {
+                    let [t, c, s] = b.ids(i);
+                    self.terms.add_row(b.kind, c, s, t);
+                    self.term_cache.clear();
+                    let t = self.terms.term_of_ref(b.kind, t, c, s).map(str::to_string);
+                    let t = t.map(|t| self.term_index(&t) as u32);
+                    self.row_terms.push(t);
+                }
+            }
+            "enrollment" => {
+                let keys: Vec<u64> = (0..n)
+                    .map(|i| {
+                        let [_, c, s] = b.ids(i);
+                        rows::row_hash(&[s.unwrap_or(""), c.unwrap_or("")])
+                    })
+                    .collect();
+                for (i, h) in keys.iter().enumerate() {
+                    let t = match self.term_cache.get(h) {
+                        Some(t) => *t,
+                        None => {
+                            let [_, c, s] = b.ids(i);
+                            self.enrollment_term(*h, c, s)
+                        }
+                    };
+                    self.row_terms.push(t);
+                }
+            }
+            _ => self.row_terms.resize(n, None),
+        }
+        let state = self.current.as_ref().and_then(|c| c.2);
+        self.found.clear();
+        match state {
+            Some(s) => {
+                self.ranges.clear();
+                self.ranges.extend(b.keys.iter().map(|k| s.rows.bucket(*k)));
+                self.found.extend(
+                    b.keys
+                        .iter()
+                        .zip(&self.ranges)
+                        .map(|(k, r)| s.rows.find_in(*k, *r)),
+                );
+                let live = self
+                    .found
+                    .iter()
+                    .flatten()
+                    .filter(|i| s.rows.entry(**i).live);
+                std::hint::black_box(live.count());
+            }
+            None => self.found.resize(n, None),
+        }
+        let w = b.field_ends.len() / n;
+        let (file, cols) = &*b.file.clone();
+        let found = std::mem::take(&mut self.found);
+        let row_terms = std::mem::take(&mut self.row_terms);
+        let term_names = std::mem::take(&mut self.term_names);
+        for i in 0..n {
+            let ends = &b.field_ends[i * w..(i + 1) * w];
+            let row_start = if i == 0 { 0 } else { b.field_ends[i * w - 1] };
+            // A column the bundle lacks is not a change (contract, "Baseline"); a value is
+            // hashed only where the baseline has one to compare with.
+            let changed = |e: &baseline::Entry| {
+                let mut start = row_start;
+                cols.iter().zip(ends).any(|(c, end)| {
+                    let from = std::mem::replace(&mut start, *end);
+                    c.is_some_and(|c| {
+                        let old = e.values[c];
+                        old != 0 && old != rows::value_hash(&b.fields[from..*end])
+                    })
+                })
+            };
+            self.judge(
+                found[i],
+                row_terms[i].map(|t| term_names[t as usize].as_str()),
+                b.del[i],
+                &changed,
+                &|| b.text(i).to_string(),
+                &|| Some((file.clone(), b.lines[i])),
+            );
+        }
+        self.found = found;
+        self.row_terms = row_terms;
+        self.term_names = term_names;
+    }
+
+    fn term_index(&mut self, t: &str) -> usize {
+        match self.term_names.iter().position(|n| n == t) {
+            Some(i) => i,
+            None => {
+                self.term_names.push(t.to_string());
+                self.term_names.len() - 1
+            }
+        }
+    }
+
+    /// An enrollment's term, as an index in `term_names`, remembered by `h`.
+    fn enrollment_term(
+        &mut self,
+        h: u64,
+        course: Option<&str>,
+        section: Option<&str>,
+    ) -> Option<u32> {
+        let i = self
+            .terms
+            .term_of_ref("enrollment", None, course, section)
+            .map(str::to_string)
+            .map(|t| self.term_index(&t) as u32);
+        self.term_cache.insert(h, i);
+        i
+    }
+
+    /// The plan: the rows' counts, and the baseline's objects the bundle lacked, removed or
+    /// left absent as the scope says.
+    pub fn finish(mut self, scope: &Scope) -> Plan {
+        self.set_kind(None);
+        let mut plan = Plan::default();
+        let empty = baseline::KindState::default();
+        let kinds: std::collections::BTreeSet<String> = self
+            .work
+            .keys()
+            .cloned()
+            .chain(self.base.kinds.keys().cloned())
+            .collect();
+        for kind in kinds {
+            let bundle_has_kind = self.work.contains_key(&kind);
+            let Work { plan: mut kp, seen } = self.work.remove(&kind).unwrap_or_default();
+            let state = self.base.kinds.get(&kind).unwrap_or(&empty);
+            let kind = kind.as_str();
+            for e in state.rows.values().filter(|e| e.live) {
+                kp.baseline_live += 1;
+                if let Some(t) = e.term.filter(|_| termed(kind)) {
+                    match kp.baseline_live_terms.get_mut(t) {
+                        Some(n) => *n += 1,
+                        None => {
+                            kp.baseline_live_terms.insert(t.to_string(), 1);
+                        }
+                    }
+                }
+            }
+            // Batch mode removes per the bundle's own terms when it names none (multi-term).
+            let removing = bundle_has_kind || !scope.batch_terms.is_empty();
+            let drops = deletes(kind, &scope.drop_status(kind));
+            for i in 0..state.rows.len() {
+                let e = state.rows.entry(i);
+                if !e.live || seen.get(i).copied().unwrap_or(false) {
+                    continue;
+                }
+                let removed = removing && scope.removes(kind, e.term) && drops;
+                let effect = if removed { "delete" } else { "absent" };
+                let term = e.term.filter(|_| termed(kind));
+                kp.count(effect, term, &|| state.rows.key_text(i), &|| None);
+            }
+            plan.kinds.insert(kind.to_string(), kp);
+        }
+        plan
+    }
 }
 
 /// A percent as people write it: `34`, `10.5`, `33.33`, never `10` for 10.04 (which would
@@ -333,7 +825,11 @@ impl Plan {
 /// A bundle judged against the baseline of a Canvas URL, account and data set: what `plan`
 /// prints and what the guard in `submit` decides by.
 pub struct Assessment {
-    pub rows: BundleRows,
+    /// The bundle's rows when they were read whole (`--against canvas`); against this host's
+    /// baseline they stream by and none is kept.
+    pub rows: Option<BundleRows>,
+    /// The kinds of the bundle's files.
+    pub kinds: Vec<String>,
     pub scope: Scope,
     /// `last` or `canvas`.
     pub against: &'static str,
@@ -355,15 +851,16 @@ impl Assessment {
         account: &str,
         limits: &Limits,
     ) -> crate::exit::Result<Assessment> {
-        let rows = rows::read_bundle(bundle)?;
-        let scope = scope_of(opts, &rows);
         let baseline = match crate::paths::existing_state_dir()? {
-            Some(d) => baseline::load::<Baseline>(&baseline::baseline_path(
-                &d,
-                base_url,
-                account,
-                opts.diffing_data_set_identifier.as_deref(),
-            ))?,
+            Some(d) => baseline::load_baseline(
+                &baseline::baseline_path(
+                    &d,
+                    base_url,
+                    account,
+                    opts.diffing_data_set_identifier.as_deref(),
+                ),
+                false,
+            )?,
             None => None,
         };
         let about = baseline.as_ref().map_or(Value::Null, |b| {
@@ -375,9 +872,35 @@ impl Assessment {
                 "updated_at": b.meta.updated_at,
             })
         });
-        Ok(Assessment::judge(
-            rows, scope, "last", baseline, about, limits,
-        ))
+        let (kinds, scope, plan) = match &baseline {
+            Some(b) => {
+                let (mut judge, bundle_terms) = plan_stream(bundle, b, opts.skip_deletes)?;
+                let kinds = judge.kinds().map(str::to_string).collect();
+                let scope = scope_for(opts, &bundle_terms);
+                let plan = judge.finish(&scope);
+                (kinds, scope, plan)
+            }
+            None => {
+                let mut o = rows::Outline::default();
+                rows::visit(bundle, &mut o)?;
+                let kinds = o.kinds.iter().map(|k| k.to_string()).collect();
+                (kinds, scope_for(opts, &o.terms), Plan::default())
+            }
+        };
+        let reasons = match &baseline {
+            Some(_) => plan.guard(limits),
+            None => vec![],
+        };
+        Ok(Assessment {
+            rows: None,
+            kinds,
+            scope,
+            against: "last",
+            baseline,
+            about,
+            plan,
+            reasons,
+        })
     }
 
     /// Judge the bundle against what Canvas holds now: its provisioning report (§10.3) of
@@ -457,7 +980,8 @@ impl Assessment {
             None => (Plan::default(), vec![]),
         };
         Assessment {
-            rows,
+            kinds: rows.kinds.keys().map(|k| k.to_string()).collect(),
+            rows: Some(rows),
             scope,
             against,
             baseline,
@@ -470,7 +994,7 @@ impl Assessment {
     /// The contract's `plan --json` document.
     pub fn to_json(&self) -> Value {
         match &self.baseline {
-            None => no_baseline_json(&self.rows),
+            None => no_baseline_json(self.kinds.iter().map(String::as_str)),
             Some(_) => self
                 .plan
                 .to_json(self.against, self.about.clone(), &self.reasons),
@@ -479,13 +1003,10 @@ impl Assessment {
 }
 
 /// `plan --json` when there is no baseline yet: every count null.
-pub fn no_baseline_json(bundle: &BundleRows) -> Value {
+pub fn no_baseline_json<'a>(kinds: impl Iterator<Item = &'a str>) -> Value {
     let null = json!({"create": null, "update": null, "delete": null, "unchanged": null, "absent": null, "terms": {}});
-    let kinds: serde_json::Map<String, Value> = bundle
-        .kinds
-        .keys()
-        .map(|k| (k.to_string(), null.clone()))
-        .collect();
+    let kinds: serde_json::Map<String, Value> =
+        kinds.map(|k| (k.to_string(), null.clone())).collect();
     json!({
         "against": "last",
         "baseline": null,
@@ -546,19 +1067,23 @@ pub fn on_end(imp: &crate::canvas::Import) {
         let Some(p) = baseline::load::<baseline::Pending>(&pending_path)? else {
             return Ok(false);
         };
-        if matches!(imp.state, State::Imported | State::ImportedWithMessages) {
+        if p.hashes != rows::HASHES {
+            // Written by an older canvas-sis: its keys and values would not match.
+            tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: its pending rows were written by another version of canvas-sis; the plan's baseline will not include it", imp.id);
+        } else if matches!(imp.state, State::Imported | State::ImportedWithMessages) {
             let path = baseline::baseline_path(
                 &dir,
                 &p.meta.base_url,
                 &p.meta.account,
                 p.meta.data_set.as_deref(),
             );
-            let mut base: Baseline = baseline::load(&path)?.unwrap_or_else(|| Baseline {
-                meta: p.meta.clone(),
-                ..Default::default()
-            });
+            let mut base: Baseline =
+                baseline::load_baseline(&path, true)?.unwrap_or_else(|| Baseline {
+                    meta: p.meta.clone(),
+                    ..Default::default()
+                });
             base.apply(&p.rows(), &p.scope, imp.id);
-            baseline::save(&path, &base)?;
+            baseline::save_baseline(&path, &base)?;
             tracing::info!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline now includes it", imp.id);
         }
         Ok(true)
@@ -729,5 +1254,88 @@ mod tests {
         let plan = compute(&next, &base, &scope);
         assert_eq!(plan.kinds["enrollment"].counts.delete, 3);
         assert_eq!(plan.kinds["user"].counts.unchanged, 2);
+    }
+
+    /// `plan` streams the bundle (`Planner` as a `rows::Sink`); `compute` reads it whole.
+    /// Both say the same, examples included, in every scope.
+    #[test]
+    fn streaming_the_bundle_plans_what_reading_it_whole_does() {
+        let base = full_base();
+        let d = tempfile::tempdir().unwrap();
+        for (n, t) in [
+            ("terms.csv", TERMS),
+            (
+                "courses.csv",
+                "course_id,short_name,long_name,status,term_id\nc1,C1,Course 1,active,T1\nc4,C4,Course 4,active,T2\n",
+            ),
+            (
+                "sections.csv",
+                "section_id,course_id,name,status\ns4,c4,S4,active\n",
+            ),
+            (
+                "users.csv",
+                "user_id,login_id,first_name,last_name,password,status\nu1,a,A,Renamed,pw,active\nu2,b,B,Two,pw,deleted\n",
+            ),
+            (
+                "enrollments.csv",
+                "course_id,section_id,user_id,role,status\nc1,,u1,student,active\nc4,s4,u2,student,active\nc2,,u1,student,deleted\n",
+            ),
+        ] {
+            std::fs::write(d.path().join(n), t).unwrap();
+        }
+        let whole = read_bundle(d.path()).unwrap();
+        let scopes = [
+            Scope::default(),
+            Scope {
+                batch_terms: vec!["T1".into()],
+                ..Default::default()
+            },
+            Scope {
+                diffing: Some("n".into()),
+                diffing_drop: Some("inactive".into()),
+                ..Default::default()
+            },
+            Scope {
+                skip_deletes: true,
+                ..Default::default()
+            },
+        ];
+        let show = |p: &Plan| {
+            p.kinds
+                .iter()
+                .map(|(k, kp)| {
+                    let mut ex: Vec<String> = kp
+                        .examples
+                        .iter()
+                        .map(|e| format!("{} {} {:?}", e.effect, e.key, e.at))
+                        .collect();
+                    ex.sort();
+                    format!(
+                        "{k} {:?} {:?} {} {:?} {ex:?}",
+                        kp.counts, kp.terms, kp.baseline_live, kp.baseline_live_terms
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        for scope in scopes {
+            let mut p = Planner::new(&base, scope.skip_deletes);
+            rows::visit(d.path(), &mut p).unwrap();
+            assert_eq!(p.bundle_terms, whole.terms);
+            let streamed = p.finish(&scope);
+            let whole_plan = show(&compute(&whole, &base, &scope));
+            assert_eq!(show(&streamed), whole_plan, "{scope:?}");
+            // Read on this thread, judged on another, as `plan` does.
+            let (mut judge, terms) = plan_stream(d.path(), &base, scope.skip_deletes).unwrap();
+            assert_eq!(terms, whole.terms);
+            let kinds: Vec<String> = judge.kinds().map(str::to_string).collect();
+            assert_eq!(kinds, ["course", "enrollment", "section", "term", "user"]);
+            assert_eq!(show(&judge.finish(&scope)), whole_plan, "{scope:?}");
+        }
+        let e = &compute(&whole, &base, &Scope::default()).kinds["enrollment"];
+        assert_eq!((e.counts.create, e.counts.delete), (1, 1));
+        assert_eq!(
+            e.terms["T2"].create, 1,
+            "c4/s4 is in T2 through its section"
+        );
     }
 }

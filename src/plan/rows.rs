@@ -5,6 +5,11 @@
 //! Keys are what Canvas's importers look objects up by (§6.4, `lib/sis/*_importer.rb`): a
 //! user by `user_id`, a course by `course_id`, an enrollment by its course (or section), its
 //! user and its role, and so on.
+//!
+//! Rows stream ([`visit`] into a [`Sink`]) and are borrowed from the CSV record while they
+//! pass: `plan` keeps none of them (a 1 GB bundle is 13 million rows; issue 13), a baseline
+//! is folded in from them as they come, and only [`read_bundle`] (the provisioning report, a
+//! pending baseline) keeps them whole as [`Row`]s.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -77,7 +82,7 @@ pub struct BundleRows {
     pub terms: Vec<String>,
 }
 
-/// FNV-1a: a fast, stable hash (the baseline on disk must hash the same next year).
+/// FNV-1a: a stable hash, for names (a baseline's file name).
 pub fn hash64(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (i, p) in parts.iter().enumerate() {
@@ -93,25 +98,187 @@ pub fn hash64(parts: &[&str]) -> u64 {
     h
 }
 
+/// The hash of a row's key and of its values, eight bytes a step where FNV-1a takes one (a
+/// tenth of a plan's time went to hashing with FNV). Stable: the baseline on disk must hash
+/// the same next year; another hash is another `baseline::VERSION` and `HASHES`.
+pub fn row_hash(parts: &[&str]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = 0x243f_6a88_85a3_08d3;
+    let step = |h: &mut u64, w: u64| *h = (*h ^ w).wrapping_mul(K).rotate_left(29);
+    for p in parts {
+        let b = p.as_bytes();
+        // The length first: ("ab", "c") and ("a", "bc") differ.
+        step(&mut h, b.len() as u64);
+        let mut words = b.chunks_exact(8);
+        for w in &mut words {
+            step(&mut h, u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            // Little-endian, zero-padded; byte by byte, as a copy into a buffer read back
+            // whole stalls (a third of a plan's time went there).
+            let w = rest
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, b)| w | u64::from(*b) << (8 * i));
+            step(&mut h, w);
+        }
+    }
+    // MurmurHash3's finaliser: every bit in reaches every bit out.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// Which hash [`row_hash`] is; a pending baseline made with another is not folded in.
+pub const HASHES: u32 = 2;
+
 /// A column value's hash; never 0, which stands for "column absent".
 pub fn value_hash(v: &str) -> u32 {
-    let h = hash64(&[v]);
+    let h = row_hash(&[v]);
     ((h >> 32) as u32 ^ h as u32).max(1)
+}
+
+/// One file of the bundle as the reader found it.
+#[derive(Debug)]
+pub struct FileInfo {
+    pub kind: &'static str,
+    /// Its name in the bundle (for a row's `file:line`).
+    pub name: String,
+    /// Its columns, trimmed and lower-cased.
+    pub headers: Vec<String>,
+}
+
+/// One row, borrowed from the CSV record while it is read: nothing of it is kept unless the
+/// [`Sink`] keeps it. `plan` keeps no row at all (see `plan::Planner`), so that its memory is
+/// the baseline's, not the bundle's.
+pub struct RowView<'a> {
+    pub key: u64,
+    /// The key's parts (joined with `/` they make the key in words, for examples).
+    pub key_parts: &'a [&'a str],
+    pub term: Option<&'a str>,
+    /// Lower-cased; empty when the file has no status column.
+    pub status: &'a str,
+    /// The record, and which of its columns are compared (the others are never hashed).
+    pub record: &'a csv::StringRecord,
+    pub compared: &'a [bool],
+    pub course_id: Option<&'a str>,
+    pub section_id: Option<&'a str>,
+    pub line: u64,
+}
+
+impl RowView<'_> {
+    pub fn key_text(&self) -> String {
+        self.key_parts.join("/")
+    }
+
+    /// Column `i`'s value as Canvas reads it (trimmed); "" for a column the row lacks.
+    pub fn field(&self, i: usize) -> &str {
+        self.record.get(i).map(str::trim).unwrap_or("")
+    }
+
+    /// The hash of column `i`'s value, 0 for a column never compared. Computed on demand:
+    /// `plan` hashes only the columns its baseline has, on its judging thread.
+    pub fn value(&self, i: usize) -> u32 {
+        if self.compared[i] {
+            value_hash(self.field(i))
+        } else {
+            0
+        }
+    }
+}
+
+/// What reads a bundle's rows as they stream by.
+pub trait Sink {
+    /// A file of a known kind starts (before its rows; also for a file without rows).
+    fn file(&mut self, f: &FileInfo);
+    fn row(&mut self, f: &FileInfo, r: &RowView);
+}
+
+impl Sink for BundleRows {
+    fn file(&mut self, f: &FileInfo) {
+        self.kinds.entry(f.kind).or_default();
+    }
+
+    fn row(&mut self, f: &FileInfo, r: &RowView) {
+        if f.kind == "term"
+            && let Some(t) = r.term
+        {
+            self.terms.push(t.to_string());
+        }
+        let values = f
+            .headers
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !ignored_column(h))
+            .map(|(i, h)| (h.clone(), r.value(i)))
+            .collect();
+        self.kinds.entry(f.kind).or_default().push(Row {
+            key: r.key,
+            key_text: r.key_text(),
+            term: r.term.map(str::to_string),
+            status: r.status.to_string(),
+            values,
+            course_id: r.course_id.map(str::to_string),
+            section_id: r.section_id.map(str::to_string),
+            file: f.name.clone(),
+            line: r.line,
+        });
+    }
+}
+
+/// What a bundle has, without its rows: the kinds of its files and its terms file's term ids.
+#[derive(Debug, Default)]
+pub struct Outline {
+    pub kinds: std::collections::BTreeSet<&'static str>,
+    pub terms: Vec<String>,
+}
+
+impl Sink for Outline {
+    fn file(&mut self, f: &FileInfo) {
+        self.kinds.insert(f.kind);
+    }
+
+    fn row(&mut self, f: &FileInfo, r: &RowView) {
+        if f.kind == "term"
+            && let Some(t) = r.term
+        {
+            self.terms.push(t.to_string());
+        }
+    }
 }
 
 /// Read the bundle at `path`: a CSV file, a zip of CSVs, or a directory of CSVs; or an IMS
 /// Enterprise file, or a zip of them (`super::ims`).
 pub fn read_bundle(path: &Path) -> Result<BundleRows> {
     let mut out = BundleRows::default();
+    visit(path, &mut out)?;
+    Ok(out)
+}
+
+/// Stream the rows of the bundle at `path` into `sink`, file by file in the order Canvas
+/// imports their kinds (`kinds::KINDS`; by name within a kind), so that courses and sections
+/// are known before the enrollments that find their term through them.
+pub fn visit(path: &Path, sink: &mut dyn Sink) -> Result<()> {
     let unreadable = |p: &Path, e: &dyn std::fmt::Display| {
         Failure::no_input(format!("{}: {e}", p.display())).kind("input_unreadable")
     };
     if path.is_dir() {
         let files = crate::bundle::csv_files(path).map_err(|e| unreadable(path, &e))?;
+        let mut known = Vec::new();
         for f in files {
             let file = std::fs::File::open(&f).map_err(|e| unreadable(&f, &e))?;
+            if let Some(k) = kind_of(file).map_err(|e| unreadable(&f, &e))? {
+                known.push((k, f));
+            }
+        }
+        known.sort_by_key(|(k, _)| *k);
+        for (_, f) in known {
+            let file = std::fs::File::open(&f).map_err(|e| unreadable(&f, &e))?;
             let name = f.strip_prefix(path).unwrap_or(&f).display().to_string();
-            read_csv(file, &name, &mut out).map_err(|e| unreadable(&f, &e))?;
+            read_csv(file, &name, sink).map_err(|e| unreadable(&f, &e))?;
         }
     } else if is_zip(path) {
         let file = std::fs::File::open(path).map_err(|e| unreadable(path, &e))?;
@@ -128,14 +295,29 @@ pub fn read_bundle(path: &Path) -> Result<BundleRows> {
             })
             .collect();
         names.sort_by(|a, b| a.1.cmp(&b.1));
+        // Only the header of each entry is inflated to order them; IMS Enterprise files
+        // (`super::ims`) come after the CSVs, in name order.
+        let mut known = Vec::new();
+        let mut xml = Vec::new();
         for (i, n) in names {
-            let entry = z.by_index(i).map_err(|e| unreadable(path, &e))?;
             if n.to_ascii_lowercase().ends_with(".xml") {
-                super::ims::read(std::io::BufReader::new(entry), &n, &mut out)
-                    .map_err(|e| unreadable(path, &e))?;
-            } else {
-                read_csv(entry, &n, &mut out).map_err(|e| unreadable(path, &e))?;
+                xml.push((i, n));
+                continue;
             }
+            let entry = z.by_index(i).map_err(|e| unreadable(path, &e))?;
+            if let Some(k) = kind_of(entry).map_err(|e| unreadable(path, &e))? {
+                known.push((k, i, n));
+            }
+        }
+        known.sort_by_key(|(k, _, _)| *k);
+        for (_, i, n) in known {
+            let entry = z.by_index(i).map_err(|e| unreadable(path, &e))?;
+            read_csv(entry, &n, sink).map_err(|e| unreadable(path, &e))?;
+        }
+        for (i, n) in xml {
+            let entry = z.by_index(i).map_err(|e| unreadable(path, &e))?;
+            super::ims::read(std::io::BufReader::new(entry), &n, sink)
+                .map_err(|e| unreadable(path, &e))?;
         }
     } else {
         let file = std::fs::File::open(path).map_err(|e| unreadable(path, &e))?;
@@ -144,13 +326,13 @@ pub fn read_bundle(path: &Path) -> Result<BundleRows> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         if name.to_ascii_lowercase().ends_with(".xml") {
-            super::ims::read(std::io::BufReader::new(file), &name, &mut out)
+            super::ims::read(std::io::BufReader::new(file), &name, sink)
                 .map_err(|e| unreadable(path, &e))?;
         } else {
-            read_csv(file, &name, &mut out).map_err(|e| unreadable(path, &e))?;
+            read_csv(file, &name, sink).map_err(|e| unreadable(path, &e))?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn is_zip(path: &Path) -> bool {
@@ -161,16 +343,31 @@ fn is_zip(path: &Path) -> bool {
         && magic == *b"PK\x03\x04"
 }
 
-fn read_csv(r: impl Read, name: &str, out: &mut BundleRows) -> std::result::Result<(), csv::Error> {
-    let mut rdr = csv::ReaderBuilder::new()
+fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(r);
-    let headers: Vec<String> = rdr
+        .buffer_capacity(1 << 16)
+        .from_reader(r)
+}
+
+fn headers_of<R: Read>(rdr: &mut csv::Reader<R>) -> std::result::Result<Vec<String>, csv::Error> {
+    Ok(rdr
         .headers()?
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
+        .collect())
+}
+
+/// The kind of a file by its header (`kinds::KINDS` index), None for one the plan ignores.
+fn kind_of(r: impl Read) -> std::result::Result<Option<usize>, csv::Error> {
+    let headers = headers_of(&mut csv_reader(r))?;
+    Ok(kinds::recognise(&|c: &str| headers.iter().any(|h| h == c)))
+}
+
+fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Result<(), csv::Error> {
+    let mut rdr = csv_reader(r);
+    let headers = headers_of(&mut rdr)?;
     let has = |c: &str| headers.iter().any(|h| h == c);
     let Some(k) = kinds::recognise(&has) else {
         return Ok(());
@@ -186,93 +383,182 @@ fn read_csv(r: impl Read, name: &str, out: &mut BundleRows) -> std::result::Resu
     let course_col = col("course_id");
     let section_col = col("section_id");
     let id_col = kinds::KINDS[k].defines.and_then(|(_, c)| col(c));
-    let rows = out.kinds.entry(kind).or_default();
+    let compared: Vec<bool> = headers.iter().map(|h| !ignored_column(h)).collect();
+    let info = FileInfo {
+        kind,
+        name: name.to_string(),
+        headers,
+    };
+    sink.file(&info);
     let mut record = csv::StringRecord::new();
+    let mut status = String::new();
     while rdr.read_record(&mut record)? {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let get = |i: usize| record.get(i).map(str::trim).unwrap_or("");
-        let key_parts: Vec<&str> = if key_cols.is_empty() {
-            id_col.map(get).into_iter().collect()
+        // At most three parts (`key_columns`): on the stack, not a Vec a row.
+        let mut parts = [""; 3];
+        let n = if key_cols.is_empty() {
+            parts[0] = id_col.map(get).unwrap_or("");
+            usize::from(id_col.is_some())
         } else {
-            key_cols
-                .iter()
-                .map(|g| {
-                    g.iter()
-                        .map(|&i| get(i))
-                        .find(|v| !v.is_empty())
-                        .unwrap_or("")
-                })
-                .collect()
+            for (p, g) in parts.iter_mut().zip(&key_cols) {
+                *p = g
+                    .iter()
+                    .map(|&i| get(i))
+                    .find(|v| !v.is_empty())
+                    .unwrap_or("");
+            }
+            key_cols.len().min(3)
         };
+        let key_parts = &parts[..n];
         if key_parts.iter().all(|p| p.is_empty()) {
             continue;
         }
-        let values = headers
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| !ignored_column(h))
-            .map(|(i, h)| (h.clone(), value_hash(get(i))))
-            .collect();
-        let opt = |c: Option<usize>| c.map(get).filter(|v| !v.is_empty()).map(str::to_string);
-        if kind == "term"
-            && let Some(t) = opt(col("term_id"))
-        {
-            out.terms.push(t);
-        }
-        rows.push(Row {
-            key: hash64(&key_parts),
-            key_text: key_parts.join("/"),
-            term: opt(term_col),
-            status: status_col.map(get).unwrap_or("").to_ascii_lowercase(),
-            values,
-            course_id: opt(course_col),
-            section_id: opt(section_col),
-            file: name.to_string(),
-            line,
-        });
+        status.clear();
+        status.push_str(status_col.map(get).unwrap_or(""));
+        status.make_ascii_lowercase();
+        let opt = |c: Option<usize>| c.map(get).filter(|v| !v.is_empty());
+        sink.row(
+            &info,
+            &RowView {
+                key: row_hash(key_parts),
+                key_parts,
+                term: opt(term_col),
+                status: &status,
+                record: &record,
+                compared: &compared,
+                course_id: opt(course_col),
+                section_id: opt(section_col),
+                line,
+            },
+        );
     }
     Ok(())
 }
+
+/// FNV-1a as a [`std::hash::Hasher`] for the id maps: SIS ids are short, and a plan looks one
+/// up per enrollment (SipHash was a third of the time spent there).
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Id → id (a course's term, a section's course).
+pub type IdMap = HashMap<String, String, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Where each course and section of the bundle (or of the baseline) belongs: a section to
 /// its course, a course to its term; enrollments find theirs through these.
 #[derive(Debug, Default, Clone)]
 pub struct TermMap {
-    pub course_term: HashMap<String, String>,
-    pub section_course: HashMap<String, String>,
+    pub course_term: IdMap,
+    pub section_course: IdMap,
 }
 
 impl TermMap {
     pub fn add(&mut self, rows: &BundleRows) {
         for r in rows.kinds.get("course").into_iter().flatten() {
-            if let (Some(c), Some(t)) = (&r.course_id, &r.term) {
-                self.course_term.insert(c.clone(), t.clone());
-            }
+            self.add_row(
+                "course",
+                r.course_id.as_deref(),
+                r.section_id.as_deref(),
+                r.term.as_deref(),
+            );
         }
         for r in rows.kinds.get("section").into_iter().flatten() {
-            if let (Some(s), Some(c)) = (&r.section_id, &r.course_id) {
-                self.section_course.insert(s.clone(), c.clone());
+            self.add_row(
+                "section",
+                r.course_id.as_deref(),
+                r.section_id.as_deref(),
+                r.term.as_deref(),
+            );
+        }
+    }
+
+    /// Learn from one course or section row (streaming readers call it as rows come, in
+    /// Canvas's kind order: courses before sections before enrollments).
+    pub fn add_row(
+        &mut self,
+        kind: &str,
+        course_id: Option<&str>,
+        section_id: Option<&str>,
+        term: Option<&str>,
+    ) {
+        match (kind, course_id, section_id, term) {
+            ("course", Some(c), _, Some(t)) => {
+                self.course_term.insert(c.to_string(), t.to_string());
             }
+            ("section", Some(c), Some(s), _) => {
+                self.section_course.insert(s.to_string(), c.to_string());
+            }
+            _ => {}
         }
     }
 
     /// The term of a course, section or enrollment row, where it can be known.
     pub fn term_of(&self, kind: &str, r: &Row) -> Option<String> {
+        self.term_of_ref(
+            kind,
+            r.term.as_deref(),
+            r.course_id.as_deref(),
+            r.section_id.as_deref(),
+        )
+        .map(str::to_string)
+    }
+
+    /// [`TermMap::term_of`] without a copy.
+    pub fn term_of_ref<'a>(
+        &'a self,
+        kind: &str,
+        term: Option<&'a str>,
+        course_id: Option<&'a str>,
+        section_id: Option<&str>,
+    ) -> Option<&'a str> {
         let course = match kind {
-            "course" => return r.term.clone(),
-            "section" => r.course_id.clone(),
-            "enrollment" => r
-                .section_id
-                .as_ref()
-                .and_then(|s| self.section_course.get(s).cloned())
-                .or_else(|| r.course_id.clone()),
+            "course" => return term,
+            "section" => course_id,
+            "enrollment" => section_id
+                .and_then(|s| self.section_course.get(s).map(String::as_str))
+                .or(course_id),
             _ => return None,
         }?;
-        self.course_term.get(&course).cloned()
+        self.course_term.get(course).map(String::as_str)
     }
 }
 
 /// The given path, absolute (the journal and a pending baseline name it).
 pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Baselines on disk hold these hashes: a change must come with a new format version.
+    #[test]
+    fn the_row_hash_is_pinned_and_tells_parts_apart() {
+        assert_eq!(row_hash(&["u1", "c1", "student"]), 7967758888780521412);
+        assert_eq!(value_hash("2026-01-12T00:00:00Z"), 3805321796);
+        assert_ne!(row_hash(&["ab", "c"]), row_hash(&["a", "bc"]));
+        assert_ne!(row_hash(&["a", ""]), row_hash(&["a"]));
+        assert_ne!(row_hash(&["a\0"]), row_hash(&["a"]));
+        assert_ne!(value_hash(""), 0);
+    }
 }

@@ -55,6 +55,21 @@ impl Bundle {
             .unwrap_or_else(|p| p.into_inner()) = Some(path);
     }
 
+    /// Once the upload is over: let the copy's writer finish the few chunks it is behind
+    /// (the process may end right after a submit).
+    pub fn finish_copy(&self) {
+        let writers = std::mem::take(
+            &mut *self
+                .stream
+                .writers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for w in writers {
+            let _ = w.join();
+        }
+    }
+
     /// The sha256 once the upload has ended: known up front, or computed by the last pass
     /// that sent the whole file, or else (an upload cut short) by reading the file again.
     pub fn sha256_sent(&self) -> std::io::Result<String> {
@@ -77,6 +92,8 @@ pub struct StreamHash {
     state: Mutex<HashState>,
     /// Where a pass also writes the bytes (the run archive's copy), if anywhere.
     copy_to: Mutex<Option<PathBuf>>,
+    /// The copies' writer threads, joined once the upload is over.
+    writers: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Debug, Default)]
@@ -105,27 +122,13 @@ impl StreamHash {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .and_then(|to| {
-                let part = to.with_file_name(format!(
-                    ".{}.part",
-                    to.file_name().unwrap_or_default().to_string_lossy()
-                ));
-                match crate::paths::no_follow()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .open(&part)
-                {
-                    Ok(f) => Some(Copy {
-                        file: std::io::BufWriter::with_capacity(1 << 20, f),
-                        part,
-                        to,
-                    }),
-                    Err(e) => {
-                        tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", part.display());
-                        None
-                    }
-                }
+            .and_then(|to| Copy::start(to, len))
+            .map(|(copy, writer)| {
+                self.writers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(writer);
+                copy
             });
         HashPass {
             owner: self.clone(),
@@ -157,57 +160,115 @@ pub struct HashPass {
     copy: Option<Copy>,
 }
 
-/// The archive's copy being written by a pass.
+/// The archive's copy being written for a pass, on a thread of its own: the pass hands it
+/// each chunk it sends (shared, not copied) and never waits for the disk. When the disk
+/// falls behind by more than a few chunks, the copy is given up, with a warning: keeping a
+/// copy must never slow the upload.
 struct Copy {
-    file: std::io::BufWriter<File>,
+    tx: Option<std::sync::mpsc::SyncSender<bytes::Bytes>>,
     part: PathBuf,
-    to: PathBuf,
 }
+
+/// Chunks the copy may be behind the upload before it is given up.
+const COPY_BEHIND: usize = 16;
 
 impl Copy {
-    /// The whole file went through: flush and put it in place. Not synced: this runs
-    /// before the last chunk goes out, and a sync of a big file would hold the upload's end
-    /// for seconds; a copy lost to a power cut is a copy, not the run's record.
-    fn finish(mut self) -> std::io::Result<()> {
-        use std::io::Write;
-        self.file.flush()?;
-        std::fs::rename(&self.part, &self.to)
+    fn start(to: PathBuf, len: u64) -> Option<(Copy, std::thread::JoinHandle<()>)> {
+        let part = to.with_file_name(format!(
+            ".{}.part",
+            to.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        let file = match crate::paths::no_follow()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&part)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", part.display());
+                return None;
+            }
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(COPY_BEHIND);
+        let p = part.clone();
+        let spawned = std::thread::Builder::new()
+            .name("bundle-copy".into())
+            .spawn(move || {
+                use std::io::Write;
+                let mut file = file;
+                let mut written = 0u64;
+                let result = (|| -> std::io::Result<bool> {
+                    for chunk in rx {
+                        file.write_all(&chunk)?;
+                        written += chunk.len() as u64;
+                        if written == len {
+                            // Not synced: a copy lost to a power cut is a copy, not the
+                            // run's record.
+                            std::fs::rename(&p, &to)?;
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                })();
+                match result {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let _ = std::fs::remove_file(&p);
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", p.display());
+                        let _ = std::fs::remove_file(&p);
+                    }
+                }
+            });
+        match spawned {
+            Ok(writer) => Some((Copy { tx: Some(tx), part }, writer)),
+            Err(e) => {
+                tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {e}");
+                let _ = std::fs::remove_file(&part);
+                None
+            }
+        }
     }
-}
 
-impl Drop for HashPass {
-    /// A pass that did not see the whole file (cut off, or superseded by a retry) leaves no
-    /// partial copy behind.
-    fn drop(&mut self) {
-        if let Some(c) = self.copy.take() {
-            let _ = std::fs::remove_file(&c.part);
+    /// Hand a chunk on; false when the copy was given up.
+    fn send(&mut self, chunk: &bytes::Bytes) -> bool {
+        let Some(tx) = &self.tx else {
+            return false;
+        };
+        match tx.try_send(chunk.clone()) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: the disk fell behind the upload ({})", self.part.display());
+                // Dropping the sender before the whole file went through removes the part.
+                self.tx = None;
+                false
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                self.tx = None;
+                false
+            }
         }
     }
 }
 
 impl HashPass {
+    /// Hand the chunk just hashed to the archive's copy, if one is kept (shared, not copied).
+    pub fn keep(&mut self, chunk: &bytes::Bytes) {
+        if let Some(c) = &mut self.copy
+            && !c.send(chunk)
+        {
+            self.copy = None;
+        }
+    }
+
     /// Hash the next chunk. The pass is complete (its hash stored) as soon as the whole file
     /// has been seen, before that last chunk is sent on: by the time the server answers,
     /// the hash is there.
     pub fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
         self.seen += chunk.len() as u64;
-        if let Some(c) = &mut self.copy {
-            use std::io::Write;
-            if let Err(e) = c.file.write_all(chunk) {
-                tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", c.part.display());
-                let _ = std::fs::remove_file(&c.part);
-                self.copy = None;
-            } else if self.seen == self.len
-                && let Some(c) = self.copy.take()
-            {
-                let part = c.part.clone();
-                if let Err(e) = c.finish() {
-                    tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {}: {e}", part.display());
-                    let _ = std::fs::remove_file(&part);
-                }
-            }
-        }
         let mut s = self.owner.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.pass != self.pass {
             return;

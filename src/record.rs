@@ -25,8 +25,9 @@ pub struct Seen {
     pub at: String,
 }
 
-/// `run.json`.
+/// `run.json`. Fields missing from an older file read as their defaults.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Run {
     pub run_id: String,
     pub submitted_at: String,

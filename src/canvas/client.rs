@@ -271,6 +271,9 @@ impl FileBody {
                         len: n,
                         back: back.clone(),
                     });
+                    if let Some(h) = &mut hash {
+                        h.keep(&chunk);
+                    }
                     if tx.blocking_send(Ok(chunk)).is_err() {
                         // The request is gone.
                         return;

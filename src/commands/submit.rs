@@ -74,8 +74,9 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = Client::new(net, &ctx.settings.connection)?;
     guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
     let started = start_run(ctx, net, &run, &bundle, &query);
-    let (imp, entry) = match upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await
-    {
+    let uploaded = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await;
+    bundle.finish_copy();
+    let (imp, entry) = match uploaded {
         Ok(x) => x,
         Err(f) => {
             if let Some(s) = started {
@@ -732,6 +733,8 @@ fn start_run(
     query: &[(&'static str, String)],
 ) -> Option<Started> {
     let archive = ctx.settings.archive.as_ref()?;
+    // Retention before a new run adds to it: runs whose end nobody watched count too.
+    archive.prune();
     let held_run = run
         .approving
         .as_ref()

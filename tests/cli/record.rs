@@ -482,3 +482,21 @@ fn thousands_of_warnings_end_in_one_log_line_per_template() {
         "{log}"
     );
 }
+
+/// Retention runs when a run starts too, so that submits whose end nobody watches (cron
+/// without `--watch`) cannot grow the archive past `keep_days`.
+#[test]
+fn a_new_run_prunes_the_archive_before_it_adds_to_it() {
+    let w = World::new(Scenario::Ok);
+    let old = runs_dir(&w).join("20200101T000000Z-1");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(
+        old.join("run.json"),
+        br#"{"run_id":"20200101T000000Z-1","submitted_at":"2020-01-01T00:00:00Z","base_url":"u","account":"self","state":"imported","exit_code":0}"#,
+    )
+    .unwrap();
+    let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!old.exists(), "the run older than keep_days went");
+    assert_eq!(std::fs::read_dir(runs_dir(&w)).unwrap().count(), 1);
+}

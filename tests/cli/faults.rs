@@ -194,15 +194,6 @@ fn retry_budget_runs_out_with_exit_69() {
     assert_eq!(w.sim.created_count(), 0);
 }
 
-/// A loopback port nobody listens on: bind one, then let it go.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Run canvas-sis against a Canvas that cannot be reached (default retry budget: 10 min);
 /// the output, how long it took and the log file's text.
 fn unreachable_run(base_url: &str, args: &[&str]) -> (std::process::Output, Duration, String) {
@@ -229,7 +220,7 @@ fn unreachable_run(base_url: &str, args: &[&str]) -> (std::process::Output, Dura
 
 #[test]
 fn a_refused_connection_gets_a_few_quick_retries_then_exit_69() {
-    let port = free_port();
+    let (_held, port) = refusing_port();
     let url = format!("http://127.0.0.1:{port}");
     let (out, took, log) = unreachable_run(&url, &["submit", sample_zip().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
@@ -274,7 +265,7 @@ fn a_host_that_does_not_resolve_gets_a_few_quick_retries_then_exit_69() {
 
 #[test]
 fn config_check_tries_once() {
-    let port = free_port();
+    let (_held, port) = refusing_port();
     let (out, took, log) =
         unreachable_run(&format!("http://127.0.0.1:{port}"), &["config", "check"]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));

@@ -391,12 +391,7 @@ fn canvas_refusals_print_the_error_document() {
 
 #[test]
 fn unreachable_or_failing_canvas_prints_the_error_document() {
-    // Nothing listens on a port just released.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_held, port) = refusing_port();
     let home = tempfile::tempdir().unwrap();
     let flaky = world(Scenario::Flaky5xx, 100_000, 0);
     for args in network_commands() {

@@ -286,9 +286,7 @@ fn a_refusing_mail_server_is_a_warn_line_and_the_exit_code_stays() {
     assert!(started.elapsed() < Duration::from_secs(60));
 
     // Nothing listening at all: the same WARN, the same exit code.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let (_held, port) = refusing_port();
     let cfg = config(&w, port);
     let o = w
         .cmd()

@@ -212,10 +212,8 @@ fn a_run_that_ends_with_warnings_posts_one_escaped_slack_message() {
         ..Default::default()
     });
     let (url, bodies) = webhook_sink();
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/hook", l.local_addr().unwrap())
-    };
+    let (_held, port) = refusing_port();
+    let dead = format!("http://127.0.0.1:{port}/hook");
     let cfg = w.file(
         "n.toml",
         format!("[notify]\nwebhook = [\"{url}\", \"{dead}\"]\nformat = \"slack\"\n").as_bytes(),
@@ -430,10 +428,8 @@ fn history_and_health_from_canvas() {
     );
     assert!(line.contains("(from Canvas)"), "{doc}");
     // Canvas unreachable: UNKNOWN (3), at once.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/", l.local_addr().unwrap())
-    };
+    let (_held, port) = refusing_port();
+    let dead = format!("http://127.0.0.1:{port}/");
     let started = std::time::Instant::now();
     let o = w
         .cmd()

@@ -277,3 +277,13 @@ pub fn cron_sh(w: &World, command: &str) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// A loopback port that refuses connections and that no other test can take while the
+/// returned socket lives: bound, never listening (a port bound and let go can be handed to
+/// another test's server at once, which then answers instead of refusing).
+pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let s = tokio::net::TcpSocket::new_v4().expect("a socket");
+    s.bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+    let port = s.local_addr().expect("its address").port();
+    (s, port)
+}

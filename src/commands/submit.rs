@@ -112,8 +112,8 @@ struct Run {
     approving: Option<Approving>,
 }
 
-/// A held run being approved: its folder and record, and the sha256 its file was checked to
-/// have.
+/// A held run being approved: its folder in the state dir and its record (whose sha256 the
+/// file to send was checked against).
 struct Approving {
     folder: std::path::PathBuf,
     held: Held,

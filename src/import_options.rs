@@ -38,6 +38,7 @@ pub const IMS_XML: &str = "ims_xml";
 
 /// Serialized into a held run's record, so that approving it sends exactly these.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ImportOptions {
     pub import_type: String,
     /// Whether a flag, the environment or the config file set `import_type` (not the

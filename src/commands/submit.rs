@@ -295,7 +295,7 @@ async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Asse
     if run.opts.import_type != crate::import_options::DEFAULT_IMPORT_TYPE
         && run.opts.import_type != crate::import_options::IMS_XML
     {
-        warn!(target: "canvas_sis", "guard: a {} bundle is not planned (the plan reads SIS CSV bundles); it is sent unguarded", run.opts.import_type);
+        warn!(target: "canvas_sis", "guard: a {} bundle is not planned (the plan reads SIS CSV and IMS Enterprise bundles); it is sent unguarded", run.opts.import_type);
         return Ok(None);
     }
     let (base, account) = match &run.net {

@@ -427,6 +427,16 @@ pub fn metrics_text(runs: &[(PathBuf, Run)], held: u64) -> String {
     out
 }
 
+/// After a run changed the archive: rewrite the metrics textfile, when `[metrics]` names one.
+/// A failure is a WARN line and never the command's outcome.
+pub fn refresh_metrics(textfile: Option<&Path>, archive: &Archive) {
+    if let Some(m) = textfile
+        && let Err(e) = write_metrics(m, archive)
+    {
+        tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
+    }
+}
+
 /// Write the metrics textfile atomically, under a lock so that several profiles writing one
 /// file each keep their own series (every run reads the whole archive).
 pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
@@ -503,11 +513,7 @@ impl Keeper<'_> {
             return None;
         }
         self.archive.prune();
-        if let Some(m) = self.metrics
-            && let Err(e) = write_metrics(m, self.archive)
-        {
-            tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
-        }
+        refresh_metrics(self.metrics, self.archive);
         Some((run, error_rows))
     }
 }

@@ -68,11 +68,7 @@ pub fn discard(a: DiscardArgs, ctx: &Ctx) -> Result<Exit> {
                 tracing::warn!(target: "canvas_sis", "run {}: {f2}", h.run_id);
             }
         }
-        if let Some(m) = &ctx.settings.metrics_textfile
-            && let Err(e) = crate::record::write_metrics(m, archive)
-        {
-            tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
-        }
+        crate::record::refresh_metrics(ctx.settings.metrics_textfile.as_deref(), archive);
     }
     if ctx.settings.json {
         ctx.print_json(&json!({ "discarded": h.run_id }))?;

@@ -31,12 +31,19 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         .base("a plan compares with what that Canvas imported")?;
     let account = ctx.settings.connection.account_id.value.clone();
     let limits = ctx.settings.guard.limits();
-    let assessed = if a.against == "canvas" {
-        let client = ctx.client()?;
-        Assessment::against_canvas(&a.path, &opts, &client, &ctx.settings.poll, &limits).await?
-    } else {
-        Assessment::new(&a.path, &opts, base_url.as_str(), &account, &limits)?
+    let client = match a.against.as_str() {
+        "canvas" => Some(ctx.client()?),
+        _ => None,
     };
+    let assessed = Assessment::of(
+        client.as_ref(),
+        &a.path,
+        &opts,
+        (base_url.as_str(), &account),
+        &ctx.settings.poll,
+        &limits,
+    )
+    .await?;
     if ctx.settings.json {
         ctx.print_json(&assessed.to_json())?;
         return Ok(Exit::Ok);

@@ -308,31 +308,22 @@ async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Asse
     };
     let limits = ctx.settings.guard.limits();
     let planned = async {
-        match &run.net {
-            // A dry run asks Canvas for no report (contract, `--dry-run`).
+        // A dry run asks Canvas for no report (contract, `--dry-run`).
+        let client = match &run.net {
             Some(net) if ctx.settings.guard.against == "canvas" => {
-                let client = Client::new(net, &ctx.settings.connection)?;
-                Assessment::against_canvas(&bundle.path, &run.opts, &client, &run.poll, &limits)
-                    .await
+                Some(Client::new(net, &ctx.settings.connection)?)
             }
-            _ => {
-                let (path, opts, b2, a2) = (
-                    bundle.path.clone(),
-                    run.opts.clone(),
-                    base.clone(),
-                    account.clone(),
-                );
-                tokio::task::spawn_blocking(move || {
-                    Assessment::new(&path, &opts, &b2, &a2, &limits)
-                })
-                .await
-                .unwrap_or_else(|e| {
-                    Err(Failure::data(format!(
-                        "the plan stopped without a result: {e}; nothing was sent"
-                    )))
-                })
-            }
-        }
+            _ => None,
+        };
+        Assessment::of(
+            client.as_ref(),
+            &bundle.path,
+            &run.opts,
+            (&base, &account),
+            &run.poll,
+            &limits,
+        )
+        .await
     };
     let a = before_sending(planned, "planning the import").await?;
     match &a.baseline {
@@ -454,11 +445,7 @@ async fn hold(
             }
             Err(f) => warn!(target: "canvas_sis", "run {}: no run record: {f}", h.run_id),
         }
-        if let Some(m) = &ctx.settings.metrics_textfile
-            && let Err(e) = crate::record::write_metrics(m, archive)
-        {
-            warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
-        }
+        crate::record::refresh_metrics(ctx.settings.metrics_textfile.as_deref(), archive);
     }
     ctx.notify_held(&h).await;
     if ctx.settings.json {
@@ -803,11 +790,7 @@ impl Started {
         self.record.exit_code = Some(f.exit.code());
         self.record.ended_at = Some(jiff::Timestamp::now().to_string());
         self.save();
-        if let Some(m) = &ctx.settings.metrics_textfile
-            && let Err(e) = crate::record::write_metrics(m, &self.archive)
-        {
-            warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", m.display());
-        }
+        crate::record::refresh_metrics(ctx.settings.metrics_textfile.as_deref(), &self.archive);
     }
 }
 

@@ -903,6 +903,36 @@ impl Assessment {
         })
     }
 
+    /// Judge the bundle against Canvas's provisioning report when `canvas` gives a client,
+    /// else against this host's baseline (read on a blocking thread: a big bundle takes a
+    /// while, and a signal must still end the run). What `plan` and a guarded `submit` both do.
+    pub async fn of(
+        canvas: Option<&crate::canvas::Client>,
+        bundle: &std::path::Path,
+        opts: &crate::settings::ImportOptions,
+        target: (&str, &str),
+        poll: &crate::settings::PollSettings,
+        limits: &Limits,
+    ) -> crate::exit::Result<Assessment> {
+        if let Some(client) = canvas {
+            return Assessment::against_canvas(bundle, opts, client, poll, limits).await;
+        }
+        let (path, opts, base, account, limits) = (
+            bundle.to_path_buf(),
+            opts.clone(),
+            target.0.to_string(),
+            target.1.to_string(),
+            limits.clone(),
+        );
+        tokio::task::spawn_blocking(move || Assessment::new(&path, &opts, &base, &account, &limits))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::exit::Failure::data(format!(
+                    "the plan stopped without a result: {e}"
+                )))
+            })
+    }
+
     /// Judge the bundle against what Canvas holds now: its provisioning report (§10.3) of
     /// the SIS-created objects of the kinds the import touches, scoped to the batch term when
     /// there is one. Checks even a first run, which has no baseline here.

@@ -20,7 +20,7 @@ fn submit_watch(w: &World, extra: &[&str]) -> std::process::Output {
     w.cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .args(extra)
         .output()
         .unwrap()
@@ -571,9 +571,7 @@ fn a_full_stdout_is_exit_74_for_every_printing_command() {
 fn submit_watch_with_a_full_stdout_still_watches() {
     let w = world(Scenario::Ok, 0);
     let mut c = w.std_cmd();
-    c.arg("submit")
-        .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"]);
+    c.arg("submit").arg(sample_zip()).args(WATCH);
     let o = to_full_disk(c);
     assert_output_error(&o, "submit --watch");
     assert_eq!(w.posts().len(), 1);
@@ -887,7 +885,7 @@ mod state_dirs {
             .arg(&cfg)
             .arg("submit")
             .arg(sample_zip())
-            .args(["--watch", "--interval", "1", "--max-polls", "20"])
+            .args(WATCH)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -20,7 +20,7 @@ fn submit(w: &World, bundle: &Path, extra: &[&str]) -> std::process::Output {
     w.cmd()
         .args(["--json", "submit"])
         .arg(bundle)
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .args(extra)
         .output()
         .unwrap()

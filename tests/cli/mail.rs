@@ -184,7 +184,7 @@ fn a_failed_import_is_mailed_with_its_errors_csv_attached() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -264,7 +264,7 @@ fn a_refusing_mail_server_is_a_warn_line_and_the_exit_code_stays() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -294,7 +294,7 @@ fn a_refusing_mail_server_is_a_warn_line_and_the_exit_code_stays() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));

@@ -34,7 +34,7 @@ fn after_an_import_the_plan_compares_with_it_and_the_guard_judges_deletes() {
         .cmd()
         .arg("submit")
         .arg(sample_dir("bundle"))
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
@@ -125,7 +125,7 @@ fn the_plan_predicts_what_canvas_then_does() {
             .cmd()
             .arg("submit")
             .arg(bundle)
-            .args(["--watch", "--interval", "1", "--max-polls", "20"])
+            .args(WATCH)
             .args(extra)
             .output()
             .unwrap();
@@ -195,7 +195,7 @@ fn against_canvas_the_report_is_the_baseline_and_predicts_what_canvas_does() {
         .cmd()
         .arg("submit")
         .arg(sample_dir("bundle"))
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));

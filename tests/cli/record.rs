@@ -36,7 +36,7 @@ fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -225,7 +225,7 @@ fn a_run_that_ends_with_warnings_posts_one_escaped_slack_message() {
         .arg(&cfg)
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -461,7 +461,7 @@ fn thousands_of_warnings_end_in_one_log_line_per_template() {
         .cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

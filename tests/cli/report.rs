@@ -35,7 +35,7 @@ fn three_runs(w: &World) -> Vec<u64> {
         .cmd()
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -62,7 +62,7 @@ fn three_runs(w: &World) -> Vec<u64> {
         .env("CANVAS_ACCESS_TOKEN", failing.sim.token())
         .arg("submit")
         .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));

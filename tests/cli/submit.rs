@@ -79,7 +79,7 @@ fn watch_exit(scenario: Scenario, bundle: std::path::PathBuf) -> (i32, String) {
         .cmd()
         .arg("submit")
         .arg(&bundle)
-        .args(["--watch", "--interval", "1", "--max-polls", "20"])
+        .args(WATCH)
         .output()
         .unwrap();
     assert_eq!(w.sim.created_count(), 1, "exactly one import");

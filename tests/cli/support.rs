@@ -287,3 +287,7 @@ pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
     let port = s.local_addr().expect("its address").port();
     (s, port)
 }
+
+/// `--watch` as the tests use it: a poll a second, at most 20 (the simulator ends an import
+/// in a few polls).
+pub const WATCH: [&str; 5] = ["--watch", "--interval", "1", "--max-polls", "20"];

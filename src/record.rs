@@ -427,6 +427,23 @@ pub fn metrics_text(runs: &[(PathBuf, Run)], held: u64) -> String {
     out
 }
 
+/// The account's imports as Canvas lists them (at most `limit`, newest first), as runs whoever
+/// sent them (`--from-canvas`).
+pub async fn canvas_runs(
+    client: &crate::canvas::Client,
+    net: &crate::settings::Network,
+    limit: usize,
+) -> Result<Vec<Run>> {
+    let listed = client
+        .list_imports(&Default::default(), Some(limit))
+        .await?;
+    Ok(listed
+        .into_iter()
+        .filter_map(|v| Import::from_value(v).ok())
+        .map(|imp| Run::from_canvas(&imp, net.base.as_str(), &net.account))
+        .collect())
+}
+
 /// After a run changed the archive: rewrite the metrics textfile, when `[metrics]` names one.
 /// A failure is a WARN line and never the command's outcome.
 pub fn refresh_metrics(textfile: Option<&Path>, archive: &Archive) {

@@ -140,12 +140,7 @@ async fn canvas_runs(ctx: &Ctx) -> crate::exit::Result<Vec<Run>> {
     let mut conn = ctx.settings.connection.clone();
     conn.retry_budget = conn.retry_budget.min(Duration::from_secs(30));
     let client = crate::canvas::Client::new(&net, &conn)?;
-    let listed = client.list_imports(&Default::default(), Some(50)).await?;
-    Ok(listed
-        .into_iter()
-        .filter_map(|v| crate::canvas::Import::from_value(v).ok())
-        .map(|imp| Run::from_canvas(&imp, net.base.as_str(), &net.account))
-        .collect())
+    crate::record::canvas_runs(&client, &net, 50).await
 }
 
 /// The check's own failure (a usage or configuration error): UNKNOWN, with the reason in the

@@ -3,7 +3,6 @@
 
 use serde_json::{Value, json};
 
-use crate::canvas::Import;
 use crate::cli::HistoryArgs;
 use crate::exit::{Exit, Failure, Result};
 use crate::output::{Cell, Style, Table};
@@ -27,23 +26,14 @@ pub async fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
     if a.from_canvas {
         let client = ctx.client()?;
         let net = ctx.settings.network()?;
-        let listed = client
-            .list_imports(&Default::default(), Some(a.limit))
-            .await?;
-        for v in listed {
-            let Ok(imp) = Import::from_value(v) else {
-                continue;
-            };
+        for run in crate::record::canvas_runs(&client, &net, a.limit).await? {
             let ours = runs.iter().any(|(r, _)| {
-                r.import_id == Some(imp.id)
-                    && r.base_url == net.base.as_str()
-                    && r.account == net.account
+                r.import_id == run.import_id
+                    && r.base_url == run.base_url
+                    && r.account == run.account
             });
             if !ours {
-                runs.push((
-                    Run::from_canvas(&imp, net.base.as_str(), &net.account),
-                    false,
-                ));
+                runs.push((run, false));
             }
         }
         runs.sort_by(|x, y| y.0.submitted_at.cmp(&x.0.submitted_at));

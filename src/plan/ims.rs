@@ -235,7 +235,7 @@ impl Emitter<'_> {
                 .map(|(_, v)| v.trim())
                 .unwrap_or("")
         };
-        let record: csv::StringRecord = info.headers.iter().map(|h| get(h)).collect();
+        let values: Vec<&str> = info.headers.iter().map(|h| get(h)).collect();
         let compared: Vec<bool> = info
             .headers
             .iter()
@@ -249,7 +249,7 @@ impl Emitter<'_> {
                 key_parts: key,
                 term: opt("term_id"),
                 status: get("status"),
-                record: &record,
+                fields: super::rows::Fields::Values(&values),
                 compared: &compared,
                 course_id: opt("course_id"),
                 section_id: opt("section_id"),

@@ -185,7 +185,8 @@ pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
 }
 
 /// Plan the bundle at `path` against `base` as it streams by, reading on this thread and
-/// judging on another (each about half of the work), a few batches of rows between them.
+/// judging on another, a few batches of rows between them. Hashing the rows' values is done
+/// by whichever thread has time for it, batch by batch (see [`Batch::raw`]).
 /// Returns the plan's judge (see [`Judge::finish`]) and the term ids of the bundle's terms
 /// file.
 pub fn plan_stream<'b>(
@@ -195,11 +196,14 @@ pub fn plan_stream<'b>(
 ) -> crate::exit::Result<(Judge<'b>, Vec<String>)> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let waiting = queued.clone();
         let judging = std::thread::Builder::new()
             .name("plan-judge".into())
             .spawn_scoped(s, move || {
                 let mut j = Judge::new(base, skip_deletes);
                 for mut b in rx {
+                    waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     j.flush(&mut b);
                 }
                 j
@@ -207,9 +211,10 @@ pub fn plan_stream<'b>(
             .map_err(|e| crate::exit::Failure::data(format!("cannot start a thread: {e}")))?;
         let mut p = Planner {
             base,
-            out: Out::Send(tx),
+            out: Out::Send(tx, queued),
             batch: Batch::default(),
             bundle_terms: Vec::new(),
+            all_raw: false,
         };
         let read = rows::visit(path, &mut p);
         p.flush();
@@ -234,12 +239,18 @@ pub struct Planner<'b> {
     batch: Batch,
     /// The term ids of the bundle's terms file, in order (multi-term batch mode's scope).
     pub bundle_terms: Vec<String>,
+    /// Every batch leaves its values to the judge (tests: both ways give one plan).
+    all_raw: bool,
 }
 
 /// Where a full batch goes: judged here, or sent to the judging thread.
 enum Out<'b> {
     Here(Box<Judge<'b>>),
-    Send(std::sync::mpsc::SyncSender<Batch>),
+    /// The channel, and how many batches are in it.
+    Send(
+        std::sync::mpsc::SyncSender<Batch>,
+        std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ),
 }
 
 /// Rows read and not yet judged, all of one file: judged [`BATCH`] at a time, so that their
@@ -252,10 +263,21 @@ pub struct Batch {
     keys: Vec<u64>,
     /// The status deletes.
     del: Vec<bool>,
-    /// The values of the columns the baseline has (the others empty), one after another, a
-    /// row the file's width of them: hashed on the judging thread.
+    /// Whether the values are left for the judge to hash: they are copied into `fields`
+    /// instead of hashed into `values`, and the enrollments' `term_keys` are left out too.
+    /// The reader does it when the judge has no batch waiting (the reader is the slower of
+    /// the two), else hashes them itself; which one is slower depends on the bundle and the
+    /// baseline, and on what else the machine runs.
+    raw: bool,
+    /// The hashes of the values of the columns the baseline has (0 for the others), a row
+    /// the file's width of them.
+    values: Vec<u32>,
+    /// The values themselves, for a `raw` batch: those of the columns the baseline has (the
+    /// others empty), a row the file's width of them, one after another (`field_ends`).
     fields: String,
     field_ends: Vec<usize>,
+    /// An enrollment's section and course ids hashed, by which its term is remembered.
+    term_keys: Vec<u64>,
     lines: Vec<u64>,
     /// The keys in words, one after another.
     text: String,
@@ -298,28 +320,13 @@ impl Batch {
     }
 }
 
-fn nonempty(x: &str) -> Option<&str> {
-    Some(x).filter(|x| !x.is_empty())
+/// The hash an enrollment's term is remembered by: its section and course ids.
+fn term_key(section: Option<&str>, course: Option<&str>) -> u64 {
+    rows::row_hash(&[section.unwrap_or(""), course.unwrap_or("")])
 }
 
-/// A hasher for keys that are hashes already.
-#[derive(Default)]
-struct Ident(u64);
-
-impl std::hash::Hasher for Ident {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8 | u64::from(*b)) ^ (self.0 >> 56);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
+fn nonempty(x: &str) -> Option<&str> {
+    Some(x).filter(|x| !x.is_empty())
 }
 
 impl<'b> Planner<'b> {
@@ -330,7 +337,15 @@ impl<'b> Planner<'b> {
             out: Out::Here(Box::new(Judge::new(base, skip_deletes))),
             batch: Batch::default(),
             bundle_terms: Vec::new(),
+            all_raw: false,
         }
+    }
+
+    /// A planner whose every batch leaves the values for the judge to hash.
+    #[cfg(test)]
+    fn leaving_values_to_the_judge(mut self) -> Self {
+        self.all_raw = true;
+        self
     }
 
     /// The plan (judged here).
@@ -338,7 +353,7 @@ impl<'b> Planner<'b> {
         self.flush();
         match self.out {
             Out::Here(j) => j.finish(scope),
-            Out::Send(_) => Plan::default(),
+            Out::Send(..) => Plan::default(),
         }
     }
 
@@ -347,10 +362,18 @@ impl<'b> Planner<'b> {
         let next = self.batch.next();
         let mut b = std::mem::replace(&mut self.batch, next);
         match &mut self.out {
-            Out::Here(j) => j.flush(&mut b),
-            // A closed channel: the judge stopped, and its join says why.
-            Out::Send(tx) => {
+            Out::Here(j) => {
+                j.flush(&mut b);
+                self.batch.raw = self.all_raw;
+            }
+            Out::Send(tx, queued) => {
+                use std::sync::atomic::Ordering::Relaxed;
+                queued.fetch_add(1, Relaxed);
+                // A closed channel: the judge stopped, and its join says why.
                 let _ = tx.send(b);
+                // The judge has at most the batch just sent to do: it will soon wait for
+                // the reader, so this batch's hashing is left to it.
+                self.batch.raw = self.all_raw || queued.load(Relaxed) <= 1;
             }
         }
     }
@@ -389,14 +412,27 @@ impl rows::Sink for Planner<'_> {
                 *end = b.ids.len();
             }
             b.id_ends.push(ends);
+            if f.kind == "enrollment" && !b.raw {
+                b.term_keys.push(term_key(r.section_id, r.course_id));
+            }
         }
         b.keys.push(r.key);
         b.del.push(deletes(f.kind, r.status));
-        for (i, c) in b.file.1.iter().enumerate() {
-            if c.is_some() {
-                b.fields.push_str(r.field(i));
+        // A column the bundle lacks is not a change (contract, "Baseline"); a value is
+        // hashed only where the baseline has one to compare with.
+        let cols = b.file.1.iter().enumerate();
+        if b.raw {
+            for (i, c) in cols {
+                if c.is_some() {
+                    b.fields.push_str(r.field(i));
+                }
+                b.field_ends.push(b.fields.len());
             }
-            b.field_ends.push(b.fields.len());
+        } else {
+            b.values.extend(cols.map(|(i, c)| match c {
+                Some(_) => rows::value_hash(r.field(i)),
+                None => 0,
+            }));
         }
         b.lines.push(r.line);
         for (i, p) in r.key_parts.iter().enumerate() {
@@ -426,7 +462,7 @@ pub struct Judge<'b> {
     /// An enrollment's term (an index in `term_names`) by the hash of its section and course
     /// ids, once looked up: a bundle has thousands of sections and millions of enrollments.
     /// Emptied when a course or section row comes, as those change the answer.
-    term_cache: std::collections::HashMap<u64, Option<u32>, std::hash::BuildHasherDefault<Ident>>,
+    term_cache: crate::validate::IdMap<Option<u32>>,
     term_names: Vec<String>,
     /// Per row of a batch: its entry in the baseline, its term.
     found: Vec<Option<usize>>,
@@ -434,11 +470,39 @@ pub struct Judge<'b> {
     row_terms: Vec<Option<u32>>,
 }
 
+/// A set of baseline entries, as bits.
+#[derive(Default)]
+struct Marks(Vec<u64>);
+
+impl Marks {
+    /// Mark entry `i` of `len`.
+    #[inline]
+    fn set(&mut self, i: usize, len: usize) {
+        if self.0.len() <= i / 64 {
+            self.0.resize(len.max(i + 1).div_ceil(64), 0);
+        }
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    #[inline]
+    fn prefetch(&self, i: usize) {
+        crate::validate::prefetch(self.0.as_ptr().wrapping_add(i / 64));
+    }
+}
+
 #[derive(Default)]
 struct Work {
     plan: KindPlan,
     /// Per baseline entry of the kind: a row of the bundle had its key.
-    seen: Vec<bool>,
+    /// A bit a baseline entry: an eighth of the memory of a `bool` each, so that the marks
+    /// of 12 million enrollments stay in the cache (1.5 MB) while the baseline's records do
+    /// not.
+    seen: Marks,
 }
 
 impl<'b> Judge<'b> {
@@ -493,10 +557,7 @@ impl<'b> Judge<'b> {
         };
         let found = state.and_then(|s| found.map(|i| (i, s, s.rows.entry(i))));
         if let Some((i, s, _)) = found {
-            if work.seen.len() <= i {
-                work.seen.resize(s.rows.len(), false);
-            }
-            work.seen[i] = true;
+            work.seen.set(i, s.rows.len());
         }
         let effect = match found.map(|(_, _, e)| e) {
             None if del => "unchanged",
@@ -534,6 +595,19 @@ impl<'b> Judge<'b> {
         if n == 0 {
             return;
         }
+        if b.raw {
+            let cols = &b.file.1;
+            let mut start = 0;
+            b.values = b
+                .field_ends
+                .iter()
+                .zip(cols.iter().cycle())
+                .map(|(&end, c)| {
+                    let v = &b.fields[std::mem::replace(&mut start, end)..end];
+                    c.map_or(0, |_| rows::value_hash(v))
+                })
+                .collect();
+        }
         self.row_terms.clear();
         match b.kind {
             // Courses and sections are few: their term is looked up, and what they say of
@@ -542,21 +616,26 @@ impl<'b> Judge<'b> {
                 for i in 0..n {
                     let [t, c, s] = b.ids(i);
                     self.terms.add_row(b.kind, c, s, t);
-                    self.term_cache.clear();
+                    self.term_cache = Default::default();
                     let t = self.terms.term_of_ref(b.kind, t, c, s).map(str::to_string);
                     let t = t.map(|t| self.term_index(&t) as u32);
                     self.row_terms.push(t);
                 }
             }
             "enrollment" => {
-                let keys: Vec<u64> = (0..n)
-                    .map(|i| {
-                        let [_, c, s] = b.ids(i);
-                        rows::row_hash(&[s.unwrap_or(""), c.unwrap_or("")])
-                    })
-                    .collect();
-                for (i, h) in keys.iter().enumerate() {
-                    let t = match self.term_cache.get(h) {
+                if b.raw {
+                    b.term_keys = (0..n)
+                        .map(|i| {
+                            let [_, c, s] = b.ids(i);
+                            term_key(s, c)
+                        })
+                        .collect();
+                }
+                for h in &b.term_keys {
+                    self.term_cache.prefetch(*h);
+                }
+                for (i, h) in b.term_keys.iter().enumerate() {
+                    let t = match self.term_cache.get(*h) {
                         Some(t) => *t,
                         None => {
                             let [_, c, s] = b.ids(i);
@@ -570,42 +649,39 @@ impl<'b> Judge<'b> {
         }
         let state = self.current.as_ref().and_then(|c| c.2);
         self.found.clear();
-        match state {
-            Some(s) => {
+        match (state, &self.current) {
+            (Some(s), Some((_, work, _))) => {
                 self.ranges.clear();
                 self.ranges.extend(b.keys.iter().map(|k| s.rows.bucket(*k)));
+                for r in &self.ranges {
+                    s.rows.prefetch_keys(*r);
+                }
                 self.found.extend(
                     b.keys
                         .iter()
                         .zip(&self.ranges)
                         .map(|(k, r)| s.rows.find_in(*k, *r)),
                 );
-                let live = self
-                    .found
-                    .iter()
-                    .flatten()
-                    .filter(|i| s.rows.entry(**i).live);
-                std::hint::black_box(live.count());
+                // The entries found, and their marks, are read and written next.
+                for &i in self.found.iter().flatten() {
+                    s.rows.prefetch_entry(i);
+                    work.seen.prefetch(i);
+                }
             }
-            None => self.found.resize(n, None),
+            _ => self.found.resize(n, None),
         }
-        let w = b.field_ends.len() / n;
+        let w = b.values.len() / n;
         let (file, cols) = &*b.file.clone();
         let found = std::mem::take(&mut self.found);
         let row_terms = std::mem::take(&mut self.row_terms);
         let term_names = std::mem::take(&mut self.term_names);
         for i in 0..n {
-            let ends = &b.field_ends[i * w..(i + 1) * w];
-            let row_start = if i == 0 { 0 } else { b.field_ends[i * w - 1] };
-            // A column the bundle lacks is not a change (contract, "Baseline"); a value is
-            // hashed only where the baseline has one to compare with.
+            let values = &b.values[i * w..(i + 1) * w];
             let changed = |e: &baseline::Entry| {
-                let mut start = row_start;
-                cols.iter().zip(ends).any(|(c, end)| {
-                    let from = std::mem::replace(&mut start, *end);
+                cols.iter().zip(values).any(|(c, v)| {
                     c.is_some_and(|c| {
                         let old = e.values[c];
-                        old != 0 && old != rows::value_hash(&b.fields[from..*end])
+                        old != 0 && old != *v
                     })
                 })
             };
@@ -645,7 +721,7 @@ impl<'b> Judge<'b> {
             .term_of_ref("enrollment", None, course, section)
             .map(str::to_string)
             .map(|t| self.term_index(&t) as u32);
-        self.term_cache.insert(h, i);
+        *self.term_cache.get_or_insert_with(h, || i).0 = i;
         i
     }
 
@@ -682,7 +758,7 @@ impl<'b> Judge<'b> {
             let drops = deletes(kind, &scope.drop_status(kind));
             for i in 0..state.rows.len() {
                 let e = state.rows.entry(i);
-                if !e.live || seen.get(i).copied().unwrap_or(false) {
+                if !e.live || seen.get(i) {
                     continue;
                 }
                 let removed = removing && scope.removes(kind, e.term) && drops;
@@ -1354,6 +1430,10 @@ mod tests {
             let streamed = p.finish(&scope);
             let whole_plan = show(&compute(&whole, &base, &scope));
             assert_eq!(show(&streamed), whole_plan, "{scope:?}");
+            // The values hashed by the judge rather than the reader.
+            let mut p = Planner::new(&base, scope.skip_deletes).leaving_values_to_the_judge();
+            rows::visit(d.path(), &mut p).unwrap();
+            assert_eq!(show(&p.finish(&scope)), whole_plan, "raw, {scope:?}");
             // Read on this thread, judged on another, as `plan` does.
             let (mut judge, terms) = plan_stream(d.path(), &base, scope.skip_deletes).unwrap();
             assert_eq!(terms, whole.terms);

@@ -161,8 +161,8 @@ pub struct RowView<'a> {
     pub term: Option<&'a str>,
     /// Lower-cased; empty when the file has no status column.
     pub status: &'a str,
-    /// The record, and which of its columns are compared (the others are never hashed).
-    pub record: &'a csv::StringRecord,
+    /// The row's fields, and which of its columns are compared (the others are never hashed).
+    pub fields: Fields<'a>,
     pub compared: &'a [bool],
     pub course_id: Option<&'a str>,
     pub section_id: Option<&'a str>,
@@ -175,8 +175,13 @@ impl RowView<'_> {
     }
 
     /// Column `i`'s value as Canvas reads it (trimmed); "" for a column the row lacks.
+    #[inline]
     pub fn field(&self, i: usize) -> &str {
-        self.record.get(i).map(str::trim).unwrap_or("")
+        match self.fields {
+            Fields::Csv(rec) if i < rec.len() => rec.value(i),
+            Fields::Values(v) if i < v.len() => v[i],
+            _ => "",
+        }
     }
 
     /// The hash of column `i`'s value, 0 for a column never compared. Computed on demand:
@@ -188,6 +193,15 @@ impl RowView<'_> {
             0
         }
     }
+}
+
+/// Where a row's values come from.
+#[derive(Clone, Copy)]
+pub enum Fields<'a> {
+    /// A CSV record as the validator's scanner reads it (trimmed as Canvas trims).
+    Csv(&'a crate::validate::CsvRecord),
+    /// Values already trimmed, one per column of the file (IMS Enterprise, `super::ims`).
+    Values(&'a [&'a str]),
 }
 
 /// What reads a bundle's rows as they stream by.
@@ -343,31 +357,64 @@ fn is_zip(path: &Path) -> bool {
         && magic == *b"PK\x03\x04"
 }
 
-fn csv_reader<R: Read>(r: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(true)
-        .buffer_capacity(1 << 16)
-        .from_reader(r)
+/// Why a CSV file could not be read (the bundle validated, so this is an I/O error, or a
+/// file that changed since).
+#[derive(Debug)]
+struct ScanFailed(String);
+
+impl std::fmt::Display for ScanFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-fn headers_of<R: Read>(rdr: &mut csv::Reader<R>) -> std::result::Result<Vec<String>, csv::Error> {
-    Ok(rdr
-        .headers()?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect())
+impl From<crate::validate::ScanError> for ScanFailed {
+    fn from(e: crate::validate::ScanError) -> Self {
+        match e {
+            crate::validate::ScanError::Syntax { line, message, .. } => {
+                ScanFailed(format!("line {line}: {message}"))
+            }
+            crate::validate::ScanError::Io(e) => ScanFailed(e.to_string()),
+        }
+    }
+}
+
+/// The header row (after blank lines), its names trimmed and lower-cased as Canvas reads
+/// them; None for a file without one.
+fn header_of<R: Read>(
+    sc: &mut crate::validate::CsvScanner<R>,
+) -> std::result::Result<Option<Vec<String>>, ScanFailed> {
+    let mut rec = crate::validate::CsvRecord::default();
+    loop {
+        if !sc.next_record(&mut rec)? {
+            return Ok(None);
+        }
+        if !rec.is_blank_line() {
+            break;
+        }
+    }
+    Ok(Some(
+        (0..rec.len())
+            .map(|i| crate::validate::strip(&rec.field(i).to_lowercase()).to_string())
+            .collect(),
+    ))
 }
 
 /// The kind of a file by its header (`kinds::KINDS` index), None for one the plan ignores.
-fn kind_of(r: impl Read) -> std::result::Result<Option<usize>, csv::Error> {
-    let headers = headers_of(&mut csv_reader(r))?;
+fn kind_of(r: impl Read) -> std::result::Result<Option<usize>, ScanFailed> {
+    let Some(headers) = header_of(&mut crate::validate::CsvScanner::new(r))? else {
+        return Ok(None);
+    };
     Ok(kinds::recognise(&|c: &str| headers.iter().any(|h| h == c)))
 }
 
-fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Result<(), csv::Error> {
-    let mut rdr = csv_reader(r);
-    let headers = headers_of(&mut rdr)?;
+/// Stream one CSV file's rows into `sink`, read by the validator's scanner: the same fields,
+/// trimming and line numbers as `validate` (and Canvas) give, at the validator's speed.
+fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Result<(), ScanFailed> {
+    let mut sc = crate::validate::CsvScanner::new(r);
+    let Some(headers) = header_of(&mut sc)? else {
+        return Ok(());
+    };
     let has = |c: &str| headers.iter().any(|h| h == c);
     let Some(k) = kinds::recognise(&has) else {
         return Ok(());
@@ -390,11 +437,19 @@ fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Resul
         headers,
     };
     sink.file(&info);
-    let mut record = csv::StringRecord::new();
+    let mut record = crate::validate::CsvRecord::default();
     let mut status = String::new();
-    while rdr.read_record(&mut record)? {
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
-        let get = |i: usize| record.get(i).map(str::trim).unwrap_or("");
+    while sc.next_record(&mut record)? {
+        if record.is_blank_line() {
+            continue;
+        }
+        let get = |i: usize| {
+            if i < record.len() {
+                record.value(i)
+            } else {
+                ""
+            }
+        };
         // At most three parts (`key_columns`): on the stack, not a Vec a row.
         let mut parts = [""; 3];
         let n = if key_cols.is_empty() {
@@ -425,11 +480,11 @@ fn read_csv(r: impl Read, name: &str, sink: &mut dyn Sink) -> std::result::Resul
                 key_parts,
                 term: opt(term_col),
                 status: &status,
-                record: &record,
+                fields: Fields::Csv(&record),
                 compared: &compared,
                 course_id: opt(course_col),
                 section_id: opt(section_col),
-                line,
+                line: record.line(),
             },
         );
     }

@@ -93,6 +93,12 @@ pub(crate) use sink::Sink;
 
 pub(crate) use container::{names_are_ims, zip_names};
 
+/// The kernel's hash map and prefetch hint, also the plan's (its lookups are the same shape).
+pub(crate) use fast::{IdMap, prefetch};
+/// The validator's CSV scanner, also the plan's reader: a bundle is read as Canvas reads it,
+/// and at the validator's speed (issue 13).
+pub(crate) use fast::{Record as CsvRecord, ScanError, Scanner as CsvScanner, strip};
+
 /// What the caller asks of a validation run.
 #[derive(Clone, Debug)]
 pub struct Options {

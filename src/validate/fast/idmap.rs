@@ -131,6 +131,13 @@ impl<V: Copy + Default> IdMap<V> {
     }
 }
 
+/// Hint that the memory at `p` is about to be read (pulls its cache line in). Any address
+/// will do: a prefetch never faults.
+#[inline]
+pub fn prefetch<T>(p: *const T) {
+    prefetch_ptr(p.cast());
+}
+
 #[inline]
 fn prefetch_ptr(p: *const i8) {
     #[cfg(target_arch = "x86_64")]

@@ -21,7 +21,7 @@ mod scan;
 
 pub use dedup::{DEFAULT_BUDGET, Dups, LineHashes};
 pub use hash::{SEED, hash_bytes, hash_lower};
-pub use idmap::IdMap;
+pub use idmap::{IdMap, prefetch};
 pub use pipeline::Batch;
 pub use scan::{Record, ScanError, Scanner, strip};
 

@@ -4,6 +4,8 @@
 //! `plan_bench baseline BUNDLE STATE_DIR BASE_URL ACCOUNT` streams BUNDLE's rows into an
 //! empty baseline and saves it where `plan` looks for it
 //! (`STATE_DIR/baselines/…`; `plan` finds it with `XDG_STATE_HOME` set to STATE_DIR's parent).
+//! `plan_bench fold …` (same arguments) folds BUNDLE into the baseline already there, as the
+//! end of a plain import does (`plan::on_end`), and saves it.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -16,22 +18,27 @@ fn main() {
         eprintln!("usage: plan_bench baseline BUNDLE STATE_DIR BASE_URL ACCOUNT");
         std::process::exit(2);
     };
-    assert_eq!(mode, "baseline", "unknown mode {mode}");
+    assert!(mode == "baseline" || mode == "fold", "unknown mode {mode}");
     let t = Instant::now();
     let url = canvas_sis::settings::check_base_url(url).expect("base URL");
-    let mut base = baseline::Baseline {
-        meta: baseline::Meta {
-            base_url: url.to_string(),
-            account: account.clone(),
+    let path = baseline::baseline_path(&PathBuf::from(state), url.as_str(), account, None);
+    let mut base = match mode.as_str() {
+        "fold" => baseline::load_baseline(&path, true)
+            .expect("baseline")
+            .expect("a baseline to fold into"),
+        _ => baseline::Baseline {
+            meta: baseline::Meta {
+                base_url: url.to_string(),
+                account: account.clone(),
+                ..Default::default()
+            },
             ..Default::default()
         },
-        ..Default::default()
     };
     // Streamed, as `submit` would fold the import in, without holding the bundle.
     let mut a = baseline::Applier::new(&mut base, &baseline::Scope::default());
     rows::visit(&PathBuf::from(bundle), &mut a).expect("bundle");
     a.finish(1);
-    let path = baseline::baseline_path(&PathBuf::from(state), url.as_str(), account, None);
     baseline::save_baseline(&path, &base).expect("save");
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(

@@ -39,6 +39,11 @@ impl Bundle {
         content_type(self.extension)
     }
 
+    /// Whether the file sent is a temporary zip of a directory (gone when the run ends).
+    pub fn is_temporary(&self) -> bool {
+        self._temp.is_some()
+    }
+
     /// What hashes the bundle as it is sent (and copies it, when asked): None when its
     /// sha256 is known already and no copy is wanted.
     pub fn stream_hash(&self) -> Option<Arc<StreamHash>> {

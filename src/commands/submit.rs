@@ -85,16 +85,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
             return Err(f);
         }
     };
-    keep(
-        &local,
-        net,
-        &run,
-        &bundle,
-        &entry.sha256,
-        &imp,
-        plan.as_ref(),
-        started,
-    );
+    keep(&local, net, &run, &bundle, &entry.sha256, &imp, started);
     let printed = record(ctx, &client, &run.submit, &local.journal, entry, &imp).await?;
     follow_phase(ctx, &client, &run.poll, imp, printed, a.watch).await
 }
@@ -797,7 +788,6 @@ impl Started {
 /// Phase 7a: what the plan's baseline and the run archive keep of this import: its rows as
 /// a pending baseline, and its run record (completed by whoever sees it end). Neither ever
 /// fails the submit.
-#[allow(clippy::too_many_arguments)]
 fn keep(
     local: &Local,
     net: &Network,
@@ -805,17 +795,29 @@ fn keep(
     bundle: &Bundle,
     sha256: &str,
     imp: &Import,
-    plan: Option<&Assessment>,
     started: Option<Started>,
 ) {
     if let Some(state_dir) = local.journal.path().parent() {
+        // Where the bytes sent can be read back when the import ends: the archive's copy,
+        // else the file sent (not a directory's temporary zip, which goes with this run).
+        let mut sources = Vec::new();
+        if let Some(s) = &started
+            && s.archive.keep_bundles
+        {
+            sources.push(s.folder.join(&bundle.name));
+        }
+        for f in [&bundle.path, &bundle.given] {
+            if !bundle.is_temporary() && f.is_file() && !sources.contains(f) {
+                sources.push(crate::plan::rows::absolute(f));
+            }
+        }
         crate::plan::record_pending(
             state_dir,
             net.base.as_str(),
             &net.account,
             &run.opts,
-            &bundle.path,
-            plan.and_then(|p| p.rows.as_ref()),
+            sources,
+            sha256,
             imp.id,
         );
     }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::rows::{BundleRows, FileInfo, IdMap, Row, RowView, Sink, TermMap, ignored_column};
+use super::rows::{BundleRows, FileInfo, IdMap, RowView, Sink, TermMap, ignored_column};
 use crate::exit::{Failure, Result};
 
 /// One object as the baseline knows it: a view into its [`KindState`].
@@ -480,6 +480,8 @@ pub struct Applier<'b> {
     /// The current file's column → the kind's column (None: never compared).
     cols: Vec<Option<usize>>,
     values: Vec<(usize, u32)>,
+    /// Multi-term batch mode: the terms file's term ids, which are its scope's terms.
+    bundle_terms: Option<Vec<String>>,
 }
 
 impl<'b> Applier<'b> {
@@ -497,7 +499,15 @@ impl<'b> Applier<'b> {
             seen: BTreeMap::new(),
             cols: Vec::new(),
             values: Vec::new(),
+            bundle_terms: None,
         }
+    }
+
+    /// Take the scope's batch terms from the bundle's terms file as it streams by
+    /// (multi-term batch mode).
+    pub fn with_bundle_terms(mut self) -> Self {
+        self.bundle_terms = Some(Vec::new());
+        self
     }
 
     fn seen_of(&mut self, kind: &str) -> &mut Vec<bool> {
@@ -515,6 +525,9 @@ impl<'b> Applier<'b> {
 
     /// The removals the scope makes, and the baseline ready to be saved or compared with.
     pub fn finish(mut self, import_id: u64) {
+        if let Some(terms) = self.bundle_terms.take() {
+            self.scope.batch_terms = terms;
+        }
         let scope = &self.scope;
         if scope.diffing.is_none() {
             for (kind, seen) in &self.seen {
@@ -579,6 +592,11 @@ impl Sink for Applier<'_> {
     }
 
     fn row(&mut self, f: &FileInfo, r: &RowView) {
+        if f.kind == "term"
+            && let (Some(terms), Some(t)) = (&mut self.bundle_terms, r.term)
+        {
+            terms.push(t.to_string());
+        }
         self.terms
             .add_row(f.kind, r.course_id, r.section_id, r.term);
         let term = self
@@ -660,47 +678,27 @@ pub fn baseline_path(
         .join(format!("{id:016x}.baseline"))
 }
 
-/// A pending baseline: the rows an import sent, until it ends.
+/// A pending baseline: what an import sent, until it ends. Not its rows (a 1 GB bundle is
+/// 13 million of them): where the bytes sent can be read back (the run archive's copy, the
+/// file as given) and their sha256, so that the import's rows are folded into the baseline
+/// from those bytes, and only those, once it has ended well ([`super::on_end`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Pending {
     /// `rows::HASHES` when it was written; absent (0) before issue 13.
     #[serde(default)]
     pub hashes: u32,
     pub meta: Meta,
+    /// The removals the import makes. For multi-term batch mode its terms are the bundle's
+    /// terms file's, read with the rows (`multi_term`).
     pub scope: Scope,
-    pub kinds: BTreeMap<String, Vec<Row>>,
-    pub terms: Vec<String>,
-}
-
-impl Pending {
-    pub fn new(meta: Meta, scope: Scope, rows: &BundleRows) -> Pending {
-        Pending {
-            hashes: super::rows::HASHES,
-            meta,
-            scope,
-            kinds: rows
-                .kinds
-                .iter()
-                .map(|(k, list)| (k.to_string(), list.clone()))
-                .collect(),
-            terms: rows.terms.clone(),
-        }
-    }
-
-    pub fn rows(&self) -> BundleRows {
-        let kinds = self
-            .kinds
-            .iter()
-            .filter_map(|(k, list)| {
-                let kind = crate::validate::kinds::kind_by_name(k)?;
-                Some((kind.name, list.clone()))
-            })
-            .collect();
-        BundleRows {
-            kinds,
-            terms: self.terms.clone(),
-        }
-    }
+    #[serde(default)]
+    pub multi_term: bool,
+    /// Files that may still hold the bytes sent, the first with `sha256` read. Empty in a
+    /// pending baseline of an older canvas-sis, which held the rows themselves.
+    #[serde(default)]
+    pub sources: Vec<PathBuf>,
+    #[serde(default)]
+    pub sha256: String,
 }
 
 pub fn pending_path(state_dir: &Path, import_id: u64) -> PathBuf {

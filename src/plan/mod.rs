@@ -901,9 +901,6 @@ impl Plan {
 /// A bundle judged against the baseline of a Canvas URL, account and data set: what `plan`
 /// prints and what the guard in `submit` decides by.
 pub struct Assessment {
-    /// The bundle's rows when they were read whole (`--against canvas`); against this host's
-    /// baseline they stream by and none is kept.
-    pub rows: Option<BundleRows>,
     /// The kinds of the bundle's files.
     pub kinds: Vec<String>,
     pub scope: Scope,
@@ -968,7 +965,6 @@ impl Assessment {
             None => vec![],
         };
         Ok(Assessment {
-            rows: None,
             kinds,
             scope,
             against: "last",
@@ -1087,7 +1083,6 @@ impl Assessment {
         };
         Assessment {
             kinds: rows.kinds.keys().map(|k| k.to_string()).collect(),
-            rows: Some(rows),
             scope,
             against,
             baseline,
@@ -1121,38 +1116,38 @@ pub fn no_baseline_json<'a>(kinds: impl Iterator<Item = &'a str>) -> Value {
     })
 }
 
-/// After an import is created: keep the rows it sent as a pending baseline, named by its id,
-/// so that whichever command sees it end can fold them in (see [`on_end`]). A failure here
-/// never fails the submit: it is logged, and the next plan has an older baseline.
+/// Note what an import sent, so that its rows are folded into the baseline when it ends
+/// well ([`on_end`]): where its bytes can be read back (`sources`, in the order tried) and
+/// their sha256. Nothing of the bundle is read here: a submit pays nothing for it.
+#[allow(clippy::too_many_arguments)]
 pub fn record_pending(
     state_dir: &std::path::Path,
     base_url: &str,
     account: &str,
     opts: &crate::settings::ImportOptions,
-    bundle: &std::path::Path,
-    read: Option<&BundleRows>,
+    sources: Vec<std::path::PathBuf>,
+    sha256: &str,
     import_id: u64,
 ) {
-    let r = (|| -> crate::exit::Result<()> {
-        let owned;
-        let rows = match read {
-            Some(r) => r,
-            None => {
-                owned = rows::read_bundle(bundle)?;
-                &owned
-            }
-        };
-        let meta = baseline::Meta {
+    if sources.is_empty() {
+        tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: a directory is zipped as it is sent, and the run archive keeps no copy of the zip (`[archive] keep_bundles`)");
+        return;
+    }
+    let pending = baseline::Pending {
+        hashes: rows::HASHES,
+        meta: baseline::Meta {
             base_url: base_url.to_string(),
             account: account.to_string(),
             data_set: opts.diffing_data_set_identifier.clone(),
             imports: vec![],
             updated_at: String::new(),
-        };
-        let pending = baseline::Pending::new(meta, scope_of(opts, rows), rows);
-        baseline::save(&baseline::pending_path(state_dir, import_id), &pending)
-    })();
-    if let Err(f) = r {
+        },
+        scope: scope_for(opts, &[]),
+        multi_term: opts.multi_term_batch_mode,
+        sources,
+        sha256: sha256.to_string(),
+    };
+    if let Err(f) = baseline::save(&baseline::pending_path(state_dir, import_id), &pending) {
         tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: {f}");
     }
 }
@@ -1173,10 +1168,21 @@ pub fn on_end(imp: &crate::canvas::Import) {
         let Some(p) = baseline::load::<baseline::Pending>(&pending_path)? else {
             return Ok(false);
         };
-        if p.hashes != rows::HASHES {
+        if p.hashes != rows::HASHES || p.sources.is_empty() {
             // Written by an older canvas-sis: its keys and values would not match.
             tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: its pending rows were written by another version of canvas-sis; the plan's baseline will not include it", imp.id);
         } else if matches!(imp.state, State::Imported | State::ImportedWithMessages) {
+            // The bytes sent, and no others: the SIS may have written tonight's file since.
+            let Some(sent) = p
+                .sources
+                .iter()
+                .find(|s| crate::bundle::sha256_file(s).is_ok_and(|h| h == p.sha256))
+            else {
+                let tried: Vec<String> =
+                    p.sources.iter().map(|s| s.display().to_string()).collect();
+                tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline will not include it: no file holds the bytes it sent any more (sha256 {}; tried {}); keep `[archive] keep_bundles` on, or run `canvas-sis plan --against canvas`", imp.id, p.sha256, tried.join(", "));
+                return Ok(true);
+            };
             let path = baseline::baseline_path(
                 &dir,
                 &p.meta.base_url,
@@ -1188,7 +1194,13 @@ pub fn on_end(imp: &crate::canvas::Import) {
                     meta: p.meta.clone(),
                     ..Default::default()
                 });
-            base.apply(&p.rows(), &p.scope, imp.id);
+            // Streamed: the bundle's rows are folded in as they are read, never held.
+            let mut a = baseline::Applier::new(&mut base, &p.scope);
+            if p.multi_term {
+                a = a.with_bundle_terms();
+            }
+            rows::visit(sent, &mut a)?;
+            a.finish(imp.id);
             baseline::save_baseline(&path, &base)?;
             tracing::info!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline now includes it", imp.id);
         }

@@ -566,3 +566,88 @@ fn diffing_drops_are_deletes_and_are_held() {
         .count() as u64;
     assert_eq!(inactive, predicted, "dropped with the drop status");
 }
+
+/// A pending baseline holds no rows: when the import ends, its rows are read back from the
+/// bytes it sent (the archive's copy, else the file as sent, checked by sha256), never from
+/// a file the SIS has written since, whose rows would be another night's.
+#[test]
+fn the_baseline_is_folded_from_the_bytes_sent_never_from_a_file_written_since() {
+    for keep in [true, false] {
+        let w = World::new(Scenario::Ok);
+        let cfg = w.file(
+            "c.toml",
+            if keep {
+                b""
+            } else {
+                b"[archive]\nkeep_bundles = false\n"
+            },
+        );
+        let zip = w.home.path().join("tonight.zip");
+        write_zip(&sample_dir("bundle"), &zip);
+        let o = w
+            .cmd()
+            .arg("-c")
+            .arg(&cfg)
+            .arg("submit")
+            .args(BATCH)
+            .arg(&zip)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let pending: Vec<_> = std::fs::read_dir(w.log_dir().join("pending"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(pending.len(), 1);
+        let small = std::fs::metadata(pending[0].path()).unwrap().len();
+        assert!(small < 2_000, "no rows in it: {small} bytes");
+
+        // Tomorrow's export lands on the same path before anyone sees the import end.
+        write_zip(&with_enrollments(&w, "short", SHORT), &zip);
+        let o = w
+            .cmd()
+            .arg("-c")
+            .arg(&cfg)
+            .args(["watch", "--last", "--interval", "1", "--max-polls", "20"])
+            .output()
+            .unwrap();
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        let log = w.log_text();
+        let plan = w
+            .cmd()
+            .arg("-c")
+            .arg(&cfg)
+            .args(["--json", "plan"])
+            .args(BATCH)
+            .arg(sample_dir("bundle"))
+            .output()
+            .unwrap();
+        assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+        let doc = json(&plan);
+        if keep {
+            assert!(log.contains("the plan's baseline now includes it"), "{log}");
+            // Folded from the archive's copy: the full bundle, not the short one.
+            let e = &doc["kinds"]["enrollment"];
+            assert_eq!(e["delete"], 0, "{doc}");
+            assert_eq!(e["create"], 0, "{doc}");
+            assert!(e["unchanged"].as_u64().unwrap() >= 5, "{doc}");
+        } else {
+            assert!(
+                log.contains("no file holds the bytes it sent any more"),
+                "{log}"
+            );
+            assert!(
+                !log.contains("the plan's baseline now includes it"),
+                "{log}"
+            );
+            assert!(doc["baseline"].is_null(), "{doc}");
+        }
+        assert!(
+            std::fs::read_dir(w.log_dir().join("pending"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "the pending baseline is gone once the import ended"
+        );
+    }
+}

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::mapped::{Mapping, Store};
 use super::rows::{BundleRows, FileInfo, IdMap, RowView, Sink, TermMap, ignored_column};
 use crate::exit::{Failure, Result};
 
@@ -93,9 +94,9 @@ impl Default for Texts {
 /// table to be built. An entry's slot and values are one record, one cache miss.
 #[derive(Clone, Debug, Default)]
 pub struct Entries {
-    keys: Vec<u64>,
+    keys: Store<u64>,
     /// Per entry `2 + width` u32: its [`Slot`], then its values.
-    recs: Vec<u32>,
+    recs: Store<u32>,
     width: usize,
     words: Vec<String>,
     /// The two words last asked for (see [`Entries::word`]).
@@ -135,7 +136,7 @@ impl Entries {
 
     fn rec_mut(&mut self, i: usize) -> &mut [u32] {
         let n = self.width + 2;
-        &mut self.recs[i * n..(i + 1) * n]
+        &mut self.recs.vec()[i * n..(i + 1) * n]
     }
 
     pub fn values(&self) -> impl Iterator<Item = Entry<'_>> {
@@ -265,12 +266,16 @@ impl Entries {
         let mut order: Vec<u32> = (0..self.len() as u32).collect();
         order.sort_unstable_by_key(|i| self.keys[*i as usize]);
         if order.iter().enumerate().any(|(i, o)| i as u32 != *o) {
-            self.keys = order.iter().map(|i| self.keys[*i as usize]).collect();
+            self.keys = order
+                .iter()
+                .map(|i| self.keys[*i as usize])
+                .collect::<Vec<_>>()
+                .into();
             let mut recs = Vec::with_capacity(self.recs.len());
             for i in &order {
                 recs.extend_from_slice(self.rec(*i as usize));
             }
-            self.recs = recs;
+            self.recs = recs.into();
             let mut blob = String::new();
             let mut ends = Vec::with_capacity(order.len());
             for i in &order {
@@ -309,7 +314,7 @@ impl Entries {
         for i in 0..self.len() {
             recs[i * n..i * n + was].copy_from_slice(&old[i * was..(i + 1) * was]);
         }
-        self.recs = recs;
+        self.recs = recs.into();
         self.width = width;
     }
 }
@@ -352,8 +357,9 @@ impl KindState {
             Some(i) => i,
             None => {
                 let i = e.keys.len();
-                e.keys.push(key);
-                e.recs.resize(e.recs.len() + e.width + 2, 0);
+                e.keys.vec().push(key);
+                let n = e.recs.len() + e.width + 2;
+                e.recs.vec().resize(n, 0);
                 if let Texts::Mem { blob, ends } = &mut e.texts {
                     blob.push_str(&key_text());
                     ends.push(blob.len() as u64);
@@ -751,15 +757,23 @@ fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 //   MAGIC, u32 VERSION, string meta (JSON of `Meta`),
 //   u32 n + n × (string course, string term), u32 n + n × (string section, string course),
 //   u32 kinds, per kind: string name, u32 n + n × string column, u32 n + n × string word,
-//     u64 entries, then per entry (sorted by key): u64 key; u32 term, u32 status, u8 live;
-//     width × u32 values; then the keys in words: entries × u64 end, u64 len, len bytes.
+//     u64 entries, zero bytes to a multiple of 8 from the file's start, the keys (entries ×
+//     u64, sorted), the records (entries × (2 + columns) u32: the term index + 1, the status
+//     index with `live` as its top bit, one value hash per column), zero bytes to a multiple
+//     of 8; then the keys in words: entries × u64 end, u64 len, len bytes.
 //
-// The keys in words come last in each kind so that `plan` can leave them in the file
-// (`Texts::Disk`) and read only its examples'.
+// The keys and records are the arrays `plan` looks up, as they lie in memory: it maps the
+// file and reads them in place (`super::mapped`). The keys in words come last in each kind so
+// that `plan` can leave them in the file (`Texts::Disk`) and read only its examples'.
+//
+// Version 2 (read, never written) had per entry u64 key, u32 term, u32 status, u8 live and
+// the values, packed; it is read into memory.
 
 const MAGIC: &[u8; 20] = b"canvas-sis baseline\n";
-/// The version written; any other reads as no baseline (see [`load_baseline`]).
-pub const VERSION: u32 = 2;
+/// The version written; version 2 is read too, any other reads as no baseline (see
+/// [`load_baseline`]).
+pub const VERSION: u32 = 3;
+const READ_TOO: u32 = 2;
 
 /// Write a baseline atomically in a private dir.
 pub fn save_baseline(path: &Path, b: &Baseline) -> Result<()> {
@@ -780,7 +794,34 @@ pub fn save_baseline(path: &Path, b: &Baseline) -> Result<()> {
     r.map_err(|e| save_failure(path, &e))
 }
 
+/// A writer that knows how many bytes it has written (for the arrays' alignment).
+struct Counting<W> {
+    w: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let k = self.w.write(b)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl<W: Write> Counting<W> {
+    /// Zero bytes up to a multiple of 8 from the start.
+    fn pad8(&mut self) -> std::io::Result<()> {
+        let pad = (8 - self.n % 8) % 8;
+        self.write_all(&[0u8; 8][..pad as usize])
+    }
+}
+
 fn encode(w: &mut impl Write, b: &Baseline) -> std::io::Result<()> {
+    let w = &mut Counting { w, n: 0 };
     w.write_all(MAGIC)?;
     w.write_all(&VERSION.to_le_bytes())?;
     put_str(w, &serde_json::to_string(&b.meta)?)?;
@@ -803,18 +844,21 @@ fn encode(w: &mut impl Write, b: &Baseline) -> std::io::Result<()> {
             }
         }
         w.write_all(&(e.len() as u64).to_le_bytes())?;
-        for (i, k) in e.keys.iter().enumerate() {
-            let s = Slot::of(e.rec(i));
+        w.pad8()?;
+        for k in e.keys.iter() {
             w.write_all(&k.to_le_bytes())?;
-            w.write_all(&s.term.to_le_bytes())?;
-            w.write_all(&s.status.to_le_bytes())?;
-            w.write_all(&[u8::from(s.live)])?;
+        }
+        for i in 0..e.len() {
+            let rec = e.rec(i);
+            w.write_all(&rec[0].to_le_bytes())?;
+            w.write_all(&rec[1].to_le_bytes())?;
             // Entries written before a column was added are short of it: 0, never given.
             for c in 0..state.cols.len() {
-                let v = if c < e.width { e.rec(i)[2 + c] } else { 0 };
+                let v = if c < e.width { rec[2 + c] } else { 0 };
                 w.write_all(&v.to_le_bytes())?;
             }
         }
+        w.pad8()?;
         let mut len = 0u64;
         for i in 0..e.len() {
             len += e.key_text(i).len() as u64;
@@ -867,7 +911,7 @@ pub fn load_baseline(path: &Path, texts: bool) -> Result<Option<Baseline>> {
         Some(1)
     } else if n == 24 && head[..20] == MAGIC[..] {
         let v = u32::from_le_bytes(head[20..24].try_into().unwrap_or_default());
-        (v != VERSION).then_some(v)
+        (v != VERSION && v != READ_TOO).then_some(v)
     } else {
         return Err(corrupt(path, &"not a baseline of canvas-sis"));
     };
@@ -876,7 +920,13 @@ pub fn load_baseline(path: &Path, texts: bool) -> Result<Option<Baseline>> {
         return Ok(None);
     }
     r.pos = 24;
-    decode(&mut r, path, texts)
+    let map = if head[20..24] == VERSION.to_le_bytes() {
+        let m = Mapping::of(r.r.get_ref(), size).map_err(|e| corrupt(path, &e))?;
+        Some(std::sync::Arc::new(m))
+    } else {
+        None
+    };
+    decode(&mut r, path, texts, map.as_ref())
         .map(Some)
         .map_err(|e| corrupt(path, &e))
 }
@@ -905,6 +955,15 @@ fn bad(what: &str) -> std::io::Error {
 }
 
 impl Reader {
+    /// Step over `n` bytes, which the file must hold.
+    fn skip(&mut self, n: u64) -> std::io::Result<()> {
+        self.count(n, 1)?;
+        self.r
+            .seek_relative(i64::try_from(n).map_err(|_| bad("a length"))?)?;
+        self.pos += n;
+        Ok(())
+    }
+
     fn bytes<const N: usize>(&mut self) -> std::io::Result<[u8; N]> {
         let mut b = [0u8; N];
         self.r.read_exact(&mut b)?;
@@ -944,7 +1003,14 @@ impl Reader {
     }
 }
 
-fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline> {
+/// Read a baseline: its arrays in place from `map` (version 3), else out of the file
+/// (version 2).
+fn decode(
+    r: &mut Reader,
+    path: &Path,
+    texts: bool,
+    map: Option<&std::sync::Arc<Mapping>>,
+) -> std::io::Result<Baseline> {
     let meta: Meta = serde_json::from_str(&r.string()?)?;
     let mut maps = [IdMap::default(), IdMap::default()];
     for map in &mut maps {
@@ -963,51 +1029,81 @@ fn decode(r: &mut Reader, path: &Path, texts: bool) -> std::io::Result<Baseline>
         let words = r.strings()?;
         let width = cols.len();
         let n = r.u64()?;
-        let n = r.count(n, 17 + 4 * width as u64 + 8)?;
         let mut e = Entries {
-            keys: Vec::with_capacity(n),
-            recs: Vec::with_capacity(n * (width + 2)),
             width,
             words,
             ..Default::default()
         };
-        // Read a few thousand records at a time, not one: a 1 GB baseline is 13 million
-        // of them, and a read call each took a third of the time loading it.
-        let size = 17 + 4 * width;
-        let mut buf = vec![0u8; size * 4096];
-        let mut prev = None;
-        let mut left = n;
-        while left > 0 {
-            let take = left.min(4096);
-            let chunk = &mut buf[..take * size];
-            r.r.read_exact(chunk)?;
-            left -= take;
-            for rec in chunk.chunks_exact(size) {
-                let key = u64::from_le_bytes(rec[0..8].try_into().unwrap_or_default());
-                if prev.is_some_and(|p| p >= key) {
+        let n = match map {
+            Some(map) => {
+                let n = r.count(n, 8 + 4 * (width as u64 + 2) + 8)?;
+                r.skip(r.pos.next_multiple_of(8) - r.pos)?;
+                let at = |pos: u64| usize::try_from(pos).map_err(|_| bad("an offset"));
+                e.keys = Store::mapped(map, at(r.pos)?, n).ok_or_else(|| bad("the keys"))?;
+                r.skip(8 * n as u64)?;
+                e.recs = Store::mapped(map, at(r.pos)?, n * (width + 2))
+                    .ok_or_else(|| bad("the records"))?;
+                r.skip(4 * (n * (width + 2)) as u64)?;
+                r.skip(r.pos.next_multiple_of(8) - r.pos)?;
+                if e.keys.windows(2).any(|k| k[0] >= k[1]) {
                     return Err(bad("keys out of order"));
                 }
-                prev = Some(key);
-                let slot = Slot {
-                    term: u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default()),
-                    status: u32::from_le_bytes(rec[12..16].try_into().unwrap_or_default()),
-                    live: rec[16] != 0,
-                };
-                if slot.term as usize > e.words.len() || slot.status as usize >= e.words.len() {
+                let words = e.words.len();
+                if e.recs.chunks_exact(width + 2).any(|rec| {
+                    let s = Slot::of(rec);
+                    s.term as usize > words || s.status as usize >= words
+                }) {
                     return Err(bad("a word past the table"));
                 }
-                e.keys.push(key);
-                e.recs.extend_from_slice(&[0, 0]);
-                let at = e.recs.len() - 2;
-                slot.put(&mut e.recs[at..]);
-                e.recs.extend(
-                    rec[17..]
-                        .chunks_exact(4)
-                        .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default())),
-                );
+                n
             }
-        }
-        r.pos += (n * size) as u64;
+            None => {
+                let n = r.count(n, 17 + 4 * width as u64 + 8)?;
+                let mut keys = Vec::with_capacity(n);
+                let mut recs = Vec::with_capacity(n * (width + 2));
+                // Read a few thousand records at a time, not one: a 1 GB baseline is 13 million
+                // of them, and a read call each took a third of the time loading it.
+                let size = 17 + 4 * width;
+                let mut buf = vec![0u8; size * 4096];
+                let mut prev = None;
+                let mut left = n;
+                while left > 0 {
+                    let take = left.min(4096);
+                    let chunk = &mut buf[..take * size];
+                    r.r.read_exact(chunk)?;
+                    left -= take;
+                    for rec in chunk.chunks_exact(size) {
+                        let key = u64::from_le_bytes(rec[0..8].try_into().unwrap_or_default());
+                        if prev.is_some_and(|p| p >= key) {
+                            return Err(bad("keys out of order"));
+                        }
+                        prev = Some(key);
+                        let slot = Slot {
+                            term: u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default()),
+                            status: u32::from_le_bytes(rec[12..16].try_into().unwrap_or_default()),
+                            live: rec[16] != 0,
+                        };
+                        if slot.term as usize > e.words.len()
+                            || slot.status as usize >= e.words.len()
+                        {
+                            return Err(bad("a word past the table"));
+                        }
+                        keys.push(key);
+                        recs.extend_from_slice(&[0, 0]);
+                        let at = recs.len() - 2;
+                        slot.put(&mut recs[at..]);
+                        recs.extend(
+                            rec[17..]
+                                .chunks_exact(4)
+                                .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default())),
+                        );
+                    }
+                }
+                (e.keys, e.recs) = (keys.into(), recs.into());
+                r.pos += (n * size) as u64;
+                n
+            }
+        };
         let ends_at = r.pos;
         let skip = 8 * n as u64;
         r.count(skip, 1)?;
@@ -1247,5 +1343,86 @@ mod tests {
         for n in (24..good.len()).step_by(7) {
             unreadable(&good[..n]);
         }
+        // Arrays read in place are checked as the packed ones were: a status past the
+        // kind's words, keys out of order.
+        let mut b = built();
+        b.kinds.get_mut("enrollment").unwrap().rows.recs.vec()[1] = 0x7fff_fff0;
+        save_baseline(&path, &b).unwrap();
+        unreadable(&std::fs::read(&path).unwrap());
+        let mut b = built();
+        let keys = b.kinds.get_mut("enrollment").unwrap().rows.keys.vec();
+        assert!(keys.len() >= 2);
+        keys.swap(0, 1);
+        save_baseline(&path, &b).unwrap();
+        unreadable(&std::fs::read(&path).unwrap());
+    }
+
+    /// What version 2 wrote: the records packed, one after another.
+    fn encode_v2(b: &Baseline) -> Vec<u8> {
+        let mut w = MAGIC.to_vec();
+        w.extend_from_slice(&READ_TOO.to_le_bytes());
+        put_str(&mut w, &serde_json::to_string(&b.meta).unwrap()).unwrap();
+        for map in [&b.course_term, &b.section_course] {
+            put_u32(&mut w, map.len()).unwrap();
+            for (k, v) in map {
+                put_str(&mut w, k).unwrap();
+                put_str(&mut w, v).unwrap();
+            }
+        }
+        put_u32(&mut w, b.kinds.len()).unwrap();
+        for (name, state) in &b.kinds {
+            let e = &state.rows;
+            put_str(&mut w, name).unwrap();
+            for list in [&state.cols, &e.words] {
+                put_u32(&mut w, list.len()).unwrap();
+                for s in list {
+                    put_str(&mut w, s).unwrap();
+                }
+            }
+            w.extend_from_slice(&(e.len() as u64).to_le_bytes());
+            for (i, k) in e.keys.iter().enumerate() {
+                let s = Slot::of(e.rec(i));
+                w.extend_from_slice(&k.to_le_bytes());
+                w.extend_from_slice(&s.term.to_le_bytes());
+                w.extend_from_slice(&s.status.to_le_bytes());
+                w.push(u8::from(s.live));
+                for v in &e.rec(i)[2..] {
+                    w.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            let mut len = 0u64;
+            for i in 0..e.len() {
+                len += e.key_text(i).len() as u64;
+                w.extend_from_slice(&len.to_le_bytes());
+            }
+            w.extend_from_slice(&len.to_le_bytes());
+            for i in 0..e.len() {
+                w.extend_from_slice(e.key_text(i).as_bytes());
+            }
+        }
+        w
+    }
+
+    /// A baseline an older canvas-sis wrote (version 2) is read as it was, and folding an
+    /// import into it writes this version.
+    #[test]
+    fn a_version_2_baseline_is_still_read() {
+        let b = built();
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("x.baseline");
+        std::fs::write(&path, encode_v2(&b)).unwrap();
+        for texts in [true, false] {
+            let back = load_baseline(&path, texts).unwrap().unwrap();
+            assert_eq!(dump(&back), dump(&b), "texts in memory: {texts}");
+        }
+        let mut back = load_baseline(&path, true).unwrap().unwrap();
+        back.apply(&BundleRows::default(), &Scope::default(), 9);
+        save_baseline(&path, &back).unwrap();
+        let head = std::fs::read(&path).unwrap();
+        assert_eq!(head[20..24], VERSION.to_le_bytes());
+        assert_eq!(
+            dump(&load_baseline(&path, false).unwrap().unwrap())[1..],
+            dump(&back)[1..]
+        );
     }
 }

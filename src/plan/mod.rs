@@ -15,6 +15,7 @@
 pub mod baseline;
 pub mod held;
 pub mod ims;
+mod mapped;
 pub mod rows;
 
 use std::collections::BTreeMap;

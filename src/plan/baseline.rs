@@ -6,14 +6,16 @@
 //! Each row keeps its key, term, status and one hash per column, never a value: a baseline
 //! holds no SIS data and no password.
 //!
-//! A submit leaves the bundle's rows as a pending baseline named by the import id; whichever
-//! command sees that import end (`submit --watch`, `watch`, `status`) folds it in when it
-//! ended `imported` or `imported_with_messages`, and drops it otherwise. Files are written
+//! A submit leaves a pending baseline named by the import id ([`Pending`]: where the bytes
+//! sent can be read back, and their sha256, not the rows); whichever command sees that import
+//! end (`submit --watch`, `watch`, `status`) streams those bytes' rows in when it ended
+//! `imported` or `imported_with_messages`, and drops it otherwise. Files are written
 //! atomically in the private state dir, and never pruned.
 //!
 //! In memory and on disk a baseline is column-wise ([`Entries`]; file format below
-//! [`save_baseline`]), so that a plan of a 1 GB bundle fits in 2.5× the validator's memory
-//! and loads in one bulk read (issue 13, bench/results-plan.md).
+//! [`save_baseline`]), so that a plan of a 1 GB bundle fits in 2.5× the validator's memory;
+//! `plan` maps the file and reads its arrays in place (`super::mapped`; issue 13,
+//! bench/results-plan.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufReader, BufWriter, Read, Seek, Write};

@@ -6,7 +6,7 @@
 use crate::cli::PlanArgs;
 use crate::exit::{Exit, Result};
 use crate::output::{Cell, Style, Table};
-use crate::plan::{self as planner, Assessment};
+use crate::plan::{self as planner, Assessment, Preload};
 use crate::validate;
 
 use super::Ctx;
@@ -19,6 +19,12 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         extension: opts.extension.map(|e| e.as_str().to_string()),
         ..validate::Options::default()
     };
+    let account = ctx.settings.connection.account_id.value.clone();
+    // The baseline is read while the bundle is validated.
+    let preload = match (a.against.as_str(), ctx.settings.connection.base("")) {
+        ("last", Ok(base)) => Some(Preload::start(&opts, base.as_str(), &account)?),
+        _ => None,
+    };
     let report = validate::validate_or_66(std::slice::from_ref(&a.path), &vopts)?;
     if validate::outcome(&report, false) != Exit::Ok {
         return Err(validate::failure(&report, false, "validation")
@@ -29,7 +35,6 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         .settings
         .connection
         .base("a plan compares with what that Canvas imported")?;
-    let account = ctx.settings.connection.account_id.value.clone();
     let limits = ctx.settings.guard.limits();
     let client = match a.against.as_str() {
         "canvas" => Some(ctx.client()?),
@@ -39,7 +44,10 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         client.as_ref(),
         &a.path,
         &opts,
-        (base_url.as_str(), &account),
+        match preload {
+            Some(p) => p,
+            None => Preload::later(&opts, base_url.as_str(), &account)?,
+        },
         &ctx.settings.poll,
         &limits,
     )

@@ -50,8 +50,9 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let (bundle, query) = prepare(&mut run)?;
     let local = lock_and_journal(ctx, &run, &bundle)?;
     still_held(&run)?;
+    let guarded = guarded(ctx, &run)?;
     let report = validate_phase(&run, &bundle).await?;
-    let plan = plan_phase(ctx, &run, &bundle).await?;
+    let plan = plan_phase(ctx, &run, &bundle, guarded).await?;
     let Some(net) = &run.net else {
         let mut checks = dry_run_checks(ctx, &run.submit, &bundle, local.earlier.as_ref()).await?;
         if let Some(p) = &plan {
@@ -277,7 +278,16 @@ async fn validate_phase(run: &Run, bundle: &Bundle) -> Result<Option<validate::R
 /// mode and diffing by default, any import with `--guard on` (contract, `[guard]`). Not for
 /// an approval: a person has seen that plan. Made on a thread of its own, as validation is,
 /// so that a signal ends the run at once.
-async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Assessment>> {
+/// Whether the guard plans this run, and against what: the Canvas URL and account, and this
+/// host's baseline of them (`against = "last"`), which is read from here on, while the
+/// bundle is validated.
+struct Guarded {
+    base: String,
+    account: String,
+    baseline: crate::plan::Preload,
+}
+
+fn guarded(ctx: &Ctx, run: &Run) -> Result<Option<Guarded>> {
     if run.approving.is_some() || !ctx.settings.guard.on(&run.opts) {
         return Ok(None);
     }
@@ -297,6 +307,34 @@ async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Asse
             None => return Ok(None),
         },
     };
+    // Against Canvas this host's baseline is not read; a dry run asks Canvas for no report
+    // and reads it (contract, `--dry-run`).
+    let baseline = if ctx.settings.guard.against == "canvas" && run.net.is_some() {
+        crate::plan::Preload::later(&run.opts, &base, &account)?
+    } else {
+        crate::plan::Preload::start(&run.opts, &base, &account)?
+    };
+    Ok(Some(Guarded {
+        base,
+        account,
+        baseline,
+    }))
+}
+
+async fn plan_phase(
+    ctx: &Ctx,
+    run: &Run,
+    bundle: &Bundle,
+    guarded: Option<Guarded>,
+) -> Result<Option<Assessment>> {
+    let Some(Guarded {
+        base,
+        account,
+        baseline,
+    }) = guarded
+    else {
+        return Ok(None);
+    };
     let limits = ctx.settings.guard.limits();
     let planned = async {
         // A dry run asks Canvas for no report (contract, `--dry-run`).
@@ -310,7 +348,7 @@ async fn plan_phase(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Option<Asse
             client.as_ref(),
             &bundle.path,
             &run.opts,
-            (&base, &account),
+            baseline,
             &run.poll,
             &limits,
         )

@@ -290,20 +290,12 @@ impl Entries {
     }
 
     fn build_buckets(&mut self) {
-        // About eight keys a bucket (one or two cache lines): 2^bits ≥ n / 8.
-        let bits = (usize::BITS - (self.len() / 8).max(1).leading_zeros()).min(31);
-        self.shift = 64 - bits;
-        let n = 1usize << bits;
-        let mut buckets = Vec::with_capacity(n + 1);
-        let mut i = 0;
-        for b in 0..n {
-            while i < self.keys.len() && ((self.keys[i] >> self.shift) as usize) < b {
-                i += 1;
-            }
-            buckets.push(i as u32);
+        let mut b = Buckets::new(self.len());
+        for k in self.keys.iter() {
+            let sorted = b.push(*k);
+            debug_assert!(sorted, "keys are sorted before their buckets are built");
         }
-        buckets.push(self.keys.len() as u32);
-        self.buckets = buckets;
+        (self.buckets, self.shift) = b.finish();
     }
 
     fn widen(&mut self, width: usize) {
@@ -319,6 +311,73 @@ impl Entries {
         self.recs = recs.into();
         self.width = width;
     }
+}
+
+/// The bucket table of sorted keys, built as they come: `buckets[b]` is the first key whose
+/// top bits are `b` or more.
+struct Buckets {
+    buckets: Vec<u32>,
+    shift: u32,
+    /// Keys so far, and the last.
+    n: u32,
+    last: Option<u64>,
+}
+
+impl Buckets {
+    fn new(len: usize) -> Buckets {
+        // About eight keys a bucket (one or two cache lines): 2^bits ≥ n / 8.
+        let bits = (usize::BITS - (len / 8).max(1).leading_zeros()).min(31);
+        Buckets {
+            buckets: Vec::with_capacity((1 << bits) + 1),
+            shift: 64 - bits,
+            n: 0,
+            last: None,
+        }
+    }
+
+    /// The next key; false when it is not above the last (the keys are then not sorted,
+    /// and the table is no use).
+    fn push(&mut self, k: u64) -> bool {
+        let sorted = self.last.is_none_or(|l| l < k);
+        self.last = Some(k);
+        let b = (k >> self.shift) as usize;
+        while self.buckets.len() <= b {
+            self.buckets.push(self.n);
+        }
+        self.n += 1;
+        sorted
+    }
+
+    fn finish(mut self) -> (Vec<u32>, u32) {
+        let all = (64 - self.shift) as usize;
+        while self.buckets.len() <= 1 << all {
+            self.buckets.push(self.n);
+        }
+        (self.buckets, self.shift)
+    }
+}
+
+/// Read `n` items of `size` bytes from `file` at `at`, a few thousand at a time, into `f`.
+fn each_chunk(
+    file: &std::fs::File,
+    at: u64,
+    n: usize,
+    size: usize,
+    mut f: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let per = (1 << 20) / size.max(1);
+    let mut buf = vec![0u8; per.max(1) * size];
+    let (mut at, mut left) = (at, n);
+    while left > 0 {
+        let take = left.min(per.max(1));
+        let chunk = &mut buf[..take * size];
+        file.read_exact_at(chunk, at)?;
+        f(chunk)?;
+        at += chunk.len() as u64;
+        left -= take;
+    }
+    Ok(())
 }
 
 /// The objects of one kind.
@@ -1041,22 +1100,43 @@ fn decode(
                 let n = r.count(n, 8 + 4 * (width as u64 + 2) + 8)?;
                 r.skip(r.pos.next_multiple_of(8) - r.pos)?;
                 let at = |pos: u64| usize::try_from(pos).map_err(|_| bad("an offset"));
-                e.keys = Store::mapped(map, at(r.pos)?, n).ok_or_else(|| bad("the keys"))?;
+                let (keys_at, recs_at) = (r.pos, r.pos + 8 * n as u64);
+                e.keys = Store::mapped(map, at(keys_at)?, n).ok_or_else(|| bad("the keys"))?;
                 r.skip(8 * n as u64)?;
-                e.recs = Store::mapped(map, at(r.pos)?, n * (width + 2))
+                e.recs = Store::mapped(map, at(recs_at)?, n * (width + 2))
                     .ok_or_else(|| bad("the records"))?;
                 r.skip(4 * (n * (width + 2)) as u64)?;
                 r.skip(r.pos.next_multiple_of(8) - r.pos)?;
-                if e.keys.windows(2).any(|k| k[0] >= k[1]) {
-                    return Err(bad("keys out of order"));
-                }
-                let words = e.words.len();
-                if e.recs.chunks_exact(width + 2).any(|rec| {
-                    let s = Slot::of(rec);
-                    s.term as usize > words || s.status as usize >= words
-                }) {
-                    return Err(bad("a word past the table"));
-                }
+                // Checked, and the buckets built, with reads of the file rather than through
+                // the mapping: its pages are then mapped only as the plan looks them up,
+                // and a plan can load its baseline while the validator runs without the
+                // two memories adding up (issue 13).
+                let file = r.r.get_ref();
+                let mut buckets = Buckets::new(n);
+                each_chunk(file, keys_at, n, 8, |chunk| {
+                    for k in chunk.chunks_exact(8) {
+                        let k = u64::from_le_bytes(k.try_into().unwrap_or_default());
+                        if !buckets.push(k) {
+                            return Err(bad("keys out of order"));
+                        }
+                    }
+                    Ok(())
+                })?;
+                (e.buckets, e.shift) = buckets.finish();
+                let words = e.words.len() as u64;
+                each_chunk(file, recs_at, n, 4 * (width + 2), |chunk| {
+                    for rec in chunk.chunks_exact(4 * (width + 2)) {
+                        let word = |i: usize| {
+                            u64::from(u32::from_le_bytes(
+                                rec[4 * i..4 * i + 4].try_into().unwrap_or_default(),
+                            ))
+                        };
+                        if word(0) > words || word(1) & 0x7fff_ffff >= words {
+                            return Err(bad("a word past the table"));
+                        }
+                    }
+                    Ok(())
+                })?;
                 n
             }
             None => {
@@ -1145,7 +1225,9 @@ fn decode(
             };
         }
         r.pos += len;
-        e.build_buckets();
+        if map.is_none() {
+            e.build_buckets();
+        }
         kinds.insert(name, KindState { cols, rows: e });
     }
     if r.pos != r.size {

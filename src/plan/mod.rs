@@ -916,27 +916,74 @@ pub struct Assessment {
     pub reasons: Vec<String>,
 }
 
+/// This host's baseline for a Canvas URL, account and data set (`--against last`), read on a
+/// thread of its own while the bundle is validated (`plan`, a guarded `submit`): reading it
+/// checks the file without touching the pages it maps (`baseline::load_baseline`), so the two
+/// overlap in time and not in memory.
+pub struct Preload {
+    reading: Option<std::thread::JoinHandle<crate::exit::Result<Option<Baseline>>>>,
+    path: Option<std::path::PathBuf>,
+}
+
+impl Preload {
+    /// Start reading it now.
+    pub fn start(
+        opts: &crate::settings::ImportOptions,
+        base_url: &str,
+        account: &str,
+    ) -> crate::exit::Result<Preload> {
+        let mut p = Preload::later(opts, base_url, account)?;
+        if let Some(path) = p.path.clone() {
+            p.reading = std::thread::Builder::new()
+                .name("plan-baseline".into())
+                .spawn(move || baseline::load_baseline(&path, false))
+                .ok();
+        }
+        Ok(p)
+    }
+
+    /// Read it when it is asked for.
+    pub fn later(
+        opts: &crate::settings::ImportOptions,
+        base_url: &str,
+        account: &str,
+    ) -> crate::exit::Result<Preload> {
+        let path = crate::paths::existing_state_dir()?.map(|d| {
+            baseline::baseline_path(
+                &d,
+                base_url,
+                account,
+                opts.diffing_data_set_identifier.as_deref(),
+            )
+        });
+        Ok(Preload {
+            reading: None,
+            path,
+        })
+    }
+
+    fn take(self) -> crate::exit::Result<Option<Baseline>> {
+        match (self.reading, &self.path) {
+            (Some(r), _) => r.join().unwrap_or_else(|_| {
+                Err(crate::exit::Failure::data(
+                    "reading the baseline stopped unexpectedly",
+                ))
+            }),
+            (None, Some(path)) => baseline::load_baseline(path, false),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
 impl Assessment {
     /// Judge the bundle against the baseline this host keeps (`--against last`). No network.
     pub fn new(
         bundle: &std::path::Path,
         opts: &crate::settings::ImportOptions,
-        base_url: &str,
-        account: &str,
+        baseline: Preload,
         limits: &Limits,
     ) -> crate::exit::Result<Assessment> {
-        let baseline = match crate::paths::existing_state_dir()? {
-            Some(d) => baseline::load_baseline(
-                &baseline::baseline_path(
-                    &d,
-                    base_url,
-                    account,
-                    opts.diffing_data_set_identifier.as_deref(),
-                ),
-                false,
-            )?,
-            None => None,
-        };
+        let baseline = baseline.take()?;
         let about = baseline.as_ref().map_or(Value::Null, |b| {
             json!({
                 "base_url": b.meta.base_url,
@@ -983,21 +1030,15 @@ impl Assessment {
         canvas: Option<&crate::canvas::Client>,
         bundle: &std::path::Path,
         opts: &crate::settings::ImportOptions,
-        target: (&str, &str),
+        baseline: Preload,
         poll: &crate::settings::PollSettings,
         limits: &Limits,
     ) -> crate::exit::Result<Assessment> {
         if let Some(client) = canvas {
             return Assessment::against_canvas(bundle, opts, client, poll, limits).await;
         }
-        let (path, opts, base, account, limits) = (
-            bundle.to_path_buf(),
-            opts.clone(),
-            target.0.to_string(),
-            target.1.to_string(),
-            limits.clone(),
-        );
-        tokio::task::spawn_blocking(move || Assessment::new(&path, &opts, &base, &account, &limits))
+        let (path, opts, limits) = (bundle.to_path_buf(), opts.clone(), limits.clone());
+        tokio::task::spawn_blocking(move || Assessment::new(&path, &opts, baseline, &limits))
             .await
             .unwrap_or_else(|e| {
                 Err(crate::exit::Failure::data(format!(

@@ -1194,7 +1194,7 @@ pub fn record_pending(
     }
 }
 
-/// An import was seen at its end: fold its pending rows into the baseline when it ended
+/// An import was seen at its end: fold the rows it sent into the baseline when it ended
 /// `imported` or `imported_with_messages`, and drop them otherwise. Quiet when there is
 /// nothing pending (an import this host did not send); never fails the command.
 pub fn on_end(imp: &crate::canvas::Import) {
@@ -1212,7 +1212,7 @@ pub fn on_end(imp: &crate::canvas::Import) {
         };
         if p.hashes != rows::HASHES || p.sources.is_empty() {
             // Written by an older canvas-sis: its keys and values would not match.
-            tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: its pending rows were written by another version of canvas-sis; the plan's baseline will not include it", imp.id);
+            tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: its pending baseline was written by another version of canvas-sis; the plan's baseline will not include it", imp.id);
         } else if matches!(imp.state, State::Imported | State::ImportedWithMessages) {
             // The bytes sent, and no others: the SIS may have written tonight's file since.
             let Some(sent) = p

@@ -651,3 +651,36 @@ fn the_baseline_is_folded_from_the_bytes_sent_never_from_a_file_written_since() 
         );
     }
 }
+
+/// A pending baseline an older canvas-sis wrote (every row as JSON, no note of where the bytes
+/// are) is dropped with a log line when its import ends, and never read as this version's.
+#[test]
+fn an_older_pending_baseline_is_dropped_with_a_word() {
+    let w = World::new(Scenario::Ok);
+    let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pending: Vec<_> = std::fs::read_dir(w.log_dir().join("pending"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(pending.len(), 1);
+    std::fs::write(
+        &pending[0],
+        r#"{"hashes":2,"meta":{"base_url":"x","account":"self","data_set":null,"imports":[],"updated_at":""},"scope":{"batch_terms":[],"diffing":null,"skip_deletes":false,"enrollment_drop":null,"diffing_drop":null,"user_remove":null},"kinds":{"user":[]},"terms":[]}"#,
+    )
+    .unwrap();
+    let o = w
+        .cmd()
+        .args(["watch", "--last", "--interval", "1", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let log = w.log_text();
+    assert!(
+        log.contains("its pending baseline was written by another version of canvas-sis"),
+        "{log}"
+    );
+    assert!(!pending[0].exists());
+    assert!(!w.log_dir().join("baselines").exists(), "nothing folded in");
+}

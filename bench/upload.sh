@@ -19,6 +19,8 @@
 #   submit (defaults)        canvas-sis submit --no-validate FILE: upload mode auto (the raw
 #                            body below 100 MiB, the file-upload flow from 100 MiB), log file
 #                            on, progress auto (off: not a terminal). THE TARGET: >= 0.9x curl -T
+#   submit, no archive copy  the same with `[archive] keep_bundles = false`: what the
+#                            archive's copy of the bundle (on by default) costs
 #   submit --once            the same with --once, which hashes the bundle before sending
 #   curl file-upload flow    step 1 (POST with pre_attachment[*]) then curl -F of the
 #                            upload_params and the file to upload_url: the same flow done by
@@ -82,6 +84,9 @@ done
 CREATE="$URL/api/v1/accounts/self/sis_imports?import_type=instructure_csv&extension=zip"
 
 export HOME=$BHOME XDG_STATE_HOME=$BHOME/state XDG_CONFIG_HOME=$BHOME/config
+NOKEEP=$BHOME/no-copy.toml
+printf '[archive]\nkeep_bundles = false\n' > "$NOKEEP"
+chmod 600 "$NOKEEP"
 export CANVAS_BASE_URL=$URL CANVAS_ACCESS_TOKEN=$TOKEN
 unset CANVAS_SIS_CONFIG CANVAS_SIS_PROFILE JOURNAL_STREAM NO_COLOR || true
 
@@ -154,12 +159,14 @@ for mb in $SIZES_MB; do
     rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
     measure "submit-$mb" "$BIN" submit --no-validate "$f"
     rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
+    measure "nokeep-$mb" "$BIN" -c "$NOKEEP" submit --no-validate "$f"
+    rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
     measure "once-$mb" "$BIN" submit --no-validate --once "$f"
     measure "curlF-$mb" bash -c 'curl_file_upload "$1"' curl_file_upload "$f"
     echo "   run $run/$RUNS: curl -T $(tail -n1 "$WORK/runs-curlT-$mb" | cut -d' ' -f1) s, submit $(tail -n1 "$WORK/runs-submit-$mb" | cut -d' ' -f1) s" >&2
   done
   base=$(cut -d' ' -f1 "$WORK/runs-curlT-$mb" | median)
-  for key in curlT submit once curlF; do
+  for key in curlT submit nokeep once curlF; do
     runs=$WORK/runs-$key-$mb
     w=$(cut -d' ' -f1 "$runs" | median)
     rss=$(cut -d' ' -f2 "$runs" | sort -n | tail -n1)
@@ -167,6 +174,7 @@ for mb in $SIZES_MB; do
     case $key in
       curlT) name="curl -T FILE (raw body, streamed)" ;;
       submit) name="**canvas-sis submit --no-validate FILE** (defaults)" ;;
+      nokeep) name="canvas-sis submit --no-validate FILE, \`keep_bundles = false\` (no archive copy)" ;;
       once) name="canvas-sis submit --no-validate --once FILE (sha256 before sending)" ;;
       curlF) name="curl file-upload flow (step 1, then curl -F; curl's own time)" ;;
     esac

@@ -131,6 +131,25 @@ impl Entries {
         }
     }
 
+    /// Entry `i`'s term as an index (0: none, else 1 + its index in [`Entries::term_word`]'s
+    /// words) and whether it is live: what counting entries by term needs, without a string.
+    #[inline]
+    pub fn term_and_live(&self, i: usize) -> (usize, bool) {
+        let s = Slot::of(self.rec(i));
+        (s.term as usize, s.live)
+    }
+
+    /// The term of index `t` (see [`Entries::term_and_live`]), and how many indexes there are.
+    pub fn term_word(&self, t: usize) -> Option<&str> {
+        t.checked_sub(1)
+            .and_then(|w| self.words.get(w))
+            .map(String::as_str)
+    }
+
+    pub fn term_indexes(&self) -> usize {
+        self.words.len() + 1
+    }
+
     fn rec(&self, i: usize) -> &[u32] {
         let n = self.width + 2;
         &self.recs[i * n..(i + 1) * n]

@@ -112,13 +112,13 @@ pub struct Plan {
 
 const EXAMPLES_PER_EFFECT: usize = 3;
 
-fn bump(c: &mut Counts, effect: &str) {
+fn bump(c: &mut Counts, effect: &str, n: u64) {
     match effect {
-        "create" => c.create += 1,
-        "update" => c.update += 1,
-        "delete" => c.delete += 1,
-        "unchanged" => c.unchanged += 1,
-        _ => c.absent += 1,
+        "create" => c.create += n,
+        "update" => c.update += n,
+        "delete" => c.delete += n,
+        "unchanged" => c.unchanged += n,
+        _ => c.absent += n,
     }
 }
 
@@ -132,13 +132,28 @@ impl KindPlan {
         key: &dyn Fn() -> String,
         at: &dyn Fn() -> Option<(String, u64)>,
     ) {
-        bump(&mut self.counts, effect);
+        self.add(effect, term, 1);
+        self.example(effect, key, at);
+    }
+
+    /// Count `n` rows or objects of one effect and term.
+    fn add(&mut self, effect: &'static str, term: Option<&str>, n: u64) {
+        bump(&mut self.counts, effect, n);
         if let Some(t) = term {
             match self.terms.get_mut(t) {
-                Some(c) => bump(c, effect),
-                None => bump(self.terms.entry(t.to_string()).or_default(), effect),
+                Some(c) => bump(c, effect, n),
+                None => bump(self.terms.entry(t.to_string()).or_default(), effect, n),
             }
         }
+    }
+
+    /// Keep the row or object as an example of its effect, if it is one of the first few.
+    fn example(
+        &mut self,
+        effect: &'static str,
+        key: &dyn Fn() -> String,
+        at: &dyn Fn() -> Option<(String, u64)>,
+    ) {
         if effect != "unchanged"
             && self.examples.iter().filter(|e| e.effect == effect).count() < EXAMPLES_PER_EFFECT
         {
@@ -743,29 +758,40 @@ impl<'b> Judge<'b> {
             let Work { plan: mut kp, seen } = self.work.remove(&kind).unwrap_or_default();
             let state = self.base.kinds.get(&kind).unwrap_or(&empty);
             let kind = kind.as_str();
-            for e in state.rows.values().filter(|e| e.live) {
-                kp.baseline_live += 1;
-                if let Some(t) = e.term.filter(|_| termed(kind)) {
-                    match kp.baseline_live_terms.get_mut(t) {
-                        Some(n) => *n += 1,
-                        None => {
-                            kp.baseline_live_terms.insert(t.to_string(), 1);
-                        }
-                    }
-                }
-            }
+            let rows = &state.rows;
             // Batch mode removes per the bundle's own terms when it names none (multi-term).
             let removing = bundle_has_kind || !scope.batch_terms.is_empty();
             let drops = deletes(kind, &scope.drop_status(kind));
-            for i in 0..state.rows.len() {
-                let e = state.rows.entry(i);
-                if !e.live || seen.get(i) {
+            // Counted by term index, one pass, and named once a term: 12 million
+            // enrollments are a handful of terms.
+            let term = |t: usize| rows.term_word(t).filter(|_| termed(kind));
+            let removed: Vec<bool> = (0..rows.term_indexes())
+                .map(|t| removing && scope.removes(kind, rows.term_word(t)) && drops)
+                .collect();
+            // Per term index: live, and the live ones the bundle lacked.
+            let mut live = vec![0u64; rows.term_indexes()];
+            let mut lacked = vec![0u64; rows.term_indexes()];
+            for i in 0..rows.len() {
+                let (t, is_live) = rows.term_and_live(i);
+                if !is_live {
                     continue;
                 }
-                let removed = removing && scope.removes(kind, e.term) && drops;
-                let effect = if removed { "delete" } else { "absent" };
-                let term = e.term.filter(|_| termed(kind));
-                kp.count(effect, term, &|| state.rows.key_text(i), &|| None);
+                live[t] += 1;
+                if !seen.get(i) {
+                    lacked[t] += 1;
+                    let effect = if removed[t] { "delete" } else { "absent" };
+                    kp.example(effect, &|| rows.key_text(i), &|| None);
+                }
+            }
+            for (t, (&l, &n)) in live.iter().zip(&lacked).enumerate() {
+                kp.baseline_live += l;
+                if let Some(name) = term(t).filter(|_| l > 0) {
+                    *kp.baseline_live_terms.entry(name.to_string()).or_default() += l;
+                }
+                if n > 0 {
+                    let effect = if removed[t] { "delete" } else { "absent" };
+                    kp.add(effect, term(t), n);
+                }
             }
             plan.kinds.insert(kind.to_string(), kp);
         }

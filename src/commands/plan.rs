@@ -22,7 +22,7 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
     let account = ctx.settings.connection.account_id.value.clone();
     // The baseline is read while the bundle is validated.
     let preload = match (a.against.as_str(), ctx.settings.connection.base("")) {
-        ("last", Ok(base)) => Some(Preload::start(&opts, base.as_str(), &account)?),
+        ("last", Ok(base)) => Some(Preload::start(&opts, base.as_str(), &account)),
         _ => None,
     };
     let report = validate::validate_or_66(std::slice::from_ref(&a.path), &vopts)?;
@@ -46,7 +46,7 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         &opts,
         match preload {
             Some(p) => p,
-            None => Preload::later(&opts, base_url.as_str(), &account)?,
+            None => Preload::later(&opts, base_url.as_str(), &account),
         },
         &ctx.settings.poll,
         &limits,

@@ -50,7 +50,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let (bundle, query) = prepare(&mut run)?;
     let local = lock_and_journal(ctx, &run, &bundle)?;
     still_held(&run)?;
-    let guarded = guarded(ctx, &run)?;
+    let guarded = guarded(ctx, &run);
     let report = validate_phase(&run, &bundle).await?;
     let plan = plan_phase(ctx, &run, &bundle, guarded).await?;
     let Some(net) = &run.net else {
@@ -287,9 +287,9 @@ struct Guarded {
     baseline: crate::plan::Preload,
 }
 
-fn guarded(ctx: &Ctx, run: &Run) -> Result<Option<Guarded>> {
+fn guarded(ctx: &Ctx, run: &Run) -> Option<Guarded> {
     if run.approving.is_some() || !ctx.settings.guard.on(&run.opts) {
-        return Ok(None);
+        return None;
     }
     // The planner reads SIS CSV and IMS Enterprise bundles: another import type (a plugin's)
     // is said to go unguarded, never silently passed.
@@ -297,28 +297,25 @@ fn guarded(ctx: &Ctx, run: &Run) -> Result<Option<Guarded>> {
         && run.opts.import_type != crate::import_options::IMS_XML
     {
         warn!(target: "canvas_sis", "guard: a {} bundle is not planned (the plan reads SIS CSV and IMS Enterprise bundles); it is sent unguarded", run.opts.import_type);
-        return Ok(None);
+        return None;
     }
     let (base, account) = match &run.net {
         Some(n) => (n.base.to_string(), n.account.clone()),
-        None => match configured_target(ctx) {
-            Some(t) => t,
-            // A dry run without a Canvas URL fails later, saying so.
-            None => return Ok(None),
-        },
+        // A dry run without a Canvas URL fails later, saying so.
+        None => configured_target(ctx)?,
     };
     // Against Canvas this host's baseline is not read; a dry run asks Canvas for no report
     // and reads it (contract, `--dry-run`).
     let baseline = if ctx.settings.guard.against == "canvas" && run.net.is_some() {
-        crate::plan::Preload::later(&run.opts, &base, &account)?
+        crate::plan::Preload::later(&run.opts, &base, &account)
     } else {
-        crate::plan::Preload::start(&run.opts, &base, &account)?
+        crate::plan::Preload::start(&run.opts, &base, &account)
     };
-    Ok(Some(Guarded {
+    Some(Guarded {
         base,
         account,
         baseline,
-    }))
+    })
 }
 
 async fn plan_phase(

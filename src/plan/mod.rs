@@ -948,56 +948,70 @@ pub struct Assessment {
 /// overlap in time and not in memory.
 pub struct Preload {
     reading: Option<std::thread::JoinHandle<crate::exit::Result<Option<Baseline>>>>,
-    path: Option<std::path::PathBuf>,
+    /// The URL, account and data set, when it is read only when asked for.
+    later: Option<(String, String, Option<String>)>,
 }
 
 impl Preload {
     /// Start reading it now.
-    pub fn start(
-        opts: &crate::settings::ImportOptions,
-        base_url: &str,
-        account: &str,
-    ) -> crate::exit::Result<Preload> {
-        let mut p = Preload::later(opts, base_url, account)?;
-        if let Some(path) = p.path.clone() {
-            p.reading = std::thread::Builder::new()
-                .name("plan-baseline".into())
-                .spawn(move || baseline::load_baseline(&path, false))
-                .ok();
-        }
-        Ok(p)
+    pub fn start(opts: &crate::settings::ImportOptions, base_url: &str, account: &str) -> Preload {
+        let (base, account, data_set) = (
+            base_url.to_string(),
+            account.to_string(),
+            opts.diffing_data_set_identifier.clone(),
+        );
+        let reading = std::thread::Builder::new()
+            .name("plan-baseline".into())
+            .spawn({
+                let (base, account, data_set) = (base.clone(), account.clone(), data_set.clone());
+                move || read_baseline(&base, &account, data_set.as_deref())
+            })
+            .ok();
+        // Without a thread, read when asked.
+        let later = reading.is_none().then_some((base, account, data_set));
+        Preload { reading, later }
     }
 
-    /// Read it when it is asked for.
-    pub fn later(
-        opts: &crate::settings::ImportOptions,
-        base_url: &str,
-        account: &str,
-    ) -> crate::exit::Result<Preload> {
-        let path = crate::paths::existing_state_dir()?.map(|d| {
-            baseline::baseline_path(
-                &d,
-                base_url,
-                account,
-                opts.diffing_data_set_identifier.as_deref(),
-            )
-        });
-        Ok(Preload {
+    /// Read it when it is asked for (nothing is touched before: `plan --against canvas`
+    /// never reads this host's state).
+    pub fn later(opts: &crate::settings::ImportOptions, base_url: &str, account: &str) -> Preload {
+        Preload {
             reading: None,
-            path,
-        })
+            later: Some((
+                base_url.to_string(),
+                account.to_string(),
+                opts.diffing_data_set_identifier.clone(),
+            )),
+        }
     }
 
     fn take(self) -> crate::exit::Result<Option<Baseline>> {
-        match (self.reading, &self.path) {
-            (Some(r), _) => r.join().unwrap_or_else(|_| {
+        if let Some(r) = self.reading {
+            return r.join().unwrap_or_else(|_| {
                 Err(crate::exit::Failure::data(
                     "reading the baseline stopped unexpectedly",
                 ))
-            }),
-            (None, Some(path)) => baseline::load_baseline(path, false),
-            (None, None) => Ok(None),
+            });
         }
+        match &self.later {
+            Some((base, account, data_set)) => read_baseline(base, account, data_set.as_deref()),
+            None => Ok(None),
+        }
+    }
+}
+
+/// This host's baseline of a URL, account and data set, if it has one.
+fn read_baseline(
+    base_url: &str,
+    account: &str,
+    data_set: Option<&str>,
+) -> crate::exit::Result<Option<Baseline>> {
+    match crate::paths::existing_state_dir()? {
+        Some(d) => baseline::load_baseline(
+            &baseline::baseline_path(&d, base_url, account, data_set),
+            false,
+        ),
+        None => Ok(None),
     }
 }
 
@@ -1198,7 +1212,7 @@ pub fn record_pending(
     import_id: u64,
 ) {
     if sources.is_empty() {
-        tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: a directory is zipped as it is sent, and the run archive keeps no copy of the zip (`[archive] keep_bundles`)");
+        tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: a directory is zipped as it is sent, and no run archive keeps a copy of the zip (`[archive]`, `keep_bundles`)");
         return;
     }
     let pending = baseline::Pending {

@@ -280,10 +280,41 @@ impl Entries {
         if self.index.take().is_none() && !self.buckets.is_empty() {
             return;
         }
-        if self.sorted < self.len() {
+        let added = self.len() - self.sorted;
+        // Many new entries (a first import, a diffing data set's, which replaces the
+        // baseline): sort them all, into new arrays. A few: merge them in place.
+        if added > self.sorted / 4 {
+            self.sort_all();
+        } else if added > 0 {
             self.merge_added();
         }
         self.build_buckets();
+    }
+
+    /// Sort every entry by key, into new arrays.
+    fn sort_all(&mut self) {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by_key(|i| self.keys[*i as usize]);
+        if order.iter().enumerate().all(|(i, o)| i as u32 == *o) {
+            return;
+        }
+        self.keys = order
+            .iter()
+            .map(|i| self.keys[*i as usize])
+            .collect::<Vec<_>>()
+            .into();
+        let mut recs = Vec::with_capacity(self.recs.len());
+        for i in &order {
+            recs.extend_from_slice(self.rec(*i as usize));
+        }
+        self.recs = recs.into();
+        let mut blob = String::new();
+        let mut ends = Vec::with_capacity(order.len());
+        for i in &order {
+            blob.push_str(&self.key_text(*i as usize));
+            ends.push(blob.len() as u64);
+        }
+        self.texts = Texts::Mem { blob, ends };
     }
 
     /// Merge the entries past `sorted` (any order) into those before it (sorted).
@@ -1432,22 +1463,26 @@ mod tests {
             (read_bundle(d.path()).unwrap(), d)
         };
         let mut nightly = Baseline::default();
+        // Many new users (sorted anew), a few (merged in place), none.
         let nights = [
             (0..40, "active"),
             (30..90, "active"),
             (10..20, "deleted"),
-            (85..140, "active"),
+            (85..95, "active"),
+            (95..140, "active"),
         ];
-        for (night, (ids, status)) in nights.iter().enumerate() {
-            let (rows, _d) = users(ids.clone(), status);
-            nightly.apply(&rows, &Scope::default(), night as u64);
-            let e = &nightly.kinds["user"].rows;
-            assert!(e.keys.windows(2).all(|k| k[0] < k[1]), "night {night}");
+        let check = |e: &Entries, when: &str| {
+            assert!(e.keys.windows(2).all(|k| k[0] < k[1]), "{when}");
             for i in 0..e.len() {
                 let text = e.key_text(i);
                 assert_eq!(super::super::rows::row_hash(&[&text]), e.keys[i], "{text}");
-                assert_eq!(e.find(e.keys[i]), Some(i));
+                assert_eq!(e.find(e.keys[i]), Some(i), "{when}");
             }
+        };
+        for (night, (ids, status)) in nights.iter().enumerate() {
+            let (rows, _d) = users(ids.clone(), status);
+            nightly.apply(&rows, &Scope::default(), night as u64);
+            check(&nightly.kinds["user"].rows, &format!("night {night}"));
         }
         let e = &nightly.kinds["user"].rows;
         assert_eq!(e.len(), 140);
@@ -1465,6 +1500,7 @@ mod tests {
         nightly.meta.updated_at.clear();
         assert_eq!(dump(&back), dump(&nightly));
         assert_eq!(back.kinds["user"].rows.len(), 150);
+        check(&back.kinds["user"].rows, "read back and folded");
     }
 
     #[test]

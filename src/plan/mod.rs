@@ -201,8 +201,7 @@ pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
 }
 
 /// Plan the bundle at `path` against `base` as it streams by, reading on this thread and
-/// judging on another, a few batches of rows between them. Hashing the rows' values is done
-/// by whichever thread has time for it, batch by batch (see [`Batch::raw`]).
+/// judging on another, a few batches of rows between them.
 /// Returns the plan's judge (see [`Judge::finish`]) and the term ids of the bundle's terms
 /// file.
 pub fn plan_stream<'b>(
@@ -212,14 +211,11 @@ pub fn plan_stream<'b>(
 ) -> crate::exit::Result<(Judge<'b>, Vec<String>)> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
-        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let waiting = queued.clone();
         let judging = std::thread::Builder::new()
             .name("plan-judge".into())
             .spawn_scoped(s, move || {
                 let mut j = Judge::new(base, skip_deletes);
                 for mut b in rx {
-                    waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                     j.flush(&mut b);
                 }
                 j
@@ -227,10 +223,9 @@ pub fn plan_stream<'b>(
             .map_err(|e| crate::exit::Failure::data(format!("cannot start a thread: {e}")))?;
         let mut p = Planner {
             base,
-            out: Out::Send(tx, queued),
+            out: Out::Send(tx),
             batch: Batch::default(),
             bundle_terms: Vec::new(),
-            all_raw: false,
         };
         let read = rows::visit(path, &mut p);
         p.flush();
@@ -255,18 +250,12 @@ pub struct Planner<'b> {
     batch: Batch,
     /// The term ids of the bundle's terms file, in order (multi-term batch mode's scope).
     pub bundle_terms: Vec<String>,
-    /// Every batch leaves its values to the judge (tests: both ways give one plan).
-    all_raw: bool,
 }
 
 /// Where a full batch goes: judged here, or sent to the judging thread.
 enum Out<'b> {
     Here(Box<Judge<'b>>),
-    /// The channel, and how many batches are in it.
-    Send(
-        std::sync::mpsc::SyncSender<Batch>,
-        std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    ),
+    Send(std::sync::mpsc::SyncSender<Batch>),
 }
 
 /// Rows read and not yet judged, all of one file: judged [`BATCH`] at a time, so that their
@@ -279,19 +268,9 @@ pub struct Batch {
     keys: Vec<u64>,
     /// The status deletes.
     del: Vec<bool>,
-    /// Whether the values are left for the judge to hash: they are copied into `fields`
-    /// instead of hashed into `values`, and the enrollments' `term_keys` are left out too.
-    /// The reader does it when the judge has no batch waiting (the reader is the slower of
-    /// the two), else hashes them itself; which one is slower depends on the bundle and the
-    /// baseline, and on what else the machine runs.
-    raw: bool,
     /// The hashes of the values of the columns the baseline has (0 for the others), a row
-    /// the file's width of them.
+    /// the file's width of them: hashed by the reader from the record, never copied.
     values: Vec<u32>,
-    /// The values themselves, for a `raw` batch: those of the columns the baseline has (the
-    /// others empty), a row the file's width of them, one after another (`field_ends`).
-    fields: String,
-    field_ends: Vec<usize>,
     /// An enrollment's section and course ids hashed, by which its term is remembered.
     term_keys: Vec<u64>,
     lines: Vec<u64>,
@@ -353,15 +332,7 @@ impl<'b> Planner<'b> {
             out: Out::Here(Box::new(Judge::new(base, skip_deletes))),
             batch: Batch::default(),
             bundle_terms: Vec::new(),
-            all_raw: false,
         }
-    }
-
-    /// A planner whose every batch leaves the values for the judge to hash.
-    #[cfg(test)]
-    fn leaving_values_to_the_judge(mut self) -> Self {
-        self.all_raw = true;
-        self
     }
 
     /// The plan (judged here).
@@ -369,7 +340,7 @@ impl<'b> Planner<'b> {
         self.flush();
         match self.out {
             Out::Here(j) => j.finish(scope),
-            Out::Send(..) => Plan::default(),
+            Out::Send(_) => Plan::default(),
         }
     }
 
@@ -378,18 +349,10 @@ impl<'b> Planner<'b> {
         let next = self.batch.next();
         let mut b = std::mem::replace(&mut self.batch, next);
         match &mut self.out {
-            Out::Here(j) => {
-                j.flush(&mut b);
-                self.batch.raw = self.all_raw;
-            }
-            Out::Send(tx, queued) => {
-                use std::sync::atomic::Ordering::Relaxed;
-                queued.fetch_add(1, Relaxed);
-                // A closed channel: the judge stopped, and its join says why.
+            Out::Here(j) => j.flush(&mut b),
+            // A closed channel: the judge stopped, and its join says why.
+            Out::Send(tx) => {
                 let _ = tx.send(b);
-                // The judge has at most the batch just sent to do: it will soon wait for
-                // the reader, so this batch's hashing is left to it.
-                self.batch.raw = self.all_raw || queued.load(Relaxed) <= 1;
             }
         }
     }
@@ -428,7 +391,7 @@ impl rows::Sink for Planner<'_> {
                 *end = b.ids.len();
             }
             b.id_ends.push(ends);
-            if f.kind == "enrollment" && !b.raw {
+            if f.kind == "enrollment" {
                 b.term_keys.push(term_key(r.section_id, r.course_id));
             }
         }
@@ -436,20 +399,11 @@ impl rows::Sink for Planner<'_> {
         b.del.push(deletes(f.kind, r.status));
         // A column the bundle lacks is not a change (contract, "Baseline"); a value is
         // hashed only where the baseline has one to compare with.
-        let cols = b.file.1.iter().enumerate();
-        if b.raw {
-            for (i, c) in cols {
-                if c.is_some() {
-                    b.fields.push_str(r.field(i));
-                }
-                b.field_ends.push(b.fields.len());
-            }
-        } else {
-            b.values.extend(cols.map(|(i, c)| match c {
+        b.values
+            .extend(b.file.1.iter().enumerate().map(|(i, c)| match c {
                 Some(_) => rows::value_hash(r.field(i)),
                 None => 0,
             }));
-        }
         b.lines.push(r.line);
         for (i, p) in r.key_parts.iter().enumerate() {
             if i > 0 {
@@ -611,19 +565,6 @@ impl<'b> Judge<'b> {
         if n == 0 {
             return;
         }
-        if b.raw {
-            let cols = &b.file.1;
-            let mut start = 0;
-            b.values = b
-                .field_ends
-                .iter()
-                .zip(cols.iter().cycle())
-                .map(|(&end, c)| {
-                    let v = &b.fields[std::mem::replace(&mut start, end)..end];
-                    c.map_or(0, |_| rows::value_hash(v))
-                })
-                .collect();
-        }
         self.row_terms.clear();
         match b.kind {
             // Courses and sections are few: their term is looked up, and what they say of
@@ -639,14 +580,6 @@ impl<'b> Judge<'b> {
                 }
             }
             "enrollment" => {
-                if b.raw {
-                    b.term_keys = (0..n)
-                        .map(|i| {
-                            let [_, c, s] = b.ids(i);
-                            term_key(s, c)
-                        })
-                        .collect();
-                }
                 for h in &b.term_keys {
                     self.term_cache.prefetch(*h);
                 }
@@ -1524,10 +1457,6 @@ mod tests {
             let streamed = p.finish(&scope);
             let whole_plan = show(&compute(&whole, &base, &scope));
             assert_eq!(show(&streamed), whole_plan, "{scope:?}");
-            // The values hashed by the judge rather than the reader.
-            let mut p = Planner::new(&base, scope.skip_deletes).leaving_values_to_the_judge();
-            rows::visit(d.path(), &mut p).unwrap();
-            assert_eq!(show(&p.finish(&scope)), whole_plan, "raw, {scope:?}");
             // Read on this thread, judged on another, as `plan` does.
             let (mut judge, terms) = plan_stream(d.path(), &base, scope.skip_deletes).unwrap();
             assert_eq!(terms, whole.terms);

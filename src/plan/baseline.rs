@@ -57,6 +57,14 @@ impl Slot {
         }
     }
 
+    /// Corrupt unless its term and status name words of a table of `words`.
+    fn check(self, words: usize) -> std::io::Result<()> {
+        if self.term as usize > words || self.status as usize >= words {
+            return Err(bad("a word past the table"));
+        }
+        Ok(())
+    }
+
     fn put(self, rec: &mut [u32]) {
         rec[0] = self.term;
         rec[1] = self.status | u32::from(self.live) << 31;
@@ -298,23 +306,29 @@ impl Entries {
         if order.iter().enumerate().all(|(i, o)| i as u32 == *o) {
             return;
         }
-        self.keys = order
-            .iter()
-            .map(|i| self.keys[*i as usize])
-            .collect::<Vec<_>>()
-            .into();
-        let mut recs = Vec::with_capacity(self.recs.len());
-        for i in &order {
-            recs.extend_from_slice(self.rec(*i as usize));
+        let (keys, recs, blob, ends) = self.gather(order.iter().map(|i| *i as usize));
+        (self.keys, self.recs) = (keys.into(), recs.into());
+        self.texts = Texts::Mem { blob, ends };
+    }
+
+    /// The keys, records and keys in words (joined, and where each ends) of the entries
+    /// `order` names, in that order.
+    fn gather(
+        &self,
+        order: impl ExactSizeIterator<Item = usize> + Clone,
+    ) -> (Vec<u64>, Vec<u32>, String, Vec<u64>) {
+        let keys = order.clone().map(|i| self.keys[i]).collect();
+        let mut recs = Vec::with_capacity(order.len() * (self.width + 2));
+        for i in order.clone() {
+            recs.extend_from_slice(self.rec(i));
         }
-        self.recs = recs.into();
         let mut blob = String::new();
         let mut ends = Vec::with_capacity(order.len());
-        for i in &order {
-            blob.push_str(&self.key_text(*i as usize));
+        for i in order {
+            blob.push_str(&self.key_text(i));
             ends.push(blob.len() as u64);
         }
-        self.texts = Texts::Mem { blob, ends };
+        (keys, recs, blob, ends)
     }
 
     /// Merge the entries past `sorted` (any order) into those before it (sorted).
@@ -322,12 +336,11 @@ impl Entries {
         let (p, n, w) = (self.sorted, self.len(), self.width + 2);
         let mut added: Vec<usize> = (p..n).collect();
         added.sort_unstable_by_key(|&i| self.keys[i]);
-        let a_keys: Vec<u64> = added.iter().map(|&i| self.keys[i]).collect();
-        let mut a_recs = Vec::with_capacity(added.len() * w);
-        for &i in &added {
-            a_recs.extend_from_slice(self.rec(i));
-        }
-        let a_texts: Vec<String> = added.iter().map(|&i| self.key_text(i)).collect();
+        let (a_keys, a_recs, a_blob, a_ends) = self.gather(added.iter().copied());
+        let a_text = |j: usize| {
+            let start = if j == 0 { 0 } else { a_ends[j - 1] as usize };
+            &a_blob.as_bytes()[start..a_ends[j] as usize]
+        };
         let Texts::Mem { blob, ends } = &mut self.texts else {
             unreachable!("begin_apply keeps the keys in words in memory");
         };
@@ -350,7 +363,7 @@ impl Entries {
                 recs.copy_within((i - 1) * w..i * w, k * w);
                 i -= 1;
             } else {
-                let t = a_texts[j - 1].as_bytes();
+                let t = a_text(j - 1);
                 bytes[end - t.len()..end].copy_from_slice(t);
                 end -= t.len();
                 keys[k] = a_keys[j - 1];
@@ -1205,16 +1218,14 @@ fn decode(
                 })?;
                 (e.buckets, e.shift) = buckets.finish();
                 e.sorted = n;
-                let words = e.words.len() as u64;
+                let words = e.words.len();
                 let mut recs = Vec::with_capacity(if texts { n * (width + 2) } else { 0 });
                 each_chunk(file, recs_at, n, 4 * (width + 2), |chunk| {
                     for rec in chunk.chunks_exact(4 * (width + 2)) {
                         let word = |i: usize| {
                             u32::from_le_bytes(rec[4 * i..4 * i + 4].try_into().unwrap_or_default())
                         };
-                        if u64::from(word(0)) > words || u64::from(word(1) & 0x7fff_ffff) >= words {
-                            return Err(bad("a word past the table"));
-                        }
+                        Slot::of(&[word(0), word(1)]).check(words)?;
                         if texts {
                             recs.extend((0..width + 2).map(word));
                         }
@@ -1228,35 +1239,23 @@ fn decode(
             }
             None => {
                 let n = r.count(n, 17 + 4 * width as u64 + 8)?;
+                let size = 17 + 4 * width;
+                let mut buckets = Buckets::new(n);
                 let mut keys = Vec::with_capacity(n);
                 let mut recs = Vec::with_capacity(n * (width + 2));
-                // Read a few thousand records at a time, not one: a 1 GB baseline is 13 million
-                // of them, and a read call each took a third of the time loading it.
-                let size = 17 + 4 * width;
-                let mut buf = vec![0u8; size * 4096];
-                let mut prev = None;
-                let mut left = n;
-                while left > 0 {
-                    let take = left.min(4096);
-                    let chunk = &mut buf[..take * size];
-                    r.r.read_exact(chunk)?;
-                    left -= take;
+                let words = e.words.len();
+                each_chunk(r.r.get_ref(), r.pos, n, size, |chunk| {
                     for rec in chunk.chunks_exact(size) {
                         let key = u64::from_le_bytes(rec[0..8].try_into().unwrap_or_default());
-                        if prev.is_some_and(|p| p >= key) {
+                        if !buckets.push(key) {
                             return Err(bad("keys out of order"));
                         }
-                        prev = Some(key);
                         let slot = Slot {
                             term: u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default()),
                             status: u32::from_le_bytes(rec[12..16].try_into().unwrap_or_default()),
                             live: rec[16] != 0,
                         };
-                        if slot.term as usize > e.words.len()
-                            || slot.status as usize >= e.words.len()
-                        {
-                            return Err(bad("a word past the table"));
-                        }
+                        slot.check(words)?;
                         keys.push(key);
                         recs.extend_from_slice(&[0, 0]);
                         let at = recs.len() - 2;
@@ -1267,15 +1266,17 @@ fn decode(
                                 .map(|c| u32::from_le_bytes(c.try_into().unwrap_or_default())),
                         );
                     }
-                }
+                    Ok(())
+                })?;
+                r.skip((n * size) as u64)?;
+                (e.buckets, e.shift) = buckets.finish();
+                e.sorted = n;
                 (e.keys, e.recs) = (keys.into(), recs.into());
-                r.pos += (n * size) as u64;
                 n
             }
         };
         let ends_at = r.pos;
-        let skip = 8 * n as u64;
-        r.count(skip, 1)?;
+        r.count(8 * n as u64, 1)?;
         let ends: Vec<u64> = if texts {
             let v = (0..n)
                 .map(|_| r.u64())
@@ -1285,8 +1286,7 @@ fn decode(
             }
             v
         } else {
-            r.r.seek_relative(skip as i64)?;
-            r.pos += skip;
+            r.skip(8 * n as u64)?;
             Vec::new()
         };
         let len = r.u64()?;
@@ -1298,22 +1298,19 @@ fn decode(
             }
             let mut b = vec![0u8; len as usize];
             r.r.read_exact(&mut b)?;
+            r.pos += len;
             let blob = String::from_utf8(b).map_err(|_| bad("key texts not UTF-8"))?;
             if ends.iter().any(|e| !blob.is_char_boundary(*e as usize)) {
                 return Err(bad("key texts split inside a character"));
             }
             e.texts = Texts::Mem { blob, ends };
         } else {
-            r.r.seek_relative(len as i64)?;
+            r.skip(len)?;
             e.texts = Texts::Disk {
                 path: path.to_path_buf(),
                 ends_at,
                 blob_at,
             };
-        }
-        r.pos += len;
-        if map.is_none() {
-            e.build_buckets();
         }
         kinds.insert(name, KindState { cols, rows: e });
     }

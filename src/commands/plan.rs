@@ -20,9 +20,14 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         ..validate::Options::default()
     };
     let account = ctx.settings.connection.account_id.value.clone();
-    // The baseline is read while the bundle is validated.
-    let preload = match (a.against.as_str(), ctx.settings.connection.base("")) {
-        ("last", Ok(base)) => Some(Preload::start(&opts, base.as_str(), &account)),
+    // Its error waits for the validation's, which comes first.
+    let base_url = ctx
+        .settings
+        .connection
+        .base("a plan compares with what that Canvas imported");
+    // This host's baseline is read while the bundle is validated.
+    let preload = match &base_url {
+        Ok(base) if a.against == "last" => Some(Preload::start(&opts, base.as_str(), &account)),
         _ => None,
     };
     let report = validate::validate_or_66(std::slice::from_ref(&a.path), &vopts)?;
@@ -31,10 +36,7 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
             .partial(report.to_json())
             .hint("a plan is made of a bundle that validates: fix the errors (`canvas-sis validate PATH`)"));
     }
-    let base_url = ctx
-        .settings
-        .connection
-        .base("a plan compares with what that Canvas imported")?;
+    let base_url = base_url?;
     let limits = ctx.settings.guard.limits();
     let client = match a.against.as_str() {
         "canvas" => Some(ctx.client()?),
@@ -44,10 +46,7 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         client.as_ref(),
         &a.path,
         &opts,
-        match preload {
-            Some(p) => p,
-            None => Preload::later(&opts, base_url.as_str(), &account),
-        },
+        preload.unwrap_or_else(|| Preload::later(&opts, base_url.as_str(), &account)),
         &ctx.settings.poll,
         &limits,
     )

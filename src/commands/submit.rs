@@ -841,9 +841,11 @@ fn keep(
         {
             sources.push(s.folder.join(&bundle.name));
         }
-        for f in [&bundle.path, &bundle.given] {
-            if !bundle.is_temporary() && f.is_file() && !sources.contains(f) {
-                sources.push(crate::plan::rows::absolute(f));
+        let sent = (!bundle.is_temporary()).then_some(&bundle.path);
+        for f in sent.into_iter().chain([&bundle.given]) {
+            let f = crate::plan::rows::absolute(f);
+            if f.is_file() && !sources.contains(&f) {
+                sources.push(f);
             }
         }
         crate::plan::record_pending(

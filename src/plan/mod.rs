@@ -880,55 +880,49 @@ pub struct Assessment {
 /// checks the file without touching the pages it maps (`baseline::load_baseline`), so the two
 /// overlap in time and not in memory.
 pub struct Preload {
+    /// The URL, account and data set.
+    of: (String, String, Option<String>),
+    /// Being read, when started early (else read when asked for).
     reading: Option<std::thread::JoinHandle<crate::exit::Result<Option<Baseline>>>>,
-    /// The URL, account and data set, when it is read only when asked for.
-    later: Option<(String, String, Option<String>)>,
 }
 
 impl Preload {
     /// Start reading it now.
     pub fn start(opts: &crate::settings::ImportOptions, base_url: &str, account: &str) -> Preload {
-        let (base, account, data_set) = (
-            base_url.to_string(),
-            account.to_string(),
-            opts.diffing_data_set_identifier.clone(),
-        );
-        let reading = std::thread::Builder::new()
+        let mut p = Preload::later(opts, base_url, account);
+        let (base, account, data_set) = p.of.clone();
+        // Without a thread, it is read when asked for.
+        p.reading = std::thread::Builder::new()
             .name("plan-baseline".into())
-            .spawn({
-                let (base, account, data_set) = (base.clone(), account.clone(), data_set.clone());
-                move || read_baseline(&base, &account, data_set.as_deref())
-            })
+            .spawn(move || read_baseline(&base, &account, data_set.as_deref()))
             .ok();
-        // Without a thread, read when asked.
-        let later = reading.is_none().then_some((base, account, data_set));
-        Preload { reading, later }
+        p
     }
 
     /// Read it when it is asked for (nothing is touched before: `plan --against canvas`
     /// never reads this host's state).
     pub fn later(opts: &crate::settings::ImportOptions, base_url: &str, account: &str) -> Preload {
         Preload {
-            reading: None,
-            later: Some((
+            of: (
                 base_url.to_string(),
                 account.to_string(),
                 opts.diffing_data_set_identifier.clone(),
-            )),
+            ),
+            reading: None,
         }
     }
 
     fn take(self) -> crate::exit::Result<Option<Baseline>> {
-        if let Some(r) = self.reading {
-            return r.join().unwrap_or_else(|_| {
+        match self.reading {
+            Some(r) => r.join().unwrap_or_else(|_| {
                 Err(crate::exit::Failure::data(
                     "reading the baseline stopped unexpectedly",
                 ))
-            });
-        }
-        match &self.later {
-            Some((base, account, data_set)) => read_baseline(base, account, data_set.as_deref()),
-            None => Ok(None),
+            }),
+            None => {
+                let (base, account, data_set) = &self.of;
+                read_baseline(base, account, data_set.as_deref())
+            }
         }
     }
 }
@@ -1134,7 +1128,6 @@ pub fn no_baseline_json<'a>(kinds: impl Iterator<Item = &'a str>) -> Value {
 /// Note what an import sent, so that its rows are folded into the baseline when it ends
 /// well ([`on_end`]): where its bytes can be read back (`sources`, in the order tried) and
 /// their sha256. Nothing of the bundle is read here: a submit pays nothing for it.
-#[allow(clippy::too_many_arguments)]
 pub fn record_pending(
     state_dir: &std::path::Path,
     base_url: &str,

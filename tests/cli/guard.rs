@@ -26,15 +26,6 @@ fn submit(w: &World, bundle: &Path, extra: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn live_enrollments(w: &World) -> u64 {
-    w.sim
-        .store()
-        .enrollments
-        .values()
-        .filter(|o| o.status == "active")
-        .count() as u64
-}
-
 /// Night 1: the full bundle, in batch mode (guarded by default), with no baseline yet.
 fn first_night(w: &World) {
     let o = submit(w, &sample_dir("bundle"), &BATCH);

@@ -132,15 +132,7 @@ fn the_plan_predicts_what_canvas_then_does() {
         assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     };
     watch(&sample_dir("bundle"), &[]);
-    let live = |w: &World| {
-        w.sim
-            .store()
-            .enrollments
-            .values()
-            .filter(|o| o.status == "active")
-            .count() as u64
-    };
-    let before = live(&w);
+    let before = live_enrollments(&w);
     assert!(before >= 5, "{before}");
     // Tonight's export lost most enrollments of the term.
     let short = with_enrollments(
@@ -158,7 +150,7 @@ fn the_plan_predicts_what_canvas_then_does() {
     assert_eq!(doc["kinds"]["enrollment"]["unchanged"], 2, "{doc}");
     // Sent past the guard (tests/cli/guard.rs holds and approves the same night).
     watch(&short, &[&batch[..], &["--guard", "off"]].concat());
-    let after = live(&w);
+    let after = live_enrollments(&w);
     assert_eq!(
         before - after,
         predicted,
@@ -223,15 +215,7 @@ fn against_canvas_the_report_is_the_baseline_and_predicts_what_canvas_does() {
         .as_u64()
         .unwrap();
     assert_eq!(doc["guard"]["tripped"], true, "{doc}");
-    let live = |w: &World| {
-        w.sim
-            .store()
-            .enrollments
-            .values()
-            .filter(|o| o.status == "active")
-            .count() as u64
-    };
-    let before = live(&w);
+    let before = live_enrollments(&w);
     let o = w
         .cmd()
         .arg("submit")
@@ -241,7 +225,7 @@ fn against_canvas_the_report_is_the_baseline_and_predicts_what_canvas_does() {
         .output()
         .unwrap();
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
-    assert_eq!(before - live(&w), predicted, "{doc}");
+    assert_eq!(before - live_enrollments(&w), predicted, "{doc}");
     assert_eq!(against(&short)["kinds"]["enrollment"]["delete"], 0);
 }
 

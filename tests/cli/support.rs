@@ -241,6 +241,16 @@ pub fn with_enrollments(w: &World, name: &str, enrollments: &str) -> PathBuf {
     dir
 }
 
+/// The simulator's active enrollments: what Canvas holds live.
+pub fn live_enrollments(w: &World) -> u64 {
+    w.sim
+        .store()
+        .enrollments
+        .values()
+        .filter(|o| o.status == "active")
+        .count() as u64
+}
+
 /// The command of a crontab line (what cron hands to `sh -c`: the line less its five time
 /// fields), as words.
 pub fn cron_words(line: &str) -> Vec<&str> {

@@ -420,7 +420,7 @@ pub fn prepare_with(path: &Path, forced: Option<Extension>, hash_now: bool) -> R
         .unwrap_or_else(|| path.display().to_string());
     let mut f = File::open(path).map_err(|e| open_err(path, e))?;
     let mut head = [0u8; 512];
-    let n = read_head(&mut f, &mut head).map_err(|e| open_err(path, e))?;
+    let n = read_up_to(&mut f, &mut head).map_err(|e| open_err(path, e))?;
     let head = &head[..n];
     if meta.len() == 0 || n == 0 {
         return Err(Failure::data(format!(
@@ -511,10 +511,12 @@ pub fn prepare_with(path: &Path, forced: Option<Extension>, hash_now: bool) -> R
     })
 }
 
-fn read_head(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fill `buf` from `r` as far as it goes (less only at the end): a file's first bytes, to
+/// tell what it is.
+pub(crate) fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        match f.read(&mut buf[n..])? {
+        match r.read(&mut buf[n..])? {
             0 => break,
             k => n += k,
         }

@@ -1054,7 +1054,7 @@ pub fn load_baseline(path: &Path, texts: bool) -> Result<Option<Baseline>> {
         size,
     };
     let mut head = [0u8; 24];
-    let n = read_up_to(&mut r.r, &mut head).map_err(|e| corrupt(path, &e))?;
+    let n = crate::bundle::read_up_to(&mut r.r, &mut head).map_err(|e| corrupt(path, &e))?;
     let other_version = if head[..n].starts_with(b"{\"meta\":") {
         Some(1)
     } else if n == 24 && head[..20] == MAGIC[..] {
@@ -1077,17 +1077,6 @@ pub fn load_baseline(path: &Path, texts: bool) -> Result<Option<Baseline>> {
     decode(&mut r, path, texts, map.as_ref())
         .map(Some)
         .map_err(|e| corrupt(path, &e))
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
 }
 
 /// A bounded reader: every length is checked against what is left of the file, so that a

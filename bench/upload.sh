@@ -13,8 +13,8 @@
 # Prints a Markdown table and writes it to $BENCH_DIR/results.md. Not part of the test
 # suite; figures depend on the machine and its load.
 #
-# Rows, per bundle size (each median of BENCH_RUNS runs, the runs of all rows interleaved so
-# that a change of load hits every row alike):
+# Rows, per bundle size (each the median of BENCH_RUNS runs; the runs of all rows interleave,
+# in an order that turns each round, so that a change of load hits every row alike):
 #   curl -T                  curl -X POST -T FILE … "$URL/api/v1/accounts/self/sis_imports?…"
 #   submit (defaults)        canvas-sis submit --no-validate FILE: upload mode auto (the raw
 #                            body below 100 MiB, the file-upload flow from 100 MiB), log file
@@ -139,6 +139,23 @@ measure() {
 
 median() { sort -n | awk '{a[NR]=$1} END { if (NR == 0) print "fail"; else print a[int((NR+1)/2)] }'; }
 
+# row KEY MB FILE: one run of one row.
+ROWS=(curlT submit nokeep once curlF)
+row() {
+  local key=$1 mb=$2 f=$3
+  # An emptied journal: the bundle is the same every run, and a nightly run with new
+  # content does not look up an earlier import of the same content.
+  rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
+  case $key in
+    curlT) measure "curlT-$mb" curl -sS --fail -o /dev/null -X POST -T "$f" \
+      -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/zip" -H "Accept: application/json" "$CREATE" ;;
+    submit) measure "submit-$mb" "$BIN" submit --no-validate "$f" ;;
+    nokeep) measure "nokeep-$mb" "$BIN" -c "$NOKEEP" submit --no-validate "$f" ;;
+    once) measure "once-$mb" "$BIN" submit --no-validate --once "$f" ;;
+    curlF) measure "curlF-$mb" bash -c 'curl_file_upload "$1"' curl_file_upload "$f" ;;
+  esac
+}
+
 TABLE=$WORK/results.md
 {
   echo "| bundle | client | median wall (s) | MB/s | vs curl -T | peak RSS (MiB) | runs (s) |"
@@ -152,17 +169,11 @@ for mb in $SIZES_MB; do
   echo "== $f ($bytes bytes), $RUNS interleaved runs" >&2
   rm -f "$WORK"/runs-*
   for run in $(seq 1 "$RUNS"); do
-    measure "curlT-$mb" curl -sS --fail -o /dev/null -X POST -T "$f" \
-      -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/zip" -H "Accept: application/json" "$CREATE"
-    # An emptied journal: the bundle is the same every run, and a nightly run with new
-    # content does not look up an earlier import of the same content.
-    rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
-    measure "submit-$mb" "$BIN" submit --no-validate "$f"
-    rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
-    measure "nokeep-$mb" "$BIN" -c "$NOKEEP" submit --no-validate "$f"
-    rm -f "$XDG_STATE_HOME/canvas-sis/journal.json"
-    measure "once-$mb" "$BIN" submit --no-validate --once "$f"
-    measure "curlF-$mb" bash -c 'curl_file_upload "$1"' curl_file_upload "$f"
+    # The order turns by one row each round, so that no row always follows the same one
+    # (a row's writes, e.g. the archive's copy, land on the disk while the next runs).
+    for i in 0 1 2 3 4; do
+      row "${ROWS[$(( (run + i) % 5 ))]}" "$mb" "$f"
+    done
     echo "   run $run/$RUNS: curl -T $(tail -n1 "$WORK/runs-curlT-$mb" | cut -d' ' -f1) s, submit $(tail -n1 "$WORK/runs-submit-$mb" | cut -d' ' -f1) s" >&2
   done
   base=$(cut -d' ' -f1 "$WORK/runs-curlT-$mb" | median)

@@ -188,33 +188,92 @@ impl Archive {
 
     /// Every run, newest first (unreadable folders are skipped).
     pub fn runs(&self) -> Vec<(PathBuf, Run)> {
-        let mut out: Vec<(PathBuf, Run)> = crate::paths::json_in_subdirs(&self.dir, "run.json");
-        out.sort_by(|a, b| b.1.run_id.cmp(&a.1.run_id));
-        out
+        self.folders()
+            .into_iter()
+            .filter_map(|f| read_run(&f).map(|r| (f, r)))
+            .collect()
+    }
+
+    /// The run folders, newest first, from their names alone (a run id starts with its UTC
+    /// time to the second): one directory listing, no record read. An archive of 90 days of
+    /// hourly imports holds 2,000 runs, and reading every `run.json` took 38 ms of each
+    /// submit's start and of each poll of a watch (bench/results-2026-12-06.md).
+    pub fn folders(&self) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(&self.dir) else {
+            return vec![];
+        };
+        let mut out: Vec<(std::ffi::OsString, PathBuf)> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| (e.file_name(), e.path()))
+            .collect();
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.into_iter().map(|(_, p)| p).collect()
     }
 
     /// The run `run_id`, if its folder is here.
     pub fn by_id(&self, run_id: &str) -> Option<(PathBuf, Run)> {
         let folder = self.dir.join(run_id);
-        let bytes = crate::paths::read_no_follow(&folder.join("run.json")).ok()?;
-        Some((folder, serde_json::from_slice(&bytes).ok()?))
+        let run = read_run(&folder)?;
+        Some((folder, run))
     }
 
-    /// The folder of the run that sent `import_id` to this Canvas and account.
+    /// The folder of the run that sent `import_id` to this Canvas and account: newest first,
+    /// reading records only until it is found (the import watched is nearly always among the
+    /// newest).
     pub fn find(&self, base_url: &str, account: &str, import_id: u64) -> Option<(PathBuf, Run)> {
-        self.runs().into_iter().find(|(_, r)| {
-            r.import_id == Some(import_id) && r.base_url == base_url && r.account == account
+        self.folders().into_iter().find_map(|f| {
+            let r = read_run(&f)?;
+            (r.import_id == Some(import_id) && r.base_url == base_url && r.account == account)
+                .then_some((f, r))
         })
     }
 
     /// Remove the oldest finished runs past `keep_days`, then past `max_bytes`; held runs
     /// stay until they are approved or discarded.
     pub fn prune(&self) {
-        let runs = self.runs();
-        let cutoff =
-            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * self.keep_days as i64);
-        let mut total: u64 = runs.iter().map(|(p, _)| dir_size(p)).sum();
-        for (path, run) in runs.iter().rev() {
+        self.prune_these(self.folders());
+    }
+
+    /// [`Archive::prune`] on a thread of its own, over the folders there now but `mine` (the
+    /// held run being approved, whose record changes meanwhile): for a submit, which lists
+    /// them before its run's folder exists and uploads meanwhile.
+    pub fn prune_behind(&self, mine: Option<&Path>) -> Pruning {
+        let listed: Vec<PathBuf> = self
+            .folders()
+            .into_iter()
+            .filter(|f| Some(f.as_path()) != mine)
+            .collect();
+        let archive = self.clone();
+        match std::thread::Builder::new()
+            .name("archive-prune".into())
+            .spawn(move || archive.prune_these(listed))
+        {
+            Ok(h) => Pruning(Some(h)),
+            Err(_) => Pruning(None),
+        }
+    }
+
+    /// [`Archive::prune`] over folders listed earlier (newest first): a submit lists them
+    /// before its own run's folder exists, then prunes on a thread while it uploads.
+    /// A record is read only where its run may go: a folder whose name says it is younger
+    /// than `keep_days` (by a day, against clocks and zones) is kept unread while the archive
+    /// is within `max_bytes`.
+    pub fn prune_these(&self, folders: Vec<PathBuf>) {
+        let now = jiff::Timestamp::now();
+        let cutoff = now - jiff::SignedDuration::from_hours(24 * self.keep_days as i64);
+        let sure = cutoff + jiff::SignedDuration::from_hours(24);
+        let sizes = self.sizes(&folders);
+        let mut total: u64 = sizes.iter().sum();
+        for (path, size) in folders.iter().zip(sizes).rev() {
+            let young = name_time(path).is_some_and(|t| t > sure);
+            if young && total <= self.max_bytes {
+                continue;
+            }
+            // Unreadable folders are left alone (and a folder that is no run's, too).
+            let Some(run) = read_run(path) else {
+                continue;
+            };
             if run.held && !run.ended() {
                 continue;
             }
@@ -222,14 +281,116 @@ impl Archive {
                 .submitted_at
                 .parse::<jiff::Timestamp>()
                 .is_ok_and(|t| t < cutoff);
-            if old || total > self.max_bytes {
-                let size = dir_size(path);
-                if std::fs::remove_dir_all(path).is_ok() {
-                    total = total.saturating_sub(size);
-                }
+            if (old || total > self.max_bytes) && std::fs::remove_dir_all(path).is_ok() {
+                total = total.saturating_sub(size);
             }
         }
     }
+}
+
+/// Retention under way ([`Archive::prune_behind`]). Dropping it waits for the end: a
+/// folder left half removed when the process exits would no longer read, so would never go.
+#[derive(Debug)]
+pub struct Pruning(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for Pruning {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Archive {
+    /// The folders' sizes. Each is listed again only when the folder changed since the last
+    /// pass: the cache ([`sizes_cache`]) keeps name, change time and size of each; every file
+    /// of a run folder is written to a new name and renamed in, which changes the folder's
+    /// time. A listing per folder was most of a 2,000-run retention pass. The cache is only
+    /// that: missing, unreadable or stale lines are measured afresh, and it is never synced.
+    fn sizes(&self, folders: &[PathBuf]) -> Vec<u64> {
+        use std::fmt::Write as _;
+        let Some(cache) = &self.sizes else {
+            return folders.iter().map(|f| dir_size(f)).collect();
+        };
+        let bytes = crate::paths::read_no_follow(cache).unwrap_or_default();
+        let known: std::collections::HashMap<&str, (&str, u64)> = std::str::from_utf8(&bytes)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                let (name, time, size) = (w.next()?, w.next()?, w.next()?.parse().ok()?);
+                Some((name, (time, size)))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(folders.len());
+        let mut text = String::new();
+        let mut measured = false;
+        for f in folders {
+            let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let time = std::fs::symlink_metadata(f)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos().to_string());
+            let size = match (&time, known.get(name)) {
+                (Some(t), Some((kt, size))) if t == kt => *size,
+                _ => {
+                    measured = true;
+                    dir_size(f)
+                }
+            };
+            if let Some(t) = time
+                && !name.is_empty()
+                && !name.contains(' ')
+            {
+                let _ = writeln!(text, "{name} {t} {size}");
+            }
+            out.push(size);
+        }
+        if measured || known.len() != folders.len() {
+            let dir = cache.parent().unwrap_or(Path::new("."));
+            let kept = crate::paths::ensure_private_dir(dir)
+                .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+                .and_then(|mut tmp| {
+                    use std::io::Write;
+                    tmp.write_all(text.as_bytes())?;
+                    tmp.persist(cache).map_err(|e| e.error)
+                });
+            if let Err(e) = kept {
+                tracing::debug!(target: "canvas_sis", "cannot keep {}: {e}", cache.display());
+            }
+        }
+        out
+    }
+}
+
+/// Where the sizes of the run folders in `dir` are kept between runs ([`Archive::sizes`]):
+/// the state dir's `archive/`, one file per archive dir.
+pub fn sizes_cache(dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let key = hex::encode(Sha256::digest(dir.as_os_str().as_encoded_bytes()));
+    crate::paths::state_dir_path()
+        .join("archive")
+        .join(format!("{}.sizes", &key[..16]))
+}
+
+/// A folder's `run.json`, if it reads.
+fn read_run(folder: &Path) -> Option<Run> {
+    let bytes = crate::paths::read_no_follow(&folder.join("run.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The time a run folder's name starts with ([`new_run_id`]), if it does.
+fn name_time(folder: &Path) -> Option<jiff::Timestamp> {
+    let name = folder.file_name()?.to_str()?;
+    let stamp = name.get(..16)?;
+    jiff::fmt::strtime::parse("%Y%m%dT%H%M%SZ", stamp)
+        .ok()?
+        .to_datetime()
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 /// A run folder's `errors.csv` read back as rows shaped like Canvas's error objects (§2.8:
@@ -585,6 +746,7 @@ mod tests {
             keep_days: 90,
             max_bytes: 10 << 30,
             keep_bundles: true,
+            sizes: None,
         };
         let (folder, mut r) = a
             .start(Run {
@@ -610,5 +772,155 @@ mod tests {
         assert_eq!(a.runs().len(), 2);
         a.prune();
         assert_eq!(a.runs().len(), 1);
+    }
+
+    fn archive_of(t: &tempfile::TempDir, max_bytes: u64) -> Archive {
+        Archive {
+            dir: t.path().join("runs"),
+            keep_days: 90,
+            max_bytes,
+            keep_bundles: true,
+            sizes: Some(t.path().join("state/archive/runs.sizes")),
+        }
+    }
+
+    /// A finished run `id` (its folder named by it) holding a file of `bytes` bytes.
+    fn finished(a: &Archive, id: &str, bytes: usize) -> PathBuf {
+        let f = a.dir.join(id);
+        std::fs::create_dir_all(&f).unwrap();
+        let r = Run {
+            run_id: id.into(),
+            submitted_at: jiff::Timestamp::now().to_string(),
+            state: Some("imported".into()),
+            ..Default::default()
+        };
+        a.save(&f, &r).unwrap();
+        crate::paths::write_atomic(&f.join("bundle.zip"), &vec![0u8; bytes]).unwrap();
+        f
+    }
+
+    #[test]
+    fn a_run_folder_that_grew_is_measured_again_despite_the_size_cache() {
+        let t = tempfile::tempdir().unwrap();
+        let a = archive_of(&t, 10_000);
+        let old = finished(&a, &new_run_id_at("20261201T000000Z"), 1_000);
+        let new = finished(&a, &new_run_id_at("20261202T000000Z"), 1_000);
+        a.prune();
+        assert!(
+            a.sizes.as_ref().unwrap().exists(),
+            "the first pass keeps the sizes"
+        );
+        assert_eq!(
+            std::fs::read_dir(&a.dir).unwrap().count(),
+            2,
+            "run folders only"
+        );
+        assert_eq!(a.runs().len(), 2, "within max_bytes, nothing goes");
+        // The newer run's folder gets an errors.csv as its import ends (renamed in, as every
+        // file of a run is): the archive is now past max_bytes, and the older run goes.
+        // Past the file system's clock tick, so that the folder's time can change.
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        crate::paths::write_atomic(&new.join("errors.csv"), &vec![b'x'; 8_000]).unwrap();
+        a.prune();
+        assert!(!old.exists(), "the cache hid the growth");
+        assert!(new.exists());
+    }
+
+    #[test]
+    fn the_size_cache_is_only_a_cache() {
+        let t = tempfile::tempdir().unwrap();
+        let a = archive_of(&t, 10_000);
+        let old = finished(&a, &new_run_id_at("20261201T000000Z"), 6_000);
+        let new = finished(&a, &new_run_id_at("20261202T000000Z"), 6_000);
+        // A cache that lies (sizes of 0 at other times) and a line of garbage: the folders'
+        // times do not match, so they are measured, and the archive is past max_bytes.
+        let name = |f: &Path| f.file_name().unwrap().to_string_lossy().into_owned();
+        let lies = format!("{} 1 0\nnot a line\n{} 2 0\n", name(&old), name(&new));
+        let cache = a.sizes.as_ref().unwrap();
+        std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+        std::fs::write(cache, lies).unwrap();
+        a.prune();
+        assert!(!old.exists());
+        assert_eq!(a.runs().len(), 1);
+    }
+
+    #[test]
+    fn a_young_run_is_not_read_and_a_held_one_stays_past_max_bytes() {
+        let t = tempfile::tempdir().unwrap();
+        let a = archive_of(&t, 1_000);
+        let held = a.dir.join(new_run_id_at("20261201T000000Z"));
+        std::fs::create_dir_all(&held).unwrap();
+        a.save(
+            &held,
+            &Run {
+                run_id: "held".into(),
+                submitted_at: jiff::Timestamp::now().to_string(),
+                held: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        crate::paths::write_atomic(&held.join("bundle.zip"), &[0u8; 5_000]).unwrap();
+        let done = finished(&a, &new_run_id_at("20261202T000000Z"), 5_000);
+        // A folder whose record does not read is left alone, as before.
+        let unreadable = a.dir.join(new_run_id_at("20261130T000000Z"));
+        std::fs::create_dir_all(&unreadable).unwrap();
+        std::fs::write(unreadable.join("run.json"), "{").unwrap();
+        a.prune();
+        assert!(
+            held.exists(),
+            "a held run stays until approved or discarded"
+        );
+        assert!(!done.exists(), "past max_bytes, a finished run goes");
+        assert!(unreadable.exists());
+    }
+
+    #[test]
+    fn pruning_behind_leaves_the_run_being_approved_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let a = archive_of(&t, 1_000);
+        let mine = finished(&a, &new_run_id_at("20261201T000000Z"), 5_000);
+        let other = finished(&a, &new_run_id_at("20261202T000000Z"), 5_000);
+        drop(a.prune_behind(Some(&mine)));
+        assert!(mine.exists());
+        assert!(!other.exists());
+    }
+
+    #[test]
+    fn folders_come_newest_first_and_names_tell_their_time() {
+        let t = tempfile::tempdir().unwrap();
+        let a = archive_of(&t, 10 << 30);
+        for id in [
+            "20261202T000000Z-9",
+            "20261203T000000Z-1",
+            "20261201T235959Z-7",
+        ] {
+            finished(&a, id, 1);
+        }
+        let names: Vec<String> = a
+            .folders()
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "20261203T000000Z-1",
+                "20261202T000000Z-9",
+                "20261201T235959Z-7"
+            ]
+        );
+        assert_eq!(
+            name_time(Path::new("x/20261201T235959Z-7")),
+            Some("2026-12-01T23:59:59Z".parse().unwrap())
+        );
+        assert_eq!(name_time(Path::new("x/held-run")), None);
+        assert!(new_run_id().starts_with(&jiff::Timestamp::now().strftime("%Y").to_string()));
+        assert!(name_time(Path::new(&new_run_id())).is_some());
+    }
+
+    /// A run id of the usual shape, at a given time.
+    fn new_run_id_at(stamp: &str) -> String {
+        format!("{stamp}-{}", std::process::id())
     }
 }

@@ -746,12 +746,13 @@ fn start_run(
     query: &[(&'static str, String)],
 ) -> Option<Started> {
     let archive = ctx.settings.archive.as_ref()?;
-    // Retention before a new run adds to it: runs whose end nobody watched count too.
-    archive.prune();
     let held_run = run
         .approving
         .as_ref()
         .and_then(|a| archive.by_id(&a.held.run_id));
+    // Retention over the runs there before this one (runs whose end nobody watched count
+    // too), while the bundle goes out; done by the time this run's record is complete.
+    let pruning = archive.prune_behind(held_run.as_ref().map(|(f, _)| f.as_path()));
     let started = match held_run {
         Some(found) => Ok(found),
         None => archive.start(crate::record::Run {
@@ -787,6 +788,7 @@ fn start_run(
                 archive: archive.clone(),
                 folder,
                 record,
+                _pruning: pruning,
             })
         }
         Err(f) => {
@@ -801,6 +803,8 @@ struct Started {
     archive: crate::record::Archive,
     folder: std::path::PathBuf,
     record: crate::record::Run,
+    /// Joined when the run's record is complete, or the upload failed.
+    _pruning: crate::record::Pruning,
 }
 
 impl Started {

@@ -165,6 +165,10 @@ pub struct ArchiveSettings {
     pub max_bytes: u64,
     /// Keep a copy of each bundle sent in its run's folder.
     pub keep_bundles: bool,
+    /// Where retention keeps the run folders' sizes between runs (a cache in the state dir,
+    /// one file per archive dir, since the archive holds run folders only); None: measured
+    /// every time.
+    pub sizes: Option<PathBuf>,
 }
 
 /// `[notify]` (what it does is `crate::notify`).
@@ -491,6 +495,7 @@ impl Settings {
             .path("archive.dir")
             .filter(|p| !p.as_os_str().is_empty())
             .map(|dir| ArchiveSettings {
+                sizes: Some(crate::record::sizes_cache(&dir)),
                 dir,
                 keep_days: r.count("archive.keep_days").expect("has a default"),
                 max_bytes: r.count("archive.max_bytes").expect("has a default"),

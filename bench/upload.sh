@@ -8,6 +8,8 @@
 #   BENCH_SIZES_MB="18 89" BENCH_RUNS=9 bash bench/upload.sh
 # Also measures canvas-sis's start-up (--help; hyperfine when installed).
 #   CANVAS_SIS_BIN=/path/to/canvas-sis bash bench/upload.sh   # measure another build
+#   BENCH_ARCHIVE_RUNS=2000 bash bench/upload.sh          # with 2,000 finished runs archived
+#                                                         # first (90 days of hourly imports)
 #
 # Needs: cargo, curl, zip, GNU time (/usr/bin/time) (apt-get install curl zip time).
 # Prints a Markdown table and writes it to $BENCH_DIR/results.md. Not part of the test
@@ -22,6 +24,10 @@
 #   submit, no archive copy  the same with `[archive] keep_bundles = false`: what the
 #                            archive's copy of the bundle (on by default) costs
 #   submit --once            the same with --once, which hashes the bundle before sending
+#   curl -T + sha256 + copy  curl -T FILE, with `openssl dgst -sha256 FILE` (else sha256sum)
+#                            and `cp FILE` (into the private HOME) running beside it: the
+#                            work a default submit does (hash the bytes sent, keep the
+#                            archive's copy), done by a script
 #   curl file-upload flow    step 1 (POST with pre_attachment[*]) then curl -F of the
 #                            upload_params and the file to upload_url: the same flow done by
 #                            curl, timed by curl (%{time_total} of both requests)
@@ -72,7 +78,12 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== starting the simulator" >&2
-"$FAKE" --port 0 --scenario ok --token "$TOKEN" > "$WORK/fake.out" 2> "$WORK/fake.err" &
+# The simulator keeps each upload until its import is polled, which no row here does: its
+# temp dir is the bench's own, and the uploads of each round are removed after it (five of
+# 1 GiB a round would otherwise fill the disk).
+SIMTMP=$BHOME/simulator
+mkdir -p "$SIMTMP"
+TMPDIR=$SIMTMP "$FAKE" --port 0 --scenario ok --token "$TOKEN" > "$WORK/fake.out" 2> "$WORK/fake.err" &
 FAKE_PID=$!
 URL=
 for _ in $(seq 1 100); do
@@ -88,6 +99,26 @@ NOKEEP=$BHOME/no-copy.toml
 printf '[archive]\nkeep_bundles = false\n' > "$NOKEEP"
 chmod 600 "$NOKEEP"
 export CANVAS_BASE_URL=$URL CANVAS_ACCESS_TOKEN=$TOKEN
+
+# A run archive as months of imports leave it: finished runs, one an hour back from now,
+# each folder with a run.json like a finished run's. Retention keeps them while the archive
+# is under max_bytes (10 GiB): use it with sizes whose copies stay under that (18 and 89).
+ARCHIVE_RUNS=${BENCH_ARCHIVE_RUNS:-0}
+if [ "$ARCHIVE_RUNS" -gt 0 ]; then
+  echo "== archiving $ARCHIVE_RUNS finished runs" >&2
+  runs=$XDG_STATE_HOME/canvas-sis/runs
+  mkdir -p "$runs"
+  chmod 700 "$XDG_STATE_HOME" "$XDG_STATE_HOME/canvas-sis" "$runs"
+  now=$(date -u +%s)
+  for i in $(seq 1 "$ARCHIVE_RUNS"); do
+    t=$((now - i * 3600))
+    id=$(date -u -d "@$t" +%Y%m%dT%H%M%SZ)-$((100000 + i))
+    at=$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ)
+    mkdir -m 700 "$runs/$id"
+    printf '{"run_id":"%s","submitted_at":"%s","base_url":"%s/","account":"self","import_id":%d,"bundle":{"path":"/srv/sis/export.zip","bytes":18874534,"sha256":"%064d"},"options":[["import_type","instructure_csv"]],"states":[{"state":"created","at":"%s"},{"state":"imported","at":"%s"}],"ended_at":"%s","state":"imported","duration_s":42,"rows":{"users":1200,"enrollments":9000},"exit_code":0,"sis_import":{"id":%d,"workflow_state":"imported","progress":100,"data":{"import_type":"instructure_csv","counts":{"users":1200,"enrollments":9000}},"created_at":"%s","ended_at":"%s"}}\n' \
+      "$id" "$at" "$URL" "$i" "$i" "$at" "$at" "$at" "$i" "$at" "$at" > "$runs/$id/run.json"
+  done
+fi
 unset CANVAS_SIS_CONFIG CANVAS_SIS_PROFILE JOURNAL_STREAM NO_COLOR || true
 
 # The file-upload flow with two curls; prints the seconds curl spent in both requests.
@@ -116,7 +147,10 @@ curl_file_upload() {
   awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.4f\n", a + b }'
 }
 export -f curl_file_upload
-export TOKEN CREATE
+# The fastest sha256 at hand for the row that does a submit's work by shell (openssl uses
+# the CPU's SHA instructions; coreutils' sha256sum does not everywhere).
+if command -v openssl > /dev/null; then HASHER="openssl dgst -sha256"; else HASHER=sha256sum; fi
+export TOKEN CREATE HASHER
 
 # measure KEY CMD...: one run; appends "wall_s rss_kb" to $WORK/runs-KEY. The wall time is
 # taken around the whole command (microseconds, bash's EPOCHREALTIME); RSS by GNU time.
@@ -140,7 +174,7 @@ measure() {
 median() { sort -n | awk '{a[NR]=$1} END { if (NR == 0) print "fail"; else print a[int((NR+1)/2)] }'; }
 
 # row KEY MB FILE: one run of one row.
-ROWS=(curlT submit nokeep once curlF)
+ROWS=(curlT submit nokeep once curlF same)
 row() {
   local key=$1 mb=$2 f=$3
   # An emptied journal: the bundle is the same every run, and a nightly run with new
@@ -153,6 +187,10 @@ row() {
     nokeep) measure "nokeep-$mb" "$BIN" -c "$NOKEEP" submit --no-validate "$f" ;;
     once) measure "once-$mb" "$BIN" submit --no-validate --once "$f" ;;
     curlF) measure "curlF-$mb" bash -c 'curl_file_upload "$1"' curl_file_upload "$f" ;;
+    same) measure "same-$mb" bash -c '$HASHER "$1" > /dev/null & cp "$1" "$2" & curl -sS --fail -o /dev/null -X POST -T "$1" \
+      -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/zip" -H "Accept: application/json" "$CREATE"; wait' \
+      same "$f" "$BHOME/copy.bin"
+      rm -f "$BHOME/copy.bin" ;;
   esac
 }
 
@@ -171,13 +209,14 @@ for mb in $SIZES_MB; do
   for run in $(seq 1 "$RUNS"); do
     # The order turns by one row each round, so that no row always follows the same one
     # (a row's writes, e.g. the archive's copy, land on the disk while the next runs).
-    for i in 0 1 2 3 4; do
-      row "${ROWS[$(( (run + i) % 5 ))]}" "$mb" "$f"
+    for i in "${!ROWS[@]}"; do
+      row "${ROWS[$(( (run + i) % ${#ROWS[@]} ))]}" "$mb" "$f"
     done
+    find "$SIMTMP" -type f -name 'upload-*' -delete
     echo "   run $run/$RUNS: curl -T $(tail -n1 "$WORK/runs-curlT-$mb" | cut -d' ' -f1) s, submit $(tail -n1 "$WORK/runs-submit-$mb" | cut -d' ' -f1) s" >&2
   done
   base=$(cut -d' ' -f1 "$WORK/runs-curlT-$mb" | median)
-  for key in curlT submit nokeep once curlF; do
+  for key in "${ROWS[@]}"; do
     runs=$WORK/runs-$key-$mb
     w=$(cut -d' ' -f1 "$runs" | median)
     rss=$(cut -d' ' -f2 "$runs" | sort -n | tail -n1)
@@ -188,6 +227,7 @@ for mb in $SIZES_MB; do
       nokeep) name="canvas-sis submit --no-validate FILE, \`keep_bundles = false\` (no archive copy)" ;;
       once) name="canvas-sis submit --no-validate --once FILE (sha256 before sending)" ;;
       curlF) name="curl file-upload flow (step 1, then curl -F; curl's own time)" ;;
+      same) name="curl -T, with \`$HASHER\` and \`cp\` of the file beside it (a default submit's work, by shell)" ;;
     esac
     awk -v mb="$mb" -v n="$name" -v w="$w" -v b="$base" -v by="$bytes" -v r="$rss" -v all="$all" '
       BEGIN {
@@ -220,6 +260,6 @@ fi
   echo "- canvas-sis --help start-up: $STARTUP"
   echo ""
   echo "machine: $(nproc) CPUs, $(free -h | awk '/^Mem:/ {print $2}') RAM, $(uname -sr), $(date -u +%Y-%m-%dT%H:%MZ), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "canvas-sis $("$BIN" --version | awk '{print $2}') ($BIN), $(curl --version | head -n1 | awk '{print $1, $2}'), $RUNS interleaved runs per figure (median wall, max RSS)"
+  echo "canvas-sis $("$BIN" --version | awk '{print $2}') ($BIN), $(curl --version | head -n1 | awk '{print $1, $2}'), $RUNS interleaved runs per figure (median wall, max RSS), $ARCHIVE_RUNS runs archived before"
 } >> "$TABLE"
 cat "$TABLE"

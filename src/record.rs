@@ -142,11 +142,14 @@ impl Run {
     }
 }
 
+/// How a run id writes its time.
+const RUN_ID_TIME: &str = "%Y%m%dT%H%M%SZ";
+
 /// A new run's id: when it started, to the second, and this process (`20261205T023000Z-4242`).
 pub fn new_run_id() -> String {
     format!(
         "{}-{}",
-        jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
+        jiff::Timestamp::now().strftime(RUN_ID_TIME),
         std::process::id()
     )
 }
@@ -262,11 +265,14 @@ impl Archive {
     pub fn prune_these(&self, folders: Vec<PathBuf>) {
         let now = jiff::Timestamp::now();
         let cutoff = now - jiff::SignedDuration::from_hours(24 * self.keep_days as i64);
-        let sure = cutoff + jiff::SignedDuration::from_hours(24);
+        // Run ids are fixed-width UTC times first: compared as text, no parsing per folder.
+        let sure = (cutoff + jiff::SignedDuration::from_hours(24))
+            .strftime(RUN_ID_TIME)
+            .to_string();
         let sizes = self.sizes(&folders);
         let mut total: u64 = sizes.iter().sum();
         for (path, size) in folders.iter().zip(sizes).rev() {
-            let young = name_time(path).is_some_and(|t| t > sure);
+            let young = name_stamp(path).is_some_and(|t| t > sure.as_str());
             if young && total <= self.max_bytes {
                 continue;
             }
@@ -389,17 +395,13 @@ fn read_run(folder: &Path) -> Option<Run> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// The time a run folder's name starts with ([`new_run_id`]), if it does.
-fn name_time(folder: &Path) -> Option<jiff::Timestamp> {
-    let name = folder.file_name()?.to_str()?;
-    let stamp = name.get(..16)?;
-    jiff::fmt::strtime::parse("%Y%m%dT%H%M%SZ", stamp)
-        .ok()?
-        .to_datetime()
-        .ok()?
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
+/// The time a run folder's name starts with ([`new_run_id`]), as written there
+/// (`20261205T023000Z`), if it is one.
+fn name_stamp(folder: &Path) -> Option<&str> {
+    let stamp = folder.file_name()?.to_str()?.get(..16)?;
+    let b = stamp.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (digits(0..8) && b[8] == b'T' && digits(9..15) && b[15] == b'Z').then_some(stamp)
 }
 
 /// A run folder's `errors.csv` read back as rows shaped like Canvas's error objects (§2.8:
@@ -920,12 +922,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            name_time(Path::new("x/20261201T235959Z-7")),
-            Some("2026-12-01T23:59:59Z".parse().unwrap())
+            name_stamp(Path::new("x/20261201T235959Z-7")),
+            Some("20261201T235959Z")
         );
-        assert_eq!(name_time(Path::new("x/held-run")), None);
+        assert_eq!(name_stamp(Path::new("x/held-run")), None);
+        assert_eq!(name_stamp(Path::new("x/2026120XT235959Z-7")), None);
         assert!(new_run_id().starts_with(&jiff::Timestamp::now().strftime("%Y").to_string()));
-        assert!(name_time(Path::new(&new_run_id())).is_some());
+        assert!(name_stamp(Path::new(&new_run_id())).is_some());
     }
 
     /// A run id of the usual shape, at a given time.

@@ -8,8 +8,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use crate::exit::{Exit, Failure, Result};
 
 /// Held for as long as the value lives.
@@ -21,8 +19,8 @@ pub struct RunLock {
 
 /// The lock file for a Canvas URL and account.
 pub fn lock_path(state_dir: &Path, base_url: &str, account: &str) -> PathBuf {
-    let key = hex::encode(Sha256::digest(format!("{base_url}\n{account}").as_bytes()));
-    state_dir.join("locks").join(format!("{}.lock", &key[..16]))
+    let key = crate::paths::short_hash(format!("{base_url}\n{account}").as_bytes());
+    state_dir.join("locks").join(format!("{key}.lock"))
 }
 
 /// Take the lock, waiting up to `wait` (zero: not at all). Exit 75 if another run holds it.

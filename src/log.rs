@@ -33,7 +33,6 @@ pub struct LogGuard {
     pub path: Option<PathBuf>,
 }
 
-/// The host name, for the syslog HOST field.
 /// Local time now, as log lines and the log file's daily name show it.
 pub fn now() -> jiff::Zoned {
     jiff::Timestamp::now().to_zoned(local_tz().clone())
@@ -61,6 +60,7 @@ fn linked_localtime() -> Option<jiff::tz::TimeZone> {
     jiff::tz::TimeZone::tzif(name, &bytes).ok()
 }
 
+/// The host name, for the syslog HOST field.
 pub fn hostname() -> String {
     let uname = rustix::system::uname();
     let h = uname.nodename().to_string_lossy();

@@ -123,10 +123,29 @@ pub fn no_follow() -> OpenOptions {
 /// replaced, never followed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
+    replace(path, Durable::Yes, |f| f.write_all(bytes))
+}
+
+/// Whether [`replace`] syncs the new file before it takes the name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Durable {
+    Yes,
+    /// A cache: losing it to a power cut costs a recount, not a record.
+    No,
+}
+
+/// [`write_atomic`] for content written by `write` (streamed, or not worth a sync).
+pub fn replace(
+    path: &Path,
+    durable: Durable,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    write(tmp.as_file_mut())?;
+    if durable == Durable::Yes {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -138,6 +157,20 @@ pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     f.read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// A file read (without following a symlink) as JSON of a `T`; None when it is missing or
+/// does not read.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_slice(&read_no_follow(path).ok()?).ok()
+}
+
+/// The first 16 hex digits of `key`'s sha256: a file name per URL, account or directory.
+pub fn short_hash(key: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = hex::encode(Sha256::digest(key));
+    h.truncate(16);
+    h
 }
 
 /// Every `dir/*/FILE` that reads as a `T`, with its folder; a folder that is not a real
@@ -152,10 +185,7 @@ pub fn json_in_subdirs<T: serde::de::DeserializeOwned>(
     };
     rd.flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| {
-            let bytes = read_no_follow(&e.path().join(file)).ok()?;
-            Some((e.path(), serde_json::from_slice(&bytes).ok()?))
-        })
+        .filter_map(|e| Some((e.path(), read_json(&e.path().join(file))?)))
         .collect()
 }
 

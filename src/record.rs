@@ -253,6 +253,7 @@ impl Archive {
             .spawn(move || archive.prune_these(listed))
         {
             Ok(h) => Pruning(Some(h)),
+            // No thread to be had: this run prunes nothing, the next one will.
             Err(_) => Pruning(None),
         }
     }
@@ -364,13 +365,12 @@ impl Archive {
         }
         if measured || known.len() != folders.len() {
             let dir = cache.parent().unwrap_or(Path::new("."));
-            let kept = crate::paths::ensure_private_dir(dir)
-                .and_then(|()| tempfile::NamedTempFile::new_in(dir))
-                .and_then(|mut tmp| {
-                    use std::io::Write;
-                    tmp.write_all(text.as_bytes())?;
-                    tmp.persist(cache).map_err(|e| e.error)
-                });
+            let kept = crate::paths::ensure_private_dir(dir).and_then(|()| {
+                use std::io::Write;
+                crate::paths::replace(cache, crate::paths::Durable::No, |f| {
+                    f.write_all(text.as_bytes())
+                })
+            });
             if let Err(e) = kept {
                 tracing::debug!(target: "canvas_sis", "cannot keep {}: {e}", cache.display());
             }
@@ -382,17 +382,15 @@ impl Archive {
 /// Where the sizes of the run folders in `dir` are kept between runs ([`Archive::sizes`]):
 /// the state dir's `archive/`, one file per archive dir.
 pub fn sizes_cache(dir: &Path) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let key = hex::encode(Sha256::digest(dir.as_os_str().as_encoded_bytes()));
+    let key = crate::paths::short_hash(dir.as_os_str().as_encoded_bytes());
     crate::paths::state_dir_path()
         .join("archive")
-        .join(format!("{}.sizes", &key[..16]))
+        .join(format!("{key}.sizes"))
 }
 
 /// A folder's `run.json`, if it reads.
 fn read_run(folder: &Path) -> Option<Run> {
-    let bytes = crate::paths::read_no_follow(&folder.join("run.json")).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    crate::paths::read_json(&folder.join("run.json"))
 }
 
 /// The time a run folder's name starts with ([`new_run_id`]), as written there
@@ -433,8 +431,7 @@ pub fn error_rows(folder: &Path) -> Vec<Value> {
 
 /// A held run's `plan.json` (the contract's `plan --json` document), when its folder has one.
 pub fn plan(folder: &Path) -> Option<Value> {
-    let bytes = crate::paths::read_no_follow(&folder.join("plan.json")).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    crate::paths::read_json(&folder.join("plan.json"))
 }
 
 fn dir_size(p: &Path) -> u64 {

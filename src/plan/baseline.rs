@@ -927,19 +927,12 @@ const READ_TOO: u32 = 2;
 pub fn save_baseline(path: &Path, b: &Baseline) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::paths::ensure_private_dir(dir).map_err(|e| save_failure(path, &e))?;
-    // Streamed into a new file renamed over the old, as `paths::write_atomic` does with a
-    // buffer: a reader sees the old baseline or the new one.
-    let r = (|| -> std::io::Result<()> {
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        {
-            let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-            encode(&mut w, b)?;
-        }
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    })();
-    r.map_err(|e| save_failure(path, &e))
+    // Streamed into a new file renamed over the old: a reader sees the old baseline or the
+    // new one.
+    crate::paths::replace(path, crate::paths::Durable::Yes, |f| {
+        encode(&mut BufWriter::with_capacity(1 << 20, f), b)
+    })
+    .map_err(|e| save_failure(path, &e))
 }
 
 /// A writer that knows how many bytes it has written (for the arrays' alignment).

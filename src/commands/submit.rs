@@ -274,10 +274,6 @@ async fn validate_phase(run: &Run, bundle: &Bundle) -> Result<Option<validate::R
     }
 }
 
-/// Phase 4b: the plan, when the guard is on for this import: batch mode, multi-term batch
-/// mode and diffing by default, any import with `--guard on` (contract, `[guard]`). Not for
-/// an approval: a person has seen that plan. Made on a thread of its own, as validation is,
-/// so that a signal ends the run at once.
 /// Whether the guard plans this run, and against what: the Canvas URL and account, and this
 /// host's baseline of them (`against = "last"`), which is read from here on, while the
 /// bundle is validated.
@@ -287,6 +283,10 @@ struct Guarded {
     baseline: crate::plan::Preload,
 }
 
+/// Phase 4a: whether the guard is on for this import: batch mode, multi-term batch mode and
+/// diffing by default, any import with `--guard on` (contract, `[guard]`); not for an
+/// approval, since a person has seen that plan. Decided before validation, so that the
+/// baseline is read meanwhile.
 fn guarded(ctx: &Ctx, run: &Run) -> Option<Guarded> {
     if run.approving.is_some() || !ctx.settings.guard.on(&run.opts) {
         return None;
@@ -318,6 +318,8 @@ fn guarded(ctx: &Ctx, run: &Run) -> Option<Guarded> {
     })
 }
 
+/// Phase 4b: the plan of a guarded run. Made on a thread of its own, as validation is, so
+/// that a signal ends the run at once.
 async fn plan_phase(
     ctx: &Ctx,
     run: &Run,

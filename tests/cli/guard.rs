@@ -585,12 +585,9 @@ fn the_baseline_is_folded_from_the_bytes_sent_never_from_a_file_written_since() 
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let pending: Vec<_> = std::fs::read_dir(w.log_dir().join("pending"))
-            .unwrap()
-            .flatten()
-            .collect();
+        let pending = pending_files(&w);
         assert_eq!(pending.len(), 1);
-        let small = std::fs::metadata(pending[0].path()).unwrap().len();
+        let small = std::fs::metadata(&pending[0]).unwrap().len();
         assert!(small < 2_000, "no rows in it: {small} bytes");
 
         // Tomorrow's export lands on the same path before anyone sees the import end.
@@ -634,13 +631,19 @@ fn the_baseline_is_folded_from_the_bytes_sent_never_from_a_file_written_since() 
             assert!(doc["baseline"].is_null(), "{doc}");
         }
         assert!(
-            std::fs::read_dir(w.log_dir().join("pending"))
-                .unwrap()
-                .next()
-                .is_none(),
+            pending_files(&w).is_empty(),
             "the pending baseline is gone once the import ended"
         );
     }
+}
+
+/// The pending baselines in the state dir (the dir itself must exist: a submit made it).
+fn pending_files(w: &World) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(w.log_dir().join("pending"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
 }
 
 /// A pending baseline an older canvas-sis wrote (every row as JSON, no note of where the bytes
@@ -650,11 +653,7 @@ fn an_older_pending_baseline_is_dropped_with_a_word() {
     let w = World::new(Scenario::Ok);
     let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let pending: Vec<_> = std::fs::read_dir(w.log_dir().join("pending"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let pending = pending_files(&w);
     assert_eq!(pending.len(), 1);
     std::fs::write(
         &pending[0],

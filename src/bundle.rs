@@ -356,18 +356,39 @@ fn open_err(path: &Path, e: std::io::Error) -> Failure {
     }
 }
 
-/// Whether the bundle is IMS Enterprise XML (§10.1, §10.2): an `.xml` file whose root is
-/// `enterprise`, or a zip whose readable entries include `.xml` files and no `.csv`. XML
+/// What a bundle holds, as far as the import type goes (§10.1): IMS Enterprise XML, SIS
+/// CSV files, or (a zip) both or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holds {
+    pub xml: bool,
+    pub csv: bool,
+}
+
+impl Holds {
+    /// IMS Enterprise XML and no CSV: sent as `ims_xml` unless a setting names the type.
+    pub fn ims(self) -> bool {
+        self.xml && !self.csv
+    }
+}
+
+/// What the bundle holds (§10.1, §10.2): an `.xml` file whose root is `enterprise` is IMS
+/// Enterprise; a zip is judged by the `.xml` and `.csv` entries Canvas would read. XML
 /// that is not IMS Enterprise is refused (exit 65): hosted Canvas imports no other XML as
 /// SIS data. Only the prolog is read (nothing expanded, no DTD fetched); the whole file is
 /// checked by the validator.
-pub fn ims_xml(b: &Bundle) -> Result<bool> {
+pub fn holds(b: &Bundle) -> Result<Holds> {
     match b.extension {
-        Extension::Csv => Ok(false),
+        Extension::Csv => Ok(Holds {
+            xml: false,
+            csv: true,
+        }),
         Extension::Xml => {
             let f = File::open(&b.path).map_err(|e| open_err(&b.given, e))?;
             match crate::validate::xml::root_element(f) {
-                Some(r) if r == crate::validate::xml::ROOT => Ok(true),
+                Some(r) if r == crate::validate::xml::ROOT => Ok(Holds {
+                    xml: true,
+                    csv: false,
+                }),
                 root => Err(Failure::data(format!(
                     "{}: {}, so it is not IMS Enterprise XML, the only XML hosted Canvas imports (import_type ims_xml); nothing was sent",
                     b.given.display(),
@@ -381,9 +402,11 @@ pub fn ims_xml(b: &Bundle) -> Result<bool> {
             }
         }
         Extension::Zip => {
-            // A broken or hostile archive: not IMS here; the validator says what is wrong.
-            Ok(crate::validate::zip_names(&b.path)
-                .is_some_and(|names| crate::validate::names_are_ims(&names)))
+            // A broken or hostile archive: neither here; the validator says what is wrong.
+            let (xml, csv) = crate::validate::zip_names(&b.path)
+                .map(|names| crate::validate::names_hold_xml_csv(&names))
+                .unwrap_or((false, false));
+            Ok(Holds { xml, csv })
         }
     }
 }

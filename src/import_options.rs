@@ -71,7 +71,7 @@ const MAX_DATA_SET_ID: usize = 128;
 
 impl ImportOptions {
     /// Refuse (exit 2) what Canvas would reject, or accept and silently ignore (§2.1).
-    pub fn check(&self, ext: Extension) -> Result<()> {
+    pub fn check(&self) -> Result<()> {
         let bad = |m: String, h: &str| Err(Failure::usage(m).hint(h.to_string()));
         let batch = self.batch_mode || self.multi_term_batch_mode;
         if self.import_type.trim().is_empty() {
@@ -205,17 +205,6 @@ impl ImportOptions {
                 "add --override-sis-stickiness",
             );
         }
-        if ext == Extension::Xml && self.import_type == DEFAULT_IMPORT_TYPE {
-            // Exit 65, as the contract says of IMS XML with instructure_csv: the content
-            // does not fit the import type.
-            return Err(Failure::data(
-                "an .xml file with import_type instructure_csv: Canvas accepts it and imports nothing; nothing was sent",
-            )
-            .kind("import_type_mismatch")
-            .hint(
-                "send IMS Enterprise XML with --import-type ims_xml (chosen by itself when no flag, environment variable or config key sets import_type), or convert it to SIS CSV files",
-            ));
-        }
         Ok(())
     }
 
@@ -225,6 +214,41 @@ impl ImportOptions {
         if ims && !self.import_type_set {
             self.import_type = IMS_XML.into();
         }
+    }
+
+    /// Refuse (exit 65: the content does not fit the import type, as the contract says of
+    /// IMS XML with `instructure_csv`) a bundle that Canvas would accept and import nothing
+    /// from (§10.1): IMS Enterprise XML sent as `instructure_csv`, or no XML at all sent as
+    /// `ims_xml`. Other import types are Canvas's to judge.
+    pub fn fits(&self, ext: Extension, holds: crate::bundle::Holds) -> Result<()> {
+        let mismatch = |m: String, h: &str| {
+            Err(Failure::data(m)
+                .kind("import_type_mismatch")
+                .hint(h.to_string()))
+        };
+        let what = match ext {
+            Extension::Xml => "an .xml file",
+            Extension::Csv => "a .csv file",
+            Extension::Zip if holds.xml => "a zip of .xml files",
+            Extension::Zip => "a zip without .xml files",
+        };
+        if self.import_type == DEFAULT_IMPORT_TYPE && holds.ims() {
+            return mismatch(
+                format!(
+                    "{what} with import_type instructure_csv: Canvas reads only .csv files from it and imports nothing; nothing was sent"
+                ),
+                "send IMS Enterprise XML with --import-type ims_xml (chosen by itself when no flag or config key sets import_type), or convert it to SIS CSV files",
+            );
+        }
+        if self.import_type == IMS_XML && !holds.xml {
+            return mismatch(
+                format!(
+                    "{what} with import_type ims_xml: Canvas reads only IMS Enterprise XML from it and imports nothing; nothing was sent"
+                ),
+                "send SIS CSV files with import_type instructure_csv (the default: drop --import-type ims_xml, or the config key that sets it)",
+            );
+        }
+        Ok(())
     }
 
     /// The query string of the create request, in a stable order.
@@ -295,43 +319,66 @@ mod tests {
 
     #[test]
     fn refused_combinations() {
-        let zip = Extension::Zip;
         let mut o = opts();
         o.batch_mode = true;
-        assert!(o.check(zip).is_err());
+        assert!(o.check().is_err());
         o.batch_mode_term_id = Some("sis_term_id:2026-FA".into());
-        assert!(o.check(zip).is_ok());
+        assert!(o.check().is_ok());
         o.diffing_data_set_identifier = Some("feed".into());
-        assert!(o.check(zip).is_err(), "diffing with batch mode");
+        assert!(o.check().is_err(), "diffing with batch mode");
 
         let mut o = opts();
         o.multi_term_batch_mode = true;
-        assert!(o.check(zip).is_err(), "multi-term without threshold");
+        assert!(o.check().is_err(), "multi-term without threshold");
         o.change_threshold = Some(10);
-        assert!(o.check(zip).is_ok());
+        assert!(o.check().is_ok());
 
         let mut o = opts();
         o.diffing_data_set_identifier = Some("x".repeat(129));
-        assert!(o.check(zip).is_err());
+        assert!(o.check().is_err());
         o.diffing_data_set_identifier = Some("x".repeat(128));
-        assert!(o.check(zip).is_ok());
+        assert!(o.check().is_ok());
         o.diffing_drop_status = Some("gone".into());
-        assert!(o.check(zip).is_err());
+        assert!(o.check().is_err());
         o.diffing_drop_status = Some("deleted_last_completed".into());
-        assert!(o.check(zip).is_ok());
+        assert!(o.check().is_ok());
 
         let mut o = opts();
         o.batch_mode = true;
         o.batch_mode_term_id = Some("5".into());
         o.batch_mode_enrollment_drop_status = Some("deleted_last_completed".into());
-        assert!(o.check(zip).is_err());
+        assert!(o.check().is_err());
 
-        let f = opts().check(Extension::Xml).unwrap_err();
-        assert_eq!(f.exit, crate::exit::Exit::DataErr);
-        assert!(f.hint.as_deref().unwrap_or_default().contains("ims_xml"));
+        let ims = crate::bundle::Holds {
+            xml: true,
+            csv: false,
+        };
+        let csv = crate::bundle::Holds {
+            xml: false,
+            csv: true,
+        };
+        for ext in [Extension::Xml, Extension::Zip] {
+            let f = opts().fits(ext, ims).unwrap_err();
+            assert_eq!(f.exit, crate::exit::Exit::DataErr);
+            assert!(f.hint.as_deref().unwrap_or_default().contains("ims_xml"));
+        }
+        assert!(opts().fits(Extension::Zip, csv).is_ok());
         let mut o = opts();
         o.import_type = "ims_xml".into();
-        assert!(o.check(Extension::Xml).is_ok());
+        assert!(o.fits(Extension::Xml, ims).is_ok());
+        assert!(o.fits(Extension::Zip, ims).is_ok());
+        for ext in [Extension::Csv, Extension::Zip] {
+            let f = o.fits(ext, csv).unwrap_err();
+            assert_eq!(f.exit, crate::exit::Exit::DataErr, "{ext:?}");
+            assert!(f.message.contains("import_type ims_xml"), "{}", f.message);
+        }
+        // A zip with both: Canvas's IMS importer reads its .xml files.
+        let both = crate::bundle::Holds {
+            xml: true,
+            csv: true,
+        };
+        assert!(o.fits(Extension::Zip, both).is_ok());
+        assert!(opts().fits(Extension::Zip, both).is_ok());
         // An IMS file takes ims_xml unless a layer set the import type.
         let mut o = opts();
         o.adopt_ims(true);

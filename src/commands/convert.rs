@@ -185,6 +185,11 @@ fn failure(e: convert::Error, a: &OnerosterArgs, json: bool) -> Failure {
         ))
         .kind("output_exists")
         .hint("pass --force to replace it, or give another name"),
+        convert::Error::NotAZip(p, why) => {
+            Failure::usage(format!("{}: {why}; nothing was written", p.display()))
+                .kind("output_not_a_file")
+                .hint("give -o a new or existing regular file whose name ends in .zip")
+        }
         convert::Error::Output(p, err) => Failure::output(&p.display().to_string(), &err),
         convert::Error::Interrupted(f) => Failure::new(
             Exit::Interrupted,

@@ -194,10 +194,13 @@ fn prepare(run: &mut Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or(bundle.name);
+        run.opts.check()?;
     } else {
-        run.opts.adopt_ims(bundle::ims_xml(&bundle)?);
+        let holds = bundle::holds(&bundle)?;
+        run.opts.adopt_ims(holds.ims());
+        run.opts.check()?;
+        run.opts.fits(bundle.extension, holds)?;
     }
-    run.opts.check(bundle.extension)?;
     let query = run.opts.query(bundle.extension);
     Ok((bundle, query))
 }

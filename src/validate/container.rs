@@ -395,15 +395,23 @@ pub(crate) fn zip_names(path: &Path) -> Option<Vec<String>> {
     )
 }
 
-/// Whether a zip's entry names make it an IMS Enterprise bundle: `.xml` files Canvas would
-/// read and no `.csv` (the rule [`zip_is_ims`] applies when no import type is set).
-pub(crate) fn names_are_ims(names: &[String]) -> bool {
-    let readable: Vec<&str> = names
+/// Whether a zip's entry names include `.xml` and `.csv` files Canvas would read (an IMS
+/// Enterprise bundle has the first and not the second: the rule [`zip_is_ims`] applies when
+/// no import type is set).
+pub(crate) fn names_hold_xml_csv(names: &[String]) -> (bool, bool) {
+    let readable = names
         .iter()
         .map(String::as_str)
-        .filter(|n| !n.ends_with('/') && !canvas_skips(n))
-        .collect();
-    zip_is_ims(&Options::default(), &readable)
+        .filter(|n| !n.ends_with('/') && !canvas_skips(n));
+    let (mut xml, mut csv) = (false, false);
+    for n in readable {
+        match lower_ext(n).as_deref() {
+            Some("xml") => xml = true,
+            Some("csv") => csv = true,
+            _ => {}
+        }
+    }
+    (xml, csv)
 }
 
 #[derive(Debug)]
@@ -752,8 +760,15 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
     } else if csv_entries == 0 && s.rep.errors == 0 {
         // Canvas reads only the .csv entries: it would import nothing (refused
         // entries have already failed the archive).
+        let has_xml = readable
+            .iter()
+            .any(|n| lower_ext(n).as_deref() == Some("xml"));
         s.nowhere()
-            .hint("put the CSV files in the zip; sub-folders are fine")
+            .hint(if has_xml {
+                "its .xml files go as IMS Enterprise XML: drop the setting that makes import_type instructure_csv (ims_xml is chosen by itself), or put the CSV files in the zip"
+            } else {
+                "put the CSV files in the zip; sub-folders are fine"
+            })
             .err(
                 "zip_no_csv",
                 "the archive holds no .csv file Canvas would read; Canvas imports nothing",

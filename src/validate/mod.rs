@@ -91,7 +91,7 @@ pub mod xml;
 /// The diagnostic sink, also used by `convert` for the OneRoster files it reads.
 pub(crate) use sink::Sink;
 
-pub(crate) use container::{names_are_ims, zip_names};
+pub(crate) use container::{names_hold_xml_csv, zip_names};
 
 /// The kernel's hash map and prefetch hint, also the plan's (its lookups are the same shape).
 pub(crate) use fast::{IdMap, prefetch};

@@ -4,6 +4,7 @@
 //! temporary file) left in the output directory. Each converted sample passes `validate`.
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -441,6 +442,84 @@ fn an_existing_output_is_refused_without_force_and_replaced_with_it() {
         .unwrap()
         .count();
     assert_eq!(left, 1, "only OUT.zip, no temporary file");
+}
+
+#[test]
+fn force_replaces_only_a_regular_file_named_zip() {
+    let fx = Fx::new("district");
+    let out = fx.home.path().join("out");
+    // What --force must never replace: the rename would put a zip in its place.
+    std::fs::write(out.join("target.zip"), "keep me").unwrap();
+    std::os::unix::fs::symlink("target.zip", out.join("link.zip")).unwrap();
+    std::fs::create_dir(out.join("folder.zip")).unwrap();
+    let fifo = out.join("fifo.zip");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (name, says) in [
+        ("link.zip", "symbolic link"),
+        ("folder.zip", "folder"),
+        ("fifo.zip", "FIFO"),
+        ("canvas.csv", "must end in .zip"),
+    ] {
+        let o = quiet_cmd(fx.home.path())
+            .args(["--json", "convert", "oneroster"])
+            .arg(fx.input())
+            .arg("-o")
+            .arg(out.join(name))
+            .arg("--force")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let doc = json(&o);
+        assert_eq!(doc["error"]["kind"], "output_not_a_file", "{name}: {doc}");
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains(says),
+            "{name}: {doc}"
+        );
+    }
+    let m = std::fs::symlink_metadata(out.join("link.zip")).unwrap();
+    assert!(m.file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(out.join("folder.zip").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(out.join("target.zip")).unwrap(),
+        "keep me"
+    );
+    assert!(!out.join("canvas.csv").exists());
+    let left = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(left, 4, "no temporary file left");
+}
+
+#[test]
+fn an_output_folder_that_is_missing_is_exit_74_with_a_hint_that_fits() {
+    let fx = Fx::new("district");
+    let o = quiet_cmd(fx.home.path())
+        .args(["--json", "convert", "oneroster"])
+        .arg(fx.input())
+        .arg("-o")
+        .arg(fx.home.path().join("nowhere/canvas.zip"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(74), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "output_failed", "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("create the folder"),
+        "{doc}"
+    );
 }
 
 #[test]

@@ -127,6 +127,57 @@ fn an_import_type_set_by_any_layer_is_kept() {
 }
 
 #[test]
+fn a_bundle_that_does_not_fit_its_import_type_exits_65_validated_or_not() {
+    // Canvas accepts each of these and imports nothing (§10.1).
+    let w = World::new(Scenario::Ok);
+    let csv = w.file("users.csv", b"user_id,login_id,status\nu1,u1,active\n");
+    let csv_zip = w.file(
+        "csv.zip",
+        &zip_of(&[("users.csv", &b"user_id,login_id,status\nu1,u1,active\n"[..])]),
+    );
+    let ims_zip = w.file("ims.zip", &zip_of(&[("enterprise.xml", &sample()[..])]));
+    let cases: [(&std::path::Path, &str, &str); 3] = [
+        (&csv, "ims_xml", "a .csv file with import_type ims_xml"),
+        (
+            &csv_zip,
+            "ims_xml",
+            "a zip without .xml files with import_type ims_xml",
+        ),
+        (
+            &ims_zip,
+            "instructure_csv",
+            "a zip of .xml files with import_type instructure_csv",
+        ),
+    ];
+    for (file, import_type, says) in cases {
+        for extra in [&[][..], &["--no-validate"][..]] {
+            let out = w
+                .cmd()
+                .args(["--json", "submit"])
+                .arg(file)
+                .args(["--import-type", import_type])
+                .args(extra)
+                .output()
+                .unwrap();
+            let what = format!("{} {import_type} {extra:?}", file.display());
+            assert_eq!(out.status.code(), Some(65), "{what}: {}", stderr(&out));
+            let v = json(&out);
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert_eq!(v["error"]["kind"], "import_type_mismatch", "{what}: {v}");
+            assert!(message.contains(says), "{what}: {v}");
+            let hint = v["error"]["hint"].as_str().unwrap_or_default();
+            let other = if import_type == "ims_xml" {
+                "instructure_csv"
+            } else {
+                "ims_xml"
+            };
+            assert!(hint.contains(other), "{what}: the hint names {other}: {v}");
+        }
+    }
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+}
+
+#[test]
 fn xml_that_is_not_ims_enterprise_exits_65_with_one_json_document() {
     let w = World::new(Scenario::Ok);
     let x = w.file(

@@ -541,6 +541,11 @@ fn a_zip_of_ims_files_is_read_as_ims() {
     let r = fx.run_with(&[z], &o);
     let codes: Vec<_> = r.diagnostics().map(|d| d.code).collect();
     assert_eq!(codes, ["skipped_file", "skipped_file", "zip_no_csv"]);
+    let d = r.diagnostics().last().unwrap();
+    assert!(
+        d.hint.as_deref().unwrap_or_default().contains("ims_xml"),
+        "the hint says where its XML goes: {d:?}"
+    );
 }
 
 #[test]

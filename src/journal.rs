@@ -122,17 +122,21 @@ impl Journal {
             .find(|e| !e.failed && e.base_url == base_url && e.account == account)
     }
 
-    /// The newest earlier submit of the same content to the same account within `window`.
+    /// The newest earlier submit of the same content to the same account within `window`,
+    /// other than `except` (this run's own entry, written before its upload when the hash
+    /// was known up front, as for an approval).
     pub fn recent_same(
         &self,
         base_url: &str,
         account: &str,
         sha256: &str,
         window: std::time::Duration,
+        except: Option<&Entry>,
     ) -> Option<Entry> {
         let now = jiff::Timestamp::now();
         self.entries().into_iter().rev().find(|e| {
-            !e.failed
+            !except.is_some_and(|x| x.pid == e.pid && x.submitted_at == e.submitted_at)
+                && !e.failed
                 && e.base_url == base_url
                 && e.account == account
                 && !e.sha256.is_empty()
@@ -180,13 +184,13 @@ mod tests {
         let last = j.last("https://c/", "self").unwrap();
         assert_eq!((last.sha256.as_str(), last.import_id), ("cc", None));
         let w = std::time::Duration::from_secs(3600);
-        assert!(j.recent_same("https://c/", "self", "aa", w).is_some());
-        assert!(j.recent_same("https://c/", "self", "bb", w).is_none());
-        assert!(j.recent_same("https://c/", "1", "aa", w).is_none());
+        assert!(j.recent_same("https://c/", "self", "aa", w, None).is_some());
+        assert!(j.recent_same("https://c/", "self", "bb", w, None).is_none());
+        assert!(j.recent_same("https://c/", "1", "aa", w, None).is_none());
         j.record(&entry(Some(8), "bb", "2000-01-01T00:00:00Z"))
             .unwrap();
         assert!(
-            j.recent_same("https://c/", "self", "bb", w).is_none(),
+            j.recent_same("https://c/", "self", "bb", w, None).is_none(),
             "outside the window"
         );
     }
@@ -199,10 +203,22 @@ mod tests {
         let at = jiff::Timestamp::now().to_string();
         // Recorded before the upload, without its hash: it matches no content.
         j.record(&entry(None, "", &at)).unwrap();
-        assert!(j.recent_same("https://c/", "self", "", w).is_none());
+        assert!(j.recent_same("https://c/", "self", "", w, None).is_none());
         // Then with it (and its id): the same entry.
         j.update(&entry(Some(9), "ee", &at)).unwrap();
         assert_eq!(j.entries().len(), 1, "updated in place");
-        assert!(j.recent_same("https://c/", "self", "ee", w).is_some());
+        assert!(j.recent_same("https://c/", "self", "ee", w, None).is_some());
+        // A run does not find its own entry, but finds an earlier one behind it.
+        let own = entry(Some(9), "ee", &at);
+        assert!(
+            j.recent_same("https://c/", "self", "ee", w, Some(&own))
+                .is_none()
+        );
+        let before = jiff::Timestamp::now().to_string();
+        let mut other = entry(Some(3), "ee", &before);
+        other.pid = 2;
+        j.record(&other).unwrap();
+        let found = j.recent_same("https://c/", "self", "ee", w, Some(&own));
+        assert_eq!(found.map(|e| e.import_id), Some(Some(3)));
     }
 }

@@ -254,7 +254,7 @@ fn lock_and_journal(ctx: &Ctx, run: &Run, bundle: &Bundle) -> Result<Local> {
     // looks once the upload has hashed it.
     let earlier = match (&target, &bundle.sha256) {
         (Some((base, account)), Some(sha)) => {
-            journal.recent_same(base, account, sha, run.submit.dedupe_window)
+            journal.recent_same(base, account, sha, run.submit.dedupe_window, None)
         }
         _ => None,
     };
@@ -894,7 +894,7 @@ async fn record(
     mut entry: journal::Entry,
     imp: &Import,
 ) -> Result<Result<()>> {
-    // Looked up before this entry gets its hash, so that it does not find itself.
+    // Not this run's own entry, which has the hash already when it was known up front.
     let earlier = (!submit.once && !entry.sha256.is_empty())
         .then(|| {
             journal.recent_same(
@@ -902,6 +902,7 @@ async fn record(
                 &entry.account,
                 &entry.sha256,
                 submit.dedupe_window,
+                Some(&entry),
             )
         })
         .flatten();

@@ -101,6 +101,8 @@ fn a_night_that_deletes_too_much_is_held_and_its_approval_sends_exactly_what_was
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let posts = w.posts();
     assert_eq!(posts.len(), 2);
+    // Its own upload is no earlier submit of the same content.
+    assert!(!w.log_text().contains("same content"), "{}", w.log_text());
     let doc = json(&o);
     assert_eq!(doc["workflow_state"], "imported", "{doc}");
     // Canvas then deleted exactly what the plan said.

@@ -58,6 +58,7 @@ struct Class {
     school: Box<str>,
     term: Option<Box<str>>,
     deleted: bool,
+    line: u64,
 }
 
 struct User {
@@ -647,6 +648,7 @@ impl Conv<'_> {
             school: school.into(),
             term: term.map(Into::into),
             deleted,
+            line,
         });
         Ok(())
     }
@@ -1037,8 +1039,8 @@ impl Conv<'_> {
             self.out.on = false;
             return Ok(());
         }
-        self.out.start("courses.csv", "course", map::COURSES)?;
         if self.opts.section_per_class {
+            self.out.start("courses.csv", "course", map::COURSES)?;
             for c in &self.classes {
                 let short = if c.code.is_empty() { &c.title } else { &c.code };
                 self.out.row(&[
@@ -1052,27 +1054,60 @@ impl Conv<'_> {
             }
         } else {
             let mut seen = HashSet::default();
+            let (mut ids, mut rows): (Vec<String>, Vec<[&str; 5]>) = (vec![], vec![]);
+            // Courses of classes whose OneRoster course this bundle lacks (a delta): their
+            // first class's line, and the Canvas course ids.
+            let mut left_out: Option<(u64, Vec<String>)> = None;
             for c in &self.classes {
                 let id = self.grouped_course(c);
                 if !seen.insert(id.clone()) {
                     continue;
                 }
-                let (short, long, account) = match self.courses.get(&c.course) {
-                    Some(k) => (
-                        if k.code.is_empty() { &k.title } else { &k.code },
-                        &k.title,
-                        &k.org,
-                    ),
-                    None => (&c.title, &c.title, &c.school),
+                let Some(k) = self.courses.get(&c.course) else {
+                    // Canvas's course names and account are sticky SIS fields that each
+                    // import overwrites: a row made up from the class (its title, its
+                    // school) would rename the course of every section and could move it.
+                    // The sections name the course by course_id, made by an earlier load.
+                    left_out.get_or_insert((c.line, vec![])).1.push(id);
+                    continue;
                 };
-                self.out.row(&[
-                    &id,
-                    short,
-                    long,
-                    account,
+                rows.push([
+                    if k.code.is_empty() { &k.title } else { &k.code },
+                    &k.title,
+                    &k.org,
                     c.term.as_deref().unwrap_or(""),
                     "active",
-                ])?;
+                ]);
+                ids.push(id);
+            }
+            // A delta whose classes' courses all stay out writes no courses.csv: a
+            // header-only file would be read as "no courses" by a diffing import.
+            if !rows.is_empty() || left_out.is_none() {
+                self.out.start("courses.csv", "course", map::COURSES)?;
+                for (id, r) in ids.iter().zip(&rows) {
+                    self.out.row(&[id, r[0], r[1], r[2], r[3], r[4]])?;
+                }
+            }
+            if let Some((line, ids)) = left_out {
+                let i = self.sink_of("classes");
+                let n = ids.len();
+                let shown = ids.iter().take(3).map(String::as_str).collect::<Vec<_>>();
+                self.sinks[i]
+                    .at(line)
+                    .col("courseSourcedId")
+                    .hint("a course Canvas does not have yet, as for a class in a new term, makes its section fail with \"Section … references course … which doesn't exist\": send that course in courses.csv too")
+                    .warn(
+                        "course_not_written",
+                        format!(
+                            "{n} Canvas course{} not written ({}{}): {} OneRoster course is not in courses.csv, so {} name and account are not known; the sections name {} by course_id, as made by an earlier load",
+                            if n == 1 { "" } else { "s" },
+                            shown.join(", "),
+                            if n > 3 { ", …" } else { "" },
+                            if n == 1 { "its" } else { "their" },
+                            if n == 1 { "its" } else { "their" },
+                            if n == 1 { "it" } else { "them" },
+                        ),
+                    );
             }
         }
         self.out.start("sections.csv", "section", map::SECTIONS)?;
@@ -1128,6 +1163,12 @@ impl Conv<'_> {
 
     fn observers(&mut self) -> std::io::Result<()> {
         if !self.modes.contains_key("users") || self.errors() > 0 {
+            return Ok(());
+        }
+        // A bulk users.csv with no pair still writes the header: a full export says there
+        // are no observers now (a diffing import removes the old ones). A delta says
+        // nothing about pairs it does not list.
+        if self.observed.is_empty() && self.modes["users"] == Mode::Delta {
             return Ok(());
         }
         self.out

@@ -406,6 +406,96 @@ fn a_delta_maps_tobedeleted_to_deleted() {
 }
 
 #[test]
+fn a_grouped_delta_without_the_course_leaves_the_canvas_course_alone() {
+    // The delta changes one class of crs-alg1 and has no courses.csv: a course row made
+    // from the class would rename "Algebra I" (every section) and could re-parent it.
+    let fx = Fx::new("delta");
+    let o = fx.run(&["--group-by-course"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let b = read_zip(&fx.out());
+    assert!(!b.contains_key("courses.csv"), "{:?}", b.keys());
+    assert_eq!(
+        b["sections.csv"],
+        [[
+            "cls-alg1-p3",
+            "crs-alg1~as-2026-s1",
+            "Algebra I - Period 3",
+            "deleted"
+        ]]
+    );
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.contains("course_not_written") || l.contains("Canvas course"))
+        .map(|l| l.replace(&format!("{}/", fx.input().display()), ""))
+        .unwrap_or_default();
+    assert_eq!(
+        line,
+        "classes.csv:2: warning: 1 Canvas course not written (crs-alg1~as-2026-s1): its OneRoster \
+         course is not in courses.csv, so its name and account are not known; the sections name \
+         it by course_id, as made by an earlier load (a course Canvas does not have yet, as for a \
+         class in a new term, makes its section fail with \"Section … references course … which \
+         doesn't exist\": send that course in courses.csv too)"
+    );
+
+    // With the course in the delta, its row is the course's own.
+    fx.write(
+        "courses.csv",
+        "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes\n\
+         crs-alg1,active,2025-09-02T06:00:00Z,,Algebra I,MATH-ALG1,09,org-hs,,\n",
+    );
+    fx.set(
+        "manifest.csv",
+        fx.line_of("manifest.csv", "file.courses"),
+        "value",
+        "delta",
+    );
+    let b = fx.converted(&["--group-by-course", "--force"]);
+    assert_eq!(
+        b["courses.csv"],
+        [[
+            "crs-alg1~as-2026-s1",
+            "MATH-ALG1",
+            "Algebra I",
+            "org-hs",
+            "as-2026-s1",
+            "active"
+        ]]
+    );
+}
+
+#[test]
+fn a_delta_without_observer_pairs_writes_no_observers_file() {
+    let b = Fx::new("delta").converted(&[]);
+    assert!(!b.contains_key("user_observers.csv"), "{:?}", b.keys());
+    // A bulk file with no pair keeps the header: the export says there are none.
+    let fx = Fx::new("district");
+    let users = fx.read("users.csv");
+    let stripped: String = users
+        .lines()
+        .map(|l| {
+            let mut c = split(l);
+            if c[0] != "sourcedId" {
+                c[15].clear();
+            }
+            c.iter()
+                .map(|x| {
+                    if x.contains([',', '"']) {
+                        format!("\"{x}\"")
+                    } else {
+                        x.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fx.write("users.csv", &(stripped + "\n"));
+    let b = fx.converted(&[]);
+    assert_eq!(b["user_observers.csv"].len(), 0);
+}
+
+#[test]
 fn a_bulk_export_suggests_diffing_or_batch_mode_with_the_guard() {
     let o = Fx::new("district").run(&[]);
     let t = stdout(&o);
@@ -445,35 +535,56 @@ fn an_existing_output_is_refused_without_force_and_replaced_with_it() {
 }
 
 #[test]
-fn force_replaces_only_a_regular_file_named_zip() {
+fn a_fifo_or_link_is_written_through_and_a_folder_or_other_name_refused() {
     let fx = Fx::new("district");
     let out = fx.home.path().join("out");
-    // What --force must never replace: the rename would put a zip in its place.
-    std::fs::write(out.join("target.zip"), "keep me").unwrap();
-    std::os::unix::fs::symlink("target.zip", out.join("link.zip")).unwrap();
-    std::fs::create_dir(out.join("folder.zip")).unwrap();
-    let fifo = out.join("fifo.zip");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    for (name, says) in [
-        ("link.zip", "symbolic link"),
-        ("folder.zip", "folder"),
-        ("fifo.zip", "FIFO"),
-        ("canvas.csv", "must end in .zip"),
-    ] {
-        let o = quiet_cmd(fx.home.path())
+    let convert = |to: &Path, extra: &[&str]| {
+        quiet_cmd(fx.home.path())
             .args(["--json", "convert", "oneroster"])
             .arg(fx.input())
             .arg("-o")
-            .arg(out.join(name))
-            .arg("--force")
+            .arg(to)
+            .args(extra)
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    // A FIFO gets the zip through it (`-o /dev/stdout`), and stays a FIFO: a rename would
+    // have put a file in its place (as root, in place of a device).
+    let fifo = out.join("pipe");
+    let reader = FifoReader::new(&fifo);
+    let o = convert(&fifo, &["--force"]);
+    let got = reader.bytes();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        got.starts_with(b"PK\x03\x04"),
+        "a zip came through: {} bytes",
+        got.len()
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    // A symlink to a zip: the zip it names is replaced, the link kept.
+    std::fs::write(out.join("target.zip"), "old").unwrap();
+    std::os::unix::fs::symlink("target.zip", out.join("link.zip")).unwrap();
+    let o = convert(&out.join("link.zip"), &[]);
+    assert_eq!(o.status.code(), Some(2), "exists: {}", stderr(&o));
+    assert_eq!(json(&o)["error"]["kind"], "output_exists");
+    let o = convert(&out.join("link.zip"), &["--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        std::fs::symlink_metadata(out.join("link.zip"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(read_zip(&out.join("target.zip")).contains_key("users.csv"));
+    // A folder, or a file name that does not say zip: refused, nothing written.
+    std::fs::create_dir(out.join("folder.zip")).unwrap();
+    for (name, says) in [("folder.zip", "folder"), ("canvas.csv", "must end in .zip")] {
+        let o = convert(&out.join(name), &["--force"]);
         assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
         let doc = json(&o);
         assert_eq!(doc["error"]["kind"], "output_not_a_file", "{name}: {doc}");
@@ -482,22 +593,13 @@ fn force_replaces_only_a_regular_file_named_zip() {
             "{name}: {doc}"
         );
     }
-    let m = std::fs::symlink_metadata(out.join("link.zip")).unwrap();
-    assert!(m.file_type().is_symlink());
-    assert!(
-        std::fs::symlink_metadata(&fifo)
-            .unwrap()
-            .file_type()
-            .is_fifo()
-    );
     assert!(out.join("folder.zip").is_dir());
-    assert_eq!(
-        std::fs::read_to_string(out.join("target.zip")).unwrap(),
-        "keep me"
-    );
     assert!(!out.join("canvas.csv").exists());
     let left = std::fs::read_dir(&out).unwrap().count();
-    assert_eq!(left, 4, "no temporary file left");
+    assert_eq!(
+        left, 4,
+        "pipe, target, link, folder: no temporary file left"
+    );
 }
 
 #[test]

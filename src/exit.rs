@@ -77,7 +77,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("canvas_rejected", 2, "Canvas answered 400, 409 or 422: it refused the request's options"),
     ("confirmation_needed", 2, "abort, abort-all-pending or restore without --yes while stdin or stderr is not a terminal"),
     ("output_exists", 2, "convert: the output file exists and --force was not given; nothing was written"),
-    ("output_not_a_file", 2, "convert: the output's name does not end in .zip, or it names a folder, symbolic link, device or FIFO, which --force never replaces; nothing was written"),
+    ("output_not_a_file", 2, "convert: the output names a folder, or a file whose name does not end in .zip; nothing was written"),
     ("not_root_account", 2, "config check: the account is a sub-account; SIS imports run only on root accounts"),
     ("not_held", 2, "approve or discard: the run is not held (never held here, or approved or discarded already)"),
     ("held_elsewhere", 2, "approve: the run was held for another Canvas URL or account than this run's settings name"),
@@ -221,19 +221,9 @@ impl Failure {
     }
     /// Writing `what` failed (disk full, I/O error): exit 74.
     pub fn output(what: &str, e: &std::io::Error) -> Self {
-        use std::io::ErrorKind as K;
-        // The hint fits the cause: "free space" only where space (or the disk) is the trouble.
-        let hint = match e.kind() {
-            K::NotFound => "create the folder it goes in, or send it elsewhere",
-            K::IsADirectory => "name a file, not a folder",
-            K::PermissionDenied | K::ReadOnlyFilesystem => {
-                "send it where you may write, or fix the folder's permissions"
-            }
-            _ => "free space on the disk it goes to, or send it elsewhere",
-        };
         Failure::new(Exit::IoErr, format!("cannot write {what}: {e}"))
             .kind("output_failed")
-            .hint(hint)
+            .hint(output_hint(e))
     }
     pub fn data(message: impl Into<String>) -> Self {
         Failure::new(Exit::DataErr, message)
@@ -256,6 +246,20 @@ impl Failure {
             doc.insert(k.clone(), v.clone());
         }
         Value::Object(doc)
+    }
+}
+
+/// What to do when an output file cannot be written: the hint fits the cause ("free space"
+/// only where space, or the disk, is the trouble).
+pub fn output_hint(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound | K::NotADirectory => "create the folder it goes in, or send it elsewhere",
+        K::IsADirectory => "name a file, not a folder",
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            "send it where you may write, or fix the folder's permissions"
+        }
+        _ => "free space on the disk it goes to, or send it elsewhere",
     }
 }
 

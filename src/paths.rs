@@ -234,3 +234,49 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 }
+
+/// Where a file the user named for output (a report, a download, a converted bundle) goes.
+#[derive(Debug)]
+pub enum Output {
+    /// New, or an existing regular file (`existing`, through any symlink: the link stays):
+    /// written beside it and renamed in, so that nobody reads it half-written.
+    Replace {
+        path: PathBuf,
+        existing: Option<std::fs::Metadata>,
+    },
+    /// A FIFO, a device or a socket: written through, as a shell redirect would. A rename
+    /// would replace the node itself (as root, even `/dev/null`).
+    Through(PathBuf),
+    /// A folder: nothing to write to.
+    Folder,
+}
+
+impl Output {
+    /// What is at `path` now (symlinks followed).
+    pub fn at(path: &Path) -> Output {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => Output::Folder,
+            Ok(m) if m.is_file() => Output::Replace {
+                // A symlink to a file: replace the file it names, and keep the link.
+                path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+                existing: Some(m),
+            },
+            Ok(_) => Output::Through(path.to_path_buf()),
+            // Missing (or unreadable: the write says why).
+            Err(_) => Output::Replace {
+                path: path.to_path_buf(),
+                existing: None,
+            },
+        }
+    }
+
+    /// Whether something is there already.
+    pub fn exists(&self) -> bool {
+        !matches!(self, Output::Replace { existing: None, .. })
+    }
+}
+
+/// Open a FIFO, device or socket named for output, to write through it.
+pub fn open_through(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).truncate(true).open(path)
+}

@@ -106,17 +106,26 @@ async fn attachment(
         .hint("drop --json, or give a file name"));
     }
     // Checked before anything is asked of Canvas.
-    let existing = match std::fs::metadata(path) {
-        _ if to_stdout => None,
-        Ok(m) if m.is_dir() => {
+    let target = crate::paths::Output::at(path);
+    let (existing, through) = match &target {
+        _ if to_stdout => (None, None),
+        crate::paths::Output::Folder => {
             return Err(
                 Failure::usage(format!("--attachment {}: is a directory", path.display()))
                     .hint("give the file name to write, e.g. DIR/errors.csv"),
             );
         }
-        Ok(_) if !force => return Err(exists(path)),
-        Ok(m) => Some(m.permissions()),
-        Err(_) => None,
+        t if t.exists() && !force => return Err(exists(path)),
+        // A FIFO or device: written through, never replaced by a file.
+        crate::paths::Output::Through(p) => (None, Some(p.clone())),
+        crate::paths::Output::Replace { existing, .. } => {
+            (existing.as_ref().map(|m| m.permissions()), None)
+        }
+    };
+    // Through a symlink to a file: that file is replaced, the link kept.
+    let path: &Path = match &target {
+        crate::paths::Output::Replace { path, .. } if !to_stdout => path,
+        _ => path,
     };
     let imp = client.show(id).await?;
     let Some(raw) = imp.errors_attachment.as_ref().and_then(|a| a.url.clone()) else {
@@ -189,8 +198,18 @@ async fn attachment(
             Exit::IoErr,
             format!("cannot write {}: {why}", path.display()),
         )
-        .hint("check that the directory exists and that you may write there")
+        .hint(crate::exit::output_hint(e))
     };
+    if let Some(p) = through {
+        let mut f = crate::paths::open_through(&p).map_err(|e| cant_write(&e))?;
+        let n = client
+            .download(&url, stall, &mut |chunk| {
+                f.write_all(chunk).map_err(|e| cant_write(&e))
+            })
+            .await?;
+        f.flush().map_err(|e| cant_write(&e))?;
+        return saved(ctx, id, &p, n);
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -235,6 +254,11 @@ async fn attachment(
         std::io::ErrorKind::AlreadyExists => exists(path),
         _ => cant_write(&e.error),
     })?;
+    saved(ctx, id, path, n)
+}
+
+/// Say where the errors attachment went.
+fn saved(ctx: &Ctx, id: u64, path: &Path, n: u64) -> Result<Exit> {
     if ctx.settings.json {
         ctx.print_json(&serde_json::json!({
             "sis_import_id": id,

@@ -80,8 +80,11 @@ pub fn run(a: ReportArgs, ctx: &mut Ctx) -> Result<Exit> {
 }
 
 /// Write the page atomically (a temporary file beside it, then rename), readable as any file
-/// a shell redirect makes (0644): a report is meant to be shared. Exit 74 naming the path.
+/// a shell redirect makes (0644): a report is meant to be shared. A FIFO or device is written
+/// through instead (`/dev/full` gives exit 74, not a file in its place). Exit 74 naming the
+/// path.
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    use crate::paths::Output;
     use std::io::Write as _;
     use std::os::unix::fs::PermissionsExt as _;
     let cant = |e: &std::io::Error| {
@@ -90,7 +93,23 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
             format!("cannot write {}: {}", path.display(), e.kind()),
         )
         .kind("output_failed")
-        .hint("check that the directory exists and that you may write there")
+        .hint(crate::exit::output_hint(e))
+    };
+    let path = match Output::at(path) {
+        Output::Replace { path, .. } => path,
+        Output::Through(p) => {
+            let mut f = crate::paths::open_through(&p).map_err(|e| cant(&e))?;
+            return f
+                .write_all(bytes)
+                .and_then(|()| f.flush())
+                .map_err(|e| cant(&e));
+        }
+        Output::Folder => {
+            return Err(
+                cant(&std::io::Error::from(std::io::ErrorKind::IsADirectory))
+                    .hint("name the file to write, e.g. DIR/report.html"),
+            );
+        }
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -103,6 +122,6 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| cant(&e))?;
     tmp.write_all(bytes).map_err(|e| cant(&e))?;
     tmp.as_file().sync_all().map_err(|e| cant(&e))?;
-    tmp.persist(path).map_err(|e| cant(&e.error))?;
+    tmp.persist(&path).map_err(|e| cant(&e.error))?;
     Ok(())
 }

@@ -94,8 +94,8 @@ pub enum Error {
     Input(PathBuf, std::io::Error),
     /// OUT.zip already exists and `force` is off (exit 2).
     Exists(PathBuf),
-    /// OUT is not a name for a zip file, or names something `--force` must not replace (a
-    /// folder, a symlink, a device, a FIFO): exit 2, with why.
+    /// OUT is a folder, or a new or regular file whose name does not end in `.zip`: exit 2,
+    /// with why.
     NotAZip(PathBuf, &'static str),
     /// OUT.zip (or its temporary file) cannot be written (exit 74).
     Output(PathBuf, std::io::Error),
@@ -106,35 +106,32 @@ pub enum Error {
 /// Convert the OneRoster bundle at `input` (a directory or a zip) into the Canvas SIS zip
 /// `out`.
 pub fn convert(input: &Path, out: &Path, opts: &Options) -> Result<Converted, Error> {
-    let zip_name = out
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    if !zip_name {
-        // `submit` would refuse a zip named otherwise (the name says what it holds).
-        return Err(Error::NotAZip(
-            out.to_path_buf(),
-            "the output is a zip: its name must end in .zip",
-        ));
-    }
-    if let Ok(m) = std::fs::symlink_metadata(out) {
-        let ft = m.file_type();
-        if !ft.is_file() {
-            // The rename would put a zip where a device, FIFO, folder or link was: as
-            // root, `-o /dev/stdout --force` would replace the device itself.
+    use crate::paths::Output;
+    let target = Output::at(out);
+    match &target {
+        Output::Folder => {
             return Err(Error::NotAZip(
                 out.to_path_buf(),
-                if ft.is_symlink() {
-                    "it is a symbolic link; --force replaces only a regular file"
-                } else if ft.is_dir() {
-                    "it is a folder; --force replaces only a regular file"
-                } else {
-                    "it is a device, FIFO or socket; --force replaces only a regular file"
-                },
+                "it is a folder; give the name of the zip to write",
             ));
         }
-        if !opts.force {
-            return Err(Error::Exists(out.to_path_buf()));
+        // A FIFO or device is written through (`-o /dev/stdout`), whatever its name.
+        Output::Through(_) => {}
+        Output::Replace { .. } => {
+            let zip_name = out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+            if !zip_name {
+                // `submit` would refuse a zip named otherwise (the name says what it holds).
+                return Err(Error::NotAZip(
+                    out.to_path_buf(),
+                    "the output is a zip: its name must end in .zip",
+                ));
+            }
         }
+    }
+    if target.exists() && !opts.force {
+        return Err(Error::Exists(out.to_path_buf()));
     }
     check::run(input, out, opts)
 }

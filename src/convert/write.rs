@@ -124,10 +124,25 @@ impl Out {
         let w = self.zip.finish().map_err(io::Error::other)?;
         let tmp = w.into_inner().map_err(|e| e.into_error())?;
         tmp.as_file().sync_all()?;
+        let target = match crate::paths::Output::at(target) {
+            // A FIFO or device (`-o /dev/stdout`): the zip is copied through it; renaming
+            // would put a file in the node's place.
+            crate::paths::Output::Through(p) => {
+                let mut from = tmp.reopen()?;
+                let mut to = crate::paths::open_through(&p)?;
+                io::copy(&mut from, &mut to)?;
+                return Ok(self.rows);
+            }
+            // Through a symlink to a file: that file is replaced, the link kept.
+            crate::paths::Output::Replace { path, .. } => path,
+            crate::paths::Output::Folder => {
+                return Err(io::Error::from(io::ErrorKind::IsADirectory));
+            }
+        };
         let placed = if force {
-            tmp.persist(target)
+            tmp.persist(&target)
         } else {
-            tmp.persist_noclobber(target)
+            tmp.persist_noclobber(&target)
         };
         let f: File = placed.map_err(|e| e.error)?;
         drop(f);

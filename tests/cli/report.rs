@@ -277,6 +277,28 @@ fn no_runs_is_a_page_that_says_so_and_stdout_and_unwritable_paths_behave() {
     assert_eq!(json(&o)["error"]["kind"], "output_failed");
     assert!(!bad.exists());
 
+    // A FIFO (as `/dev/stdout` or `/dev/full` would be) is written through and stays a
+    // FIFO: a rename would have put a file in its place, and, as root, in a device's.
+    let fifo = w.home.path().join("page.fifo");
+    let reader = FifoReader::new(&fifo);
+    let o = w
+        .cmd()
+        .arg("report")
+        .arg("--html")
+        .arg(&fifo)
+        .output()
+        .unwrap();
+    let page = reader.bytes();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(page.starts_with(b"<!DOCTYPE html>"), "{} bytes", page.len());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+
     // A real run, then the page in a file (atomically: no temporary file left beside it).
     let id = w.submit_sample();
     let o = w

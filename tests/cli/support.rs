@@ -301,3 +301,50 @@ pub fn refusing_port() -> (tokio::net::TcpSocket, u16) {
 /// `--watch` as the tests use it: a poll a second, at most 20 (the simulator ends an import
 /// in a few polls).
 pub const WATCH: [&str; 5] = ["--watch", "--interval", "1", "--max-polls", "20"];
+
+/// A FIFO at `path`, and a thread reading all that is written through it. Call
+/// [`FifoReader::bytes`] after the writer has run: it ends the read even when nobody wrote.
+pub struct FifoReader {
+    path: PathBuf,
+    reader: std::thread::JoinHandle<Vec<u8>>,
+}
+
+impl FifoReader {
+    pub fn new(path: &Path) -> FifoReader {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo {}", path.display());
+        let p = path.to_path_buf();
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = vec![];
+            if let Ok(mut f) = std::fs::File::open(&p) {
+                let _ = f.read_to_end(&mut buf);
+            }
+            buf
+        });
+        FifoReader {
+            path: path.to_path_buf(),
+            reader,
+        }
+    }
+
+    /// What came through. A writer that never opened the FIFO is stood in for by an empty
+    /// one (opened without blocking), so the reader always ends.
+    pub fn bytes(self) -> Vec<u8> {
+        use std::os::unix::fs::OpenOptionsExt;
+        for _ in 0..100 {
+            if self.reader.is_finished() {
+                break;
+            }
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&self.path);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.reader.join().unwrap()
+    }
+}

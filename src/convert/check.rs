@@ -113,6 +113,12 @@ struct Conv<'o> {
     observed: Vec<(u32, u32)>,
     target: std::path::PathBuf,
     skipped: BTreeMap<String, (u64, u64)>,
+    /// Files whose header could not be read: references to them are not checked (each
+    /// would be an error of its own, hiding the one that matters).
+    broken: HashSet<&'static str>,
+    /// Enrollments converted with a beginDate but no endDate, and the reverse: (count,
+    /// first line) each.
+    lone_dates: [(u64, u64); 2],
     version: String,
 }
 
@@ -150,6 +156,8 @@ pub fn run(input: &Path, target: &Path, opts: &Options) -> Result<Converted, Err
         observed: vec![],
         target: target.to_path_buf(),
         skipped: BTreeMap::new(),
+        lone_dates: [(0, 0); 2],
+        broken: HashSet::default(),
         version: String::new(),
     };
     let io_err = |e: std::io::Error| Error::Output(target.to_path_buf(), e);
@@ -169,7 +177,7 @@ pub fn run(input: &Path, target: &Path, opts: &Options) -> Result<Converted, Err
     for (role, (n, line)) in &c.skipped {
         skipped.insert(role.clone(), *n);
         let hint = if matches!(role.as_str(), "administrator" | "proctor") {
-            format!("map it with --role-map {role}=CANVAS_ROLE (a Canvas role name)")
+            format!("map it with --role-map {role}=CANVAS_ROLE, naming a Canvas role")
         } else {
             format!("--role-map {role}=CANVAS_ROLE converts them")
         };
@@ -181,6 +189,29 @@ pub fn run(input: &Path, target: &Path, opts: &Options) -> Result<Converted, Err
                 if *n == 1 { "" } else { "s" }
             ),
         );
+    }
+    for (k, &(n, line)) in c.lone_dates.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let (has, lacks, col) = if k == 0 {
+            ("beginDate", "endDate", "start_date")
+        } else {
+            ("endDate", "beginDate", "end_date")
+        };
+        let i = c.sink_of("enrollments");
+        c.sinks[i]
+            .at(line)
+            .col(has)
+            .hint(format!("give {lacks} too, such as the term's, or leave {has} empty to go by the section, course or term"))
+            .warn(
+                "lone_enrollment_date",
+                format!(
+                    "{n} enrollment{} with {} {has} but no {lacks} (the first here): Canvas saves {col} alone, but uses an enrollment's own dates only when both are set, so the section's, course's or term's dates still decide when the user has access",
+                    if n == 1 { "" } else { "s" },
+                    if k == 0 { "a" } else { "an" }
+                ),
+            );
     }
     let report = report(c.sinks.into_iter().map(Sink::finish).collect());
     if errors > 0 {
@@ -207,7 +238,12 @@ pub fn run(input: &Path, target: &Path, opts: &Options) -> Result<Converted, Err
     })
 }
 
-fn report(files: Vec<FileReport>) -> Report {
+fn report(mut files: Vec<FileReport>) -> Report {
+    // Some findings are made when a file ends (skipped roles, observers, orgs' parents):
+    // each file's in line order, those without a line first (stable: same line, found order).
+    for f in &mut files {
+        f.diagnostics.sort_by_key(|d| d.line.unwrap_or(0));
+    }
     Report {
         files,
         ..Default::default()
@@ -231,6 +267,9 @@ impl Conv<'_> {
     /// full export must hold what it references), a warning when it is a delta (the object
     /// may come from an earlier load), nothing when the file is absent.
     fn ref_severity(&self, target: &str) -> Option<Severity> {
+        if self.broken.contains(target) {
+            return None;
+        }
         match self.modes.get(target) {
             Some(Mode::Bulk) => Some(Severity::Error),
             Some(Mode::Delta) => Some(Severity::Warning),
@@ -253,6 +292,8 @@ impl Conv<'_> {
         let mut props: HashMap<String, u64> = HashMap::default();
         let mut listed: HashMap<String, (Mode, u64)> = HashMap::default();
         let mut absent: HashMap<String, u64> = HashMap::default();
+        // file.X rows with a value that is not a mode (reported once, there).
+        let mut unreadable: HashSet<String> = HashSet::default();
         {
             let rdr = self
                 .src
@@ -318,14 +359,16 @@ impl Conv<'_> {
                         Some(_) => {
                             absent.insert(file.to_string(), line);
                         }
-                        None => sink
-                            .at(line)
-                            .col("value")
-                            .hint("absent, bulk or delta")
+                        None => {
+                            unreadable.insert(file.to_string());
+                            sink.at(line)
+                                .col("value")
+                            .hint("bulk: a full export; delta: changes only; absent: no such file")
                             .err(
                                 "invalid_value",
                                 format!("{key} is \"{val}\", not absent, bulk or delta"),
-                            ),
+                            );
+                        }
                     }
                 } else if !matches!(
                     key.as_str(),
@@ -368,7 +411,7 @@ impl Conv<'_> {
                     .warn("skipped_file", "not a CSV file; ignored");
                 continue;
             };
-            if stem == "manifest" || listed.contains_key(stem) {
+            if stem == "manifest" || listed.contains_key(stem) || unreadable.contains(stem) {
                 continue;
             }
             if let Some(line) = absent.get(stem) {
@@ -412,9 +455,11 @@ impl Conv<'_> {
                 .map_err(|e| Error::Input(display.clone().into(), e))?;
             let mut rows = Rows::new(rdr);
             let Some(cells) = rows.header(&mut sink) else {
+                self.broken.insert(spec.name);
                 return Ok(());
             };
             let Some(h) = header(spec, &cells, self.version == "1.2", &mut sink) else {
+                self.broken.insert(spec.name);
                 return Ok(());
             };
             let mut ids: HashSet<Box<str>> = HashSet::default();
@@ -523,10 +568,10 @@ impl Conv<'_> {
         if !(year.is_empty() || year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit())) {
             s.at(line)
                 .col("schoolYear")
-                .hint("a year such as 2025")
+                .hint("four digits, such as 2025")
                 .err(
                     "invalid_value",
-                    format!("schoolYear \"{year}\" is not a year (YYYY)"),
+                    format!("schoolYear \"{year}\" is not a year"),
                 );
         }
         let parent = h.get(r, "parentSourcedId");
@@ -682,10 +727,13 @@ impl Conv<'_> {
             v if v.eq_ignore_ascii_case("true") => true,
             v if v.eq_ignore_ascii_case("false") => false,
             v => {
-                s.at(line).col("enabledUser").hint("true or false").err(
-                    "invalid_boolean",
-                    format!("enabledUser \"{v}\" is not true or false"),
-                );
+                s.at(line)
+                    .col("enabledUser")
+                    .hint("OneRoster booleans are the words true and false")
+                    .err(
+                        "invalid_boolean",
+                        format!("enabledUser \"{v}\" is not true or false"),
+                    );
                 true
             }
         };
@@ -825,10 +873,13 @@ impl Conv<'_> {
             && !primary.eq_ignore_ascii_case("true")
             && !primary.eq_ignore_ascii_case("false")
         {
-            s.at(line).col("primary").hint("true or false").err(
-                "invalid_boolean",
-                format!("primary \"{primary}\" is not true or false"),
-            );
+            s.at(line)
+                .col("primary")
+                .hint("OneRoster booleans are the words true and false")
+                .err(
+                    "invalid_boolean",
+                    format!("primary \"{primary}\" is not true or false"),
+                );
         }
         let begin = date(h, r, line, s, "beginDate");
         let end = date(h, r, line, s, "endDate");
@@ -864,6 +915,13 @@ impl Conv<'_> {
                 .map(|&i| self.grouped_course(&self.classes[i as usize]))
                 .unwrap_or_default()
         };
+        if begin.is_some() != end.is_some() {
+            let e = &mut self.lone_dates[usize::from(end.is_some())];
+            if e.0 == 0 {
+                e.1 = line;
+            }
+            e.0 += 1;
+        }
         let (start, end) = (
             map::start_date(h.get(r, "beginDate")),
             map::end_date(h.get(r, "endDate")),
@@ -1425,10 +1483,13 @@ fn common(
                     );
             }
             None => {
-                s.at(line).col("status").hint("active or tobedeleted").err(
-                    "invalid_value",
-                    format!("status \"{status}\" is not active or tobedeleted"),
-                );
+                s.at(line)
+                    .col("status")
+                    .hint("a delta row says active or tobedeleted; a bulk row leaves it blank")
+                    .err(
+                        "invalid_value",
+                        format!("status \"{status}\" is not active or tobedeleted"),
+                    );
             }
         }
         if mode == Mode::Bulk {
@@ -1520,10 +1581,10 @@ fn date(
     match v.parse::<jiff::civil::Date>() {
         Ok(d) if v.len() == 10 => Some(d),
         _ => {
-            s.at(line).col(col).hint("YYYY-MM-DD, e.g. 2025-08-15").err(
-                "bad_date",
-                format!("{col} \"{v}\" is not a date (YYYY-MM-DD)"),
-            );
+            s.at(line)
+                .col(col)
+                .hint("write a calendar date as YYYY-MM-DD, e.g. 2025-08-15")
+                .err("bad_date", format!("{col} \"{v}\" is not a date"));
             None
         }
     }

@@ -149,10 +149,45 @@ fn date<'a>(v: &Value<'a>, delete: bool) -> Verdict<'a> {
         return Ok(());
     }
     match values::read_date(v.val) {
+        DateRead::Ok if v.row.kind.name == "enrollment" => lone_enrollment_date(v),
         DateRead::Ok => Ok(()),
         DateRead::DayFirst(ymd) => day_first(v, ymd),
         DateRead::Bad => bad_date(v),
     }
+}
+
+/// An enrollment's start_date without its end_date, or the reverse. Canvas's importer
+/// saves each as given (the blank one clears the date it had), but an enrollment's own
+/// dates govern access only when both are set (`EnrollmentDateBuilder`,
+/// `enrollment_is_restricted?`); otherwise the section's, course's or term's apply.
+#[inline(always)]
+fn lone_enrollment_date<'a>(v: &Value<'a>) -> Verdict<'a> {
+    // start_date and end_date are neighbours in the kinds table.
+    let other = if v.col.name == "start_date" {
+        v.ci + 1
+    } else {
+        v.ci.wrapping_sub(1)
+    };
+    match v.row.kind.cols.get(other) {
+        Some(c) if matches!(c.name, "start_date" | "end_date") && v.row.v(other).is_empty() => {
+            lone_date(v, c.name)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cold]
+fn lone_date<'a>(v: &Value<'a>, other: &str) -> Verdict<'a> {
+    Err(Box::new(Finding::Note {
+        code: "lone_enrollment_date",
+        message: format!(
+            "{} \"{}\" without {other}: Canvas saves it (and clears any {other} the enrollment had), but uses an enrollment's own dates only when both are set, so the section's, course's or term's dates still decide when the user has access",
+            v.col.name, v.val
+        ),
+        hint: Some(format!(
+            "set {other} too, or leave both empty to go by the section, course or term"
+        )),
+    }))
 }
 
 #[cold]

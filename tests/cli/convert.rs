@@ -495,6 +495,145 @@ fn a_delta_without_observer_pairs_writes_no_observers_file() {
     assert_eq!(b["user_observers.csv"].len(), 0);
 }
 
+/// The diagnostic lines of a run, without the input directory's prefix.
+fn diag_lines(fx: &Fx, o: &Output) -> Vec<String> {
+    let prefix = format!("{}/", fx.input().display());
+    stdout(o)
+        .lines()
+        .filter(|l| l.contains(": warning: ") || l.contains(": error: "))
+        .map(|l| l.replace(&prefix, ""))
+        .collect()
+}
+
+#[test]
+fn a_begin_date_without_an_end_date_is_written_with_a_warning() {
+    let fx = Fx::new("district");
+    for id in ["enr-0010", "enr-0011"] {
+        fx.set(
+            "enrollments.csv",
+            fx.line_of("enrollments.csv", id),
+            "beginDate",
+            "2026-01-05",
+        );
+    }
+    let line = fx.line_of("enrollments.csv", "enr-0012");
+    fx.set("enrollments.csv", line, "endDate", "2026-03-01");
+    let o = fx.run(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lone: Vec<String> = diag_lines(&fx, &o)
+        .into_iter()
+        .filter(|l| l.contains("but no"))
+        .collect();
+    assert_eq!(
+        lone,
+        [
+            "enrollments.csv:11: warning: 2 enrollments with a beginDate but no endDate (the first \
+             here): Canvas saves start_date alone, but uses an enrollment's own dates only when both \
+             are set, so the section's, course's or term's dates still decide when the user has \
+             access (give endDate too, such as the term's, or leave beginDate empty to go by the \
+             section, course or term)",
+            "enrollments.csv:13: warning: 1 enrollment with an endDate but no beginDate (the first \
+             here): Canvas saves end_date alone, but uses an enrollment's own dates only when both \
+             are set, so the section's, course's or term's dates still decide when the user has \
+             access (give beginDate too, such as the term's, or leave endDate empty to go by the \
+             section, course or term)",
+        ]
+    );
+    // The date is still written as given.
+    let b = read_zip(&fx.out());
+    assert!(has(
+        &b["enrollments.csv"],
+        &[
+            "",
+            "cls-alg1-p3",
+            "usr-s-1003",
+            "student",
+            "active",
+            "2026-01-05T00:00:00Z",
+            ""
+        ]
+    ));
+}
+
+#[test]
+fn a_broken_users_header_is_one_error_not_one_per_enrollment() {
+    let fx = Fx::new("district");
+    let users = fx.read("users.csv");
+    fx.write("users.csv", &users.replacen(",username,", ",login,", 1));
+    let o = fx.run(&[]);
+    assert_eq!(o.status.code(), Some(65));
+    let errors: Vec<String> = diag_lines(&fx, &o)
+        .into_iter()
+        .filter(|l| l.contains(": error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("users.csv:1: error: no username column"),
+        "{errors:?}"
+    );
+
+    // A manifest value that is not a mode: its own error, not also "no file.users".
+    let fx = Fx::new("district");
+    let line = fx.line_of("manifest.csv", "file.users");
+    fx.set("manifest.csv", line, "value", "full");
+    let o = fx.run(&[]);
+    let errors: Vec<String> = diag_lines(&fx, &o)
+        .into_iter()
+        .filter(|l| l.contains(": error: "))
+        .collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "manifest.csv:{line}: error: file.users is \"full\", not absent, bulk or delta (bulk: a \
+             full export; delta: changes only; absent: no such file)"
+        )]
+    );
+}
+
+#[test]
+fn diagnostics_are_in_line_order_and_hints_do_not_repeat_the_message() {
+    let fx = Fx::new("district");
+    // The administrator's role_skipped warning (line 8) is made when the file ends, after
+    // the short row's error (line 12).
+    let text = fx.read("enrollments.csv");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[11] = "enr-0011,,,cls-bio-p2,org-hs,usr-s-1001,student";
+    fx.write("enrollments.csv", &(lines.join("\n") + "\n"));
+    let line = fx.line_of("academicSessions.csv", "as-2026-s2");
+    fx.set("academicSessions.csv", line, "startDate", "2026-02-30");
+    let line = fx.line_of("users.csv", "usr-t-ramos");
+    fx.set("users.csv", line, "enabledUser", "yes");
+    let o = fx.run(&[]);
+    let d = diag_lines(&fx, &o);
+    let pos = |needle: &str| d.iter().position(|l| l.contains(needle)).expect(needle);
+    assert!(
+        pos("enrollments.csv:8:") < pos("enrollments.csv:12:"),
+        "{d:#?}"
+    );
+    assert!(d.contains(&format!(
+        "academicSessions.csv:{}: error: startDate \"2026-02-30\" is not a date (write a calendar \
+         date as YYYY-MM-DD, e.g. 2025-08-15)",
+        fx.line_of("academicSessions.csv", "as-2026-s2")
+    )), "{d:#?}");
+    assert!(
+        d.contains(&format!(
+            "users.csv:{}: error: enabledUser \"yes\" is not true or false (OneRoster booleans are \
+         the words true and false)",
+            fx.line_of("users.csv", "usr-t-ramos")
+        )),
+        "{d:#?}"
+    );
+    assert!(
+        d.contains(
+            &"enrollments.csv:8: warning: 1 enrollment with role \"administrator\" not \
+         converted: Canvas has no matching role (map it with --role-map \
+         administrator=CANVAS_ROLE, naming a Canvas role)"
+                .to_string()
+        ),
+        "{d:#?}"
+    );
+}
+
 #[test]
 fn a_bulk_export_suggests_diffing_or_batch_mode_with_the_guard() {
     let o = Fx::new("district").run(&[]);

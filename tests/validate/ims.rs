@@ -494,6 +494,95 @@ fn ids_and_references() {
 }
 
 #[test]
+fn an_empty_or_blank_sourcedid_id_or_source_is_an_error() {
+    let fx = Fx::new();
+    assert_eq!(
+        diags(
+            &fx,
+            with(
+                "<id>p2</id></sourcedid>\n    <name>",
+                "<id>   </id></sourcedid>\n    <name>"
+            )
+        ),
+        [
+            "x.xml:11:36: error: the person's <sourcedid> has an <id> that is only whitespace \
+             (write the record's SIS id: the import keys the record by it, and one without an id \
+             cannot be imported)",
+            "x.xml:31:5: warning: membership member references person \"p2\", which is not in \
+             this file; it may already exist in Canvas",
+        ]
+    );
+    only(
+        &fx,
+        with(
+            "    <sourcedid><source>SIS</source><id>C1</id></sourcedid>\n    <member>",
+            "    <sourcedid><source>SIS</source><id></id></sourcedid>\n    <member>",
+        ),
+        "x.xml:25:36: error: the membership's <sourcedid> has an <id> that is empty (write the SIS \
+         id of the person or group it names: the id is how the import finds it)",
+    );
+    only(
+        &fx,
+        with(
+            "<source>SIS</source><id>T1</id></sourcedid>\n",
+            "<source> </source><id>T1</id></sourcedid>\n",
+        ),
+        "x.xml:15:16: error: the group's <sourcedid> has a <source> that is only whitespace (name \
+         the system the id comes from, such as the SIS's name: the binding requires it in every \
+         sourcedid)",
+    );
+    let r = report_of(
+        &fx,
+        &with(
+            "<id>p1</id></sourcedid>\n    <userid>",
+            "<id/></sourcedid>\n    <userid>",
+        ),
+    );
+    assert_eq!(r.error_count(), 1);
+    assert_eq!(r.files[0].diagnostics[0].code, "empty_sourcedid");
+}
+
+#[test]
+fn a_timeframe_that_ends_before_it_begins_is_an_error() {
+    let fx = Fx::new();
+    only(
+        &fx,
+        with(
+            "<begin>2026-08-24</begin><end>2026-12-18</end>",
+            "<begin>2027-01-01</begin><end>2026-12-18</end>",
+        ),
+        "x.xml:17:41: error: group \"T1\" ends (2026-12-18) before it begins (2027-01-01) (swap or \
+         correct the dates)",
+    );
+    only(
+        &fx,
+        with(
+            "<role roletype=\"01\"><status>1</status></role>",
+            "<role roletype=\"01\"><status>1</status><timeframe><begin>2026-09-01T10:00:00Z</begin><end>2026-09-01T09:00:00Z</end></timeframe></role>",
+        ),
+        "x.xml:29:91: error: the role of member \"p1\" ends (2026-09-01T09:00:00Z) before it begins \
+         (2026-09-01T10:00:00Z)",
+    );
+    // The same day, or one end without a time against a begin with one, is not reported;
+    // nor is a begin or end alone, or an invalid date (invalid_date says so).
+    for tf in [
+        "<begin>2026-08-24</begin><end>2026-08-24</end>",
+        "<begin>2026-08-24T10:00:00Z</begin><end>2026-08-24</end>",
+        "<begin>20260824</begin><end>2026-12-18</end>",
+        "<end>2020-01-01</end>",
+    ] {
+        assert_eq!(
+            diags(
+                &fx,
+                with("<begin>2026-08-24</begin><end>2026-12-18</end>", tf)
+            ),
+            Vec::<String>::new(),
+            "{tf}"
+        );
+    }
+}
+
+#[test]
 fn json_diagnostics_carry_the_column_and_csv_ones_do_not() {
     let fx = Fx::new();
     let x = fx.write("x.xml", line_replaced(28, "      <idtype>3</idtype>"));

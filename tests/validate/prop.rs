@@ -246,6 +246,12 @@ fn build_bundle(fx: &Fx, b: &BundleSpec) -> Vec<std::path::PathBuf> {
                     } else {
                         String::new()
                     },
+                    // An enrollment's dates count only as a pair (lone_enrollment_date).
+                    if i % 3 == 0 {
+                        "2024-05-31".into()
+                    } else {
+                        String::new()
+                    },
                     format!("{i}"),
                 ]
             })
@@ -262,6 +268,7 @@ fn build_bundle(fx: &Fx, b: &BundleSpec) -> Vec<std::path::PathBuf> {
                     "role",
                     "status",
                     "start_date",
+                    "end_date",
                     "role_id",
                 ],
                 &rows,

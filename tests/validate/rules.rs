@@ -955,3 +955,48 @@ fn semicolon_or_tab_separated_header() {
         vec!["x.csv:1: error: Couldn't find Canvas CSV import headers"]
     );
 }
+
+/// An enrollment's start_date without end_date (or the reverse): Canvas's importer saves the
+/// one date and clears the other, and `EnrollmentDateBuilder#enrollment_is_restricted?`
+/// uses an enrollment's own dates only when both are set.
+#[test]
+fn an_enrollment_date_without_its_pair_is_a_warning() {
+    let fx = Fx::new();
+    let l = fx.check(
+        "e.csv",
+        "course_id,user_id,role,status,start_date,end_date\n\
+         c1,u1,student,active,2026-01-05T00:00:00Z,\n\
+         c1,u2,student,active,,2026-06-01T23:59:59Z\n\
+         c1,u3,student,active,2026-01-05T00:00:00Z,2026-06-01T23:59:59Z\n\
+         c1,u4,student,active,,\n",
+    );
+    assert_eq!(
+        l,
+        vec![
+            "e.csv:2: warning: start_date \"2026-01-05T00:00:00Z\" without end_date: Canvas saves it (and clears any end_date the enrollment had), but uses an enrollment's own dates only when both are set, so the section's, course's or term's dates still decide when the user has access (set end_date too, or leave both empty to go by the section, course or term)",
+            "e.csv:3: warning: end_date \"2026-06-01T23:59:59Z\" without start_date: Canvas saves it (and clears any start_date the enrollment had), but uses an enrollment's own dates only when both are set, so the section's, course's or term's dates still decide when the user has access (set start_date too, or leave both empty to go by the section, course or term)",
+        ]
+    );
+    // A file without the end_date column at all; and other kinds' dates are not pairs.
+    let l = fx.check(
+        "e2.csv",
+        "course_id,user_id,role,status,start_date\nc1,u1,student,active,2026-01-05\n",
+    );
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert!(l[0].starts_with("e2.csv:2: warning: start_date \"2026-01-05\" without end_date"));
+    let l = fx.check(
+        "s.csv",
+        "section_id,course_id,name,status,start_date\nS1,C1,Sec,active,2026-01-05\n",
+    );
+    assert_eq!(l, Vec::<String>::new());
+    let p = fx.write(
+        "e3.csv",
+        "course_id,user_id,role,status,start_date\nc1,u1,student,active,2026-01-05\n",
+    );
+    let r = fx.run(&[p]);
+    assert_eq!(r.files[0].diagnostics[0].code, "lone_enrollment_date");
+    assert_eq!(
+        r.files[0].diagnostics[0].column.as_deref(),
+        Some("start_date")
+    );
+}

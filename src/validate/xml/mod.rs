@@ -281,6 +281,9 @@ struct State<'s> {
     rec: Option<Rec>,
     member: Member,
     rel_target: Option<String>,
+    /// The open timeframe's begin and end (the end with where it is), when valid dates.
+    tf_begin: Option<String>,
+    tf_end: Option<(String, Pos)>,
     defs: [IdMap<Def>; 2],
     pending: HashMap<(usize, u64), Pending>,
     records: u64,
@@ -306,6 +309,8 @@ pub(crate) fn validate_xml<R: Read>(
         rec: None,
         member: Member::default(),
         rel_target: None,
+        tf_begin: None,
+        tf_end: None,
         defs: [IdMap::default(), IdMap::default()],
         pending: HashMap::new(),
         records: 0,
@@ -607,7 +612,7 @@ impl State<'_> {
                                     tag.name(),
                                     tag.name()
                                 ),
-                                Some(&format!("move it up ({sp})")),
+                                Some(&format!("move it up; {sp}")),
                             );
                         }
                         Some(i) => p.order = i as u8,
@@ -657,6 +662,9 @@ impl State<'_> {
         }
         if tag == Tag::Sourcedid {
             self.sid_id = None;
+        }
+        if tag == Tag::Timeframe {
+            (self.tf_begin, self.tf_end) = (None, None);
         }
         if tag.keeps_text() {
             self.text.clear();
@@ -780,7 +788,7 @@ impl State<'_> {
                     "ims_missing_element",
                     Some(r.any_of[0].name()),
                     format!("<{}> has no {}", f.tag.name(), names.join(" or ")),
-                    Some(&format!("add it ({spec})")),
+                    Some(&format!("add it; {spec}")),
                 );
             }
         }
@@ -804,6 +812,18 @@ impl State<'_> {
                         Some(hint),
                     );
                 }
+            }
+            match (f.tag, parent) {
+                (Tag::Id | Tag::Source, Some(Tag::Sourcedid)) if t.is_empty() => {
+                    self.empty_sourcedid(f.tag, f.at, v.is_empty());
+                }
+                (Tag::Begin, Some(Tag::Timeframe)) if rules::iso8601(t) => {
+                    self.tf_begin = Some(t.to_string());
+                }
+                (Tag::End, Some(Tag::Timeframe)) if rules::iso8601(t) => {
+                    self.tf_end = Some((t.to_string(), f.at));
+                }
+                _ => {}
             }
             match (f.tag, parent) {
                 (Tag::Id, Some(Tag::Sourcedid)) => self.sid_id = Some(t.to_string()),
@@ -847,10 +867,80 @@ impl State<'_> {
                     self.refer(GROUP, id, f.at, "group relationship");
                 }
             }
+            (Tag::Timeframe, p) => self.timeframe(p),
             (Tag::Person | Tag::Group | Tag::Membership, Some(Tag::Enterprise)) => self.record(),
             _ => {}
         }
         Flow::Go
+    }
+
+    /// A sourcedid's `<id>` or `<source>` that is empty or only whitespace (at `at`).
+    fn empty_sourcedid(&mut self, tag: Tag, at: Pos, empty: bool) {
+        // The stack ends with the sourcedid; below it, what the sourcedid identifies.
+        let owner = match self.stack.iter().rev().nth(1).map(|f| f.tag) {
+            Some(Tag::Member) => "member",
+            Some(Tag::Relationship) => "relationship",
+            Some(Tag::Membership) => "membership",
+            Some(Tag::Group) => "group",
+            Some(Tag::Person) => "person",
+            _ => "record",
+        };
+        let what = if empty { "empty" } else { "only whitespace" };
+        let hint = if tag == Tag::Id {
+            match owner {
+                "member" | "relationship" | "membership" => {
+                    "write the SIS id of the person or group it names: the id is how the import finds it"
+                }
+                _ => {
+                    "write the record's SIS id: the import keys the record by it, and one without an id cannot be imported"
+                }
+            }
+        } else {
+            "name the system the id comes from, such as the SIS's name: the binding requires it in every sourcedid"
+        };
+        self.report(
+            at,
+            "empty_sourcedid",
+            Some(&format!("sourcedid/{}", tag.name())),
+            format!(
+                "the {owner}'s <sourcedid> has {} <{}> that is {what}",
+                if tag == Tag::Id { "an" } else { "a" },
+                tag.name()
+            ),
+            Some(hint),
+        );
+    }
+
+    /// A timeframe has ended: its end must not come before its begin (the same check as a
+    /// OneRoster session's or enrollment's dates: `end_before_start`).
+    fn timeframe(&mut self, parent: Option<Tag>) {
+        let (Some(begin), Some((end, at))) = (self.tf_begin.take(), self.tf_end.take()) else {
+            return;
+        };
+        if !rules::ends_before(&begin, &end) {
+            return;
+        }
+        let who = match (parent, self.rec.as_ref()) {
+            (Some(Tag::Role), _) => match &self.member.id {
+                Some(m) => format!("the role of member \"{m}\""),
+                None => "the member's role".to_string(),
+            },
+            (
+                _,
+                Some(Rec {
+                    tag, id: Some(id), ..
+                }),
+            ) => format!("{} \"{id}\"", tag.name()),
+            (_, Some(Rec { tag, .. })) => format!("this {}", tag.name()),
+            _ => "this timeframe".to_string(),
+        };
+        self.report(
+            at,
+            "end_before_start",
+            Some("timeframe/end"),
+            format!("{who} ends ({end}) before it begins ({begin})"),
+            Some("swap or correct the dates"),
+        );
     }
 
     /// A person, group or membership has ended: its id defined, or its group referenced.

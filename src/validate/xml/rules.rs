@@ -391,6 +391,8 @@ pub const RULES: &[Rule] = &[
     Rule { code: "invalid_roletype", severity: Error, spec: "§10.2 (VALUES)" },
     Rule { code: "invalid_role_status", severity: Error, spec: "§10.2 (VALUES)" },
     Rule { code: "invalid_date", severity: Error, spec: "§10.2 (VALUES)" },
+    Rule { code: "empty_sourcedid", severity: Error, spec: "§10.2: every sourcedid has a source and an id; an empty one names no record" },
+    Rule { code: "end_before_start", severity: Error, spec: "§10.2: a timeframe (a term's or course's dates, a role's) whose end is before its begin; as OneRoster's end_before_start" },
     Rule { code: "duplicate_sourcedid", severity: Warning, spec: "§10.2: one record per sourcedid and kind; the later one wins, as a later CSV row does (§6.4)" },
     Rule { code: "delete_and_add", severity: Error, spec: "§10.2: recstatus 3 deletes what another record of the same file adds or updates; which wins depends on order" },
     Rule { code: "unknown_reference", severity: Warning, spec: "§10.2: a membership's group and members, a relationship's target, not in this file (it may exist in Canvas)" },
@@ -405,6 +407,40 @@ pub fn severity(code: &str) -> Severity {
 }
 
 // ---- ISO 8601 ---------------------------------------------------------------------------
+
+/// Whether ISO 8601 value `end` is before `begin` (both valid): by calendar day, and by
+/// time of day too when both give one in the same form (a zone on one and not the other
+/// cannot be compared).
+pub fn ends_before(begin: &str, end: &str) -> bool {
+    let day = |v: &str| -> String {
+        v.bytes()
+            .filter(u8::is_ascii_digit)
+            .take(8)
+            .map(char::from)
+            .collect()
+    };
+    let (b, e) = (day(begin), day(end));
+    if e != b {
+        return e < b;
+    }
+    // Same day: compare the times when both have one and the same zone suffix.
+    let split = |v: &str| -> Option<(String, String)> {
+        let t = v.get(
+            if v.as_bytes().get(4) == Some(&b'-') {
+                10
+            } else {
+                8
+            }..,
+        )?;
+        let t = t.get(1..)?;
+        let z = t.find(['Z', '+', '-']).unwrap_or(t.len());
+        Some((t[..z].to_string(), t[z..].to_string()))
+    };
+    match (split(begin), split(end)) {
+        (Some((tb, zb)), Some((te, ze))) if zb == ze => te < tb,
+        _ => false,
+    }
+}
 
 fn digits(b: &[u8]) -> Option<u32> {
     if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {

@@ -17,6 +17,16 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+/// Every event a run can raise (`[notify] on` takes these words only).
+pub const EVENTS: &[&str] = &[
+    "failed",
+    "held",
+    "warnings",
+    "stuck",
+    "max_polls",
+    "success",
+];
+
 pub use crate::settings::NotifySettings;
 pub use crate::settings::mail::{MailSettings, Security};
 
@@ -61,7 +71,7 @@ pub struct Event {
     pub errors: u64,
     /// `(message template, count)`, biggest first.
     pub top_errors: Vec<(String, u64)>,
-    /// Why the guard held the run (`held` only).
+    /// Why the guard held the run (`held`), or why the upload failed (`failed` with no import).
     pub reasons: Vec<String>,
     pub log_file: Option<String>,
 }
@@ -88,6 +98,19 @@ impl Event {
 
     /// One line for people: `canvas-sis: import 141 failed_with_messages (3 errors, 12 warnings) on …`.
     fn headline(&self) -> String {
+        if self.import_id.is_none() && self.state.is_none() {
+            // A failed upload: no import to name.
+            return format!(
+                "canvas-sis {}: no import was made on {} account {}{}",
+                self.event,
+                self.base_url,
+                self.account,
+                self.profile
+                    .as_deref()
+                    .map(|p| format!(" (profile {p})"))
+                    .unwrap_or_default()
+            );
+        }
         format!(
             "canvas-sis {}: import {} {} ({} errors, {} warnings) on {} account {}{}",
             self.event,
@@ -157,9 +180,10 @@ impl Event {
     }
 
     fn lines(&self) -> Vec<String> {
+        let why = if self.event == "held" { "held: " } else { "" };
         self.reasons
             .iter()
-            .map(|r| format!("held: {r}"))
+            .map(|r| format!("{why}{r}"))
             .chain(self.top_errors.iter().map(|(m, c)| format!("{c} × {m}")))
             .collect()
     }
@@ -241,7 +265,8 @@ pub async fn send(settings: &NotifySettings, e: &Event, errors_csv: Option<&str>
         return;
     };
     for url in &settings.webhooks {
-        let shown = crate::redact::redact(url).to_string();
+        // Where it goes, not the URL: a webhook's path is its secret.
+        let shown = crate::redact::shown_url(url);
         let mut last = String::new();
         let mut sent = false;
         for attempt in 0..2 {
@@ -254,7 +279,7 @@ pub async fn send(settings: &NotifySettings, e: &Event, errors_csv: Option<&str>
                     break;
                 }
                 Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                Err(err) => last = crate::canvas::net::error_chain(&err),
+                Err(err) => last = crate::canvas::net::error_chain(&err.without_url()),
             }
         }
         if sent {

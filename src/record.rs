@@ -58,6 +58,16 @@ pub struct Bundle {
     pub sha256: String,
 }
 
+/// Whether a command run with `profile` (`--profile`, `CANVAS_SIS_PROFILE`) looks at `run`:
+/// with a profile, its runs only (a monitor of one Canvas is not woken by another's); without
+/// one, every run.
+pub fn of_profile(profile: Option<&str>, run: &Run) -> bool {
+    profile.is_none_or(|p| run.profile.as_deref() == Some(p))
+}
+
+/// [`Run::outcome`] of a run whose upload made no import.
+pub const UPLOAD_FAILED: &str = "upload_failed";
+
 impl Run {
     /// Note the import as seen now; the end fills in state, counts, times and the SisImport.
     pub fn saw(&mut self, imp: &Import) {
@@ -94,6 +104,18 @@ impl Run {
         match self.state.as_deref() {
             Some(s) => matches!(s, "failed" | "failed_with_messages" | "aborted"),
             None => self.exit_code.is_some_and(|c| c > 1) && self.import_id.is_none(),
+        }
+    }
+
+    /// What the run ended in, in a word: Canvas's final state; `upload_failed` when it
+    /// ended with no import (refused, unreachable, interrupted: the exit code says which);
+    /// `held`; None while it goes on (or was not seen ending).
+    pub fn outcome(&self) -> Option<&str> {
+        match (&self.state, self.exit_code) {
+            (Some(s), _) => Some(s),
+            (None, Some(_)) if self.import_id.is_none() => Some(UPLOAD_FAILED),
+            _ if self.held => Some("held"),
+            _ => None,
         }
     }
 
@@ -137,7 +159,9 @@ impl Run {
             "rows": self.rows,
             "warnings": self.warnings,
             "errors": self.errors,
-            "exit_code": self.exit_code,
+            // A run still held ended its command with exit 6 (its record stays open for
+            // the approval).
+            "exit_code": self.exit_code.or((self.held && !self.ended()).then_some(6)),
         })
     }
 }
@@ -272,9 +296,16 @@ impl Archive {
             .to_string();
         let sizes = self.sizes(&folders);
         let mut total: u64 = sizes.iter().sum();
-        for (path, size) in folders.iter().zip(sizes).rev() {
+        let (mut by_age, mut by_size) = (0, 0);
+        for (i, (path, size)) in folders.iter().zip(sizes).enumerate().rev() {
+            // The newest run stays whatever its size (only age takes it): it is what
+            // `health` and last night's errors.csv are read from.
+            let newest = i == 0;
+            if newest && total > self.max_bytes {
+                tracing::warn!(target: "canvas_sis", "archive: the newest run alone ({}) is larger than [archive] max_bytes ({}); it is kept", crate::settings::table::show_size(size), crate::settings::table::show_size(self.max_bytes));
+            }
             let young = name_stamp(path).is_some_and(|t| t > sure.as_str());
-            if young && total <= self.max_bytes {
+            if young && (newest || total <= self.max_bytes) {
                 continue;
             }
             // Unreadable folders are left alone (and a folder that is no run's, too).
@@ -288,9 +319,18 @@ impl Archive {
                 .submitted_at
                 .parse::<jiff::Timestamp>()
                 .is_ok_and(|t| t < cutoff);
-            if (old || total > self.max_bytes) && std::fs::remove_dir_all(path).is_ok() {
+            if (old || (!newest && total > self.max_bytes)) && std::fs::remove_dir_all(path).is_ok()
+            {
                 total = total.saturating_sub(size);
+                if old {
+                    by_age += 1;
+                } else {
+                    by_size += 1;
+                }
             }
+        }
+        if by_age + by_size > 0 {
+            tracing::info!(target: "canvas_sis", "archive: removed {by_age} run(s) older than {} days and {by_size} more to stay under {}", self.keep_days, crate::settings::table::show_size(self.max_bytes));
         }
     }
 }
@@ -445,18 +485,22 @@ fn dir_size(p: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The Prometheus text of the newest run of each (profile, account) (contract, `[metrics]`).
-pub fn metrics_text(runs: &[(PathBuf, Run)], held: u64) -> String {
-    use std::collections::BTreeMap;
+/// The Prometheus text of the newest run of each (profile, account) (contract, `[metrics]`),
+/// with `kept`'s series (other profiles' and accounts', from the file as it was) after ours.
+pub fn metrics_text(runs: &[(PathBuf, Run)], kept: &str) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
     use std::fmt::Write as _;
-    let mut newest: BTreeMap<(String, String), &Run> = BTreeMap::new();
-    let mut success: BTreeMap<(String, String), i64> = BTreeMap::new();
+    type Key = (String, String);
+    let mut newest: BTreeMap<Key, &Run> = BTreeMap::new();
+    let mut success: BTreeMap<Key, i64> = BTreeMap::new();
+    let mut held: BTreeMap<Key, u64> = BTreeMap::new();
     for (_, r) in runs {
         let key = (
             r.profile.clone().unwrap_or_else(|| "default".into()),
             r.account.clone(),
         );
         newest.entry(key.clone()).or_insert(r);
+        *held.entry(key.clone()).or_insert(0) += u64::from(r.held && !r.ended());
         if r.succeeded()
             && let Some(t) = r
                 .ended_at
@@ -467,133 +511,164 @@ pub fn metrics_text(runs: &[(PathBuf, Run)], held: u64) -> String {
             *e = (*e).max(t.as_second());
         }
     }
+    // The other series of the file: those of a (profile, account) this archive has no run of
+    // (another profile's archive wrote them), kept as they were.
+    let ours: BTreeSet<&Key> = newest.keys().collect();
+    let mut others: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for line in kept
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let name = line.split(['{', ' ']).next().unwrap_or_default();
+        let key = (label(line, "profile"), label(line, "account"));
+        if let (Some(p), Some(a)) = key
+            && !ours.contains(&(p, a))
+        {
+            others.entry(name).or_default().push(line);
+        }
+    }
     let esc = |s: &str| {
         s.replace('\\', "\\\\")
             .replace('"', "\\\"")
             .replace('\n', "\\n")
     };
+    let labels = |(p, a): &Key| format!("profile=\"{}\",account=\"{}\"", esc(p), esc(a));
     let mut out = String::new();
-    let metric = |out: &mut String, name: &str, help: &str| {
+    let mut metric = |name: &str, help: &str, lines: Vec<String>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+        for l in others.get(name).into_iter().flatten() {
+            let _ = writeln!(out, "{l}");
+        }
     };
     metric(
-        &mut out,
         "canvas_sis_last_run_timestamp_seconds",
         "When the newest run was submitted.",
+        newest
+            .iter()
+            .filter_map(|(k, r)| {
+                let t = r.submitted_at.parse::<jiff::Timestamp>().ok()?;
+                Some(format!(
+                    "canvas_sis_last_run_timestamp_seconds{{{}}} {}",
+                    labels(k),
+                    t.as_second()
+                ))
+            })
+            .collect(),
     );
-    for ((p, a), r) in &newest {
-        if let Ok(t) = r.submitted_at.parse::<jiff::Timestamp>() {
-            let _ = writeln!(
-                out,
-                "canvas_sis_last_run_timestamp_seconds{{profile=\"{}\",account=\"{}\"}} {}",
-                esc(p),
-                esc(a),
-                t.as_second()
-            );
-        }
-    }
     metric(
-        &mut out,
         "canvas_sis_last_success_timestamp_seconds",
         "When the newest import that ended imported or imported_with_messages ended.",
+        success
+            .iter()
+            .map(|(k, t)| {
+                format!(
+                    "canvas_sis_last_success_timestamp_seconds{{{}}} {t}",
+                    labels(k)
+                )
+            })
+            .collect(),
     );
-    for ((p, a), t) in &success {
-        let _ = writeln!(
-            out,
-            "canvas_sis_last_success_timestamp_seconds{{profile=\"{}\",account=\"{}\"}} {t}",
-            esc(p),
-            esc(a)
-        );
-    }
     metric(
-        &mut out,
         "canvas_sis_last_run_duration_seconds",
         "How long the newest run's import took.",
+        newest
+            .iter()
+            .filter_map(|(k, r)| {
+                Some(format!(
+                    "canvas_sis_last_run_duration_seconds{{{}}} {}",
+                    labels(k),
+                    r.duration_s?
+                ))
+            })
+            .collect(),
     );
-    for ((p, a), r) in &newest {
-        if let Some(d) = r.duration_s {
-            let _ = writeln!(
-                out,
-                "canvas_sis_last_run_duration_seconds{{profile=\"{}\",account=\"{}\"}} {d}",
-                esc(p),
-                esc(a)
-            );
-        }
-    }
     metric(
-        &mut out,
         "canvas_sis_last_run_state",
-        "1 for the state the newest run ended in.",
+        "1 for the state the newest run ended in (upload_failed: it made no import).",
+        newest
+            .iter()
+            .filter_map(|(k, r)| {
+                let s = r.outcome().filter(|s| *s != "held")?;
+                Some(format!(
+                    "canvas_sis_last_run_state{{{},state=\"{}\"}} 1",
+                    labels(k),
+                    esc(s)
+                ))
+            })
+            .collect(),
     );
-    for ((p, a), r) in &newest {
-        if let Some(s) = &r.state {
-            let _ = writeln!(
-                out,
-                "canvas_sis_last_run_state{{profile=\"{}\",account=\"{}\",state=\"{}\"}} 1",
-                esc(p),
-                esc(a),
-                esc(s)
-            );
-        }
-    }
     metric(
-        &mut out,
         "canvas_sis_last_run_rows",
         "Rows of each kind in the newest run.",
+        newest
+            .iter()
+            .flat_map(|(k, r)| {
+                r.rows.iter().map(move |(kind, n)| {
+                    format!(
+                        "canvas_sis_last_run_rows{{{},kind=\"{}\"}} {n}",
+                        labels(k),
+                        esc(kind)
+                    )
+                })
+            })
+            .collect(),
     );
-    for ((p, a), r) in &newest {
-        for (k, n) in &r.rows {
-            let _ = writeln!(
-                out,
-                "canvas_sis_last_run_rows{{profile=\"{}\",account=\"{}\",kind=\"{}\"}} {n}",
-                esc(p),
-                esc(a),
-                esc(k)
-            );
-        }
-    }
     metric(
-        &mut out,
         "canvas_sis_last_run_warnings",
         "Warnings of the newest run.",
+        newest
+            .iter()
+            .map(|(k, r)| {
+                format!(
+                    "canvas_sis_last_run_warnings{{{}}} {}",
+                    labels(k),
+                    r.warnings
+                )
+            })
+            .collect(),
     );
-    for ((p, a), r) in &newest {
-        let _ = writeln!(
-            out,
-            "canvas_sis_last_run_warnings{{profile=\"{}\",account=\"{}\"}} {}",
-            esc(p),
-            esc(a),
-            r.warnings
-        );
-    }
     metric(
-        &mut out,
         "canvas_sis_last_run_errors",
         "Errors of the newest run.",
+        newest
+            .iter()
+            .map(|(k, r)| format!("canvas_sis_last_run_errors{{{}}} {}", labels(k), r.errors))
+            .collect(),
     );
-    for ((p, a), r) in &newest {
-        let _ = writeln!(
-            out,
-            "canvas_sis_last_run_errors{{profile=\"{}\",account=\"{}\"}} {}",
-            esc(p),
-            esc(a),
-            r.errors
-        );
-    }
     metric(
-        &mut out,
         "canvas_sis_held_runs",
         "Runs the guard holds for approval.",
+        held.iter()
+            .map(|(k, n)| format!("canvas_sis_held_runs{{{}}} {n}", labels(k)))
+            .collect(),
     );
-    for (p, a) in newest.keys() {
-        let _ = writeln!(
-            out,
-            "canvas_sis_held_runs{{profile=\"{}\",account=\"{}\"}} {held}",
-            esc(p),
-            esc(a)
-        );
-    }
     out
+}
+
+/// The value of label `name` in a Prometheus sample line, unescaped.
+fn label(line: &str, name: &str) -> Option<String> {
+    let open = format!("{name}=\"");
+    let labels = &line[line.find('{')? + 1..];
+    let at = if labels.starts_with(&open) {
+        0
+    } else {
+        labels.find(&format!(",{open}"))? + 1
+    };
+    let mut v = String::new();
+    let mut chars = labels[at + open.len()..].chars();
+    loop {
+        match chars.next()? {
+            '"' => return Some(v),
+            '\\' => match chars.next()? {
+                'n' => v.push('\n'),
+                c => v.push(c),
+            },
+            c => v.push(c),
+        }
+    }
 }
 
 /// The account's imports as Canvas lists them (at most `limit`, newest first), as runs whoever
@@ -634,8 +709,9 @@ pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
         .open(&lock_path)?;
     lock.lock()?;
     let runs = archive.runs();
-    let held = runs.iter().filter(|(_, r)| r.held && !r.ended()).count() as u64;
-    let r = crate::paths::write_atomic(path, metrics_text(&runs, held).as_bytes());
+    // Another profile's series stay: its runs may be in another archive.
+    let was = std::fs::read_to_string(path).unwrap_or_default();
+    let r = crate::paths::write_atomic(path, metrics_text(&runs, &was).as_bytes());
     drop(lock);
     r
 }
@@ -730,7 +806,7 @@ mod tests {
             (PathBuf::new(), run("b", "imported_with_messages", 12)),
             (PathBuf::new(), run("a", "failed", 0)),
         ];
-        let m = metrics_text(&runs, 0);
+        let m = metrics_text(&runs, "");
         assert!(m.contains("canvas_sis_last_run_state{profile=\"default\",account=\"self\",state=\"imported_with_messages\"} 1"), "{m}");
         assert!(
             m.contains("canvas_sis_last_run_warnings{profile=\"default\",account=\"self\"} 12"),
@@ -744,6 +820,50 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("# TYPE canvas_sis_held_runs gauge"), "{m}");
+    }
+
+    #[test]
+    fn metrics_keep_the_series_of_profiles_whose_runs_are_elsewhere() {
+        let mut p1 = run("b", "failed", 0);
+        p1.profile = Some("p \"one\"".into());
+        let first = metrics_text(&[(PathBuf::new(), p1)], "");
+        // Profile p2 writes next, from its own archive: p1's series stay, ours are new.
+        let mut p2 = run("c", "imported", 3);
+        p2.profile = Some("p2".into());
+        let m = metrics_text(&[(PathBuf::new(), p2.clone())], &first);
+        assert!(m.contains("canvas_sis_last_run_state{profile=\"p \\\"one\\\"\",account=\"self\",state=\"failed\"} 1"), "{m}");
+        assert!(
+            m.contains(
+                "canvas_sis_last_run_state{profile=\"p2\",account=\"self\",state=\"imported\"} 1"
+            ),
+            "{m}"
+        );
+        assert_eq!(
+            m.matches("# TYPE canvas_sis_last_run_state gauge").count(),
+            1,
+            "{m}"
+        );
+        // p2 again, now failed: its old series go, p1's stay, each once.
+        p2.state = Some("failed".into());
+        let again = metrics_text(&[(PathBuf::new(), p2)], &m);
+        assert!(
+            !again.contains("profile=\"p2\",account=\"self\",state=\"imported\""),
+            "{again}"
+        );
+        assert_eq!(again.matches("state=\"failed\"} 1").count(), 2, "{again}");
+        let p1_lines = |t: &str| t.matches("profile=\"p \\\"one\\\"\"").count();
+        assert_eq!(p1_lines(&again), p1_lines(&first), "{again}");
+        assert_eq!(p1_lines(&m), p1_lines(&first), "{m}");
+    }
+
+    #[test]
+    fn a_run_that_made_no_import_is_upload_failed_in_the_metrics() {
+        let mut r = run("d", "x", 0);
+        r.state = None;
+        r.import_id = None;
+        r.exit_code = Some(77);
+        let m = metrics_text(&[(PathBuf::new(), r)], "");
+        assert!(m.contains("canvas_sis_last_run_state{profile=\"default\",account=\"self\",state=\"upload_failed\"} 1"), "{m}");
     }
 
     #[test]
@@ -870,6 +990,8 @@ mod tests {
         .unwrap();
         crate::paths::write_atomic(&held.join("bundle.zip"), &[0u8; 5_000]).unwrap();
         let done = finished(&a, &new_run_id_at("20261202T000000Z"), 5_000);
+        // The newest run stays, whatever the size.
+        let newest = finished(&a, &new_run_id_at("20261203T000000Z"), 5_000);
         // A folder whose record does not read is left alone, as before.
         let unreadable = a.dir.join(new_run_id_at("20261130T000000Z"));
         std::fs::create_dir_all(&unreadable).unwrap();
@@ -880,6 +1002,10 @@ mod tests {
             "a held run stays until approved or discarded"
         );
         assert!(!done.exists(), "past max_bytes, a finished run goes");
+        assert!(
+            newest.exists(),
+            "the newest run stays, even alone past max_bytes"
+        );
         assert!(unreadable.exists());
     }
 
@@ -889,9 +1015,11 @@ mod tests {
         let a = archive_of(&t, 1_000);
         let mine = finished(&a, &new_run_id_at("20261201T000000Z"), 5_000);
         let other = finished(&a, &new_run_id_at("20261202T000000Z"), 5_000);
+        let newest = finished(&a, &new_run_id_at("20261203T000000Z"), 5_000);
         drop(a.prune_behind(Some(&mine)));
         assert!(mine.exists());
         assert!(!other.exists());
+        assert!(newest.exists());
     }
 
     #[test]

@@ -40,6 +40,27 @@ pub fn redact(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A URL's scheme, host and port only: a webhook's path is its secret (Slack's and Teams'
+/// incoming-webhook URLs let anyone who has them post to the channel), so logs, stderr and
+/// `config show` name only where it goes.
+pub fn url_origin(u: &url::Url) -> String {
+    let mut o = format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""));
+    if let Some(p) = u.port() {
+        o.push_str(&format!(":{p}"));
+    }
+    if u.path() != "/" || u.query().is_some() {
+        o.push_str("/…");
+    }
+    o
+}
+
+/// [`url_origin`] of a URL given as text; text that is not a URL is shown as `(not a URL)`.
+pub fn shown_url(s: &str) -> String {
+    url::Url::parse(s)
+        .map(|u| url_origin(&u))
+        .unwrap_or_else(|_| "(not a URL)".into())
+}
+
 /// A message as one log line (a monitor matches lines): a failure's hint, which `Failure`
 /// shows on a line of its own (`\n  hint: …`), follows as `; hint: …`; other line breaks
 /// become ` | `.
@@ -53,6 +74,23 @@ pub fn one_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn a_webhook_is_shown_by_its_origin_only() {
+        assert_eq!(
+            super::shown_url("https://hooks.slack.com/services/T0/B0/XXXXsecret"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            super::shown_url("http://127.0.0.1:8080/hook?key=s3cr3t"),
+            "http://127.0.0.1:8080/…"
+        );
+        assert_eq!(
+            super::shown_url("https://example.edu"),
+            "https://example.edu"
+        );
+        assert_eq!(super::shown_url("::"), "(not a URL)");
+    }
 
     #[test]
     fn redacts_query_and_header() {

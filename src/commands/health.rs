@@ -173,7 +173,13 @@ pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
             None,
         ),
         Some(archive) => {
-            let runs: Vec<Run> = archive.runs().into_iter().map(|(_, r)| r).collect();
+            let profile = ctx.settings.profile.as_deref();
+            let runs: Vec<Run> = archive
+                .runs()
+                .into_iter()
+                .map(|(_, r)| r)
+                .filter(|r| crate::record::of_profile(profile, r))
+                .collect();
             let (s, t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
             (s, t, r.cloned())
         }

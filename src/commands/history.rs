@@ -17,9 +17,11 @@ pub async fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
             .hint("set [archive] dir to keep one run folder per submit"));
     };
     // (run, sent by this host)
+    let profile = ctx.settings.profile.as_deref();
     let mut runs: Vec<(Run, bool)> = archive
         .runs()
         .into_iter()
+        .filter(|(_, r)| crate::record::of_profile(profile, r))
         .take(a.limit)
         .map(|(_, r)| (r, true))
         .collect();
@@ -64,13 +66,13 @@ pub async fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
         "run", "when", "profile", "import", "state", "duration", "rows", "warn/err",
     ]);
     for (r, ours) in &runs {
-        let state = r.state.clone().unwrap_or_else(|| {
-            if r.held {
-                "held".into()
-            } else {
-                "(not seen ending)".into()
+        let state = match (r.outcome(), r.exit_code) {
+            (Some(crate::record::UPLOAD_FAILED), Some(code)) => {
+                format!("upload failed (exit {code})")
             }
-        });
+            (Some(s), _) => s.to_string(),
+            (None, _) => "(not seen ending)".into(),
+        };
         let rows = r
             .rows
             .iter()

@@ -79,14 +79,47 @@ impl Ctx {
             return;
         };
         self.saw_import(client, imp).await;
+        let wants = |e| self.settings.notify.wants(e);
+        if !wants("max_polls") && !wants("stuck") {
+            return;
+        }
+        // The run that sent it, when this host did: the message names it.
+        let run = self.run_of(imp);
         if exit == Exit::MaxPolls {
-            self.notify("max_polls", imp, None, &[]).await;
+            self.notify("max_polls", imp, run.as_ref(), &[]).await;
         }
         // Stuck by the clock (`stuck_after_*`), or given up on in `initializing`.
         let gave_up = exit != Exit::MaxPolls && imp.state == crate::canvas::State::Initializing;
         if gave_up || self.settings.notify.stuck(imp) {
-            self.notify("stuck", imp, None, &[]).await;
+            self.notify("stuck", imp, run.as_ref(), &[]).await;
         }
+    }
+
+    /// The archived run that sent `imp` to this Canvas and account, if this host did.
+    fn run_of(&self, imp: &crate::canvas::Import) -> Option<crate::record::Run> {
+        let (Some(archive), Ok(net)) = (&self.settings.archive, self.settings.network()) else {
+            return None;
+        };
+        archive
+            .find(net.base.as_str(), &net.account, imp.id)
+            .map(|(_, run)| run)
+    }
+
+    /// A run whose upload failed (no import, or none known): the `failed` event, with the
+    /// failure as its reason. Never fails the command.
+    pub async fn notify_upload_failed(&self, run: &crate::record::Run, f: &Failure) {
+        let ev = crate::notify::Event {
+            event: "failed".into(),
+            run_id: Some(run.run_id.clone()),
+            base_url: run.base_url.clone(),
+            account: run.account.clone(),
+            profile: run.profile.clone(),
+            counts: serde_json::Value::Object(Default::default()),
+            reasons: vec![format!("the upload failed (exit {}): {}", f.exit.code(), f.message)],
+            log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
+            ..Default::default()
+        };
+        crate::notify::send(&self.settings.notify, &ev, None).await;
     }
 
     /// Send `event` about `imp` to the configured webhooks (never fails the command).

@@ -27,9 +27,11 @@ pub fn run(a: ReportArgs, ctx: &mut Ctx) -> Result<Exit> {
         .ok()
         .and_then(|d| now.checked_sub(d).ok())
         .unwrap_or(jiff::Timestamp::MIN);
+    let profile = ctx.settings.profile.as_deref();
     let mut runs: Vec<_> = archive
         .runs()
         .into_iter()
+        .filter(|(_, r)| crate::record::of_profile(profile, r))
         .filter(|(_, r)| {
             r.submitted_at
                 .parse::<jiff::Timestamp>()

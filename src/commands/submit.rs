@@ -81,7 +81,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         Ok(x) => x,
         Err(f) => {
             if let Some(s) = started {
-                s.upload_failed(ctx, &f);
+                s.upload_failed(ctx, &f).await;
             }
             return Err(f);
         }
@@ -821,11 +821,13 @@ impl Started {
 
     /// The upload failed: the run ended with this exit code (and, when its answer was lost,
     /// an import may exist that `watch --last` finds).
-    fn upload_failed(mut self, ctx: &Ctx, f: &Failure) {
+    async fn upload_failed(mut self, ctx: &Ctx, f: &Failure) {
         self.record.exit_code = Some(f.exit.code());
         self.record.ended_at = Some(jiff::Timestamp::now().to_string());
         self.save();
         crate::record::refresh_metrics(ctx.settings.metrics_textfile.as_deref(), &self.archive);
+        // Whoever is told of failed imports wants this more: nothing was imported at all.
+        ctx.notify_upload_failed(&self.record, f).await;
     }
 }
 

@@ -381,6 +381,17 @@ impl Settings {
                         .map(|t| t.source.to_string())
                         .unwrap_or_else(|| "-".into()),
                 ),
+                // A webhook's path is its secret: shown by where it goes only.
+                (_, Some(s)) if d.kind == Kind::Urls => match &s.value {
+                    Value::List(urls) => (
+                        urls.iter()
+                            .map(|u| crate::redact::shown_url(u))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        s.source.to_string(),
+                    ),
+                    v => (v.to_string(), s.source.to_string()),
+                },
                 (_, Some(s)) => (s.value.to_string(), s.source.to_string()),
                 (_, None) => ("(unset)".into(), "-".into()),
             };

@@ -40,6 +40,10 @@ pub enum Kind {
     Account,
     /// Several words or URLs: a TOML array, or one string with commas.
     List,
+    /// A [`Kind::List`] of these words only (a misspelt event would silence it).
+    Words(&'static [&'static str]),
+    /// A [`Kind::List`] of http(s) URLs.
+    Urls,
 }
 
 /// Which commands take a row's flag.
@@ -250,13 +254,13 @@ pub const TABLE: &[Def] = &[
     row("archive.keep_bundles", Kind::Switch, RECORD, "Keep a copy of each bundle sent in its run's folder (written while it is sent: no extra read)")
         .default("true"),
     row("metrics.textfile", Kind::Path, RECORD, "After each run, write Prometheus text here (for node_exporter's textfile collector)"),
-    row("notify.webhook", Kind::List, NOTIFY, "POST one message per event to each of these URLs"),
+    row("notify.webhook", Kind::Urls, NOTIFY, "POST one message per event to each of these URLs"),
     row("notify.format", Kind::Choice(&["json", "slack", "teams"]), NOTIFY, "The webhook body: the contract's JSON, or Slack's or Teams' incoming-webhook shape")
         .default("json"),
     row("notify.smtp_url", Kind::Text, NOTIFY, "Also send each event by e-mail: smtps://HOST[:465] (TLS from the start) or smtp://HOST[:587] (STARTTLS required; plain only on loopback); a user may be in the URL, its password comes from CANVAS_SIS_SMTP_PASSWORD"),
     row("notify.from", Kind::Text, NOTIFY, "The From address of the e-mails (needed with smtp_url)"),
     row("notify.to", Kind::List, NOTIFY, "Where the e-mails go (needed with smtp_url)"),
-    row("notify.on", Kind::List, NOTIFY, "The events to send: failed, held, warnings, stuck, max_polls, success")
+    row("notify.on", Kind::Words(crate::notify::EVENTS), NOTIFY, "The events to send: failed, held, warnings, stuck, max_polls, success")
         .default("failed,held,warnings,stuck,max_polls"),
     row("notify.stuck_after_initializing", Kind::Duration, NOTIFY, "An import still initializing this long after it was created is stuck (a `stuck` event)")
         .default("5m"),
@@ -352,19 +356,42 @@ impl Kind {
                 .map(Value::Integer)
                 .map_err(|_| "expected an integer".into()),
             Kind::Size => parse_size(s).map(Value::Size),
-            Kind::List => Ok(Value::List(
+            Kind::List | Kind::Words(_) | Kind::Urls => self.list(
                 s.split(',')
                     .map(str::trim)
                     .filter(|w| !w.is_empty())
                     .map(str::to_string)
                     .collect(),
-            )),
+            ),
             Kind::Choice(words) => words
                 .iter()
                 .find(|w| **w == s)
                 .map(|w| Value::Text(w.to_string()))
                 .ok_or_else(|| format!("expected one of: {}", words.join(", "))),
         }
+    }
+
+    /// A list, each item checked as the kind asks.
+    fn list(self, items: Vec<String>) -> Result<Value, String> {
+        for i in &items {
+            match self {
+                Kind::Words(words) if !words.contains(&i.as_str()) => {
+                    return Err(format!("{i:?} is not one of: {}", words.join(", ")));
+                }
+                Kind::Urls => match url::Url::parse(i) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                    Ok(u) => {
+                        return Err(format!(
+                            "{}: only http:// and https:// URLs can be posted to",
+                            crate::redact::url_origin(&u)
+                        ));
+                    }
+                    Err(e) => return Err(format!("not a URL ({e})")),
+                },
+                _ => {}
+            }
+        }
+        Ok(Value::List(items))
     }
 
     /// Read a value from the config file, which may also give numbers and booleans unquoted.
@@ -384,16 +411,18 @@ impl Kind {
                 Kind::Count { .. } | Kind::Integer | Kind::Size | Kind::Account,
                 toml::Value::Integer(i),
             ) => self.parse(&i.to_string()),
-            (Kind::List, toml::Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(|s| s.trim().to_string())
-                        .ok_or_else(|| "expected a list of strings".to_string())
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::List),
-            (Kind::List, _) => Err("expected a list of strings, e.g. [\"a\", \"b\"]".into()),
+            (Kind::List | Kind::Words(_) | Kind::Urls, toml::Value::Array(a)) => self.list(
+                a.iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(|s| s.trim().to_string())
+                            .ok_or_else(|| "expected a list of strings".to_string())
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            (Kind::List | Kind::Words(_) | Kind::Urls, _) => {
+                Err("expected a list of strings, e.g. [\"a\", \"b\"]".into())
+            }
             (Kind::Switch, _) => Err("expected true or false".into()),
             (Kind::Duration | Kind::Interval, _) => {
                 Err("expected a duration like \"30s\" or a number of seconds".into())

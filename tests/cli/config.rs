@@ -160,6 +160,45 @@ fn refused_settings_exit_78_and_say_where_to_set_them() {
 }
 
 #[test]
+fn a_misspelt_event_or_a_webhook_that_is_no_web_url_is_refused_and_webhooks_are_shown_by_host() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("n.toml");
+    let show = |text: &str| {
+        std::fs::write(&cfg, text).unwrap();
+        bare_cmd(home.path())
+            .arg("-c")
+            .arg(&cfg)
+            .args(["--json", "config", "show"])
+            .output()
+            .unwrap()
+    };
+    // One typo would silence every alert: refused, naming the line and the words it takes.
+    let o = show(
+        "[notify]\nwebhook = [\"https://hooks.example.edu/x\"]\non = [\"failed\", \"faild\"]\n",
+    );
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("n.toml:3"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"faild\" is not one of: failed, held"),
+        "{}",
+        stderr(&o)
+    );
+    let o = show("[notify]\nwebhook = [\"ftp://files.example.edu/drop\"]\n");
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("only http:// and https://"),
+        "{}",
+        stderr(&o)
+    );
+    // A Slack or Teams webhook's path is its secret: `config show` names only its host.
+    let o = show("[notify]\nwebhook = [\"https://hooks.slack.com/services/T0/B0/s3cr3tpath\"]\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (value, _) = shown(&o, "notify.webhook");
+    assert_eq!(value, "https://hooks.slack.com/…");
+    assert!(!stdout(&o).contains("s3cr3tpath"), "{}", stdout(&o));
+}
+
+#[test]
 fn token_file_and_permissive_config_warning() {
     let w = World::new(Scenario::Ok);
     let tf = w.file("token", format!("{}\n", w.sim.token()).as_bytes());

@@ -90,6 +90,12 @@ fn a_night_that_deletes_too_much_is_held_and_its_approval_sends_exactly_what_was
     let o = w.cmd().args(["--json", "approve"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json(&o)["held_runs"][0]["run_id"], run.as_str());
+    // `history` has it, with the exit code its submit ended with.
+    let o = w.cmd().args(["--json", "history"]).output().unwrap();
+    let h = json(&o);
+    assert_eq!(h["runs"][0]["run_id"], run.as_str(), "{h}");
+    assert_eq!(h["runs"][0]["held"], true, "{h}");
+    assert_eq!(h["runs"][0]["exit_code"], 6, "{h}");
 
     // The SIS overwrites its export meanwhile: approval sends the held copy all the same.
     std::fs::write(short.join("enrollments.csv"), "garbage").unwrap();

@@ -352,6 +352,19 @@ fn an_import_queued_past_stuck_after_created_is_reported_stuck() {
         .collect();
     assert!(events.contains(&"\"max_polls\"".to_string()), "{events:?}");
     assert!(events.contains(&"\"stuck\"".to_string()), "{events:?}");
+    // Each names the run that sent the import.
+    let run_id = std::fs::read_dir(runs_dir(&w))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    for b in bodies.lock().unwrap().iter() {
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        assert_eq!(v["run_id"], run_id.as_str(), "{v}");
+    }
     // With the default (6h), the same wait is not stuck.
     let (url2, bodies2) = webhook_sink();
     let cfg2 = w.file(
@@ -371,6 +384,97 @@ fn an_import_queued_past_stuck_after_created_is_reported_stuck() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let got = bodies2.lock().unwrap().clone();
     assert!(!got.iter().any(|b| b.contains("\"stuck\"")), "{got:?}");
+}
+
+/// A run whose upload fails (a bad token, Canvas down) imports nothing at all: the `failed`
+/// event says so, naming the run and why; the metrics say `upload_failed`, `history` says
+/// which exit it ended with.
+#[test]
+fn a_run_whose_upload_fails_is_a_failed_event_and_says_so_everywhere() {
+    let w = World::new(Scenario::Ok);
+    let (url, bodies) = webhook_sink();
+    let prom = w.home.path().join("canvas.prom");
+    let cfg = w.file(
+        "n.toml",
+        format!(
+            "[notify]\nwebhook = [\"{url}\"]\n[metrics]\ntextfile = \"{}\"\n",
+            prom.display()
+        )
+        .as_bytes(),
+    );
+    let o = w
+        .cmd()
+        .env("CANVAS_ACCESS_TOKEN", "not-the-token")
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(77), "{}", stderr(&o));
+    let got = bodies.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let v: serde_json::Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(v["event"], "failed", "{v}");
+    assert!(v["run_id"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
+    assert_eq!(v["import_id"], serde_json::Value::Null, "{v}");
+    let why = v["reasons"][0].as_str().unwrap_or_default();
+    assert!(why.starts_with("the upload failed (exit 77)"), "{v}");
+    assert!(!got[0].contains("not-the-token"), "no token in a message");
+    let m = std::fs::read_to_string(&prom).unwrap();
+    assert!(m.contains("state=\"upload_failed\"} 1"), "{m}");
+    let o = w.cmd().arg("history").output().unwrap();
+    assert!(
+        stdout(&o).contains("upload failed (exit 77)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Profiles for two Canvases in one file: `health --profile P` and `history --profile P` read
+/// P's runs only, so that a failure on the test instance does not page for production.
+#[test]
+fn health_and_history_with_a_profile_read_that_profiles_runs_only() {
+    let w = World::new(Scenario::Ok);
+    let other = World::new(Scenario::Ok);
+    let cfg = w.file(
+        "p.toml",
+        format!(
+            "[profiles.prod]\nbase_url = \"{}\"\n[profiles.test]\nbase_url = \"{}\"\naccount_id = \"sis_account_id:NOPE\"\n",
+            w.sim.url(),
+            other.sim.url()
+        )
+        .as_bytes(),
+    );
+    let run = |args: &[&str]| w.cmd().arg("-c").arg(&cfg).args(args).output().unwrap();
+    let o = run(&[
+        "--profile",
+        "prod",
+        "submit",
+        sample_zip().to_str().unwrap(),
+        "--watch",
+        "--interval",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&[
+        "--profile",
+        "test",
+        "submit",
+        sample_zip().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    let o = run(&["--profile", "prod", "health"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = run(&["--profile", "test", "health"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    // Without a profile, every run counts: the newest failed.
+    let o = run(&["health"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let o = run(&["--json", "--profile", "prod", "history"]);
+    let runs = json(&o)["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["profile"], "prod");
 }
 
 /// `--from-canvas`: `history` adds the imports Canvas lists that this host did not send,

@@ -583,6 +583,48 @@ fn a_timeframe_that_ends_before_it_begins_is_an_error() {
 }
 
 #[test]
+fn a_latin1_declaration_over_utf8_text_is_a_warning() {
+    let fx = Fx::new();
+    // <name><fn>P Two</fn> (line 12) written in UTF-8 under an ISO-8859-1 declaration.
+    let text =
+        with("<fn>P Two</fn>", "<fn>P T\u{ef}wo Ren\u{e9}e</fn>").replace("UTF-8", "ISO-8859-1");
+    assert_eq!(
+        diags(&fx, &text),
+        [
+            "x.xml:12:18: warning: the declaration says encoding=\"iso-8859-1\", but this text is \
+             valid UTF-8 with multi-byte characters: \"P T\u{ef}wo Ren\u{e9}e\" would be read as \
+             \"P T\u{c3}\u{af}wo Ren\u{c3}\u{a9}e\" (if the file is UTF-8, write \
+             encoding=\"UTF-8\" in the declaration, or leave the encoding out)"
+        ]
+    );
+    // Real Latin-1 bytes under the same declaration: nothing to say.
+    let mut latin = with("<fn>P Two</fn>", "<fn>P TXwo</fn>")
+        .replace("UTF-8", "ISO-8859-1")
+        .into_bytes();
+    let i = latin.iter().position(|&b| b == b'X').unwrap();
+    latin[i] = 0xEF;
+    assert_eq!(diags(&fx, &latin), Vec::<String>::new());
+}
+
+#[test]
+fn an_undefined_entity_is_named_at_its_ampersand() {
+    let fx = Fx::new();
+    only(
+        &fx,
+        with("<userid>p1login</userid>", "<userid>p1&nbsp;login</userid>"),
+        "x.xml:8:15: error: XML is not well-formed: &nbsp; is not an entity XML defines (only &amp; \
+         &lt; &gt; &quot; &apos;) (write the character itself, or its number: &#160; for &nbsp;, \
+         &#233; for &eacute;)",
+    );
+    only(
+        &fx,
+        with("<userid>p1login</userid>", "<userid>p1 & login</userid>"),
+        "x.xml:8:16: error: XML is not well-formed: an & that starts no entity (no ; follows) (write \
+         a literal & as &amp;)",
+    );
+}
+
+#[test]
 fn json_diagnostics_carry_the_column_and_csv_ones_do_not() {
     let fx = Fx::new();
     let x = fx.write("x.xml", line_replaced(28, "      <idtype>3</idtype>"));

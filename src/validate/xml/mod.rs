@@ -281,6 +281,9 @@ struct State<'s> {
     rec: Option<Rec>,
     member: Member,
     rel_target: Option<String>,
+    /// An 8-bit encoding was declared and no non-ASCII text has been seen yet: the first
+    /// is looked at for UTF-8 (a file saved as UTF-8 under a Latin-1 declaration).
+    sniff_utf8: Option<String>,
     /// The open timeframe's begin and end (the end with where it is), when valid dates.
     tf_begin: Option<String>,
     tf_end: Option<(String, Pos)>,
@@ -309,6 +312,7 @@ pub(crate) fn validate_xml<R: Read>(
         rec: None,
         member: Member::default(),
         rel_target: None,
+        sniff_utf8: None,
         tf_begin: None,
         tf_end: None,
         defs: [IdMap::default(), IdMap::default()],
@@ -355,7 +359,8 @@ pub(crate) fn validate_xml<R: Read>(
             Event::Text(t) => {
                 let quiet = st.stack.last().is_some_and(|f| !f.tag.keeps_text())
                     && !t.contains(&b'&')
-                    && bad_byte(st.enc, &t).is_none();
+                    && bad_byte(st.enc, &t).is_none()
+                    && (st.sniff_utf8.is_none() || t.is_ascii());
                 if quiet {
                     Flow::Go
                 } else {
@@ -487,6 +492,31 @@ impl State<'_> {
         Flow::Stop
     }
 
+    /// The first non-ASCII text under an 8-bit declaration: valid multi-byte UTF-8 there
+    /// means the file was most likely saved as UTF-8, and an 8-bit reading (what the
+    /// declaration asks of Canvas) turns "Fïrst" into "FÃ¯rst". A warning: the bytes are
+    /// legal ISO-8859-1 too.
+    fn sniff(&mut self, at: Pos, raw: &[u8]) {
+        let Some(declared) = self.sniff_utf8.take() else {
+            return;
+        };
+        let Ok(t) = std::str::from_utf8(raw) else {
+            return;
+        };
+        let i = raw.iter().position(|b| !b.is_ascii()).unwrap_or(0);
+        let word: String = t.trim().chars().take(40).collect();
+        let as_declared: String = word.bytes().map(char::from).collect();
+        self.report(
+            at.after(&raw[..i]),
+            "xml_encoding_suspect",
+            None,
+            format!(
+                "the declaration says encoding=\"{declared}\", but this text is valid UTF-8 with multi-byte characters: \"{word}\" would be read as \"{as_declared}\""
+            ),
+            Some("if the file is UTF-8, write encoding=\"UTF-8\" in the declaration, or leave the encoding out"),
+        );
+    }
+
     /// `<?xml … encoding="…"?>`: what the bytes should be (XML 1.0 section 4.3.3).
     fn declaration(&mut self, at: Pos, d: &quick_xml::events::BytesDecl) -> Flow {
         if self.check_bytes(at.after(b"<?"), d) == Flow::Stop {
@@ -507,6 +537,7 @@ impl State<'_> {
                 || e.starts_with("cp125")
                 || e == "latin1" =>
             {
+                self.sniff_utf8 = Some(enc.clone());
                 Enc::Bytes
             }
             e if e.starts_with("utf-16")
@@ -733,6 +764,9 @@ impl State<'_> {
         if self.check_bytes(at, raw) == Flow::Stop {
             return Flow::Stop;
         }
+        if self.sniff_utf8.is_some() && !raw.is_ascii() {
+            self.sniff(at, raw);
+        }
         let Some(top) = self.stack.last() else {
             if raw.iter().any(|b| !b.is_ascii_whitespace()) {
                 return self.malformed(at, "text outside the root element");
@@ -745,7 +779,17 @@ impl State<'_> {
             match quick_xml::escape::unescape(&s) {
                 Ok(u) if keep => self.text.push_str(&u),
                 Ok(_) => {}
-                Err(err) => return self.malformed(at, err),
+                Err(err) => {
+                    let (off, msg, hint) = escape_problem(&s, &err);
+                    self.report(
+                        at.after(&s.as_bytes()[..off]),
+                        "xml_malformed",
+                        None,
+                        format!("XML is not well-formed: {msg}"),
+                        Some(hint),
+                    );
+                    return Flow::Stop;
+                }
             }
         } else if keep {
             match std::str::from_utf8(raw) {
@@ -1046,6 +1090,30 @@ impl State<'_> {
             );
         }
     }
+}
+
+/// A reference in text that cannot be read: where its `&` is in `s` (when known), what is
+/// wrong, and what to write instead (quick-xml's own text names byte ranges).
+fn escape_problem(s: &str, e: &quick_xml::escape::EscapeError) -> (usize, String, &'static str) {
+    use quick_xml::escape::EscapeError as E;
+    let (off, msg, hint) = match e {
+        E::UnrecognizedEntity(r, name) => (
+            r.start.saturating_sub(1),
+            format!("&{name}; is not an entity XML defines (only &amp; &lt; &gt; &quot; &apos;)"),
+            "write the character itself, or its number: &#160; for &nbsp;, &#233; for &eacute;",
+        ),
+        E::UnterminatedEntity(r) => (
+            r.start,
+            "an & that starts no entity (no ; follows)".to_string(),
+            "write a literal & as &amp;",
+        ),
+        E::InvalidCharRef(err) => (
+            0,
+            format!("a character reference that is not a character's number: {err}"),
+            "write &#NNN; (decimal) or &#xHH; (hexadecimal)",
+        ),
+    };
+    (off.min(s.len()), msg, hint)
 }
 
 /// Where attribute `key` starts in the tag's bytes (after `<`), for its column.

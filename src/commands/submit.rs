@@ -189,10 +189,16 @@ fn prepare(run: &mut Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
     let mut bundle = bundle::prepare_with(&run.path, run.opts.extension, hash_now)?;
     if let Some(a) = &run.approving {
         bundle.sha256 = Some(a.held.bundle.sha256.clone());
-        // Canvas is shown the name the bundle had when it was planned.
-        bundle.name = std::path::Path::new(&a.held.bundle.path)
+        // Canvas is shown the name the bundle had when it was planned (a directory's as the
+        // zip it was sent as: `DIR.zip`).
+        let planned = std::path::Path::new(&a.held.bundle.path);
+        bundle.name = planned
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
+            .map(|n| {
+                let has_ext = planned.extension().is_some();
+                if has_ext { n } else { format!("{n}.{}", bundle.extension.as_str()) }
+            })
             .unwrap_or(bundle.name);
         run.opts.check()?;
     } else {

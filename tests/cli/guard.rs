@@ -107,6 +107,17 @@ fn a_night_that_deletes_too_much_is_held_and_its_approval_sends_exactly_what_was
     assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
     let posts = w.posts();
     assert_eq!(posts.len(), 2);
+    // The run folder keeps the bundle sent, named as the zip of the directory it was.
+    let folder = w.log_dir().join("runs").join(&run);
+    assert!(
+        folder.join("short.zip").is_file(),
+        "{:?}",
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect::<Vec<_>>()
+    );
     // Its own upload is no earlier submit of the same content.
     assert!(!w.log_text().contains("same content"), "{}", w.log_text());
     let doc = json(&o);

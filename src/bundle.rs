@@ -630,11 +630,7 @@ fn temp_zip_failed(e: &dyn std::fmt::Display) -> Failure {
 fn zip_directory(dir: &Path, hash_now: bool) -> Result<Bundle> {
     let files = csv_files(dir).map_err(|e| open_err(dir, e))?;
     if files.is_empty() {
-        return Err(Failure::data(format!(
-            "{}: the directory holds no .csv files; nothing to send",
-            dir.display()
-        ))
-        .kind("bundle_invalid"));
+        return Err(crate::validate::no_csv_in_dir(dir, "nothing to send"));
     }
     let tmp = tempfile::Builder::new()
         .prefix("canvas-sis-")

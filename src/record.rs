@@ -520,10 +520,15 @@ pub fn metrics_text(runs: &[(PathBuf, Run)], kept: &str) -> String {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
         let name = line.split(['{', ' ']).next().unwrap_or_default();
-        let key = (label(line, "profile"), label(line, "account"));
-        if let (Some(p), Some(a)) = key
-            && !ours.contains(&(p, a))
-        {
+        let (Some(p), Some(a)) = (label(line, "profile"), label(line, "account")) else {
+            continue;
+        };
+        let key = (p, a);
+        // Our last success stays known when none of our runs here has one (they were
+        // pruned, or no archive keeps them).
+        let keep_ours =
+            name == "canvas_sis_last_success_timestamp_seconds" && !success.contains_key(&key);
+        if !ours.contains(&key) || keep_ours {
             others.entry(name).or_default().push(line);
         }
     }
@@ -701,6 +706,11 @@ pub fn refresh_metrics(textfile: Option<&Path>, archive: &Archive) {
 /// Write the metrics textfile atomically, under a lock so that several profiles writing one
 /// file each keep their own series (every run reads the whole archive).
 pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
+    write_metrics_of(path, &archive.runs())
+}
+
+/// [`write_metrics`] from these runs (with no archive: the one that just ended).
+pub fn write_metrics_of(path: &Path, runs: &[(PathBuf, Run)]) -> std::io::Result<()> {
     let lock_path = path.with_extension("lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -708,10 +718,9 @@ pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
         .write(true)
         .open(&lock_path)?;
     lock.lock()?;
-    let runs = archive.runs();
     // Another profile's series stay: its runs may be in another archive.
     let was = std::fs::read_to_string(path).unwrap_or_default();
-    let r = crate::paths::write_atomic(path, metrics_text(&runs, &was).as_bytes());
+    let r = crate::paths::write_atomic(path, metrics_text(runs, &was).as_bytes());
     drop(lock);
     r
 }
@@ -854,6 +863,16 @@ mod tests {
         let p1_lines = |t: &str| t.matches("profile=\"p \\\"one\\\"\"").count();
         assert_eq!(p1_lines(&again), p1_lines(&first), "{again}");
         assert_eq!(p1_lines(&m), p1_lines(&first), "{m}");
+    }
+
+    #[test]
+    fn the_last_success_stays_known_after_a_failed_run() {
+        let ok = metrics_text(&[(PathBuf::new(), run("a", "imported", 0))], "");
+        let failed = metrics_text(&[(PathBuf::new(), run("b", "failed", 0))], &ok);
+        let line = "canvas_sis_last_success_timestamp_seconds{profile=\"default\",account=\"self\"} 1796092800";
+        assert!(failed.contains(line), "{failed}");
+        assert!(failed.contains("state=\"failed\"} 1"), "{failed}");
+        assert!(!failed.contains("state=\"imported\""), "{failed}");
     }
 
     #[test]

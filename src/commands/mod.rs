@@ -49,7 +49,11 @@ impl Ctx {
     /// record, and at its end fold its rows into the plan's baseline.
     pub async fn saw_import(&self, client: &crate::canvas::Client, imp: &crate::canvas::Import) {
         crate::plan::on_end(imp);
-        let (Some(archive), Ok(net)) = (&self.settings.archive, self.settings.network()) else {
+        let Ok(net) = self.settings.network() else {
+            return;
+        };
+        let Some(archive) = &self.settings.archive else {
+            self.metrics_without_archive(&net, imp);
             return;
         };
         let ended = crate::record::Keeper {
@@ -92,6 +96,32 @@ impl Ctx {
         let gave_up = exit != Exit::MaxPolls && imp.state == crate::canvas::State::Initializing;
         if gave_up || self.settings.notify.stuck(imp) {
             self.notify("stuck", imp, run.as_ref(), &[]).await;
+        }
+    }
+
+    /// `[archive] dir = ""` with `[metrics] textfile`: at the end of an import this host sent
+    /// (the journal has it), the metrics from that import alone.
+    fn metrics_without_archive(&self, net: &crate::settings::Network, imp: &crate::canvas::Import) {
+        let Some(textfile) = self.settings.metrics_textfile.as_deref() else {
+            return;
+        };
+        let (base, account) = (net.base.as_str(), net.account.as_str());
+        let sent_here = imp.state.is_terminal()
+            && crate::paths::existing_state_dir()
+                .ok()
+                .flatten()
+                .is_some_and(|d| {
+                    crate::journal::Journal::new(&d).entries().iter().any(|e| {
+                        e.import_id == Some(imp.id) && e.base_url == base && e.account == account
+                    })
+                });
+        if !sent_here {
+            return;
+        }
+        let mut run = crate::record::Run::from_canvas(imp, base, account);
+        run.profile = self.settings.profile.clone();
+        if let Err(e) = crate::record::write_metrics_of(textfile, &[(PathBuf::new(), run)]) {
+            tracing::warn!(target: "canvas_sis", "cannot write the metrics textfile {}: {e}", textfile.display());
         }
     }
 

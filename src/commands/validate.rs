@@ -1,7 +1,7 @@
 //! `validate PATH...`: local checks only; nothing is sent.
 
 use crate::cli::ValidateArgs;
-use crate::exit::{Exit, Failure, Result};
+use crate::exit::{Exit, Result};
 use crate::validate;
 
 use super::Ctx;
@@ -21,12 +21,7 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
     for p in &a.paths {
         if p.is_dir() && crate::bundle::csv_files(p).is_ok_and(|f| f.is_empty()) {
-            return Err(Failure::data(format!(
-                "{}: the directory holds no .csv files; nothing to validate",
-                p.display()
-            ))
-            .kind("bundle_invalid")
-            .hint("name the CSV files, a zip, or the directory the SIS export writes to"));
+            return Err(validate::no_csv_in_dir(p, "nothing to validate"));
         }
     }
     let report = validate::validate_or_66(&a.paths, &opts)?;

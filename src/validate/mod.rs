@@ -591,3 +591,55 @@ pub fn outcome(report: &Report, strict: bool) -> crate::exit::Exit {
         crate::exit::Exit::Ok
     }
 }
+
+/// The refusal of a directory without a .csv file (`validate`, `submit`): `doing` is what
+/// cannot be done ("nothing to validate"). When it holds IMS Enterprise .xml files the
+/// message says so and how to send them: hosted Canvas reads IMS XML as one .xml file or a
+/// zip of them (§10.1, the contract's import-type rule), and `submit` zips only a
+/// directory's .csv files.
+pub fn no_csv_in_dir(dir: &Path, doing: &str) -> crate::exit::Failure {
+    let ims = ims_files_in(dir);
+    let f = if ims == 0 {
+        crate::exit::Failure::data(format!(
+            "{}: the directory holds no .csv files; {doing}",
+            dir.display()
+        ))
+        .hint("name the CSV files, a zip, or the directory the SIS export writes to")
+    } else {
+        crate::exit::Failure::data(format!(
+            "{}: the directory holds no .csv files, but {ims} IMS Enterprise .xml file{}; a directory is read as SIS CSV, so {doing}",
+            dir.display(),
+            if ims == 1 { "" } else { "s" }
+        ))
+        .hint(format!(
+            "zip the .xml files and give the zip (e.g. cd {} && zip ../ims.zip *.xml), or give one .xml file: Canvas reads IMS XML as a file or a zip of files",
+            dir.display()
+        ))
+    };
+    f.kind("bundle_invalid")
+}
+
+/// How many IMS Enterprise .xml files `dir` holds (sub-folders too; hidden entries and
+/// `__MACOSX` skipped, as for CSV files).
+fn ims_files_in(dir: &Path) -> usize {
+    let mut n = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_ascii_lowercase();
+            if name.starts_with('.') || name == "__macosx" {
+                continue;
+            }
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            } else if name.ends_with(".xml") && xml::is_ims(&p).unwrap_or(false) {
+                n += 1;
+            }
+        }
+    }
+    n
+}

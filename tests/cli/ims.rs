@@ -336,3 +336,38 @@ fn plan_reads_ims_xml_like_a_csv_bundle() {
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert_eq!(w.sim.created_count(), 1);
 }
+
+/// A directory is read as SIS CSV and `submit` zips only its .csv files, while Canvas reads
+/// IMS XML as one file or a zip of them: a directory of IMS files is refused, saying so and
+/// how to send them.
+#[test]
+fn a_directory_of_ims_files_is_refused_with_how_to_send_them() {
+    let w = World::new(Scenario::Ok);
+    let x = w.file("ims/a.xml", &sample());
+    w.file("ims/b.xml", &sample());
+    let dir = x.parent().unwrap().to_path_buf();
+    for (cmd, doing) in [
+        (&["validate"][..], "nothing to validate"),
+        (&["submit", "--dry-run"][..], "nothing to send"),
+    ] {
+        let out = w.cmd().arg("--json").args(cmd).arg(&dir).output().unwrap();
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["error"]["kind"], "bundle_invalid");
+        assert_eq!(
+            v["error"]["message"],
+            format!(
+                "{}: the directory holds no .csv files, but 2 IMS Enterprise .xml files; a directory is read as SIS CSV, so {doing}",
+                dir.display()
+            )
+        );
+        assert_eq!(
+            v["error"]["hint"],
+            format!(
+                "zip the .xml files and give the zip (e.g. cd {} && zip ../ims.zip *.xml), or give one .xml file: Canvas reads IMS XML as a file or a zip of files",
+                dir.display()
+            )
+        );
+    }
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+}

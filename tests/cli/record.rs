@@ -431,6 +431,44 @@ fn a_run_whose_upload_fails_is_a_failed_event_and_says_so_everywhere() {
     );
 }
 
+/// `[archive] dir = ""` keeps no runs, but `[metrics] textfile` still gets each import this
+/// host sent, at its end; a failed night keeps the last success's time.
+#[test]
+fn metrics_are_written_with_the_archive_off() {
+    let w = World::new(Scenario::Ok);
+    let prom = w.home.path().join("canvas.prom");
+    let cfg = w.file(
+        "m.toml",
+        format!(
+            "[archive]\ndir = \"\"\n[metrics]\ntextfile = \"{}\"\n",
+            prom.display()
+        )
+        .as_bytes(),
+    );
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(WATCH)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        m.contains(
+            "canvas_sis_last_run_state{profile=\"default\",account=\"self\",state=\"imported\"} 1"
+        ),
+        "{m}"
+    );
+    assert!(
+        m.contains("canvas_sis_last_success_timestamp_seconds{profile=\"default\""),
+        "{m}"
+    );
+    assert!(!runs_dir(&w).exists(), "no archive");
+}
+
 /// Profiles for two Canvases in one file: `health --profile P` and `history --profile P` read
 /// P's runs only, so that a failure on the test instance does not page for production.
 #[test]

@@ -125,7 +125,8 @@ mod tests {
     /// Enough rows for several batches, so the row checks run on the second thread.
     #[test]
     fn pipelined_rows_keep_their_order() {
-        let mut csv = String::from("course_id,user_id,role,status,start_date\n");
+        // Both dates: a start_date alone is a lone_enrollment_date warning of its own.
+        let mut csv = String::from("course_id,user_id,role,status,start_date,end_date\n");
         let rows = 5 * fast::BATCH_ROWS + 17;
         for i in 0..rows {
             let date = if i % 7 == 0 {
@@ -133,7 +134,7 @@ mod tests {
             } else {
                 "2026-02-03"
             };
-            csv.push_str(&format!("C1,U{i},student,active,{date}\n"));
+            csv.push_str(&format!("C1,U{i},student,active,{date},2026-06-30\n"));
             if i % 100 == 0 {
                 csv.push('\n');
             }

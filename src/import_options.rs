@@ -69,6 +69,26 @@ const USER_REMOVE: &[&str] = &["deleted", "suspended"];
 const BATCH_DROP: &[&str] = &["deleted", "completed", "inactive"];
 const MAX_DATA_SET_ID: usize = 128;
 
+/// Whether Canvas can find a term by `t` (`Api#api_find_all` and `Api.sis_parse_id` in
+/// lib/api.rb: digits, `sis_term_id:`/`sis_integration_id:` with or without `hex:`,
+/// `default`, `current`).
+fn term_ref_ok(t: &str) -> bool {
+    let t = t.trim();
+    let sis = |t: &str| {
+        ["sis_term_id:", "sis_integration_id:"]
+            .iter()
+            .any(|p| t.strip_prefix(p).is_some_and(|v| !v.is_empty()))
+    };
+    match t.strip_prefix("hex:") {
+        Some(rest) => sis(rest),
+        None => {
+            (!t.is_empty() && t.len() <= 18 && t.bytes().all(|b| b.is_ascii_digit()))
+                || matches!(t, "default" | "current")
+                || sis(t)
+        }
+    }
+}
+
 impl ImportOptions {
     /// Refuse (exit 2) what Canvas would reject, or accept and silently ignore (§2.1).
     pub fn check(&self) -> Result<()> {
@@ -84,6 +104,19 @@ impl ImportOptions {
             return bad(
                 "--batch-mode needs --batch-mode-term-id (or --multi-term-batch-mode); Canvas answers 400 \"Batch mode specified, but the given batch_mode_term_id cannot be found.\"".into(),
                 "name the term whose unlisted courses, sections and enrollments may be deleted, e.g. --batch-mode-term-id sis_term_id:2026-FA",
+            );
+        }
+        if let Some(t) = &self.batch_mode_term_id
+            && !term_ref_ok(t)
+        {
+            return bad(
+                format!(
+                    "--batch-mode-term-id {t}: Canvas reads a term as its Canvas id (a number), sis_term_id:X, sis_integration_id:X, default or current, and answers 404 for anything else"
+                ),
+                &format!(
+                    "name the term by its SIS id: --batch-mode-term-id sis_term_id:{}",
+                    t.trim()
+                ),
             );
         }
         if self.batch_mode_term_id.is_some() && !self.batch_mode {

@@ -13,6 +13,9 @@ use super::Ctx;
 
 pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
     let opts = ctx.settings.import.clone();
+    // The combinations submit refuses (exit 2) are no plan either: Canvas would not import
+    // what the plan describes.
+    opts.check()?;
     let vopts = validate::Options {
         import_type: opts.import_type.clone(),
         import_type_set: opts.import_type_set,
@@ -59,7 +62,7 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         crate::output::note(
             &ctx.term,
             &format!(
-                "no baseline yet for {base_url} account {account}{}: this host has not seen an import there end (imported or imported_with_messages), so there is nothing to compare with; every row is not new just because of that. The next import that ends well makes one.",
+                "no baseline yet for {base_url} account {account}{}: this host has not seen an import there end (imported or imported_with_messages), so there is nothing to compare with (rows are not counted as new for want of one). The next import that ends well makes one.",
                 opts.diffing_data_set_identifier
                     .as_deref()
                     .map(|d| format!(" data set {d}"))

@@ -55,8 +55,12 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let plan = plan_phase(ctx, &run, &bundle, guarded).await?;
     let Some(net) = &run.net else {
         let mut checks = dry_run_checks(ctx, &run.submit, &bundle, local.earlier.as_ref()).await?;
-        if let Some(p) = &plan {
-            checks.insert(0, guard_check(p));
+        if let Some(c) = plan
+            .as_ref()
+            .map(guard_check)
+            .or_else(|| guard_not_compared(ctx, &run))
+        {
+            checks.insert(0, c);
         }
         return dry_run(
             ctx,
@@ -313,9 +317,13 @@ fn guarded(ctx: &Ctx, run: &Run) -> Option<Guarded> {
         // A dry run without a Canvas URL fails later, saying so.
         None => configured_target(ctx)?,
     };
-    // Against Canvas this host's baseline is not read; a dry run asks Canvas for no report
-    // and reads it (contract, `--dry-run`).
-    let baseline = if ctx.settings.guard.against == "canvas" && run.net.is_some() {
+    // A dry run asks Canvas for no report (contract, `--dry-run`), and this host's baseline
+    // is not what the real run compares with: no plan ([`guard_not_compared`] says so).
+    if ctx.settings.guard.against == "canvas" && run.net.is_none() {
+        return None;
+    }
+    // Against Canvas this host's baseline is not read.
+    let baseline = if ctx.settings.guard.against == "canvas" {
         crate::plan::Preload::later(&run.opts, &base, &account)
     } else {
         crate::plan::Preload::start(&run.opts, &base, &account)
@@ -871,6 +879,7 @@ fn keep(
             &net.account,
             &run.opts,
             sources,
+            &bundle.path,
             sha256,
             imp.id,
         );
@@ -1106,6 +1115,22 @@ fn guard_check(p: &Assessment) -> DryCheck {
         exit: Exit::Held,
         reason,
     }
+}
+
+/// A dry run of a run the guard compares with Canvas (`[guard] against = "canvas"`): the
+/// comparison needs a provisioning report, which a dry run never asks for, so whether the
+/// guard would stop the real run is unknown.
+fn guard_not_compared(ctx: &Ctx, run: &Run) -> Option<DryCheck> {
+    (run.approving.is_none()
+        && ctx.settings.guard.on(&run.opts)
+        && ctx.settings.guard.against == "canvas")
+        .then(|| DryCheck {
+            name: "guard",
+            flag: "guard",
+            stops: None,
+            exit: Exit::Held,
+            reason: "not checked: the guard compares with Canvas's provisioning report ([guard] against = \"canvas\"), which a dry run never asks for; `canvas-sis plan --against canvas` makes that comparison".into(),
+        })
 }
 
 /// The checks the real run would make before sending, in its order, made read-only: the GETs

@@ -547,6 +547,9 @@ pub struct Baseline {
     pub kinds: BTreeMap<String, KindState>,
     pub course_term: IdMap,
     pub section_course: IdMap,
+    /// Made from Canvas's provisioning report ([`from_report`]), not from bundles: the
+    /// columns it leaves out are unknown, not absent.
+    pub from_report: bool,
 }
 
 /// How an import scopes its removals (the options that matter to the baseline and plan).
@@ -559,6 +562,14 @@ pub struct Scope {
     pub enrollment_drop: Option<String>,
     pub diffing_drop: Option<String>,
     pub user_remove: Option<String>,
+    /// `--diffing-remaster-data-set`: the import joins the data set but is applied in full,
+    /// with no diffing (§2.1), so it removes nothing.
+    #[serde(default)]
+    pub remaster: bool,
+    /// Batch mode's term as given, when only Canvas can tell which SIS term it is (a Canvas
+    /// id, `default`, `current`, `sis_integration_id:`): its removals are not known here.
+    #[serde(default)]
+    pub unknown_term: Option<String>,
 }
 
 impl Scope {
@@ -574,12 +585,12 @@ impl Scope {
     }
 
     /// Whether an object of the baseline that the bundle lacks is removed by this import.
+    /// `skip_deletes` does not stop batch-mode cleanup (§2.1); it does skip the rows a diff
+    /// makes with a status matching `deleted`, as it skips any such row.
     pub fn removes(&self, kind: &str, term: Option<&str>) -> bool {
-        if self.skip_deletes {
-            return false;
-        }
         if self.diffing.is_some() {
-            return true;
+            return !self.remaster
+                && !super::skipped(kind, &self.drop_status(kind), self.skip_deletes);
         }
         // SisBatch#remove_previous_imports: courses, sections and enrollments of the batch
         // term that an SIS import made.
@@ -589,6 +600,37 @@ impl Scope {
 }
 
 impl Baseline {
+    /// The keys of the live objects, per kind.
+    pub fn live_keys(&self) -> BTreeMap<String, Vec<u64>> {
+        self.kinds
+            .iter()
+            .map(|(k, s)| {
+                let e = &s.rows;
+                let keys = (0..e.len())
+                    .filter(|i| e.term_and_live(*i).1)
+                    .map(|i| e.keys[i])
+                    .collect();
+                (k.clone(), keys)
+            })
+            .collect()
+    }
+
+    /// Give the live objects of `kind` with these keys the status `status` (a diff's removals,
+    /// folded into the plain baseline).
+    pub fn drop_keys(&mut self, kind: &str, keys: &[u64], status: &str) {
+        let Some(state) = self.kinds.get_mut(kind) else {
+            return;
+        };
+        let live = !super::deletes(kind, status);
+        for k in keys {
+            if let Some(i) = state.rows.find(*k)
+                && state.rows.entry(i).live
+            {
+                state.rows.set_status(i, status, live);
+            }
+        }
+    }
+
     pub fn term_map(&self) -> TermMap {
         TermMap {
             course_term: self.course_term.clone(),
@@ -605,9 +647,18 @@ impl Baseline {
             a.seen_of(kind);
             for r in list {
                 let term = a.terms.term_of(kind, r);
+                if super::skipped(kind, &r.status, a.scope.skip_deletes) {
+                    continue;
+                }
                 let state = a.base.kinds.entry(kind.to_string()).or_default();
-                let values: Vec<(usize, u32)> =
-                    r.values.iter().map(|(c, v)| (state.col(c), *v)).collect();
+                // An empty cell leaves Canvas's value alone, except where it clears it.
+                let values: Vec<(usize, u32)> = r
+                    .values
+                    .iter()
+                    .map(|(c, v)| (state.col(c), *v, super::empty_clears(kind, c)))
+                    .filter(|(_, v, clears)| *clears || *v != super::rows::empty_value())
+                    .map(|(c, v, _)| (c, v))
+                    .collect();
                 let i = state.apply_one(
                     kind,
                     r.key,
@@ -633,6 +684,8 @@ pub struct Applier<'b> {
     seen: BTreeMap<&'static str, Vec<bool>>,
     /// The current file's column → the kind's column (None: never compared).
     cols: Vec<Option<usize>>,
+    /// The current file's column: an empty cell clears the value.
+    clears: Vec<bool>,
     values: Vec<(usize, u32)>,
     /// Multi-term batch mode: the terms file's term ids, which are its scope's terms.
     bundle_terms: Option<Vec<String>>,
@@ -641,9 +694,11 @@ pub struct Applier<'b> {
 impl<'b> Applier<'b> {
     pub fn new(base: &'b mut Baseline, scope: &Scope) -> Applier<'b> {
         if scope.diffing.is_some() {
+            // The data set's baseline is its last bundle, alone.
             base.kinds.clear();
             base.course_term.clear();
             base.section_course.clear();
+            base.meta.imports.clear();
         }
         let terms = base.term_map();
         Applier {
@@ -652,6 +707,7 @@ impl<'b> Applier<'b> {
             terms,
             seen: BTreeMap::new(),
             cols: Vec::new(),
+            clears: Vec::new(),
             values: Vec::new(),
             bundle_terms: None,
         }
@@ -703,27 +759,6 @@ impl<'b> Applier<'b> {
                 }
             }
         }
-        // A batch with no rows of a kind still removes that kind's objects in its terms.
-        if scope.diffing.is_none() && !scope.batch_terms.is_empty() {
-            for kind in ["course", "section", "enrollment"] {
-                if self.seen.contains_key(kind) {
-                    continue;
-                }
-                if let Some(state) = self.base.kinds.get_mut(kind) {
-                    let drop = scope.drop_status(kind);
-                    let e = &mut state.rows;
-                    let removed: Vec<usize> = (0..e.len())
-                        .filter(|i| {
-                            let x = e.entry(*i);
-                            x.live && scope.removes(kind, x.term)
-                        })
-                        .collect();
-                    for i in removed {
-                        e.set_status(i, &drop, !super::deletes(kind, &drop));
-                    }
-                }
-            }
-        }
         for state in self.base.kinds.values_mut() {
             state.rows.finish_apply();
         }
@@ -743,6 +778,11 @@ impl Sink for Applier<'_> {
             .iter()
             .map(|h| (!ignored_column(h)).then(|| state.col(h)))
             .collect();
+        self.clears = f
+            .headers
+            .iter()
+            .map(|h| super::empty_clears(f.kind, h))
+            .collect();
     }
 
     fn row(&mut self, f: &FileInfo, r: &RowView) {
@@ -751,6 +791,10 @@ impl Sink for Applier<'_> {
         {
             terms.push(t.to_string());
         }
+        if super::skipped(f.kind, r.status, self.scope.skip_deletes) {
+            // Canvas never reads it: no change, and batch mode may remove its object.
+            return;
+        }
         self.terms
             .add_row(f.kind, r.course_id, r.section_id, r.term);
         let term = self
@@ -758,12 +802,14 @@ impl Sink for Applier<'_> {
             .term_of_ref(f.kind, r.term, r.course_id, r.section_id)
             .map(str::to_string);
         self.values.clear();
-        self.values.extend(
-            self.cols
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| c.map(|c| (c, r.value(i)))),
-        );
+        let empty = super::rows::empty_value();
+        let clears = &self.clears;
+        // An empty cell leaves Canvas's value alone, except where it clears it.
+        self.values
+            .extend(self.cols.iter().enumerate().filter_map(|(i, c)| {
+                let v = r.value(i);
+                c.filter(|_| v != empty || clears[i]).map(|c| (c, v))
+            }));
         let Some(state) = self.base.kinds.get_mut(f.kind) else {
             return;
         };
@@ -816,6 +862,7 @@ pub fn from_report(mut rows: BundleRows, base_url: &str, account: &str) -> Basel
     };
     b.apply(&rows, &Scope::default(), 0);
     b.meta.imports.clear();
+    b.from_report = true;
     b
 }
 
@@ -855,7 +902,15 @@ pub struct Pending {
     pub sha256: String,
 }
 
-pub fn pending_path(state_dir: &Path, import_id: u64) -> PathBuf {
+/// Where the pending baseline of import `import_id` of a Canvas URL and account lives: import
+/// ids repeat from one Canvas to another (production and its test copy).
+pub fn pending_path(state_dir: &Path, base_url: &str, account: &str, import_id: u64) -> PathBuf {
+    let id = super::rows::hash64(&[base_url, account, &import_id.to_string()]);
+    state_dir.join("pending").join(format!("{id:016x}.json"))
+}
+
+/// Where an older canvas-sis wrote it (by import id alone).
+pub fn old_pending_path(state_dir: &Path, import_id: u64) -> PathBuf {
     state_dir.join("pending").join(format!("{import_id}.json"))
 }
 
@@ -1304,6 +1359,7 @@ fn decode(
         kinds,
         course_term,
         section_course,
+        from_report: false,
     })
 }
 

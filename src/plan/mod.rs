@@ -26,42 +26,107 @@ use baseline::{Baseline, Scope};
 use rows::{BundleRows, TermMap};
 
 /// The scope of removals an import with these options makes. Batch mode names its term
-/// with `--batch-mode-term-id` (`sis_term_id:X`, or X as the bundle's terms file spells
-/// it); multi-term batch mode takes every term of the bundle's terms file.
+/// with `--batch-mode-term-id` (`sis_term_id:X`); multi-term batch mode takes every term of
+/// the bundle's terms file.
 pub fn scope_of(opts: &crate::settings::ImportOptions, rows: &BundleRows) -> Scope {
     scope_for(opts, &rows.terms)
 }
 
-/// [`scope_of`] given the term ids of the bundle's terms file.
+/// [`scope_of`] given the term ids of the bundle's terms file. A batch term named the way
+/// only Canvas can resolve (its own id, `default`, `current`, `sis_integration_id:`) is kept
+/// as `unknown_term`: the plan cannot tell offline which SIS term it is.
 pub fn scope_for(opts: &crate::settings::ImportOptions, bundle_terms: &[String]) -> Scope {
     let mut batch_terms = Vec::new();
+    let mut unknown_term = None;
     if opts.multi_term_batch_mode {
         batch_terms = bundle_terms.to_vec();
     } else if opts.batch_mode
         && let Some(t) = &opts.batch_mode_term_id
     {
-        batch_terms.push(t.strip_prefix("sis_term_id:").unwrap_or(t).to_string());
+        match sis_term(t) {
+            Some(s) => batch_terms.push(s),
+            None => unknown_term = Some(t.trim().to_string()),
+        }
     }
+    let diffing = opts.diffing_data_set_identifier.clone();
     Scope {
+        remaster: diffing.is_some() && opts.diffing_remaster_data_set,
         batch_terms,
-        diffing: opts.diffing_data_set_identifier.clone(),
+        diffing,
         skip_deletes: opts.skip_deletes,
         enrollment_drop: opts.batch_mode_enrollment_drop_status.clone(),
         diffing_drop: opts.diffing_drop_status.clone(),
         user_remove: opts.diffing_user_remove_status.clone(),
+        unknown_term,
     }
 }
 
-/// Whether `status` deletes, concludes or deactivates an object of `kind`.
+/// The SIS term id a `batch_mode_term_id` names, when it names one by SIS id
+/// (`sis_term_id:X`, or `hex:sis_term_id:…` as `Api.sis_parse_id` reads it).
+pub fn sis_term(t: &str) -> Option<String> {
+    let t = t.trim();
+    if let Some(s) = t.strip_prefix("sis_term_id:") {
+        return Some(s.to_string());
+    }
+    let hex = t.strip_prefix("hex:sis_term_id:")?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// Whether `status` deletes, concludes or deactivates an object of `kind`. Canvas matches
+/// most statuses by prefix, case-insensitively (§6.4: `deletedX` deletes); cross-listings,
+/// admins and observers exactly; an existing account by any value containing the word.
+/// `status` is lower-cased and trimmed already.
 pub fn deletes(kind: &str, status: &str) -> bool {
-    match kind {
-        "enrollment" => matches!(
-            status,
-            "deleted" | "completed" | "inactive" | "deleted_last_completed"
-        ),
-        "course" => matches!(status, "deleted" | "completed"),
-        "user" => matches!(status, "deleted" | "suspended"),
-        _ => status == "deleted",
+    let words: &[&str] = match kind {
+        // `deleted_last_completed` starts with `deleted`.
+        "enrollment" => &["deleted", "completed", "inactive"],
+        "course" => &["deleted", "completed"],
+        "user" => &["deleted", "suspended"],
+        "xlist" | "admin" | "user_observer" => return status == "deleted",
+        "account" => return status.contains("deleted"),
+        _ => &["deleted"],
+    };
+    words.iter().any(|w| status.starts_with(w))
+}
+
+/// Whether `skip_deletes` makes Canvas skip this row: the importers that honour it return
+/// early on a status matching `/deleted/i` (term, course, section, user, enrollment, group,
+/// group category and membership importers in lib/sis/).
+pub fn skipped(kind: &str, status: &str, skip_deletes: bool) -> bool {
+    skip_deletes
+        && matches!(
+            kind,
+            "term"
+                | "course"
+                | "section"
+                | "user"
+                | "enrollment"
+                | "group"
+                | "group_category"
+                | "group_membership"
+        )
+        && status.contains("deleted")
+}
+
+/// Whether an empty cell in column `col` clears the value Canvas holds (§6.4: the dates of
+/// terms, sections and enrollments). Elsewhere an empty cell leaves the value alone (§6.1:
+/// it reads as null, as a missing column does), so it is no change.
+pub fn empty_clears(kind: &str, col: &str) -> bool {
+    matches!(kind, "term" | "section" | "enrollment") && matches!(col, "start_date" | "end_date")
+}
+
+/// Whether a value changes what Canvas holds: `old` is the baseline's hash (0: never given
+/// for this object), `new` the bundle's, `clears` as [`empty_clears`] says for its column.
+#[inline]
+pub fn differs(old: u32, new: u32, clears: bool) -> bool {
+    if new == rows::empty_value() {
+        clears && old != 0 && old != new
+    } else {
+        old != new
     }
 }
 
@@ -108,6 +173,11 @@ pub struct KindPlan {
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
     pub kinds: BTreeMap<String, KindPlan>,
+    /// The terms batch mode scopes deletions to (judged one by one by the guard).
+    pub batch_terms: Vec<String>,
+    /// Batch mode's term as given, when the plan could not tell which SIS term it is and the
+    /// bundle supplies a kind batch mode cleans: its deletions are not counted.
+    pub unknown_term: Option<String>,
 }
 
 const EXAMPLES_PER_EFFECT: usize = 3;
@@ -168,7 +238,7 @@ impl KindPlan {
 
 /// Compare the bundle's rows with the baseline under the import's scope.
 pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
-    let mut j = Judge::new(base, scope.skip_deletes);
+    let mut j = Judge::new(base);
     j.terms.add(bundle);
     let kinds: std::collections::BTreeSet<&str> = bundle.kinds.keys().copied().collect();
     for kind in kinds {
@@ -176,21 +246,26 @@ pub fn compute(bundle: &BundleRows, base: &Baseline, scope: &Scope) -> Plan {
         j.set_kind(Some(kind));
         let state = base.kinds.get(kind);
         for r in rows {
-            // A column the bundle lacks is not a change (contract, "Baseline").
-            let changed =
-                |e: &baseline::Entry| {
-                    let Some(state) = state else { return false };
-                    r.values.iter().any(|(c, v)| {
-                        state.cols.iter().position(|x| x == c).is_some_and(|i| {
-                            e.values.get(i).is_some_and(|old| *old != 0 && old != v)
-                        })
+            // A column the bundle lacks is not a change (contract, "Baseline"); one the
+            // baseline never had is, where the bundle gives a value (Canvas then sets it).
+            let changed = |e: &baseline::Entry| {
+                let Some(state) = state else { return false };
+                r.values
+                    .iter()
+                    .any(|(c, v)| match state.cols.iter().position(|x| x == c) {
+                        Some(i) => e
+                            .values
+                            .get(i)
+                            .is_some_and(|old| differs(*old, *v, empty_clears(kind, c))),
+                        None => !base.from_report && *v != rows::empty_value(),
                     })
-                };
+            };
             let term = j.terms.term_of(kind, r);
             j.judge(
                 state.and_then(|s| s.rows.find(r.key)),
                 term.as_deref(),
                 deletes(kind, &r.status),
+                skipped(kind, &r.status, scope.skip_deletes),
                 &changed,
                 &|| r.key_text.clone(),
                 &|| Some((r.file.clone(), r.line)),
@@ -214,7 +289,7 @@ pub fn plan_stream<'b>(
         let judging = std::thread::Builder::new()
             .name("plan-judge".into())
             .spawn_scoped(s, move || {
-                let mut j = Judge::new(base, skip_deletes);
+                let mut j = Judge::new(base);
                 for mut b in rx {
                     j.flush(&mut b);
                 }
@@ -223,6 +298,7 @@ pub fn plan_stream<'b>(
             .map_err(|e| crate::exit::Failure::data(format!("cannot start a thread: {e}")))?;
         let mut p = Planner {
             base,
+            skip_deletes,
             out: Out::Send(tx),
             batch: Batch::default(),
             bundle_terms: Vec::new(),
@@ -246,6 +322,8 @@ pub fn plan_stream<'b>(
 /// term by them.
 pub struct Planner<'b> {
     base: &'b Baseline,
+    /// `--skip-deletes`: rows it makes Canvas skip are judged as never sent.
+    skip_deletes: bool,
     out: Out<'b>,
     batch: Batch,
     /// The term ids of the bundle's terms file, in order (multi-term batch mode's scope).
@@ -263,11 +341,14 @@ enum Out<'b> {
 #[derive(Default)]
 pub struct Batch {
     kind: &'static str,
-    /// The file's name and its column → the baseline's column of its kind.
-    file: std::sync::Arc<(String, Vec<Option<usize>>)>,
+    file: std::sync::Arc<FileCols>,
     keys: Vec<u64>,
     /// The status deletes.
     del: Vec<bool>,
+    /// `--skip-deletes` makes Canvas skip the row.
+    skip: Vec<bool>,
+    /// The row gives a value in a column the baseline never had for its kind.
+    fresh: Vec<bool>,
     /// The hashes of the values of the columns the baseline has (0 for the others), a row
     /// the file's width of them: hashed by the reader from the record, never copied.
     values: Vec<u32>,
@@ -284,6 +365,18 @@ pub struct Batch {
 }
 
 const BATCH: usize = 512;
+
+/// A file's columns as the judge compares them.
+#[derive(Default)]
+struct FileCols {
+    name: String,
+    /// Column → the baseline's column of its kind.
+    cols: Vec<Option<usize>>,
+    /// Column: an empty cell clears the value ([`empty_clears`]).
+    clears: Vec<bool>,
+    /// Compared columns the baseline never had: a value there is a change.
+    fresh: Vec<usize>,
+}
 
 impl Batch {
     fn len(&self) -> usize {
@@ -329,7 +422,8 @@ impl<'b> Planner<'b> {
     pub fn new(base: &'b Baseline, skip_deletes: bool) -> Planner<'b> {
         Planner {
             base,
-            out: Out::Here(Box::new(Judge::new(base, skip_deletes))),
+            skip_deletes,
+            out: Out::Here(Box::new(Judge::new(base))),
             batch: Batch::default(),
             bundle_terms: Vec::new(),
         }
@@ -364,7 +458,7 @@ impl rows::Sink for Planner<'_> {
             self.flush();
         }
         let state = self.base.kinds.get(f.kind);
-        let cols = f
+        let cols: Vec<Option<usize>> = f
             .headers
             .iter()
             .map(|h| {
@@ -372,8 +466,23 @@ impl rows::Sink for Planner<'_> {
                 state.cols.iter().position(|c| c == h)
             })
             .collect();
+        // A report's baseline leaves out columns it cannot compare: those are unknown, not new.
+        let fresh = (0..f.headers.len())
+            .filter(|&i| {
+                state.is_some()
+                    && !self.base.from_report
+                    && cols[i].is_none()
+                    && !rows::ignored_column(&f.headers[i])
+            })
+            .collect();
+        let clears = f.headers.iter().map(|h| empty_clears(f.kind, h)).collect();
         self.batch.kind = f.kind;
-        self.batch.file = std::sync::Arc::new((f.name.clone(), cols));
+        self.batch.file = std::sync::Arc::new(FileCols {
+            name: f.name.clone(),
+            cols,
+            clears,
+            fresh,
+        });
         self.flush();
     }
 
@@ -397,10 +506,13 @@ impl rows::Sink for Planner<'_> {
         }
         b.keys.push(r.key);
         b.del.push(deletes(f.kind, r.status));
+        b.skip.push(skipped(f.kind, r.status, self.skip_deletes));
+        b.fresh
+            .push(b.file.fresh.iter().any(|&i| !r.field(i).is_empty()));
         // A column the bundle lacks is not a change (contract, "Baseline"); a value is
         // hashed only where the baseline has one to compare with.
         b.values
-            .extend(b.file.1.iter().enumerate().map(|(i, c)| match c {
+            .extend(b.file.cols.iter().enumerate().map(|(i, c)| match c {
                 Some(_) => rows::value_hash(r.field(i)),
                 None => 0,
             }));
@@ -423,7 +535,6 @@ impl rows::Sink for Planner<'_> {
 /// bundle lacks ([`Judge::finish`]).
 pub struct Judge<'b> {
     base: &'b Baseline,
-    skip_deletes: bool,
     terms: TermMap,
     work: BTreeMap<String, Work>,
     /// The kind being judged, its work (out of `work` meanwhile) and its baseline: looked up
@@ -476,10 +587,9 @@ struct Work {
 }
 
 impl<'b> Judge<'b> {
-    pub fn new(base: &'b Baseline, skip_deletes: bool) -> Judge<'b> {
+    pub fn new(base: &'b Baseline) -> Judge<'b> {
         Judge {
             base,
-            skip_deletes,
             terms: base.term_map(),
             work: BTreeMap::new(),
             current: None,
@@ -512,12 +622,15 @@ impl<'b> Judge<'b> {
     }
 
     /// Count one row of the current kind: `found` is the index of its key's entry in the
-    /// baseline, `del` whether its status deletes.
+    /// baseline, `del` whether its status deletes, `skip` whether `--skip-deletes` makes
+    /// Canvas skip it.
+    #[allow(clippy::too_many_arguments)]
     fn judge(
         &mut self,
         found: Option<usize>,
         term: Option<&str>,
         del: bool,
+        skip: bool,
         changed: &dyn Fn(&baseline::Entry) -> bool,
         key_text: &dyn Fn() -> String,
         at: &dyn Fn() -> Option<(String, u64)>,
@@ -526,6 +639,14 @@ impl<'b> Judge<'b> {
             return;
         };
         let found = state.and_then(|s| found.map(|i| (i, s, s.rows.entry(i))));
+        if skip {
+            // Canvas never reads the row: its object is as if the bundle lacked it (batch
+            // mode then removes it in its term), and a new one is not made.
+            if found.is_none() {
+                work.plan.count("unchanged", term, key_text, at);
+            }
+            return;
+        }
         if let Some((i, s, _)) = found {
             work.seen.set(i, s.rows.len());
         }
@@ -533,7 +654,7 @@ impl<'b> Judge<'b> {
             None if del => "unchanged",
             None => "create",
             Some(e) if del => {
-                if e.live && !self.skip_deletes {
+                if e.live {
                     "delete"
                 } else {
                     "unchanged"
@@ -620,27 +741,29 @@ impl<'b> Judge<'b> {
             _ => self.found.resize(n, None),
         }
         let w = b.values.len() / n;
-        let (file, cols) = &*b.file.clone();
+        let file = b.file.clone();
+        let (cols, clears) = (&file.cols, &file.clears);
         let found = std::mem::take(&mut self.found);
         let row_terms = std::mem::take(&mut self.row_terms);
         let term_names = std::mem::take(&mut self.term_names);
         for i in 0..n {
             let values = &b.values[i * w..(i + 1) * w];
             let changed = |e: &baseline::Entry| {
-                cols.iter().zip(values).any(|(c, v)| {
-                    c.is_some_and(|c| {
-                        let old = e.values[c];
-                        old != 0 && old != *v
-                    })
-                })
+                b.fresh[i]
+                    || cols
+                        .iter()
+                        .zip(values)
+                        .zip(clears)
+                        .any(|((c, v), cl)| c.is_some_and(|c| differs(e.values[c], *v, *cl)))
             };
             self.judge(
                 found[i],
                 row_terms[i].map(|t| term_names[t as usize].as_str()),
                 b.del[i],
+                b.skip[i],
                 &changed,
                 &|| b.text(i).to_string(),
-                &|| Some((file.clone(), b.lines[i])),
+                &|| Some((file.name.clone(), b.lines[i])),
             );
         }
         self.found = found;
@@ -678,7 +801,14 @@ impl<'b> Judge<'b> {
     /// left absent as the scope says.
     pub fn finish(mut self, scope: &Scope) -> Plan {
         self.set_kind(None);
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            batch_terms: scope.batch_terms.clone(),
+            unknown_term: scope
+                .unknown_term
+                .clone()
+                .filter(|_| self.work.keys().any(|k| termed(k))),
+            ..Plan::default()
+        };
         let empty = baseline::KindState::default();
         let kinds: std::collections::BTreeSet<String> = self
             .work
@@ -692,8 +822,9 @@ impl<'b> Judge<'b> {
             let state = self.base.kinds.get(&kind).unwrap_or(&empty);
             let kind = kind.as_str();
             let rows = &state.rows;
-            // Batch mode removes per the bundle's own terms when it names none (multi-term).
-            let removing = bundle_has_kind || !scope.batch_terms.is_empty();
+            // Batch mode cleans only the kinds the bundle supplies (§4, `supplied_batches`
+            // in `SisBatch#remove_previous_imports`); diffing only those it can pair up.
+            let removing = bundle_has_kind;
             let drops = deletes(kind, &scope.drop_status(kind));
             // Counted by term index, one pass, and named once a term: 12 million
             // enrollments are a handful of terms.
@@ -759,10 +890,12 @@ impl crate::settings::GuardSettings {
 }
 
 impl Plan {
-    /// The reasons to hold the run (contract, "Guard arithmetic"): per kind, and per term for
-    /// courses, sections and enrollments, a percent of the baseline's rows strictly greater
-    /// than its limit, or more deletes than `max_delete_rows`; a scope whose baseline is 0 is
-    /// judged by `max_delete_rows` alone.
+    /// The reasons to hold the run (contract, "Guard arithmetic"): per kind, and per batch
+    /// term for courses, sections and enrollments where batch mode scopes deletions, a
+    /// percent of the baseline's rows strictly greater than its limit, or more deletes than
+    /// `max_delete_rows`; a scope whose baseline is 0 is judged by `max_delete_rows` alone.
+    /// Every limit crossed is said. A batch term the plan could not resolve holds the run:
+    /// its deletions were not counted.
     pub fn guard(&self, limits: &Limits) -> Vec<String> {
         let judge = |kind: &str, term: Option<&str>, c: &Counts, base: u64| {
             let mut reasons = Vec::new();
@@ -794,21 +927,21 @@ impl Plan {
         };
         let mut reasons = Vec::new();
         for (kind, kp) in &self.kinds {
-            for (t, c) in &kp.terms {
-                let base = kp.baseline_live_terms.get(t).copied().unwrap_or(0);
-                reasons.extend(judge(kind, Some(t), c, base));
+            reasons.extend(judge(kind, None, &kp.counts, kp.baseline_live));
+            if !termed(kind) {
+                continue;
+            }
+            for t in &self.batch_terms {
+                if let Some(c) = kp.terms.get(t) {
+                    let base = kp.baseline_live_terms.get(t).copied().unwrap_or(0);
+                    reasons.extend(judge(kind, Some(t), c, base));
+                }
             }
         }
-        // The kind as a whole: said only when no term of it said it already (one term's
-        // deletes are the kind's too, and one reason is enough to read).
-        let by_term: std::collections::HashSet<String> = reasons
-            .iter()
-            .filter_map(|r| r.split_once(' ').map(|(k, _)| k.to_string()))
-            .collect();
-        for (kind, kp) in &self.kinds {
-            if !by_term.contains(kind) {
-                reasons.extend(judge(kind, None, &kp.counts, kp.baseline_live));
-            }
+        if let Some(t) = &self.unknown_term {
+            reasons.push(format!(
+                "batch-mode term {t:?} is not an SIS term id, and this plan could not ask Canvas which term it is: the courses, sections and enrollments batch mode would delete in it were not counted"
+            ));
         }
         reasons
     }
@@ -1030,48 +1163,66 @@ impl Assessment {
             .map_err(|e| {
                 crate::exit::Failure::data(format!("reading the bundle stopped: {e}"))
             })??;
-        let scope = scope_of(opts, &rows);
+        let mut scope = scope_of(opts, &rows);
         let mut kinds: std::collections::BTreeSet<&str> = rows.kinds.keys().copied().collect();
         // Batch mode removes courses, sections and enrollments the bundle lacks, and an
         // enrollment's term is known through its course and section.
         if !scope.batch_terms.is_empty() || kinds.contains("enrollment") {
             kinds.extend(["course", "section", "enrollment"]);
         }
+        // The batch term is looked for in the terms report: by Canvas's id when named so,
+        // and by its SIS id to see that Canvas has it.
+        let one_term = opts.batch_mode && !opts.multi_term_batch_mode;
+        if one_term {
+            kinds.insert("term");
+        }
         let asked: Vec<&str> = kinds
             .iter()
             .filter_map(|k| crate::canvas::reports::report_kind(k))
             .collect();
-        let term = match scope.batch_terms.as_slice() {
-            [one] => Some(format!("sis_term_id:{one}")),
-            _ => None,
-        };
-        // Polled like an import, but a report is quicker to ask about: at most every 5 s.
+        // Every term: the bundle's rows of other terms are compared too (a report of the
+        // batch term alone made them all look new).
         let interval = poll.interval.min(std::time::Duration::from_secs(5));
         let report = client
-            .provisioning_report(&asked, term.as_deref(), interval, poll.max_polls)
+            .provisioning_report(&asked, None, interval, poll.max_polls)
             .await?;
         let file = report.file.path().to_path_buf();
-        let read = tokio::task::spawn_blocking(move || rows::read_bundle(&file))
-            .await
-            .map_err(|e| {
-                crate::exit::Failure::data(format!("reading the report stopped: {e}"))
-            })??;
+        let term_ref = scope.unknown_term.clone();
+        let (read, resolved) = tokio::task::spawn_blocking(move || {
+            let resolved = match &term_ref {
+                Some(t) => report_term(&file, t)?,
+                None => None,
+            };
+            rows::read_bundle(&file).map(|r| (r, resolved))
+        })
+        .await
+        .map_err(|e| crate::exit::Failure::data(format!("reading the report stopped: {e}")))??;
+        if let Some(sis) = resolved {
+            scope.batch_terms = vec![sis];
+            scope.unknown_term = None;
+        }
+        // Canvas answers 404 to a batch term it has no active term for (§2.1).
+        let missing = scope.batch_terms.first().filter(|t| {
+            one_term
+                && !read
+                    .kinds
+                    .get("term")
+                    .is_some_and(|rs| rs.iter().any(|r| r.term.as_deref() == Some(t.as_str())))
+        });
+        let missing = missing.map(|t| {
+            format!("Canvas has no active SIS term {t:?}: it would refuse the import (404)")
+        });
         let base = baseline::from_report(read, client.base().as_str(), &client.account_display());
         let about = json!({
             "provisioning_report": report.id,
-            "term": term,
+            "batch_terms": scope.batch_terms,
             "kinds": asked,
             "base_url": client.base().as_str(),
             "account": client.account_display(),
         });
-        Ok(Assessment::judge(
-            rows,
-            scope,
-            "canvas",
-            Some(base),
-            about,
-            limits,
-        ))
+        let mut a = Assessment::judge(rows, scope, "canvas", Some(base), about, limits);
+        a.reasons.extend(missing);
+        Ok(a)
     }
 
     fn judge(
@@ -1112,6 +1263,47 @@ impl Assessment {
     }
 }
 
+/// The SIS term id of the term a `batch_mode_term_id` names by Canvas's id (or
+/// `sis_integration_id:`), from the terms of a provisioning report; None when no SIS term
+/// there has it (`default` and `current` are never found: the report does not say which).
+fn report_term(report: &std::path::Path, term: &str) -> crate::exit::Result<Option<String>> {
+    struct Find<'a> {
+        col: Option<usize>,
+        want: &'a str,
+        found: Option<String>,
+    }
+    impl rows::Sink for Find<'_> {
+        fn file(&mut self, f: &rows::FileInfo) {
+            let by = if self.want.starts_with("sis_integration_id:") {
+                "integration_id"
+            } else {
+                "canvas_term_id"
+            };
+            self.col = (f.kind == "term")
+                .then(|| f.headers.iter().position(|h| h == by))
+                .flatten();
+        }
+        fn row(&mut self, _: &rows::FileInfo, r: &rows::RowView) {
+            let want = self
+                .want
+                .strip_prefix("sis_integration_id:")
+                .unwrap_or(self.want);
+            if let (Some(c), Some(t)) = (self.col, r.term)
+                && r.field(c) == want
+            {
+                self.found = Some(t.to_string());
+            }
+        }
+    }
+    let mut f = Find {
+        col: None,
+        want: term.trim(),
+        found: None,
+    };
+    rows::visit(report, &mut f)?;
+    Ok(f.found)
+}
+
 /// `plan --json` when there is no baseline yet: every count null.
 pub fn no_baseline_json<'a>(kinds: impl Iterator<Item = &'a str>) -> Value {
     let null = json!({"create": null, "update": null, "delete": null, "unchanged": null, "absent": null, "terms": {}});
@@ -1127,19 +1319,28 @@ pub fn no_baseline_json<'a>(kinds: impl Iterator<Item = &'a str>) -> Value {
 
 /// Note what an import sent, so that its rows are folded into the baseline when it ends
 /// well ([`on_end`]): where its bytes can be read back (`sources`, in the order tried) and
-/// their sha256. Nothing of the bundle is read here: a submit pays nothing for it.
+/// their sha256. Nothing of the bundle is read here: a submit pays nothing for it. When no
+/// source will outlive the run (a directory zipped as it was sent, with no archive copy),
+/// the bytes sent (`sent`) are kept beside the pending file until the import ends.
+#[allow(clippy::too_many_arguments)]
 pub fn record_pending(
     state_dir: &std::path::Path,
     base_url: &str,
     account: &str,
     opts: &crate::settings::ImportOptions,
-    sources: Vec<std::path::PathBuf>,
+    mut sources: Vec<std::path::PathBuf>,
+    sent: &std::path::Path,
     sha256: &str,
     import_id: u64,
 ) {
+    let path = baseline::pending_path(state_dir, base_url, account, import_id);
     if sources.is_empty() {
-        tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: a directory is zipped as it is sent, and no run archive keeps a copy of the zip (`[archive]`, `keep_bundles`)");
-        return;
+        let copy = path.with_extension("bundle");
+        if let Err(e) = keep_sent(sent, &copy) {
+            tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: the bytes sent cannot be kept in {}: {e}", copy.display());
+            return;
+        }
+        sources.push(copy);
     }
     let pending = baseline::Pending {
         hashes: rows::HASHES,
@@ -1155,74 +1356,137 @@ pub fn record_pending(
         sources,
         sha256: sha256.to_string(),
     };
-    if let Err(f) = baseline::save(&baseline::pending_path(state_dir, import_id), &pending) {
+    if let Err(f) = baseline::save(&path, &pending) {
         tracing::warn!(target: "canvas_sis", "import {import_id}: the plan's baseline will not include it: {f}");
     }
 }
 
-/// An import was seen at its end: fold the rows it sent into the baseline when it ended
-/// `imported` or `imported_with_messages`, and drop them otherwise. Quiet when there is
-/// nothing pending (an import this host did not send); never fails the command.
-pub fn on_end(imp: &crate::canvas::Import) {
-    use crate::canvas::State;
+/// A private copy of the file sent (a hard link when it can be one).
+fn keep_sent(sent: &std::path::Path, copy: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = copy.parent() {
+        crate::paths::ensure_private_dir(dir)?;
+    }
+    let _ = std::fs::remove_file(copy);
+    std::fs::hard_link(sent, copy).or_else(|_| std::fs::copy(sent, copy).map(|_| ()))
+}
+
+/// An import of `base_url` and `account` was seen at its end: fold the rows it sent into the
+/// baseline when it ended `imported` or `imported_with_messages`, and drop them otherwise.
+/// Quiet when there is nothing pending (an import this host did not send); never fails the
+/// command.
+pub fn on_end(base_url: &str, account: &str, imp: &crate::canvas::Import) {
     if !imp.state.is_terminal() {
         return;
     }
     let Ok(Some(dir)) = crate::paths::existing_state_dir() else {
         return;
     };
-    let pending_path = baseline::pending_path(&dir, imp.id);
-    let r = (|| -> crate::exit::Result<bool> {
-        let Some(p) = baseline::load::<baseline::Pending>(&pending_path)? else {
-            return Ok(false);
+    let pending_path = baseline::pending_path(&dir, base_url, account, imp.id);
+    // Written before pending files named their Canvas: read once, if it is this Canvas's.
+    let old_path = baseline::old_pending_path(&dir, imp.id);
+    let r = (|| -> crate::exit::Result<Option<std::path::PathBuf>> {
+        let (p, at) = match baseline::load::<baseline::Pending>(&pending_path)? {
+            Some(p) => (p, pending_path.clone()),
+            None => match baseline::load::<baseline::Pending>(&old_path)? {
+                Some(p) if p.meta.base_url == base_url && p.meta.account == account => {
+                    (p, old_path.clone())
+                }
+                _ => return Ok(None),
+            },
         };
-        if p.hashes != rows::HASHES || p.sources.is_empty() {
-            // Written by an older canvas-sis: its keys and values would not match.
-            tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: its pending baseline was written by another version of canvas-sis; the plan's baseline will not include it", imp.id);
-        } else if matches!(imp.state, State::Imported | State::ImportedWithMessages) {
-            // The bytes sent, and no others: the SIS may have written tonight's file since.
-            let Some(sent) = p
-                .sources
-                .iter()
-                .find(|s| crate::bundle::sha256_file(s).is_ok_and(|h| h == p.sha256))
-            else {
-                let tried: Vec<String> =
-                    p.sources.iter().map(|s| s.display().to_string()).collect();
-                tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline will not include it: no file holds the bytes it sent any more (sha256 {}; tried {}); keep `[archive] keep_bundles` on, or run `canvas-sis plan --against canvas`", imp.id, p.sha256, tried.join(", "));
-                return Ok(true);
-            };
-            let path = baseline::baseline_path(
-                &dir,
-                &p.meta.base_url,
-                &p.meta.account,
-                p.meta.data_set.as_deref(),
-            );
-            let mut base: Baseline =
-                baseline::load_baseline(&path, true)?.unwrap_or_else(|| Baseline {
-                    meta: p.meta.clone(),
-                    ..Default::default()
-                });
-            // Streamed: the bundle's rows are folded in as they are read, never held.
-            let mut a = baseline::Applier::new(&mut base, &p.scope);
-            if p.multi_term {
-                a = a.with_bundle_terms();
-            }
-            rows::visit(sent, &mut a)?;
-            a.finish(imp.id);
-            baseline::save_baseline(&path, &base)?;
-            tracing::info!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline now includes it", imp.id);
-        }
-        Ok(true)
+        fold_pending(&dir, &p, imp)?;
+        Ok(Some(at))
     })();
     match r {
-        Ok(true) => {
-            let _ = std::fs::remove_file(&pending_path);
+        Ok(Some(at)) => {
+            let _ = std::fs::remove_file(at.with_extension("bundle"));
+            let _ = std::fs::remove_file(&at);
         }
-        Ok(false) => {}
+        Ok(None) => {}
         Err(f) => {
             tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline was not updated: {f}", imp.id);
         }
     }
+}
+
+/// Fold a pending import that ended into its baselines (see [`on_end`]). A diffing import
+/// goes into its data set's baseline (its bundle, alone) and into the plain one of its URL
+/// and account (its rows over what is there, and the diff's removals: the rows of the data
+/// set's last bundle that this one lacks).
+fn fold_pending(
+    dir: &std::path::Path,
+    p: &baseline::Pending,
+    imp: &crate::canvas::Import,
+) -> crate::exit::Result<()> {
+    use crate::canvas::State;
+    if p.hashes != rows::HASHES || p.sources.is_empty() {
+        // Written by an older canvas-sis: its keys and values would not match.
+        tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: its pending baseline was written by another version of canvas-sis; the plan's baseline will not include it", imp.id);
+        return Ok(());
+    }
+    if !matches!(imp.state, State::Imported | State::ImportedWithMessages) {
+        return Ok(());
+    }
+    // The bytes sent, and no others: the SIS may have written tonight's file since.
+    let Some(sent) = p
+        .sources
+        .iter()
+        .find(|s| crate::bundle::sha256_file(s).is_ok_and(|h| h == p.sha256))
+    else {
+        let tried: Vec<String> = p.sources.iter().map(|s| s.display().to_string()).collect();
+        tracing::warn!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline will not include it: no file holds the bytes it sent any more (sha256 {}; tried {}); keep `[archive] keep_bundles` on, or run `canvas-sis plan --against canvas`", imp.id, p.sha256, tried.join(", "));
+        return Ok(());
+    };
+    // Folds the bundle into one baseline, then sets `drops` (per kind, keys) to their drop
+    // status; returns the live objects of the baseline before that the bundle lacked, when
+    // the scope is a diff (which removes them).
+    type Keys = BTreeMap<String, Vec<u64>>;
+    let fold = |data_set: Option<&str>, scope: &Scope, drops: &Keys| -> crate::exit::Result<Keys> {
+        let path = baseline::baseline_path(dir, &p.meta.base_url, &p.meta.account, data_set);
+        let mut base: Baseline =
+            baseline::load_baseline(&path, true)?.unwrap_or_else(|| Baseline {
+                meta: baseline::Meta {
+                    data_set: data_set.map(str::to_string),
+                    ..p.meta.clone()
+                },
+                ..Default::default()
+            });
+        let before = (scope.diffing.is_some() && !scope.remaster).then(|| base.live_keys());
+        // Streamed: the bundle's rows are folded in as they are read, never held.
+        let mut a = baseline::Applier::new(&mut base, scope);
+        if p.multi_term {
+            a = a.with_bundle_terms();
+        }
+        rows::visit(sent, &mut a)?;
+        a.finish(imp.id);
+        for (kind, keys) in drops {
+            if p.scope.removes(kind, None) {
+                base.drop_keys(kind, keys, &p.scope.drop_status(kind));
+            }
+        }
+        baseline::save_baseline(&path, &base)?;
+        let mut removed = Keys::new();
+        for (kind, keys) in before.unwrap_or_default() {
+            let state = base.kinds.get(&kind);
+            let gone: Vec<u64> = keys
+                .into_iter()
+                .filter(|k| state.is_none_or(|s| s.rows.find(*k).is_none()))
+                .collect();
+            removed.insert(kind, gone);
+        }
+        Ok(removed)
+    };
+    let removed = fold(p.meta.data_set.as_deref(), &p.scope, &Keys::new())?;
+    if p.meta.data_set.is_some() {
+        // The plain baseline of the URL and account has every import (contract, "Baseline").
+        let plain = Scope {
+            skip_deletes: p.scope.skip_deletes,
+            ..Scope::default()
+        };
+        fold(None, &plain, &removed)?;
+    }
+    tracing::info!(target: "canvas_sis", import_id = imp.id, "import {}: the plan's baseline now includes it", imp.id);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1297,14 +1561,15 @@ mod tests {
         assert_eq!(e.terms["T1"].delete, 1);
         // Courses absent from the bundle stay: absent, not delete.
         assert_eq!(plan.kinds["course"].counts.absent, 3);
-        assert!(
+        // A plain import is judged per kind, never per term (contract, "Guard arithmetic":
+        // per batch term only): 1 of 4 enrollments, 1 of 2 users.
+        assert_eq!(
             plan.guard(&Limits {
                 max_delete_percent: 10.0,
                 max_update_percent: 75.0,
                 max_delete_rows: None
-            })
-            .iter()
-            .any(|r| r == "enrollment delete 33.33 % > 10 % in term T1")
+            }),
+            ["enrollment delete 25 % > 10 %", "user delete 50 % > 10 %"]
         );
     }
 
@@ -1338,7 +1603,7 @@ mod tests {
         assert_eq!((e.counts.delete, e.counts.absent), (2, 1));
         // Users are never batch-removed.
         assert_eq!(plan.kinds["user"].counts.absent, 2);
-        // A drop status that only concludes still counts as delete; skip_deletes removes none.
+        // skip_deletes does not affect batch-mode cleanup (§2.1).
         let skip = Scope {
             skip_deletes: true,
             ..scope.clone()
@@ -1347,7 +1612,7 @@ mod tests {
             compute(&next, &base, &skip).kinds["enrollment"]
                 .counts
                 .delete,
-            0
+            2
         );
         // After the import, the baseline has them gone.
         let mut after = base.clone();

@@ -141,6 +141,12 @@ pub fn value_hash(v: &str) -> u32 {
     ((h >> 32) as u32 ^ h as u32).max(1)
 }
 
+/// The hash of an empty cell.
+pub fn empty_value() -> u32 {
+    static EMPTY: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *EMPTY.get_or_init(|| value_hash(""))
+}
+
 /// One file of the bundle as the reader found it.
 #[derive(Debug)]
 pub struct FileInfo {

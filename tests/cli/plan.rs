@@ -229,10 +229,10 @@ fn against_canvas_the_report_is_the_baseline_and_predicts_what_canvas_does() {
     assert_eq!(against(&short)["kinds"]["enrollment"]["delete"], 0);
 }
 
-/// A report Canvas fails (here: for a term it does not have) is exit 69 with the reason,
-/// never a plan made of nothing.
+/// The report covers every term (rows of the bundle outside the batch term are compared
+/// too); a batch term Canvas does not have is said to be one, since Canvas would answer 404.
 #[test]
-fn a_failed_provisioning_report_is_exit_69_with_the_reason() {
+fn against_canvas_a_batch_term_canvas_lacks_trips_the_guard() {
     let w = World::new(Scenario::Ok);
     let o = w
         .cmd()
@@ -249,14 +249,135 @@ fn a_failed_provisioning_report_is_exit_69_with_the_reason() {
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let doc = json(&o);
-    assert_eq!(doc["error"]["kind"], "report_failed", "{doc}");
-    assert!(
-        doc["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("provisioning report"),
+    assert_eq!(
+        doc["guard"]["reasons"],
+        serde_json::json!([
+            "Canvas has no active SIS term \"NO-SUCH-TERM\": it would refuse the import (404)"
+        ]),
         "{doc}"
     );
+    // The report was asked for every term.
+    let asked = w.api_requests("POST", "reports/provisioning_csv");
+    let q = asked[0].query.clone().unwrap_or_default();
+    assert!(!q.contains("enrollment_term_id"), "{q}");
+}
+
+/// Audit B's findings on what the plan counts, against one plain import of the sample (7
+/// enrollments, 6 users, 2 courses and sections, all in 2026-FA).
+#[test]
+fn the_plan_counts_what_canvas_does() {
+    let w = World::new(Scenario::Ok);
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_dir("bundle"))
+        .args(WATCH)
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let counts = |doc: &serde_json::Value, kind: &str| {
+        let k = &doc["kinds"][kind];
+        ["create", "update", "delete", "unchanged", "absent"].map(|c| k[c].as_u64().unwrap())
+    };
+    const BATCH: [&str; 3] = [
+        "--batch-mode",
+        "--batch-mode-term-id",
+        "sis_term_id:2026-FA",
+    ];
+    // An enrollments-only batch file: Canvas cleans only the kinds a batch supplies (§4).
+    let only = w.home.path().join("only");
+    std::fs::create_dir_all(&only).unwrap();
+    std::fs::write(
+        only.join("enrollments.csv"),
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,T2001,teacher,ENGR101-FA26-01,active\nENGR101-FA26,U1001,student,ENGR101-FA26-01,active\nENGR101-FA26,U1002,student,ENGR101-FA26-01,active\nBIO110-FA26,T2002,teacher,BIO110-FA26-01,active\nBIO110-FA26,U1003,student,BIO110-FA26-01,active\nBIO110-FA26,U1004,student,BIO110-FA26-01,active\n",
+    )
+    .unwrap();
+    let doc = plan_json(&w, &only, &BATCH);
+    assert_eq!(counts(&doc, "course"), [0, 0, 0, 0, 2], "{doc}");
+    assert_eq!(counts(&doc, "section"), [0, 0, 0, 0, 2], "{doc}");
+    assert_eq!(counts(&doc, "enrollment"), [0, 0, 1, 6, 0], "{doc}");
+    // --skip-deletes does not affect batch-mode cleanup (§2.1).
+    let mut skip = BATCH.to_vec();
+    skip.push("--skip-deletes");
+    let doc = plan_json(&w, &only, &skip);
+    assert_eq!(counts(&doc, "enrollment"), [0, 0, 1, 6, 0], "{doc}");
+    assert_eq!(
+        doc["guard"]["reasons"],
+        serde_json::json!([
+            "enrollment delete 14.29 % > 10 %",
+            "enrollment delete 14.29 % > 10 % in term 2026-FA"
+        ]),
+        "{doc}"
+    );
+    // A plain import is judged per kind only; `deletedX` deletes (Canvas matches by prefix).
+    let dropped = with_enrollments(
+        &w,
+        "dropped",
+        "course_id,user_id,role,section_id,status\nENGR101-FA26,U1001,student,ENGR101-FA26-01,deletedX\n",
+    );
+    let doc = plan_json(&w, &dropped, &[]);
+    assert_eq!(counts(&doc, "enrollment"), [0, 0, 1, 0, 6], "{doc}");
+    assert_eq!(
+        doc["guard"]["reasons"],
+        serde_json::json!(["enrollment delete 14.29 % > 10 %"]),
+        "{doc}"
+    );
+    // A column the baseline never had, with a value, is an update; an empty cell where
+    // Canvas leaves the value alone (email) is not.
+    let users = std::fs::read_to_string(sample_dir("bundle").join("users.csv")).unwrap();
+    let mut nick = String::new();
+    let mut blank = String::new();
+    for (i, l) in users.lines().enumerate() {
+        let f: Vec<&str> = l.split(',').collect();
+        if i == 0 {
+            nick.push_str(&format!("{l},short_name\n"));
+            blank.push_str(&format!("{l}\n"));
+        } else {
+            nick.push_str(&format!("{l},Nick{i}\n"));
+            blank.push_str(&format!("{},{},{},{},,{}\n", f[0], f[1], f[2], f[3], f[5]));
+        }
+    }
+    let doc = plan_json(&w, &w.file("nick/users.csv", nick.as_bytes()), &[]);
+    assert_eq!(counts(&doc, "user"), [0, 6, 0, 0, 0], "{doc}");
+    let doc = plan_json(&w, &w.file("blank/users.csv", blank.as_bytes()), &[]);
+    assert_eq!(counts(&doc, "user"), [0, 0, 0, 6, 0], "{doc}");
+    // A batch term by Canvas's id cannot be mapped offline: held, never passed.
+    let doc = plan_json(&w, &only, &["--batch-mode", "--batch-mode-term-id", "6"]);
+    assert_eq!(counts(&doc, "enrollment"), [0, 0, 0, 6, 1], "{doc}");
+    assert_eq!(
+        doc["guard"]["reasons"],
+        serde_json::json!([
+            "batch-mode term \"6\" is not an SIS term id, and this plan could not ask Canvas which term it is: the courses, sections and enrollments batch mode would delete in it were not counted"
+        ]),
+        "{doc}"
+    );
+    // A bare SIS id, which Canvas answers 404 for, and the combinations submit refuses.
+    for extra in [
+        &["--batch-mode", "--batch-mode-term-id", "2026-FA"][..],
+        &["--batch-mode"][..],
+    ] {
+        let o = w
+            .cmd()
+            .args(["--json", "plan"])
+            .arg(&only)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+    }
+    let o = w
+        .cmd()
+        .args(["plan", "--batch-mode", "--batch-mode-term-id", "2026-FA"])
+        .arg(&only)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("--batch-mode-term-id sis_term_id:2026-FA"),
+        "{}",
+        stderr(&o)
+    );
+    // The plan sent nothing.
+    assert_eq!(w.posts().len(), 1);
 }

@@ -1645,6 +1645,23 @@ mod tests {
         let plan = compute(&next, &base, &scope);
         assert_eq!(plan.kinds["enrollment"].counts.delete, 3);
         assert_eq!(plan.kinds["user"].counts.unchanged, 2);
+        // A remaster is applied in full, with no diffing (§2.1): nothing is removed.
+        let remaster = Scope {
+            remaster: true,
+            ..scope.clone()
+        };
+        let e = compute(&next, &base, &remaster).kinds["enrollment"].counts;
+        assert_eq!((e.delete, e.absent), (0, 3));
+        // skip_deletes skips the diff's rows whose drop status is `deleted`, and no others.
+        let skip = |drop: &str| Scope {
+            skip_deletes: true,
+            diffing_drop: Some(drop.into()),
+            ..scope.clone()
+        };
+        let e = compute(&next, &base, &skip("deleted")).kinds["enrollment"].counts;
+        assert_eq!((e.delete, e.absent), (0, 3));
+        let e = compute(&next, &base, &skip("inactive")).kinds["enrollment"].counts;
+        assert_eq!((e.delete, e.absent), (3, 0));
     }
 
     /// `plan` streams the bundle (`Planner` as a `rows::Sink`); `compute` reads it whole.

@@ -693,3 +693,107 @@ fn an_older_pending_baseline_is_dropped_with_a_word() {
     assert!(!pending[0].exists());
     assert!(!w.log_dir().join("baselines").exists(), "nothing folded in");
 }
+
+/// With `[archive] dir = ""` a directory bundle (zipped as it is sent, into a temporary
+/// file) still reaches the baseline: its bytes are kept beside the pending file until the
+/// import ends, then dropped.
+#[test]
+fn a_directory_bundle_reaches_the_baseline_with_the_archive_off() {
+    let w = World::new(Scenario::Ok);
+    let cfg = w.file("c.toml", b"[archive]\ndir = \"\"\n");
+    let dir = with_enrollments(&w, "tonight", SHORT);
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(&dir)
+        .args(WATCH)
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--json", "plan"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let doc = json(&o);
+    assert_eq!(
+        doc["baseline"]["imports"].as_array().map(Vec::len),
+        Some(1),
+        "{doc}"
+    );
+    assert_eq!(doc["kinds"]["enrollment"]["unchanged"], 2, "{doc}");
+    assert_eq!(doc["kinds"]["enrollment"]["create"], 0, "{doc}");
+    assert!(pending_files(&w).is_empty(), "{:?}", pending_files(&w));
+}
+
+/// A pending baseline belongs to its Canvas URL and account: another Canvas's import of the
+/// same id, seen ending, does not fold this one's bundle into a baseline.
+#[test]
+fn another_canvas_import_of_the_same_id_leaves_the_pending_baseline_alone() {
+    let x = World::new(Scenario::StuckCreated);
+    let o = x
+        .cmd()
+        .args(["--json", "submit"])
+        .arg(sample_dir("bundle"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let id = json(&o)["id"].as_u64().unwrap();
+    let y = fake_canvas::spawn(fake_canvas::Config {
+        seed_imports: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    let o = x
+        .cmd()
+        .env("CANVAS_BASE_URL", y.url())
+        .env("CANVAS_ACCESS_TOKEN", y.token())
+        .args(["status", &id.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for url in [x.sim.url(), y.url()] {
+        let o = x
+            .cmd()
+            .env("CANVAS_BASE_URL", url)
+            .args(["--json", "plan"])
+            .arg(sample_dir("bundle"))
+            .output()
+            .unwrap();
+        assert!(json(&o)["baseline"].is_null(), "{}", stdout(&o));
+    }
+    assert_eq!(pending_files(&x).len(), 1);
+}
+
+/// `submit --dry-run` with `[guard] against = "canvas"`: the comparison needs a report, which
+/// a dry run never asks for, so it says the guard was not checked (never "would go on").
+#[test]
+fn a_dry_run_against_canvas_says_the_guard_was_not_checked() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let cfg = w.file("cfg/canvas-sis.toml", b"[guard]\nagainst = \"canvas\"\n");
+    let o = w
+        .cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--json", "submit", "--dry-run"])
+        .arg(sample_dir("bundle"))
+        .args(BATCH)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["checks"][0]["check"], "guard", "{doc}");
+    assert!(doc["checks"][0]["stops"].is_null(), "{doc}");
+    assert!(doc["plan"].is_null(), "{doc}");
+    assert_eq!(doc["would_stop"], false, "{doc}");
+    assert!(
+        w.api_requests("POST", "reports/provisioning_csv")
+            .is_empty()
+    );
+}

@@ -98,21 +98,21 @@ impl Event {
 
     /// One line for people: `canvas-sis: import 141 failed_with_messages (3 errors, 12 warnings) on …`.
     fn headline(&self) -> String {
+        let on = format!(
+            "on {} account {}{}",
+            self.base_url,
+            self.account,
+            self.profile
+                .as_deref()
+                .map(|p| format!(" (profile {p})"))
+                .unwrap_or_default()
+        );
         if self.import_id.is_none() && self.state.is_none() {
             // A failed upload: no import to name.
-            return format!(
-                "canvas-sis {}: no import was made on {} account {}{}",
-                self.event,
-                self.base_url,
-                self.account,
-                self.profile
-                    .as_deref()
-                    .map(|p| format!(" (profile {p})"))
-                    .unwrap_or_default()
-            );
+            return format!("canvas-sis {}: no import was made {on}", self.event);
         }
         format!(
-            "canvas-sis {}: import {} {} ({} errors, {} warnings) on {} account {}{}",
+            "canvas-sis {}: import {} {} ({} errors, {} warnings) {on}",
             self.event,
             self.import_id
                 .map(|i| i.to_string())
@@ -120,12 +120,6 @@ impl Event {
             self.state.as_deref().unwrap_or("-"),
             self.errors,
             self.warnings,
-            self.base_url,
-            self.account,
-            self.profile
-                .as_deref()
-                .map(|p| format!(" (profile {p})"))
-                .unwrap_or_default()
         )
     }
 

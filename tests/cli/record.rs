@@ -4,6 +4,18 @@
 use crate::support::*;
 use fake_canvas::{Config, Scenario};
 
+/// `submit` of the sample zip with the config file `cfg`.
+fn submit_with(w: &World, cfg: &std::path::Path, args: &[&str]) -> std::process::Output {
+    w.cmd()
+        .arg("-c")
+        .arg(cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 fn runs_dir(w: &World) -> std::path::PathBuf {
     w.home.path().join("state/canvas-sis/runs")
 }
@@ -30,15 +42,7 @@ fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
         stdout(&o)
     );
 
-    let o = w
-        .cmd()
-        .arg("-c")
-        .arg(&cfg)
-        .arg("submit")
-        .arg(sample_zip())
-        .args(WATCH)
-        .output()
-        .unwrap();
+    let o = submit_with(&w, &cfg, &WATCH);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let id: u64 = stdout(&o).trim().parse().unwrap();
     let folders: Vec<_> = std::fs::read_dir(runs_dir(&w)).unwrap().flatten().collect();
@@ -219,15 +223,7 @@ fn a_run_that_ends_with_warnings_posts_one_escaped_slack_message() {
         format!("[notify]\nwebhook = [\"{url}\", \"{dead}\"]\nformat = \"slack\"\n").as_bytes(),
     );
     let started = std::time::Instant::now();
-    let o = w
-        .cmd()
-        .arg("-c")
-        .arg(&cfg)
-        .arg("submit")
-        .arg(sample_zip())
-        .args(WATCH)
-        .output()
-        .unwrap();
+    let o = submit_with(&w, &cfg, &WATCH);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     let got = bodies.lock().unwrap().clone();
@@ -287,14 +283,7 @@ fn the_run_folder_keeps_the_bundle_canvas_received() {
         std::fs::remove_file(w.log_dir().join("journal.json")).ok();
     }
     let cfg = w.file("c.toml", b"[archive]\nkeep_bundles = false\n");
-    let o = w
-        .cmd()
-        .arg("-c")
-        .arg(&cfg)
-        .arg("submit")
-        .arg(sample_zip())
-        .output()
-        .unwrap();
+    let o = submit_with(&w, &cfg, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(bundle_in(&newest(&w)).is_empty());
 
@@ -334,15 +323,11 @@ fn an_import_queued_past_stuck_after_created_is_reported_stuck() {
         "n.toml",
         format!("[notify]\nwebhook = [\"{url}\"]\nstuck_after_created = \"1s\"\n").as_bytes(),
     );
-    let o = w
-        .cmd()
-        .arg("-c")
-        .arg(&cfg)
-        .arg("submit")
-        .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "3"])
-        .output()
-        .unwrap();
+    let o = submit_with(
+        &w,
+        &cfg,
+        &["--watch", "--interval", "1", "--max-polls", "3"],
+    );
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let events: Vec<String> = bodies
         .lock()
@@ -372,15 +357,11 @@ fn an_import_queued_past_stuck_after_created_is_reported_stuck() {
         format!("[notify]\nwebhook = [\"{url2}\"]\n").as_bytes(),
     );
     std::fs::remove_file(w.log_dir().join("journal.json")).ok();
-    let o = w
-        .cmd()
-        .arg("-c")
-        .arg(&cfg2)
-        .arg("submit")
-        .arg(sample_zip())
-        .args(["--watch", "--interval", "1", "--max-polls", "2"])
-        .output()
-        .unwrap();
+    let o = submit_with(
+        &w,
+        &cfg2,
+        &["--watch", "--interval", "1", "--max-polls", "2"],
+    );
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let got = bodies2.lock().unwrap().clone();
     assert!(!got.iter().any(|b| b.contains("\"stuck\"")), "{got:?}");
@@ -445,15 +426,7 @@ fn metrics_are_written_with_the_archive_off() {
         )
         .as_bytes(),
     );
-    let o = w
-        .cmd()
-        .arg("-c")
-        .arg(&cfg)
-        .arg("submit")
-        .arg(sample_zip())
-        .args(WATCH)
-        .output()
-        .unwrap();
+    let o = submit_with(&w, &cfg, &WATCH);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let m = std::fs::read_to_string(&prom).unwrap();
     assert!(

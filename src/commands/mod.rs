@@ -147,7 +147,11 @@ impl Ctx {
             account: run.account.clone(),
             profile: run.profile.clone(),
             counts: serde_json::Value::Object(Default::default()),
-            reasons: vec![format!("the upload failed (exit {}): {}", f.exit.code(), f.message)],
+            reasons: vec![format!(
+                "the upload failed (exit {}): {}",
+                f.exit.code(),
+                f.message
+            )],
             log_file: self.log_path.as_ref().map(|p| p.display().to_string()),
             ..Default::default()
         };

@@ -201,7 +201,11 @@ fn prepare(run: &mut Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
             .map(|n| n.to_string_lossy().to_string())
             .map(|n| {
                 let has_ext = planned.extension().is_some();
-                if has_ext { n } else { format!("{n}.{}", bundle.extension.as_str()) }
+                if has_ext {
+                    n
+                } else {
+                    format!("{n}.{}", bundle.extension.as_str())
+                }
             })
             .unwrap_or(bundle.name);
         run.opts.check()?;

@@ -22,9 +22,11 @@ Exit codes:
   3   failed, failed_with_messages or aborted
   4   --max-polls reached while the import still runs (`canvas-sis watch ID` resumes)
   5   Canvas answered 404 (account, import or term; for abort: already finished)
+  6   held by the guard: the plan crossed a threshold; nothing was sent (`canvas-sis approve RUN`)
   65  validation found errors; nothing was sent
   66  input missing or unreadable
   69  Canvas unreachable, or 5xx/throttling outlasted the retry budget
+  74  output could not be written (stdout or an output file); a closed pipe is not an error
   75  another canvas-sis run holds the lock, or an import already runs (--if-idle, --once)
   77  401, or a 403 that is not throttling (bad token or missing permission)
   78  configuration error (missing URL/token, invalid config, refused http URL)
@@ -95,10 +97,25 @@ impl GlobalArgs {
     pub fn run_flags(&self, m: &clap::ArgMatches) -> RunFlags {
         let from_env =
             |id: &str| m.value_source(id) == Some(clap::parser::ValueSource::EnvVariable);
+        // Trimmed as every other value is (contract: a CR from a unit file edited on
+        // Windows is no part of a name).
+        let trim_path = |p: &PathBuf| match p.to_str() {
+            Some(s) => PathBuf::from(s.trim()),
+            None => p.clone(),
+        };
         RunFlags {
-            config: self.config.clone(),
+            config: self
+                .config
+                .as_ref()
+                .map(trim_path)
+                .filter(|p| !p.as_os_str().is_empty()),
             config_from_env: from_env("config"),
-            profile: self.profile.clone(),
+            profile: self
+                .profile
+                .as_deref()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
             profile_from_env: from_env("profile"),
             no_log_file: self.no_log_file,
             verbose: self.verbose,
@@ -479,4 +496,20 @@ pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    /// `--help`'s list (and so the man page's) names every exit code the tool has.
+    #[test]
+    fn the_help_lists_every_exit_code() {
+        for e in crate::exit::Exit::ALL {
+            let line = format!("\n  {:<3} ", e.code());
+            assert!(
+                super::EXIT_CODES.contains(&line),
+                "exit {} missing",
+                e.code()
+            );
+        }
+    }
 }

@@ -194,7 +194,21 @@ fn clap_failure(e: &clap::Error) -> Failure {
         .next()
         .map(|l| l.strip_prefix("error: ").unwrap_or(l).to_string())
         .unwrap_or_else(|| e.kind().to_string());
-    let rest: Vec<&str> = lines.collect();
+    let mut rest: Vec<&str> = lines.collect();
+    // "the following required arguments were not provided:" and the names on the next
+    // lines: the names belong in the message a script reads.
+    let mut message = message;
+    if message.ends_with(':') {
+        let names: Vec<&str> = rest
+            .iter()
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"))
+            .copied()
+            .collect();
+        if !names.is_empty() {
+            message = format!("{} {}", message, names.join(", "));
+            rest.drain(..names.len());
+        }
+    }
     let f = Failure::usage(message);
     if rest.is_empty() {
         f
@@ -278,5 +292,18 @@ mod tests {
         assert!(f.message.contains("frobnicate"), "{}", f.message);
         assert!(!f.message.starts_with("error:"), "{}", f.message);
         assert!(f.hint.as_deref().unwrap_or("").contains("Usage:"), "{f:?}");
+        // A missing argument is named in the message, not left to the hint.
+        let e = cli::command()
+            .try_get_matches_from(["canvas-sis", "status"])
+            .unwrap_err();
+        let f = clap_failure(&e);
+        assert_eq!(
+            f.message,
+            "the following required arguments were not provided: <ID>"
+        );
+        assert!(
+            f.hint.as_deref().unwrap_or("").starts_with("Usage:"),
+            "{f:?}"
+        );
     }
 }

@@ -381,6 +381,11 @@ impl Settings {
                         .map(|t| t.source.to_string())
                         .unwrap_or_else(|| "-".into()),
                 ),
+                // No log file is written, whatever the dir would be.
+                ("log.dir", _) if run.no_log_file => (
+                    "(none: --no-log-file)".into(),
+                    Source::Flag("no-log-file").to_string(),
+                ),
                 // A webhook's path is its secret: shown by where it goes only.
                 (_, Some(s)) if d.kind == Kind::Urls => match &s.value {
                     Value::List(urls) => (

@@ -503,6 +503,41 @@ fn every_setting_is_trimmed_and_home_is_expanded() {
         home.path().join("logs").display().to_string()
     );
     assert_eq!(shown(&o, "watch.interval").0, "2m");
+    // The config file's path and the profile's name too.
+    std::fs::write(&cfg, "[profiles.p2]\naccount_id = \"9\"\n").unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_SIS_CONFIG", format!(" {} ", cfg.display()))
+        .env("CANVAS_SIS_PROFILE", "p2\r")
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(shown(&o, "account_id").0, "9");
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(format!("{} ", cfg.display()))
+        .args(["--profile", " p2 ", "--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(shown(&o, "account_id").0, "9");
+}
+
+/// `config show` says what the run does: with `--no-log-file` no log dir is used, wherever
+/// one was set.
+#[test]
+fn config_show_with_no_log_file_shows_no_log_dir() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_SIS_LOG_DIR", home.path().join("logs"))
+        .args(["--no-log-file", "--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        shown(&o, "log.dir"),
+        ("(none: --no-log-file)".into(), "flag --no-log-file".into())
+    );
 }
 
 /// Unknown keys are reported in file order, each with the nearest real key.

@@ -256,6 +256,7 @@ impl Command {
             | Command::Health(_)
             | Command::Config(ConfigCmd::Show)
             | Command::Approve(ApproveArgs { run: None, .. })
+            | Command::Discard(DiscardArgs { run: None })
             | Command::Completions(_)
             | Command::Man => false,
             Command::Submit(a) => !a.dry_run,
@@ -317,9 +318,9 @@ pub struct ApproveArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscardArgs {
-    /// The held run's id (`canvas-sis approve` lists them).
+    /// The held run's id; without it, list the held runs (as `canvas-sis approve` does).
     #[arg(value_name = "RUN")]
-    pub run: String,
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -46,8 +46,12 @@ pub fn list(ctx: &Ctx) -> Result<Exit> {
 }
 
 pub fn discard(a: DiscardArgs, ctx: &Ctx) -> Result<Exit> {
+    // Without a run: which could be discarded (contract: "without RUN, list held runs").
+    let Some(run) = &a.run else {
+        return list(ctx);
+    };
     let dir = crate::paths::state_dir_path();
-    let (folder, h) = held::find(&dir, &a.run)?;
+    let (folder, h) = held::find(&dir, run, ctx.settings.archive.as_ref())?;
     held::remove(&folder).map_err(|e| {
         crate::exit::Failure::config(format!("cannot remove {}: {e}", folder.display()))
             .kind("state_dir")

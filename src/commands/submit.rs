@@ -137,7 +137,7 @@ fn resolve(a: &SubmitArgs, ctx: &Ctx) -> Result<Run> {
             Some(_) => crate::paths::state_dir()?,
             None => crate::paths::state_dir_path(),
         };
-        let (folder, held) = held::find(&state_dir, id)?;
+        let (folder, held) = held::find(&state_dir, id, ctx.settings.archive.as_ref())?;
         let target = match &run.net {
             Some(n) => Some((n.base.to_string(), n.account.clone())),
             None => configured_target(ctx),

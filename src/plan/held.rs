@@ -115,8 +115,13 @@ pub fn list(state_dir: &Path) -> Vec<(PathBuf, Held)> {
     out
 }
 
-/// The held run `run`, or a usage failure (exit 2) saying why there is none.
-pub fn find(state_dir: &Path, run: &str) -> Result<(PathBuf, Held)> {
+/// The held run `run`, or a usage failure (exit 2) saying why there is none (what became of
+/// it, when the run archive knows).
+pub fn find(
+    state_dir: &Path,
+    run: &str,
+    archive: Option<&crate::record::Archive>,
+) -> Result<(PathBuf, Held)> {
     let not_held = |why: String| {
         Failure::usage(why)
             .kind("not_held")
@@ -137,9 +142,24 @@ pub fn find(state_dir: &Path, run: &str) -> Result<(PathBuf, Held)> {
                 .kind("input_unreadable")
                 .hint("discard it (`canvas-sis discard RUN`) and submit the bundle again")
             }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_held(format!(
-            "run {run} is not held: it was never held here, or it was approved or discarded already"
-        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let became = archive.and_then(|a| a.by_id(run)).and_then(|(_, r)| {
+                match (r.state.as_deref(), r.import_id) {
+                    (Some("discarded"), _) => Some(format!(
+                        "it was discarded{}",
+                        r.ended_at.map(|t| format!(" at {t}")).unwrap_or_default()
+                    )),
+                    (_, Some(id)) => Some(format!("it was approved: sent as import {id}")),
+                    _ => None,
+                }
+            });
+            Err(not_held(match became {
+                Some(b) => format!("run {run} is not held: {b}"),
+                None => format!(
+                    "run {run} is not held: it was never held here, or it was approved or discarded already"
+                ),
+            }))
+        }
         Err(e) => Err(cannot(&folder, &e)),
     }
 }
@@ -200,7 +220,7 @@ mod tests {
         h.bundle.bytes = 4;
         let state = t.path().join("state");
         let folder = hold(&state, &h, &src).unwrap();
-        let (f, back) = find(&state, &h.run_id).unwrap();
+        let (f, back) = find(&state, &h.run_id, None).unwrap();
         assert_eq!(f, folder);
         assert_eq!(back.reasons, h.reasons);
         assert_eq!(back.sendable(&f), Some(folder.join("nightly.csv")));
@@ -210,7 +230,7 @@ mod tests {
         std::fs::write(folder.join("nightly.csv"), "a,c\n").unwrap();
         assert_eq!(back.sendable(&f), None);
         remove(&folder).unwrap();
-        let e = find(&state, &h.run_id).unwrap_err();
+        let e = find(&state, &h.run_id, None).unwrap_err();
         assert_eq!((e.exit, e.kind), (Exit::Usage, "not_held"));
     }
 

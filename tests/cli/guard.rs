@@ -132,10 +132,12 @@ fn a_night_that_deletes_too_much_is_held_and_its_approval_sends_exactly_what_was
         "{q}"
     );
 
-    // Approved once: a second approval sends nothing.
+    // Approved once: a second approval sends nothing, and says what became of the run.
     let o = w.cmd().args(["--json", "approve", &run]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert_eq!(json(&o)["error"]["kind"], "not_held");
+    let said = json(&o)["error"]["message"].to_string();
+    assert!(said.contains("it was approved: sent as import "), "{said}");
     assert_eq!(w.posts().len(), 2);
 
     // The run keeps its id in the history, now with its import.
@@ -169,11 +171,17 @@ fn discard_drops_a_held_run_and_nothing_is_ever_sent() {
     let w = World::new(Scenario::Ok);
     first_night(&w);
     let run = held_id(&submit(&w, &with_enrollments(&w, "short", SHORT), &BATCH));
+    // `discard` alone lists what could be discarded, as `approve` alone does.
+    let o = w.cmd().args(["--json", "discard"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["held_runs"][0]["run_id"], run.as_str());
     let o = w.cmd().args(["discard", &run]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains(&format!("discarded run {run}")));
     let o = w.cmd().args(["--json", "approve", &run]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let said = json(&o)["error"]["message"].to_string();
+    assert!(said.contains("it was discarded at "), "{said}");
     assert_eq!(w.posts().len(), 1);
     let o = w.cmd().args(["--json", "history"]).output().unwrap();
     assert!(

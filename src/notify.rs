@@ -217,7 +217,8 @@ impl Event {
         json!({
             "@type": "MessageCard",
             "@context": "https://schema.org/extensions",
-            "summary": esc(&self.headline()),
+            // Shown as plain text (the notification's preview): no markdown to escape.
+            "summary": self.subject(),
             "title": esc(&self.headline()),
             "text": if text.is_empty() { "no error rows".to_string() } else { text },
         })
@@ -395,6 +396,9 @@ mod tests {
         assert!(s.contains("&lt;!channel&gt;"), "{s}");
         let t = e.to_teams().to_string();
         assert!(!t.contains("<!channel>"), "{t}");
+        // The summary is plain text: `failed_with_messages`, not `failed\_with\_messages`.
+        let summary = e.to_teams()["summary"].as_str().unwrap().to_string();
+        assert!(summary.contains("import 7 failed_with_messages"), "{summary}");
         assert_eq!(e.to_json()["top_errors"][0]["count"], 3);
     }
 

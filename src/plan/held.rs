@@ -241,6 +241,6 @@ mod tests {
             assert!(!valid_id(bad), "{bad}");
         }
         let t = tempfile::tempdir().unwrap();
-        assert_eq!(find(t.path(), "../etc").unwrap_err().kind, "not_held");
+        assert_eq!(find(t.path(), "../etc", None).unwrap_err().kind, "not_held");
     }
 }

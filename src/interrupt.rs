@@ -6,9 +6,15 @@
 //! signal is seen even while the main thread is busy zipping, hashing or waiting for the lock.
 //! Blocking loops ask [`check`] between steps and unwind (dropping their temporary files);
 //! async phases race their work against [`wait`].
+//!
+//! Every command that talks to Canvas is raced against [`wait`] as a whole by the dispatcher
+//! (`commands::dispatch`), whose exit-130 failure is [`stopped`]: what the command last said
+//! of where it stands ([`stand`]: for `abort`, whether the request was sent), else that it
+//! changed nothing. Phases that word their own message (a watch, `submit`) race [`wait`]
+//! themselves and win, as the dispatcher polls the command first.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::Notify;
 
@@ -97,6 +103,50 @@ pub async fn wait() -> &'static str {
         }
         notified.await;
     }
+}
+
+/// What a signal now would leave behind: said after "interrupted by SIGTERM: ", with a hint
+/// and the keys `--json` prints beside `error`.
+struct Standing {
+    said: String,
+    hint: Option<String>,
+    partial: serde_json::Value,
+}
+
+static STANDING: Mutex<Option<Standing>> = Mutex::new(None);
+
+/// Where the running command stands, for [`stopped`]: `said` completes "interrupted by
+/// SIGTERM: " (e.g. "the abort of import 5 was not sent; nothing was changed"); `partial` is
+/// a JSON object (or null) printed beside `error` under `--json`.
+pub fn stand(said: impl Into<String>, hint: Option<String>, partial: serde_json::Value) {
+    let s = Standing {
+        said: said.into(),
+        hint,
+        partial,
+    };
+    *STANDING.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+}
+
+/// The exit-130 failure of a command stopped by `signal` where it last said it stood.
+pub fn stopped(signal: &str) -> Failure {
+    let guard = STANDING.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(s) = guard.as_ref() else {
+        return Failure::new(
+            Exit::Interrupted,
+            format!("interrupted by {signal}; nothing was changed in Canvas"),
+        );
+    };
+    let mut f = Failure::new(
+        Exit::Interrupted,
+        format!("interrupted by {signal}: {}", s.said),
+    );
+    if s.partial.is_object() {
+        f = f.partial(s.partial.clone());
+    }
+    if let Some(h) = &s.hint {
+        f = f.hint(h.clone());
+    }
+    f
 }
 
 /// The error for a run stopped by `signal` while `what`, before anything was sent.

@@ -220,7 +220,7 @@ fn clap_failure(e: &clap::Error) -> Failure {
 /// A failure before the log (and its stderr layer) exists, printed as that layer prints
 /// errors: `error: message`, then the hint; with `--json`, its document on stdout.
 fn early_failure(f: &exit::Failure, json: bool) -> u8 {
-    eprintln!("error: {f}");
+    output::stderr(&format!("error: {f}\n"));
     if health_requested() {
         return commands::health::unknown(&f.message, json);
     }

@@ -162,6 +162,9 @@ pub fn init(settings: &LogSettings, stderr: StderrMode, writes_log: bool) -> Res
     };
     let stderr_layer = tracing_subscriber::fmt::layer()
         .with_writer(crate::progress::stderr_writer)
+        // A closed stderr (`2>&1 | head`; SIGPIPE is ignored) loses its lines; the layer's
+        // own notice of that would be an `eprintln!`, which panics there.
+        .log_internal_errors(false)
         .with_ansi(false)
         .event_format(LineFormat {
             host,

@@ -165,26 +165,37 @@ impl Table {
 }
 
 /// Write `text` to stdout and flush it: every stdout write goes through here, so a full disk
-/// or an I/O error is exit 74 with a log line, never a panic. A closed pipe never gets here:
-/// SIGPIPE keeps its default and ends the process quietly, as `head` expects.
+/// or an I/O error is exit 74 with a log line, never a panic. A closed pipe is not an error
+/// (contract, exit 74): SIGPIPE is ignored (`main.rs`), and once the reader has gone
+/// (`| head`) nothing more is printed while the run goes on and ends as it would have, so
+/// `list | head` exits 0 and `submit --watch | true` still follows its import.
 pub fn stdout(text: &str) -> Result<()> {
     stdout_bytes(text.as_bytes())
 }
 
 /// [`stdout`] for bytes that need not be UTF-8 (a downloaded file).
 pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
+    if STDOUT_USED.load(Ordering::Relaxed) == READER_GONE {
+        return Ok(());
+    }
     let mut out = std::io::stdout().lock();
-    let r = out
-        .write_all(bytes)
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::output("to stdout", &e));
-    STDOUT_USED.store(if r.is_ok() { WRITTEN } else { FAILED }, Ordering::Relaxed);
+    let (r, used) = match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => (Ok(()), WRITTEN),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            tracing::debug!(target: "canvas_sis", "stdout's reader has gone; nothing more is printed");
+            (Ok(()), READER_GONE)
+        }
+        Err(e) => (Err(Failure::output("to stdout", &e)), FAILED),
+    };
+    STDOUT_USED.store(used, Ordering::Relaxed);
     r
 }
 
 const UNUSED: u8 = 0;
 const WRITTEN: u8 = 1;
 const FAILED: u8 = 2;
+/// The reader of stdout has gone (EPIPE): whatever comes next is dropped.
+const READER_GONE: u8 = 3;
 /// Whether anything went to stdout yet, and whether that failed: `--json` prints one document,
 /// so the run's end prints the error document only on an untouched stdout.
 static STDOUT_USED: AtomicU8 = AtomicU8::new(UNUSED);
@@ -224,10 +235,16 @@ pub fn auto_color(terminal: bool) -> bool {
         && std::env::var_os(crate::env_names::TERM).is_none_or(|t| t != "dumb")
 }
 
+/// `text` on stderr. Unlike `eprint!`, a closed stderr (`2>&1 | head`) is no panic: with
+/// SIGPIPE ignored the write fails, and the run goes on without it.
+pub fn stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// A human remark on stderr that is shown even off a terminal (unless --quiet).
 pub fn note(term: &Term, msg: &str) {
     if !term.quiet {
-        eprintln!("{msg}");
+        stderr(&format!("{msg}\n"));
     }
 }
 
@@ -237,32 +254,50 @@ pub fn announce(term: &Term, msg: &str) {
     tracing::info!(target: "canvas_sis", "{msg}");
     let shown_by_log = term.verbose > 0 || term.stderr_tty;
     if !shown_by_log && !term.quiet {
-        eprintln!("{msg}");
+        stderr(&format!("{msg}\n"));
     }
 }
 
-/// Ask `question [y/N]` on stderr and read the answer from stdin.
-pub fn confirm(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
+/// Ask `question [y/N]` on stderr and read the answer from stdin. The answer is read on a
+/// thread of its own, so that a signal at the prompt ends the run at once (exit 130, as
+/// `interrupt::stopped` says where the command stands) instead of after the next Enter; the
+/// thread, blocked on stdin, ends with the process.
+pub async fn confirm(question: &str) -> Result<bool> {
+    stderr(&format!("{question} [y/N] "));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let read = std::thread::Builder::new()
+        .name("canvas-sis-prompt".into())
+        .spawn(move || {
+            let mut answer = String::new();
+            let ok = std::io::stdin().lock().read_line(&mut answer).is_ok();
+            let _ = tx.send(ok.then_some(answer));
+        });
+    if read.is_err() {
+        return Ok(false);
     }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    tokio::select! {
+        answer = rx => Ok(answer.ok().flatten().is_some_and(|a| {
+            matches!(a.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+        })),
+        sig = crate::interrupt::wait() => {
+            // The error goes on a line of its own, not after the question.
+            stderr("\n");
+            Err(crate::interrupt::stopped(sig))
+        }
+    }
 }
 
 /// For commands that change Canvas (abort, abort-all-pending, restore): `Ok(true)` to go on
 /// (`--yes`, or the user said yes); `Ok(false)` when the user said no; exit 2 without a
 /// terminal to ask on.
-pub fn confirmed(yes: &crate::cli::YesArgs, question: &str, what: &str) -> Result<bool> {
+pub async fn confirmed(yes: &crate::cli::YesArgs, question: &str, what: &str) -> Result<bool> {
     if yes.yes {
         return Ok(true);
     }
     if !can_prompt() {
         return Err(no_terminal(what));
     }
-    Ok(confirm(question))
+    confirm(question).await
 }
 
 /// `what` needs `--yes` here: exit 2, nothing sent.

@@ -213,7 +213,7 @@ pub async fn follow_restore(
                 "interrupted by {sig}: the restore of import {id} continues in Canvas (progress {pid}); see `canvas-sis status {id}`"
             ),
         )
-        .partial(serde_json::json!({"sis_import_id": id, "progress_id": pid}))
+        .partial(serde_json::json!({"sis_import_id": id, "progress_id": pid, "request": "done"}))
     })
     .await?;
     let last = last.unwrap_or(first);

@@ -227,7 +227,62 @@ impl Ctx {
     }
 }
 
+/// Run `cmd`. A command that talks to Canvas is raced against SIGINT, SIGTERM and SIGHUP
+/// (contract: exit 130 in any phase): a throttled Canvas retried for the whole budget, a hung
+/// answer or a prompt never outlasts a signal, and the run ends with a message saying
+/// whether anything was sent (`--json`: one error document) instead of a silent death.
 pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
+    let Some(said) = on_signal(&cmd) else {
+        return run(cmd, ctx).await;
+    };
+    crate::interrupt::install();
+    // Commands that change Canvas say more as they go (`interrupt::stand`).
+    crate::interrupt::stand(said, None, serde_json::Value::Null);
+    let (json, health) = (ctx.settings.json, matches!(cmd, Command::Health(_)));
+    let sig = tokio::select! {
+        // The command first: a phase that races the signal itself (a watch, the follow of a
+        // restore) ends with its own message, which says how to resume.
+        biased;
+        r = run(cmd, ctx) => return r,
+        sig = crate::interrupt::wait() => sig,
+    };
+    if health {
+        // A check's own failure is UNKNOWN (3) with the reason in its status line.
+        health::unknown(&format!("interrupted by {sig} while asking Canvas"), json);
+        return Ok(Exit::ImportFailed);
+    }
+    Err(crate::interrupt::stopped(sig))
+}
+
+/// What an interrupted run of `cmd` did to Canvas, unless it says more itself; `None` for
+/// commands a signal ends as the system does (they work locally: the listener would only
+/// delay the end of a long validation) or that race it in every phase themselves (`submit`,
+/// `approve RUN`: an interrupted upload first aborts the import that waits for its file).
+fn on_signal(cmd: &Command) -> Option<&'static str> {
+    const READ_ONLY: &str = "nothing was changed in Canvas";
+    match cmd {
+        Command::Watch(_)
+        | Command::Status(_)
+        | Command::List(_)
+        | Command::Importing
+        | Command::Errors(_)
+        | Command::Abort(_)
+        | Command::AbortAllPending(_)
+        | Command::Restore(_)
+        | Command::Config(crate::cli::ConfigCmd::Check) => Some(READ_ONLY),
+        Command::History(a) if a.from_canvas => Some(READ_ONLY),
+        Command::Health(a) if a.from_canvas => Some(READ_ONLY),
+        Command::Plan(a) if a.against == "canvas" => Some(
+            "nothing was changed in Canvas (a provisioning report it was asked for finishes there on its own)",
+        ),
+        Command::Demo => {
+            Some("the demo talks only to its own simulator; nothing was sent to a Canvas")
+        }
+        _ => None,
+    }
+}
+
+async fn run(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
     match cmd {
         Command::Validate(a) => validate::run(a, ctx),
         Command::Submit(a) => submit::run(*a, ctx).await,

@@ -8,6 +8,7 @@ use crate::canvas::follow::follow_restore;
 use crate::canvas::ops::RestoreFlags;
 use crate::cli::RestoreArgs;
 use crate::exit::{Exit, Failure, Result};
+use crate::interrupt::stand;
 
 use super::Ctx;
 
@@ -44,18 +45,41 @@ pub async fn run(a: RestoreArgs, ctx: &mut Ctx) -> Result<Exit> {
             format!(": {only}")
         }
     );
+    // A signal in any phase is exit 130 (`commands::dispatch`) saying where the restore
+    // stands; the follow of its Progress says it itself.
+    stand(
+        format!("the restore of import {id} was not sent; nothing was changed"),
+        None,
+        json!({"sis_import_id": id, "request": "not_sent"}),
+    );
     // Like abort: a whole import is undone, so ask first (and need --yes without a terminal).
-    if !crate::output::confirmed(&a.yes, &question, "restore")? {
+    if !crate::output::confirmed(&a.yes, &question, "restore").await? {
         crate::output::note(&ctx.term, "not restored");
         return Ok(Exit::Ok);
     }
-    // After the prompt, where Ctrl-C must still just end the run: from here a signal is
-    // exit 130 with where the restore stands.
-    crate::interrupt::install();
+    // Retried while Canvas throttles it: a restore may have been queued by an attempt whose
+    // answer was not seen yet.
+    stand(
+        format!(
+            "the restore of import {id} was sent, but Canvas had not answered with its progress: it may or may not run"
+        ),
+        Some(format!(
+            "`canvas-sis status {id}` shows whether it is restoring (or restored); restore it again only if not"
+        )),
+        json!({"sis_import_id": id, "request": "sent_answer_unknown"}),
+    );
     let p = client.restore_states(id, flags).await?;
     info!(target: "canvas_sis", import_id = id, progress_id = p.id, "import {id}: restore queued (progress {})", p.id);
     let pid = p.id;
     let (exit, last) = follow_restore(&client, id, p, &poll).await?;
+    stand(
+        format!(
+            "the restore of import {id} ended {} (progress {pid}); the import's new state was not read",
+            last.state
+        ),
+        Some(format!("`canvas-sis status {id}` shows it")),
+        json!({"sis_import_id": id, "progress_id": pid, "request": "done"}),
+    );
     let imp = client.show(id).await?;
     let summary = format!(
         "import {id}: restore {} (progress {pid}); import is now {}",

@@ -18,6 +18,7 @@ mod example_config;
 mod faults;
 mod guard;
 mod ims;
+mod interrupts;
 mod json;
 mod mail;
 mod mocked_canvas;

@@ -982,13 +982,36 @@ async fn follow_phase(
     if let Err(f) = &printed {
         tracing::error!(target: "canvas_sis", "import {}: {f}; watching it anyway", imp.id);
     }
-    let (exit, last) = follow_import(client, imp.id, poll, ctx.settings.progress).await?;
+    let (exit, last) = follow_import(client, imp.id, poll, ctx.settings.progress)
+        .await
+        .map_err(|f| watch_failed(f, imp.id))?;
     ctx.followed(client, exit, last.as_ref()).await;
     let printed = match printed {
         Ok(()) if ctx.settings.json => ctx.print_json(&last.map(|i| i.raw).unwrap_or(imp.raw)),
         p => p,
     };
     output_lost(exit, printed)
+}
+
+/// Following import `id` failed (Canvas unreachable or throttling past the budget, answers
+/// that are not JSON): the import exists all the same, so the failure says so and how to
+/// resume, never "try again" (a second submit sends the bundle twice), and `--json` carries
+/// its id. A signal's failure says it already.
+fn watch_failed(f: Failure, id: u64) -> Failure {
+    if f.exit == Exit::Interrupted {
+        return f;
+    }
+    Failure {
+        message: format!(
+            "import {id} was created and continues in Canvas, but watching it failed: {}",
+            f.message
+        ),
+        hint: Some(format!(
+            "resume with `canvas-sis watch {id}` once Canvas answers; do not submit again (that would send the bundle a second time)"
+        )),
+        ..f
+    }
+    .partial(serde_json::json!({"sis_import_id": id}))
 }
 
 /// The exit code when the import's outcome is known but stdout failed: an import that did

@@ -319,3 +319,60 @@ fn submit_watch_with_a_closed_stdout_follows_its_import_to_the_end() {
         );
     }
 }
+
+/// Canvas stops answering after `submit --watch` created the import: exit 69 says the import
+/// exists and how to resume (not "try again", which sends the bundle twice), and `--json`
+/// carries its id.
+#[test]
+fn a_watch_that_fails_after_create_says_the_import_exists_and_how_to_resume() {
+    let hung = || {
+        World::with(Config {
+            scenario: Scenario::Hang,
+            fault_count: 100_000,
+            hang_for: Duration::from_secs(30),
+            ..Default::default()
+        })
+    };
+    let run = |w: &World, json_flag: bool| {
+        let mut c = w.std_cmd();
+        if json_flag {
+            c.arg("--json");
+        }
+        c.args(["--retry-budget", "3s", "--read-timeout", "1s", "submit"])
+            .arg(sample_zip())
+            .args(WATCH)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        finish(c.spawn().unwrap(), 30)
+    };
+    let hint = |id: u64| {
+        format!(
+            "resume with `canvas-sis watch {id}` once Canvas answers; do not submit again (that would send the bundle a second time)"
+        )
+    };
+
+    let w = hung();
+    let out = run(&w, true);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let id = w.import(0).0;
+    let doc = json(&out);
+    assert_eq!(doc["sis_import_id"], json!(id));
+    assert_eq!(doc["error"]["kind"], "unreachable");
+    assert_eq!(doc["error"]["hint"], json!(hint(id)));
+    let message = doc["error"]["message"].as_str().unwrap();
+    let head = format!(
+        "import {id} was created and continues in Canvas, but watching it failed: GET import {id} failed "
+    );
+    assert!(message.starts_with(&head), "{message}");
+
+    let w = hung();
+    let out = run(&w, false);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    let id = w.import(0).0;
+    assert_eq!(stdout(&out), format!("{id}\n"));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("\nerror: {head}")), "{err}");
+    assert!(err.ends_with(&format!("  hint: {}\n", hint(id))), "{err}");
+    assert_eq!(w.posts().len(), 1);
+}

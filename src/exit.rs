@@ -129,7 +129,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("tls_handshake", 78, "the server refused the TLS handshake (an alert, a client certificate wanted, nothing in common, not TLS)"),
     ("state_dir", 78, "the state directory, a lock file or the journal cannot be used"),
     ("log_dir", 78, "the log directory cannot be created, or the logger cannot be installed"),
-    ("interrupted", 130, "SIGINT or SIGTERM; the message says whether anything was sent and how to resume"),
+    ("interrupted", 130, "SIGINT, SIGTERM or SIGHUP; the message says whether anything was sent and how to resume"),
 ];
 
 /// What `--json` prints for an exit code (the contract's "Global flags").

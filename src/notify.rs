@@ -398,7 +398,10 @@ mod tests {
         assert!(!t.contains("<!channel>"), "{t}");
         // The summary is plain text: `failed_with_messages`, not `failed\_with\_messages`.
         let summary = e.to_teams()["summary"].as_str().unwrap().to_string();
-        assert!(summary.contains("import 7 failed_with_messages"), "{summary}");
+        assert!(
+            summary.contains("import 7 failed_with_messages"),
+            "{summary}"
+        );
         assert_eq!(e.to_json()["top_errors"][0]["count"], 3);
     }
 

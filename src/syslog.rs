@@ -251,10 +251,10 @@ impl SyslogLayer {
 
     fn warn_once(&self, e: &std::io::Error) {
         if !self.warned.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "canvas-sis: warning: [log] syslog: cannot send to {}: {e}; lines go to the log file only",
+            crate::output::stderr(&format!(
+                "canvas-sis: warning: [log] syslog: cannot send to {}: {e}; lines go to the log file only\n",
                 self.path.display()
-            );
+            ));
         }
     }
 }

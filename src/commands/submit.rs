@@ -1302,10 +1302,10 @@ fn dry_run(
         }
         crate::output::stdout(&text)?;
         match stopped_by {
-            Some((flag, code)) => eprintln!(
-                "dry run: nothing was sent; the real run would send nothing either: {flag} stops it (exit {code})"
-            ),
-            None => eprintln!("dry run: nothing was sent"),
+            Some((flag, code)) => crate::output::stderr(&format!(
+                "dry run: nothing was sent; the real run would send nothing either: {flag} stops it (exit {code})\n"
+            )),
+            None => crate::output::stderr("dry run: nothing was sent\n"),
         }
     }
     Ok(Exit::Ok)

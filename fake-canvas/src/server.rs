@@ -514,6 +514,7 @@ enum Route {
     ReportIndex,
     ReportShow,
     AccountFile,
+    Term,
 }
 
 fn classify(method: &Method, segs: &[String]) -> Option<Route> {
@@ -558,6 +559,7 @@ fn classify(method: &Method, segs: &[String]) -> Option<Route> {
         ("GET", ["api", "v1", "accounts", _, "reports", _]) => Route::ReportIndex,
         ("GET", ["api", "v1", "accounts", _, "reports", _, _]) => Route::ReportShow,
         ("GET", ["accounts", _, "files", _, "download"]) => Route::AccountFile,
+        ("GET", ["api", "v1", "accounts", _, "terms", _]) => Route::Term,
         _ => return None,
     };
     Some(r)
@@ -700,6 +702,45 @@ async fn handle(
             Some(id) => json_resp(200, &account_json(id)),
             None => not_found(),
         },
+        // `TermsApiController#show` (app/controllers/terms_api_controller.rb): `api_find` of
+        // the account's terms (a Canvas id, `sis_term_id:X`, `default`, `current`), rendered
+        // by `enrollment_term_json` (lib/api/v1/enrollment_term.rb) with its overrides.
+        Route::Term => {
+            if account(&segs[3]).is_none() {
+                return not_found();
+            }
+            let id = segs[5].trim();
+            let want = if matches!(id, "default" | "current") {
+                Some(crate::store::DEFAULT_TERM)
+            } else {
+                shared
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .store
+                    .find_term(id)
+                    .map(|t| t.id)
+            };
+            let inner = shared.inner.lock().unwrap();
+            match want.and_then(|t| inner.store.term(t)) {
+                Some(t) => json_resp(
+                    200,
+                    &json!({
+                        "id": t.id,
+                        "name": t.name,
+                        "start_at": t.start.map(|x| x.to_string()),
+                        "end_at": t.end.map(|x| x.to_string()),
+                        "created_at": "2026-01-01T00:00:00Z",
+                        "workflow_state": t.state,
+                        "grading_period_group_id": null,
+                        "sis_term_id": t.sis,
+                        "sis_import_id": t.batch,
+                        "overrides": {},
+                    }),
+                ),
+                None => not_found(),
+            }
+        }
         Route::Progress => {
             let id: u64 = segs[3].parse().unwrap_or(0);
             let mut inner = shared.inner.lock().unwrap();

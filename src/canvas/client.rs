@@ -536,6 +536,33 @@ impl Client {
         Import::from_value(a.json).map_err(|e| bad_shape(&url, &e))
     }
 
+    /// The SIS id of the term Canvas finds by `term` (its own id, `sis_term_id:X`,
+    /// `default`, `current`: `GET /accounts/:id/terms/:term`, TermsApiController#show), or
+    /// None when it has none. A 404 is exit 5: Canvas would refuse a batch import in it.
+    pub async fn term_sis_id(&self, term: &str) -> Result<Option<String>> {
+        let seg: String =
+            percent_encoding::utf8_percent_encode(term.trim(), percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        let url = self.account_url(&format!("terms/{seg}"));
+        let a = self
+            .get(&format!("GET term {term}"), &url)
+            .await
+            .map_err(|e| {
+                not_found_as(
+                    e,
+                    format!(
+                        "term {term} does not exist in account {}: Canvas would refuse the batch import (404); nothing was sent",
+                        self.account_display()
+                    ),
+                )
+            })?;
+        Ok(a.json
+            .get("sis_term_id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string))
+    }
+
     /// The message for a 404 on an import id.
     pub fn no_such_import(&self, id: u64) -> String {
         format!(

@@ -364,10 +364,33 @@ async fn plan_phase(
             }
             _ => None,
         };
+        // A batch term named by Canvas's own id (or `default`, `current`,
+        // `sis_integration_id:`): Canvas says which SIS term it is, so that the baseline's
+        // rows in it are counted. Against Canvas the report's terms file says it; a dry run
+        // asks nothing and says the term is unknown.
+        let mut opts = run.opts.clone();
+        if client.is_none()
+            && let Some(net) = &run.net
+            && opts.batch_mode
+            && !opts.multi_term_batch_mode
+            && let Some(t) = opts.batch_mode_term_id.clone()
+            && crate::plan::sis_term(&t).is_none()
+        {
+            let c = Client::new(net, &ctx.settings.connection)?;
+            match c.term_sis_id(&t).await? {
+                Some(sis) => {
+                    info!(target: "canvas_sis", "guard: batch-mode term {t} is SIS term {sis} in Canvas");
+                    opts.batch_mode_term_id = Some(format!("sis_term_id:{sis}"));
+                }
+                None => {
+                    warn!(target: "canvas_sis", "guard: batch-mode term {t} has no SIS id in Canvas: the plan cannot tell which rows of the baseline are in it");
+                }
+            }
+        }
         Assessment::of(
             client.as_ref(),
             &bundle.path,
-            &run.opts,
+            &opts,
             baseline,
             &run.poll,
             &limits,

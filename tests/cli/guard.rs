@@ -805,3 +805,44 @@ fn a_dry_run_against_canvas_says_the_guard_was_not_checked() {
             .is_empty()
     );
 }
+
+/// A batch term given by Canvas's own id (as the web UI shows it): submit asks Canvas which
+/// SIS term it is, and the guard counts the deletions in it as for `sis_term_id:`. A term
+/// Canvas does not have is exit 5 before anything is sent, as Canvas would answer.
+#[test]
+fn a_batch_term_given_by_canvas_id_is_resolved_and_guarded() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let before = live_enrollments(&w);
+    let id = w.sim.store().terms["2026-FA"].canvas_id.to_string();
+    let by_id = ["--batch-mode", "--batch-mode-term-id", id.as_str()];
+    let short = with_enrollments(&w, "short", SHORT);
+    let o = submit(&w, &short, &by_id);
+    held_id(&o);
+    let reasons = json(&o)["held"]["reasons"].to_string();
+    assert!(
+        reasons.contains("enrollment delete") && reasons.contains("in term 2026-FA"),
+        "{reasons}"
+    );
+    assert!(
+        w.sim
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with(&format!("/terms/{id}"))),
+        "asked Canvas"
+    );
+    assert_eq!(w.posts().len(), 1, "held: nothing sent");
+    // The full export, by the same id, goes through.
+    let o = submit(&w, &sample_dir("bundle"), &by_id);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(live_enrollments(&w), before);
+    // A term Canvas lacks: exit 5, nothing sent.
+    let o = submit(
+        &w,
+        &sample_dir("bundle"),
+        &["--batch-mode", "--batch-mode-term-id", "999"],
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["exit_code"], 5);
+    assert_eq!(w.posts().len(), 2);
+}

@@ -555,6 +555,25 @@ fn auth_and_accounts() {
     assert!(acct["root_account_id"].is_null());
 }
 
+/// `GET /accounts/:id/terms/:id` (TermsApiController#show): a term by Canvas id,
+/// `sis_term_id:X`, `default` or `current`, with its SIS id; 404 for none.
+#[test]
+fn a_term_is_found_by_any_id_canvas_takes() {
+    let h = start(Scenario::Ok);
+    let fall = json(get(&h, "/api/v1/accounts/self/terms/sis_term_id%3A2026-FA"));
+    assert_eq!(fall["sis_term_id"], "2026-FA");
+    assert_eq!(fall["workflow_state"], "active");
+    let id = fall["id"].as_u64().unwrap();
+    let by_id = json(get(&h, &format!("/api/v1/accounts/self/terms/{id}")));
+    assert_eq!(by_id["sis_term_id"], "2026-FA");
+    assert_eq!(by_id["name"], fall["name"]);
+    let default = json(get(&h, "/api/v1/accounts/1/terms/default"));
+    assert_eq!(default["name"], "Default Term");
+    assert!(default["sis_term_id"].is_null());
+    assert_eq!(get(&h, "/api/v1/accounts/self/terms/999").status(), 404);
+    assert_eq!(get(&h, "/api/v1/accounts/42/terms/1").status(), 404);
+}
+
 #[test]
 fn file_upload_flow() {
     let h = start(Scenario::Ok);

@@ -29,7 +29,8 @@ Exit codes:
   74  output could not be written (stdout or an output file); a closed pipe is not an error
   75  another canvas-sis run holds the lock, or an import already runs (--if-idle, --once)
   77  401, or a 403 that is not throttling (bad token or missing permission)
-  78  configuration error (missing URL/token, invalid config, refused http URL)
+  78  configuration error (missing URL/token, invalid config, refused http URL, a TLS certificate
+      that does not verify or a refused TLS handshake: at once, never retried)
   130 interrupted by SIGINT, SIGTERM or SIGHUP: says whether anything was sent, and how to resume";
 
 /// Validate, submit and watch Canvas LMS SIS imports.

@@ -65,6 +65,10 @@ pub enum Unreachable {
     DnsNoAnswer { host: String },
     /// The lookup failed otherwise (getaddrinfo's words).
     DnsFailed { host: String, why: String },
+    /// `addr` accepted the connection and closed it during the TLS handshake (a server or
+    /// firewall that ends TLS from this host): as refused, tried briefly, not for the whole
+    /// retry budget.
+    HandshakeClosed { addr: String },
 }
 
 impl fmt::Display for Unreachable {
@@ -79,6 +83,9 @@ impl fmt::Display for Unreachable {
                 "cannot look up {host}: no DNS server answered (temporary failure in name resolution)"
             ),
             Unreachable::DnsFailed { host, why } => write!(f, "cannot look up {host}: {why}"),
+            Unreachable::HandshakeClosed { addr } => {
+                write!(f, "{addr} closed the connection during the TLS handshake")
+            }
         }
     }
 }
@@ -99,6 +106,12 @@ pub enum TlsProblem {
     },
     /// The certificate is for other names (the ones it presents, when known).
     WrongHost { presented: Vec<String> },
+    /// A CA certificate (basic constraints CA:TRUE) served as the server's own: refused
+    /// even when trusted (`openssl req -x509` makes one by default).
+    CaAsServer,
+    /// The signature matches no trusted issuer: a self-signed certificate not given with
+    /// `--ca-cert`, or one that was altered.
+    BadSignature,
     /// Any other certificate problem (rustls's name for it).
     BadCertificate(String),
     /// The server wants a client certificate (TLS 1.3 `certificate_required`).
@@ -142,6 +155,12 @@ impl TlsProblem {
                 "the TLS certificate is not valid for the name {host}: it is for {}",
                 presented.join(", ")
             ),
+            TlsProblem::CaAsServer => format!(
+                "the TLS certificate of {host} is a CA certificate (CA:TRUE) used as the server's own certificate, which TLS clients refuse even when it is trusted"
+            ),
+            TlsProblem::BadSignature => format!(
+                "the TLS certificate of {host} does not verify: its signature matches no trusted issuer (a self-signed certificate, or one signed with a key of another type or altered)"
+            ),
             TlsProblem::BadCertificate(what) => {
                 format!("the TLS certificate of {host} does not verify ({what})")
             }
@@ -172,6 +191,8 @@ impl TlsProblem {
             TlsProblem::WrongHost { .. } => format!(
                 "check the host name in --base-url (base_url), or have the certificate reissued for {host}"
             ),
+            TlsProblem::CaAsServer => "have the server use a certificate signed by that CA (basic constraints CA:FALSE), or reissue its self-signed certificate with CA:FALSE; then give the CA (or that certificate) with --ca-cert PATH or ca_cert".into(),
+            TlsProblem::BadSignature => "if the server's certificate is self-signed or from a private CA, give it (or the CA) with --ca-cert PATH or ca_cert; else ask its admins".into(),
             TlsProblem::BadCertificate(_) => "the certificate the server sends is not acceptable: ask its admins; for a private CA give it with --ca-cert PATH or ca_cert".into(),
             TlsProblem::ClientCertRequired => "canvas-sis sends no client certificate: use a URL for this Canvas that does not require one".into(),
             TlsProblem::Refused { .. } => "the server (or a proxy in front of it) may want a client certificate, which canvas-sis does not send, or allow only TLS versions or ciphers canvas-sis does not offer (TLS 1.2 and 1.3)".into(),
@@ -199,6 +220,9 @@ impl HttpError {
                     }
                     Unreachable::DnsNoAnswer { .. } | Unreachable::DnsFailed { .. } => {
                         "check this host's network and DNS settings (/etc/resolv.conf)"
+                    }
+                    Unreachable::HandshakeClosed { .. } => {
+                        "check that --base-url's port serves TLS, and whether the server or a firewall in front of it only lets some client addresses in"
                     }
                 }
                 .to_string(),
@@ -246,6 +270,10 @@ impl HttpError {
                 ..
             } => "connection_refused",
             HttpError::Transport {
+                unreachable: Some(Unreachable::HandshakeClosed { .. }),
+                ..
+            } => "unreachable",
+            HttpError::Transport {
                 unreachable: Some(_),
                 ..
             } => "dns",
@@ -256,6 +284,8 @@ impl HttpError {
                 | TlsProblem::Expired { .. }
                 | TlsProblem::NotYetValid { .. }
                 | TlsProblem::WrongHost { .. }
+                | TlsProblem::CaAsServer
+                | TlsProblem::BadSignature
                 | TlsProblem::BadCertificate(_) => "tls_certificate",
                 TlsProblem::ClientCertRequired
                 | TlsProblem::Refused { .. }

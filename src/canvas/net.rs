@@ -199,6 +199,14 @@ pub fn cause(e: &(dyn StdError + 'static), url: &Url) -> Cause {
                 addr: host_port(url),
             });
         }
+        // tokio-rustls's words for a peer that closed the connection mid-handshake.
+        if c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::UnexpectedEof && io.to_string().contains("handshake")
+        }) {
+            return Cause::Unreachable(Unreachable::HandshakeClosed {
+                addr: host_port(url),
+            });
+        }
     }
     Cause::Other
 }
@@ -241,7 +249,16 @@ fn tls_problem(e: &rustls::Error) -> Option<TlsProblem> {
             CertificateError::NotValidForName => TlsProblem::WrongHost {
                 presented: Vec::new(),
             },
-            other => TlsProblem::BadCertificate(format!("{other:?}")),
+            // How webpki reports a self-signed certificate that is not trusted: it checks the
+            // certificate's signature with its own key as an issuer and fails (a bad
+            // signature with RSA, a key-type mismatch with ECDSA).
+            CertificateError::BadSignature
+            | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                TlsProblem::BadSignature
+            }
+            // webpki's reason, as rustls wraps it (`Other(OtherError(CaUsedAsEndEntity))`).
+            other if format!("{other:?}").contains("CaUsedAsEndEntity") => TlsProblem::CaAsServer,
+            other => TlsProblem::BadCertificate(plain(&format!("{other:?}"))),
         },
         E::NoCertificatesPresented => TlsProblem::BadCertificate("no certificate sent".into()),
         E::AlertReceived(AlertDescription::CertificateRequired) => TlsProblem::ClientCertRequired,
@@ -257,6 +274,18 @@ fn tls_problem(e: &rustls::Error) -> Option<TlsProblem> {
         }
         _ => return None,
     })
+}
+
+/// rustls's debug name of a certificate error without its wrappers:
+/// `Other(OtherError(UnsupportedSignatureAlgorithm))` → `UnsupportedSignatureAlgorithm`.
+fn plain(debug: &str) -> String {
+    let mut s = debug;
+    for wrapper in ["Other(", "OtherError("] {
+        if let Some(inner) = s.strip_prefix(wrapper).and_then(|r| r.strip_suffix(')')) {
+            s = inner;
+        }
+    }
+    s.to_string()
 }
 
 /// A subject alternative name as rustls-webpki lists it (`DnsName("a.example")`,
@@ -371,6 +400,15 @@ mod tests {
         }
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         assert!(matches!(cause(&reset, &url), Cause::Other));
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        assert!(matches!(
+            cause(&eof, &url),
+            Cause::Unreachable(Unreachable::HandshakeClosed { .. })
+        ));
+        assert_eq!(
+            plain("Other(OtherError(UnsupportedSignatureAlgorithm))"),
+            "UnsupportedSignatureAlgorithm"
+        );
         let decrypt =
             std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::DecryptError);
         assert!(matches!(cause(&decrypt, &url), Cause::Other));

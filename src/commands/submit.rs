@@ -863,6 +863,14 @@ impl Started {
     /// The upload failed: the run ended with this exit code (and, when its answer was lost,
     /// an import may exist that `watch --last` finds).
     async fn upload_failed(mut self, ctx: &Ctx, f: &Failure) {
+        if f.exit == Exit::Config && !f.partial.contains_key("sis_import_id") {
+            // A certificate or handshake refused before a byte went out: a configuration
+            // refusal, not a run (contract, "A run"); the folder made for it goes.
+            if let Err(e) = std::fs::remove_dir_all(&self.folder) {
+                warn!(target: "canvas_sis", "run {}: {}: {e}", self.record.run_id, self.folder.display());
+            }
+            return;
+        }
         self.record.exit_code = Some(f.exit.code());
         self.record.ended_at = Some(jiff::Timestamp::now().to_string());
         self.save();

@@ -275,6 +275,18 @@ impl Resolved {
             _ => None,
         }
     }
+    /// [`Resolved::path`], a relative path from the config file taken as relative to that
+    /// file (as `token_file` is): a cron job's working directory is not where the admin
+    /// wrote it.
+    fn path_beside_file(&self, key: &str) -> Option<PathBuf> {
+        let p = self.path(key)?;
+        match self.0.get(key).cloned().flatten().map(|s| s.source) {
+            Some(Source::File { path, .. }) if p.is_relative() => {
+                Some(path.parent().unwrap_or(Path::new("")).join(p))
+            }
+            _ => Some(p),
+        }
+    }
     fn sourced_text(&self, key: &str) -> Option<Sourced<String>> {
         self.0.get(key).cloned().flatten().and_then(|s| {
             Some(Sourced {
@@ -428,7 +440,7 @@ impl Settings {
                 .sourced_text("account_id")
                 .expect("account_id has a default"),
             token,
-            ca_cert: r.path("ca_cert"),
+            ca_cert: r.path_beside_file("ca_cert"),
             retry_budget: r.duration("retry_budget"),
             connect_timeout: r.duration("connect_timeout"),
             read_timeout: r.duration("read_timeout"),

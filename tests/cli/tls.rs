@@ -237,6 +237,15 @@ fn unknown_issuer_exits_78_at_once_and_names_ca_cert() {
         err.contains("--ca-cert") && err.contains("ca_cert"),
         "{err}"
     );
+    // A submit refused so is a configuration refusal, not a run (contract, "A run").
+    let zip = sample_zip();
+    let (out, _) = w.run("localhost", None, &["submit", zip.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let h = bare_cmd(w.world.home.path())
+        .args(["--json", "history"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&h)["runs"], serde_json::json!([]), "{}", stdout(&h));
 }
 
 #[test]
@@ -260,6 +269,22 @@ fn with_ca_cert_the_same_server_works() {
     let (out, _) = w.run("localhost", Some(&ca), &["list"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!w.world.sim.requests().is_empty());
+    // `ca_cert` in the config file, relative: beside the file, whatever the working dir
+    // (cron's is /).
+    let etc = w.world.home.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("ca.pem"), &ca.pem).unwrap();
+    std::fs::write(etc.join("c.toml"), "ca_cert = \"ca.pem\"\n").unwrap();
+    let out = bare_cmd(w.world.home.path())
+        .current_dir("/")
+        .env("CANVAS_BASE_URL", format!("https://localhost:{}/", w.port))
+        .env("CANVAS_ACCESS_TOKEN", w.world.sim.token())
+        .arg("-c")
+        .arg(etc.join("c.toml"))
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 #[test]
@@ -354,5 +379,90 @@ fn plain_http_behind_an_https_url_exits_78_at_once() {
         stderr(&out).contains("did not answer with TLS"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A self-signed certificate as `openssl req -x509` makes it (CA:TRUE): refused even when
+/// given with `--ca-cert`, so the message says what is wrong with it, not "give --ca-cert".
+#[test]
+fn a_ca_certificate_served_as_the_servers_own_says_so() {
+    let ca = ca();
+    // The CA's own certificate (CA:TRUE) as the server's, for its name.
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, "localhost");
+    let key = KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    let pem = cert.pem();
+    let chain = vec![cert.der().clone()];
+    let key: PrivateKeyDer<'static> = PrivatePkcs8KeyDer::from(key.serialize_der()).into();
+    let w = TlsWorld::terminating(server_config(chain, key, None));
+    let trusted = Ca { pem, ..ca };
+    let (out, took) = w.run("localhost", Some(&trusted), &["list"]);
+    assert_config_error_at_once(&w, &out, took);
+    let err = stderr(&out);
+    assert!(err.contains("is a CA certificate (CA:TRUE)"), "{err}");
+    assert!(err.contains("CA:FALSE"), "{err}");
+    assert!(!err.contains("OtherError"), "{err}");
+}
+
+/// A self-signed server certificate (CA:FALSE) not given with `--ca-cert`: said in words,
+/// with the fix that works.
+#[test]
+fn a_self_signed_certificate_names_the_fix() {
+    let mut p = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "localhost");
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    let chain = vec![cert.der().clone()];
+    let pem = cert.pem();
+    let key: PrivateKeyDer<'static> = PrivatePkcs8KeyDer::from(key.serialize_der()).into();
+    let w = TlsWorld::terminating(server_config(chain, key, None));
+    let (out, took) = w.run("localhost", None, &["list"]);
+    assert_config_error_at_once(&w, &out, took);
+    let err = stderr(&out);
+    assert!(
+        err.contains("self-signed") && err.contains("--ca-cert"),
+        "{err}"
+    );
+    assert!(!err.contains("(BadSignature)"), "{err}");
+    // Given with --ca-cert, it works.
+    let own = Ca { pem, ..ca() };
+    let (out, _) = w.run("localhost", Some(&own), &["list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// A server that closes every connection during the handshake: tried briefly (as a refused
+/// connection), never for the whole retry budget.
+#[test]
+fn a_server_that_closes_the_handshake_is_given_up_on_quickly() {
+    let w = TlsWorld::serve(
+        World::new(fake_canvas::Scenario::Ok),
+        |mut tcp| async move {
+            let mut hello = [0u8; 4096];
+            let _ = tcp.read(&mut hello).await?;
+            tcp.shutdown().await?;
+            Ok(())
+        },
+    );
+    let started = Instant::now();
+    let mut c = bare_cmd(w.world.home.path());
+    let out = c
+        .env("CANVAS_BASE_URL", format!("https://localhost:{}/", w.port))
+        .env("CANVAS_ACCESS_TOKEN", w.world.sim.token())
+        .args(["--retry-budget", "10m", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("closed the connection during the TLS handshake"),
+        "{err}"
     );
 }

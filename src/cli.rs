@@ -282,6 +282,10 @@ pub struct ValidateArgs {
     /// The import_type the bundle is meant for (an XML file needs one other than instructure_csv).
     #[arg(long, value_name = "TYPE")]
     pub import_type: Option<String>,
+    /// Read a file as this kind whatever its name (as `submit --extension` sends it); its
+    /// content must match.
+    #[arg(long, value_name = "csv|zip|xml", value_parser = ["csv", "zip", "xml"])]
+    pub extension: Option<String>,
 }
 
 /// `submit`: its settings (import options, safety, watching) come from the settings table.

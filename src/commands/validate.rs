@@ -15,7 +15,7 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
         import_type_set: a.import_type.is_some(),
         max_diagnostics: a.max_diagnostics,
         strict: a.strict,
-        extension: None,
+        extension: a.extension.clone(),
 
         ..validate::Options::default()
     };

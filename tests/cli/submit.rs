@@ -285,6 +285,17 @@ fn refused_inputs_send_nothing() {
     }
     // Only the last case (forced csv of a real CSV) was sent.
     assert_eq!(w.posts().len(), 1);
+    // `validate --extension` reads the same file as submit would send it.
+    for (ext, code) in [("csv", 0), ("zip", 65)] {
+        let out = w
+            .cmd()
+            .arg("validate")
+            .arg(&fake_zip)
+            .args(["--extension", ext])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{ext}: {}", stderr(&out));
+    }
 }
 
 #[test]

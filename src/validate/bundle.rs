@@ -89,10 +89,45 @@ struct Pending {
 /// together, so the cache misses overlap instead of stalling one by one.
 const BATCH: usize = 64;
 
+/// An enrollment row's section and course, both given (the first row of each pair):
+/// whether they are related is known only once the whole bundle is read (§6.4).
+pub struct Listed {
+    pub loc: u64,
+    pub row: u64,
+    pub section: u64,
+    pub course: u64,
+    /// How many enrollment rows list this pair.
+    pub count: u32,
+    /// Section, course and user ids, one after the other in `Bundle::listed_text`.
+    pub text_off: u32,
+    pub lens: [u16; 3],
+}
+
+/// The key of a (section, course) pair.
+pub fn pair_key(section: u64, course: u64) -> u64 {
+    hash_bytes(section ^ 0x9e37_79b9_7f4a_7c15, &course.to_le_bytes())
+}
+
 #[derive(Default)]
 pub struct Bundle {
     /// Display names of files, indexed by `loc_file`.
     pub files: Vec<String>,
+    /// Each file's kind (its index in `KINDS`), `u8::MAX` until recognised.
+    pub file_kinds: Vec<u8>,
+    /// Findings about a row of a file already reported, known only from a later file
+    /// (a logins row Canvas skips for a users row processed before it): bundle-level.
+    pub late: Vec<super::Diagnostic>,
+    /// Each section's course (sections.csv, the last row wins, as Canvas applies them
+    /// in order): its key and where its text is in `course_text` (offset << 16 | len).
+    pub section_course: IdMap<(u64, u64)>,
+    pub course_text: String,
+    /// Active cross-listings, by `pair_key(section, xlist course)`.
+    pub xlisted: IdMap<u8>,
+    /// Enrollment rows that give both a section and a course, once per pair:
+    /// `listed_idx` maps the pair's key to its index in `listed`, plus one.
+    pub listed_idx: IdMap<u32>,
+    pub listed: Vec<Listed>,
+    pub listed_text: String,
     pub defs: [IdMap<Def>; NS_COUNT],
     /// How many files define ids of each namespace.
     pub definers: [u32; NS_COUNT],
@@ -110,7 +145,95 @@ pub struct Bundle {
 impl Bundle {
     pub fn add_file(&mut self, name: &str) -> usize {
         self.files.push(name.to_string());
+        self.file_kinds.push(u8::MAX);
         self.files.len() - 1
+    }
+
+    /// The kind name of the file a location is in ("" when none was recognised).
+    pub fn kind_at(&self, l: u64) -> &'static str {
+        match self.file_kinds.get(loc_file(l)) {
+            Some(&k) if k != u8::MAX => super::kinds::KINDS[k as usize].name,
+            _ => "",
+        }
+    }
+
+    /// A section's course, as sections.csv gives it (the last row wins).
+    pub fn set_section_course(&mut self, section: &str, course: &str) {
+        let off = self.course_text.len() as u64;
+        let text = if course.len() < 1 << 16 && off < 1 << 40 {
+            self.course_text.push_str(course);
+            off << 16 | course.len() as u64
+        } else {
+            0
+        };
+        let key = hash_bytes(SEED, section.as_bytes());
+        let (v, _) = self
+            .section_course
+            .get_or_insert_with(key, Default::default);
+        *v = (hash_bytes(SEED, course.as_bytes()), text);
+    }
+
+    /// The text of a section's course kept by [`Bundle::set_section_course`].
+    pub fn section_course_text(&self, text: u64) -> &str {
+        let off = (text >> 16) as usize;
+        &self.course_text[off..off + (text & 0xffff) as usize]
+    }
+
+    /// An enrollment row listing both `section` and `course`, for `user`.
+    pub fn list_pair(&mut self, section: &str, course: &str, user: &str, loc: u64, row: u64) {
+        let (s, c) = (
+            hash_bytes(SEED, section.as_bytes()),
+            hash_bytes(SEED, course.as_bytes()),
+        );
+        let (idx, new) = self.listed_idx.get_or_insert_with(pair_key(s, c), || 0);
+        if !new {
+            let l = &mut self.listed[*idx as usize - 1];
+            l.count = l.count.saturating_add(1);
+            return;
+        }
+        let text_off = self.listed_text.len();
+        let ids = [section, course, user];
+        // Ids too long to keep (or past 4 GiB of them) are named by nothing.
+        let keep = text_off < u32::MAX as usize / 2 && ids.iter().all(|t| t.len() <= 256);
+        if keep {
+            ids.iter().for_each(|t| self.listed_text.push_str(t));
+        }
+        *idx = self.listed.len() as u32 + 1;
+        self.listed.push(Listed {
+            loc,
+            row,
+            section: s,
+            course: c,
+            count: 1,
+            text_off: text_off as u32,
+            lens: ids.map(|t| if keep { t.len() as u16 } else { 0 }),
+        });
+    }
+
+    /// The section, course and user ids of a pair kept by [`Bundle::list_pair`].
+    pub fn listed_ids(&self, l: &Listed) -> [&str; 3] {
+        let mut off = l.text_off as usize;
+        l.lens.map(|n| {
+            let t = &self.listed_text[off..off + n as usize];
+            off += n as usize;
+            t
+        })
+    }
+
+    /// Makes `key` owned by `owner` at `at` from now on (see [`Bundle::define_owned`]).
+    pub fn redefine_owned(&mut self, ns: Ns, key: u64, at: u64, owner: &str) {
+        let off = self.owner_text.len() as u64;
+        let owned = if owner.len() <= OWNER_TEXT_MAX && off < 1 << 40 {
+            self.owner_text.push_str(owner);
+            OWNER_TEXT | off << 9 | owner.len() as u64
+        } else {
+            hash_bytes(SEED, owner.as_bytes()) & !OWNER_TEXT
+        };
+        let (d, _) = self.defs[ns as usize].get_or_insert_with(key, Default::default);
+        *d = Def {
+            loc: at,
+            owner: owned,
+        };
     }
 
     /// Record a definition; returns the earlier one if this id was already defined.

@@ -86,10 +86,8 @@ pub(crate) fn validate_file(ctx: &mut Ctx, display: &str, path: &Path, len: u64)
         .map(|e| e.trim_start_matches('.').to_ascii_lowercase());
     let ext = forced.clone().or_else(|| lower_ext(display));
     if len == 0 {
-        let mut s = Sink::new(display, max);
-        s.nowhere()
-            .err("empty_file", "empty file; Canvas ignores it");
-        ctx.out.push(s.finish());
+        // Alone, it is the whole upload: Canvas skips it and imports nothing.
+        ctx.out.push(empty_csv(display, max, false));
         return Ok(());
     }
     let head = read_head(path, 512)?;
@@ -166,6 +164,9 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
     files.sort();
     let mut dir_sink = Sink::new(display, ctx.opts.max_diagnostics);
     let base = display.trim_end_matches('/');
+    let others = files.iter().any(|(rel, _, len)| {
+        *len > 0 && !canvas_skips(rel) && lower_ext(rel).as_deref() == Some("csv")
+    });
     for (rel, p, len) in files {
         if canvas_skips(&rel) {
             continue;
@@ -174,10 +175,8 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
         match lower_ext(&rel).as_deref() {
             Some("csv") => {
                 if len == 0 {
-                    let mut s = Sink::new(&name, ctx.opts.max_diagnostics);
-                    s.nowhere()
-                        .err("empty_file", "empty file; Canvas ignores it");
-                    ctx.out.push(s.finish());
+                    ctx.out
+                        .push(empty_csv(&name, ctx.opts.max_diagnostics, others));
                 } else {
                     let f = File::open(&p).map_err(|err| with_path(&p, err))?;
                     let r = validate_csv(
@@ -211,6 +210,27 @@ pub(crate) fn validate_dir(ctx: &mut Ctx, display: &str, path: &Path) -> io::Res
         ctx.out.push(dir_sink.finish());
     }
     Ok(())
+}
+
+/// A 0-byte CSV file. Canvas skips it without a word (`create_batch_attachment` returns
+/// early for size 0, §6.2): next to `others` (CSV files that are not empty) it is a
+/// warning, and the bundle goes; alone, the upload imports nothing: an error.
+fn empty_csv(name: &str, max: usize, others: bool) -> FileReport {
+    let mut s = Sink::new(name, max);
+    if others {
+        s.nowhere()
+            .hint("remove it, or check the export that wrote it")
+            .warn(
+                "empty_file",
+                "empty file (0 bytes); Canvas ignores it and imports the other files",
+            );
+    } else {
+        s.nowhere().hint("check the export that wrote it").err(
+            "empty_file",
+            "empty file (0 bytes); Canvas ignores it and imports nothing",
+        );
+    }
+    s.finish()
 }
 
 /// An I/O error that names the file inside a directory the user gave.
@@ -632,6 +652,12 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
         .collect();
     let ims = zip_is_ims(ctx.opts, &readable);
     let wanted = if ims { "xml" } else { "csv" };
+    let others = ents.iter().any(|e| {
+        e.size > 0
+            && !e.dir
+            && !canvas_skips(&e.name)
+            && lower_ext(&e.name).as_deref() == Some("csv")
+    });
     let mut entry_reports = vec![];
     let mut csv_entries = 0usize;
     for e in &ents {
@@ -681,10 +707,7 @@ pub(crate) fn validate_zip(ctx: &mut Ctx, display: &str, path: &Path, len: u64) 
             continue;
         }
         if e.size == 0 {
-            let mut es = Sink::new(&ename, max);
-            es.nowhere()
-                .err("empty_file", "empty file; Canvas ignores it");
-            entry_reports.push(es.finish());
+            entry_reports.push(empty_csv(&ename, max, others && !ims));
             continue;
         }
         let rep = match zip.by_index(e.idx) {

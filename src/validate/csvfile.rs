@@ -39,6 +39,9 @@ pub(crate) fn validate_csv<R: Read>(
         }
     };
     let kind = recognise(&header.names, header.line, &mut sink);
+    if let Some(k) = kind {
+        bundle.file_kinds[file_idx] = k as u8;
+    }
     let cols = kind.map(|i| header.columns(&super::kinds::KINDS[i], &mut sink, bundle));
 
     let mut checker = Checker::new(
@@ -130,7 +133,7 @@ mod tests {
         let rows = 5 * fast::BATCH_ROWS + 17;
         for i in 0..rows {
             let date = if i % 7 == 0 {
-                "2026-02-30"
+                "2026-02-32"
             } else {
                 "2026-02-03"
             };

@@ -13,8 +13,11 @@ use super::sink::Sink;
 pub(super) struct Header {
     /// Physical line of the header row.
     pub line: u64,
-    /// Column names, lower-cased and trimmed.
+    /// Column names, lower-cased and trimmed, as Canvas reads them to recognise the kind.
     pub names: Vec<String>,
+    /// Column names lower-cased only, as Canvas's rows are keyed (its header converter
+    /// does not trim): `row["login_id"]` finds no `" login_id"` column (§6.1).
+    raw: Vec<String>,
     /// Physical line where each name starts.
     lines: Vec<u64>,
 }
@@ -65,78 +68,118 @@ pub(super) fn read<R: Read>(
         line: rec.line(),
         names: raw.iter().map(|s| strip(s).to_string()).collect(),
         lines: (0..rec.len()).map(|i| rec.field_line(i)).collect(),
+        raw,
     };
     if let Some(l) = rec.nul_line() {
         sink.at(l)
             .err("nul_character", "NUL character in the header row");
     }
-    // First column of each name: a map, not a scan of the columns before (a header of
-    // 100,000 columns took 20 s).
-    let mut first_col = std::collections::HashMap::with_capacity(h.names.len());
-    for (i, n) in h.names.iter().enumerate() {
-        if n.is_empty() {
-            continue;
-        }
-        if raw[i] != *n {
-            sink.at(h.lines[i])
-                .row(1)
-                .col(n)
-                .hint(format!("write it as \"{n}\""))
-                .err(
-                    "header_whitespace",
-                    format!(
-                        "header cell \"{}\" has spaces around it: Canvas may recognise the file yet read column \"{n}\" as empty in every row",
-                        raw[i]
-                    ),
-                );
-        }
-        if let Some(&first) = first_col.get(n.as_str()) {
-            sink.at(h.lines[i]).row(1).col(n).err(
-                "duplicate_column",
-                format!(
-                    "duplicate header column \"{n}\" (columns {} and {}); Canvas would use only one of them",
-                    first + 1,
-                    i + 1
-                ),
-            );
-        }
-        first_col.entry(n.as_str()).or_insert(i);
-    }
     Ok(Some(h))
 }
 
 impl Header {
+    /// Whether a column is named exactly `c` (lower-cased, untrimmed), as Canvas's rows
+    /// are keyed.
     fn has(&self, c: &str) -> bool {
-        self.names.iter().any(|n| n == c)
+        self.raw.iter().any(|n| n == c)
     }
 
-    /// The header against kind `k`'s columns: unknown columns, missing required ones;
-    /// counts the namespaces the file defines in `bundle`.
+    /// The header against kind `k`'s columns: spaces around names, repeated names,
+    /// unknown columns, missing required ones; counts the namespaces the file defines in
+    /// `bundle`.
     pub fn columns(&self, k: &Kind, sink: &mut Sink, bundle: &mut Bundle) -> Columns {
+        // The first column of each name: Ruby's `CSV::Row#[]` returns the first of
+        // repeated headers. A map, not a scan of the columns before (a header of
+        // 100,000 columns took 20 s).
+        let mut first_col = std::collections::HashMap::with_capacity(self.raw.len());
+        for (i, n) in self.raw.iter().enumerate() {
+            first_col.entry(n.as_str()).or_insert(i);
+        }
         let hidx: Vec<Option<usize>> = k
             .cols
             .iter()
-            .map(|c| self.names.iter().position(|n| n == c.name))
+            .map(|c| first_col.get(c.name).copied())
             .collect();
         for (i, n) in self.names.iter().enumerate() {
-            if n.is_empty() || k.col(n).is_some() {
+            if n.is_empty() {
                 continue;
             }
-            let hint =
-                nearest(n, k.cols.iter().map(|c| c.name)).map(|c| format!("did you mean \"{c}\"?"));
-            sink.at(self.lines[i]).row(1).col(n).hint_opt(hint).warn(
-                "unknown_column",
-                format!(
-                    "unknown column \"{n}\" for {} {} file; Canvas ignores it",
-                    article(k.name),
-                    k.name
-                ),
-            );
+            let Some(ci) = k.col(n) else {
+                let hint = nearest(n, k.cols.iter().map(|c| c.name))
+                    .map(|c| format!("did you mean \"{c}\"?"));
+                sink.at(self.lines[i]).row(1).col(n).hint_opt(hint).warn(
+                    "unknown_column",
+                    format!(
+                        "unknown column \"{n}\" for {} {} file; Canvas ignores it",
+                        article(k.name),
+                        k.name
+                    ),
+                );
+                continue;
+            };
+            let raw = &self.raw[i];
+            if *raw != *n {
+                // Canvas recognises the kind by trimmed names, then keys the rows by
+                // the untrimmed ones: this column is read by no name it knows.
+                let what = match hidx[ci] {
+                    Some(f) => format!(
+                        "Canvas ignores this column and reads \"{n}\" from column {}",
+                        f + 1
+                    ),
+                    None if matches!(k.cols[ci].req, Req::Yes | Req::Header) => format!(
+                        "Canvas does not trim header names, so it finds no \"{n}\" column and skips every row (see the missing column)"
+                    ),
+                    None => format!(
+                        "Canvas does not trim header names, so it reads column \"{n}\" as empty in every row"
+                    ),
+                };
+                sink.at(self.lines[i])
+                    .row(1)
+                    .col(n)
+                    .hint(format!("write it as \"{n}\""))
+                    .warn(
+                        "header_whitespace",
+                        format!(
+                            "header cell \"{raw}\" (column {}) has spaces around it: {what}",
+                            i + 1
+                        ),
+                    );
+            } else if let Some(f) = hidx[ci].filter(|&f| f != i) {
+                sink.at(self.lines[i]).row(1).col(n).hint("remove one of them").warn(
+                    "duplicate_column",
+                    format!(
+                        "duplicate header column \"{n}\" (columns {} and {}): Canvas reads column {} and ignores column {}",
+                        f + 1,
+                        i + 1,
+                        f + 1,
+                        i + 1
+                    ),
+                );
+            }
         }
         let mut suppressed = vec![false; k.cols.len()];
         for (ci, c) in k.cols.iter().enumerate() {
-            if hidx[ci].is_none() && matches!(c.req, Req::Yes | Req::Header) {
+            // A column required unless another is set, with neither in the header, is
+            // missing from every row just the same.
+            let required = match c.req {
+                Req::Yes | Req::Header => true,
+                Req::UnlessSet(o) => !self.has(o),
+                Req::No | Req::UnlessDeleted => false,
+            };
+            if hidx[ci].is_none() && required {
                 suppressed[ci] = true;
+                let padded = self.names.iter().position(|n| n == c.name);
+                let mut msg = format!("required column \"{}\" is missing from the header", c.name);
+                if let Some(p) = padded {
+                    msg.push_str(&format!(
+                        " (column {} is \"{}\", with spaces Canvas does not trim)",
+                        p + 1,
+                        self.raw[p]
+                    ));
+                }
+                if let Req::UnlessSet(o) = c.req {
+                    msg.push_str(&format!(", and so is \"{o}\", which can stand in for it"));
+                }
                 sink.at(self.line)
                     .row(1)
                     .col(c.name)
@@ -145,10 +188,7 @@ impl Header {
                     } else {
                         "Canvas would skip every row"
                     })
-                    .err(
-                        "missing_column",
-                        format!("required column \"{}\" is missing from the header", c.name),
-                    );
+                    .err("missing_column", msg);
             }
         }
         for o in k.one_of {

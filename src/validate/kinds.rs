@@ -733,7 +733,8 @@ pub static KINDS: &[Kind] = &[
             r("user_id", Ns::User),
             r("user_integration_id", Ns::UserIntegration),
             t("role"),
-            int("role_id", "Improper role_id \"{value}\" for an enrollment"),
+            // A role_id that is no integer: Canvas goes by `role` (see rules.rs).
+            int("role_id", "Improper role \"{role}\" for an enrollment"),
             status(
                 &[
                     "active",

@@ -419,7 +419,72 @@ pub fn validate_paths(paths: &[PathBuf], opts: &Options) -> Result<Report, Input
     };
     ctx.bundle.flush();
     resolve_references(&ctx.bundle, opts.max_diagnostics, &mut report);
+    cross_file(&mut ctx.bundle, opts.max_diagnostics, &mut report);
     Ok(report)
+}
+
+/// Findings that need the whole bundle, about rows whose files are already reported:
+/// logins rows Canvas skips for a users row, and enrollments whose section and course
+/// are unrelated. Bundle-level warnings, in file order.
+fn cross_file(b: &mut bundle::Bundle, max: usize, report: &mut Report) {
+    let mut found = std::mem::take(&mut b.late);
+    for l in &b.listed {
+        // Only what the bundle shows: the section's course from sections.csv, the
+        // course defined here too (else Canvas may not have it: a reference warning).
+        let Some(&(course, text)) = b.section_course.get(l.section) else {
+            continue;
+        };
+        if course == l.course
+            || b.defs[kinds::Ns::Course as usize].get(l.course).is_none()
+            // Listing the course a section is cross-listed into is fine, and so is
+            // listing its own course once it is cross-listed (`nonxlist_course`).
+            || b.xlisted.get(bundle::pair_key(l.section, l.course)).is_some()
+        {
+            continue;
+        }
+        let [s, c, u] = b.listed_ids(l);
+        let own = b.section_course_text(text);
+        let def = b.defs[kinds::Ns::Section as usize]
+            .get(l.section)
+            .map(|d| b.where_(d.loc))
+            .unwrap_or_default();
+        let more = if l.count > 1 {
+            format!(" ({} rows list this section with this course)", l.count)
+        } else {
+            String::new()
+        };
+        found.push(Diagnostic {
+            file: b.files[bundle::loc_file(l.loc)].clone(),
+            line: Some(bundle::loc_line(l.loc)),
+            col: None,
+            row: Some(l.row),
+            column: Some("section_id".into()),
+            severity: Severity::Warning,
+            code: "unrelated_section",
+            message: format!(
+                "An enrollment listed a section ({s}) and a course ({c}) that are unrelated for user ({u}): section {s} is in course {own} at {def}, and no cross-listing in this bundle moves it to {c}; Canvas skips this row{more}"
+            ),
+            hint: Some(format!(
+                "give course_id {own} (or leave course_id empty); Canvas accepts {c} only if {s} is already cross-listed into it"
+            )),
+        });
+    }
+    for d in found {
+        report.bundle_warnings += 1;
+        if report.bundle.len() < max {
+            report.bundle.push(d);
+        }
+    }
+    // In file order with the references' findings.
+    let files: std::collections::HashMap<&str, usize> = b
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    report
+        .bundle
+        .sort_by_key(|d| (files.get(d.file.as_str()).copied(), d.line));
 }
 
 fn resolve_references(b: &bundle::Bundle, max: usize, report: &mut Report) {

@@ -239,6 +239,19 @@ struct RowState {
     active: Vec<usize>,
     /// The columns in the header: (column, header index).
     present: Vec<(usize, usize)>,
+    /// What [`relations`] reads, when the kind is one it reads: a section's
+    /// `section_id`, `course_id`; a cross-listing's `section_id`, `xlist_course_id`,
+    /// `status`; an enrollment's `section_id`, `course_id`, `user_id`,
+    /// `user_integration_id`.
+    rel: Option<(Rel, [Option<usize>; 4])>,
+}
+
+/// The kinds [`relations`] reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rel {
+    Section,
+    Xlist,
+    Enrollment,
 }
 
 impl RowState {
@@ -303,6 +316,21 @@ impl RowState {
             present: (0..k.cols.len())
                 .filter_map(|ci| hidx[ci].map(|i| (ci, i)))
                 .collect(),
+            rel: {
+                let cols = |names: [&str; 4]| names.map(|n| k.col(n));
+                match k.name {
+                    "section" => Some((Rel::Section, cols(["section_id", "course_id", "", ""]))),
+                    "xlist" => Some((
+                        Rel::Xlist,
+                        cols(["section_id", "xlist_course_id", "status", ""]),
+                    )),
+                    "enrollment" => Some((
+                        Rel::Enrollment,
+                        cols(["section_id", "course_id", "user_id", "user_integration_id"]),
+                    )),
+                    _ => None,
+                }
+            },
         }
     }
 
@@ -506,10 +534,9 @@ fn register(cx: &mut RowCx, row: &RowValues) {
     let st = &cx.f.st;
     let v = |ci: usize| row.v(ci);
     let at = bundle::loc(cx.f.file_idx, cx.rec.line());
-    let mut owner = 0;
     if let (Some((ns, idc)), Some(idi)) = (k.defines, st.id) {
         let id = v(idi);
-        owner = hash_bytes(SEED, id.as_bytes());
+        let owner = hash_bytes(SEED, id.as_bytes());
         let is_override = st.extra.iter().any(|&c| !v(c).is_empty());
         if !is_override
             && let Some(prev) = cx
@@ -536,40 +563,84 @@ fn register(cx: &mut RowCx, row: &RowValues) {
             continue;
         }
         let key = id_key(ns, val);
-        // A login keeps its owner's id, which Canvas's message names.
-        let prev = if ns == Ns::Login {
-            let id = st.id.map_or("", v);
-            let prev = cx.bundle.define_owned(ns, key, at, id);
-            prev.filter(|p| !cx.bundle.owned_by(p, id))
-        } else {
-            cx.bundle
-                .define(ns, key, at, owner)
-                .filter(|p| p.owner != owner)
+        // A login or integration_id keeps its owner's id, which Canvas's message names.
+        let id = st.id.map_or("", v);
+        let Some(prev) = cx
+            .bundle
+            .define_owned(ns, key, at, id)
+            .filter(|p| !cx.bundle.owned_by(p, id))
+        else {
+            continue;
         };
-        if let Some(prev) = prev {
-            let uid = st.user_id.map_or("", v);
-            let (code, msg) = if ns == Ns::Login {
-                (
-                    "duplicate_login_id",
-                    format!(
-                        "login_id \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID {} has already claimed {uid}'s user_id requested login information, skipping\"",
-                        cx.bundle.where_(prev.loc),
-                        cx.bundle.owner_of(&prev).unwrap_or("…")
-                    ),
-                )
-            } else {
-                (
-                    "duplicate_integration_id",
-                    format!(
-                        "{c} \"{val}\" is already used by another user at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID … has already claimed {uid}'s requested integration_id, skipping\"",
-                        cx.bundle.where_(prev.loc)
-                    ),
-                )
-            };
-            let line = cx.line_of(ci);
-            cx.sink.at(line).row(cx.row_no).col(c).warn(code, msg);
+        let first = cx.bundle.owner_of(&prev).unwrap_or("…").to_string();
+        let uid = st.user_id.map_or("", v);
+        let line = cx.line_of(ci);
+        if ns != Ns::Login {
+            let msg = format!(
+                "{c} \"{val}\" is already used by user {first} at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID {first} has already claimed {uid}'s requested integration_id, skipping\"",
+                cx.bundle.where_(prev.loc)
+            );
+            cx.sink
+                .at(line)
+                .row(cx.row_no)
+                .col(c)
+                .warn("duplicate_integration_id", msg);
+            continue;
         }
+        // Canvas imports every users file before any logins file (§6.3), whatever
+        // the files' order here: of a users row and a logins row, the logins row is
+        // the one skipped, with the logins importer's message.
+        let prev_kind = cx.bundle.kind_at(prev.loc);
+        let login_msg = |sis: &str| {
+            format!(
+                "\"An existing Canvas user with the SIS ID {sis} or login of {val} already exists, skipping\""
+            )
+        };
+        if k.name == "user" && prev_kind == "login" {
+            let here = cx.bundle.where_(at);
+            let diag = super::Diagnostic {
+                file: cx.bundle.files[bundle::loc_file(prev.loc)].clone(),
+                line: Some(bundle::loc_line(prev.loc)),
+                col: None,
+                row: None,
+                column: Some(c.to_string()),
+                severity: Severity::Warning,
+                code: "duplicate_login_id",
+                message: format!(
+                    "login_id \"{val}\" is also user {uid}'s at {here}; Canvas imports users before logins, so it skips this row: {}",
+                    login_msg(&first)
+                ),
+                hint: None,
+            };
+            cx.bundle.late.push(diag);
+            // Later rows clash with this users row, which Canvas keeps.
+            cx.bundle.redefine_owned(ns, key, at, id);
+            continue;
+        }
+        let msg = if k.name == "login" {
+            let why = if prev_kind == "user" {
+                "Canvas imports users before logins, so it"
+            } else {
+                "Canvas"
+            };
+            format!(
+                "login_id \"{val}\" is already used by user {first} at {}; {why} skips this row: {}",
+                cx.bundle.where_(prev.loc),
+                login_msg(uid)
+            )
+        } else {
+            format!(
+                "login_id \"{val}\" is already used by user {first} at {}; Canvas skips this row: \"An existing Canvas user with the SIS ID {first} has already claimed {uid}'s user_id requested login information, skipping\"",
+                cx.bundle.where_(prev.loc)
+            )
+        };
+        cx.sink
+            .at(line)
+            .row(cx.row_no)
+            .col(c)
+            .warn("duplicate_login_id", msg);
     }
+    relations(cx, row, at);
     for (u, (ci, scope)) in k.unique_in.iter().zip(&st.unique_in) {
         let (val, id) = (v(*ci), st.id.map_or("", v));
         if val.is_empty() {
@@ -630,6 +701,38 @@ fn register(cx: &mut RowCx, row: &RowValues) {
                 kind: cx.f.kind_idx as u8,
                 col: ci as u8,
             });
+        }
+    }
+}
+
+/// What relates an enrollment's section to its course (§6.4, `SIS::EnrollmentImporter`):
+/// each section's course (sections.csv), the active cross-listings (xlists.csv), and
+/// the enrollments that give both, checked once the bundle is read.
+#[inline(always)]
+fn relations(cx: &mut RowCx, row: &RowValues, at: u64) {
+    let Some((rel, cols)) = cx.f.st.rel else {
+        return;
+    };
+    let get = |i: usize| cols[i].map_or("", |ci| row.v(ci));
+    match rel {
+        Rel::Section => cx.bundle.set_section_course(get(0), get(1)),
+        Rel::Xlist if get(2).eq_ignore_ascii_case("active") => {
+            let key = bundle::pair_key(
+                hash_bytes(SEED, get(0).as_bytes()),
+                hash_bytes(SEED, get(1).as_bytes()),
+            );
+            cx.bundle.xlisted.get_or_insert_with(key, || 1);
+        }
+        Rel::Xlist => {}
+        Rel::Enrollment => {
+            let (s, c) = (get(0), get(1));
+            if !s.is_empty() && !c.is_empty() {
+                let u = match get(2) {
+                    "" => get(3),
+                    u => u,
+                };
+                cx.bundle.list_pair(s, c, u, at, cx.row_no);
+            }
         }
     }
 }

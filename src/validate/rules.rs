@@ -152,8 +152,37 @@ fn date<'a>(v: &Value<'a>, delete: bool) -> Verdict<'a> {
         DateRead::Ok if v.row.kind.name == "enrollment" => lone_enrollment_date(v),
         DateRead::Ok => Ok(()),
         DateRead::DayFirst(ymd) => day_first(v, ymd),
+        DateRead::RollsOver(given, read) => rolls_over(v, given, read),
         DateRead::Bad => bad_date(v),
     }
+}
+
+#[cold]
+fn rolls_over<'a>(v: &Value<'a>, [_, m, d]: [u32; 3], [y2, m2, d2]: [u32; 3]) -> Verdict<'a> {
+    const NAMES: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    Err(Box::new(Finding::Note {
+        code: "rolled_over_date",
+        message: format!(
+            "{} \"{}\": {} has no day {d}; Canvas gives no warning and imports {y2:04}-{m2:02}-{d2:02} (Ruby's Time.new rolls the day over into the next month)",
+            v.col.name,
+            v.val,
+            NAMES[m as usize - 1]
+        ),
+        hint: Some("write the date you mean".into()),
+    }))
 }
 
 /// An enrollment's start_date without its end_date, or the reverse. Canvas's importer
@@ -268,9 +297,35 @@ fn integer<'a>(v: &Value<'a>) -> Verdict<'a> {
 
 #[cold]
 fn bad_integer<'a>(v: &Value<'a>) -> Verdict<'a> {
+    if v.row.kind.name == "enrollment" && v.col.name == "role_id" {
+        return bad_role_id(v);
+    }
     Bad::new("invalid_integer", v)
         .hint("expected an integer")
         .verdict()
+}
+
+/// An enrollment's `role_id` that is no role's id: `SIS::EnrollmentImporter` finds no
+/// role by it (`Shard.global_id_for` of a non-integer is nil) and goes by `role`, so
+/// the row is skipped only when `role` does not name one either.
+fn bad_role_id<'a>(v: &Value<'a>) -> Verdict<'a> {
+    let role = v.row.kind.col("role").map_or("", |ci| v.row.v(ci));
+    if role.is_empty() {
+        return Bad::new("invalid_integer", v)
+            .hint(format!(
+                "role_id \"{}\" is not a role id (an integer), so Canvas matches no role by it, and role is empty",
+                v.val
+            ))
+            .verdict();
+    }
+    Err(Box::new(Finding::Note {
+        code: "invalid_integer",
+        message: format!(
+            "role_id \"{}\" is not a role id (an integer): Canvas matches no role by it and enrolls by role \"{role}\"",
+            v.val
+        ),
+        hint: Some("give the role's numeric id, or leave role_id empty".into()),
+    }))
 }
 
 /// `value_to_boolean` (§1.1): Canvas takes anything; odd values are read as false.

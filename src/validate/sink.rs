@@ -10,10 +10,23 @@
 use super::{Diagnostic, FileReport, Severity};
 
 /// Collects diagnostics for one file, keeping at most `max` but counting all.
+///
+/// Errors come before warnings: once `max` are kept, an error takes the place of the
+/// latest kept warning, so that a file's errors (what fails it) are always shown up
+/// to `max`, in file order with the warnings that stay.
 pub(crate) struct Sink {
     pub rep: FileReport,
     pub max: usize,
+    /// Kept warnings given up for a later error: marked (see [`EVICTED`]) and dropped by
+    /// [`Sink::finish`], so that no error shifts the list (`max` may be large).
+    evicted: usize,
+    /// Every kept diagnostic at or after this index is an error (or evicted): the
+    /// search for the latest warning starts below it.
+    warn_below: usize,
 }
+
+/// The code of a kept warning given up for an error, until [`Sink::finish`].
+const EVICTED: &str = "";
 
 impl Sink {
     pub fn new(file: &str, max: usize) -> Self {
@@ -28,6 +41,8 @@ impl Sink {
                 omitted: 0,
             },
             max,
+            evicted: 0,
+            warn_below: usize::MAX,
         }
     }
 
@@ -61,24 +76,52 @@ impl Sink {
             Severity::Error => self.rep.errors += 1,
             Severity::Warning => self.rep.warnings += 1,
         }
-        if self.rep.diagnostics.len() < self.max {
-            self.rep.diagnostics.push(Diagnostic {
-                file: at.file.unwrap_or_else(|| self.rep.file.clone()),
-                line: at.line,
-                col: at.col,
-                row: at.row,
-                column: at.column.map(str::to_string),
-                severity,
-                code,
-                message,
-                hint: at.hint,
-            });
-        } else {
+        if self.rep.diagnostics.len() - self.evicted >= self.max
+            && !(severity == Severity::Error && self.evict_warning())
+        {
             self.rep.omitted += 1;
+            return;
         }
+        if severity == Severity::Warning {
+            // Only below the limit (or past a raised one): the search starts at the end.
+            self.warn_below = usize::MAX;
+        }
+        self.rep.diagnostics.push(Diagnostic {
+            file: at.file.unwrap_or_else(|| self.rep.file.clone()),
+            line: at.line,
+            col: at.col,
+            row: at.row,
+            column: at.column.map(str::to_string),
+            severity,
+            code,
+            message,
+            hint: at.hint,
+        });
     }
 
-    pub fn finish(self) -> FileReport {
+    /// Gives up the latest kept warning (counted as omitted); false when none is kept.
+    fn evict_warning(&mut self) -> bool {
+        let d = &mut self.rep.diagnostics;
+        let below = self.warn_below.min(d.len());
+        let Some(i) = (0..below)
+            .rev()
+            .find(|&i| d[i].severity == Severity::Warning && d[i].code != EVICTED)
+        else {
+            self.warn_below = 0;
+            return false;
+        };
+        d[i].code = EVICTED;
+        self.evicted += 1;
+        self.rep.omitted += 1;
+        // The error about to be pushed lands at the end, past `i`.
+        self.warn_below = i;
+        true
+    }
+
+    pub fn finish(mut self) -> FileReport {
+        if self.evicted > 0 {
+            self.rep.diagnostics.retain(|d| d.code != EVICTED);
+        }
         self.rep
     }
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod adversarial;
 mod audit;
+mod audit_f;
 mod ims;
 mod oneroster;
 mod prop;

@@ -231,11 +231,13 @@ fn duplicate_header_and_header_spaces() {
         "u.csv",
         "user_id, login_id,status,status\nu1,l1,active,active\n",
     );
+    // A required column with spaces is one Canvas does not find: every row is skipped.
     assert_eq!(
         l,
         vec![
-            "u.csv:1: error: header cell \" login_id\" has spaces around it: Canvas may recognise the file yet read column \"login_id\" as empty in every row (write it as \"login_id\")",
-            "u.csv:1: error: duplicate header column \"status\" (columns 3 and 4); Canvas would use only one of them",
+            "u.csv:1: warning: header cell \" login_id\" (column 2) has spaces around it: Canvas does not trim header names, so it finds no \"login_id\" column and skips every row (see the missing column) (write it as \"login_id\")",
+            "u.csv:1: warning: duplicate header column \"status\" (columns 3 and 4): Canvas reads column 3 and ignores column 4 (remove one of them)",
+            "u.csv:1: error: required column \"login_id\" is missing from the header (column 2 is \" login_id\", with spaces Canvas does not trim) (Canvas would skip every row)",
         ]
     );
 }
@@ -286,7 +288,9 @@ fn only_bom_blank_lines_and_empty() {
     );
     assert_eq!(
         fx.check("c.csv", ""),
-        vec!["c.csv: error: empty file; Canvas ignores it"]
+        vec![
+            "c.csv: error: empty file (0 bytes); Canvas ignores it and imports nothing (check the export that wrote it)"
+        ]
     );
 }
 
@@ -428,7 +432,7 @@ fn duplicates_and_references_across_files() {
     assert_eq!(
         fx.lines(&r),
         vec![
-            "users.csv:3: warning: login_id \"l1\" is already used by another user at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID u1 has already claimed u2's user_id requested login information, skipping\"",
+            "users.csv:3: warning: login_id \"l1\" is already used by user u1 at users.csv:2; Canvas skips this row: \"An existing Canvas user with the SIS ID u1 has already claimed u2's user_id requested login information, skipping\"",
             "users.csv:4: warning: duplicate user_id \"u1\": already at users.csv:2; Canvas applies both rows in order, so this one wins",
             "sections.csv:3: warning: section references course \"c404\" (course_id), which is not in this bundle; it may already exist in Canvas",
             "enrollments.csv:3: warning: enrollment references user \"u9\" (user_id), which is not in this bundle; it may already exist in Canvas (2 rows reference it)",
@@ -912,7 +916,7 @@ fn two_bad_dates_in_a_row_give_one_message() {
     );
     let l = fx.check(
         "e.csv",
-        "course_id,user_id,role,status,start_date,end_date\nc1,u1,student,active,2024-02-30,soon\n",
+        "course_id,user_id,role,status,start_date,end_date\nc1,u1,student,active,2024-02-32,soon\n",
     );
     assert_eq!(
         l,

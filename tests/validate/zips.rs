@@ -240,7 +240,7 @@ fn empty_entry_and_entry_diagnostics_named_inside_the_zip() {
     assert_eq!(
         l,
         vec![
-            "b.zip:empty.csv: error: empty file; Canvas ignores it",
+            "b.zip:empty.csv: warning: empty file (0 bytes); Canvas ignores it and imports the other files (remove it, or check the export that wrote it)",
             "b.zip:x/u.csv:2: error: Malformed CSV: unclosed quoted field (a quote opened here is never closed) (Canvas skips the whole file)",
         ]
     );

@@ -477,16 +477,25 @@ impl<R: Read> Scanner<R> {
         r
     }
 
+    /// A record past this scanner's memory bound. Ruby's CSV has no such limit: this is
+    /// the validator's own, and says so (not Canvas's "Malformed CSV").
     fn too_large(&mut self, rec: &Record, fields: bool) -> ScanError {
-        let l = rec.line;
-        if fields {
-            self.malformed(
-                "record_too_large",
-                l,
-                &format!("record with more than {MAX_FIELDS} fields"),
-            )
+        self.done = true;
+        let what = if fields {
+            format!("a record with more than {MAX_FIELDS} fields")
         } else {
-            self.malformed("record_too_large", l, "record larger than 16 MiB")
+            "a record larger than 16 MiB".to_string()
+        };
+        ScanError::Syntax {
+            code: "record_too_large",
+            line: rec.line,
+            message: format!(
+                "{what}: over this validator's memory limit (Canvas has none), so the rest of the file is not checked"
+            ),
+            hint: Some(
+                "such a record is most likely an unclosed quote or a runaway field; if it is meant, send with --no-validate"
+                    .into(),
+            ),
         }
     }
 

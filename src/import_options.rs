@@ -232,6 +232,18 @@ impl ImportOptions {
                 "use a positive row count",
             );
         }
+        if self.add_sis_stickiness && self.clear_sis_stickiness {
+            return bad(
+                "--add-sis-stickiness with --clear-sis-stickiness: Canvas lets clear win and silently ignores add (§2.1)".into(),
+                "give one of them",
+            );
+        }
+        if self.batch_mode && self.batch_mode_term_id.is_some() && self.multi_term_batch_mode {
+            return bad(
+                "--batch-mode-term-id with --multi-term-batch-mode: Canvas reads its options as an if/elsif chain, so the batch term wins and multi-term batch mode is silently ignored (§2.1)".into(),
+                "use --batch-mode --batch-mode-term-id for one term, or --multi-term-batch-mode --change-threshold for the terms of the terms file",
+            );
+        }
         if (self.add_sis_stickiness || self.clear_sis_stickiness) && !self.override_sis_stickiness {
             return bad(
                 "--add-sis-stickiness and --clear-sis-stickiness take effect only with --override-sis-stickiness; Canvas ignores them alone".into(),

@@ -71,7 +71,8 @@ impl HttpError {
 /// A request that creates or changes something (POST, PUT): sent again only when Canvas
 /// surely did not act on it: no connection was made; or it failed before any of its body
 /// went out, and not by a timeout (which may strike after Canvas got it all); or Canvas
-/// answered that it did nothing (throttling, 502/503/504).
+/// answered that it did nothing (throttling, 503). A 502 or 504 is a proxy's word, not
+/// Canvas's: Canvas may have acted.
 pub fn not_acted_on(e: &HttpError) -> bool {
     match e {
         HttpError::Transport {
@@ -80,7 +81,7 @@ pub fn not_acted_on(e: &HttpError) -> bool {
             timeout,
             ..
         } => *connect || (!*body_sent && !*timeout),
-        HttpError::Status { .. } => idempotent_may_retry(e),
+        HttpError::Status { status, .. } => idempotent_may_retry(e) && !gateway_gave_up(*status),
         HttpError::BadBody { .. } | HttpError::Tls { .. } => false,
     }
 }
@@ -92,14 +93,27 @@ pub fn may_have_acted(e: &HttpError) -> bool {
     match e {
         HttpError::Transport { .. } => !not_acted_on(e),
         HttpError::BadBody { .. } => true,
-        HttpError::Status { .. } | HttpError::Tls { .. } => false,
+        HttpError::Status { status, .. } => gateway_gave_up(*status),
+        HttpError::Tls { .. } => false,
     }
+}
+
+/// 502 and 504 come from a proxy in front of Canvas that stopped waiting for it, or lost
+/// it, after it may have got the whole request: the import may exist all the same.
+fn gateway_gave_up(status: u16) -> bool {
+    matches!(status, 502 | 504)
 }
 
 /// May a request with `method` that failed with `e` be sent again?
 pub fn may_resend(method: &Method, e: &HttpError) -> bool {
     if method == Method::GET || method == Method::HEAD {
         idempotent_may_retry(e)
+    } else if method == Method::PUT
+        && matches!(e, HttpError::Status { status, .. } if gateway_gave_up(*status))
+    {
+        // An abort or restore done twice does it once: retried. A create (POST) is
+        // looked up first ([`may_have_acted`]), never sent again blindly.
+        true
     } else {
         not_acted_on(e)
     }
@@ -520,9 +534,12 @@ mod tests {
             ("429", status(429, false), &get, true, false),
             ("429", status(429, false), &post, true, false),
             ("throttled 403", status(403, true), &post, true, false),
-            ("502", status(502, false), &post, true, false),
+            ("502", status(502, false), &post, false, true),
+            ("502", status(502, false), &put, true, false),
             ("503", status(503, false), &put, true, false),
-            ("504", status(504, false), &post, true, false),
+            ("503", status(503, false), &post, true, false),
+            ("504", status(504, false), &post, false, true),
+            ("504", status(504, false), &get, true, false),
             ("500", status(500, false), &get, false, false),
             ("500", status(500, false), &post, false, false),
             ("400", status(400, false), &post, false, false),

@@ -132,7 +132,7 @@ pub async fn file_upload_observed(
     // Step 2: the multipart upload, without the Canvas token.
     let mut file = FileBody::new(
         &bundle.path,
-        &bundle.name,
+        &sent_name(bundle),
         bundle.len,
         bundle.content_type(),
     );
@@ -276,16 +276,46 @@ async fn abort_lost(client: &Client, imp: &Import) -> Result<()> {
     }
 }
 
+/// The file's name as the file-upload flow gives it to Canvas. Here, as for a multipart
+/// upload, Canvas goes by the name's extension, not `extension` (§2.1 (1), (3)): a bundle
+/// sent with `--extension csv` under another name (`users.txt`) is named `users.csv`, or
+/// Canvas would import nothing from it.
+fn sent_name(bundle: &Bundle) -> String {
+    let name = std::path::Path::new(&bundle.name);
+    let ext = bundle.extension.as_str();
+    if name
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+    {
+        return bundle.name.clone();
+    }
+    let stem = name
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "sis_import".into());
+    format!("{stem}.{ext}")
+}
+
+/// Step 1's `pre_attachment[*]` parameters (after the import options in the query).
+pub fn pre_attachment(bundle: &Bundle) -> [(&'static str, String); 3] {
+    [
+        ("pre_attachment[name]", sent_name(bundle)),
+        ("pre_attachment[size]", bundle.len.to_string()),
+        (
+            "pre_attachment[content_type]",
+            bundle.content_type().to_string(),
+        ),
+    ]
+}
+
 fn step1_url(client: &Client, bundle: &Bundle, query: &[(&'static str, String)]) -> Url {
     let mut url = client.account_url("sis_imports");
     {
         let mut q = url.query_pairs_mut();
-        for (k, v) in query {
-            q.append_pair(k, v);
+        for (k, v) in query.iter().cloned().chain(pre_attachment(bundle)) {
+            q.append_pair(k, &v);
         }
-        q.append_pair("pre_attachment[name]", &bundle.name);
-        q.append_pair("pre_attachment[size]", &bundle.len.to_string());
-        q.append_pair("pre_attachment[content_type]", bundle.content_type());
     }
     url
 }

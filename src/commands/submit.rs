@@ -62,10 +62,16 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
         {
             checks.insert(0, c);
         }
+        let mode = create::choose_mode(
+            run.submit.upload_mode,
+            bundle.len,
+            run.submit.file_upload_threshold,
+        );
         return dry_run(
             ctx,
             &bundle,
             &query,
+            mode,
             report.as_ref(),
             &checks,
             plan.as_ref(),
@@ -1259,6 +1265,7 @@ fn dry_run(
     ctx: &Ctx,
     bundle: &Bundle,
     query: &[(&'static str, String)],
+    mode: create::Mode,
     report: Option<&validate::Report>,
     checks: &[DryCheck],
     plan: Option<&Assessment>,
@@ -1279,6 +1286,15 @@ fn dry_run(
             q.append_pair(k, v);
         }
     }
+    // The file-upload flow's step 1 carries the file's name, size and type, and no body;
+    // the file goes in step 2, to the upload_url Canvas answers with.
+    let file_upload = mode == create::Mode::FileUpload;
+    if file_upload {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in crate::canvas::upload::pre_attachment(bundle) {
+            q.append_pair(k, &v);
+        }
+    }
     // The first check that stops the real run, in its order.
     let stopped_by = checks
         .iter()
@@ -1290,17 +1306,25 @@ fn dry_run(
         "(no token set)"
     };
     if ctx.settings.json {
+        let file = json!({"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": sha256});
         ctx.print_json(&json!({
             "dry_run": true,
+            "upload_mode": if file_upload { "file-upload" } else { "direct" },
             "method": "POST",
             "url": u.as_str(),
-            "headers": {
-                "Authorization": auth,
-                "Content-Type": bundle.content_type(),
-                "Content-Length": bundle.len,
-                "Accept": "application/json",
+            "headers": if file_upload {
+                json!({"Authorization": auth, "Accept": "application/json"})
+            } else {
+                json!({
+                    "Authorization": auth,
+                    "Content-Type": bundle.content_type(),
+                    "Content-Length": bundle.len,
+                    "Accept": "application/json",
+                })
             },
-            "body": {"path": bundle.path.display().to_string(), "bytes": bundle.len, "sha256": sha256},
+            "body": if file_upload { serde_json::Value::Null } else { file.clone() },
+            // Step 2 of the file-upload flow: the file, to the upload_url of the answer.
+            "then_upload": if file_upload { file } else { serde_json::Value::Null },
             "validation": report.map(|r| json!({"errors": r.error_count(), "warnings": r.warning_count(), "summary": r.summary_line()})),
             "checks": checks.iter().map(|c| json!({
                 "check": c.name,
@@ -1312,14 +1336,23 @@ fn dry_run(
             "plan": plan.map(Assessment::to_json),
         }))?;
     } else {
-        let mut text = format!(
-            "POST {u}\nAuthorization: {auth}\nContent-Type: {}\nContent-Length: {}\nAccept: application/json\n\n<body: {} ({} bytes, sha256 {})>\n",
-            bundle.content_type(),
-            bundle.len,
-            bundle.given.display(),
-            bundle.len,
-            sha256
-        );
+        let mut text = if file_upload {
+            format!(
+                "POST {u}\nAuthorization: {auth}\nAccept: application/json\n\n<no body: step 1 of the file-upload flow; then {} ({} bytes, sha256 {}) goes as multipart to the upload_url Canvas answers with, without the token>\n",
+                bundle.given.display(),
+                bundle.len,
+                sha256
+            )
+        } else {
+            format!(
+                "POST {u}\nAuthorization: {auth}\nContent-Type: {}\nContent-Length: {}\nAccept: application/json\n\n<body: {} ({} bytes, sha256 {})>\n",
+                bundle.content_type(),
+                bundle.len,
+                bundle.given.display(),
+                bundle.len,
+                sha256
+            )
+        };
         if let Some(r) = report {
             text.push_str(&format!("validation: {}\n", r.summary_line()));
         }

@@ -48,6 +48,88 @@ fn dropped_connection_after_create_is_looked_up_not_resent() {
     assert_eq!(w.sim.imports()[0]["id"].as_u64(), Some(id));
 }
 
+/// A gateway in front of the simulator: every connection is piped both ways, except that
+/// the first POST's answer is replaced by `504 Gateway Timeout` once the simulator has
+/// answered it (the import exists, as behind a proxy that gave up waiting). Bounded: it
+/// serves at most 40 connections.
+fn gateway_504_after_first_post(sim_url: &str) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let upstream = url::Url::parse(sim_url).unwrap();
+    let upstream = format!("127.0.0.1:{}", upstream.port().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first_post = std::sync::Arc::new(AtomicBool::new(true));
+    std::thread::spawn(move || {
+        for client in listener.incoming().take(40).flatten() {
+            let upstream = upstream.clone();
+            let first_post = first_post.clone();
+            std::thread::spawn(move || {
+                let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let mut peek = [0u8; 4];
+                if client.peek(&mut peek).is_err() {
+                    return;
+                }
+                let cut = &peek == b"POST" && first_post.swap(false, Ordering::SeqCst);
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut s_out);
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                if cut {
+                    // Wait for the simulator's whole answer (it closes or the headers and
+                    // body arrive), then say 504 instead.
+                    let _ = s_in.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut buf = [0u8; 65536];
+                    while let Ok(n) = s_in.read(&mut buf) {
+                        if n == 0 {
+                            break;
+                        }
+                    }
+                    let _ = c_out.write_all(b"HTTP/1.1 504 Gateway Timeout\r\ncontent-type: text/html\r\ncontent-length: 23\r\nconnection: close\r\n\r\n<h1>Gateway Timeout</h1>");
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                } else {
+                    let _ = std::io::copy(&mut s_in, &mut c_out);
+                    let _ = c_out.shutdown(std::net::Shutdown::Write);
+                }
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+/// A 504 from a proxy after Canvas created the import (the proxy stopped waiting): the
+/// import is looked up and adopted, never created a second time.
+#[test]
+fn a_gateway_timeout_after_create_is_looked_up_not_resent() {
+    let w = world(Scenario::Ok, 0);
+    let gateway = gateway_504_after_first_post(&w.sim.url());
+    let out = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &gateway)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(WATCH)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1, "one import, never two");
+    assert_eq!(w.posts().len(), 1, "the POST was not sent again");
+    let log = w.log_text();
+    assert!(
+        log.contains("looking it up instead of sending again"),
+        "{log}"
+    );
+    let id: u64 = stdout(&out).trim().parse().unwrap();
+    assert_eq!(w.sim.imports()[0]["id"].as_u64(), Some(id));
+}
+
 #[test]
 fn dropped_answer_to_file_upload_step_1_is_looked_up_and_never_leaves_two_imports() {
     let w = world(Scenario::DropAfterPreAttachment, 1);

@@ -307,6 +307,19 @@ fn refused_option_combinations_exit_2_and_send_nothing() {
         vec!["--batch-mode"],
         vec!["--multi-term-batch-mode"],
         vec![
+            "--override-sis-stickiness",
+            "--add-sis-stickiness",
+            "--clear-sis-stickiness",
+        ],
+        vec![
+            "--batch-mode",
+            "--batch-mode-term-id",
+            "sis_term_id:2026-FA",
+            "--multi-term-batch-mode",
+            "--change-threshold",
+            "10",
+        ],
+        vec![
             "--diffing-data-set-identifier",
             "f",
             "--diffing-drop-status",
@@ -733,4 +746,55 @@ fn term_dumb_gets_no_colour() {
     let dumb = run("dumb");
     assert!(dumb.contains("does not exist"), "{dumb:?}");
     assert!(!dumb.contains('\x1b'), "no colour for TERM=dumb: {dumb:?}");
+}
+
+/// Audit f, finding 2 (§6.2): a 0-byte CSV beside valid files is skipped by Canvas, which
+/// imports the rest: submit warns and sends the bundle.
+#[test]
+fn an_empty_csv_in_the_zip_is_a_warning_and_the_bundle_goes() {
+    let w = World::new(Scenario::Ok);
+    let z = w.file(
+        "emptyentry.zip",
+        &zip_of(&[
+            ("users.csv", b"user_id,login_id,status\nu1,l1,active\n"),
+            ("empty.csv", b""),
+        ]),
+    );
+    let out = w.cmd().arg("submit").arg(&z).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).lines().any(|l| l
+            == format!(
+                "warning: {}:empty.csv: empty file (0 bytes); Canvas ignores it and imports the other files (remove it, or check the export that wrote it)",
+                z.display()
+            )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.posts().len(), 1);
+}
+
+/// Audit f, finding 1: past the diagnostics cap, the file's one error is still listed
+/// above submit's "fix the errors above".
+#[test]
+fn submit_lists_the_error_past_the_warnings_cap() {
+    let w = World::new(Scenario::Ok);
+    let mut csv = String::from("user_id,login_id,status,first_name\n");
+    for i in 0..250 {
+        csv.push_str(&format!("u{i},,active,x\n"));
+    }
+    csv.push_str("u999,l,active,\"unterminated\n");
+    let p = w.file("capped.csv", csv.as_bytes());
+    let out = w.cmd().arg("submit").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.lines().any(|l| l
+            == format!(
+                "error: {}:252: Malformed CSV: unclosed quoted field (a quote opened here is never closed) (Canvas skips the whole file)",
+                p.display()
+            )),
+        "{err}"
+    );
+    assert!(w.sim.requests().is_empty());
 }

@@ -56,6 +56,91 @@ fn file_upload_mode_sends_the_file_to_the_upload_url_without_the_token() {
     assert_eq!(imp["data"]["counts"]["users"].as_u64(), Some(6), "{imp}");
 }
 
+/// `--extension csv` of a file named otherwise: in the file-upload flow Canvas goes by the
+/// name, so the name it is given says csv, and the rows are imported.
+#[test]
+fn a_forced_extension_names_the_file_in_the_file_upload_flow() {
+    let w = World::new(Scenario::Ok);
+    let users = w.file(
+        "users.txt",
+        &std::fs::read(sample_dir("bundle").join("users.csv")).unwrap(),
+    );
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(&users)
+        .args(["--extension", "csv", "--upload-mode", "file-upload"])
+        .args(WATCH)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let step1 = w
+        .sim
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.listener == "api")
+        .unwrap();
+    assert!(
+        step1
+            .query
+            .as_deref()
+            .unwrap()
+            .contains("pre_attachment%5Bname%5D=users.csv"),
+        "{:?}",
+        step1.query
+    );
+    let imp = w.sim.imports().pop().unwrap();
+    assert_eq!(imp["data"]["counts"]["users"].as_u64(), Some(6), "{imp}");
+}
+
+/// `--dry-run` prints the request the real run sends first: in the file-upload flow, step 1
+/// (the file's name, size and type, no body), then where the file goes.
+#[test]
+fn a_dry_run_of_the_file_upload_flow_prints_its_step_1() {
+    let w = World::new(Scenario::Ok);
+    let out = w
+        .cmd()
+        .args([
+            "--json",
+            "submit",
+            "--dry-run",
+            "--upload-mode",
+            "file-upload",
+        ])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["upload_mode"], "file-upload", "{v}");
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.contains("pre_attachment%5Bname%5D=bundle.zip")
+            && url.contains("pre_attachment%5Bsize%5D="),
+        "{url}"
+    );
+    assert!(v["body"].is_null(), "{v}");
+    assert_eq!(
+        v["then_upload"]["bytes"].as_u64(),
+        Some(std::fs::metadata(sample_zip()).unwrap().len())
+    );
+    assert!(w.sim.requests().is_empty(), "nothing sent");
+    // Direct, as before.
+    let out = w
+        .cmd()
+        .args(["--json", "submit", "--dry-run"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    let v = json(&out);
+    assert_eq!(v["upload_mode"], "direct", "{v}");
+    assert!(
+        !v["url"].as_str().unwrap().contains("pre_attachment"),
+        "{v}"
+    );
+    assert!(v["then_upload"].is_null(), "{v}");
+}
+
 #[test]
 fn a_canvas_without_the_flow_gets_the_direct_upload_and_no_second_live_import() {
     let w = World::new(Scenario::IgnorePreAttachment);

@@ -999,6 +999,82 @@ pub(crate) fn read_records(
     }
 }
 
+/// A stored copy of one recognised file of an upload (`create_batch_attachment`,
+/// lib/sis/csv/import_refactored.rb), written to `dest`; its name and size. A users file
+/// with a `password` or `ssha_password` column is stored as `<name>_filtered.csv` without
+/// those columns (`HEADERS_TO_EXCLUDE_FOR_DOWNLOAD`, `create_filtered_csv`).
+pub(crate) fn store_copy(
+    path: &Path,
+    ext: &str,
+    file: &ScannedFile,
+    dest: &Path,
+) -> std::io::Result<(String, u64)> {
+    let base = file
+        .name
+        .rsplit('/')
+        .next()
+        .unwrap_or(&file.name)
+        .to_string();
+    let mut drop_cols: Vec<usize> = Vec::new();
+    if file.kind == "user" {
+        let mut first = true;
+        read_records(path, ext, file.entry, &mut |rec| {
+            if first {
+                first = false;
+                drop_cols = rec
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, h)| {
+                        matches!(
+                            h.trim().to_ascii_lowercase().as_str(),
+                            "password" | "ssha_password"
+                        )
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+            }
+        })?;
+    }
+    if drop_cols.is_empty() {
+        let mut out = std::fs::File::create(dest)?;
+        let n = match (ext.to_ascii_lowercase().as_str(), file.entry) {
+            ("zip", Some(i)) => {
+                let f = std::fs::File::open(path)?;
+                let mut archive = zip::ZipArchive::new(std::io::BufReader::new(f))
+                    .map_err(std::io::Error::other)?;
+                let mut e = archive.by_index(i).map_err(std::io::Error::other)?;
+                std::io::copy(&mut e, &mut out)?
+            }
+            _ => std::io::copy(&mut std::fs::File::open(path)?, &mut out)?,
+        };
+        return Ok((base, n));
+    }
+    let mut w = csv::Writer::from_path(dest)?;
+    let mut err = None;
+    read_records(path, ext, file.entry, &mut |rec| {
+        let kept = rec
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !drop_cols.contains(i))
+            .map(|(_, v)| v.as_str());
+        if let Err(e) = w.write_record(kept) {
+            err.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = err {
+        return Err(e.into());
+    }
+    w.flush()?;
+    let stem = base
+        .strip_suffix(".csv")
+        .or_else(|| base.strip_suffix(".CSV"))
+        .unwrap_or(&base);
+    Ok((
+        format!("{stem}_filtered.csv"),
+        std::fs::metadata(dest)?.len(),
+    ))
+}
+
 /// The uncompressed size of an upload: the sum of a zip's entries, else the file's size
 /// (`SisBatch#compute_file_size`, app/models/sis_batch.rb).
 pub(crate) fn uncompressed_size(path: &Path, ext: &str) -> u64 {

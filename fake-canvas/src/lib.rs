@@ -153,7 +153,8 @@ pub struct Config {
     pub scenario: Scenario,
     /// The one access token accepted (`Authorization: Bearer` or `access_token=`).
     pub token: String,
-    /// How many show-polls an import takes from `importing` to its terminal state.
+    /// How many show-polls an import takes from `importing` to its terminal state. Reads of
+    /// the list and of `importing` are units of time too (README, "State machine").
     pub polls_to_finish: u32,
     /// Finished imports created at start (not counted by `created_count`), 1 minute apart
     /// in the past, in mixed terminal states.

@@ -19,7 +19,8 @@ struct Args {
     /// The access token to accept.
     #[arg(long, default_value = "fake-canvas-token")]
     token: String,
-    /// Show-polls from importing to the terminal state.
+    /// Show-polls from importing to the terminal state (a read of the list or of
+    /// `importing` also moves the running import one step).
     #[arg(long, default_value_t = 3)]
     polls: u32,
     /// Finished imports to create at start.

@@ -585,13 +585,13 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
     let q = Params::parse(parts.uri.query());
 
     // §7.2: throttling comes first, before authentication.
-    let (mut throttle, remaining) = {
+    let cost = if scenario == Scenario::RateLimitDecreasing {
+        150.0
+    } else {
+        REQUEST_COST
+    };
+    let (mut throttle, mut remaining) = {
         let mut inner = shared.inner.lock().unwrap();
-        let cost = if scenario == Scenario::RateLimitDecreasing {
-            150.0
-        } else {
-            0.05
-        };
         let (t, rem) = inner.charge(cost);
         let fault = match scenario {
             Scenario::Throttled403 => inner.take_fault("throttle").map(|_| 403),
@@ -606,6 +606,18 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
     if let Some(st) = throttle {
         return throttled(st);
     }
+    // §7.2 (app/middleware/request_throttle.rb, `reserve_capacity(up_front_cost)`): every
+    // request in flight holds 50 units of the bucket until it ends, so a client with others
+    // in flight reads that much less. Sequential clients (every test but the concurrent
+    // ones) never see it; `rate-limit-decreasing` keeps its fixed steps.
+    let _reserved = {
+        let mut inner = shared.inner.lock().unwrap();
+        if scenario != Scenario::RateLimitDecreasing {
+            remaining = (remaining - UP_FRONT_COST * inner.in_flight as f64).max(0.0);
+        }
+        inner.in_flight += 1;
+        InFlight(shared.clone())
+    };
     if scenario == Scenario::Flaky5xx {
         let key = format!("flaky:{route:?}");
         if let Some(n) = shared.inner.lock().unwrap().take_fault(&key) {
@@ -626,24 +638,46 @@ async fn api(app: &App, parts: &Parts, body: &mut Option<Body>, kill: Option<Kil
     let authed = matches!(au, Auth::Valid);
     let Some(route) = route else {
         return if authed {
-            with_rate(not_found(), remaining)
+            with_rate_cost(not_found(), remaining, cost)
         } else {
             unauthenticated()
         };
     };
     let resp = handle(app, parts, body, kill, route, &segs, &q, authed).await;
     if authed {
-        with_rate(resp, remaining)
+        with_rate_cost(resp, remaining, cost)
     } else {
         resp
     }
 }
 
-/// §7.2: headers on authenticated responses.
-fn with_rate(mut r: Response, remaining: f64) -> Response {
+/// What each request costs the bucket here. Canvas charges a request's CPU and database
+/// seconds (§7.2, `RequestThrottle#calculate_cost`), typically 0.01–5; a constant is this
+/// simulator's choice, so that tests read the same headers every run. With the bucket
+/// leaking 10 a second, a sequential client reads about 600 remaining, as on a real Canvas.
+const REQUEST_COST: f64 = 0.05;
+/// §7.2: the reservation of a request in flight (`up_front_cost`, default 50).
+const UP_FRONT_COST: f64 = 50.0;
+
+/// A request's up-front reservation, released when the request ends (or is dropped).
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut inner) = self.0.inner.lock() {
+            inner.in_flight = inner.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+/// §7.2: `X-Request-Cost` (what this request was charged) and `X-Rate-Limit-Remaining`
+/// (`RequestThrottle#call`) on authenticated responses.
+fn with_rate_cost(mut r: Response, remaining: f64, cost: f64) -> Response {
     let h = r.headers_mut();
     if !h.contains_key("x-rate-limit-remaining") {
-        h.insert("x-request-cost", HeaderValue::from_static("0.0421"));
+        if let Ok(v) = HeaderValue::from_str(&cost.to_string()) {
+            h.insert("x-request-cost", v);
+        }
         if let Ok(v) = HeaderValue::from_str(&format!("{remaining:.1}")) {
             h.insert("x-rate-limit-remaining", v);
         }
@@ -690,6 +724,8 @@ async fn handle(
                 .insert(header::LOCATION, HeaderValue::from_str(&loc).unwrap());
             r
         }
+        // `UsersController#api_show` (app/controllers/users_controller.rb, `user_json` of
+        // lib/api/v1/user.rb) for the token's admin; the values are this fake's.
         Route::UsersSelf => json_resp(
             200,
             &json!({"id":1,"name":"Sandbox Admin","sortable_name":"Admin, Sandbox",
@@ -698,6 +734,8 @@ async fn handle(
                     "avatar_url":null,"created_at":"2020-01-01T00:00:00Z",
                     "locale":null,"effective_locale":"en","permissions":{}}),
         ),
+        // `AccountsController#show` (app/controllers/accounts_controller.rb, `account_json`
+        // of lib/api/v1/account.rb); the values are this fake's.
         Route::Account => match account(&segs[3]) {
             Some(id) => json_resp(200, &account_json(id)),
             None => not_found(),
@@ -746,13 +784,16 @@ async fn handle(
             let mut inner = shared.inner.lock().unwrap();
             match inner.progresses.iter().position(|p| p.id == id) {
                 Some(pi) => {
-                    // §2.7: each GET moves it one step, like a show-poll does for imports.
+                    // A unit of time for the restore job (state.rs `poll_progress`).
                     inner.poll_progress(pi);
                     json_resp(200, &inner.progresses[pi].json(&origin(shared, parts)))
                 }
                 None => not_found(),
             }
         }
+        // `FilesController#show` with `download_frd` (app/controllers/files_controller.rb):
+        // Canvas redirects a download to the files domain (`safer_domain_url`), which
+        // serves it with the verifier; here the files host is the second listener.
         Route::FileDownload => {
             let id: u64 = segs[1].parse().unwrap_or(0);
             let known = shared.inner.lock().unwrap().files.contains_key(&id);
@@ -803,8 +844,10 @@ async fn sis(
         Route::Create => create(app, parts, body, kill, q).await,
         Route::List => list(app, parts, q),
         Route::Importing => {
-            // §2.3: wrapper, only importing/cleanup_batch, not paginated.
-            let inner = shared.inner.lock().unwrap();
+            // §2.3: wrapper, only importing/cleanup_batch, not paginated. The read is a
+            // unit of time for the account's jobs first (state.rs `tick`).
+            let mut inner = shared.inner.lock().unwrap();
+            inner.tick();
             let v: Vec<Value> = inner
                 .batches
                 .iter()
@@ -843,7 +886,8 @@ async fn sis(
                 let half = full[..full.len() / 2].to_vec();
                 return raw_resp(200, "application/json; charset=utf-8", half);
             }
-            // §4: each show-poll advances the state machine.
+            // A unit of time for this import's jobs (state.rs `poll`, `tick`: Canvas runs
+            // them on its own; here reads are the clock).
             inner.poll(idx);
             json_resp(200, &inner.batches[idx].json(files_url))
         }
@@ -886,7 +930,14 @@ async fn sis(
                     &json!("cannot set both undelete_only and unconclude_only"),
                 );
             }
-            let pi = inner.restore(idx, bm || ud || uc);
+            let pi = inner.restore(
+                idx,
+                state::RestoreFlags {
+                    batch_mode: bm,
+                    undelete_only: ud,
+                    unconclude_only: uc,
+                },
+            );
             json_resp(200, &inner.progresses[pi].json(&origin(shared, parts)))
         }
         Route::Errors | Route::AccountErrors => errors(app, parts, route, segs, q),
@@ -1124,7 +1175,9 @@ fn list(app: &App, parts: &Parts, q: &Params) -> Response {
     // Unknown values dropped; none valid → no filter.
     wanted.retain(|s| STATES.contains(s));
     let (page, per) = paging(q);
-    let inner = shared.inner.lock().unwrap();
+    let mut inner = shared.inner.lock().unwrap();
+    // A unit of time for the account's jobs (state.rs `tick`), then the page as it is now.
+    inner.tick();
     let mut items: Vec<&state::Batch> = inner
         .batches
         .iter()
@@ -1326,6 +1379,9 @@ async fn create(
                 }
                 Ok(None) => {}
                 Err(_) => {
+                    // In Canvas, Rack rejects a malformed multipart body before any
+                    // controller runs (a 400 from Rails' params parsing); that page is not
+                    // an API error document. This JSON body is this simulator's choice.
                     return json_resp(
                         400,
                         &json!({"errors":[{"message":"Invalid multipart body"}]}),
@@ -1699,6 +1755,8 @@ async fn files(app: &App, parts: &Parts, body: &mut Option<Body>) -> Response {
             let file = match read_multipart(&shared, parts, b, "file", &mut fields).await {
                 Ok(Some(f)) => f,
                 _ => {
+                    // The upload host's answer to a step 2 without a file is not
+                    // documented; this body is this simulator's choice.
                     return json_resp(400, &json!({"errors":[{"message":"file is missing"}]}));
                 }
             };
@@ -1758,6 +1816,25 @@ async fn files(app: &App, parts: &Parts, body: &mut Option<Body>) -> Response {
             }
             let bid = match file {
                 FileRef::Errors(bid) => bid,
+                FileRef::Csv(bid) => {
+                    // A stored copy of a CSV the import read (§3 `csv_attachments`).
+                    let Some(a) = inner
+                        .find(bid)
+                        .and_then(|i| inner.batches[i].csv_attachments.iter().find(|a| a.id == id))
+                    else {
+                        return not_found();
+                    };
+                    let Ok(bytes) = std::fs::read(&a.path) else {
+                        return not_found();
+                    };
+                    let mut r = raw_resp(200, "text/csv; charset=utf-8", bytes);
+                    r.headers_mut().insert(
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", a.name))
+                            .unwrap(),
+                    );
+                    return r;
+                }
                 FileRef::Report(rid) => {
                     // A provisioning report's CSV or zip.
                     let Some(f) = inner

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::content::{self, Message, ScanResult};
 use crate::process::{self, DiffOpts, Outcome, Source, StoredUpload};
 use crate::report::Report;
-use crate::store::{Ctx2, Store};
+use crate::store::{Ctx2, ROLL_BACK_TYPES, RollBack, Store};
 use crate::{Config, RecordedRequest, Scenario};
 
 pub(crate) struct Shared {
@@ -116,6 +116,20 @@ pub struct Batch {
     pub threshold_exceeded: bool,
     /// What batch-mode cleanup did, or why it aborted (set in `cleanup_batch`).
     pub cleanup: Option<CleanupResult>,
+    /// `roll_back_data`: what applying the import (and its cleanup) changed, for
+    /// `restore_states`.
+    pub roll_back: Vec<RollBack>,
+    /// The stored copies of the CSVs read (`downloadable_attachments`), made when
+    /// processing starts.
+    pub csv_attachments: Vec<CsvAttachment>,
+}
+
+/// A stored copy of one recognised CSV of the upload (§3 `csv_attachments`).
+pub struct CsvAttachment {
+    pub id: u64,
+    pub name: String,
+    pub size: u64,
+    pub path: std::path::PathBuf,
 }
 
 /// The end of `remove_previous_imports` for one batch.
@@ -171,6 +185,17 @@ impl Batch {
             );
         }
         o.insert("user".into(), user_json());
+        // `sis_import_json` (lib/api/v1/sis_import.rb): `attachments_json` of the uploaded
+        // `downloadable_attachments`, only when there are any.
+        if !self.csv_attachments.is_empty() {
+            let when = ts(self.started_at.unwrap_or(self.updated_at));
+            let files: Vec<Value> = self
+                .csv_attachments
+                .iter()
+                .map(|a| attachment_json(a.id, &a.name, a.size, &when, files_url))
+                .collect();
+            o.insert("csv_attachments".into(), Value::Array(files));
+        }
         Value::Object(o)
     }
 }
@@ -203,6 +228,13 @@ pub use crate::wire::verifier;
 pub fn file_json(fid: u64, size: usize, b: &Batch, files_url: &str) -> Value {
     let name = format!("sis_errors_attachment_{}.csv", b.id);
     let when = ts(b.ended_at.unwrap_or(b.updated_at));
+    attachment_json(fid, &name, size as u64, &when, files_url)
+}
+
+/// `attachment_json` of a CSV file the batch owns (see [`file_json`]). The stored copies of
+/// `csv_attachments` get the same shape and URL here (this simulator's choice: one files
+/// host, one verifier scheme).
+fn attachment_json(fid: u64, name: &str, size: u64, when: &str, files_url: &str) -> Value {
     json!({
         "id": fid, "uuid": format!("fake-uuid-{fid}"), "folder_id": null,
         "display_name": name, "filename": name, "upload_status": "success",
@@ -244,7 +276,29 @@ pub struct Progress {
     pub completion: f64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-    pub partial: bool,
+    pub flags: RestoreFlags,
+}
+
+/// The `restore_states` filters (§2.7).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RestoreFlags {
+    pub batch_mode: bool,
+    pub undelete_only: bool,
+    pub unconclude_only: bool,
+}
+
+impl RestoreFlags {
+    /// Any filter makes the end state `partially_restored`.
+    fn partial(self) -> bool {
+        self.batch_mode || self.undelete_only || self.unconclude_only
+    }
+
+    /// `restore_states_for_batch`'s `where`s on the roll-back rows.
+    fn wants(self, r: &RollBack) -> bool {
+        (!self.undelete_only || matches!(r.updated.as_str(), "retired" | "deleted"))
+            && (!self.unconclude_only || r.updated == "completed")
+            && (!self.batch_mode || r.batch_mode_delete)
+    }
 }
 
 impl Progress {
@@ -266,6 +320,8 @@ pub enum FileRef {
     Errors(u64),
     /// A provisioning report's attachment (report id).
     Report(u64),
+    /// One of a batch's `csv_attachments` (batch id).
+    Csv(u64),
 }
 
 pub struct PendingUpload {
@@ -296,6 +352,8 @@ pub struct Inner {
     next_file: u64,
     next_report: u64,
     faults: HashMap<String, u32>,
+    /// §7.2: requests in flight, each holding the up-front cost (server.rs `InFlight`).
+    pub in_flight: u32,
     /// §7.2 leaky bucket.
     bucket: f64,
     bucket_at: Instant,
@@ -416,6 +474,7 @@ impl Inner {
             next_file: 901,
             next_report: 4001,
             faults: HashMap::new(),
+            in_flight: 0,
             bucket: 0.0,
             bucket_at: Instant::now(),
         };
@@ -498,6 +557,8 @@ impl Inner {
                 generated_diff: false,
                 threshold_exceeded: false,
                 cleanup: None,
+                roll_back: Vec::new(),
+                csv_attachments: Vec::new(),
             };
             b.data
                 .insert("import_type".into(), json!("instructure_csv"));
@@ -587,6 +648,8 @@ impl Inner {
             generated_diff: false,
             threshold_exceeded: false,
             cleanup: None,
+            roll_back: Vec::new(),
+            csv_attachments: Vec::new(),
         });
         self.created_count += 1;
         self.batches.len() - 1
@@ -638,7 +701,47 @@ impl Inner {
             .position(|b| matches!(b.state.as_str(), "created" | "importing" | "cleanup_batch"))
     }
 
-    /// One show-poll of batch `idx` (§4).
+    /// `ImportRefactored#prepare` (lib/sis/csv/import_refactored.rb) when processing starts:
+    /// a stored copy of each CSV whose headers were recognised (a users file with password
+    /// columns filtered), its id appended to `data.downloadable_attachment_ids` (§3.1), and
+    /// the copies served as `csv_attachments` (§3). Files that were not recognised get no id.
+    /// IMS XML has no such copies (another importer).
+    fn store_csv_copies(&mut self, idx: usize) {
+        let b = &self.batches[idx];
+        if b.data.get("import_type") != Some(&json!("instructure_csv")) {
+            return;
+        }
+        let (Some(up), Some(scan)) = (b.upload.clone(), b.scan.as_ref()) else {
+            return;
+        };
+        // In the order `prepare` walks the extracted zip: `Dir[...]`, sorted by path.
+        let mut files = scan.files.clone();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let bid = b.id;
+        let mut made = Vec::new();
+        for f in &files {
+            let fid = self.new_file_id();
+            let dest = up.path.with_extension(format!("att-{fid}.csv"));
+            if let Ok((name, size)) = content::store_copy(&up.path, &up.ext, f, &dest) {
+                self.files.insert(fid, FileRef::Csv(bid));
+                made.push(CsvAttachment {
+                    id: fid,
+                    name,
+                    size,
+                    path: dest,
+                });
+            }
+        }
+        let b = &mut self.batches[idx];
+        let ids: Vec<u64> = made.iter().map(|a| a.id).collect();
+        b.data
+            .insert("downloadable_attachment_ids".into(), json!(ids));
+        b.csv_attachments = made;
+    }
+
+    /// One show-poll of batch `idx`: a unit of time for its jobs (see [`Inner::tick`]).
+    /// `polls_to_finish` counts these: a client that only shows its import sees it move
+    /// one step per GET, so tests can count the states they see.
     pub fn poll(&mut self, idx: usize) {
         if self.batches[idx].state == "created"
             && let Some(h) = self.strand_head()
@@ -650,6 +753,42 @@ impl Inner {
             self.advance(idx);
         }
         self.worker_pickups();
+        let bid = self.batches[idx].id;
+        self.step_restores(Some(bid));
+    }
+
+    /// A read of the import list or of `importing` (§2.2, §2.3): a unit of time for every
+    /// queued job of the account. In Canvas an import is a job on the account's strand
+    /// (`SisBatch#process`, app/models/sis_batch.rb, queued by
+    /// `SisImportsApiController#create`), the error file is written by a job after the end,
+    /// and a restore is a Progress job (`SisBatch#restore_states_later`): none waits for a
+    /// client to read anything. This simulator measures time in reads instead of seconds,
+    /// so that tests stay deterministic, and every read that shows imports moves them on:
+    /// a client polling only the list or `importing` sees its import finish.
+    pub fn tick(&mut self) {
+        // Error files of batches that had already ended before this read (one read after
+        // the end, as a show-poll gives it).
+        for i in 0..self.batches.len() {
+            let b = &self.batches[i];
+            if is_terminal(&b.state) && b.attachment_due && b.errors_attachment.is_none() {
+                self.advance(i);
+            }
+        }
+        if let Some(h) = self.strand_head() {
+            self.advance(h);
+        }
+        self.worker_pickups();
+        self.step_restores(None);
+    }
+
+    /// One step of each restore job not yet done (of batch `only`, when given).
+    fn step_restores(&mut self, only: Option<u64>) {
+        for pi in 0..self.progresses.len() {
+            let p = &self.progresses[pi];
+            if p.state != "completed" && only.is_none_or(|b| p.batch_id == b) {
+                self.poll_progress(pi);
+            }
+        }
     }
 
     /// §2.5: a batch a user aborted while it waited in `created` is still handed to the
@@ -773,6 +912,7 @@ impl Inner {
         });
         let keep = opt_str("diffing_data_set_identifier").is_some();
         let files = scan.files.clone();
+        let before = self.store.state_image();
         let outcome = process::run(
             &mut self.store,
             Source {
@@ -783,7 +923,9 @@ impl Inner {
             cx,
             diff,
         );
+        let changed = self.store.changes_since(&before, false);
         let b = &mut self.batches[idx];
+        b.roll_back.extend(changed);
         if outcome.diffed
             && let Some((pid, _, _)) = prev
         {
@@ -856,6 +998,7 @@ impl Inner {
             }
         }
         let status = drop.unwrap_or_else(|| "deleted".into());
+        let before = self.store.state_image();
         if let Some((gone, _)) = &scopes.enrollments {
             if !matches!(status.as_str(), "deleted" | "completed" | "inactive") {
                 // `remove_non_batch_enrollments` raises NotImplementedError for any other
@@ -875,6 +1018,9 @@ impl Inner {
             let n = self.store.drop_courses(gone);
             result.counts.push(("batch_courses_deleted", n as u64));
         }
+        // `batch_mode_delete: true` rows: what `restore_states(batch_mode: true)` restores.
+        let changed = self.store.changes_since(&before, true);
+        self.batches[idx].roll_back.extend(changed);
         self.batches[idx].cleanup = Some(result);
     }
 
@@ -903,6 +1049,8 @@ impl Inner {
                 b.data.insert("counts".into(), Value::Object(counts_zero()));
                 b.data
                     .insert("downloadable_attachment_ids".into(), json!([]));
+                self.store_csv_copies(idx);
+                let b = &mut self.batches[idx];
                 let rows: u64 = b
                     .scan
                     .as_ref()
@@ -1117,7 +1265,10 @@ impl Inner {
         self.batches[idx].messages = messages;
     }
 
-    /// §2.5.
+    /// §2.5 (`SisImportsApiController#abort`, app/controllers/sis_imports_api_controller.rb).
+    /// Canvas resumes the account's other batches 10 minutes after an abort; this simulator
+    /// does not pause (its clock is reads, not minutes), so the next queued batch moves on
+    /// the next read.
     pub fn abort(&mut self, idx: usize) -> bool {
         let b = &mut self.batches[idx];
         if !NOT_DONE.contains(&b.state.as_str()) {
@@ -1142,23 +1293,69 @@ impl Inner {
         }
     }
 
-    /// §2.7: returns the progress index.
-    pub fn restore(&mut self, idx: usize, partial: bool) -> usize {
+    /// §2.7, `SisBatch#restore_states_later` (app/models/sis_batch.rb): a `queued` Progress
+    /// whose job will do the restore; the batch itself changes only when the job starts.
+    /// Returns the progress index.
+    pub fn restore(&mut self, idx: usize, flags: RestoreFlags) -> usize {
         let t = now();
         let pid = self.new_progress_id();
-        let b = &mut self.batches[idx];
-        b.state = "restoring".into();
-        b.updated_at = t;
+        let bid = self.batches[idx].id;
         self.progresses.push(Progress {
             id: pid,
-            batch_id: b.id,
+            batch_id: bid,
             state: "queued",
             completion: 0.0,
             created_at: t,
             updated_at: t,
-            partial,
+            flags,
         });
         self.progresses.len() - 1
+    }
+
+    /// The restore job's work (`SisBatch#restore_states_for_batch`): every roll-back row the
+    /// filters select and no restore has applied yet goes back to its `restore_to_state` and
+    /// becomes restored; then `add_restore_statistics` sets each type's
+    /// `data.statistics.<type>.restored` to its restored rows, and the batch ends `restored`,
+    /// or `partially_restored` with any filter.
+    fn restore_batch(&mut self, bi: usize, flags: RestoreFlags) {
+        let mut rows = std::mem::take(&mut self.batches[bi].roll_back);
+        // SisBatchRollBackData::RESTORE_ORDER, type by type.
+        for ty in ROLL_BACK_TYPES {
+            for r in rows.iter_mut() {
+                if r.ty == *ty && !r.restored && flags.wants(r) {
+                    self.store.set_state(r.ty, r.idx, &r.restore_to_state());
+                    r.restored = true;
+                }
+            }
+        }
+        let b = &mut self.batches[bi];
+        b.roll_back = rows;
+        if !matches!(b.data.get("statistics"), Some(Value::Object(_))) {
+            // `statistics unless data.key?(:statistics)`: the zeroed table first.
+            b.data
+                .insert("statistics".into(), statistics(&counts_zero()));
+        }
+        let mut restored: HashMap<&str, u64> = HashMap::new();
+        for r in b.roll_back.iter().filter(|r| r.restored) {
+            *restored.entry(r.ty).or_default() += 1;
+        }
+        if let Some(Value::Object(stats)) = b.data.get_mut("statistics") {
+            for (ty, v) in stats.iter_mut() {
+                if let Value::Object(o) = v {
+                    o.insert(
+                        "restored".into(),
+                        json!(restored.get(ty.as_str()).copied().unwrap_or(0)),
+                    );
+                }
+            }
+        }
+        b.state = if flags.partial() {
+            "partially_restored"
+        } else {
+            "restored"
+        }
+        .into();
+        b.updated_at = now();
     }
 
     /// A POST of a provisioning report (`AccountReportsController#create`): `created`, 0.
@@ -1218,32 +1415,32 @@ impl Inner {
         }
     }
 
-    /// §2.7: one GET of a progress moves it one step: queued → running → completed.
+    /// One unit of time for a restore job (§2.7): a GET of its Progress, or a read that
+    /// shows its batch ([`Inner::tick`], [`Inner::poll`]). `queued` → `running` (the job
+    /// starts: `Progress#start`, and the batch goes `restoring`) → `completed` (the restore
+    /// is done: [`Inner::restore_batch`], then `Progress#complete`). The 50.0 while running
+    /// is this simulator's choice (Canvas's `calculate_completion!` counts rows).
     pub fn poll_progress(&mut self, pidx: usize) {
         let t = now();
         let p = &mut self.progresses[pidx];
+        let (bid, flags) = (p.batch_id, p.flags);
         match p.state {
             "queued" => {
                 p.state = "running";
                 p.completion = 50.0;
                 p.updated_at = t;
+                if let Some(i) = self.find(bid) {
+                    let b = &mut self.batches[i];
+                    b.state = "restoring".into();
+                    b.updated_at = t;
+                }
             }
             "running" => {
                 p.state = "completed";
                 p.completion = 100.0;
                 p.updated_at = t;
-                let (bid, partial) = (p.batch_id, p.partial);
                 if let Some(i) = self.find(bid) {
-                    let b = &mut self.batches[i];
-                    if b.state == "restoring" {
-                        b.state = if partial {
-                            "partially_restored"
-                        } else {
-                            "restored"
-                        }
-                        .into();
-                        b.updated_at = t;
-                    }
+                    self.restore_batch(i, flags);
                 }
             }
             _ => {}

@@ -2478,3 +2478,136 @@ impl Store {
         s
     }
 }
+
+// ---------------------------------------------------------------- roll-back data
+
+/// The Canvas types whose state changes an import records for `restore_states`, in
+/// `SisBatchRollBackData::RESTORE_ORDER` (app/models/sis_batch_roll_back_data.rb), less the
+/// ones this store does not keep (AbstractCourse, CommunicationChannel).
+pub(crate) const ROLL_BACK_TYPES: &[&str] = &[
+    "Account",
+    "EnrollmentTerm",
+    "Course",
+    "CourseSection",
+    "GroupCategory",
+    "Group",
+    "Pseudonym",
+    "Enrollment",
+    "GroupMembership",
+    "UserObserver",
+    "AccountUser",
+];
+
+/// One `SisBatchRollBackData` row: an object an import created, or whose workflow state it
+/// changed (`should_create_roll_back?`).
+#[derive(Clone, Debug)]
+pub(crate) struct RollBack {
+    /// An entry of [`ROLL_BACK_TYPES`].
+    pub ty: &'static str,
+    /// The object's index in its kind's list (objects are never removed).
+    pub idx: usize,
+    /// `previous_workflow_state`; `None` is Canvas's "non-existent" (the import made it).
+    pub previous: Option<String>,
+    /// `updated_workflow_state`.
+    pub updated: String,
+    /// Changed by batch-mode cleanup (`remove_previous_imports`).
+    pub batch_mode_delete: bool,
+    /// Its `workflow_state` is `restored` (a restore has applied it).
+    pub restored: bool,
+}
+
+impl RollBack {
+    /// `SisBatchRollBackData#restore_to_state`: what the object goes back to. A group
+    /// category is active or deleted (`deleted_at`); anything the import made is deleted.
+    pub fn restore_to_state(&self) -> String {
+        match (self.ty, self.previous.as_deref()) {
+            ("GroupCategory", Some("active")) => "active".into(),
+            ("GroupCategory", _) => "deleted".into(),
+            (_, None) => "deleted".into(),
+            (_, Some(p)) => p.to_string(),
+        }
+    }
+}
+
+/// Every object's workflow state, per type of [`ROLL_BACK_TYPES`], at one moment.
+pub(crate) struct StateImage(Vec<Vec<String>>);
+
+impl Store {
+    fn states_of(&self, ty: &str) -> Vec<String> {
+        fn st<T>(v: &[T], f: impl Fn(&T) -> &str) -> Vec<String> {
+            v.iter().map(|x| f(x).to_string()).collect()
+        }
+        match ty {
+            "Account" => st(&self.accounts, |x| &x.state),
+            "EnrollmentTerm" => st(&self.terms, |x| &x.state),
+            "Course" => st(&self.courses, |x| &x.state),
+            "CourseSection" => st(&self.sections, |x| &x.state),
+            "GroupCategory" => st(&self.categories, |x| {
+                if x.deleted { "deleted" } else { "active" }
+            }),
+            "Group" => st(&self.groups, |x| &x.state),
+            "Pseudonym" => st(&self.logins, |x| &x.state),
+            "Enrollment" => st(&self.enrollments, |x| &x.state),
+            "GroupMembership" => st(&self.memberships, |x| &x.state),
+            "UserObserver" => st(&self.observers, |x| &x.state),
+            "AccountUser" => st(&self.admins, |x| &x.state),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The states now, to compare with after an import's step ([`Store::changes_since`]).
+    pub fn state_image(&self) -> StateImage {
+        StateImage(ROLL_BACK_TYPES.iter().map(|t| self.states_of(t)).collect())
+    }
+
+    /// The roll-back rows for what changed since `before`: one per object created or whose
+    /// state differs. Canvas writes a row per save (`SisBatchRollBackData.build_data`); one
+    /// row per object, from its state before the step, restores to the same place.
+    pub fn changes_since(&self, before: &StateImage, batch_mode_delete: bool) -> Vec<RollBack> {
+        let mut out = Vec::new();
+        for (ti, ty) in ROLL_BACK_TYPES.iter().enumerate() {
+            let old = &before.0[ti];
+            for (idx, now) in self.states_of(ty).into_iter().enumerate() {
+                let previous = old.get(idx).cloned();
+                if previous.as_deref() != Some(now.as_str()) {
+                    out.push(RollBack {
+                        ty,
+                        idx,
+                        previous,
+                        updated: now,
+                        batch_mode_delete,
+                        restored: false,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Put one object back in `state` (`SisBatch#restore_sql`: the workflow state only;
+    /// `restore_group_categories` for a category's `deleted_at`).
+    pub fn set_state(&mut self, ty: &str, idx: usize, state: &str) {
+        let slot = match ty {
+            "Account" => self.accounts.get_mut(idx).map(|x| &mut x.state),
+            "EnrollmentTerm" => self.terms.get_mut(idx).map(|x| &mut x.state),
+            "Course" => self.courses.get_mut(idx).map(|x| &mut x.state),
+            "CourseSection" => self.sections.get_mut(idx).map(|x| &mut x.state),
+            "GroupCategory" => {
+                if let Some(c) = self.categories.get_mut(idx) {
+                    c.deleted = state != "active";
+                }
+                None
+            }
+            "Group" => self.groups.get_mut(idx).map(|x| &mut x.state),
+            "Pseudonym" => self.logins.get_mut(idx).map(|x| &mut x.state),
+            "Enrollment" => self.enrollments.get_mut(idx).map(|x| &mut x.state),
+            "GroupMembership" => self.memberships.get_mut(idx).map(|x| &mut x.state),
+            "UserObserver" => self.observers.get_mut(idx).map(|x| &mut x.state),
+            "AccountUser" => self.admins.get_mut(idx).map(|x| &mut x.state),
+            _ => None,
+        };
+        if let Some(s) = slot {
+            *s = state.to_string();
+        }
+    }
+}

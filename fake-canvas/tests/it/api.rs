@@ -328,16 +328,23 @@ fn restore_states_and_progress() {
     assert_eq!(p["context_id"], ids[0]);
     let url = p["url"].as_str().unwrap().to_string();
     assert!(url.starts_with(&format!("{}/api/v1/progress/", h.url())));
-    assert_eq!(show(&h, ids[0])["workflow_state"], "restoring");
+    // `restore_states_later` only queues the job: the batch changes when it starts.
+    let state_now = |id: u64| {
+        h.imports().into_iter().find(|v| v["id"] == id).unwrap()["workflow_state"].clone()
+    };
+    assert_eq!(state_now(ids[0]), "imported");
     let mut states = Vec::new();
+    let mut batch = Vec::new();
     for _ in 0..5 {
         let v = json(authed(&h, client().get(&url)));
         states.push(v["workflow_state"].as_str().unwrap().to_string());
+        batch.push(state_now(ids[0]));
         if v["workflow_state"] == "completed" {
             break;
         }
     }
     assert_eq!(states, vec!["running", "completed"]);
+    assert_eq!(batch, vec!["restoring", "restored"]);
     assert_eq!(show(&h, ids[0])["workflow_state"], "restored");
     // Any flag → partially_restored.
     let p = json(put(
@@ -692,4 +699,45 @@ fn ims_xml_is_accepted_and_its_records_counted() {
     );
     let done = poll_to_end(&h, json(r)["id"].as_u64().unwrap(), 60);
     assert_eq!(done["data"]["counts"]["users"].as_u64(), Some(4), "{done}");
+}
+
+/// §7.2 (app/middleware/request_throttle.rb): each request in flight reserves the up-front
+/// cost of 50 until it ends; `X-Request-Cost` is what the request was charged (this
+/// simulator's constant 0.05).
+#[test]
+fn requests_in_flight_hold_the_up_front_cost() {
+    let h = start_with(Config {
+        scenario: Scenario::Hang,
+        fault_count: 1,
+        hang_for: std::time::Duration::from_secs(2),
+        ..Default::default()
+    });
+    let id = create_zip(&h, sample_zip())["id"].as_u64().unwrap();
+    let remaining = |r: &reqwest::blocking::Response| {
+        r.headers()["x-rate-limit-remaining"]
+            .to_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let alone = get(&h, IMPORTS);
+    assert_eq!(alone.headers()["x-request-cost"], "0.05");
+    assert!(remaining(&alone) > 599.0, "{}", remaining(&alone));
+    // The first show hangs for 2 s: a request meanwhile reads 50 less.
+    let (url, token) = (format!("{}{IMPORTS}/{id}", h.url()), h.token());
+    let hung = std::thread::spawn(move || {
+        client()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let during = get(&h, IMPORTS);
+    let r = remaining(&during);
+    assert!((549.0..=550.0).contains(&r), "{r}");
+    assert_eq!(hung.join().unwrap(), 200);
+    let after = get(&h, IMPORTS);
+    assert!(remaining(&after) > 599.0, "{}", remaining(&after));
 }

@@ -122,24 +122,30 @@ fn batch_mode_import_passes_through_cleanup_batch() {
     let id = post_zip(&h, "batch_mode=true&batch_mode_term_id=1", sample_zip())["id"]
         .as_u64()
         .unwrap();
-    let mut seen = Vec::new();
+    // Shown once (created → importing), then followed through `importing` alone: each read
+    // of it is a unit of time too (state.rs `tick`), and §2.3 lists cleanup_batch.
+    let mut seen = vec![show(&h, id)["workflow_state"].as_str().unwrap().to_string()];
     let mut in_cleanup = None;
     for _ in 0..10 {
-        let v = show(&h, id);
+        let imp = json(get(&h, &format!("{IMPORTS}/importing")));
+        let Some(v) = imp["sis_imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == id)
+            .cloned()
+        else {
+            break;
+        };
         let s = v["workflow_state"].as_str().unwrap().to_string();
         if s == "cleanup_batch" && in_cleanup.is_none() {
             in_cleanup = Some(v.clone());
-            // §2.3: the "importing" endpoint lists cleanup_batch too.
-            let imp = json(get(&h, &format!("{IMPORTS}/importing")));
-            assert_eq!(imp["sis_imports"][0]["id"], id);
         }
         if seen.last() != Some(&s) {
-            seen.push(s.clone());
-        }
-        if TERMINAL.contains(&s.as_str()) {
-            break;
+            seen.push(s);
         }
     }
+    seen.push(show(&h, id)["workflow_state"].as_str().unwrap().to_string());
     assert_eq!(
         seen,
         ["importing", "cleanup_batch", "imported_with_messages"],
@@ -371,4 +377,134 @@ fn a_queued_batch_aborted_by_a_user_gets_progress_100_when_the_worker_picks_it_u
     for _ in 0..3 {
         assert_eq!(show(&h, d)["progress"], 0);
     }
+}
+
+/// Canvas processes an import as a queued job on the account's strand (`SisBatch#process`,
+/// app/models/sis_batch.rb, queued by `SisImportsApiController#create`): nothing waits for
+/// the client to show the import. A client that polls only the list, or only `importing`,
+/// sees its import finish; here each such read is a unit of time (state.rs `tick`), as a
+/// show-poll is. §2.2, §2.3, §4.
+#[test]
+fn imports_move_on_for_a_client_that_polls_only_the_list_or_importing() {
+    let h = start(Scenario::Ok);
+    let a = post_zip(&h, "", sample_zip())["id"].as_u64().unwrap();
+    let mut seen = Vec::new();
+    let mut attached = Vec::new();
+    for _ in 0..5 {
+        let list = json(get(&h, &format!("{IMPORTS}?per_page=100")));
+        let v = list["sis_imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["id"] == a)
+            .cloned()
+            .unwrap();
+        seen.push((
+            v["workflow_state"].as_str().unwrap().to_string(),
+            v["progress"].as_u64().unwrap(),
+        ));
+        attached.push(v.get("errors_attachment").is_some());
+    }
+    let s = |x: &str, p: u64| (x.to_string(), p);
+    assert_eq!(
+        seen,
+        [
+            s("importing", 0),
+            s("importing", 33),
+            s("importing", 66),
+            s("imported_with_messages", 100),
+            s("imported_with_messages", 100),
+        ]
+    );
+    // The error file is written after the end: one read later.
+    assert_eq!(attached, [false, false, false, false, true]);
+
+    // `importing` alone: the import shows there until it ends, then leaves the list.
+    let b = post_zip(&h, "", sample_zip())["id"].as_u64().unwrap();
+    let mut progress = Vec::new();
+    for _ in 0..5 {
+        let imp = json(get(&h, &format!("{IMPORTS}/importing")));
+        let ids: Vec<Value> = imp["sis_imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["progress"].clone())
+            .collect();
+        progress.push(ids);
+    }
+    assert_eq!(
+        progress,
+        [
+            vec![json!(0)],
+            vec![json!(33)],
+            vec![json!(66)],
+            vec![],
+            vec![]
+        ]
+    );
+    assert_eq!(
+        h.imports().iter().find(|v| v["id"] == b).unwrap()["workflow_state"],
+        "imported_with_messages"
+    );
+    // Neither import was ever shown.
+    assert!(
+        h.requests()
+            .iter()
+            .all(|r| !r.path.starts_with(&format!("{IMPORTS}/{a}"))
+                && !r.path.starts_with(&format!("{IMPORTS}/{b}"))),
+        "a show was sent"
+    );
+}
+
+/// `csv_attachments` and `data.downloadable_attachment_ids` (§3, §3.1): when processing
+/// starts, `ImportRefactored#prepare` (lib/sis/csv/import_refactored.rb) stores a copy of
+/// each file (`create_batch_attachment`) and lists the ids of the recognised CSVs; a users
+/// file with `password`/`ssha_password` columns is stored filtered as `<name>_filtered.csv`
+/// (`HEADERS_TO_EXCLUDE_FOR_DOWNLOAD`). `sis_import_json` (lib/api/v1/sis_import.rb) renders
+/// them with `attachments_json` only when there are any.
+#[test]
+fn csv_attachments_are_stored_copies_of_the_csvs_read() {
+    let h = start(Scenario::Ok);
+    let courses = "course_id,short_name,long_name,status\nc1,C1,Course 1,active\n";
+    let zip = zip_of(&[
+        (
+            "dir/users.csv",
+            b"user_id,login_id,password,status\nu1,l1,secret,active\n".as_slice(),
+        ),
+        ("courses.csv", courses.as_bytes()),
+        ("notes.txt", b"not a csv".as_slice()),
+        ("unknown.csv", b"foo,bar\n1,2\n".as_slice()),
+    ]);
+    let created = post_zip(&h, "", zip);
+    assert!(created.get("csv_attachments").is_none(), "{created}");
+    let id = created["id"].as_u64().unwrap();
+    let v = show(&h, id);
+    assert_eq!(v["workflow_state"], "importing");
+    let atts = v["csv_attachments"].as_array().unwrap();
+    let names: Vec<&str> = atts
+        .iter()
+        .map(|a| a["display_name"].as_str().unwrap())
+        .collect();
+    // By path, as `prepare` walks the extracted zip (`Dir[…]` sorts).
+    assert_eq!(names, ["courses.csv", "users_filtered.csv"]);
+    let ids: Vec<Value> = atts.iter().map(|a| a["id"].clone()).collect();
+    assert_eq!(v["data"]["downloadable_attachment_ids"], json!(ids));
+    let fetch = |a: &Value| {
+        let r = client().get(a["url"].as_str().unwrap()).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().unwrap()
+    };
+    assert_eq!(fetch(&atts[1]), "user_id,login_id,status\nu1,l1,active\n");
+    assert_eq!(fetch(&atts[0]), courses);
+    assert_eq!(atts[0]["size"], courses.len());
+    assert_eq!(atts[0]["content-type"], "text/csv");
+    // Still there at the end, and in the list.
+    let end = poll_to_end(&h, id, 10);
+    assert_eq!(end["csv_attachments"], v["csv_attachments"]);
+    // A seeded (or never processed) import has none.
+    let h2 = start_with(Config {
+        seed_imports: 1,
+        ..Default::default()
+    });
+    assert!(h2.imports()[0].get("csv_attachments").is_none());
 }

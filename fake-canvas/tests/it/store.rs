@@ -706,3 +706,104 @@ fn provisioning_report_polls_to_a_csv_or_a_zip_scoped_by_term() {
     );
     assert_eq!(r.status(), 404);
 }
+
+/// `restore_states` runs as a Progress job (`SisBatch#restore_states_later`,
+/// app/models/sis_batch.rb): the batch goes `restoring` → `partially_restored`/`restored`
+/// for a client that only shows the import (it never GETs the Progress); the job puts each
+/// object of `roll_back_data` back in `restore_to_state`
+/// (app/models/sis_batch_roll_back_data.rb: the previous state, `deleted` for what the
+/// import created), `batch_mode` only the batch-mode deletions, and `add_restore_statistics`
+/// counts the restored rows per type in `data.statistics.*.restored`. The provisioning
+/// report then shows them back. §2.7, §3.1, §10.3.
+#[test]
+fn restore_states_puts_back_what_the_import_changed_without_progress_polls() {
+    let h = start(Scenario::Ok);
+    base(&h);
+    let v = import(
+        &h,
+        "batch_mode=1&batch_mode_term_id=sis_term_id:T1",
+        &[
+            (
+                "courses.csv",
+                "course_id,short_name,long_name,term_id,status\nC1,C1,Course One,T1,active\n\
+                 C9,C9,Course Nine,T1,active\n",
+            ),
+            (
+                "sections.csv",
+                "section_id,course_id,name,status\nS1,C1,Sec One,active\n",
+            ),
+            (
+                "enrollments.csv",
+                "course_id,section_id,user_id,role,status\nC1,S1,u1,student,active\n",
+            ),
+        ],
+    );
+    assert_eq!(v["workflow_state"], "imported", "{v}");
+    let id = v["id"].as_u64().unwrap();
+    let s = h.store();
+    assert_eq!(status(&s, "courses", "C2"), "deleted");
+    assert_eq!(status(&s, "courses", "C9"), "claimed");
+
+    // Batch-mode deletions only; followed by show-polls alone.
+    let r = put(&h, &format!("{IMPORTS}/{id}/restore_states?batch_mode=1"));
+    assert_eq!(r.status(), 200);
+    let pid = json(r)["id"].as_u64().unwrap();
+    let states: Vec<Value> = (0..3)
+        .map(|_| show(&h, id)["workflow_state"].clone())
+        .collect();
+    assert_eq!(
+        states,
+        ["restoring", "partially_restored", "partially_restored"]
+    );
+    let done = show(&h, id);
+    let st = &done["data"]["statistics"];
+    // C2; S2; u2 in C1 and u1 in C2 (batch_enrollments_deleted 2).
+    assert_eq!(st["Course"]["restored"], 1, "{st}");
+    assert_eq!(st["CourseSection"]["restored"], 1, "{st}");
+    assert_eq!(st["Enrollment"]["restored"], 2, "{st}");
+    assert_eq!(st["Pseudonym"]["restored"], 0, "{st}");
+    let s = h.store();
+    assert_eq!(status(&s, "courses", "C2"), "claimed");
+    assert_eq!(status(&s, "sections", "S2"), "active");
+    assert_eq!(status(&s, "enrollments", "C1|S1|u2|student"), "active");
+    assert_eq!(status(&s, "enrollments", "C2|S2|u1|student"), "active");
+    // What the import created stays: batch_mode restores only the cleanup.
+    assert_eq!(status(&s, "courses", "C9"), "claimed");
+    let p = json(get(&h, &format!("/api/v1/progress/{pid}")));
+    assert_eq!(
+        (p["workflow_state"].as_str(), p["completion"].as_f64()),
+        (Some("completed"), Some(100.0))
+    );
+
+    // The provisioning report (what `plan --against canvas` reads) has C2 active again.
+    let rep = report_post(&h, &[("parameters[courses]", "true")]);
+    let (_, end) = report_to_end(&h, rep["id"].as_u64().unwrap());
+    let (_, csv) = download(end["attachment"]["url"].as_str().unwrap());
+    let csv = String::from_utf8(csv).unwrap();
+    let c2 = csv.lines().find(|l| l.contains(",C2,")).unwrap();
+    assert_eq!(
+        c2,
+        "1002,C2,,C2,Course Two,1,root,6,T1,unpublished,,,,,,true"
+    );
+
+    // A full restore afterwards: what is left (the import created C9: back to deleted);
+    // rows already restored are not restored again, and the counters add up.
+    let r = put(&h, &format!("{IMPORTS}/{id}/restore_states"));
+    assert_eq!(r.status(), 200);
+    let list_states: Vec<Value> = (0..2)
+        .map(|_| {
+            json(get(&h, &format!("{IMPORTS}?per_page=100")))["sis_imports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["id"] == id)
+                .unwrap()["workflow_state"]
+                .clone()
+        })
+        .collect();
+    assert_eq!(list_states, ["restoring", "restored"]);
+    let st = &show(&h, id)["data"]["statistics"];
+    assert_eq!(st["Course"]["restored"], 2, "{st}");
+    assert_eq!(status(&h.store(), "courses", "C9"), "deleted");
+    assert_eq!(status(&h.store(), "courses", "C2"), "claimed");
+}

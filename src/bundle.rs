@@ -30,13 +30,52 @@ pub struct Bundle {
     /// computed while the bundle is sent ([`Bundle::stream_hash`], [`Bundle::sha256_sent`]).
     pub sha256: Option<String>,
     stream: Arc<StreamHash>,
+    /// The file as it was when it was prepared (size, times, inode): validated as that.
+    seen: Option<Identity>,
     _temp: Option<tempfile::TempPath>,
+}
+
+/// What tells that a file was changed or replaced: its size, modification and change times
+/// (nanoseconds) and inode.
+type Identity = (u64, i64, i64, i64, i64, u64);
+
+fn identity(m: &std::fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    (
+        m.len(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.ino(),
+    )
 }
 
 impl Bundle {
     /// §2.1: the Content-Type that matches the extension we also send in the query.
     pub fn content_type(&self) -> &'static str {
         content_type(self.extension)
+    }
+
+    /// The file is still the one that was prepared (and so validated): an export still being
+    /// written, or replaced meanwhile, is not sent (exit 65). A directory's zip is this run's
+    /// own copy.
+    pub fn unchanged(&self) -> Result<()> {
+        let Some(seen) = self.seen else {
+            return Ok(());
+        };
+        let now = std::fs::metadata(&self.path).map_err(|e| open_err(&self.given, e))?;
+        if identity(&now) == seen {
+            return Ok(());
+        }
+        Err(Failure::data(format!(
+            "{}: the file changed while it was checked (it was {} bytes, now {}); nothing was sent",
+            self.given.display(),
+            seen.0,
+            now.len()
+        ))
+        .kind("bundle_changed")
+        .hint("submit it again once the export is complete (an export written under another name and renamed into place is never seen half-written)"))
     }
 
     /// Whether the file sent is a temporary zip of a directory (gone when the run ends).
@@ -530,6 +569,7 @@ pub fn prepare_with(path: &Path, forced: Option<Extension>, hash_now: bool) -> R
         extension: ext,
         sha256,
         stream: Arc::default(),
+        seen: Some(identity(&meta)),
         _temp: None,
     })
 }
@@ -677,6 +717,7 @@ fn zip_directory(dir: &Path, hash_now: bool) -> Result<Bundle> {
         extension: Extension::Zip,
         sha256,
         stream: Arc::default(),
+        seen: None,
         _temp: Some(tmp.into_temp_path()),
     })
 }

@@ -86,6 +86,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("held", 6, "the guard held the run: its plan crossed a threshold; nothing was sent; `canvas-sis approve RUN` sends it"),
     ("nothing_to_watch", 66, "watch --last: the journal holds no submit to this account and Canvas runs no import for it"),
     ("validation_failed", 65, "validation found errors (or warnings with --strict); the report is beside `error`"),
+    ("bundle_changed", 65, "the file changed (size or times) between its check and its upload: an export still being written; nothing was sent"),
     ("bundle_invalid", 65, "the file is empty, its name or --extension does not match its content, or a directory holds no .csv files"),
     ("import_type_mismatch", 65, "the content does not fit the import type: XML that is not IMS Enterprise, or an XML file with import_type instructure_csv"),
     ("input_missing", 66, "an input path does not exist"),

@@ -84,6 +84,8 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let client = Client::new(net, &ctx.settings.connection)?;
     guard(&client, &run.submit, &bundle, local.earlier.as_ref()).await?;
+    // What was validated is what goes: not an export that is still being written.
+    bundle.unchanged()?;
     let started = start_run(ctx, net, &run, &bundle, &query);
     let uploaded = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await;
     bundle.finish_copy();

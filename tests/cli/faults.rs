@@ -419,6 +419,58 @@ fn once_refuses_the_same_content_twice_and_without_it_warns() {
     assert_eq!(j.as_array().unwrap().len(), 2);
 }
 
+/// An export rewritten after it was checked (here while the run waited for the lock) is not
+/// sent: what was validated and hashed is what goes, or nothing does (exit 65).
+#[test]
+fn a_file_changed_after_its_check_is_not_sent() {
+    let w = World::with(Config {
+        scenario: Scenario::Ok,
+        polls_to_finish: 4,
+        ..Default::default()
+    });
+    let csv = w.file(
+        "users.csv",
+        &std::fs::read(sample_dir("bundle").join("users.csv")).unwrap(),
+    );
+    // A first run holds the account's lock while it watches its import.
+    let first = w
+        .std_cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while w.posts().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(w.posts().len(), 1, "the first run is under way");
+    let second = w
+        .std_cmd()
+        .arg("--json")
+        .arg("submit")
+        .arg(&csv)
+        .args(["--wait-lock", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // The SIS writes its export again meanwhile.
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("U9999,u9999,New,Person,u9999@example.edu,active\n");
+    std::fs::write(&csv, text).unwrap();
+    let out = second.wait_with_output().unwrap();
+    let mut first = first;
+    let _ = first.wait();
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "bundle_changed", "{v}");
+    assert_eq!(w.posts().len(), 1, "nothing more was sent");
+}
+
 #[test]
 fn a_refused_upload_does_not_count_for_once() {
     let w = world(Scenario::Ok, 0);

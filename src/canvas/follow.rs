@@ -254,7 +254,7 @@ pub fn summary_line(imp: &Import, watched: Duration) -> String {
 
 /// The end of an import in the log: the summary at the state's level, then each warning and
 /// error.
-fn log_end(imp: &Import, watched: Duration) {
+pub fn log_end(imp: &Import, watched: Duration) {
     let line = summary_line(imp, watched);
     let (w, e) = imp.warning_error_counts();
     let (id, state) = (imp.id, imp.state_str());

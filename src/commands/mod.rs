@@ -128,7 +128,7 @@ impl Ctx {
     }
 
     /// The archived run that sent `imp` to this Canvas and account, if this host did.
-    fn run_of(&self, imp: &crate::canvas::Import) -> Option<crate::record::Run> {
+    pub fn run_of(&self, imp: &crate::canvas::Import) -> Option<crate::record::Run> {
         let (Some(archive), Ok(net)) = (&self.settings.archive, self.settings.network()) else {
             return None;
         };

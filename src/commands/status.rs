@@ -12,6 +12,10 @@ use super::Ctx;
 pub async fn run(a: IdArgs, ctx: &mut Ctx) -> Result<Exit> {
     let client = ctx.client()?;
     let imp = client.show(a.id).await?;
+    // The first command to see a run's import end logs its end, as `watch` would have.
+    if imp.state.is_terminal() && ctx.run_of(&imp).is_some_and(|r| !r.ended()) {
+        crate::canvas::follow::log_end(&imp, std::time::Duration::ZERO);
+    }
     ctx.saw_import(&client, &imp).await;
     if ctx.settings.json {
         ctx.print_json(&imp.raw)?;

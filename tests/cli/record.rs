@@ -412,6 +412,35 @@ fn a_run_whose_upload_fails_is_a_failed_event_and_says_so_everywhere() {
     );
 }
 
+/// `status` that sees a run's import end logs the end line (and its WARN lines) once, as
+/// `watch` would have; later `status` calls log no second end.
+#[test]
+fn status_that_sees_the_end_logs_it_once() {
+    let w = World::with(Config {
+        scenario: Scenario::Warnings,
+        polls_to_finish: 2,
+        ..Default::default()
+    });
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    for _ in 0..6 {
+        let o = w.cmd().args(["status", &id]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let log = w.log_text();
+    let ends = log
+        .lines()
+        .filter(|l| l.contains(&format!("import {id} ended imported_with_messages")))
+        .count();
+    assert_eq!(ends, 1, "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(" WARN ") && l.contains(&format!("import {id}: "))),
+        "{log}"
+    );
+}
+
 /// `[archive] dir = ""` keeps no runs, but `[metrics] textfile` still gets each import this
 /// host sent, at its end; a failed night keeps the last success's time.
 #[test]

@@ -47,6 +47,8 @@ pub async fn run(a: AbortArgs, ctx: &mut Ctx) -> Result<Exit> {
     );
     match client.abort_import(id).await? {
         AbortOutcome::Aborted(imp) => {
+            // This host's run of it ends here (its record, metrics and notification).
+            ctx.saw_import(&client, &imp).await;
             if ctx.settings.json {
                 ctx.print_json(&imp.raw)?;
             }
@@ -112,11 +114,14 @@ pub async fn all_pending(a: YesArgs, ctx: &mut Ctx) -> Result<Exit> {
         &ctx.term,
         &format!("aborted {n} queued import(s) in account {account}"),
     );
-    let answer = if answer.is_null() {
-        json!({"aborted": true})
-    } else {
-        answer
-    };
-    ctx.print_json(&answer)?;
+    // Canvas's answer is the JSON document (`--json`); people got the line above.
+    if ctx.settings.json {
+        let answer = if answer.is_null() {
+            json!({"aborted": true})
+        } else {
+            answer
+        };
+        ctx.print_json(&answer)?;
+    }
     Ok(Exit::Ok)
 }

@@ -103,7 +103,7 @@ fn abort_all_pending_counts_then_puts_once() {
     e.submit_sample();
     let out = e
         .quiet_cmd()
-        .args(["abort-all-pending", "--yes"])
+        .args(["--json", "abort-all-pending", "--yes"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -123,6 +123,14 @@ fn abort_all_pending_counts_then_puts_once() {
             .iter()
             .all(|v| v["workflow_state"] == "aborted")
     );
+    // Without --json, people get the line on stderr and stdout stays empty.
+    let out = e
+        .quiet_cmd()
+        .args(["abort-all-pending", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no raw JSON without --json");
 }
 
 #[test]

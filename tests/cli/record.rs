@@ -441,6 +441,20 @@ fn status_that_sees_the_end_logs_it_once() {
     );
 }
 
+/// `abort` of this host's import ends its run: `history` says aborted.
+#[test]
+fn abort_of_a_runs_import_ends_the_run() {
+    let w = World::new(Scenario::StuckCreated);
+    let out = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    let o = w.cmd().args(["abort", &id, "--yes"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let h = w.cmd().args(["--json", "history"]).output().unwrap();
+    let run = &json(&h)["runs"][0];
+    assert_eq!(run["state"], "aborted", "{run}");
+}
+
 /// `[archive] dir = ""` keeps no runs, but `[metrics] textfile` still gets each import this
 /// host sent, at its end; a failed night keeps the last success's time.
 #[test]

@@ -245,6 +245,13 @@ pub struct OnerosterArgs {
 }
 
 impl Command {
+    /// A dry run: logged (contract, "A run") where the log dir exists already, but it never
+    /// makes one (a dry run writes nothing new).
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self, Command::Submit(a) if a.dry_run)
+            || matches!(self, Command::Approve(a) if a.dry_run)
+    }
+
     /// Whether the command writes log lines. Those that do not never create the log dir, so
     /// they work for a user with no writable home (`nobody`).
     pub fn writes_log(&self) -> bool {

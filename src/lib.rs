@@ -91,7 +91,8 @@ pub fn run() -> u8 {
             quiet: settings.quiet,
             color,
         },
-        command.writes_log(),
+        command.writes_log()
+            || (command.is_dry_run() && settings.log.dir.as_ref().is_some_and(|d| d.is_dir())),
     ) {
         Ok(g) => g,
         Err(f) => return early_failure(&f, json),

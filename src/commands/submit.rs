@@ -1302,6 +1302,16 @@ fn dry_run(
         .iter()
         .find(|c| c.stops == Some(true))
         .map(|c| (c.flag, c.exit.code()));
+    info!(
+        target: "canvas_sis",
+        "dry run of {} ({} bytes): nothing was sent{}",
+        bundle.given.display(),
+        bundle.len,
+        match stopped_by {
+            Some((flag, code)) => format!("; the real run would stop: {flag} (exit {code})"),
+            None => String::new(),
+        }
+    );
     let auth = if ctx.settings.connection.token.is_some() {
         "Bearer [redacted]"
     } else {

@@ -246,6 +246,25 @@ fn dry_run_prints_the_request_and_sends_nothing() {
     assert!(s.contains(&sha256(&sample_zip())));
     assert!(!s.contains(&w.sim.token()));
     assert!(w.sim.requests().is_empty(), "nothing sent");
+    // A first dry run makes no state dir; where the log dir exists, a dry run is logged
+    // (contract: dry runs are logged, but are not runs).
+    assert!(!w.log_dir().exists(), "a dry run makes no log dir");
+    std::fs::create_dir_all(w.log_dir()).unwrap();
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let log = w.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("INFO dry run of ") && l.contains("nothing was sent")),
+        "{log}"
+    );
+    assert!(w.sim.requests().is_empty(), "nothing sent");
 }
 
 #[test]

@@ -159,9 +159,20 @@ pub fn unknown(reason: &str, json: bool) -> u8 {
 
 pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
     let now = jiff::Timestamp::now();
+    // The age of the last import that ended well: what --max-age measures, so the perfdata
+    // `age` (with --max-age as its critical threshold) is that one.
+    let success_age = |runs: &[Run]| {
+        runs.iter()
+            .find(|r| r.succeeded())
+            .and_then(|r| r.ended_at.as_deref())
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| now.duration_since(t).unsigned_abs().as_secs())
+    };
+    let mut last_success = None;
     let (status, text, run) = match &ctx.settings.archive {
         _ if a.from_canvas => match canvas_runs(ctx).await {
             Ok(runs) => {
+                last_success = success_age(&runs);
                 let (s, t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
                 (s, format!("{t} (from Canvas)"), r.cloned())
             }
@@ -180,6 +191,7 @@ pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
                 .map(|(_, r)| r)
                 .filter(|r| crate::record::of_profile(profile, r))
                 .collect();
+            last_success = success_age(&runs);
             let (s, t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
             (s, t, r.cloned())
         }
@@ -190,7 +202,7 @@ pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map(|t| now.duration_since(t).unsigned_abs().as_secs());
     let mut perf = Vec::new();
-    if let Some(age) = age {
+    if let Some(age) = last_success {
         perf.push(format!("age={age}s;;{}", a.max_age.as_secs()));
     }
     if let Some(r) = &run {

@@ -441,6 +441,42 @@ fn status_that_sees_the_end_logs_it_once() {
     );
 }
 
+/// `health`'s perfdata `age` is the age of the last import that ended well (what
+/// `--max-age`, its critical threshold, measures), not of the newest run.
+#[test]
+fn health_perfdata_age_is_the_last_successes() {
+    let w = World::new(Scenario::Failed);
+    let old = runs_dir(&w).join("20200101T000000Z-1");
+    std::fs::create_dir_all(&old).unwrap();
+    let two_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
+    std::fs::write(
+        old.join("run.json"),
+        format!(
+            r#"{{"run_id":"20200101T000000Z-1","submitted_at":"{two_days_ago}","base_url":"{}/","account":"self","import_id":1,"state":"imported","ended_at":"{two_days_ago}","exit_code":0}}"#,
+            w.sim.url()
+        ),
+    )
+    .unwrap();
+    let out = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(WATCH)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let o = w.cmd().arg("health").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let line = stdout(&o);
+    let age: u64 = line
+        .split(" age=")
+        .nth(1)
+        .and_then(|r| r.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!((172_000..173_000).contains(&age), "{line}");
+}
+
 /// `abort` of this host's import ends its run: `history` says aborted.
 #[test]
 fn abort_of_a_runs_import_ends_the_run() {

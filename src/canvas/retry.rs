@@ -98,6 +98,20 @@ pub fn may_have_acted(e: &HttpError) -> bool {
     }
 }
 
+/// The least wait after a throttled answer with no `Retry-After`: the time Canvas's bucket
+/// takes to leak one request's up-front cost (50 units at 10 a second, §7.2).
+pub const THROTTLE_FLOOR: Duration = Duration::from_secs(5);
+
+fn throttled(e: &HttpError) -> bool {
+    matches!(
+        e,
+        HttpError::Status {
+            throttled: true,
+            ..
+        } | HttpError::Status { status: 429, .. }
+    )
+}
+
 /// 502 and 504 come from a proxy in front of Canvas that stopped waiting for it, or lost
 /// it, after it may have got the whole request: the import may exist all the same.
 fn gateway_gave_up(status: u16) -> bool {
@@ -212,6 +226,9 @@ impl RetryPolicy {
             // Full jitter: a uniform wait in [0, backoff]; a Retry-After is a floor instead.
             Retry::WithinBudget => match e.retry_after() {
                 Some(ra) => ra.min(self.retry_after_cap),
+                // Throttled: Canvas's bucket leaks 10 units a second and a request reserves
+                // 50 up front (§7.2), so an earlier retry is throttled again.
+                None if throttled(e) => proposed?.mul_f64(jitter).max(THROTTLE_FLOOR),
                 None => proposed?.mul_f64(jitter),
             },
         };
@@ -604,6 +621,33 @@ mod tests {
         let (n, took) = play(&p, &status(503, false), Duration::from_millis(1));
         assert!(n > 10, "{n}");
         assert!(took >= Duration::from_secs(599), "{took:?}");
+    }
+
+    #[test]
+    fn a_throttled_answer_waits_for_the_bucket_to_leak() {
+        let p = RetryPolicy::new(Duration::from_secs(600));
+        for e in [status(403, true), status(429, false)] {
+            let mut t = Tally {
+                attempts: 1,
+                ..Tally::default()
+            };
+            // Even with the shortest jitter.
+            let w = p.next_wait(&e, &mut t, Duration::ZERO, Some(p.min_delay), 0.0);
+            assert_eq!(w, Some(THROTTLE_FLOOR), "{e:?}");
+        }
+        // A 503 is not throttling: full jitter as before.
+        let mut t = Tally {
+            attempts: 1,
+            ..Tally::default()
+        };
+        let w = p.next_wait(
+            &status(503, false),
+            &mut t,
+            Duration::ZERO,
+            Some(p.min_delay),
+            0.0,
+        );
+        assert_eq!(w, Some(Duration::ZERO));
     }
 
     #[test]

@@ -395,6 +395,39 @@ fn rate_limit_headers_slow_polling_before_canvas_throttles() {
     );
 }
 
+/// A list read page after page slows down as the bucket runs low, as polls do, instead of
+/// running into the throttle.
+#[test]
+fn a_long_list_is_paced_by_the_rate_limit() {
+    let w = World::with(Config {
+        scenario: Scenario::RateLimitDecreasing,
+        seed_imports: 450,
+        ..Default::default()
+    });
+    let out = w
+        .cmd()
+        .args(["--json", "list", "--limit", "500"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let gets: Vec<_> = w
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET")
+        .collect();
+    assert!(gets.len() >= 4, "{}", gets.len());
+    let widest = gets.windows(2).map(|p| gap(&p[0], &p[1])).max().unwrap();
+    assert!(
+        widest >= Duration::from_millis(1500),
+        "pages were not spaced out: {widest:?}"
+    );
+    assert!(
+        gets.iter().all(|r| r.status != 403),
+        "slowed down before being throttled"
+    );
+}
+
 #[test]
 fn once_refuses_the_same_content_twice_and_without_it_warns() {
     let w = world(Scenario::Ok, 0);

@@ -102,16 +102,6 @@ pub fn may_have_acted(e: &HttpError) -> bool {
 /// takes to leak one request's up-front cost (50 units at 10 a second, §7.2).
 pub const THROTTLE_FLOOR: Duration = Duration::from_secs(5);
 
-fn throttled(e: &HttpError) -> bool {
-    matches!(
-        e,
-        HttpError::Status {
-            throttled: true,
-            ..
-        } | HttpError::Status { status: 429, .. }
-    )
-}
-
 /// 502 and 504 come from a proxy in front of Canvas that stopped waiting for it, or lost
 /// it, after it may have got the whole request: the import may exist all the same.
 fn gateway_gave_up(status: u16) -> bool {
@@ -228,7 +218,17 @@ impl RetryPolicy {
                 Some(ra) => ra.min(self.retry_after_cap),
                 // Throttled: Canvas's bucket leaks 10 units a second and a request reserves
                 // 50 up front (§7.2), so an earlier retry is throttled again.
-                None if throttled(e) => proposed?.mul_f64(jitter).max(THROTTLE_FLOOR),
+                // (`status_error` marks every 429, and a 403 saying so, as throttled.)
+                None if matches!(
+                    e,
+                    HttpError::Status {
+                        throttled: true,
+                        ..
+                    }
+                ) =>
+                {
+                    proposed?.mul_f64(jitter).max(THROTTLE_FLOOR)
+                }
                 None => proposed?.mul_f64(jitter),
             },
         };
@@ -626,7 +626,7 @@ mod tests {
     #[test]
     fn a_throttled_answer_waits_for_the_bucket_to_leak() {
         let p = RetryPolicy::new(Duration::from_secs(600));
-        for e in [status(403, true), status(429, false)] {
+        for e in [status(403, true), status(429, true)] {
             let mut t = Tally {
                 attempts: 1,
                 ..Tally::default()

@@ -48,12 +48,10 @@ impl Ctx {
     /// An import was seen (by `submit --watch`, `watch` or `status`): complete its run
     /// record, and at its end fold its rows into the plan's baseline.
     pub async fn saw_import(&self, client: &crate::canvas::Client, imp: &crate::canvas::Import) {
-        if let Ok(net) = self.settings.network() {
-            crate::plan::on_end(net.base.as_str(), &net.account, imp);
-        }
         let Ok(net) = self.settings.network() else {
             return;
         };
+        crate::plan::on_end(net.base.as_str(), &net.account, imp);
         let Some(archive) = &self.settings.archive else {
             self.metrics_without_archive(&net, imp);
             return;

@@ -16,6 +16,14 @@ fn submit_with(w: &World, cfg: &std::path::Path, args: &[&str]) -> std::process:
         .unwrap()
 }
 
+/// A finished run of long ago in the archive, as `run.json` text: its folder.
+fn archived_run(w: &World, run_json: &str) -> std::path::PathBuf {
+    let old = runs_dir(w).join("20200101T000000Z-1");
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join("run.json"), run_json).unwrap();
+    old
+}
+
 fn runs_dir(w: &World) -> std::path::PathBuf {
     w.home.path().join("state/canvas-sis/runs")
 }
@@ -446,17 +454,14 @@ fn status_that_sees_the_end_logs_it_once() {
 #[test]
 fn health_perfdata_age_is_the_last_successes() {
     let w = World::new(Scenario::Failed);
-    let old = runs_dir(&w).join("20200101T000000Z-1");
-    std::fs::create_dir_all(&old).unwrap();
     let two_days_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
-    std::fs::write(
-        old.join("run.json"),
-        format!(
+    archived_run(
+        &w,
+        &format!(
             r#"{{"run_id":"20200101T000000Z-1","submitted_at":"{two_days_ago}","base_url":"{}/","account":"self","import_id":1,"state":"imported","ended_at":"{two_days_ago}","exit_code":0}}"#,
             w.sim.url()
         ),
-    )
-    .unwrap();
+    );
     let out = w
         .cmd()
         .arg("submit")
@@ -678,13 +683,10 @@ fn thousands_of_warnings_end_in_one_log_line_per_template() {
 #[test]
 fn a_new_run_prunes_the_archive_before_it_adds_to_it() {
     let w = World::new(Scenario::Ok);
-    let old = runs_dir(&w).join("20200101T000000Z-1");
-    std::fs::create_dir_all(&old).unwrap();
-    std::fs::write(
-        old.join("run.json"),
-        br#"{"run_id":"20200101T000000Z-1","submitted_at":"2020-01-01T00:00:00Z","base_url":"u","account":"self","state":"imported","exit_code":0}"#,
-    )
-    .unwrap();
+    let old = archived_run(
+        &w,
+        r#"{"run_id":"20200101T000000Z-1","submitted_at":"2020-01-01T00:00:00Z","base_url":"u","account":"self","state":"imported","exit_code":0}"#,
+    );
     let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!old.exists(), "the run older than keep_days went");

@@ -8,7 +8,9 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -99,9 +101,13 @@ impl Bundle {
             .unwrap_or_else(|p| p.into_inner()) = Some(path);
     }
 
-    /// Once the upload is over: let the copy's writer finish the few chunks it is behind
-    /// (the process may end right after a submit).
-    pub fn finish_copy(&self) {
+    /// Once the upload is over. When it went through (`uploaded`), the copy's writer is
+    /// given the few chunks it is behind (the process may end right after a submit), for at
+    /// most [`COPY_GRACE`]. When it did not, a copy still being written is given up at once:
+    /// it may wait for chunks that the upload will never read (a server that answered before
+    /// the whole body came). Never blocks the thread: the HTTP stack that owns the body
+    /// runs on it.
+    pub async fn finish_copy(&self, uploaded: bool) {
         let writers = std::mem::take(
             &mut *self
                 .stream
@@ -109,8 +115,26 @@ impl Bundle {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner()),
         );
-        for w in writers {
-            let _ = w.join();
+        let mut behind = Vec::new();
+        for mut w in writers {
+            let done = if uploaded {
+                tokio::time::timeout(COPY_GRACE, &mut w.done).await.is_ok()
+            } else {
+                w.done.try_recv().is_ok()
+            };
+            if !done {
+                behind.push(w);
+            }
+        }
+        if behind.is_empty() {
+            return;
+        }
+        self.stream.abandoned.store(true, Ordering::SeqCst);
+        for w in behind {
+            if uploaded {
+                tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: writing it took over {} s after the upload ended ({})", COPY_GRACE.as_secs(), w.part.display());
+            }
+            let _ = std::fs::remove_file(&w.part);
         }
     }
 
@@ -136,9 +160,22 @@ pub struct StreamHash {
     state: Mutex<HashState>,
     /// Where a pass also writes the bytes (the run archive's copy), if anywhere.
     copy_to: Mutex<Option<PathBuf>>,
-    /// The copies' writer threads, joined once the upload is over.
-    writers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The copies' writers, waited for once the upload is over ([`Bundle::finish_copy`]).
+    writers: Mutex<Vec<Writer>>,
+    /// Set when the copies still being written are given up: none of them appears.
+    abandoned: Arc<AtomicBool>,
 }
+
+/// A copy's writer thread: its `.part` file, and word when it has ended.
+#[derive(Debug)]
+struct Writer {
+    part: PathBuf,
+    done: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// How long a copy may take to catch up with an upload that went through (it is at most
+/// [`COPY_BEHIND`] chunks behind) before it is given up.
+const COPY_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
 struct HashState {
@@ -166,7 +203,7 @@ impl StreamHash {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .and_then(|to| Copy::start(to, len))
+            .and_then(|to| Copy::start(to, len, s.pass, self.abandoned.clone()))
             .map(|(copy, writer)| {
                 self.writers
                     .lock()
@@ -217,9 +254,16 @@ struct Copy {
 const COPY_BEHIND: usize = 16;
 
 impl Copy {
-    fn start(to: PathBuf, len: u64) -> Option<(Copy, std::thread::JoinHandle<()>)> {
+    /// `pass` names the `.part` file: a lagging copy of an earlier pass (a retried request)
+    /// never removes or renames this pass's.
+    fn start(
+        to: PathBuf,
+        len: u64,
+        pass: u64,
+        abandoned: Arc<AtomicBool>,
+    ) -> Option<(Copy, Writer)> {
         let part = to.with_file_name(format!(
-            ".{}.part",
+            ".{}.{pass}.part",
             to.file_name().unwrap_or_default().to_string_lossy()
         ));
         let file = match crate::paths::no_follow()
@@ -235,6 +279,7 @@ impl Copy {
             }
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(COPY_BEHIND);
+        let (ended, done) = tokio::sync::oneshot::channel();
         let p = part.clone();
         let spawned = std::thread::Builder::new()
             .name("bundle-copy".into())
@@ -247,6 +292,9 @@ impl Copy {
                         file.write_all(&chunk)?;
                         written += chunk.len() as u64;
                         if written == len {
+                            if abandoned.load(Ordering::SeqCst) {
+                                return Ok(false);
+                            }
                             // Not synced: a copy lost to a power cut is a copy, not the
                             // run's record.
                             std::fs::rename(&p, &to)?;
@@ -255,6 +303,7 @@ impl Copy {
                     }
                     Ok(false)
                 })();
+                drop(file);
                 match result {
                     Ok(true) => {}
                     Ok(false) => {
@@ -265,9 +314,17 @@ impl Copy {
                         let _ = std::fs::remove_file(&p);
                     }
                 }
+                // Last: the file is closed and renamed (or removed) by now.
+                let _ = ended.send(());
             });
         match spawned {
-            Ok(writer) => Some((Copy { tx: Some(tx), part }, writer)),
+            Ok(_) => Some((
+                Copy {
+                    tx: Some(tx),
+                    part: part.clone(),
+                },
+                Writer { part, done },
+            )),
             Err(e) => {
                 tracing::warn!(target: "canvas_sis", "the run archive keeps no copy of the bundle: {e}");
                 let _ = std::fs::remove_file(&part);

@@ -88,7 +88,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     bundle.unchanged()?;
     let started = start_run(ctx, net, &run, &bundle, &query);
     let uploaded = upload(ctx, &client, net, &run, &bundle, &query, &local.journal).await;
-    bundle.finish_copy();
+    bundle.finish_copy(uploaded.is_ok()).await;
     let (imp, entry) = match uploaded {
         Ok(x) => x,
         Err(f) => {

@@ -130,6 +130,102 @@ fn a_gateway_timeout_after_create_is_looked_up_not_resent() {
     assert_eq!(w.sim.imports()[0]["id"].as_u64(), Some(id));
 }
 
+/// A proxy that refuses a body too big for it (nginx's `client_max_body_size`): it answers
+/// `413` as soon as it has a request's headers, reads none of the body, and holds the
+/// connection open. Bounded: at most 4 connections, each held 60 s.
+fn answers_413_before_the_body() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().take(4).flatten() {
+            std::thread::spawn(move || {
+                let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let body = "<html><body><h1>413 Request Entity Too Large</h1></body></html>";
+                let _ = write!(
+                    client,
+                    "HTTP/1.1 413 Request Entity Too Large\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                std::thread::sleep(Duration::from_secs(60));
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+/// An answer that comes before the whole bundle was sent (a proxy's 413) ends the run at
+/// once, with the archive's copy of the bundle (on by default) given up: the copy waits for
+/// chunks that the upload will never read, and waiting for it once hung the run for good,
+/// deaf to SIGTERM.
+#[test]
+fn an_answer_before_the_whole_upload_ends_the_run_at_once() {
+    let w = world(Scenario::Ok, 0);
+    let proxy = answers_413_before_the_body();
+    // Far more than the socket buffers and the read-ahead hold: the upload must stall.
+    let mut csv = b"user_id,login_id,status\n".to_vec();
+    let mut i = 0u64;
+    while csv.len() < 40 << 20 {
+        csv.extend_from_slice(format!("u{i},login{i},active\n").as_bytes());
+        i += 1;
+    }
+    let big = w.file("users.csv", &csv);
+    let started = std::time::Instant::now();
+    let out = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &proxy)
+        .args(["submit", "--no-validate", "--json"])
+        .arg(&big)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "unexpected_status", "{doc}");
+    assert!(
+        doc["error"]["message"].as_str().unwrap().contains("413"),
+        "{doc}"
+    );
+    // No half-written copy is left in the run's folder.
+    let runs = w.log_dir().join("runs");
+    let files = walkdir(&runs);
+    assert!(
+        files.iter().any(|p| p.ends_with("run.json")),
+        "the run was recorded: {files:?}"
+    );
+    let left: Vec<_> = files
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[test]
 fn dropped_answer_to_file_upload_step_1_is_looked_up_and_never_leaves_two_imports() {
     let w = world(Scenario::DropAfterPreAttachment, 1);

@@ -21,7 +21,7 @@
 //! the upload is never answered by uploading again blindly (`canvas::lost`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use tracing::{info, warn};
@@ -668,12 +668,18 @@ async fn upload(
         Mode::Direct => (Some(written), Some(gate)),
     };
     let sent = Arc::new(AtomicU64::new(0));
+    // Whether any attempt handed the whole file to the connection: until then, no direct
+    // upload can have made an import (Canvas reads the whole body first, §2.1).
+    let whole = Arc::new(AtomicBool::new(false));
     let bar = crate::progress::upload_bar(bundle.len, ctx.settings.progress);
     let on_chunk = {
-        let sent = sent.clone();
+        let (sent, whole, len) = (sent.clone(), whole.clone(), bundle.len);
         let bar_cb = bar.as_ref().map(|(_, cb)| cb.clone());
         Arc::new(move |n: u64| {
             sent.store(n, Ordering::Relaxed);
+            if n >= len {
+                whole.store(true, Ordering::Relaxed);
+            }
             if let Some(cb) = &bar_cb {
                 cb(n);
             }
@@ -708,6 +714,7 @@ async fn upload(
         Err(Interrupted(sig)) => {
             let n = sent.load(Ordering::Relaxed);
             let waiting = pending.load(Ordering::Relaxed);
+            let never_whole = mode == Mode::Direct && !whole.load(Ordering::Relaxed);
             let msg = if waiting != 0 {
                 if crate::canvas::upload::abort_waiting(client, waiting).await {
                     format!(
@@ -720,6 +727,11 @@ async fn upload(
                 }
             } else if n == 0 {
                 format!("interrupted by {sig} before the upload started; nothing was sent")
+            } else if never_whole {
+                format!(
+                    "interrupted by {sig} during the upload after {n} of {} bytes: Canvas never had the whole file, so no import was made; submitting again is safe",
+                    bundle.len
+                )
             } else {
                 format!(
                     "interrupted by {sig} during the upload after {n} of {} bytes: Canvas may have created an import; check `canvas-sis list --created-since {}` before submitting again",
@@ -729,9 +741,11 @@ async fn upload(
             if let Some((b, _)) = &bar {
                 b.abandon();
             }
-            // Canvas may hold an import of this content: --once must see its hash.
+            // Canvas may hold an import of this content: --once must see its hash. When it
+            // cannot (the whole file never went), --once must not count it.
             if n != 0 || waiting != 0 {
                 entry.sha256 = sha256_sent(bundle);
+                entry.failed = never_whole && waiting == 0;
                 if let Err(j) = journal.update(&entry) {
                     warn!(target: "canvas_sis", "{}", j.message);
                 }
@@ -751,10 +765,11 @@ async fn upload(
             // Canvas refused it outright: no import exists, so --once must not count it.
             // Anything else (69: unreachable, or a lost answer) stays on record as a
             // possible import, which is the safe side, now with its sha256.
+            // So did a direct upload whose whole file never went out.
             entry.failed = matches!(
                 f.exit,
                 Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
-            );
+            ) || (mode == Mode::Direct && !whole.load(Ordering::Relaxed));
             // The upload's failure is the run's error, not the journal's.
             if let Err(j) = journal.update(&entry) {
                 warn!(target: "canvas_sis", "{}", j.message);

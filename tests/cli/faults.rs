@@ -170,14 +170,7 @@ fn answers_413_before_the_body() -> String {
 fn an_answer_before_the_whole_upload_ends_the_run_at_once() {
     let w = world(Scenario::Ok, 0);
     let proxy = answers_413_before_the_body();
-    // Far more than the socket buffers and the read-ahead hold: the upload must stall.
-    let mut csv = b"user_id,login_id,status\n".to_vec();
-    let mut i = 0u64;
-    while csv.len() < 40 << 20 {
-        csv.extend_from_slice(format!("u{i},login{i},active\n").as_bytes());
-        i += 1;
-    }
-    let big = w.file("users.csv", &csv);
+    let big = stalling_csv(&w);
     let started = std::time::Instant::now();
     let out = w
         .cmd()
@@ -211,6 +204,137 @@ fn an_answer_before_the_whole_upload_ends_the_run_at_once() {
         .filter(|p| p.to_string_lossy().ends_with(".part"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+    // Canvas never had the file: `--once` does not count that run.
+    let again = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &proxy)
+        .args(["submit", "--no-validate", "--once"])
+        .arg(&big)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(69), "{}", stderr(&again));
+}
+
+/// A users.csv of 40 MiB: far more than the socket buffers and the read-ahead hold, so an
+/// upload that the server stops reading stalls before the whole file went.
+fn stalling_csv(w: &World) -> std::path::PathBuf {
+    let mut csv = b"user_id,login_id,status\n".to_vec();
+    let mut i = 0u64;
+    while csv.len() < 40 << 20 {
+        csv.extend_from_slice(format!("u{i},login{i},active\n").as_bytes());
+        i += 1;
+    }
+    w.file("users.csv", &csv)
+}
+
+/// A proxy in front of the simulator that takes the first POST's headers and then neither
+/// reads its body nor answers (a stalled upstream), and pipes every other connection through.
+/// The receiver hears when that first POST has come. Bounded: 40 connections, each piped or
+/// held for at most 60 s.
+fn stalls_the_first_post(sim_url: &str) -> (String, std::sync::mpsc::Receiver<()>) {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let upstream = url::Url::parse(sim_url).unwrap();
+    let upstream = format!("127.0.0.1:{}", upstream.port().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let first_post = std::sync::Arc::new(AtomicBool::new(true));
+    let (came, hear) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().take(40).flatten() {
+            let (upstream, first_post, came) = (upstream.clone(), first_post.clone(), came.clone());
+            std::thread::spawn(move || {
+                let _ = client.set_read_timeout(Some(Duration::from_secs(60)));
+                let mut peek = [0u8; 4];
+                if client.peek(&mut peek).is_err() {
+                    return;
+                }
+                if &peek == b"POST" && first_post.swap(false, Ordering::SeqCst) {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                        match client.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let _ = came.send(());
+                    std::thread::sleep(Duration::from_secs(60));
+                    return;
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c_in, &mut s_out);
+                    let _ = s_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_in, mut c_out) = (server, client);
+                let _ = std::io::copy(&mut s_in, &mut c_out);
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (format!("http://{addr}/"), hear)
+}
+
+/// A direct upload stopped (SIGTERM) before the whole file went out made no import: the
+/// message says so (not "check `list`"), and `--once` does not count it, so the cron job's
+/// next run sends the same export instead of refusing it for the dedupe window.
+#[test]
+fn an_upload_interrupted_before_the_whole_file_went_does_not_count_for_once() {
+    let w = world(Scenario::Ok, 0);
+    let (proxy, hear) = stalls_the_first_post(&w.sim.url());
+    let big = stalling_csv(&w);
+    let mut child = w
+        .std_cmd()
+        .env("CANVAS_BASE_URL", &proxy)
+        .args(["submit", "--no-validate", "--once"])
+        .arg(&big)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let came = hear.recv_timeout(Duration::from_secs(20)).is_ok();
+    if !came {
+        let _ = child.kill();
+    }
+    assert!(came, "the upload reached the proxy");
+    // Let the upload fill the buffers and stall.
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= end {
+            let _ = child.kill();
+            panic!("submit did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Canvas never had the whole file, so no import was made"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.sim.created_count(), 0);
+    // The next run, through the same proxy (now piping to the simulator), is sent.
+    let out = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &proxy)
+        .args(["submit", "--no-validate", "--once"])
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.sim.created_count(), 1);
 }
 
 fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -122,7 +122,8 @@ impl Journal {
             .find(|e| !e.failed && e.base_url == base_url && e.account == account)
     }
 
-    /// The newest earlier submit of the same content to the same account within `window`,
+    /// An earlier submit of the same content to the same account within `window`: the
+    /// newest that has an import id, else the oldest that has none,
     /// other than `except` (this run's own entry, written before its upload when the hash
     /// was known up front, as for an approval).
     pub fn recent_same(
@@ -134,17 +135,25 @@ impl Journal {
         except: Option<&Entry>,
     ) -> Option<Entry> {
         let now = jiff::Timestamp::now();
-        self.entries().into_iter().rev().find(|e| {
-            !except.is_some_and(|x| x.pid == e.pid && x.submitted_at == e.submitted_at)
-                && !e.failed
-                && e.base_url == base_url
-                && e.account == account
-                && !e.sha256.is_empty()
-                && e.sha256 == sha256
-                && e.submitted_at
-                    .parse::<jiff::Timestamp>()
-                    .is_ok_and(|t| now.duration_since(t).unsigned_abs() <= window)
-        })
+        let same: Vec<Entry> = self
+            .entries()
+            .into_iter()
+            .filter(|e| {
+                !except.is_some_and(|x| x.pid == e.pid && x.submitted_at == e.submitted_at)
+                    && !e.failed
+                    && e.base_url == base_url
+                    && e.account == account
+                    && !e.sha256.is_empty()
+                    && e.sha256 == sha256
+                    && e.submitted_at
+                        .parse::<jiff::Timestamp>()
+                        .is_ok_and(|t| now.duration_since(t).unsigned_abs() <= window)
+            })
+            .collect();
+        // An import that exists says most; failing that, the oldest submit that got no
+        // answer, so that a look in Canvas for what it made covers the later ones too.
+        let with_id = same.iter().rev().find(|e| e.import_id.is_some()).cloned();
+        with_id.or_else(|| same.into_iter().next())
     }
 }
 

@@ -71,6 +71,39 @@ pub async fn lookup(
     Ok(None)
 }
 
+/// The imports this user created since `submitted_at` (less the clock slack): what a
+/// submit that got no answer may have made. Read by `watch --last` and `submit --once`.
+pub async fn created_since(client: &Client, submitted_at: &str) -> Result<Vec<Import>> {
+    let sent: Option<jiff::Timestamp> = submitted_at.parse().ok();
+    // Allow for a clock difference between this host and Canvas, as the lookup does.
+    let since = sent.map(|t| t - super::CLOCK_SKEW);
+    let me = client
+        .get("GET users/self", &client.api_url("users/self"))
+        .await
+        .ok()
+        .and_then(|a| a.json.get("id").and_then(Value::as_u64));
+    let mut url = client.account_url("sis_imports");
+    url.query_pairs_mut().append_pair("per_page", "100");
+    if let Some(t) = since {
+        url.query_pairs_mut()
+            .append_pair("created_since", &t.to_string());
+    }
+    Ok(client
+        .list_all(url, "sis_imports", Some(100))
+        .await?
+        .into_iter()
+        .filter_map(|v| Import::from_value(v).ok())
+        .filter(|i| match (since, i.created_at) {
+            (Some(s), Some(c)) => c >= s,
+            _ => true,
+        })
+        .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        })
+        .collect())
+}
+
 /// The options of a create POST that Canvas records on the import (§2.1, §3).
 #[derive(Debug, PartialEq, Eq)]
 struct Sent<'a> {

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tracing::{info, warn};
 use url::Url;
 
@@ -365,18 +365,29 @@ async fn not_supported(client: &Client, json: Value) -> Result<FileUploadOutcome
 async fn after_failed_upload(client: &Client, id: u64, f: Failure) -> Failure {
     match client.show(id).await {
         Ok(imp) if imp.state == State::Initializing => {
-            abort_quietly(client, id, "its upload failed").await;
-            f.hint(format!(
-                "import {id} was aborted; nothing will be imported. Submit again when the upload host is reachable"
-            ))
+            let aborted = abort_quietly(client, id, "its upload failed").await;
+            if aborted {
+                f.hint(format!(
+                    "import {id} was aborted; nothing will be imported. Submit again when the upload host is reachable"
+                ))
+            } else {
+                f.hint(format!(
+                    "import {id} may be left in `initializing`; abort it with `canvas-sis abort {id} --yes`"
+                ))
+            }
+            .partial(json!({"sis_import_id": id, "aborted": aborted}))
         }
-        Ok(imp) => f.hint(format!(
-            "Canvas shows import {id} as {} nonetheless, so the file may have arrived: `canvas-sis watch {id}`",
-            imp.state_str()
-        )),
-        Err(_) => f.hint(format!(
-            "import {id} may be left in `initializing`; check `canvas-sis status {id}` and abort it"
-        )),
+        Ok(imp) => f
+            .hint(format!(
+                "Canvas shows import {id} as {} nonetheless, so the file may have arrived: `canvas-sis watch {id}`",
+                imp.state_str()
+            ))
+            .partial(json!({"sis_import_id": id})),
+        Err(_) => f
+            .hint(format!(
+                "import {id} may be left in `initializing`; check `canvas-sis status {id}` and abort it"
+            ))
+            .partial(json!({"sis_import_id": id})),
     }
 }
 
@@ -406,12 +417,17 @@ pub async fn abort_waiting(client: &Client, id: u64) -> bool {
     }
 }
 
-async fn abort_quietly(client: &Client, id: u64, why: &str) {
+/// Abort import `id`, saying why; whether it was aborted.
+async fn abort_quietly(client: &Client, id: u64, why: &str) -> bool {
     let url = client.account_url(&format!("sis_imports/{id}/abort"));
     match client.put(&format!("PUT abort import {id}"), &url).await {
-        Ok(_) => warn!(target: "canvas_sis", import_id = id, "aborted import {id}: {why}"),
+        Ok(_) => {
+            warn!(target: "canvas_sis", import_id = id, "aborted import {id}: {why}");
+            true
+        }
         Err(e) => {
-            warn!(target: "canvas_sis", import_id = id, "could not abort import {id} ({why}): {}", e.last)
+            warn!(target: "canvas_sis", import_id = id, "could not abort import {id} ({why}): {}", e.last);
+            false
         }
     }
 }

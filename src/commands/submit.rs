@@ -571,7 +571,28 @@ async fn guard(
                     Exit::Interrupted => Err(f),
                     _ => Ok("state unknown".into()),
                 })?,
-            None => "its answer was lost".into(),
+            // Its answer never came (refused, cut off, killed): Canvas says whether it made
+            // anything, as `watch --last` asks, instead of the journal refusing on its own.
+            None => match before_sending(
+                crate::canvas::lost::created_since(client, &e.submitted_at),
+                "asking Canvas what the earlier submit made",
+            )
+            .await
+            {
+                Ok(made) if made.is_empty() => {
+                    info!(target: "canvas_sis", "the earlier submit of this content (at {}) got no answer, and Canvas holds no import of ours created since: it never reached Canvas, so it does not count", e.submitted_at);
+                    return Ok(());
+                }
+                Ok(made) => format!(
+                    "its answer was lost; imports created since: {}",
+                    made.iter()
+                        .map(|i| format!("{} ({})", i.id, i.state_str()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Err(f) if f.exit == Exit::Interrupted => return Err(f),
+                Err(_) => "its answer was lost".into(),
+            },
         };
         let what = earlier_submit(
             bundle.sha256.as_deref().unwrap_or_default(),
@@ -715,8 +736,10 @@ async fn upload(
             let n = sent.load(Ordering::Relaxed);
             let waiting = pending.load(Ordering::Relaxed);
             let never_whole = mode == Mode::Direct && !whole.load(Ordering::Relaxed);
+            let mut aborted = false;
             let msg = if waiting != 0 {
-                if crate::canvas::upload::abort_waiting(client, waiting).await {
+                aborted = crate::canvas::upload::abort_waiting(client, waiting).await;
+                if aborted {
                     format!(
                         "interrupted by {sig} during the file upload: import {waiting} was waiting for its file and has been aborted; nothing will be imported"
                     )
@@ -745,7 +768,10 @@ async fn upload(
             // cannot (the whole file never went), --once must not count it.
             if n != 0 || waiting != 0 {
                 entry.sha256 = sha256_sent(bundle);
-                entry.failed = never_whole && waiting == 0;
+                if waiting != 0 {
+                    entry.import_id = Some(waiting);
+                }
+                entry.failed = aborted || (never_whole && waiting == 0);
                 if let Err(j) = journal.update(&entry) {
                     warn!(target: "canvas_sis", "{}", j.message);
                 }
@@ -765,11 +791,19 @@ async fn upload(
             // Canvas refused it outright: no import exists, so --once must not count it.
             // Anything else (69: unreachable, or a lost answer) stays on record as a
             // possible import, which is the safe side, now with its sha256.
+            // The file-upload flow names the import its step 1 made (and whether the run
+            // aborted it, so that nothing will be imported).
+            if let Some(id) = f.partial.get("sis_import_id").and_then(|v| v.as_u64()) {
+                entry.import_id = Some(id);
+            }
+            let aborted = f.partial.get("aborted").and_then(|v| v.as_bool()) == Some(true);
             // So did a direct upload whose whole file never went out.
-            entry.failed = matches!(
-                f.exit,
-                Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
-            ) || (mode == Mode::Direct && !whole.load(Ordering::Relaxed));
+            entry.failed = aborted
+                || matches!(
+                    f.exit,
+                    Exit::Usage | Exit::NotFound | Exit::NoPerm | Exit::Config | Exit::NoInput
+                )
+                || (mode == Mode::Direct && !whole.load(Ordering::Relaxed));
             // The upload's failure is the run's error, not the journal's.
             if let Err(j) = journal.update(&entry) {
                 warn!(target: "canvas_sis", "{}", j.message);

@@ -71,34 +71,7 @@ async fn last_import(client: &Client, net: &crate::settings::Network) -> Result<
 /// The failure for `watch --last` when the newest submit got no answer: the imports created
 /// since it was sent (by the same user, as the lost-answer lookup of `submit` reads them).
 async fn answer_unknown(client: &Client, e: &crate::journal::Entry) -> Result<Failure> {
-    let sent: Option<jiff::Timestamp> = e.submitted_at.parse().ok();
-    // Allow for a clock difference between this host and Canvas, as the lookup does.
-    let since = sent.map(|t| t - crate::canvas::CLOCK_SKEW);
-    let me = client
-        .get("GET users/self", &client.api_url("users/self"))
-        .await
-        .ok()
-        .and_then(|a| a.json.get("id").and_then(serde_json::Value::as_u64));
-    let mut url = client.account_url("sis_imports");
-    url.query_pairs_mut().append_pair("per_page", "100");
-    if let Some(t) = since {
-        url.query_pairs_mut()
-            .append_pair("created_since", &t.to_string());
-    }
-    let created: Vec<Import> = client
-        .list_all(url, "sis_imports", Some(100))
-        .await?
-        .into_iter()
-        .filter_map(|v| Import::from_value(v).ok())
-        .filter(|i| match (since, i.created_at) {
-            (Some(s), Some(c)) => c >= s,
-            _ => true,
-        })
-        .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        })
-        .collect();
+    let created = crate::canvas::lost::created_since(client, &e.submitted_at).await?;
     let what = format!(
         "watch --last: the newest submit from this host ({}, {} bytes, at {}, pid {}) got no answer from Canvas (interrupted or lost), so its import id is unknown",
         e.file, e.bytes, e.submitted_at, e.pid

@@ -672,6 +672,34 @@ fn once_refuses_the_same_content_twice_and_without_it_warns() {
     assert_eq!(j.as_array().unwrap().len(), 2);
 }
 
+/// Every attempt answered 503 (Canvas refused; no answer was lost): the next `--once` run
+/// asks Canvas what that submit made (nothing) and sends again, instead of refusing the
+/// export for the whole dedupe window on the journal's word.
+#[test]
+fn a_submit_that_canvas_refused_throughout_does_not_count_for_once() {
+    let w = world(Scenario::Unavailable503BeforeCreate, 100);
+    let run = || {
+        w.cmd()
+            .args(["submit", "--once", "--retry-budget", "2s"])
+            .arg(sample_zip())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert_eq!(first.status.code(), Some(69), "{}", stderr(&first));
+    let posts = w.posts().len();
+    let second = run();
+    assert_eq!(second.status.code(), Some(69), "{}", stderr(&second));
+    assert!(w.posts().len() > posts, "the second run sent again");
+    assert_eq!(w.sim.created_count(), 0);
+    assert!(
+        w.log_text()
+            .contains("it never reached Canvas, so it does not count"),
+        "{}",
+        w.log_text()
+    );
+}
+
 /// An export rewritten after it was checked (here while the run waited for the lock) is not
 /// sent: what was validated and hashed is what goes, or nothing does (exit 65).
 #[test]

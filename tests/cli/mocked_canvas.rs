@@ -225,3 +225,85 @@ fn fix_change_sis_id_drafts_the_file_from_already_claimed_rows() {
     let sent = rt.block_on(server.received_requests()).unwrap();
     assert!(sent.iter().all(|r| r.method.as_str() == "GET"));
 }
+
+/// Step 2 of the file-upload flow cannot reach the upload host: the run aborts the import
+/// that step 1 made (nothing will be imported) and says which, and the journal keeps that
+/// import as aborted, so the next `--once` run sends again instead of refusing the export
+/// for the dedupe window.
+#[test]
+fn an_aborted_file_upload_is_named_and_does_not_count_for_once() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    // Nothing listens there: step 2 is refused at once.
+    let (_held, closed) = refusing_port();
+    rt.block_on(async {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/accounts/self/sis_imports"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": 55, "workflow_state": "initializing", "progress": 0,
+                "pre_attachment": {
+                    "upload_url": format!("http://127.0.0.1:{closed}/files/upload"),
+                    "upload_params": {"key": "k"},
+                    "file_param": "file"
+                }
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/accounts/self/sis_imports/55"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 55, "workflow_state": "initializing", "progress": 0}),
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path("/api/v1/accounts/self/sis_imports/55/abort"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 55, "workflow_state": "aborted", "progress": 0}),
+            ))
+            .mount(&server)
+            .await;
+    });
+    let home = tempfile::tempdir().unwrap();
+    let submit = || {
+        bare_cmd(home.path())
+            .env("CANVAS_BASE_URL", server.uri())
+            .env("CANVAS_ACCESS_TOKEN", "t")
+            .args([
+                "--json",
+                "submit",
+                "--once",
+                "--upload-mode",
+                "file-upload",
+                "--retry-budget",
+                "2s",
+            ])
+            .arg(sample_zip())
+            .output()
+            .unwrap()
+    };
+    let first = submit();
+    assert_eq!(first.status.code(), Some(69), "{}", stderr(&first));
+    let doc = json(&first);
+    assert_eq!(doc["sis_import_id"], 55, "{doc}");
+    assert_eq!(doc["aborted"], true, "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("import 55 was aborted; nothing will be imported"),
+        "{doc}"
+    );
+    let aborts = |server: &MockServer| {
+        rt.block_on(server.received_requests())
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.method.as_str() == "PUT")
+            .count()
+    };
+    assert_eq!(aborts(&server), 1);
+    // The next run is not refused by --once (75): it tries again, and fails the same way.
+    let second = submit();
+    assert_eq!(second.status.code(), Some(69), "{}", stderr(&second));
+    assert_eq!(aborts(&server), 2);
+}

@@ -25,6 +25,9 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static NOTIFY: Notify = Notify::const_new();
 /// Whether the listener runs (false when the signals could not be taken over).
 static INSTALLED: OnceLock<bool> = OnceLock::new();
+/// For a command that works only on this host ([`end_at_once`]): what it is doing, and
+/// whether `--json` is on.
+static ENDS_AT_ONCE: OnceLock<(String, bool)> = OnceLock::new();
 
 /// Take over SIGINT, SIGTERM and SIGHUP for the rest of the process (idempotent). Returns
 /// once the listener is in place, so no signal falls between.
@@ -64,9 +67,32 @@ fn listen(ready: std::sync::mpsc::Sender<bool>) {
                 _ = hup.recv() => libc::SIGHUP,
             };
             let _ = RECEIVED.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
+            if let Some((what, json)) = ENDS_AT_ONCE.get() {
+                end_now(name(n), what, *json);
+            }
             NOTIFY.notify_waiters();
         }
     });
+}
+
+/// A command that works only on this host (`validate`, `plan` without Canvas, `report`,
+/// `history`) is ended by a signal at once, from the listener: exit 130 with the message
+/// (and under `--json` the error document), as every other command ends. It sends nothing
+/// and leaves nothing half-written that a later run would read (its output files are
+/// renamed into place), so there is nothing to wind down, and no loop of it has to ask.
+/// `what` completes "interrupted by SIGTERM while …".
+pub fn end_at_once(what: String, json: bool) {
+    let _ = ENDS_AT_ONCE.set((what, json));
+    install();
+}
+
+fn end_now(signal: &str, what: &str, json: bool) -> ! {
+    let f = before_sending(signal, what).kind("interrupted");
+    tracing::error!(target: "canvas_sis", "{f}");
+    if json && crate::output::stdout_untouched() {
+        let _ = crate::output::stdout_json(&f.to_json());
+    }
+    std::process::exit(i32::from(Exit::Interrupted.code()));
 }
 
 /// The name of the first signal received, if any.

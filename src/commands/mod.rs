@@ -231,6 +231,9 @@ impl Ctx {
 /// whether anything was sent (`--json`: one error document) instead of a silent death.
 pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
     let Some(said) = on_signal(&cmd) else {
+        if let Some(what) = local_work(&cmd) {
+            crate::interrupt::end_at_once(what, ctx.settings.json);
+        }
         return run(cmd, ctx).await;
     };
     crate::interrupt::install();
@@ -253,9 +256,9 @@ pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
 }
 
 /// What an interrupted run of `cmd` did to Canvas, unless it says more itself; `None` for
-/// commands a signal ends as the system does (they work locally: the listener would only
-/// delay the end of a long validation) or that race it in every phase themselves (`submit`,
-/// `approve RUN`: an interrupted upload first aborts the import that waits for its file).
+/// commands that work only on this host (a signal ends them from the listener at once,
+/// [`local_work`]) or that race it in every phase themselves (`submit`, `approve RUN`: an
+/// interrupted upload first aborts the import that waits for its file).
 fn on_signal(cmd: &Command) -> Option<&'static str> {
     const READ_ONLY: &str = "nothing was changed in Canvas";
     match cmd {
@@ -276,6 +279,26 @@ fn on_signal(cmd: &Command) -> Option<&'static str> {
         Command::Demo => {
             Some("the demo talks only to its own simulator; nothing was sent to a Canvas")
         }
+        _ => None,
+    }
+}
+
+/// What a command that works only on this host, and may take a while, is doing: a signal
+/// ends it at once with exit 130 ([`crate::interrupt::end_at_once`]). `convert` unwinds by
+/// itself instead (its half-written zip is removed on the way out).
+fn local_work(cmd: &Command) -> Option<String> {
+    match cmd {
+        Command::Validate(a) => Some(format!(
+            "validating {}",
+            a.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        Command::Plan(a) => Some(format!("planning {}", a.path.display())),
+        Command::Report(_) => Some("writing the report".into()),
+        Command::History(_) => Some("reading the run history".into()),
         _ => None,
     }
 }

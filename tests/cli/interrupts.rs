@@ -376,3 +376,47 @@ fn a_watch_that_fails_after_create_says_the_import_exists_and_how_to_resume() {
     assert!(err.ends_with(&format!("  hint: {}\n", hint(id))), "{err}");
     assert_eq!(w.posts().len(), 1);
 }
+
+/// Commands that work only on this host end on a signal as the others do: exit 130, the
+/// message, and under `--json` one error document (they used to die by the signal, 143,
+/// with an empty stdout). A 60 MiB users.csv keeps each busy long after the signal.
+#[test]
+fn validate_and_plan_end_on_a_signal_with_130_and_their_document() {
+    let w = World::new(Scenario::Ok);
+    let mut csv = b"user_id,login_id,first_name,last_name,status\n".to_vec();
+    let mut i = 0u64;
+    while csv.len() < 60 << 20 {
+        csv.extend_from_slice(format!("u{i},login{i},First{i},Last{i},active\n").as_bytes());
+        i += 1;
+    }
+    let big = w.file("users.csv", &csv);
+    let big = big.to_str().unwrap();
+    for (cmd, doing) in [("validate", "while validating"), ("plan", "while planning")] {
+        let child = spawn(&w, &["--json", cmd, big]);
+        // The listener is in place once its thread runs (and a moment more to take the
+        // signals over); the command is then still reading the 60 MiB.
+        let task = format!("/proc/{}/task", child.id());
+        wait_for("the signal listener", || {
+            std::fs::read_dir(&task)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.starts_with("canvas-sis-sign"))
+                })
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        signal(&child, libc::SIGTERM);
+        let out = finish(child, 5);
+        assert_eq!(out.status.code(), Some(130), "{cmd}: {}", stderr(&out));
+        let doc = json(&out);
+        assert_eq!(doc["error"]["kind"], "interrupted", "{cmd}: {doc}");
+        let msg = doc["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(&format!("interrupted by SIGTERM {doing}"))
+                && msg.contains("nothing was sent"),
+            "{cmd}: {msg}"
+        );
+    }
+}

@@ -79,6 +79,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("output_exists", 2, "convert: the output file exists and --force was not given; nothing was written"),
     ("output_not_a_file", 2, "convert: the output names a folder, or a file whose name does not end in .zip; nothing was written"),
     ("not_root_account", 2, "config check: the account is a sub-account; SIS imports run only on root accounts"),
+    ("held_superseded", 2, "approve: a later submit went to the same account after the run was held; its plan is stale"),
     ("not_held", 2, "approve or discard: the run is not held (never held here, or approved or discarded already)"),
     ("held_elsewhere", 2, "approve: the run was held for another Canvas URL or account than this run's settings name"),
     ("not_found", 5, "Canvas answered 404: the account, import or term named does not exist"),

@@ -213,12 +213,20 @@ impl Archive {
             .hint("set [archive] dir to a directory of your own, or dir = \"\" to keep no archive")
     }
 
-    /// Every run, newest first (unreadable folders are skipped).
+    /// Every run, newest submitted first (unreadable folders are skipped). An approved run
+    /// keeps the id (and so the folder name) of the time it was held, but counts as of its
+    /// sending.
     pub fn runs(&self) -> Vec<(PathBuf, Run)> {
-        self.folders()
+        let mut runs: Vec<(PathBuf, Run)> = self
+            .folders()
             .into_iter()
             .filter_map(|f| read_run(&f).map(|r| (f, r)))
-            .collect()
+            .collect();
+        // Stable: runs with no readable time keep their folders' order.
+        runs.sort_by_key(|(_, r)| {
+            std::cmp::Reverse(r.submitted_at.parse::<jiff::Timestamp>().ok())
+        });
+        runs
     }
 
     /// The run folders, newest first, from their names alone (a run id starts with its UTC

@@ -49,7 +49,7 @@ pub async fn run(a: SubmitArgs, ctx: &mut Ctx) -> Result<Exit> {
     let mut run = resolve(&a, ctx)?;
     let (bundle, query) = prepare(&mut run)?;
     let local = lock_and_journal(ctx, &run, &bundle)?;
-    still_held(&run)?;
+    still_held(&run, &local.journal)?;
     let guarded = guarded(ctx, &run);
     let report = validate_phase(&run, &bundle).await?;
     let plan = plan_phase(ctx, &run, &bundle, guarded).await?;
@@ -227,9 +227,44 @@ fn prepare(run: &mut Run) -> Result<(Bundle, Vec<(&'static str, String)>)> {
     Ok((bundle, query))
 }
 
-/// After the lock: the run being approved is still held. Two approvals of one run are
-/// serialised by the lock; the second finds it gone and sends nothing.
-fn still_held(run: &Run) -> Result<()> {
+/// After the lock: the run being approved is still held, and still the newest thing for its
+/// account. Two approvals of one run are serialised by the lock; the second finds it gone
+/// and sends nothing. A held run's plan was made against the account as it was then: once
+/// a later submit went out there, approving it would send the older export over that
+/// import (undoing what it added, deleting what it brought back), so it is refused.
+fn still_held(run: &Run, journal: &Journal) -> Result<()> {
+    if let Some(a) = &run.approving
+        && run.net.is_some()
+    {
+        let planned = a.held.held_again.last().unwrap_or(&a.held.held_at);
+        let planned_at = planned.parse::<jiff::Timestamp>().ok();
+        let later = journal.entries().into_iter().rev().find(|e| {
+            !e.failed
+                && e.base_url == a.held.base_url
+                && e.account == a.held.account
+                && e.submitted_at
+                    .parse::<jiff::Timestamp>()
+                    .ok()
+                    .zip(planned_at)
+                    .is_some_and(|(t, p)| t > p)
+        });
+        if let Some(e) = later {
+            return Err(Failure::usage(format!(
+                "run {} was planned at {planned}, and since then {} went to {} account {} (import {}, at {}): approving it would send the older export over that import; nothing was sent",
+                a.held.run_id,
+                e.file,
+                e.base_url,
+                e.account,
+                e.import_id.map(|i| i.to_string()).unwrap_or_else(|| "?".into()),
+                e.submitted_at
+            ))
+            .kind("held_superseded")
+            .hint(format!(
+                "submit the current export for a new plan (the guard checks it again), and `canvas-sis discard {}`",
+                a.held.run_id
+            )));
+        }
+    }
     match &run.approving {
         Some(a) if run.net.is_some() && !a.folder.join("held.json").exists() => {
             Err(Failure::usage(format!(
@@ -883,6 +918,11 @@ fn start_run(
     };
     match started {
         Ok((folder, mut record)) => {
+            if record.held {
+                // An approved run was submitted now, not when it was held: the newest run
+                // is the one Canvas got last (`history`, `health`).
+                record.submitted_at = jiff::Timestamp::now().to_string();
+            }
             record.held = false;
             if archive.keep_bundles {
                 bundle.keep_copy(folder.join(&bundle.name));

@@ -846,3 +846,75 @@ fn a_batch_term_given_by_canvas_id_is_resolved_and_guarded() {
     assert_eq!(json(&o)["error"]["exit_code"], 5);
     assert_eq!(w.posts().len(), 2);
 }
+
+/// A held run's plan is of the account as it was when it was held. Once a later export went
+/// out there, approving the held one would send the older data over it: refused (exit 2,
+/// `held_superseded`), nothing sent. A later submit that Canvas refused (401) supersedes
+/// nothing: the run is approved, and then counts as the newest in `history`.
+#[test]
+fn a_held_run_superseded_by_a_later_import_is_not_approved() {
+    let w = World::new(Scenario::Ok);
+    first_night(&w);
+    let short = with_enrollments(&w, "short", SHORT);
+    let run = held_id(&submit(&w, &short, &BATCH));
+    // A submit refused by Canvas (a bad token) sends nothing that counts.
+    let refused = w
+        .cmd()
+        .env("CANVAS_ACCESS_TOKEN", "revoked")
+        .args(["submit", "--no-validate"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    let o = w
+        .cmd()
+        .args(["--json", "approve", &run, "--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert_eq!(
+        w.posts().len(),
+        3,
+        "night 1, the refused submit, the approval"
+    );
+    let h = json(&w.cmd().args(["--json", "history"]).output().unwrap());
+    assert_eq!(h["runs"][0]["run_id"], run.as_str(), "{h}");
+    assert_eq!(h["runs"][0]["held"], false, "{h}");
+
+    // Held again on another short night; then the next night's full export goes out.
+    let shorter = with_enrollments(
+        &w,
+        "shorter",
+        &SHORT.replace("BIO110-FA26,T2002,teacher,BIO110-FA26-01,active\n", ""),
+    );
+    let first = submit(&w, &sample_dir("bundle"), &BATCH);
+    assert!(
+        matches!(first.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&first)
+    );
+    let stale = held_id(&submit(&w, &shorter, &BATCH));
+    let full = submit(&w, &sample_dir("bundle"), &["--guard", "off"]);
+    assert!(
+        matches!(full.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&full)
+    );
+    let posts = w.posts().len();
+    let o = w
+        .cmd()
+        .args(["--json", "approve", &stale])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "held_superseded", "{doc}");
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("canvas-sis discard {stale}")),
+        "{doc}"
+    );
+    assert_eq!(w.posts().len(), posts, "nothing was sent");
+}

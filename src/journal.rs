@@ -112,14 +112,27 @@ impl Journal {
         Ok(())
     }
 
-    /// The newest submit to this Canvas and account that may have made an import: with its
-    /// id, or without one when the upload was interrupted or its answer lost (Canvas refusals,
-    /// which made nothing, are skipped).
-    pub fn last(&self, base_url: &str, account: &str) -> Option<Entry> {
-        self.entries()
+    /// The newest submit to this Canvas and account that made or may have made an import:
+    /// with its id (one this run aborted too), or without one when the upload was
+    /// interrupted or its answer lost. Canvas refusals, which made nothing, are skipped; the
+    /// newest of them, when it is newer, comes second.
+    pub fn last(&self, base_url: &str, account: &str) -> (Option<Entry>, Option<Entry>) {
+        let mine: Vec<Entry> = self
+            .entries()
             .into_iter()
-            .rev()
-            .find(|e| !e.failed && e.base_url == base_url && e.account == account)
+            .filter(|e| e.base_url == base_url && e.account == account)
+            .collect();
+        let made = mine
+            .iter()
+            .rposition(|e| !e.failed || e.import_id.is_some());
+        let refused = mine
+            .iter()
+            .rposition(|e| e.failed && e.import_id.is_none())
+            .filter(|r| made.is_none_or(|m| *r > m));
+        (
+            made.map(|i| mine[i].clone()),
+            refused.map(|i| mine[i].clone()),
+        )
     }
 
     /// An earlier submit of the same content to the same account within `window`: the
@@ -183,15 +196,24 @@ mod tests {
         j.record(&entry(None, "aa", &now)).unwrap();
         j.record(&entry(Some(7), "aa", &now)).unwrap();
         assert_eq!(j.entries().len(), 1, "updated in place");
-        assert_eq!(j.last("https://c/", "self").unwrap().import_id, Some(7));
+        assert_eq!(j.last("https://c/", "self").0.unwrap().import_id, Some(7));
         // A later upload with no answer is the newest; a refused one is skipped.
         let later = jiff::Timestamp::now().to_string();
         j.record(&entry(None, "cc", &later)).unwrap();
         let mut refused = entry(None, "dd", &later);
         refused.failed = true;
         j.record(&refused).unwrap();
-        let last = j.last("https://c/", "self").unwrap();
+        let (last, newer_refusal) = j.last("https://c/", "self");
+        let last = last.unwrap();
         assert_eq!((last.sha256.as_str(), last.import_id), ("cc", None));
+        assert_eq!(newer_refusal.unwrap().sha256, "dd");
+        // An import this run aborted counts (watch --last shows it aborted).
+        let mut aborted = entry(Some(9), "ee", &jiff::Timestamp::now().to_string());
+        aborted.failed = true;
+        j.record(&aborted).unwrap();
+        let (last, newer_refusal) = j.last("https://c/", "self");
+        assert_eq!(last.unwrap().import_id, Some(9));
+        assert!(newer_refusal.is_none());
         let w = std::time::Duration::from_secs(3600);
         assert!(j.recent_same("https://c/", "self", "aa", w, None).is_some());
         assert!(j.recent_same("https://c/", "self", "bb", w, None).is_none());

@@ -41,13 +41,22 @@ pub async fn run(a: WatchCmdArgs, ctx: &mut Ctx) -> Result<Exit> {
 /// its id is unknown: say so and list what Canvas created since, rather than watch an older
 /// import.
 async fn last_import(client: &Client, net: &crate::settings::Network) -> Result<u64> {
-    let journal = crate::paths::existing_state_dir()?
-        .and_then(|d| crate::journal::Journal::new(&d).last(net.base.as_str(), &net.account));
+    let (journal, refused) = crate::paths::existing_state_dir()?
+        .map(|d| crate::journal::Journal::new(&d).last(net.base.as_str(), &net.account))
+        .unwrap_or_default();
+    if let Some(r) = &refused {
+        // A wrapper that runs `watch --last` after the night's submit must not take an
+        // older import's end for tonight's.
+        warn!(target: "canvas_sis", "watch --last: the newest submit from this host ({}, at {}) was refused by Canvas and made no import", r.file, r.submitted_at);
+    }
     if let Some(e) = journal {
         let Some(id) = e.import_id else {
             return Err(answer_unknown(client, &e).await?);
         };
         info!(target: "canvas_sis", "watching import {id}, submitted from this host at {} ({})", e.submitted_at, e.file);
+        if refused.is_some() {
+            warn!(target: "canvas_sis", "watch --last: watching import {id}, from the submit before it ({}, at {})", e.file, e.submitted_at);
+        }
         return Ok(id);
     }
     let mut url = client.account_url("sis_imports");

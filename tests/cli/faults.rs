@@ -787,6 +787,37 @@ fn watch_last_resumes_the_newest_submit_from_this_host() {
     assert!(w.log_text().contains(&format!("watching import {id}")));
 }
 
+/// After a submit that Canvas refused (401), `watch --last` watches the import before it,
+/// but says that the newest submit made none: a wrapper must not take last night's end
+/// for tonight's.
+#[test]
+fn watch_last_says_when_the_newest_submit_was_refused() {
+    let w = world(Scenario::Ok, 0);
+    let id = w.submit_sample();
+    let refused = w
+        .cmd()
+        .env("CANVAS_ACCESS_TOKEN", "revoked")
+        .args(["submit", "--no-validate"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    let out = w
+        .cmd()
+        .args(["watch", "--last", "--interval", "1", "--max-polls", "20"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("was refused by Canvas and made no import"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("watching import {id}, from the submit before it")),
+        "{err}"
+    );
+}
+
 #[test]
 fn if_idle_refuses_when_canvas_is_busy() {
     let w = world(Scenario::StuckCreated, 0);

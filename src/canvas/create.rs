@@ -6,7 +6,6 @@
 //! answer is looked up (`lost.rs`), never sent again blindly.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -87,7 +86,7 @@ pub fn human_bytes(n: u64) -> String {
 /// step 1 made and that waits for its file, to abort it if the run is interrupted.
 pub struct Observers<'a> {
     pub on_chunk: Arc<dyn Fn(u64) + Send + Sync>,
-    pub pending: &'a AtomicU64,
+    pub pending: &'a upload::Pending,
     /// The direct upload's last chunk waits for this (see [`FileBody::last_chunk_gate`]).
     pub last_chunk_gate: Option<Gate>,
 }

@@ -56,8 +56,37 @@ pub async fn file_upload(
     query: &[(&'static str, String)],
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
 ) -> Result<FileUploadOutcome, Failure> {
-    let pending = AtomicU64::new(0);
-    file_upload_observed(client, bundle, query, on_chunk, &pending).await
+    file_upload_observed(client, bundle, query, on_chunk, &Pending::default()).await
+}
+
+/// The import that step 1 made and that waits for its file (0 until then); `on_made` is
+/// told its id at once, so that the journal has it even if the run is then killed (the next
+/// run can see it still waiting and abort it).
+#[derive(Default)]
+pub struct Pending {
+    id: AtomicU64,
+    on_made: Option<Box<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl Pending {
+    pub fn new(on_made: impl Fn(u64) + Send + Sync + 'static) -> Pending {
+        Pending {
+            id: AtomicU64::new(0),
+            on_made: Some(Box::new(on_made)),
+        }
+    }
+
+    fn set(&self, id: u64) {
+        self.id.store(id, Ordering::Relaxed);
+        if let Some(f) = &self.on_made {
+            f(id);
+        }
+    }
+
+    /// The import's id, 0 before step 1 answered.
+    pub fn id(&self) -> u64 {
+        self.id.load(Ordering::Relaxed)
+    }
 }
 
 /// [`file_upload`] that also stores the import's id in `pending` as soon as step 1 has
@@ -69,7 +98,7 @@ pub async fn file_upload_observed(
     bundle: &Bundle,
     query: &[(&'static str, String)],
     on_chunk: Option<Arc<dyn Fn(u64) + Send + Sync>>,
-    pending: &AtomicU64,
+    pending: &Pending,
 ) -> Result<FileUploadOutcome, Failure> {
     // Step 1: metadata only.
     let json = step1(client, bundle, query).await?;
@@ -85,7 +114,7 @@ pub async fn file_upload_observed(
     let imp =
         Import::from_value(json).map_err(|e| bad_shape(&step1_url(client, bundle, query), &e))?;
     let id = imp.id;
-    pending.store(id, Ordering::Relaxed);
+    pending.set(id);
     let upload_url = Url::parse(&upload_url)
         .ok()
         .filter(|u| crate::settings::check_base_url(u.as_str()).is_ok())

@@ -599,13 +599,29 @@ async fn guard(
     }
     if let Some(e) = earlier {
         let state = match e.import_id {
-            Some(id) => before_sending(client.show(id), "looking up the earlier import")
-                .await
-                .map(|i| i.state_str().to_string())
-                .or_else(|f| match f.exit {
-                    Exit::Interrupted => Err(f),
-                    _ => Ok("state unknown".into()),
-                })?,
+            Some(id) => {
+                let shown = before_sending(client.show(id), "looking up the earlier import")
+                    .await
+                    .map(Some)
+                    .or_else(|f| match f.exit {
+                        Exit::Interrupted => Err(f),
+                        _ => Ok(None),
+                    })?;
+                // Step 1 of a file upload made it, and the run that had its upload
+                // instructions is gone (killed: this run holds the account's lock): it waits
+                // for a file that can never come. Abort it; that submit does not count.
+                if let Some(i) = &shown
+                    && i.state == crate::canvas::types::State::Initializing
+                    && !running(e.pid)
+                    && crate::canvas::upload::abort_waiting(client, id).await
+                {
+                    warn!(target: "canvas_sis", import_id = id, "import {id}, made by the earlier submit of this content (at {}, pid {} no longer running), waited for a file that could never come: aborted, and that submit does not count", e.submitted_at, e.pid);
+                    return Ok(());
+                }
+                shown
+                    .map(|i| i.state_str().to_string())
+                    .unwrap_or_else(|| "state unknown".into())
+            }
             // Its answer never came (refused, cut off, killed): Canvas says whether it made
             // anything, as `watch --last` asks, instead of the journal refusing on its own.
             None => match before_sending(
@@ -643,6 +659,16 @@ async fn guard(
         warn!(target: "canvas_sis", "{what}; submitting again");
     }
     Ok(())
+}
+
+/// Whether process `pid` of this host still runs.
+fn running(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) with signal 0 sends nothing; it only checks that the process exists.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Phase 6: the upload. The journal gets the submit before the first byte goes out (a crash
@@ -742,7 +768,18 @@ async fn upload(
         }) as Arc<dyn Fn(u64) + Send + Sync>
     };
     // Set by the file-upload flow once step 1 made an import that waits for its file.
-    let pending = AtomicU64::new(0);
+    let pending = {
+        let (journal, entry) = (journal.clone(), entry.clone());
+        crate::canvas::upload::Pending::new(move |id| {
+            let e = journal::Entry {
+                import_id: Some(id),
+                ..entry.clone()
+            };
+            if let Err(j) = journal.update(&e) {
+                warn!(target: "canvas_sis", "{}", j.message);
+            }
+        })
+    };
     let upload = create::send(
         client,
         bundle,
@@ -769,7 +806,7 @@ async fn upload(
         Ok(r) => r,
         Err(Interrupted(sig)) => {
             let n = sent.load(Ordering::Relaxed);
-            let waiting = pending.load(Ordering::Relaxed);
+            let waiting = pending.id();
             let never_whole = mode == Mode::Direct && !whole.load(Ordering::Relaxed);
             let mut aborted = false;
             let msg = if waiting != 0 {

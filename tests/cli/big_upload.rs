@@ -473,13 +473,13 @@ async fn an_interrupted_upload_leaves_the_id_to_abort() {
         .mount(&storage)
         .await;
     let c = client_for_tests(&canvas.uri(), "T", "self").unwrap();
-    let pending = std::sync::atomic::AtomicU64::new(0);
+    let pending = canvas_sis::canvas::upload::Pending::default();
     let q = query(&b);
     let fut = file_upload_observed(&c, &b, &q, None, &pending);
     // Give up once step 1 is done and step 2 hangs, as a Ctrl-C handler would.
     let interrupt = async {
         for _ in 0..500 {
-            if pending.load(Ordering::Relaxed) != 0 {
+            if pending.id() != 0 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -490,7 +490,7 @@ async fn an_interrupted_upload_leaves_the_id_to_abort() {
         r = fut => panic!("the upload should hang, got {r:?}"),
         _ = interrupt => {}
     }
-    let id = pending.load(Ordering::Relaxed);
+    let id = pending.id();
     assert_eq!(id, 79, "step 1's import id is known to the caller");
     assert!(abort_waiting(&c, id).await, "the waiting import is aborted");
 }

@@ -307,3 +307,134 @@ fn an_aborted_file_upload_is_named_and_does_not_count_for_once() {
     assert_eq!(second.status.code(), Some(69), "{}", stderr(&second));
     assert_eq!(aborts(&server), 2);
 }
+
+/// A run killed (SIGKILL: systemd's stop timeout, the OOM killer) during step 2 of the
+/// file-upload flow leaves its step-1 import waiting for a file that can never come. The
+/// journal has that import's id from the moment step 1 answered, so the next `--once` run
+/// sees it still `initializing` with its run gone, aborts it, and sends instead of refusing
+/// the export for the dedupe window.
+#[cfg(unix)]
+#[test]
+fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it() {
+    use std::io::Read;
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    // The upload host takes the headers and then neither reads nor answers. Bounded: 4
+    // connections, each held 60 s.
+    let upload_host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upload_port = upload_host.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in upload_host.incoming().take(4).flatten() {
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match c.read(&mut b) {
+                        Ok(1) => head.push(b[0]),
+                        _ => return,
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            });
+        }
+    });
+    rt.block_on(async {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/accounts/self/sis_imports"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": 55, "workflow_state": "initializing", "progress": 0,
+                "pre_attachment": {
+                    "upload_url": format!("http://127.0.0.1:{upload_port}/files/upload"),
+                    "upload_params": {"key": "k"},
+                    "file_param": "file"
+                }
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/accounts/self/sis_imports/55"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 55, "workflow_state": "initializing", "progress": 0}),
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path("/api/v1/accounts/self/sis_imports/55/abort"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 55, "workflow_state": "aborted", "progress": 0}),
+            ))
+            .mount(&server)
+            .await;
+    });
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "submit",
+        "--once",
+        "--upload-mode",
+        "file-upload",
+        "--read-timeout",
+        "1s",
+        "--retry-budget",
+        "2s",
+    ];
+    let mut child = std_cmd(home.path())
+        .env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(args)
+        .arg(sample_zip())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = home.path().join("state/canvas-sis/journal.json");
+    let mut on_record = false;
+    for _ in 0..1000 {
+        on_record = std::fs::read(&journal)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|j| j[0]["import_id"] == 55);
+        if on_record {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(on_record, "the journal had import 55 while step 2 ran");
+    let puts = |server: &MockServer| {
+        rt.block_on(server.received_requests())
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.method.as_str() == "PUT")
+            .count()
+    };
+    assert_eq!(puts(&server), 0, "killed: nothing aborted it");
+    let next = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(args)
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    // Not refused by --once (75): the orphan was aborted and the bundle sent again (whose
+    // step 2 stalls as well here, so the run ends 69).
+    assert_eq!(next.status.code(), Some(69), "{}", stderr(&next));
+    assert!(
+        stderr(&next).contains("waited for a file that could never come: aborted"),
+        "{}",
+        stderr(&next)
+    );
+    let reqs = rt.block_on(server.received_requests()).unwrap_or_default();
+    let first_put = reqs.iter().position(|r| r.method.as_str() == "PUT");
+    let posts: Vec<usize> = reqs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method.as_str() == "POST")
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        first_put.is_some_and(|p| p < posts[1]),
+        "aborted before step 1 went again"
+    );
+}

@@ -240,6 +240,28 @@ pub async fn send(settings: &NotifySettings, e: &Event, errors_csv: Option<&str>
     if !settings.on.contains(&e.event) {
         return;
     }
+    // Telling people never holds the run (and its account's lock) for long, and never
+    // outlasts a signal: the import's outcome is known, and the run ends with it.
+    tokio::select! {
+        done = tokio::time::timeout(NOTIFY_LIMIT, send_all(settings, e, errors_csv)) => {
+            if done.is_err() {
+                tracing::warn!(target: "canvas_sis", "notifications of {} given up after {} s: the mail server or a webhook did not answer in time", e.event, NOTIFY_LIMIT.as_secs());
+            }
+        }
+        sig = crate::interrupt::wait() => {
+            tracing::warn!(target: "canvas_sis", "notifications of {} given up: interrupted by {sig}", e.event);
+        }
+    }
+}
+
+/// The longest the notifications of one event may take, every channel and retry included.
+const NOTIFY_LIMIT: Duration = Duration::from_secs(45);
+
+/// How long one mail attempt may take, the server's greeting to its last answer (lettre's
+/// own timeout covers each read, so a server that trickles its greeting would outlast it).
+const MAIL_ATTEMPT: Duration = Duration::from_secs(15);
+
+async fn send_all(settings: &NotifySettings, e: &Event, errors_csv: Option<&str>) {
     if let Some(m) = &settings.mail {
         mail(m, e, errors_csv).await;
     }
@@ -346,7 +368,17 @@ async fn mail(m: &MailSettings, e: &Event, errors_csv: Option<&str>) {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        match transport.send(msg.clone()).await {
+        let sent = match tokio::time::timeout(MAIL_ATTEMPT, transport.send(msg.clone())).await {
+            Ok(r) => r,
+            Err(_) => {
+                last = format!(
+                    "the mail server did not finish within {} s",
+                    MAIL_ATTEMPT.as_secs()
+                );
+                continue;
+            }
+        };
+        match sent {
             Ok(_) => {
                 tracing::info!(target: "canvas_sis", "mailed {to_shown} via {shown}: {}", e.event);
                 return;

@@ -331,3 +331,98 @@ fn a_password_in_the_smtp_url_is_a_configuration_error() {
     );
     assert!(!stdout(&o).contains("hunter2") && !stderr(&o).contains("hunter2"));
 }
+
+/// A mail server that takes the connection and never greets (or trickles its greeting):
+/// accepts up to 4 connections, tells `accepted` of each, holds each 90 s.
+fn silent_smtp() -> (u16, std::sync::mpsc::Receiver<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(4).flatten() {
+            let _ = tx.send(());
+            std::thread::spawn(move || {
+                let _held = c;
+                std::thread::sleep(Duration::from_secs(90));
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// A mail server that never answers holds the run for at most a bounded time (each attempt
+/// 15 s, all notifications 45 s): the run then ends with the import's own exit code, and a
+/// WARN says why no mail went. It once held the run, and its account's lock, for good.
+#[test]
+fn a_silent_mail_server_never_holds_the_run_for_long() {
+    let (port, _accepted) = silent_smtp();
+    let w = World::new(Scenario::Failed);
+    let cfg = config(&w, port);
+    let started = Instant::now();
+    let o = w
+        .cmd()
+        .env("CANVAS_SIS_SMTP_PASSWORD", PASSWORD)
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(WATCH)
+        .timeout(Duration::from_secs(90))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    let log = w.log_text();
+    assert!(
+        log.contains("the mail server did not finish within 15 s"),
+        "{log}"
+    );
+}
+
+/// SIGTERM while the mail server keeps the run waiting ends it at once, with the import's
+/// own outcome (it is known: only the mail was still going).
+#[test]
+fn sigterm_while_mailing_ends_the_run_with_the_imports_outcome() {
+    let (port, accepted) = silent_smtp();
+    let w = World::new(Scenario::Failed);
+    let cfg = config(&w, port);
+    let child = w
+        .std_cmd()
+        .env("CANVAS_SIS_SMTP_PASSWORD", PASSWORD)
+        .arg("-c")
+        .arg(&cfg)
+        .arg("submit")
+        .arg(sample_zip())
+        .args(WATCH)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    if accepted.recv_timeout(Duration::from_secs(30)).is_err() {
+        let _ = child.kill();
+        panic!("the run never reached the mail server");
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = Instant::now() + Duration::from_secs(5);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() >= end {
+            let _ = child.kill();
+            panic!("the run did not end within 5 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        w.log_text().contains("given up: interrupted by SIGTERM"),
+        "{}",
+        w.log_text()
+    );
+}

@@ -139,11 +139,14 @@ impl Body {
         }
     }
 
-    /// Whether any of it may have reached the server when a request fails: counted for a
-    /// file, assumed for anything else.
+    /// Whether the server may have acted on it when a request fails: a file body only once
+    /// the whole file was handed to the connection (a server cannot act on a body cut
+    /// short: Canvas reads the whole of it first, §2.1, and so does the upload host), so a
+    /// stall or a cut midway is retried as nothing sent, never looked up as a lost answer;
+    /// anything else is assumed to have arrived.
     fn maybe_sent(&self) -> bool {
         self.file()
-            .map(|f| f.sent.load(Ordering::Relaxed) > 0)
+            .map(|f| f.sent.load(Ordering::Relaxed) >= f.len)
             .unwrap_or(true)
     }
 }
@@ -298,6 +301,24 @@ impl FileBody {
     }
 }
 
+/// Resolves (with the bytes handed over) once the connection has taken none of the file
+/// for `limit` (checked every `limit`, so within two of them), while part of it is still to
+/// go; never once the whole file went (the answer's wait is the request timeout's).
+async fn stalled(sent: &AtomicU64, len: u64, limit: Duration) -> u64 {
+    let mut last = None;
+    loop {
+        tokio::time::sleep(limit).await;
+        let now = sent.load(Ordering::Relaxed);
+        if now >= len {
+            return std::future::pending().await;
+        }
+        if last == Some(now) {
+            return now;
+        }
+        last = Some(now);
+    }
+}
+
 /// How many chunks the file reader may be ahead of the connection.
 const READ_AHEAD: usize = 4;
 
@@ -443,9 +464,30 @@ impl Client {
                     .multipart(form.part(file_param.clone(), part))
             }
         };
-        rb.send()
-            .await
-            .map_err(|e| super::net::from_reqwest(shown, url, e, body.maybe_sent()))
+        let Some(f) = body.file() else {
+            return rb
+                .send()
+                .await
+                .map_err(|e| super::net::from_reqwest(shown, url, e, body.maybe_sent()));
+        };
+        // The request's own timeout allows for a slow link; a server that stops reading
+        // (a stalled proxy) is caught here instead, within two read timeouts.
+        tokio::select! {
+            r = rb.send() => r.map_err(|e| super::net::from_reqwest(shown, url, e, body.maybe_sent())),
+            n = stalled(&f.sent, f.len, self.read_timeout) => Err(HttpError::Transport {
+                url: shown.to_string(),
+                connect: false,
+                // Not a timeout of the answer: the body never all went, so nothing was done.
+                timeout: false,
+                body_sent: false,
+                detail: format!(
+                    "the server stopped reading the upload after {n} of {} bytes and did not answer for {} s (a proxy's limit on request bodies?)",
+                    f.len,
+                    self.read_timeout.as_secs()
+                ),
+                unreachable: None,
+            }),
+        }
     }
 
     /// A plain GET for a file download (not JSON, not retried): the token goes only to the

@@ -345,6 +345,11 @@ impl HttpError {
             HttpError::Transport { connect: true, .. } => {
                 Some("check --base-url and that this host can reach Canvas")
             }
+            // A proxy in front of Canvas (or the upload host) limits request bodies; trying
+            // again will not help.
+            HttpError::Status { status: 413, .. } => Some(
+                "the bundle is larger than a proxy in front of Canvas accepts in one request: send it with --upload-mode file-upload (Canvas's upload host takes big files), or have the proxy's body limit raised",
+            ),
             _ => None,
         };
         let f = Failure::new(exit, self.to_string()).kind(kind);

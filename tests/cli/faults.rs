@@ -192,6 +192,12 @@ fn an_answer_before_the_whole_upload_ends_the_run_at_once() {
         doc["error"]["message"].as_str().unwrap().contains("413"),
         "{doc}"
     );
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("--upload-mode file-upload")),
+        "{doc}"
+    );
     // No half-written copy is left in the run's folder.
     let runs = w.log_dir().join("runs");
     let files = walkdir(&runs);
@@ -335,6 +341,46 @@ fn an_upload_interrupted_before_the_whole_file_went_does_not_count_for_once() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(w.sim.created_count(), 1);
+}
+
+/// A server that stops reading the upload midway (a stalled proxy) is caught within two
+/// read timeouts, not after the minutes the request's own timeout allows a slow link: the
+/// attempt is retried as nothing sent (Canvas cannot act on half a body), never looked up
+/// as a lost answer, and the retry goes through.
+#[test]
+fn an_upload_the_server_stops_reading_is_retried_within_two_read_timeouts() {
+    let w = world(Scenario::Ok, 0);
+    let (proxy, _hear) = stalls_the_first_post(&w.sim.url());
+    let big = stalling_csv(&w);
+    let started = std::time::Instant::now();
+    let out = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &proxy)
+        .args([
+            "submit",
+            "--no-validate",
+            "--read-timeout",
+            "2s",
+            "--retry-budget",
+            "60s",
+        ])
+        .arg(&big)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(w.sim.created_count(), 1);
+    let log = w.log_text();
+    assert!(
+        log.contains("the server stopped reading the upload after"),
+        "{log}"
+    );
+    assert!(!log.contains("looking it up"), "{log}");
 }
 
 fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -197,9 +197,29 @@ impl Client {
                 Failure::new(exit, format!("{shown}: HTTP {status} for the download")).kind(kind),
             );
         }
+        let too_big = |what: String| {
+            unavailable(format!(
+                "{shown}: {what}, more than the {} a Canvas errors file or report can be; not written on",
+                crate::settings::table::show_size(MAX_DOWNLOAD)
+            ))
+            .kind("download_failed")
+        };
+        if let Some(len) = resp.content_length().filter(|l| *l > MAX_DOWNLOAD) {
+            return Err(too_big(format!("{len} bytes announced")));
+        }
+        let started = std::time::Instant::now();
         let mut n = 0u64;
         let mut stream = resp.bytes_stream();
         loop {
+            // A server that trickles (a byte a second never stalls) must not hold the run.
+            let secs = started.elapsed().as_secs_f64();
+            if secs > stall.as_secs_f64() && (n as f64) < secs * SLOWEST_DOWNLOAD as f64 {
+                return Err(unavailable(format!(
+                    "{shown}: the download crawled ({n} bytes in {secs:.0} s, under {} KiB/s)",
+                    SLOWEST_DOWNLOAD / 1024
+                ))
+                .kind("download_failed"));
+            }
             let next = tokio::time::timeout(stall, stream.next())
                 .await
                 .map_err(|_| {
@@ -208,8 +228,11 @@ impl Client {
             match next {
                 None => break,
                 Some(Ok(chunk)) => {
-                    sink(&chunk)?;
                     n += chunk.len() as u64;
+                    if n > MAX_DOWNLOAD {
+                        return Err(too_big(format!("over {n} bytes")));
+                    }
+                    sink(&chunk)?;
                 }
                 Some(Err(e)) => {
                     return Err(unavailable(format!(
@@ -223,6 +246,14 @@ impl Client {
         Ok(n)
     }
 }
+
+/// The most a download may bring (an errors attachment, a provisioning report): a server
+/// that sends without end must not fill the disk.
+const MAX_DOWNLOAD: u64 = 2 << 30;
+
+/// The slowest average a download may keep up after its first read timeout (bytes a
+/// second).
+const SLOWEST_DOWNLOAD: u64 = 8 * 1024;
 
 pub fn field_str(r: &Value, k: &str) -> Option<String> {
     match r.get(k)? {

@@ -438,3 +438,96 @@ fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it()
         "aborted before step 1 went again"
     );
 }
+
+/// An errors attachment served a byte at a time (it never stalls for a read timeout) ends
+/// the download once its average falls under the slowest a download may keep, with exit 69
+/// and nothing left behind; one announced over the cap is not started.
+#[test]
+fn a_trickled_or_oversized_errors_attachment_is_given_up() {
+    use std::io::{Read, Write};
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    // Bounded: 4 connections, each trickled for at most 60 s.
+    let files = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = files.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in files.incoming().take(4).flatten() {
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+                    match c.read(&mut b) {
+                        Ok(1) => head.push(b[0]),
+                        _ => return,
+                    }
+                }
+                let huge = String::from_utf8_lossy(&head).contains("GET /huge");
+                let len: u64 = if huge { 3 << 30 } else { 10_000_000 };
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: {len}\r\n\r\n"
+                );
+                for _ in 0..300 {
+                    if c.write_all(b"x").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+            });
+        }
+    });
+    for (id, file) in [(7, "slow"), (8, "huge")] {
+        rt.block_on(
+            Mock::given(method("GET"))
+                .and(path(format!("/api/v1/accounts/self/sis_imports/{id}")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "id": id, "workflow_state": "imported_with_messages", "progress": 100,
+                    "errors_attachment": {"url": format!("http://127.0.0.1:{port}/{file}/errors.csv")}
+                })))
+                .mount(&server),
+        );
+    }
+    let home = tempfile::tempdir().unwrap();
+    let out_csv = home.path().join("errors.csv");
+    for (id, said) in [
+        ("7", "the download crawled"),
+        ("8", "3221225472 bytes announced"),
+    ] {
+        let started = std::time::Instant::now();
+        let o = bare_cmd(home.path())
+            .env("CANVAS_BASE_URL", server.uri())
+            .env("CANVAS_ACCESS_TOKEN", "t")
+            .args([
+                "--json",
+                "--read-timeout",
+                "2s",
+                "errors",
+                id,
+                "--attachment",
+            ])
+            .arg(&out_csv)
+            .timeout(std::time::Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(69), "{id}: {}", stderr(&o));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{id}: {:?}",
+            started.elapsed()
+        );
+        let doc = json(&o);
+        assert_eq!(doc["error"]["kind"], "download_failed", "{doc}");
+        assert!(
+            doc["error"]["message"].as_str().unwrap().contains(said),
+            "{doc}"
+        );
+        assert!(!out_csv.exists());
+        let left: Vec<_> = std::fs::read_dir(home.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.contains("download"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}

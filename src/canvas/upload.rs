@@ -180,7 +180,25 @@ pub async fn file_upload_observed(
         .await;
     let (status, headers): (StatusCode, HeaderMap) = match step2 {
         Ok(a) => a,
-        Err(e) => return Err(after_failed_upload(client, id, e.into_failure()).await),
+        Err(e) => {
+            // The token never goes to the upload host: its 401 or 403 refuses the signed
+            // upload (expired, or this host's clock far off), not the Canvas token.
+            let f = match &e.last {
+                super::error::HttpError::Status {
+                    status: status @ (401 | 403),
+                    ..
+                } => Failure::new(
+                    Exit::Unavailable,
+                    format!(
+                        "file-upload step 2: the upload host {} refused the signed upload (HTTP {status}): its upload parameters expire within minutes (or this host's clock is far off); the Canvas token is not sent there and is not the cause",
+                        origin_of(&upload_url)
+                    ),
+                )
+                .kind("file_upload_failed"),
+                _ => e.into_failure(),
+            };
+            return Err(after_failed_upload(client, id, f).await);
+        }
     };
 
     // Step 3: confirm.

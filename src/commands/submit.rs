@@ -820,6 +820,13 @@ async fn upload(
                         "interrupted by {sig} during the file upload: import {waiting} may have its file and run; check `canvas-sis status {waiting}`"
                     )
                 }
+            } else if n == 0 && mode == Mode::FileUpload {
+                // Step 1 may have gone out without its answer: Canvas may hold an import
+                // that waits for a file no one will send.
+                format!(
+                    "interrupted by {sig} during step 1 of the file upload, before Canvas answered: no file was sent, but Canvas may hold an import waiting in `initializing` for it; check `canvas-sis list --created-since {}` and abort it (`canvas-sis abort ID --yes`)",
+                    entry.submitted_at
+                )
             } else if n == 0 {
                 format!("interrupted by {sig} before the upload started; nothing was sent")
             } else if never_whole {

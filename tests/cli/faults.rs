@@ -383,6 +383,49 @@ fn an_upload_the_server_stops_reading_is_retried_within_two_read_timeouts() {
     assert!(!log.contains("looking it up"), "{log}");
 }
 
+/// SIGTERM while step 1 of the file-upload flow waits for its answer: no file went, but
+/// the request did, so the message says that Canvas may hold an import waiting for its
+/// file, and how to find it (not "nothing was sent").
+#[test]
+fn sigterm_while_step_1_waits_says_an_import_may_wait() {
+    let w = world(Scenario::Ok, 0);
+    let (proxy, hear) = stalls_the_first_post(&w.sim.url());
+    let mut child = w
+        .std_cmd()
+        .env("CANVAS_BASE_URL", &proxy)
+        .args(["submit", "--upload-mode", "file-upload"])
+        .arg(sample_zip())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let came = hear.recv_timeout(Duration::from_secs(20)).is_ok();
+    if !came {
+        let _ = child.kill();
+    }
+    assert!(came, "step 1 reached the proxy");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= end {
+            let _ = child.kill();
+            panic!("submit did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("during step 1 of the file upload")
+            && err.contains("canvas-sis list --created-since"),
+        "{err}"
+    );
+    assert!(!err.contains("nothing was sent"), "{err}");
+}
+
 fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {

@@ -531,3 +531,64 @@ fn a_trickled_or_oversized_errors_attachment_is_given_up() {
         assert!(left.is_empty(), "{left:?}");
     }
 }
+
+/// A 401 from the upload host refuses its signed upload, not the Canvas token (which never
+/// goes there): exit 69 saying so, not 77 "check the token"; the waiting import is aborted.
+#[test]
+fn a_401_from_the_upload_host_is_not_blamed_on_the_token() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let files = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/accounts/self/sis_imports"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "id": 56, "workflow_state": "initializing", "progress": 0,
+                "pre_attachment": {
+                    "upload_url": format!("{}/files/upload", files.uri()),
+                    "upload_params": {"key": "k"},
+                    "file_param": "file"
+                }
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/files/upload"))
+            .respond_with(ResponseTemplate::new(401).set_body_string("<Error>expired</Error>"))
+            .mount(&files)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/v1/accounts/self/sis_imports/56"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 56, "workflow_state": "initializing", "progress": 0}),
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path("/api/v1/accounts/self/sis_imports/56/abort"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 56, "workflow_state": "aborted", "progress": 0}),
+            ))
+            .mount(&server)
+            .await;
+    });
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(["--json", "submit", "--upload-mode", "file-upload"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "file_upload_failed", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused the signed upload (HTTP 401)"),
+        "{doc}"
+    );
+    assert_eq!(doc["aborted"], true, "{doc}");
+}

@@ -510,9 +510,14 @@ impl Client {
     ) -> Result<Answer, HttpError> {
         let shown = crate::redact::redact(url.as_str()).to_string();
         tracing::debug!(target: "canvas_sis", "{method} {shown}");
-        let resp = self
-            .send(&self.http, method, url, &shown, body, true)
-            .await?;
+        // A redirect is followed for a read only: a POST or PUT would be replayed as a GET
+        // (301/302/303), its body and its meaning lost, or an abort "succeed" elsewhere.
+        let http = if method == Method::GET || method == Method::HEAD {
+            &self.http
+        } else {
+            self.upload_http(&shown)?
+        };
+        let resp = self.send(http, method, url, &shown, body, true).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(r) = header_f64(&headers, "x-rate-limit-remaining") {
@@ -813,7 +818,15 @@ pub fn status_error(url: &str, status: StatusCode, headers: &HeaderMap, body: &[
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    let message = if json {
+    let message = if status.is_redirection() {
+        // Only a request that is never followed gets here (a POST or PUT): where it was sent.
+        let to = headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| crate::redact::redact(l).to_string())
+            .unwrap_or_else(|| "nowhere (no Location)".into());
+        format!("redirected to {to}")
+    } else if json {
         canvas_message(body)
     } else {
         body_start(body)

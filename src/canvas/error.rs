@@ -257,6 +257,7 @@ impl HttpError {
                 (401, _) | (403, _) => Exit::NoPerm,
                 (404, _) => Exit::NotFound,
                 (400 | 409 | 422, _) => Exit::Usage,
+                (300..=399, _) => Exit::Config,
                 _ => Exit::Unavailable,
             },
         }
@@ -300,6 +301,7 @@ impl HttpError {
                 (403, _) => "forbidden",
                 (404, _) => "not_found",
                 (400 | 409 | 422, _) => "canvas_rejected",
+                (300..=399, _) => "redirected",
                 (500..=599, _) => "server_error",
                 _ => "unexpected_status",
             },
@@ -345,6 +347,11 @@ impl HttpError {
             HttpError::Transport { connect: true, .. } => {
                 Some("check --base-url and that this host can reach Canvas")
             }
+            HttpError::Status {
+                status: 300..=399, ..
+            } => Some(
+                "base_url is probably not Canvas's own address (http for https, an old or vanity host name): set it to the origin the redirect names; a POST or PUT is never followed",
+            ),
             // A proxy in front of Canvas (or the upload host) limits request bodies; trying
             // again will not help.
             HttpError::Status { status: 413, .. } => Some(

@@ -592,3 +592,68 @@ fn a_401_from_the_upload_host_is_not_blamed_on_the_token() {
     );
     assert_eq!(doc["aborted"], true, "{doc}");
 }
+
+/// A redirect on a POST or PUT (a base URL that is not Canvas's own address) is never
+/// followed: reqwest would replay it as a bodiless GET, so an upload became a GET whose
+/// answer was read as an import, and an abort "succeeded" elsewhere. Exit 78, saying where
+/// the redirect pointed; nothing is requested there.
+#[test]
+fn a_redirect_on_a_post_or_put_is_a_configuration_error_never_followed() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let elsewhere = format!("{}/elsewhere", server.uri());
+    rt.block_on(async {
+        for (m, p) in [
+            ("POST", "/api/v1/accounts/self/sis_imports"),
+            ("PUT", "/api/v1/accounts/self/sis_imports/7/abort"),
+        ] {
+            Mock::given(method(m))
+                .and(path(p))
+                .respond_with(
+                    ResponseTemplate::new(302).insert_header("Location", elsewhere.as_str()),
+                )
+                .mount(&server)
+                .await;
+        }
+        Mock::given(method("GET"))
+            .and(path("/elsewhere"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 7, "workflow_state": "aborted", "progress": 100}),
+            ))
+            .mount(&server)
+            .await;
+    });
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--json", "submit", "--no-validate"],
+        vec!["--json", "abort", "7", "--yes"],
+    ] {
+        let mut c = bare_cmd(home.path());
+        c.env("CANVAS_BASE_URL", server.uri())
+            .env("CANVAS_ACCESS_TOKEN", "t")
+            .args(&args);
+        if args[1] == "submit" {
+            c.arg(sample_zip());
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(78), "{args:?}: {}", stderr(&o));
+        let doc = json(&o);
+        assert_eq!(doc["error"]["kind"], "redirected", "{doc}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("redirected to {elsewhere}")),
+            "{doc}"
+        );
+        assert!(
+            doc["error"]["hint"].as_str().unwrap().contains("base_url"),
+            "{doc}"
+        );
+    }
+    let reqs = rt.block_on(server.received_requests()).unwrap_or_default();
+    assert!(
+        !reqs.iter().any(|r| r.url.path() == "/elsewhere"),
+        "the redirect was followed"
+    );
+}

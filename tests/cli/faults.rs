@@ -134,21 +134,16 @@ fn a_gateway_timeout_after_create_is_looked_up_not_resent() {
 /// `413` as soon as it has a request's headers, reads none of the body, and holds the
 /// connection open. Bounded: at most 4 connections, each held 60 s.
 fn answers_413_before_the_body() -> String {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for mut client in listener.incoming().take(4).flatten() {
             std::thread::spawn(move || {
                 let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-                    match client.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
+                let Some(_head) = read_head(&mut client) else {
+                    return;
+                };
                 let body = "<html><body><h1>413 Request Entity Too Large</h1></body></html>";
                 let _ = write!(
                     client,
@@ -239,7 +234,6 @@ fn stalling_csv(w: &World) -> std::path::PathBuf {
 /// The receiver hears when that first POST has come. Bounded: 40 connections, each piped or
 /// held for at most 60 s.
 fn stalls_the_first_post(sim_url: &str) -> (String, std::sync::mpsc::Receiver<()>) {
-    use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::{AtomicBool, Ordering};
     let upstream = url::Url::parse(sim_url).unwrap();
@@ -258,14 +252,9 @@ fn stalls_the_first_post(sim_url: &str) -> (String, std::sync::mpsc::Receiver<()
                     return;
                 }
                 if &peek == b"POST" && first_post.swap(false, Ordering::SeqCst) {
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-                        match client.read(&mut byte) {
-                            Ok(1) => head.push(byte[0]),
-                            _ => return,
-                        }
-                    }
+                    let Some(_head) = read_head(&mut client) else {
+                        return;
+                    };
                     let _ = came.send(());
                     std::thread::sleep(Duration::from_secs(60));
                     return;
@@ -296,34 +285,12 @@ fn an_upload_interrupted_before_the_whole_file_went_does_not_count_for_once() {
     let w = world(Scenario::Ok, 0);
     let (proxy, hear) = stalls_the_first_post(&w.sim.url());
     let big = stalling_csv(&w);
-    let mut child = w
-        .std_cmd()
-        .env("CANVAS_BASE_URL", &proxy)
+    let mut cmd = w.std_cmd();
+    cmd.env("CANVAS_BASE_URL", &proxy)
         .args(["submit", "--no-validate", "--once"])
-        .arg(&big)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let came = hear.recv_timeout(Duration::from_secs(20)).is_ok();
-    if !came {
-        let _ = child.kill();
-    }
-    assert!(came, "the upload reached the proxy");
-    // Let the upload fill the buffers and stall.
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() >= end {
-            let _ = child.kill();
-            panic!("submit did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+        .arg(&big);
+    // Once the upload reached the proxy, and has had time to fill the buffers and stall.
+    let out = terminated_when(spawn_piped(cmd), &hear, Duration::from_millis(500));
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Canvas never had the whole file, so no import was made"),
@@ -390,32 +357,12 @@ fn an_upload_the_server_stops_reading_is_retried_within_two_read_timeouts() {
 fn sigterm_while_step_1_waits_says_an_import_may_wait() {
     let w = world(Scenario::Ok, 0);
     let (proxy, hear) = stalls_the_first_post(&w.sim.url());
-    let mut child = w
-        .std_cmd()
-        .env("CANVAS_BASE_URL", &proxy)
+    let mut cmd = w.std_cmd();
+    cmd.env("CANVAS_BASE_URL", &proxy)
         .args(["submit", "--upload-mode", "file-upload"])
-        .arg(sample_zip())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let came = hear.recv_timeout(Duration::from_secs(20)).is_ok();
-    if !came {
-        let _ = child.kill();
-    }
-    assert!(came, "step 1 reached the proxy");
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() >= end {
-            let _ = child.kill();
-            panic!("submit did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+        .arg(sample_zip());
+    // Once step 1 reached the proxy.
+    let out = terminated_when(spawn_piped(cmd), &hear, Duration::ZERO);
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

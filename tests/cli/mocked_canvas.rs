@@ -236,34 +236,12 @@ fn an_aborted_file_upload_is_named_and_does_not_count_for_once() {
     let server = rt.block_on(MockServer::start());
     // Nothing listens there: step 2 is refused at once.
     let (_held, closed) = refusing_port();
-    rt.block_on(async {
-        Mock::given(method("POST"))
-            .and(path("/api/v1/accounts/self/sis_imports"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "id": 55, "workflow_state": "initializing", "progress": 0,
-                "pre_attachment": {
-                    "upload_url": format!("http://127.0.0.1:{closed}/files/upload"),
-                    "upload_params": {"key": "k"},
-                    "file_param": "file"
-                }
-            })))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/accounts/self/sis_imports/55"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::json!({"id": 55, "workflow_state": "initializing", "progress": 0}),
-            ))
-            .mount(&server)
-            .await;
-        Mock::given(method("PUT"))
-            .and(path("/api/v1/accounts/self/sis_imports/55/abort"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::json!({"id": 55, "workflow_state": "aborted", "progress": 0}),
-            ))
-            .mount(&server)
-            .await;
-    });
+    mount_waiting_import(
+        &rt,
+        &server,
+        55,
+        &format!("http://127.0.0.1:{closed}/files/upload"),
+    );
     let home = tempfile::tempdir().unwrap();
     let submit = || {
         bare_cmd(home.path())
@@ -316,7 +294,6 @@ fn an_aborted_file_upload_is_named_and_does_not_count_for_once() {
 #[cfg(unix)]
 #[test]
 fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it() {
-    use std::io::Read;
     let rt = rt();
     let server = rt.block_on(MockServer::start());
     // The upload host takes the headers and then neither reads nor answers. Bounded: 4
@@ -326,46 +303,19 @@ fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it()
     std::thread::spawn(move || {
         for mut c in upload_host.incoming().take(4).flatten() {
             std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut b = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-                    match c.read(&mut b) {
-                        Ok(1) => head.push(b[0]),
-                        _ => return,
-                    }
-                }
+                let Some(_head) = read_head(&mut c) else {
+                    return;
+                };
                 std::thread::sleep(std::time::Duration::from_secs(60));
             });
         }
     });
-    rt.block_on(async {
-        Mock::given(method("POST"))
-            .and(path("/api/v1/accounts/self/sis_imports"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "id": 55, "workflow_state": "initializing", "progress": 0,
-                "pre_attachment": {
-                    "upload_url": format!("http://127.0.0.1:{upload_port}/files/upload"),
-                    "upload_params": {"key": "k"},
-                    "file_param": "file"
-                }
-            })))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/accounts/self/sis_imports/55"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::json!({"id": 55, "workflow_state": "initializing", "progress": 0}),
-            ))
-            .mount(&server)
-            .await;
-        Mock::given(method("PUT"))
-            .and(path("/api/v1/accounts/self/sis_imports/55/abort"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::json!({"id": 55, "workflow_state": "aborted", "progress": 0}),
-            ))
-            .mount(&server)
-            .await;
-    });
+    mount_waiting_import(
+        &rt,
+        &server,
+        55,
+        &format!("http://127.0.0.1:{upload_port}/files/upload"),
+    );
     let home = tempfile::tempdir().unwrap();
     let args = [
         "submit",
@@ -444,7 +394,7 @@ fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it()
 /// and nothing left behind; one announced over the cap is not started.
 #[test]
 fn a_trickled_or_oversized_errors_attachment_is_given_up() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let rt = rt();
     let server = rt.block_on(MockServer::start());
     // Bounded: 4 connections, each trickled for at most 60 s.
@@ -453,15 +403,10 @@ fn a_trickled_or_oversized_errors_attachment_is_given_up() {
     std::thread::spawn(move || {
         for mut c in files.incoming().take(4).flatten() {
             std::thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut b = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
-                    match c.read(&mut b) {
-                        Ok(1) => head.push(b[0]),
-                        _ => return,
-                    }
-                }
-                let huge = String::from_utf8_lossy(&head).contains("GET /huge");
+                let Some(head) = read_head(&mut c) else {
+                    return;
+                };
+                let huge = head.contains("GET /huge");
                 let len: u64 = if huge { 3 << 30 } else { 10_000_000 };
                 let _ = write!(
                     c,
@@ -539,37 +484,12 @@ fn a_401_from_the_upload_host_is_not_blamed_on_the_token() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
     let files = rt.block_on(MockServer::start());
+    mount_waiting_import(&rt, &server, 56, &format!("{}/files/upload", files.uri()));
     rt.block_on(async {
-        Mock::given(method("POST"))
-            .and(path("/api/v1/accounts/self/sis_imports"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "id": 56, "workflow_state": "initializing", "progress": 0,
-                "pre_attachment": {
-                    "upload_url": format!("{}/files/upload", files.uri()),
-                    "upload_params": {"key": "k"},
-                    "file_param": "file"
-                }
-            })))
-            .mount(&server)
-            .await;
         Mock::given(method("POST"))
             .and(path("/files/upload"))
             .respond_with(ResponseTemplate::new(401).set_body_string("<Error>expired</Error>"))
             .mount(&files)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/api/v1/accounts/self/sis_imports/56"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::json!({"id": 56, "workflow_state": "initializing", "progress": 0}),
-            ))
-            .mount(&server)
-            .await;
-        Mock::given(method("PUT"))
-            .and(path("/api/v1/accounts/self/sis_imports/56/abort"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                serde_json::json!({"id": 56, "workflow_state": "aborted", "progress": 0}),
-            ))
-            .mount(&server)
             .await;
     });
     let home = tempfile::tempdir().unwrap();
@@ -656,4 +576,41 @@ fn a_redirect_on_a_post_or_put_is_a_configuration_error_never_followed() {
         !reqs.iter().any(|r| r.url.path() == "/elsewhere"),
         "the redirect was followed"
     );
+}
+
+/// Canvas's side of a file upload that never gets its file: step 1 makes import `id`
+/// (waiting in `initializing`) with `upload_url` as where to send it, a show of it says it
+/// still waits, and its abort succeeds.
+fn mount_waiting_import(
+    rt: &tokio::runtime::Runtime,
+    server: &MockServer,
+    id: u64,
+    upload_url: &str,
+) {
+    let waiting = serde_json::json!({"id": id, "workflow_state": "initializing", "progress": 0});
+    let mut step1 = waiting.clone();
+    step1["pre_attachment"] = serde_json::json!({
+        "upload_url": upload_url, "upload_params": {"key": "k"}, "file_param": "file"
+    });
+    rt.block_on(async {
+        Mock::given(method("POST"))
+            .and(path("/api/v1/accounts/self/sis_imports"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(step1))
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/accounts/self/sis_imports/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(waiting))
+            .mount(server)
+            .await;
+        Mock::given(method("PUT"))
+            .and(path(format!(
+                "/api/v1/accounts/self/sis_imports/{id}/abort"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": id, "workflow_state": "aborted", "progress": 0}),
+            ))
+            .mount(server)
+            .await;
+    });
 }

@@ -348,3 +348,52 @@ impl FifoReader {
         self.reader.join().unwrap()
     }
 }
+
+/// Read a request's head (up to the blank line, at most 64 KiB) from a raw connection, byte
+/// by byte so that none of its body is taken; None when the peer closes first.
+pub fn read_head(c: &mut std::net::TcpStream) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+        match c.read(&mut b) {
+            Ok(1) => head.push(b[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+/// `child` as `std_cmd` spawned it, once `came` says the moment has come (within 20 s; else
+/// killed and failed): SIGTERM, then its output, which must come within 10 s.
+pub fn terminated_when(
+    mut child: std::process::Child,
+    came: &std::sync::mpsc::Receiver<()>,
+    settle: Duration,
+) -> std::process::Output {
+    if came.recv_timeout(Duration::from_secs(20)).is_err() {
+        let _ = child.kill();
+        panic!("the moment to stop it never came");
+    }
+    std::thread::sleep(settle);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= end {
+            let _ = child.kill();
+            panic!("it did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// [`World::std_cmd`]-style spawn with stdin empty and stdout/stderr kept.
+pub fn spawn_piped(mut c: std::process::Command) -> std::process::Child {
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}

@@ -774,6 +774,18 @@ fn classify(
     if !status.is_success() {
         return Err(status_error(url, status, &headers, &body));
     }
+    if body.len() >= MAX_JSON_BODY {
+        return Err(HttpError::BadBody {
+            url: url.into(),
+            status: status.as_u16(),
+            detail: format!(
+                "the answer is larger than {} MiB, more than any Canvas API answer (a proxy's page, or a list that does not page?)",
+                MAX_JSON_BODY >> 20
+            ),
+            body_start: body_start(&body),
+            oversized: true,
+        });
+    }
     if !is_json(&headers) && !body.is_empty() {
         let ct = headers
             .get(reqwest::header::CONTENT_TYPE)
@@ -785,6 +797,7 @@ fn classify(
             status: status.as_u16(),
             detail: format!("expected JSON, got content type {ct} (a proxy or maintenance page?)"),
             body_start: body_start(&body),
+            oversized: false,
         });
     }
     // Canvas prefixes JSON with while(1); only for session cookies (§7.3); tolerate it.
@@ -797,6 +810,7 @@ fn classify(
             status: status.as_u16(),
             detail: format!("invalid or truncated JSON ({e})"),
             body_start: body_start(&body),
+            oversized: false,
         })?
     };
     Ok(Answer { json: v, headers })

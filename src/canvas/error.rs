@@ -51,6 +51,9 @@ pub enum HttpError {
         status: u16,
         detail: String,
         body_start: String,
+        /// The answer outgrew the cap on answers: asking again brings the same, so it is
+        /// not retried (a proxy's page, or a list that does not page).
+        oversized: bool,
     },
 }
 
@@ -414,6 +417,7 @@ impl fmt::Display for HttpError {
                 status,
                 detail,
                 body_start,
+                ..
             } => write!(
                 f,
                 "{url}: unexpected answer (HTTP {status}): {detail}; body starts {body_start:?}"

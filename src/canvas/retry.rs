@@ -50,6 +50,9 @@ pub fn retry_class(e: &HttpError) -> Retry {
             ..
         } => Retry::WithinBudget,
         HttpError::Status { .. } => Retry::Never,
+        HttpError::BadBody {
+            oversized: true, ..
+        } => Retry::Never,
         HttpError::BadBody { .. } => Retry::WithinBudget,
     }
 }
@@ -500,8 +503,20 @@ mod tests {
                     status: 200,
                     detail: String::new(),
                     body_start: String::new(),
+                    oversized: false,
                 },
                 Retry::WithinBudget,
+            ),
+            (
+                "an answer over the cap",
+                HttpError::BadBody {
+                    url: "u".into(),
+                    status: 200,
+                    detail: String::new(),
+                    body_start: String::new(),
+                    oversized: true,
+                },
+                Retry::Never,
             ),
         ];
         for (name, e, want) in &table {
@@ -529,6 +544,7 @@ mod tests {
             status: 200,
             detail: String::new(),
             body_start: String::new(),
+            oversized: false,
         };
         let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
         // (what, error, method, resent, may have acted)

@@ -614,3 +614,44 @@ fn mount_waiting_import(
             .await;
     });
 }
+
+/// An answer larger than the cap on answers (33 MiB here: a proxy's page, or a list that
+/// does not page) is not retried for the whole budget as if Canvas were down, each try
+/// downloading it again: one request, exit 69, the message says what it was.
+#[test]
+fn an_oversized_answer_is_not_retried() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    let mut big = String::from("{\"id\": 7, \"workflow_state\": \"imported\", \"pad\": \"");
+    big.push_str(&"x".repeat(33 << 20));
+    big.push_str("\"}");
+    rt.block_on(
+        Mock::given(method("GET"))
+            .and(path("/api/v1/accounts/self/sis_imports/7"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(big.into_bytes(), "application/json"),
+            )
+            .mount(&server),
+    );
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(["--json", "--retry-budget", "30s", "status", "7"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    let doc = json(&o);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the answer is larger than 32 MiB"),
+        "{doc}"
+    );
+    let gets = rt
+        .block_on(server.received_requests())
+        .unwrap_or_default()
+        .len();
+    assert_eq!(gets, 1, "asked once");
+}

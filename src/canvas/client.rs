@@ -97,8 +97,9 @@ pub fn build_http(
 
 pub struct Client {
     http: reqwest::Client,
-    /// For the upload host, built when the file-upload flow first needs it.
-    upload_http: OnceLock<std::result::Result<reqwest::Client, String>>,
+    /// The same, following no redirect (the upload host, and Canvas's POSTs and PUTs), built
+    /// when first needed.
+    no_redirects_http: OnceLock<std::result::Result<reqwest::Client, String>>,
     ca: Vec<reqwest::Certificate>,
     connect_timeout: Duration,
     pub(super) base: Url,
@@ -368,7 +369,7 @@ impl Client {
         let http = build_http(&ca, tls, s.connect_timeout, Redirects::Checked)?;
         Ok(Client {
             http,
-            upload_http: OnceLock::new(),
+            no_redirects_http: OnceLock::new(),
             ca,
             connect_timeout: s.connect_timeout,
             base: net.base.clone(),
@@ -408,9 +409,10 @@ impl Client {
         *self.rate_remaining.lock().expect("not poisoned")
     }
 
-    /// The client for the upload host: the same builder, no automatic redirects.
-    fn upload_http(&self, shown: &str) -> std::result::Result<&reqwest::Client, HttpError> {
-        let built = self.upload_http.get_or_init(|| {
+    /// The client that follows no redirect (the upload host, whose `Location` step 3
+    /// follows itself; a POST or PUT to Canvas, which a redirect would turn into a GET).
+    fn no_redirects_http(&self, shown: &str) -> std::result::Result<&reqwest::Client, HttpError> {
+        let built = self.no_redirects_http.get_or_init(|| {
             build_http(&self.ca, true, self.connect_timeout, Redirects::Manual)
                 .map_err(|f| f.message)
         });
@@ -464,25 +466,24 @@ impl Client {
                     .multipart(form.part(file_param.clone(), part))
             }
         };
-        let Some(f) = body.file() else {
-            return rb
-                .send()
-                .await
-                .map_err(|e| super::net::from_reqwest(shown, url, e, body.maybe_sent()));
+        // The request's own timeout allows for a slow link; a server that stops reading a
+        // file body (a stalled proxy) is caught here instead, within two read timeouts.
+        let stall = async {
+            match body.file() {
+                Some(f) => (stalled(&f.sent, f.len, self.read_timeout).await, f.len),
+                None => std::future::pending().await,
+            }
         };
-        // The request's own timeout allows for a slow link; a server that stops reading
-        // (a stalled proxy) is caught here instead, within two read timeouts.
         tokio::select! {
             r = rb.send() => r.map_err(|e| super::net::from_reqwest(shown, url, e, body.maybe_sent())),
-            n = stalled(&f.sent, f.len, self.read_timeout) => Err(HttpError::Transport {
+            (n, len) = stall => Err(HttpError::Transport {
                 url: shown.to_string(),
                 connect: false,
                 // Not a timeout of the answer: the body never all went, so nothing was done.
                 timeout: false,
                 body_sent: false,
                 detail: format!(
-                    "the server stopped reading the upload after {n} of {} bytes and did not answer for {} s (a proxy's limit on request bodies?)",
-                    f.len,
+                    "the server stopped reading the upload after {n} of {len} bytes and did not answer for {} s (a proxy's limit on request bodies?)",
                     self.read_timeout.as_secs()
                 ),
                 unreachable: None,
@@ -515,7 +516,7 @@ impl Client {
         let http = if method == Method::GET || method == Method::HEAD {
             &self.http
         } else {
-            self.upload_http(&shown)?
+            self.no_redirects_http(&shown)?
         };
         let resp = self.send(http, method, url, &shown, body, true).await?;
         let status = resp.status();
@@ -540,7 +541,7 @@ impl Client {
     ) -> Result<(StatusCode, HeaderMap), HttpError> {
         let shown = origin_of(url);
         tracing::debug!(target: "canvas_sis", "{method} {shown} (upload host)");
-        let http = self.upload_http(&shown)?;
+        let http = self.no_redirects_http(&shown)?;
         let resp = self.send(http, method, url, &shown, body, false).await?;
         let status = resp.status();
         let headers = resp.headers().clone();

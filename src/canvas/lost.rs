@@ -15,9 +15,6 @@ use crate::exit::{Exit, Failure, Result};
 const LOOKUP_TRIES: u32 = 3;
 const LOOKUP_PAUSE: Duration = Duration::from_secs(2);
 
-/// Canvas's clock may differ from ours: look this far before the POST.
-const CLOCK_SLACK: i64 = 120;
-
 /// Find the import a lost POST created: ours (same user), created since just before the
 /// POST (`before`), with the options of `query` (what the POST sent). One match is the
 /// import; several are too ambiguous to guess (exit 69, naming them).
@@ -26,27 +23,13 @@ pub async fn lookup(
     before: jiff::Timestamp,
     query: &[(&'static str, String)],
 ) -> Result<Option<Import>> {
-    let me = client
-        .get("GET users/self", &client.api_url("users/self"))
-        .await
-        .ok()
-        .and_then(|a| a.json.get("id").and_then(Value::as_u64));
-    let since = before - jiff::SignedDuration::from_secs(CLOCK_SLACK);
+    let me = my_id(client).await;
+    let since = before - super::CLOCK_SKEW;
     let sent = Sent::from_query(query);
     for attempt in 1..=LOOKUP_TRIES {
-        let mut url = client.account_url("sis_imports");
-        url.query_pairs_mut()
-            .append_pair("created_since", &since.to_string())
-            .append_pair("per_page", "100");
-        let items = client.list_all(url, "sis_imports", Some(100)).await?;
-        let candidates: Vec<Import> = items
+        let candidates: Vec<Import> = created_by(client, me, Some(since))
+            .await?
             .into_iter()
-            .filter_map(|v| Import::from_value(v).ok())
-            .filter(|i| i.created_at.is_none_or(|c| c >= since))
-            .filter(|i| match (me, i.user.as_ref().and_then(|u| u.id)) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            })
             .filter(|i| sent.matches(i))
             .collect();
         tracing::info!(target: "canvas_sis", "lookup {attempt}/{LOOKUP_TRIES}: {} candidate import(s) since {since}", candidates.len());
@@ -74,20 +57,34 @@ pub async fn lookup(
 /// The imports this user created since `submitted_at` (less the clock slack): what a
 /// submit that got no answer may have made. Read by `watch --last` and `submit --once`.
 pub async fn created_since(client: &Client, submitted_at: &str) -> Result<Vec<Import>> {
-    let sent: Option<jiff::Timestamp> = submitted_at.parse().ok();
-    // Allow for a clock difference between this host and Canvas, as the lookup does.
-    let since = sent.map(|t| t - super::CLOCK_SKEW);
-    let me = client
+    let since = submitted_at
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t - super::CLOCK_SKEW);
+    created_by(client, my_id(client).await, since).await
+}
+
+/// The token's user, to tell our imports from others' (None when Canvas does not say).
+async fn my_id(client: &Client) -> Option<u64> {
+    client
         .get("GET users/self", &client.api_url("users/self"))
         .await
         .ok()
-        .and_then(|a| a.json.get("id").and_then(Value::as_u64));
+        .and_then(|a| a.json.get("id").and_then(Value::as_u64))
+}
+
+/// The imports created since `since` (all, when None) by user `me` (anyone's, when unknown).
+async fn created_by(
+    client: &Client,
+    me: Option<u64>,
+    since: Option<jiff::Timestamp>,
+) -> Result<Vec<Import>> {
     let mut url = client.account_url("sis_imports");
-    url.query_pairs_mut().append_pair("per_page", "100");
     if let Some(t) = since {
         url.query_pairs_mut()
             .append_pair("created_since", &t.to_string());
     }
+    url.query_pairs_mut().append_pair("per_page", "100");
     Ok(client
         .list_all(url, "sis_imports", Some(100))
         .await?

@@ -465,7 +465,7 @@ pub async fn abort_waiting(client: &Client, id: u64) -> bool {
 }
 
 /// Abort import `id`, saying why; whether it was aborted.
-async fn abort_quietly(client: &Client, id: u64, why: &str) -> bool {
+pub async fn abort_quietly(client: &Client, id: u64, why: &str) -> bool {
     let url = client.account_url(&format!("sis_imports/{id}/abort"));
     match client.put(&format!("PUT abort import {id}"), &url).await {
         Ok(_) => {

@@ -613,7 +613,12 @@ async fn guard(
                 if let Some(i) = &shown
                     && i.state == crate::canvas::types::State::Initializing
                     && !running(e.pid)
-                    && crate::canvas::upload::abort_waiting(client, id).await
+                    && crate::canvas::upload::abort_quietly(
+                        client,
+                        id,
+                        "its upload was interrupted",
+                    )
+                    .await
                 {
                     warn!(target: "canvas_sis", import_id = id, "import {id}, made by the earlier submit of this content (at {}, pid {} no longer running), waited for a file that could never come: aborted, and that submit does not count", e.submitted_at, e.pid);
                     return Ok(());

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use canvas_sis::plan::{baseline, rows};
+use canvas_sis::plan::{baseline, read};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -37,7 +37,7 @@ fn main() {
     };
     // Streamed, as `submit` would fold the import in, without holding the bundle.
     let mut a = baseline::Applier::new(&mut base, &baseline::Scope::default());
-    rows::visit(&PathBuf::from(bundle), &mut a).expect("bundle");
+    read::visit(&PathBuf::from(bundle), &mut a).expect("bundle");
     a.finish(1);
     baseline::save_baseline(&path, &base).expect("save");
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

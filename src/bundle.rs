@@ -15,6 +15,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::exit::{Failure, Result};
+use crate::import_options::Holds;
 use crate::settings::Extension;
 
 /// A file ready to upload.
@@ -449,21 +450,6 @@ fn open_err(path: &Path, e: std::io::Error) -> Failure {
         Failure::no_input(format!("{}: cannot read: {e}", path.display()))
             .kind("input_unreadable")
             .hint("check the file's permissions; nothing was sent")
-    }
-}
-
-/// What a bundle holds, as far as the import type goes (§10.1): IMS Enterprise XML, SIS
-/// CSV files, or (a zip) both or neither.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Holds {
-    pub xml: bool,
-    pub csv: bool,
-}
-
-impl Holds {
-    /// IMS Enterprise XML and no CSV: sent as `ims_xml` unless a setting names the type.
-    pub fn ims(self) -> bool {
-        self.xml && !self.csv
     }
 }
 

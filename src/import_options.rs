@@ -89,6 +89,21 @@ fn term_ref_ok(t: &str) -> bool {
     }
 }
 
+/// What a bundle holds, as far as the import type goes (§10.1): IMS Enterprise XML, SIS
+/// CSV files, or (a zip) both or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holds {
+    pub xml: bool,
+    pub csv: bool,
+}
+
+impl Holds {
+    /// IMS Enterprise XML and no CSV: sent as `ims_xml` unless a setting names the type.
+    pub fn ims(self) -> bool {
+        self.xml && !self.csv
+    }
+}
+
 impl ImportOptions {
     /// Refuse (exit 2) what Canvas would reject, or accept and silently ignore (§2.1).
     pub fn check(&self) -> Result<()> {
@@ -265,7 +280,7 @@ impl ImportOptions {
     /// IMS XML with `instructure_csv`) a bundle that Canvas would accept and import nothing
     /// from (§10.1): IMS Enterprise XML sent as `instructure_csv`, or no XML at all sent as
     /// `ims_xml`. Other import types are Canvas's to judge.
-    pub fn fits(&self, ext: Extension, holds: crate::bundle::Holds) -> Result<()> {
+    pub fn fits(&self, ext: Extension, holds: Holds) -> Result<()> {
         let mismatch = |m: String, h: &str| {
             Err(Failure::data(m)
                 .kind("import_type_mismatch")
@@ -394,11 +409,11 @@ mod tests {
         o.batch_mode_enrollment_drop_status = Some("deleted_last_completed".into());
         assert!(o.check().is_err());
 
-        let ims = crate::bundle::Holds {
+        let ims = Holds {
             xml: true,
             csv: false,
         };
-        let csv = crate::bundle::Holds {
+        let csv = Holds {
             xml: false,
             csv: true,
         };
@@ -418,7 +433,7 @@ mod tests {
             assert!(f.message.contains("import_type ims_xml"), "{}", f.message);
         }
         // A zip with both: Canvas's IMS importer reads its .xml files.
-        let both = crate::bundle::Holds {
+        let both = Holds {
             xml: true,
             csv: true,
         };

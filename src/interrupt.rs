@@ -25,9 +25,13 @@ static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static NOTIFY: Notify = Notify::const_new();
 /// Whether the listener runs (false when the signals could not be taken over).
 static INSTALLED: OnceLock<bool> = OnceLock::new();
-/// For a command that works only on this host ([`end_at_once`]): what it is doing, and
-/// whether `--json` is on.
-static ENDS_AT_ONCE: OnceLock<(String, bool)> = OnceLock::new();
+/// For a command that works only on this host ([`end_at_once`]): what it is doing, and how
+/// its error document is printed.
+static ENDS_AT_ONCE: OnceLock<(String, Printer)> = OnceLock::new();
+
+/// Prints the failure a signal made (under `--json`, the error document on an untouched
+/// stdout). Given by the caller: printing is `crate::output`'s, which stands above this module.
+pub type Printer = Box<dyn Fn(&Failure) + Send + Sync>;
 
 /// Take over SIGINT, SIGTERM and SIGHUP for the rest of the process (idempotent). Returns
 /// once the listener is in place, so no signal falls between.
@@ -67,8 +71,8 @@ fn listen(ready: std::sync::mpsc::Sender<bool>) {
                 _ = hup.recv() => libc::SIGHUP,
             };
             let _ = RECEIVED.compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst);
-            if let Some((what, json)) = ENDS_AT_ONCE.get() {
-                end_now(name(n), what, *json);
+            if let Some((what, print)) = ENDS_AT_ONCE.get() {
+                end_now(name(n), what, print);
             }
             NOTIFY.notify_waiters();
         }
@@ -80,18 +84,16 @@ fn listen(ready: std::sync::mpsc::Sender<bool>) {
 /// (and under `--json` the error document), as every other command ends. It sends nothing
 /// and leaves nothing half-written that a later run would read (its output files are
 /// renamed into place), so there is nothing to wind down, and no loop of it has to ask.
-/// `what` completes "interrupted by SIGTERM while …".
-pub fn end_at_once(what: String, json: bool) {
-    let _ = ENDS_AT_ONCE.set((what, json));
+/// `what` completes "interrupted by SIGTERM while …"; `print` shows the failure.
+pub fn end_at_once(what: String, print: Printer) {
+    let _ = ENDS_AT_ONCE.set((what, print));
     install();
 }
 
-fn end_now(signal: &str, what: &str, json: bool) -> ! {
+fn end_now(signal: &str, what: &str, print: &Printer) -> ! {
     let f = before_sending(signal, what).kind("interrupted");
     tracing::error!(target: "canvas_sis", "{f}");
-    if json && crate::output::stdout_untouched() {
-        let _ = crate::output::stdout_json(&f.to_json());
-    }
+    print(&f);
     std::process::exit(i32::from(Exit::Interrupted.code()));
 }
 

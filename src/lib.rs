@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod canvas;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod convert;
 pub mod env_names;

@@ -171,7 +171,7 @@ impl LogFile {
     }
 
     fn write_line(&mut self, buf: &[u8]) {
-        let suffix = self.rotation.suffix(&crate::log::now());
+        let suffix = self.rotation.suffix(&crate::clock::now());
         let stale = match &self.current {
             Some((s, _)) => *s != suffix,
             None => true,

@@ -17,16 +17,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-/// Every event a run can raise (`[notify] on` takes these words only).
-pub const EVENTS: &[&str] = &[
-    "failed",
-    "held",
-    "warnings",
-    "stuck",
-    "max_polls",
-    "success",
-];
-
 pub use crate::settings::NotifySettings;
 pub use crate::settings::mail::{MailSettings, Security};
 

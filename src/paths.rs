@@ -165,6 +165,15 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
     serde_json::from_slice(&read_no_follow(path).ok()?).ok()
 }
 
+/// Where the sizes of the run folders in `dir` are kept between runs (`record::Archive`):
+/// the state dir's `archive/`, one file per archive dir.
+pub fn archive_sizes(dir: &Path) -> PathBuf {
+    let key = short_hash(dir.as_os_str().as_encoded_bytes());
+    state_dir_path()
+        .join("archive")
+        .join(format!("{key}.sizes"))
+}
+
 /// The first 16 hex digits of `key`'s sha256: a file name per URL, account or directory.
 pub fn short_hash(key: &[u8]) -> String {
     use sha2::{Digest, Sha256};

@@ -359,7 +359,7 @@ impl Drop for Pruning {
 
 impl Archive {
     /// The folders' sizes. Each is listed again only when the folder changed since the last
-    /// pass: the cache ([`sizes_cache`]) keeps name, change time and size of each; every file
+    /// pass: the cache ([`crate::paths::archive_sizes`]) keeps name, change time and size of each; every file
     /// of a run folder is written to a new name and renamed in, which changes the folder's
     /// time. A listing per folder was most of a 2,000-run retention pass. The cache is only
     /// that: missing, unreadable or stale lines are measured afresh, and it is never synced.
@@ -426,15 +426,6 @@ impl Archive {
         }
         out
     }
-}
-
-/// Where the sizes of the run folders in `dir` are kept between runs ([`Archive::sizes`]):
-/// the state dir's `archive/`, one file per archive dir.
-pub fn sizes_cache(dir: &Path) -> PathBuf {
-    let key = crate::paths::short_hash(dir.as_os_str().as_encoded_bytes());
-    crate::paths::state_dir_path()
-        .join("archive")
-        .join(format!("{key}.sizes"))
 }
 
 /// A folder's `run.json`, if it reads.
@@ -767,7 +758,7 @@ impl Keeper<'_> {
                 // The errors are one more request: space it out as a poll would be when the
                 // rate-limit bucket runs low (§7.2).
                 let wait =
-                    crate::canvas::follow::pace(std::time::Duration::ZERO, client.rate_remaining());
+                    crate::canvas::retry::pace(std::time::Duration::ZERO, client.rate_remaining());
                 tokio::time::sleep(wait).await;
                 client.import_errors(Some(imp.id), false).await
             };

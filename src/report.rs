@@ -675,7 +675,7 @@ fn grouped_errors(h: &mut String, p: &Page) {
         );
         for g in e.groups.iter().take(GROUPS_SHOWN) {
             let ex = &g.example;
-            let field = |k| crate::canvas::ops::field_str(ex, k);
+            let field = |k| crate::canvas::messages::field_str(ex, k);
             let loc = match (field("file"), field("row")) {
                 (Some(f), Some(row)) => format!("{f}:{row}"),
                 (Some(f), None) => f,

@@ -296,7 +296,7 @@ where
         let message = crate::redact::redact(&m.text);
         let bytes = match self.wire {
             Wire::Rfc3164 => {
-                format_line(level, self.pid, &crate::log::now(), &message).into_bytes()
+                format_line(level, self.pid, &crate::clock::now(), &message).into_bytes()
             }
             Wire::Journald => {
                 let fields: Vec<(String, String)> = m

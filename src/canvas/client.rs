@@ -680,7 +680,7 @@ impl Client {
                     }
                     // A long list read page after page drains Canvas's bucket as polls do:
                     // spaced out the same way when it runs low (§7.2).
-                    let wait = super::follow::pace(Duration::ZERO, self.rate_remaining());
+                    let wait = super::retry::pace(Duration::ZERO, self.rate_remaining());
                     if !wait.is_zero() {
                         tokio::time::sleep(wait).await;
                     }

@@ -47,7 +47,8 @@ where
         let mut last = None;
         for n in 1..=poll.max_polls {
             if n > 1 {
-                tokio::time::sleep(pace(poll.interval, client.rate_remaining())).await;
+                tokio::time::sleep(super::retry::pace(poll.interval, client.rate_remaining()))
+                    .await;
             }
             match fetch(n).await? {
                 Step::Done(exit, t) => return Ok((exit, Some(t))),
@@ -59,17 +60,6 @@ where
     tokio::select! {
         r = polls => r,
         sig = crate::interrupt::wait() => Err(on_signal(sig)),
-    }
-}
-
-/// Slow down when Canvas's rate-limit bucket runs low (§7.2: 600 units, throttled at 0,
-/// leaking 10 units a second): space polls out whatever the interval says.
-pub fn pace(interval: Duration, remaining: Option<f64>) -> Duration {
-    match remaining {
-        Some(r) if r < 100.0 => (interval * 4).max(Duration::from_secs(5)),
-        Some(r) if r < 200.0 => (interval * 2).max(Duration::from_secs(2)),
-        Some(r) if r < 300.0 => interval.max(Duration::from_millis(500)),
-        _ => interval,
     }
 }
 
@@ -306,7 +296,7 @@ pub fn log_groups(imp: &Import, rows: &[serde_json::Value]) {
     let groups = super::messages::group(rows);
     info!(target: "canvas_sis", import_id = id, "import {id}: {} error and warning rows in {} message templates:", rows.len(), groups.len());
     for g in groups.iter().take(GROUPS_LOGGED) {
-        let file = super::ops::field_str(&g.example, "file")
+        let file = super::messages::field_str(&g.example, "file")
             .map(|f| format!("{f}: "))
             .unwrap_or_default();
         if g.failures > 0 {
@@ -327,24 +317,6 @@ fn is_cap_note(file: Option<&str>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::pace;
-    use std::time::Duration;
-
-    #[test]
-    fn polls_slow_down_as_the_bucket_drains() {
-        let i = Duration::from_secs(1);
-        assert_eq!(pace(i, None), i);
-        assert_eq!(pace(i, Some(600.0)), i);
-        assert_eq!(
-            pace(Duration::ZERO, Some(250.0)),
-            Duration::from_millis(500)
-        );
-        assert_eq!(pace(i, Some(150.0)), Duration::from_secs(2));
-        assert_eq!(
-            pace(Duration::from_secs(60), Some(10.0)),
-            Duration::from_secs(240)
-        );
-    }
 
     #[test]
     fn elapsed_runs_on_until_the_import_ends() {

@@ -179,7 +179,7 @@ pub fn group(rows: &[serde_json::Value]) -> Vec<Group> {
     let mut by: Vec<Group> = Vec::new();
     let mut index = std::collections::HashMap::new();
     for r in rows {
-        let msg = super::ops::field_str(r, "message").unwrap_or_default();
+        let msg = field_str(r, "message").unwrap_or_default();
         let (template, known) = template(&msg);
         let failure = r
             .get("failure")
@@ -226,6 +226,15 @@ pub fn values<'a>(template: &str, message: &'a str) -> Vec<&'a str> {
         rest = &rest[(at + p.len()).min(rest.len())..];
     }
     out
+}
+
+/// A field of an errors row as text (a number as written, null as none).
+pub fn field_str(r: &serde_json::Value, k: &str) -> Option<String> {
+    match r.get(k)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::client::{Client, bad_shape, not_found_as};
+use super::messages::field_str;
 use super::types::{Import, Progress};
 use crate::exit::{Exit, Failure, Result};
 
@@ -254,14 +255,6 @@ const MAX_DOWNLOAD: u64 = 2 << 30;
 /// The slowest average a download may keep up after its first read timeout (bytes a
 /// second).
 const SLOWEST_DOWNLOAD: u64 = 8 * 1024;
-
-pub fn field_str(r: &Value, k: &str) -> Option<String> {
-    match r.get(k)? {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
 
 /// `sis_import_id,file,message,row` with the csv crate's quoting.
 pub fn errors_csv(rows: &[Value]) -> Result<String> {

@@ -116,7 +116,7 @@ impl Client {
                 _ if poll == max_polls => break,
                 _ => {}
             }
-            tokio::time::sleep(super::follow::pace(interval, self.rate_remaining())).await;
+            tokio::time::sleep(super::retry::pace(interval, self.rate_remaining())).await;
             report = self
                 .get(&format!("GET provisioning report {id}"), &show)
                 .await

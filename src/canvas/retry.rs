@@ -361,6 +361,17 @@ impl From<RetryError> for Failure {
     }
 }
 
+/// Slow down when Canvas's rate-limit bucket runs low (§7.2: 600 units, throttled at 0,
+/// leaking 10 units a second): space polls out whatever the interval says.
+pub fn pace(interval: Duration, remaining: Option<f64>) -> Duration {
+    match remaining {
+        Some(r) if r < 100.0 => (interval * 4).max(Duration::from_secs(5)),
+        Some(r) if r < 200.0 => (interval * 2).max(Duration::from_secs(2)),
+        Some(r) if r < 300.0 => interval.max(Duration::from_millis(500)),
+        _ => interval,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::error::{TlsProblem, Unreachable};
@@ -702,5 +713,21 @@ mod tests {
         // The fifth refusal in a row stops it.
         t.attempts += 1;
         assert_eq!(p.next_wait(&refused(), &mut t, clock, None, 0.5), None);
+    }
+
+    #[test]
+    fn polls_slow_down_as_the_bucket_drains() {
+        let i = Duration::from_secs(1);
+        assert_eq!(pace(i, None), i);
+        assert_eq!(pace(i, Some(600.0)), i);
+        assert_eq!(
+            pace(Duration::ZERO, Some(250.0)),
+            Duration::from_millis(500)
+        );
+        assert_eq!(pace(i, Some(150.0)), Duration::from_secs(2));
+        assert_eq!(
+            pace(Duration::from_secs(60), Some(10.0)),
+            Duration::from_secs(240)
+        );
     }
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 use serde_json::Value;
 use url::Url;
 
-use crate::canvas::ops::{errors_csv as to_csv, field_str};
+use crate::canvas::messages::field_str;
+use crate::canvas::ops::errors_csv as to_csv;
 use crate::cli::ErrorsArgs;
 use crate::exit::{Exit, Failure, Result};
 

@@ -94,7 +94,7 @@ fn parse_when_at(s: &str, now: jiff::Timestamp) -> std::result::Result<String, S
     // A plain date is that day's midnight, local time (as the log lines are written).
     if let Ok(d) = t.parse::<jiff::civil::Date>() {
         let z = d
-            .to_zoned(crate::log::local_tz().clone())
+            .to_zoned(crate::clock::local_tz().clone())
             .map_err(|e| e.to_string())?;
         return Ok(z.timestamp().to_string());
     }
@@ -222,7 +222,7 @@ mod tests {
         );
         // A plain date: that day's local midnight.
         let midnight = jiff::civil::date(2026, 11, 24)
-            .to_zoned(crate::log::local_tz().clone())
+            .to_zoned(crate::clock::local_tz().clone())
             .unwrap()
             .timestamp()
             .to_string();

@@ -232,7 +232,15 @@ impl Ctx {
 pub async fn dispatch(cmd: Command, ctx: &mut Ctx) -> Result<Exit> {
     let Some(said) = on_signal(&cmd) else {
         if let Some(what) = local_work(&cmd) {
-            crate::interrupt::end_at_once(what, ctx.settings.json);
+            let json = ctx.settings.json;
+            crate::interrupt::end_at_once(
+                what,
+                Box::new(move |f| {
+                    if json && crate::output::stdout_untouched() {
+                        let _ = crate::output::stdout_json(&f.to_json());
+                    }
+                }),
+            );
         }
         return run(cmd, ctx).await;
     };

@@ -1392,7 +1392,7 @@ fn read_text(path: &Path, ends_at: u64, blob_at: u64, i: usize) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::rows::{read_bundle, visit};
+    use crate::plan::read::{read_bundle, visit};
 
     const COURSES: &str = "course_id,short_name,long_name,status,term_id\nc1,C1,Course 1,active,T1\nc2,C2,Course 2,deleted,T2\n";
     const SECTIONS: &str = "section_id,course_id,name,status\ns1,c1,S1,active\n";

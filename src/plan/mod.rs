@@ -16,6 +16,7 @@ pub mod baseline;
 pub mod held;
 pub mod ims;
 mod mapped;
+pub mod read;
 pub mod rows;
 
 use std::collections::BTreeMap;
@@ -303,7 +304,7 @@ pub fn plan_stream<'b>(
             batch: Batch::default(),
             bundle_terms: Vec::new(),
         };
-        let read = rows::visit(path, &mut p);
+        let read = read::visit(path, &mut p);
         p.flush();
         let terms = std::mem::take(&mut p.bundle_terms);
         drop(p);
@@ -1103,7 +1104,7 @@ impl Assessment {
             }
             None => {
                 let mut o = rows::Outline::default();
-                rows::visit(bundle, &mut o)?;
+                read::visit(bundle, &mut o)?;
                 let kinds = o.kinds.iter().map(|k| k.to_string()).collect();
                 (kinds, scope_for(opts, &o.terms), Plan::default())
             }
@@ -1158,7 +1159,7 @@ impl Assessment {
         limits: &Limits,
     ) -> crate::exit::Result<Assessment> {
         let path = bundle.to_path_buf();
-        let rows = tokio::task::spawn_blocking(move || rows::read_bundle(&path))
+        let rows = tokio::task::spawn_blocking(move || read::read_bundle(&path))
             .await
             .map_err(|e| {
                 crate::exit::Failure::data(format!("reading the bundle stopped: {e}"))
@@ -1193,7 +1194,7 @@ impl Assessment {
                 Some(t) => report_term(&file, t)?,
                 None => None,
             };
-            rows::read_bundle(&file).map(|r| (r, resolved))
+            read::read_bundle(&file).map(|r| (r, resolved))
         })
         .await
         .map_err(|e| crate::exit::Failure::data(format!("reading the report stopped: {e}")))??;
@@ -1300,7 +1301,7 @@ fn report_term(report: &std::path::Path, term: &str) -> crate::exit::Result<Opti
         want: term.trim(),
         found: None,
     };
-    rows::visit(report, &mut f)?;
+    read::visit(report, &mut f)?;
     Ok(f.found)
 }
 
@@ -1457,7 +1458,7 @@ fn fold_pending(
         if p.multi_term {
             a = a.with_bundle_terms();
         }
-        rows::visit(sent, &mut a)?;
+        read::visit(sent, &mut a)?;
         a.finish(imp.id);
         for (kind, keys) in drops {
             if p.scope.removes(kind, None) {
@@ -1492,7 +1493,7 @@ fn fold_pending(
 #[cfg(test)]
 mod tests {
     use super::baseline::{Baseline, Meta, Scope};
-    use super::rows::read_bundle;
+    use super::read::read_bundle;
     use super::*;
 
     fn bundle(files: &[(&str, &str)]) -> (tempfile::TempDir, BundleRows) {
@@ -1727,7 +1728,7 @@ mod tests {
         };
         for scope in scopes {
             let mut p = Planner::new(&base, scope.skip_deletes);
-            rows::visit(d.path(), &mut p).unwrap();
+            read::visit(d.path(), &mut p).unwrap();
             assert_eq!(p.bundle_terms, whole.terms);
             let streamed = p.finish(&scope);
             let whole_plan = show(&compute(&whole, &base, &scope));

@@ -171,6 +171,16 @@ pub struct ArchiveSettings {
     pub sizes: Option<PathBuf>,
 }
 
+/// Every event a run can raise (`[notify] on` takes these words only).
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "failed",
+    "held",
+    "warnings",
+    "stuck",
+    "max_polls",
+    "success",
+];
+
 /// `[notify]` (what it does is `crate::notify`).
 #[derive(Clone, Debug, Default)]
 pub struct NotifySettings {
@@ -523,7 +533,7 @@ impl Settings {
             .path("archive.dir")
             .filter(|p| !p.as_os_str().is_empty())
             .map(|dir| ArchiveSettings {
-                sizes: Some(crate::record::sizes_cache(&dir)),
+                sizes: Some(crate::paths::archive_sizes(&dir)),
                 dir,
                 keep_days: r.count("archive.keep_days").expect("has a default"),
                 max_bytes: r.count("archive.max_bytes").expect("has a default"),

@@ -260,7 +260,7 @@ pub const TABLE: &[Def] = &[
     row("notify.smtp_url", Kind::Text, NOTIFY, "Also send each event by e-mail: smtps://HOST[:465] (TLS from the start) or smtp://HOST[:587] (STARTTLS required; plain only on loopback); a user may be in the URL, its password comes from CANVAS_SIS_SMTP_PASSWORD"),
     row("notify.from", Kind::Text, NOTIFY, "The From address of the e-mails (needed with smtp_url)"),
     row("notify.to", Kind::List, NOTIFY, "Where the e-mails go (needed with smtp_url)"),
-    row("notify.on", Kind::Words(crate::notify::EVENTS), NOTIFY, "The events to send: failed, held, warnings, stuck, max_polls, success")
+    row("notify.on", Kind::Words(super::NOTIFY_EVENTS), NOTIFY, "The events to send: failed, held, warnings, stuck, max_polls, success")
         .default("failed,held,warnings,stuck,max_polls"),
     row("notify.stuck_after_initializing", Kind::Duration, NOTIFY, "An import still initializing this long after it was created is stuck (a `stuck` event)")
         .default("5m"),

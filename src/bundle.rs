@@ -422,8 +422,19 @@ fn sniff(head: &[u8]) -> Sniffed {
     {
         return Sniffed::Xml;
     }
-    if head.contains(&0) {
-        return Sniffed::Binary;
+    // UTF-16 and binary files are full of NUL bytes (or are not UTF-8 at all); a UTF-8 export
+    // with a stray NUL in a field is text, which Canvas imports with a warning ("Some of the
+    // fields contain NULL character", reference §6), as `validate` says.
+    let nuls = head.iter().filter(|b| **b == 0).count();
+    if nuls > 0 {
+        let utf8 = match std::str::from_utf8(head) {
+            Ok(_) => true,
+            // Cut short in the middle of a character by the end of `head`.
+            Err(e) => e.error_len().is_none(),
+        };
+        if !utf8 || nuls * 10 >= head.len() {
+            return Sniffed::Binary;
+        }
     }
     Sniffed::Text
 }
@@ -815,5 +826,11 @@ mod tests {
         assert_eq!(sniff(b"\xEF\xBB\xBFuser_id,login_id"), Sniffed::Text);
         assert_eq!(sniff(b"  <?xml version"), Sniffed::Xml);
         assert_eq!(sniff(b"u\0s\0e\0r\0"), Sniffed::Binary);
+        assert_eq!(sniff(b"\xFF\xFEu\0s\0"), Sniffed::Binary);
+        assert_eq!(
+            sniff(b"user_id,login_id,status\nU1,l\0one,active\nU2,two,active\n"),
+            Sniffed::Text,
+            "a stray NUL in a UTF-8 export"
+        );
     }
 }

@@ -127,6 +127,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("redirected", 78, "Canvas answered a POST or PUT with a redirect: the base URL is probably not Canvas's own address"),
     ("profile_missing", 78, "--profile names no [profiles.NAME] section, or there is no config file for it (or for --all-profiles)"),
     ("token_file_unreadable", 78, "the token file cannot be read, or is empty"),
+    ("token_invalid", 78, "the access token holds a line break, a space or a control character (a second line in its file)"),
     ("ca_cert_invalid", 78, "--ca-cert cannot be read, or holds no PEM certificate"),
     ("tls_certificate", 78, "the server's TLS certificate does not verify (unknown issuer, expired, not yet valid, wrong host)"),
     ("tls_handshake", 78, "the server refused the TLS handshake (an alert, a client certificate wanted, nothing in common, not TLS)"),

@@ -227,7 +227,8 @@ where
         let mut f = Fields::default();
         event.record(&mut f);
         let level = *event.metadata().level();
-        let message = crate::redact::redact(&f.message);
+        let redacted = crate::redact::redact(&f.message);
+        let message = crate::redact::visible(&redacted);
         if self.plain {
             let (label, code) = match level {
                 Level::ERROR => ("error: ", "31"),

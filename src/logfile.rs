@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// How often a new file is started.
@@ -92,13 +93,24 @@ impl LogFile {
         if self.private {
             crate::paths::ensure_private_dir(&self.dir)?;
         } else {
-            std::fs::create_dir_all(&self.dir)?;
+            create_log_dir(&self.dir)?;
         }
         let name = self.file_name(suffix.as_deref());
         let file = crate::paths::no_follow()
             .append(true)
             .create(true)
+            // Readable by the group (a log shipper), whatever the umask.
+            .mode(0o640)
             .open(self.dir.join(&name))?;
+        // A log file another user made (in a shared dir) would hand them every later line:
+        // import ids, SIS ids and names in the warnings.
+        let owner = std::os::unix::fs::MetadataExt::uid(&file.metadata()?);
+        if owner != crate::paths::user_id() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{name} belongs to uid {owner}, not to this user"),
+            ));
+        }
         if suffix.is_some() {
             // Both are conveniences: a failure here must never stop the run.
             let _ = self.point_link_at(&name);
@@ -214,7 +226,16 @@ impl Write for LogFile {
 /// Create an explicitly set log dir now, so that a wrong one is a configuration error
 /// (exit 78) before the run starts, not a notice halfway through it.
 pub fn check_dir(dir: &Path) -> io::Result<()> {
-    std::fs::create_dir_all(dir)
+    create_log_dir(dir)
+}
+
+/// A log dir and the parents it needs, 0750 whatever the umask: the group may read the logs,
+/// no one else may plant a file in them.
+fn create_log_dir(dir: &Path) -> io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)
 }
 
 #[cfg(test)]

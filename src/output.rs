@@ -83,7 +83,8 @@ pub struct Table {
 
 /// Tabs and line breaks would break the tab-separated form.
 fn flat(s: &str) -> String {
-    s.chars()
+    let s: String = s
+        .chars()
         .map(|c| {
             if c == '\t' || c == '\n' || c == '\r' {
                 ' '
@@ -91,7 +92,9 @@ fn flat(s: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect();
+    // A table cell holds Canvas's text or a CSV's: no escape sequence reaches the terminal.
+    crate::redact::visible(&s).into_owned()
 }
 
 impl Table {

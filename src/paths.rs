@@ -64,11 +64,15 @@ pub fn user_id() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// Create `dir` (its parents as usual, itself 0700), or check the one that is there: not a
-/// symlink, a directory, owned by this user, not writable by group or others.
+/// Create `dir` (itself and any parent it makes 0700, as XDG asks of `$XDG_STATE_HOME`,
+/// whatever the umask), or check the one that is there: not a symlink, a directory, owned by
+/// this user, not writable by group or others.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
     }
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Ok(()) => {}
@@ -111,10 +115,12 @@ pub fn check_private_dir(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Open options that never follow a symlink at the last path component.
+/// Open options that never follow a symlink at the last path component, and make a new file
+/// 0600 whatever the umask (journal, locks, the archive's copy of a bundle: student data).
 pub fn no_follow() -> OpenOptions {
     let mut o = OpenOptions::new();
-    o.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+    o.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .mode(0o600);
     o
 }
 

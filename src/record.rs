@@ -710,17 +710,40 @@ pub fn write_metrics(path: &Path, archive: &Archive) -> std::io::Result<()> {
 }
 
 /// [`write_metrics`] from these runs (with no archive: the one that just ended).
+///
+/// The textfile collector's dir is often shared (node_exporter reads it, other jobs write it),
+/// so nothing planted there is followed: the lock is opened without following a symlink, and
+/// the old file's series are kept only from a regular file of this user's. The new file is
+/// 0644 (no secret in it; node_exporter runs as another user).
 pub fn write_metrics_of(path: &Path, runs: &[(PathBuf, Run)]) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = path.parent().unwrap_or(Path::new("."));
+    if let Ok(m) = std::fs::metadata(dir)
+        && m.mode() & 0o002 != 0
+        && m.mode() & 0o1000 == 0
+    {
+        tracing::warn!(target: "canvas_sis", "the metrics dir {} is writable by everyone: anyone can replace canvas-sis's metrics there; make it 0755 or 1777", dir.display());
+    }
     let lock_path = path.with_extension("lock");
-    let lock = std::fs::OpenOptions::new()
+    let lock = crate::paths::no_follow()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)?;
     lock.lock()?;
     // Another profile's series stay: its runs may be in another archive.
-    let was = std::fs::read_to_string(path).unwrap_or_default();
-    let r = crate::paths::write_atomic(path, metrics_text(runs, &was).as_bytes());
+    let ours = |m: &std::fs::Metadata| m.is_file() && m.uid() == crate::paths::user_id();
+    let was = match std::fs::symlink_metadata(path) {
+        Ok(m) if ours(&m) => crate::paths::read_no_follow(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let r = crate::paths::replace(path, crate::paths::Durable::Yes, |f| {
+        use std::io::Write;
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        f.write_all(metrics_text(runs, &was).as_bytes())
+    });
     drop(lock);
     r
 }
@@ -863,6 +886,46 @@ mod tests {
         let p1_lines = |t: &str| t.matches("profile=\"p \\\"one\\\"\"").count();
         assert_eq!(p1_lines(&again), p1_lines(&first), "{again}");
         assert_eq!(p1_lines(&m), p1_lines(&first), "{m}");
+    }
+
+    /// The textfile collector's dir is shared: a symlink planted as the lock or as the old
+    /// textfile is never followed (nothing is made where it points, no series are read from
+    /// it), and the new textfile is readable by node_exporter.
+    #[test]
+    fn metrics_follow_nothing_planted_in_their_dir() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let (shared, victim) = (d.path().join("shared"), d.path().join("victim"));
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        let prom = shared.join("canvas.prom");
+        let runs = [(PathBuf::new(), run("a", "imported", 0))];
+
+        std::os::unix::fs::symlink(victim.join("made"), shared.join("canvas.lock")).unwrap();
+        assert!(
+            write_metrics_of(&prom, &runs).is_err(),
+            "the planted lock is refused"
+        );
+        assert!(
+            !victim.join("made").exists(),
+            "nothing made through the link"
+        );
+        std::fs::remove_file(shared.join("canvas.lock")).unwrap();
+
+        let secret = victim.join("secret.prom");
+        std::fs::write(
+            &secret,
+            "canvas_sis_held_runs{profile=\"x\",account=\"leak\"} 1\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(&secret, &prom).unwrap();
+        write_metrics_of(&prom, &runs).unwrap();
+        let m = std::fs::read_to_string(&prom).unwrap();
+        assert!(!m.contains("leak"), "no series read through the link: {m}");
+        assert!(m.contains("canvas_sis_last_run_state"), "{m}");
+        assert!(!std::fs::symlink_metadata(&prom).unwrap().is_symlink());
+        let mode = std::fs::metadata(&prom).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
     }
 
     #[test]

@@ -54,11 +54,42 @@ pub fn url_origin(u: &url::Url) -> String {
     o
 }
 
+/// A URL as given, with the password of any `user:password@` replaced by `[redacted]` (shown
+/// where the URL is refused for holding one).
+pub fn without_password(s: &str) -> String {
+    match url::Url::parse(s.trim()) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("[redacted]"));
+            u.to_string()
+        }
+        _ => s.to_string(),
+    }
+}
+
 /// [`url_origin`] of a URL given as text; text that is not a URL is shown as `(not a URL)`.
 pub fn shown_url(s: &str) -> String {
     url::Url::parse(s)
         .map(|u| url_origin(&u))
         .unwrap_or_else(|_| "(not a URL)".into())
+}
+
+/// Text with every control character but line break and tab written out (`\x1b`): a value
+/// from a CSV or a message from Canvas must not drive the admin's terminal (an escape sequence
+/// that sets the window title or writes the clipboard) or hide text (a carriage return).
+pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A message as one log line (a monitor matches lines): a failure's hint, which `Failure`
@@ -90,6 +121,25 @@ mod tests {
             "https://example.edu"
         );
         assert_eq!(super::shown_url("::"), "(not a URL)");
+    }
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(
+            super::visible("U77\x1b]0;PWN\x07,\r\nnext\tcol"),
+            "U77\\x1b]0;PWN\\x07,\\x0d\nnext\tcol"
+        );
+        assert_eq!(super::visible("plain"), "plain");
+        assert_eq!(super::visible("c1 \u{9b}31m"), "c1 \\x9b31m");
+    }
+
+    #[test]
+    fn a_password_in_a_url_is_never_shown() {
+        assert_eq!(
+            super::without_password("http://admin:PASSW0RD@127.0.0.1:8080/x"),
+            "http://admin:%5Bredacted%5D@127.0.0.1:8080/x"
+        );
+        assert_eq!(super::without_password("https://h.edu/"), "https://h.edu/");
     }
 
     #[test]

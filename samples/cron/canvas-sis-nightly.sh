@@ -21,6 +21,12 @@ bundle=${SIS_BUNDLE:-/var/sis/lms_daily.zip}
 quiet_ok=${QUIET_ON_SUCCESS:-1}
 host=$(hostname -s 2>/dev/null || echo host)
 
+if ! command -v "$bin" >/dev/null 2>&1; then
+  # cron's PATH is /usr/bin:/bin: without this line the mail would say only "exited 127".
+  echo "canvas-sis@$host: FAILED: $bin not found (PATH=$PATH); set PATH in the crontab or CANVAS_SIS_BIN (exit 127)"
+  exit 127
+fi
+
 # -q: only errors on stderr (they reach the mail too); the full story is in the log file
 # (~/.local/state/canvas-sis/canvas_sis.log, or [log] dir).
 # stdout is the import id.
@@ -36,9 +42,11 @@ case $rc in
   3)   msg="FAILED: $what ended failed/failed_with_messages/aborted; see: $bin errors $id" ;;
   4)   msg="STILL RUNNING: $what did not finish within --max-polls; resume: $bin watch $id" ;;
   5)   msg="FAILED: Canvas answered 404 (account, term or import not found)" ;;
+  6)   msg="HELD: the plan crossed a guard threshold; nothing was sent. Read the held line above, then: $bin approve RUN (or $bin discard RUN)" ;;
   65)  msg="FAILED: $bundle has validation errors; nothing was sent (run: $bin validate $bundle)" ;;
   66)  msg="FAILED: $bundle is missing or unreadable; nothing was sent" ;;
   69)  msg="FAILED: Canvas unreachable, failing or throttling past the retry budget" ;;
+  74)  msg="FAILED: a local file or stdout could not be written (disk full?); see the error above" ;;
   75)  msg="SKIPPED: another run holds the lock, an import is running, or this bundle was already sent (--once)" ;;
   77)  msg="FAILED: the token was refused or lacks permission (401/403)" ;;
   78)  msg="FAILED: configuration error (URL, token, config file)" ;;

@@ -36,6 +36,9 @@ pub enum HttpError {
         /// The error chain, for the log.
         detail: String,
     },
+    /// The request could not even be built (a URL too long to be an HTTP URI, a header
+    /// value reqwest refuses): nothing was sent, and sending again cannot help. Exit 78.
+    Unsendable { url: String, detail: String },
     /// Canvas answered with an error status.
     Status {
         url: String,
@@ -210,6 +213,9 @@ impl HttpError {
     pub fn hint(&self) -> Option<String> {
         match self {
             HttpError::Tls { host, problem, .. } => Some(problem.hint(host)),
+            HttpError::Unsendable { .. } => Some(
+                "check --base-url (base_url) and the account id: the request they make cannot be sent".into(),
+            ),
             HttpError::Transport {
                 unreachable: Some(u),
                 ..
@@ -252,7 +258,7 @@ impl HttpError {
     pub fn exit(&self) -> Exit {
         match self {
             HttpError::Transport { .. } | HttpError::BadBody { .. } => Exit::Unavailable,
-            HttpError::Tls { .. } => Exit::Config,
+            HttpError::Tls { .. } | HttpError::Unsendable { .. } => Exit::Config,
             HttpError::Status {
                 status, throttled, ..
             } => match (*status, *throttled) {
@@ -283,6 +289,7 @@ impl HttpError {
             } => "dns",
             HttpError::Transport { .. } => "unreachable",
             HttpError::BadBody { .. } => "bad_response",
+            HttpError::Unsendable { .. } => "config_invalid",
             HttpError::Tls { problem, .. } => match problem {
                 TlsProblem::UnknownIssuer
                 | TlsProblem::Expired { .. }
@@ -381,6 +388,9 @@ impl fmt::Display for HttpError {
             HttpError::Tls {
                 url, host, problem, ..
             } => write!(f, "{url}: {}", problem.describe(host)),
+            HttpError::Unsendable { url, detail } => {
+                write!(f, "{url}: the request cannot be sent: {detail}")
+            }
             HttpError::Transport {
                 url,
                 timeout,

@@ -260,8 +260,11 @@ pub fn log_end(imp: &Import, watched: Duration) {
         }
     }
     let mut capped = false;
+    // Canvas's text is one line each: a line break in it must not forge a log line of ours.
+    let one = |s: &str| crate::redact::one_line(s);
     for (file, msg) in imp.messages("processing_warnings") {
         capped |= is_cap_note(file.as_deref());
+        let (file, msg) = (file.as_deref().map(one), one(&msg));
         match file {
             Some(f) => warn!(target: "canvas_sis", import_id = id, "import {id}: {f}: {msg}"),
             None => warn!(target: "canvas_sis", import_id = id, "import {id}: {msg}"),
@@ -269,6 +272,7 @@ pub fn log_end(imp: &Import, watched: Duration) {
     }
     for (file, msg) in imp.messages("processing_errors") {
         capped |= is_cap_note(file.as_deref());
+        let (file, msg) = (file.as_deref().map(one), one(&msg));
         match file {
             Some(f) => error!(target: "canvas_sis", import_id = id, "import {id}: {f}: {msg}"),
             None => error!(target: "canvas_sis", import_id = id, "import {id}: {msg}"),

@@ -306,6 +306,12 @@ fn san_name(presented: &str) -> Option<String> {
 pub fn from_reqwest(shown: &str, url: &Url, e: reqwest::Error, body_sent: bool) -> HttpError {
     // reqwest's own message repeats the URL that `shown` already names.
     let e = e.without_url();
+    if e.is_builder() {
+        return HttpError::Unsendable {
+            url: shown.to_string(),
+            detail: error_chain(&e),
+        };
+    }
     match cause(&e, url) {
         Cause::Tls(problem) => HttpError::Tls {
             url: shown.to_string(),

@@ -173,7 +173,9 @@ impl Client {
         stall: Duration,
         sink: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<u64> {
-        let shown = crate::redact::redact(url.as_str()).to_string();
+        // Its query holds a signature (`verifier`, `X-Amz-Signature`): a bearer credential
+        // for the file, which never goes to a log or a message.
+        let shown = super::client::origin_of(url);
         tracing::debug!(target: "canvas_sis", "GET {shown} (download)");
         let unavailable = |what: String| Failure::new(Exit::Unavailable, what);
         let resp = tokio::time::timeout(stall, self.download_request(url).send())

@@ -57,6 +57,8 @@ pub struct Demo {
 pub fn prepare(settings: &mut Settings) -> Result<Demo> {
     let dir = tempfile::Builder::new()
         .prefix("canvas-sis-demo-")
+        // Its own, whatever the umask: it sits in the shared temp dir.
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(|e| {
             Failure::no_input(format!("cannot create a temp dir: {e}")).kind("temp_file_failed")

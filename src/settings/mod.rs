@@ -419,6 +419,11 @@ impl Settings {
                     ),
                     v => (v.to_string(), s.source.to_string()),
                 },
+                // A password in it is refused when used, and never shown.
+                ("base_url", Some(s)) => (
+                    crate::redact::without_password(&s.value.to_string()),
+                    s.source.to_string(),
+                ),
                 (_, Some(s)) => (s.value.to_string(), s.source.to_string()),
                 (_, None) => ("(unset)".into(), "-".into()),
             };
@@ -628,15 +633,59 @@ fn resolve_row(
     }))
 }
 
+/// A token file: a regular file of at most [`TOKEN_FILE_MAX`] bytes. `/dev/zero` or a huge
+/// file given by mistake would otherwise be read until memory runs out.
+fn read_token_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)?;
+    let m = f.metadata()?;
+    if !m.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut text = String::new();
+    f.take(TOKEN_FILE_MAX + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > TOKEN_FILE_MAX {
+        return Err(std::io::Error::other(format!(
+            "over {TOKEN_FILE_MAX} bytes: a token file holds the token alone"
+        )));
+    }
+    Ok(text)
+}
+
+/// More than any Canvas token and its line break.
+const TOKEN_FILE_MAX: u64 = 64 * 1024;
+
 /// The systemd credential that holds the token.
 pub const CREDENTIAL_NAME: &str = "canvas-token";
+
+/// A Canvas token is one line of printable ASCII. Anything else cannot go in an HTTP header:
+/// each request would fail before it is sent, and be retried for the whole budget as if Canvas
+/// were down. Said at once instead, without the token, by the commands that send it.
+fn printable(t: &Sourced<SecretString>) -> Result<()> {
+    use secrecy::ExposeSecret;
+    let Some(at) = t
+        .value
+        .expose_secret()
+        .chars()
+        .position(|c| !c.is_ascii_graphic())
+    else {
+        return Ok(());
+    };
+    Err(Failure::config(format!(
+        "the access token (from {}) holds a line break, a space or a control character (character {} of it)",
+        t.source,
+        at + 1
+    ))
+    .kind("token_invalid")
+    .hint("a Canvas token is one line of printable characters: keep only the token in its file or variable"))
+}
 
 /// The token: --token-file > CANVAS_ACCESS_TOKEN > the systemd credential `canvas-token` >
 /// token_file/access_token in the file (a
 /// profile with its own base_url has dropped the top level's, see `ConfigFile::load`).
 fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourced<SecretString>>> {
     let from_file = |path: &Path, source: Source| -> Result<Sourced<SecretString>> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_token_file(path).map_err(|e| {
             Failure::config(format!(
                 "cannot read token file {} (from {source}): {e}",
                 path.display()
@@ -734,7 +783,8 @@ impl Connection {
         check_base_url(&url.value).map_err(|e| {
             Failure::config(format!(
                 "base URL {:?} (from {}): {e}",
-                url.value, url.source
+                crate::redact::without_password(&url.value),
+                url.source
             ))
             .kind(base_url_kind(&url.value))
         })
@@ -759,6 +809,7 @@ impl Connection {
                 envn::ACCESS_TOKEN
             )));
         };
+        printable(token)?;
         Ok(Network {
             base,
             account: self.account_id.value.clone(),
@@ -768,18 +819,23 @@ impl Connection {
 }
 
 /// https, or http on loopback only (tests and the bundled simulator).
+/// Whether `url`'s host is this machine (`localhost`, 127.0.0.0/8, ::1): the only place
+/// where clear text (http://) is allowed.
+pub fn loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 pub fn check_base_url(s: &str) -> std::result::Result<Url, String> {
     let mut url = Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
+            if !loopback_host(&url) {
                 return Err(
                     "http:// is refused: the token would cross the network in clear text; use https:// (http is allowed only for loopback hosts)"
                         .into(),

@@ -18,6 +18,9 @@ use crate::env_names as envn;
 pub enum Kind {
     /// Free text.
     Text,
+    /// A file name inside a directory the tool checks (no `/`, not `.` or `..`): a path
+    /// would put the file where those checks do not reach.
+    FileName,
     /// A path; a leading `~/` in the config file is the home directory.
     Path,
     /// On or off. A flag sets the opposite of the default (`--batch-mode` turns on,
@@ -25,6 +28,9 @@ pub enum Kind {
     Switch,
     /// `30s`, `5m`, `1h 30m`, or bare seconds.
     Duration,
+    /// A duration over zero: a timeout (0 would give up on every request before it is answered,
+    /// and retry that for the whole budget).
+    Timeout,
     /// A duration of at least one second: the time between polls (a smaller one would
     /// hammer Canvas: 60 GETs in under 3 s).
     Interval,
@@ -143,10 +149,10 @@ pub const TABLE: &[Def] = &[
     row("retry_budget", Kind::Duration, CONNECTION, "Give up retrying throttled or failing requests after this long; a host that does not resolve or refuses connections gets 5 quick attempts only")
         .flag("retry-budget", Scope::Global, "DURATION")
         .default("10m"),
-    row("connect_timeout", Kind::Duration, CONNECTION, "TCP/TLS connect timeout")
+    row("connect_timeout", Kind::Timeout, CONNECTION, "TCP/TLS connect timeout")
         .flag("connect-timeout", Scope::Global, "DURATION")
         .default("30s"),
-    row("read_timeout", Kind::Duration, CONNECTION, "Time to wait for an answer to a request")
+    row("read_timeout", Kind::Timeout, CONNECTION, "Time to wait for an answer to a request")
         .flag("read-timeout", Scope::Global, "DURATION")
         .default("120s"),
     row("color", WHEN, LOGGING, "Colour on a terminal (NO_COLOR and TERM=dumb are honoured)")
@@ -159,7 +165,7 @@ pub const TABLE: &[Def] = &[
         .flag("log-dir", Scope::Global, "DIR")
         .env(envn::LOG_DIR)
         .default(STATE_DIR_DEFAULT),
-    row("log.file", Kind::Text, LOGGING, "Log file name")
+    row("log.file", Kind::FileName, LOGGING, "Log file name, inside the log dir (no path)")
         .flag("log-file", Scope::Global, "NAME")
         .default("canvas_sis.log"),
     row("log.rotation", Kind::Choice(&["daily", "hourly", "never"]), LOGGING, "Start a new log file daily or hourly (local time), or never")
@@ -333,6 +339,13 @@ impl Kind {
         let s = raw.trim();
         match self {
             Kind::Text | Kind::Account => Ok(Value::Text(s.to_string())),
+            Kind::FileName => match s {
+                "" | "." | ".." => Err(format!("{s:?} is not a file name")),
+                _ if s.contains('/') || s.contains('\0') => Err(format!(
+                    "{s:?} is a path; give a file name (the directory is log.dir, --log-dir)"
+                )),
+                _ => Ok(Value::Text(s.to_string())),
+            },
             Kind::Path => Ok(Value::Path(expand_home(s))),
             Kind::Switch => match s {
                 "true" => Ok(Value::Bool(true)),
@@ -340,6 +353,12 @@ impl Kind {
                 _ => Err("expected true or false".into()),
             },
             Kind::Duration => parse_duration(s).map(Value::Duration),
+            Kind::Timeout => match parse_duration(s)? {
+                d if d.is_zero() => Err(format!(
+                    "{s:?} is no time at all; a timeout gives the other side time, e.g. 30s"
+                )),
+                d => Ok(Value::Duration(d)),
+            },
             Kind::Interval => match parse_duration(s)? {
                 d if d < Duration::from_secs(1) => Err(format!(
                     "{s:?} is under 1s; poll at most once a second (Canvas paces its own work in minutes)"
@@ -379,6 +398,18 @@ impl Kind {
                     return Err(format!("{i:?} is not one of: {}", words.join(", ")));
                 }
                 Kind::Urls => match url::Url::parse(i) {
+                    Ok(u)
+                        if u.scheme() == "http"
+                            && u.host().is_some()
+                            && !super::loopback_host(&u) =>
+                    {
+                        // A webhook URL is a secret (Slack's, Teams'): never in clear text
+                        // off this machine, as the token never is.
+                        return Err(format!(
+                            "{}: http:// is refused off loopback (the URL is a secret); use https://",
+                            crate::redact::url_origin(&u)
+                        ));
+                    }
                     Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
                     Ok(u) => {
                         return Err(format!(
@@ -403,10 +434,12 @@ impl Kind {
             (Kind::Choice(words), toml::Value::Boolean(b)) if words.contains(&"on") => {
                 self.parse(if *b { "on" } else { "off" })
             }
-            (Kind::Duration | Kind::Interval, toml::Value::Integer(i)) => {
+            (Kind::Duration | Kind::Interval | Kind::Timeout, toml::Value::Integer(i)) => {
                 self.parse(&i.to_string())
             }
-            (Kind::Duration | Kind::Interval, toml::Value::Float(f)) => self.parse(&f.to_string()),
+            (Kind::Duration | Kind::Interval | Kind::Timeout, toml::Value::Float(f)) => {
+                self.parse(&f.to_string())
+            }
             (
                 Kind::Count { .. } | Kind::Integer | Kind::Size | Kind::Account,
                 toml::Value::Integer(i),
@@ -424,14 +457,16 @@ impl Kind {
                 Err("expected a list of strings, e.g. [\"a\", \"b\"]".into())
             }
             (Kind::Switch, _) => Err("expected true or false".into()),
-            (Kind::Duration | Kind::Interval, _) => {
+            (Kind::Duration | Kind::Interval | Kind::Timeout, _) => {
                 Err("expected a duration like \"30s\" or a number of seconds".into())
             }
             (Kind::Count { .. }, _) => Err("expected a whole number".into()),
             (Kind::Integer, _) => Err("expected an integer".into()),
             (Kind::Size, _) => Err("expected a size like \"100MiB\" or a number of bytes".into()),
             (Kind::Account, _) => Err("expected an id, \"self\" or \"sis_account_id:X\"".into()),
-            (Kind::Text | Kind::Path | Kind::Choice(_), _) => Err("expected a string".into()),
+            (Kind::Text | Kind::FileName | Kind::Path | Kind::Choice(_), _) => {
+                Err("expected a string".into())
+            }
         }
     }
 }
@@ -439,17 +474,40 @@ impl Kind {
 /// A humantime duration (`30s`, `2m`, `1h 30m`) or bare seconds (`60`, `0.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
+    let too_long = || {
+        format!(
+            "{t:?} is over {} years: too long for any wait here",
+            LONGEST_YEARS
+        )
+    };
     if let Ok(secs) = t.parse::<f64>() {
-        if secs >= 0.0 && secs.is_finite() {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-        return Err(format!(
-            "{t:?} is negative; use e.g. 30s, 5m, 1h, or bare seconds"
-        ));
+        return if secs.is_nan() {
+            Err(format!(
+                "{t:?} is not a number of seconds; use e.g. 30s, 5m, 1h, or bare seconds"
+            ))
+        } else if secs < 0.0 {
+            Err(format!(
+                "{t:?} is negative; use e.g. 30s, 5m, 1h, or bare seconds"
+            ))
+        } else if secs > LONGEST.as_secs_f64() {
+            Err(too_long())
+        } else {
+            Ok(Duration::from_secs_f64(secs))
+        };
     }
-    humantime::parse_duration(t)
-        .map_err(|_| format!("{t:?} is not a duration; use e.g. 30s, 5m, 1h 30m, or bare seconds"))
+    let d = humantime::parse_duration(t).map_err(|_| {
+        format!("{t:?} is not a duration; use e.g. 30s, 5m, 1h 30m, or bare seconds")
+    })?;
+    if d > LONGEST {
+        return Err(too_long());
+    }
+    Ok(d)
 }
+
+/// The longest duration any setting takes. Larger ones made the clock arithmetic overflow
+/// (a panic), and no wait, window or budget of a nightly job is longer.
+const LONGEST_YEARS: u64 = 100;
+const LONGEST: Duration = Duration::from_secs(LONGEST_YEARS * 365 * 24 * 3600);
 
 /// `100MiB`, `1.5GB`, `500k`, or bare bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -510,6 +568,27 @@ pub fn expand_home(s: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A bare number past what a `Duration` holds panicked (exit 101); one that fits but is
+    /// huge overflowed the clock later. Both are refused, with a message that fits.
+    #[test]
+    fn durations_out_of_range_are_refused_not_a_panic() {
+        for huge in ["18446744073709551616", "1e300", "1e999", "inf", "500000y"] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("over 100 years"), "{huge}: {e}");
+        }
+        assert!(parse_duration("NaN").unwrap_err().contains("not a number"));
+        assert!(parse_duration("-5").unwrap_err().contains("negative"));
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(Kind::Timeout.parse("0").is_err());
+        assert!(Kind::Timeout.parse("0s").is_err());
+        assert!(Kind::Timeout.parse("0.5").is_ok());
+        assert!(
+            Kind::Duration.parse("0").is_ok(),
+            "a retry budget of 0: no retries"
+        );
+    }
 
     #[test]
     fn keys_and_flags_are_unique_and_defaults_parse() {

@@ -319,7 +319,8 @@ impl Report {
     /// One `FILE:LINE: error|warning: message (hint)` per line, then the summary line.
     pub fn write_text(&self, w: &mut impl Write) -> io::Result<()> {
         for d in self.diagnostics() {
-            writeln!(w, "{}", d.to_line())?;
+            // A value may hold an escape sequence: it is shown, not sent to the terminal.
+            writeln!(w, "{}", crate::redact::visible(&d.to_line()))?;
         }
         writeln!(w, "{}", self.summary_line())
     }

@@ -190,6 +190,17 @@ fn a_misspelt_event_or_a_webhook_that_is_no_web_url_is_refused_and_webhooks_are_
         "{}",
         stderr(&o)
     );
+    // That secret never crosses the network in clear text: http:// only on loopback.
+    let o = show("[notify]\nwebhook = [\"http://hooks.example.edu/services/s3cr3tpath\"]\n");
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("http:// is refused off loopback"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("s3cr3tpath"), "{}", stderr(&o));
+    let o = show("[notify]\nwebhook = [\"http://127.0.0.1:9/hook\"]\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // A Slack or Teams webhook's path is its secret: `config show` names only its host.
     let o = show("[notify]\nwebhook = [\"https://hooks.slack.com/services/T0/B0/s3cr3tpath\"]\n");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -664,4 +675,188 @@ fn the_token_can_come_from_a_systemd_credential() {
     let (value, source) = shown(&o, "token");
     assert!(source.starts_with("systemd credential"), "{source}");
     assert!(!value.contains("credential-token"), "{value}");
+}
+
+/// A token with a second line (or any control character or space) cannot go in a header:
+/// every request failed before it was sent and was retried for the whole budget as if Canvas
+/// were down. It is exit 78 at once, naming where the token came from and never the token;
+/// a command that sends no token (validate) is not stopped by it.
+#[test]
+fn a_token_with_a_second_line_is_a_configuration_error_at_once() {
+    let w = World::new(Scenario::Ok);
+    let tok = w.file("tok", b"SECRETTOKEN123xyz\nsecondline\n");
+    let started = std::time::Instant::now();
+    let o = w
+        .cmd()
+        .env_remove("CANVAS_ACCESS_TOKEN")
+        .args(["--json", "--token-file"])
+        .arg(&tok)
+        .args(["status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "token_invalid", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--token-file"),
+        "{doc}"
+    );
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        !all.contains("SECRETTOKEN") && !all.contains("secondline"),
+        "{all}"
+    );
+    assert!(w.sim.requests().is_empty(), "nothing was sent");
+
+    let o = w
+        .cmd()
+        .env("CANVAS_ACCESS_TOKEN", "abc\u{1}def")
+        .args(["validate"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// The log file is a name inside the checked log dir: a path (`../..`, absolute) would put
+/// the log where those checks never look. Refused as a flag (2) and in the file (78).
+#[test]
+fn the_log_file_is_a_name_not_a_path() {
+    let w = World::new(Scenario::Ok);
+    let o = w
+        .cmd()
+        .args(["--log-file", "../../elsewhere.log", "validate"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a path"), "{}", stderr(&o));
+    let cfg = w.file("cfg.toml", b"[log]\nfile = \"/tmp/elsewhere.log\"\n");
+    let o = w
+        .cmd()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["submit", "--dry-run"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is a path"), "{}", stderr(&o));
+    assert!(w.sim.requests().is_empty());
+}
+
+/// A password in the base URL is refused when the URL is used, and never shown: not in the
+/// refusal, not in `config show`.
+#[test]
+fn a_password_in_the_base_url_is_refused_and_never_shown() {
+    let home = tempfile::tempdir().unwrap();
+    let url = "http://admin:PASSW0RD@127.0.0.1:9";
+    let refused = bare_cmd(home.path())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(["--base-url", url, "status", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(78), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("credentials in the URL are refused"),
+        "{}",
+        stderr(&refused)
+    );
+    let o = bare_cmd(home.path())
+        .args(["--base-url", url, "--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (value, _) = shown(&o, "base_url");
+    assert!(value.starts_with("http://admin:"), "{value}");
+    for out in [&refused, &o] {
+        let all = format!("{}{}", stdout(out), stderr(out));
+        assert!(!all.contains("PASSW0RD"), "{all}");
+    }
+    let log = home.path().join("state/canvas-sis");
+    if let Ok(rd) = std::fs::read_dir(&log) {
+        for e in rd.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            assert!(!text.contains("PASSW0RD"), "{}", e.path().display());
+        }
+    }
+}
+
+/// Out-of-range numbers and devices given as settings end as usage or configuration errors
+/// with one JSON document: a duration past what the clock holds panicked (101, empty stdout),
+/// and `/dev/zero` as the token file was read until the kernel killed the run.
+#[test]
+fn absurd_settings_are_refused_with_one_json_document() {
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .args([
+            "--json",
+            "--retry-budget",
+            "18446744073709551616",
+            "validate",
+        ])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["exit_code"], 2);
+    let cfg = home.path().join("c.toml");
+    std::fs::write(&cfg, "[watch]\ninterval = \"1e300\"\n").unwrap();
+    let o = bare_cmd(home.path())
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--json", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("over 100 years"), "{}", stderr(&o));
+    let o = bare_cmd(home.path())
+        .args(["--json", "--read-timeout", "0", "config", "show"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = bare_cmd(home.path())
+        .args([
+            "--json",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "--token-file",
+            "/dev/zero",
+        ])
+        .args(["config", "check"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert_eq!(json(&o)["error"]["kind"], "token_file_unreadable");
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+}
+
+/// A request that cannot even be built (here a base URL too long to be an HTTP URI) was
+/// retried for the whole budget as if Canvas were down, with "try again later". It can never
+/// be sent: exit 78 at once, nothing sent.
+#[test]
+fn a_request_that_cannot_be_built_is_a_configuration_error_at_once() {
+    let w = World::new(Scenario::Ok);
+    let url = format!("{}/{}", w.sim.url(), "a".repeat(70_000));
+    let started = std::time::Instant::now();
+    let o = w
+        .cmd()
+        .env("CANVAS_BASE_URL", &url)
+        .args(["--json", "config", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(78),
+        "{}",
+        &stderr(&o)[..300.min(stderr(&o).len())]
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(json(&o)["error"]["kind"], "config_invalid");
+    assert!(w.sim.requests().is_empty(), "nothing was sent");
 }

@@ -1254,6 +1254,44 @@ mod state_dirs {
         assert_eq!(w.posts().len(), 1, "nothing more was sent");
     }
 
+    /// A log file another user left in a shared log dir (0666, so writable) is never appended
+    /// to: it would hand that user every later line (SIS ids and names in the warnings). The
+    /// run goes on, logging to stderr only, and says why.
+    #[test]
+    fn a_log_file_of_another_user_is_not_written_to() {
+        require_root();
+        let w = world(Scenario::Ok, 0);
+        let tmp = shared_tmp();
+        let logs = tmp.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let planted = logs.join("planted.log");
+        std::fs::write(&planted, "").unwrap();
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let cfg = tmp.path().join("cfg.toml");
+        std::fs::write(
+            &cfg,
+            "[log]\nrotation = \"never\"\nfile = \"planted.log\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut c = nobody_cmd(&w, tmp.path());
+        c.arg("-c")
+            .arg(&cfg)
+            .arg("--log-dir")
+            .arg(&logs)
+            .args(["submit", "--dry-run"])
+            .arg(sample_zip());
+        let o = run(c);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(
+            std::fs::read_to_string(&planted).unwrap(),
+            "",
+            "nothing appended"
+        );
+        assert!(stderr(&o).contains("belongs to uid 0"), "{}", stderr(&o));
+    }
+
     #[test]
     fn a_planted_state_dir_or_symlink_is_refused() {
         require_root();

@@ -399,6 +399,62 @@ fn the_readmes_guarded_cron_line_is_silent_until_it_holds_a_night() {
     assert_eq!(w.posts().len(), 1, "the held night sent nothing");
 }
 
+/// `samples/cron/canvas-sis-nightly.sh`, run as cron runs it: a clean night prints nothing; a
+/// held night is named as held (not "FAILED") with the command that sends it, exit 6; and
+/// with the binary off cron's PATH it says where to set it, exit 127.
+#[test]
+fn the_cron_wrapper_names_a_held_night_and_a_missing_binary() {
+    let w = World::new(Scenario::Ok);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/cron/canvas-sis-nightly.sh");
+    let cfg = w.file(
+        "cfg/nightly.toml",
+        b"[import]\nbatch_mode = true\nbatch_mode_term_id = \"sis_term_id:2026-FA\"\n[watch]\ninterval = \"1s\"\n",
+    );
+    let full = with_enrollments(
+        &w,
+        "full",
+        &std::fs::read_to_string(sample_dir("bundle").join("enrollments.csv")).unwrap(),
+    );
+    let night = |bundle: &Path, bin: &str| {
+        cron_sh(
+            &w,
+            &format!(
+                "CANVAS_SIS_CONFIG={} SIS_BUNDLE={} {bin} bash {}",
+                cfg.display(),
+                bundle.display(),
+                script.display()
+            ),
+        )
+    };
+    let o = night(&full, "");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        o.stdout.is_empty(),
+        "a clean night mails nothing: {}",
+        stdout(&o)
+    );
+
+    let o = night(&with_enrollments(&w, "short", SHORT), "");
+    assert_eq!(o.status.code(), Some(6), "{}{}", stdout(&o), stderr(&o));
+    let said = stdout(&o);
+    assert!(said.contains("HELD") && !said.contains("FAILED"), "{said}");
+    assert!(said.contains("approve RUN"), "{said}");
+    assert!(
+        stderr(&o).contains("held run "),
+        "the held line names RUN: {}",
+        stderr(&o)
+    );
+    assert_eq!(w.posts().len(), 1, "the held night sent nothing");
+
+    let o = night(&full, "CANVAS_SIS_BIN=canvas-sis-not-installed");
+    assert_eq!(o.status.code(), Some(127), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("not found") && stdout(&o).contains("CANVAS_SIS_BIN"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 /// `[guard] against = "canvas"` checks even the first run of this host: with no baseline of
 /// its own, it asks Canvas, and a night that deletes too much is held.
 #[test]

@@ -712,3 +712,22 @@ fn every_kind_in_the_source_is_in_the_table_and_every_kind_is_used() {
         );
     }
 }
+
+/// A CSV value carrying an escape sequence (a window title, BEL) is printed written out,
+/// never as the bytes that would drive the admin's terminal; the log file likewise.
+#[test]
+fn escape_sequences_in_a_csv_never_reach_the_terminal() {
+    let w = World::new(Scenario::Ok);
+    let dir = w.home.path().join("esc");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        "user_id,login_id,first_name,last_name,email,status\nU77\u{1b}]0;PWN\u{7},u77,A,B,u77@example.edu,bogus\n",
+    )
+    .unwrap();
+    let o = w.cmd().arg("validate").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "a warning: {}", stderr(&o));
+    let err = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("U77\\x1b]0;PWN\\x07"), "{err}");
+}

@@ -173,11 +173,14 @@ fn attachment_download_sends_no_token_to_the_files_host() {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     let out = e
         .quiet_cmd()
-        .args(["errors", &id.to_string(), "--attachment"])
+        .args(["-vv", "errors", &id.to_string(), "--attachment"])
         .arg(&dest)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    // The download's signed query is a credential for the file: even -vv never shows it.
+    assert!(stderr(&out).contains("(download)"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("verifier="), "{}", stderr(&out));
     let body = std::fs::read_to_string(&dest).unwrap();
     let mut lines = body.lines();
     assert_eq!(lines.next(), Some("sis_import_id,file,message,row"));

@@ -692,3 +692,60 @@ fn a_new_run_prunes_the_archive_before_it_adds_to_it() {
     assert!(!old.exists(), "the run older than keep_days went");
     assert_eq!(std::fs::read_dir(runs_dir(&w)).unwrap().count(), 1);
 }
+
+/// Under `umask 000` (a cron or CI environment that sets none), what a run leaves on disk is
+/// still its own: the archive's copy of the bundle (student data), the journal and the
+/// lock 0600, the folders 0700, the log file 0640 (a log shipper in the group may read it).
+#[test]
+fn what_a_run_leaves_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let w = World::new(Scenario::Ok);
+    let mut c = w.std_cmd();
+    c.arg("submit")
+        .arg(sample_zip())
+        .arg("--watch")
+        .args(["--interval", "1"]);
+    // SAFETY: umask(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let o = assert_cmd::Command::from_std(c)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mode =
+        |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+    let state = w.home.path().join("state");
+    assert_eq!(mode(&state), 0o700, "XDG_STATE_HOME, made by us");
+    let mut seen = (0, 0, 0);
+    let mut stack = vec![state.join("canvas-sis")];
+    while let Some(d) = stack.pop() {
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let (p, t) = (e.path(), e.file_type().unwrap());
+            let name = e.file_name().to_string_lossy().into_owned();
+            if t.is_dir() {
+                stack.push(p);
+            } else if t.is_file() {
+                let want = if name.starts_with("canvas_sis.log") {
+                    0o640
+                } else {
+                    0o600
+                };
+                assert_eq!(mode(&p), want, "{}", p.display());
+                seen.0 += usize::from(name.ends_with(".zip"));
+                seen.1 += usize::from(name.ends_with(".lock"));
+                seen.2 += usize::from(name.starts_with("canvas_sis.log"));
+            }
+        }
+    }
+    assert!(
+        seen.0 >= 1 && seen.1 >= 1 && seen.2 >= 1,
+        "copy, lock and log all seen: {seen:?}"
+    );
+}

@@ -621,6 +621,13 @@ fn an_empty_directory_is_refused_by_validate_and_submit() {
 /// The README's "simplest nightly line", read out of README.md and run as cron runs it
 /// (`sh -c`, a bare environment, no terminal): a clean night prints nothing, so cron mails
 /// nothing. Only the bundle path and the poll interval are swapped for the test's.
+/// A crontab line that sets the environment (`PATH=/usr/local/bin:/usr/bin:/bin`).
+fn is_cron_env(line: &str) -> bool {
+    line.split_once('=').is_some_and(|(k, _)| {
+        !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    })
+}
+
 #[test]
 fn the_readme_cron_line_is_silent_on_a_clean_night() {
     let readme =
@@ -636,7 +643,8 @@ fn the_readme_cron_line_is_silent_on_a_clean_night() {
     let line = block
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        // Skip comments and crontab environment lines (`PATH=…`).
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !is_cron_env(l))
         .expect("the cron block has an entry");
     let words = cron_words(line);
     assert_eq!(words.first(), Some(&"canvas-sis"), "{line}");
@@ -816,4 +824,35 @@ fn submit_lists_the_error_past_the_warnings_cap() {
         "{err}"
     );
     assert!(w.sim.requests().is_empty());
+}
+
+/// A UTF-8 export with one stray NUL in a field is what Canvas imports with a warning, and
+/// `validate` says so at its line: `submit` sends it (it refused it as "UTF-16 or binary"
+/// with no line, while `validate` passed it). A UTF-16 file is still refused.
+#[test]
+fn a_stray_nul_in_a_csv_is_a_warning_for_validate_and_submit_alike() {
+    let w = World::new(Scenario::Ok);
+    let csv = w.file(
+        "users.csv",
+        b"user_id,login_id,first_name,last_name,email,status\nU1,l\0one,A,B,a@example.edu,active\n",
+    );
+    let v = w.cmd().arg("validate").arg(&csv).output().unwrap();
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+    assert!(
+        stdout(&v).contains("users.csv:2: warning: Some of the fields contain NULL character"),
+        "{}",
+        stdout(&v)
+    );
+    let s = w.cmd().arg("submit").arg(&csv).output().unwrap();
+    assert_eq!(s.status.code(), Some(0), "{}", stderr(&s));
+    assert_eq!(w.sim.created_count(), 1);
+
+    let mut utf16 = vec![0xFF, 0xFE];
+    for b in "user_id,login_id,status\nU1,l1,active\n".bytes() {
+        utf16.extend([b, 0]);
+    }
+    let wide = w.file("wide.csv", &utf16);
+    let s = w.cmd().arg("submit").arg(&wide).output().unwrap();
+    assert_eq!(s.status.code(), Some(65), "{}", stderr(&s));
+    assert_eq!(w.sim.created_count(), 1, "nothing more was sent");
 }

@@ -218,6 +218,14 @@ fn encodings_the_bytes_contradict() {
     let i = latin.iter().position(|&b| b == b'X').unwrap();
     latin[i] = 0xE9;
     only(&fx, &latin, "x.xml:8:16: error: byte 0xE9 is not UTF-8");
+    // A raw NUL (as `&#0;` is): no XML may hold it, in any encoding; it was passed and sent.
+    let mut nul = latin.clone();
+    nul[i] = 0;
+    only(
+        &fx,
+        &nul,
+        "x.xml:8:16: error: byte 0x00 is a control character",
+    );
     // Declared Latin-1, the same bytes are right.
     let mut declared = latin.clone();
     declared.splice(30..35, b"ISO-8859-1".iter().copied());

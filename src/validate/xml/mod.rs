@@ -199,15 +199,26 @@ enum Enc {
     Bytes,
 }
 
-/// The first byte of `b` the encoding does not allow.
+/// The first byte of `b` the encoding does not allow, or that XML allows in no encoding (a
+/// C0 control other than tab, line feed and carriage return: XML 1.0 §2.2 `Char`).
 fn bad_byte(enc: Enc, b: &[u8]) -> Option<usize> {
-    match enc {
+    let control = b.iter().position(|&c| forbidden_control(c));
+    let encoding = match enc {
         // Most events are short and ASCII (markup, indentation): the quick test first.
         Enc::Utf8 if b.is_ascii() => None,
         Enc::Utf8 => std::str::from_utf8(b).err().map(|e| e.valid_up_to()),
         Enc::Ascii => b.iter().position(|&c| c >= 0x80),
         Enc::Bytes => None,
+    };
+    match (control, encoding) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
+}
+
+/// A byte no XML 1.0 document may hold, even as a character reference (§2.2).
+fn forbidden_control(c: u8) -> bool {
+    c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')
 }
 
 /// The text of bytes read under `enc` (a single-byte encoding read as Latin-1).
@@ -475,6 +486,13 @@ impl State<'_> {
 
     fn bad_encoding(&mut self, at: Pos, byte: u8) -> Flow {
         let (code, msg, hint) = match self.enc {
+            _ if forbidden_control(byte) => (
+                "xml_invalid_char",
+                format!(
+                    "byte 0x{byte:02X} is a control character, which XML allows nowhere (Canvas's XML parser stops there)"
+                ),
+                "remove it; a NUL byte often means a damaged file, or one saved as UTF-16",
+            ),
             Enc::Ascii => (
                 "xml_encoding_mismatch",
                 format!("byte 0x{byte:02X} is not ASCII, but the declaration says US-ASCII"),

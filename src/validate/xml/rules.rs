@@ -379,6 +379,7 @@ pub const RULES: &[Rule] = &[
     Rule { code: "xml_encoding_mismatch", severity: Error, spec: "XML 1.0 section 4.3.3 character encoding in entities" },
     Rule { code: "xml_encoding_suspect", severity: Warning, spec: "XML 1.0 section 4.3.3: an 8-bit declaration over text that is valid multi-byte UTF-8 (mojibake once imported)" },
     Rule { code: "xml_unsupported_encoding", severity: Error, spec: "XML 1.0 section 4.3.3; the validator reads UTF-8 and 8-bit encodings only" },
+    Rule { code: "xml_invalid_char", severity: Error, spec: "XML 1.0 section 2.2 characters: Char excludes C0 controls other than tab, line feed and carriage return" },
     Rule { code: "invalid_utf8", severity: Error, spec: "XML 1.0 section 4.3.3: bytes that are not UTF-8 under a UTF-8 (or absent) declaration" },
     Rule { code: "xml_node_too_large", severity: Error, spec: "memory bound: one tag, text or comment over MAX_NODE bytes" },
     Rule { code: "xml_too_deep", severity: Error, spec: "memory bound: nesting deeper than MAX_DEPTH (the binding nests 6 deep)" },

@@ -458,9 +458,10 @@ fn open_err(path: &Path, e: std::io::Error) -> Failure {
             .kind("input_missing")
             .hint("check the path; nothing was sent")
     } else {
+        let hint = format!("{}; nothing was sent", crate::exit::input_hint(Some(&e)));
         Failure::no_input(format!("{}: cannot read: {e}", path.display()))
             .kind("input_unreadable")
-            .hint("check the file's permissions; nothing was sent")
+            .hint(hint)
     }
 }
 

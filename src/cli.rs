@@ -14,6 +14,7 @@ use crate::settings::RunFlags;
 use crate::settings::table;
 
 /// The contract's exit codes, for `--help`.
+/// The exit codes, then the environment variables that belong to no single option.
 const EXIT_CODES: &str = "\
 Exit codes:
   0   imported; submit accepted (without --watch); validate found no errors
@@ -31,7 +32,22 @@ Exit codes:
   77  401, or a 403 that is not throttling (bad token or missing permission)
   78  configuration error (missing URL/token, invalid config, refused http URL, a TLS certificate
       that does not verify or a refused TLS handshake: at once, never retried)
-  130 interrupted by SIGINT, SIGTERM or SIGHUP: says whether anything was sent, and how to resume";
+  130 interrupted by SIGINT, SIGTERM or SIGHUP: says whether anything was sent, and how to resume
+
+Environment (besides each option's own, listed with it):
+  CANVAS_ACCESS_TOKEN       the access token (or --token-file, the systemd credential below,
+                            or the config file's token_file / access_token)
+  CREDENTIALS_DIRECTORY     set by systemd (LoadCredential=canvas-token:FILE): the token is read
+                            from $CREDENTIALS_DIRECTORY/canvas-token, never from the environment
+  CANVAS_SIS_CONFIG         the config file (default ./canvas_sis.toml, then
+                            $XDG_CONFIG_HOME/canvas-sis/config.toml)
+  CANVAS_SIS_PROFILE        the config file's [profiles.NAME] to use
+  CANVAS_SIS_SMTP_PASSWORD  the password for [notify] smtp_url (never in the URL)
+  XDG_STATE_HOME            where the state dir goes (journal, locks, runs, baselines)
+  CANVAS_SIS_SYSLOG_SOCKET  the local syslog socket for [log] syslog (default /dev/log)
+  CANVAS_SIS_JOURNAL_SOCKET journald's socket (default /run/systemd/journal/socket), used when
+                            JOURNAL_STREAM says stderr is the journal
+  NO_COLOR, TERM=dumb       no colour";
 
 /// Validate, submit and watch Canvas LMS SIS imports.
 ///
@@ -40,8 +56,9 @@ Exit codes:
 /// warnings and errors in syslog style. Exit codes tell a monitor what happened (listed
 /// below).
 ///
-/// The access token is read from CANVAS_ACCESS_TOKEN, --token-file, or the config file's
-/// `token_file` / `access_token`. There is deliberately no --token flag.
+/// The access token is read from --token-file, CANVAS_ACCESS_TOKEN, the systemd credential
+/// `canvas-token`, or the config file's `token_file` / `access_token`. There is
+/// deliberately no --token flag.
 #[derive(Debug, Parser)]
 #[command(
     name = "canvas-sis",
@@ -523,6 +540,25 @@ mod tests {
                 "exit {} missing",
                 e.code()
             );
+        }
+    }
+
+    /// Every environment variable an admin may set is named in `--help` (and the man page):
+    /// an option's own with its option, the rest in the list after the exit codes.
+    #[test]
+    fn the_help_names_every_environment_variable_an_admin_sets() {
+        use crate::env_names as e;
+        let help = super::command().render_long_help().to_string();
+        // Set by the system or the terminal, not by an admin.
+        let not_set_by_hand = [
+            e::HOME,
+            e::TERM,
+            e::COLUMNS,
+            e::JOURNAL_STREAM,
+            e::XDG_CONFIG_HOME,
+        ];
+        for name in e::ALL.iter().filter(|n| !not_set_by_hand.contains(n)) {
+            assert!(help.contains(name), "--help never names {name}");
         }
     }
 }

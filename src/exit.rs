@@ -225,7 +225,7 @@ impl Failure {
     }
     /// Writing `what` failed (disk full, I/O error): exit 74.
     pub fn output(what: &str, e: &std::io::Error) -> Self {
-        Failure::new(Exit::IoErr, format!("cannot write {what}: {e}"))
+        Failure::new(Exit::IoErr, format!("cannot write {what}: {}", io_said(e)))
             .kind("output_failed")
             .hint(output_hint(e))
     }
@@ -251,6 +251,46 @@ impl Failure {
         }
         Value::Object(doc)
     }
+}
+
+/// What to do when an input cannot be read: the hint fits the cause.
+pub fn input_hint(e: Option<&std::io::Error>) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e {
+        Some(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            "the path is a loop of symbolic links: point it at the file itself"
+        }
+        Some(e) if e.kind() == K::PermissionDenied => {
+            "check the permissions of the file and of the folders above it"
+        }
+        _ => "check the path",
+    }
+}
+
+/// An I/O error as a person reads it: the system's words where it gave some, not Rust's
+/// names for error kinds ("entity not found").
+pub fn io_said(e: &std::io::Error) -> String {
+    if e.raw_os_error().is_some() {
+        return e.to_string();
+    }
+    kind_said(e.kind())
+}
+
+/// An I/O error's kind in the words the system uses for it (where a message would name a
+/// temporary file the user never chose).
+pub fn kind_said(k: std::io::ErrorKind) -> String {
+    use std::io::ErrorKind as K;
+    match k {
+        K::NotFound => "no such file or directory",
+        K::PermissionDenied => "permission denied",
+        K::AlreadyExists => "it already exists",
+        K::IsADirectory => "is a directory",
+        K::NotADirectory => "not a directory",
+        K::ReadOnlyFilesystem => "read-only file system",
+        K::StorageFull => "no space left on device",
+        other => return other.to_string(),
+    }
+    .into()
 }
 
 /// What to do when an output file cannot be written: the hint fits the cause ("free space"

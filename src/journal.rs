@@ -51,11 +51,31 @@ impl Journal {
         &self.path
     }
 
+    /// The entries on disk. A journal that does not read is set aside (renamed, for a person
+    /// to look at) with a warning, and a new one starts: `--once` and `watch --last` then know
+    /// no earlier submit, which must not pass unsaid.
     pub fn entries(&self) -> Vec<Entry> {
-        crate::paths::read_no_follow(&self.path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+        let bytes = match crate::paths::read_no_follow(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![],
+            Err(e) => {
+                tracing::warn!(target: "canvas_sis", "cannot read the state journal {}: {e}; --once and watch --last see no earlier submit", self.path.display());
+                return vec![];
+            }
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                let aside = self.path.with_extension(format!(
+                    "json.unreadable-{}",
+                    jiff::Timestamp::now().as_second()
+                ));
+                let kept = std::fs::rename(&self.path, &aside).is_ok();
+                tracing::warn!(target: "canvas_sis", "the state journal {} does not read ({e}){}; a new one starts, and --once and watch --last see no earlier submit", self.path.display(),
+                    if kept { format!(": kept as {}", aside.display()) } else { String::new() });
+                vec![]
+            }
+        }
     }
 
     /// Add an entry, or update the one with the same submitted_at and pid and the same
@@ -173,6 +193,31 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A journal that does not read is kept aside, not overwritten by the next submit (it
+    /// was, silently, and `watch --last` then followed another client's import unsaid).
+    #[test]
+    fn a_journal_that_does_not_read_is_set_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path());
+        std::fs::write(j.path(), b"\x00garbage{").unwrap();
+        assert!(j.entries().is_empty());
+        assert!(!j.path().exists(), "moved away");
+        let aside: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("journal.json.unreadable-")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"\x00garbage{");
+        j.record(&entry(Some(7), "ab", "2026-12-05T02:30:00Z"))
+            .unwrap();
+        assert_eq!(j.entries().len(), 1, "a new journal starts");
+    }
 
     fn entry(id: Option<u64>, sha: &str, at: &str) -> Entry {
         Entry {

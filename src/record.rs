@@ -85,7 +85,7 @@ impl Run {
             self.rows = imp
                 .kind_counts()
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
+                .map(|(k, v)| (crate::canvas::types::kind_name(&k), v))
                 .collect();
             let (w, e) = imp.warning_error_counts();
             self.warnings = w;
@@ -220,7 +220,13 @@ impl Archive {
         let mut runs: Vec<(PathBuf, Run)> = self
             .folders()
             .into_iter()
-            .filter_map(|f| read_run(&f).map(|r| (f, r)))
+            .filter_map(|f| match read_run(&f) {
+                Some(r) => Some((f, r)),
+                None => {
+                    damaged(&f);
+                    None
+                }
+            })
             .collect();
         // Stable: runs with no readable time keep their folders' order. Each time parsed
         // once: an archive holds thousands of runs.
@@ -430,7 +436,36 @@ impl Archive {
 
 /// A folder's `run.json`, if it reads.
 fn read_run(folder: &Path) -> Option<Run> {
-    crate::paths::read_json(&folder.join("run.json"))
+    let mut run: Run = crate::paths::read_json(&folder.join("run.json"))?;
+    // Records written before the rows were keyed by kind (`users` then, `user` now).
+    if run
+        .rows
+        .keys()
+        .any(|k| crate::canvas::types::kind_name(k) != *k)
+    {
+        run.rows = std::mem::take(&mut run.rows)
+            .into_iter()
+            .map(|(k, v)| (crate::canvas::types::kind_name(&k), v))
+            .collect();
+    }
+    Some(run)
+}
+
+/// A run folder whose `run.json` is there but does not read: said once per process, so that
+/// `history` and `health` showing fewer runs (or "no runs recorded") are not taken for the
+/// truth. A folder without one is a run being made (records are written atomically).
+fn damaged(folder: &Path) {
+    static SAID: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let record = folder.join("run.json");
+    if std::fs::symlink_metadata(&record).is_err() {
+        return;
+    }
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    if said.contains(&record) {
+        return;
+    }
+    said.push(record.clone());
+    tracing::warn!(target: "canvas_sis", "the run record {} does not read: that run is left out of history, health, report and metrics (move the folder away, or restore the file)", record.display());
 }
 
 /// The time a run folder's name starts with ([`new_run_id`]), as written there
@@ -827,7 +862,7 @@ mod tests {
             ended_at: Some("2026-12-01T02:40:00Z".into()),
             duration_s: Some(600),
             warnings,
-            rows: [("users".to_string(), 3)].into(),
+            rows: [("user".to_string(), 3)].into(),
             ..Default::default()
         }
     }
@@ -847,7 +882,7 @@ mod tests {
         assert!(m.contains("canvas_sis_last_success_timestamp_seconds{profile=\"default\",account=\"self\"} 1796092800"), "{m}");
         assert!(
             m.contains(
-                "canvas_sis_last_run_rows{profile=\"default\",account=\"self\",kind=\"users\"} 3"
+                "canvas_sis_last_run_rows{profile=\"default\",account=\"self\",kind=\"user\"} 3"
             ),
             "{m}"
         );

@@ -315,6 +315,36 @@ impl Progress {
     }
 }
 
+/// A key of `data.counts` (`users`, `group_categories`) as the kind Canvas names in
+/// `supplied_batches` and `plan` prints (`user`, `group_category`): the contract's `<kind>`,
+/// which `history --json` and the metrics share with `plan --json`. Other keys (the batch
+/// deletion counts, a `data.statistics` `Type.what`) are kept as they are.
+pub fn kind_name(count_key: &str) -> String {
+    const KINDS: &[(&str, &str)] = &[
+        ("accounts", "account"),
+        ("terms", "term"),
+        ("abstract_courses", "abstract_course"),
+        ("courses", "course"),
+        ("sections", "section"),
+        ("xlists", "xlist"),
+        ("users", "user"),
+        ("enrollments", "enrollment"),
+        ("groups", "group"),
+        ("group_categories", "group_category"),
+        ("group_memberships", "group_membership"),
+        ("admins", "admin"),
+        ("user_observers", "user_observer"),
+        ("change_sis_ids", "change_sis_id"),
+        ("logins", "login"),
+        ("grade_publishing_results", "grade_publishing_result"),
+    ];
+    KINDS
+        .iter()
+        .find(|(plural, _)| *plural == count_key)
+        .map_or(count_key, |(_, one)| one)
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,7 +192,7 @@ async fn attachment(
     let cant_write = |e: &std::io::Error| {
         // The OS's words, about the path the user gave: never the temporary file's name.
         let why = match e.get_ref() {
-            Some(_) => e.kind().to_string(),
+            Some(_) => crate::exit::kind_said(e.kind()),
             None => e.to_string(),
         };
         Failure::new(

@@ -50,7 +50,8 @@ pub fn discard(a: DiscardArgs, ctx: &Ctx) -> Result<Exit> {
     let Some(run) = &a.run else {
         return list(ctx);
     };
-    let dir = crate::paths::state_dir_path();
+    // Checked as approve checks it: a state dir others may write to is no place to delete in.
+    let dir = crate::paths::existing_state_dir()?.unwrap_or_else(crate::paths::state_dir_path);
     let (folder, h) = held::find(&dir, run, ctx.settings.archive.as_ref())?;
     held::remove(&folder).map_err(|e| {
         crate::exit::Failure::config(format!("cannot remove {}: {e}", folder.display()))

@@ -33,6 +33,7 @@ pub async fn run(a: PlanArgs, ctx: &mut Ctx) -> Result<Exit> {
         Ok(base) if a.against == "last" => Some(Preload::start(&opts, base.as_str(), &account)),
         _ => None,
     };
+    validate::refuse_empty_dirs(std::slice::from_ref(&a.path), "nothing to plan")?;
     let report = validate::validate_or_66(std::slice::from_ref(&a.path), &vopts)?;
     if validate::outcome(&report, false) != Exit::Ok {
         return Err(validate::failure(&report, false, "validation")

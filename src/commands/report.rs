@@ -92,7 +92,11 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let cant = |e: &std::io::Error| {
         Failure::new(
             Exit::IoErr,
-            format!("cannot write {}: {}", path.display(), e.kind()),
+            format!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::exit::kind_said(e.kind())
+            ),
         )
         .kind("output_failed")
         .hint(crate::exit::output_hint(e))

@@ -19,11 +19,7 @@ pub fn run(a: ValidateArgs, ctx: &mut Ctx) -> Result<Exit> {
 
         ..validate::Options::default()
     };
-    for p in &a.paths {
-        if p.is_dir() && crate::bundle::csv_files(p).is_ok_and(|f| f.is_empty()) {
-            return Err(validate::no_csv_in_dir(p, "nothing to validate"));
-        }
-    }
+    validate::refuse_empty_dirs(&a.paths, "nothing to validate")?;
     let report = validate::validate_or_66(&a.paths, &opts)?;
     let exit = validate::outcome(&report, a.strict);
     if ctx.settings.json {

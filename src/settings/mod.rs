@@ -831,6 +831,11 @@ pub fn loopback_host(url: &Url) -> bool {
 }
 
 pub fn check_base_url(s: &str) -> std::result::Result<Url, String> {
+    // The URL parser drops tabs and line breaks inside a URL, as browsers do: a value with
+    // one is a mistake (two lines pasted as one) better said than guessed at.
+    if s.trim().chars().any(char::is_control) {
+        return Err("it holds a line break or another control character".into());
+    }
     let mut url = Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
     match url.scheme() {
         "https" => {}
@@ -950,6 +955,13 @@ mod tests {
         assert!(check_base_url("http://[::1]:9").is_ok());
         assert!(check_base_url("http://canvas.example.edu").is_err());
         assert!(check_base_url("http://10.0.0.1").is_err());
+        // Line breaks and other controls inside are a mistake, not something to drop.
+        assert!(check_base_url("https://canvas.exa\nmple.edu").is_err());
+        assert!(check_base_url("https://canvas.example.edu/\0").is_err());
+        assert!(
+            check_base_url(" https://canvas.example.edu\n").is_ok(),
+            "trimmed ends"
+        );
         assert!(check_base_url("ftp://x").is_err());
         assert_eq!(
             check_base_url("https://x.edu/api/v1/").unwrap().as_str(),

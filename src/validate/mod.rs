@@ -639,13 +639,14 @@ pub fn failure(report: &Report, strict: bool, what: &str) -> crate::exit::Failur
 /// Run the validator; a path that cannot be read is exit 66, naming it.
 pub fn validate_or_66(paths: &[std::path::PathBuf], opts: &Options) -> crate::exit::Result<Report> {
     validate_paths(paths, opts).map_err(|e| {
-        let kind = match e {
-            InputError::Missing(_) => "input_missing",
-            InputError::Unreadable(..) => "input_unreadable",
+        let (kind, io) = match &e {
+            InputError::Missing(_) => ("input_missing", None),
+            InputError::Unreadable(_, io) => ("input_unreadable", Some(io)),
         };
+        let hint = format!("{}; nothing was read or sent", crate::exit::input_hint(io));
         crate::exit::Failure::no_input(e.to_string())
             .kind(kind)
-            .hint("check the path; nothing was read or sent")
+            .hint(hint)
     })
 }
 
@@ -663,6 +664,17 @@ pub fn outcome(report: &Report, strict: bool) -> crate::exit::Exit {
 /// message says so and how to send them: hosted Canvas reads IMS XML as one .xml file or a
 /// zip of them (§10.1, the contract's import-type rule), and `submit` zips only a
 /// directory's .csv files.
+/// A directory among `paths` that holds no CSV is nothing to work on (exit 65, saying what it
+/// holds instead): `validate` and `plan` refuse it as `submit` does.
+pub fn refuse_empty_dirs(paths: &[std::path::PathBuf], doing: &str) -> crate::exit::Result<()> {
+    for p in paths {
+        if p.is_dir() && crate::bundle::csv_files(p).is_ok_and(|f| f.is_empty()) {
+            return Err(no_csv_in_dir(p, doing));
+        }
+    }
+    Ok(())
+}
+
 pub fn no_csv_in_dir(dir: &Path, doing: &str) -> crate::exit::Failure {
     let ims = ims_files_in(dir);
     let f = if ims == 0 {

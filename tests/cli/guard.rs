@@ -175,6 +175,16 @@ fn discard_drops_a_held_run_and_nothing_is_ever_sent() {
     let o = w.cmd().args(["--json", "discard"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(json(&o)["held_runs"][0]["run_id"], run.as_str());
+    // A state dir others may write to is refused by discard as by approve (78), and the held
+    // run stays.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let state = w.log_dir();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let o = w.cmd().args(["discard", &run]).output().unwrap();
+        assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let o = w.cmd().args(["discard", &run]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains(&format!("discarded run {run}")));

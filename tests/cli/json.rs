@@ -731,3 +731,34 @@ fn escape_sequences_in_a_csv_never_reach_the_terminal() {
     assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
     assert!(err.contains("U77\\x1b]0;PWN\\x07"), "{err}");
 }
+
+/// Messages that name the cause the system gave, and a fix that fits it: a loop of symbolic
+/// links is not a permissions problem, and "entity not found" is no one's words.
+#[test]
+fn input_and_output_errors_say_what_the_system_said() {
+    let w = World::new(Scenario::Ok);
+    let (a, b) = (w.home.path().join("loop-a"), w.home.path().join("loop-b"));
+    std::os::unix::fs::symlink(&b, &a).unwrap();
+    std::os::unix::fs::symlink(&a, &b).unwrap();
+    for cmd in [&["validate"][..], &["submit"][..]] {
+        let o = w.cmd().args(cmd).arg(&a).output().unwrap();
+        assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("loop of symbolic links"),
+            "{cmd:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = w
+        .cmd()
+        .args(["report", "--html"])
+        .arg(w.home.path().join("no-such-folder/r.html"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(74), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+}

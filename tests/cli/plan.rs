@@ -372,3 +372,23 @@ fn the_plan_counts_what_canvas_does() {
     // The plan sent nothing.
     assert_eq!(w.posts().len(), 1);
 }
+
+/// A directory with no CSV is no plan (exit 65, as `validate` and `submit` say), not an empty
+/// plan that exits 0.
+#[test]
+fn a_directory_with_no_csv_is_no_plan() {
+    let w = World::new(Scenario::Ok);
+    let dir = w.home.path().join("empty-export");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("readme.txt"), "not a csv").unwrap();
+    let o = w.cmd().args(["--json", "plan"]).arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(
+        json(&o)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds no .csv files; nothing to plan"),
+        "{}",
+        stdout(&o)
+    );
+}

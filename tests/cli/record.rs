@@ -89,6 +89,23 @@ fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
         r["rows"].as_object().is_some_and(|m| !m.is_empty()),
         "{doc}"
     );
+    // The contract's `<kind>`: the names `plan --json` uses (`user`), not data.counts' (`users`).
+    let plan = w
+        .cmd()
+        .args(["--json", "plan"])
+        .arg(sample_zip())
+        .output()
+        .unwrap();
+    let kinds = json(&plan)["kinds"].as_object().unwrap().clone();
+    for k in r["rows"].as_object().unwrap().keys() {
+        assert!(
+            kinds.contains_key(k),
+            "history names {k}, plan names {:?}",
+            kinds.keys()
+        );
+    }
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    assert!(metrics.contains("kind=\"user\"}"), "{metrics}");
 
     let o = w.cmd().arg("health").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
@@ -748,4 +765,34 @@ fn what_a_run_leaves_is_private_whatever_the_umask() {
         seen.0 >= 1 && seen.1 >= 1 && seen.2 >= 1,
         "copy, lock and log all seen: {seen:?}"
     );
+}
+
+/// A run record that does not read is named, not dropped in silence: `health` saying "no runs
+/// recorded" must not be taken for the truth when the archive is damaged.
+#[test]
+fn a_damaged_run_record_is_named_by_history_and_health() {
+    let w = World::new(Scenario::Ok);
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(sample_zip())
+        .args(["--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let folder = std::fs::read_dir(runs_dir(&w))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .unwrap()
+        .path();
+    std::fs::write(folder.join("run.json"), "{").unwrap();
+    for cmd in ["history", "health"] {
+        let o = w.cmd().arg(cmd).output().unwrap();
+        assert!(
+            stderr(&o).contains("does not read") && stderr(&o).contains("run.json"),
+            "{cmd}: {}",
+            stderr(&o)
+        );
+    }
 }

@@ -91,6 +91,12 @@ pub fn build_http(
     for c in ca {
         b = b.add_root_certificate(c.clone());
     }
+    if !system_roots {
+        // A plain-http Canvas is on loopback (`check_base_url`): a proxy from the
+        // environment (HTTP_PROXY) would get the token in clear text, and could not reach
+        // this host's loopback anyway.
+        b = b.no_proxy();
+    }
     b.build()
         .map_err(|e| Failure::config(format!("cannot set up HTTPS: {e}")))
 }
@@ -519,6 +525,12 @@ impl Client {
             self.no_redirects_http(&shown)?
         };
         let resp = self.send(http, method, url, &shown, body, true).await?;
+        if resp.url().origin() != url.origin() {
+            return Err(HttpError::Elsewhere {
+                url: shown,
+                to: crate::redact::url_origin(resp.url()),
+            });
+        }
         let status = resp.status();
         let headers = resp.headers().clone();
         if let Some(r) = header_f64(&headers, "x-rate-limit-remaining") {

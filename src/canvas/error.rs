@@ -37,8 +37,13 @@ pub enum HttpError {
         detail: String,
     },
     /// The request could not even be built (a URL too long to be an HTTP URI, a header
-    /// value reqwest refuses): nothing was sent, and sending again cannot help. Exit 78.
+    /// value reqwest refuses), or its redirects loop or lead where the token may not go:
+    /// sending again cannot help. Exit 78.
     Unsendable { url: String, detail: String },
+    /// A GET of Canvas's API was redirected to another origin and answered there: not
+    /// Canvas's answer for this URL (exit 78, like a redirected POST). Downloads, which go to
+    /// a files host by design, do not come this way.
+    Elsewhere { url: String, to: String },
     /// Canvas answered with an error status.
     Status {
         url: String,
@@ -216,6 +221,9 @@ impl HttpError {
             HttpError::Unsendable { .. } => Some(
                 "check --base-url (base_url) and the account id: the request they make cannot be sent".into(),
             ),
+            HttpError::Elsewhere { .. } => Some(
+                "set --base-url (base_url) to the address Canvas itself answers at".into(),
+            ),
             HttpError::Transport {
                 unreachable: Some(u),
                 ..
@@ -258,7 +266,9 @@ impl HttpError {
     pub fn exit(&self) -> Exit {
         match self {
             HttpError::Transport { .. } | HttpError::BadBody { .. } => Exit::Unavailable,
-            HttpError::Tls { .. } | HttpError::Unsendable { .. } => Exit::Config,
+            HttpError::Tls { .. } | HttpError::Unsendable { .. } | HttpError::Elsewhere { .. } => {
+                Exit::Config
+            }
             HttpError::Status {
                 status, throttled, ..
             } => match (*status, *throttled) {
@@ -290,6 +300,7 @@ impl HttpError {
             HttpError::Transport { .. } => "unreachable",
             HttpError::BadBody { .. } => "bad_response",
             HttpError::Unsendable { .. } => "config_invalid",
+            HttpError::Elsewhere { .. } => "redirected",
             HttpError::Tls { problem, .. } => match problem {
                 TlsProblem::UnknownIssuer
                 | TlsProblem::Expired { .. }
@@ -389,8 +400,12 @@ impl fmt::Display for HttpError {
                 url, host, problem, ..
             } => write!(f, "{url}: {}", problem.describe(host)),
             HttpError::Unsendable { url, detail } => {
-                write!(f, "{url}: the request cannot be sent: {detail}")
+                write!(f, "{url}: the request cannot be made: {detail}")
             }
+            HttpError::Elsewhere { url, to } => write!(
+                f,
+                "{url}: redirected to {to}, another host; its answer is not taken for Canvas's"
+            ),
             HttpError::Transport {
                 url,
                 timeout,

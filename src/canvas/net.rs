@@ -306,7 +306,9 @@ fn san_name(presented: &str) -> Option<String> {
 pub fn from_reqwest(shown: &str, url: &Url, e: reqwest::Error, body_sent: bool) -> HttpError {
     // reqwest's own message repeats the URL that `shown` already names.
     let e = e.without_url();
-    if e.is_builder() {
+    // A request that cannot be built, or whose redirects loop or lead where the token may
+    // not go: no retry changes that.
+    if e.is_builder() || e.is_redirect() {
         return HttpError::Unsendable {
             url: shown.to_string(),
             detail: error_chain(&e),

@@ -36,7 +36,9 @@ pub enum Retry {
 /// May `e` be retried, and for how long?
 pub fn retry_class(e: &HttpError) -> Retry {
     match e {
-        HttpError::Tls { .. } | HttpError::Unsendable { .. } => Retry::Never,
+        HttpError::Tls { .. } | HttpError::Unsendable { .. } | HttpError::Elsewhere { .. } => {
+            Retry::Never
+        }
         HttpError::Transport {
             unreachable: Some(_),
             ..
@@ -86,8 +88,8 @@ pub fn not_acted_on(e: &HttpError) -> bool {
         } => *connect || (!*body_sent && !*timeout),
         HttpError::Status { status, .. } => idempotent_may_retry(e) && !gateway_gave_up(*status),
         HttpError::BadBody { .. } | HttpError::Tls { .. } => false,
-        // Never left this host.
-        HttpError::Unsendable { .. } => true,
+        // Never left this host; a GET changes nothing.
+        HttpError::Unsendable { .. } | HttpError::Elsewhere { .. } => true,
     }
 }
 
@@ -99,7 +101,7 @@ pub fn may_have_acted(e: &HttpError) -> bool {
         HttpError::Transport { .. } => !not_acted_on(e),
         HttpError::BadBody { .. } => true,
         HttpError::Status { status, .. } => gateway_gave_up(*status),
-        HttpError::Tls { .. } | HttpError::Unsendable { .. } => false,
+        HttpError::Tls { .. } | HttpError::Unsendable { .. } | HttpError::Elsewhere { .. } => false,
     }
 }
 

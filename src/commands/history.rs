@@ -29,13 +29,24 @@ pub async fn run(a: HistoryArgs, ctx: &mut Ctx) -> Result<Exit> {
         let client = ctx.client()?;
         let net = ctx.settings.network()?;
         for run in crate::record::canvas_runs(&client, &net, a.limit).await? {
-            let ours = runs.iter().any(|(r, _)| {
+            let ours = runs.iter_mut().find(|(r, _)| {
                 r.import_id == run.import_id
                     && r.base_url == run.base_url
                     && r.account == run.account
             });
-            if !ours {
-                runs.push((run, false));
+            match ours {
+                // A run of this host that no command saw end: Canvas's list says how it did.
+                Some((r, _)) if r.outcome().is_none() && run.outcome().is_some() => {
+                    r.state = run.state;
+                    r.ended_at = run.ended_at;
+                    r.duration_s = run.duration_s;
+                    r.rows = run.rows;
+                    r.warnings = run.warnings;
+                    r.errors = run.errors;
+                    r.exit_code = run.exit_code;
+                }
+                Some(_) => {}
+                None => runs.push((run, false)),
             }
         }
         runs.sort_by(|x, y| y.0.submitted_at.cmp(&x.0.submitted_at));

@@ -1073,6 +1073,38 @@ impl Conv<'_> {
                     );
             }
         }
+        // As for orgs: parents that loop lead to no term (a class's walk up them would stop
+        // at its bound with no answer, in silence).
+        let ix: std::collections::HashMap<&str, u32> = self
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(k, x)| (&*x.id, k as u32))
+            .collect();
+        let parents: Vec<Option<u32>> = self
+            .sessions
+            .iter()
+            .map(|x| x.parent.as_deref().and_then(|p| ix.get(p).copied()))
+            .collect();
+        for cyc in map::cycles(&parents) {
+            let first = &self.sessions[cyc[0] as usize];
+            let mut path: Vec<&str> = cyc
+                .iter()
+                .map(|&k| &*self.sessions[k as usize].id)
+                .collect();
+            path.push(&first.id);
+            let said = format!(
+                "academicSessions form a cycle of parents: {}",
+                path.join(" → ")
+            );
+            self.sinks[i]
+                .at(first.line)
+                .col("parentSourcedId")
+                .hint(
+                    "a session's parents must lead to a top session (a schoolYear with no parent)",
+                )
+                .err("session_cycle", said);
+        }
         if self.errors() > 0 {
             self.out.on = false;
             return Ok(());

@@ -1335,6 +1335,9 @@ pub fn record_pending(
     import_id: u64,
 ) {
     let path = baseline::pending_path(state_dir, base_url, account, import_id);
+    // The pending file is JSON: a path that is not UTF-8 cannot be written in it (and made
+    // the whole note fail). Such a source is left out; with none left, the bytes are kept.
+    sources.retain(|p| p.to_str().is_some());
     if sources.is_empty() {
         let copy = path.with_extension("bundle");
         if let Err(e) = keep_sent(sent, &copy) {

@@ -860,3 +860,26 @@ fn a_request_that_cannot_be_built_is_a_configuration_error_at_once() {
     assert_eq!(json(&o)["error"]["kind"], "config_invalid");
     assert!(w.sim.requests().is_empty(), "nothing was sent");
 }
+
+/// A plain-http Canvas is on loopback: a proxy named in the environment never gets its
+/// requests (it would see the token in clear text, and cannot reach this host's loopback).
+#[test]
+fn a_loopback_canvas_is_never_reached_through_a_proxy() {
+    let w = World::with(fake_canvas::Config {
+        seed_imports: 1,
+        ..Default::default()
+    });
+    let (_held, port) = refusing_port();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let id = w.sim.requests().len();
+    let o = w
+        .cmd()
+        .env("HTTP_PROXY", &proxy)
+        .env("http_proxy", &proxy)
+        .env("ALL_PROXY", &proxy)
+        .args(["--json", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(w.sim.requests().len() > id, "Canvas itself was asked");
+}

@@ -983,6 +983,25 @@ fn a_cycle_of_orgs_is_refused() {
     );
 }
 
+/// A cycle of academicSessions parents leads to no term: refused as a cycle of orgs is (it
+/// was converted in silence).
+#[test]
+fn a_cycle_of_sessions_is_refused() {
+    let fx = Fx::new("district");
+    let line = fx.line_of("academicSessions.csv", "as-2026");
+    fx.set(
+        "academicSessions.csv",
+        line,
+        "parentSourcedId",
+        "as-2026-s1",
+    );
+    fx.refused(
+        &[],
+        &format!("academicSessions.csv:{line}"),
+        "cycle of parents: as-2026 → as-2026-s1 → as-2026",
+    );
+}
+
 #[test]
 fn duplicate_ids_and_logins_are_refused() {
     let fx = Fx::new("district");

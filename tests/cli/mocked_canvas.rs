@@ -578,6 +578,72 @@ fn a_redirect_on_a_post_or_put_is_a_configuration_error_never_followed() {
     );
 }
 
+/// A GET of Canvas's API redirected to another host, and answered there, is not Canvas's
+/// answer: `status 5` printed import 777 from the other host and exited 0. Exit 78
+/// (`redirected`), naming where it went. A redirect within Canvas's own origin is followed.
+#[test]
+fn a_get_redirected_to_another_host_is_not_taken_for_canvas() {
+    let rt = rt();
+    let (canvas, other) =
+        rt.block_on(async { (MockServer::start().await, MockServer::start().await) });
+    rt.block_on(async {
+        // 5: to another host; 6: within Canvas's own origin; 8: a loop (retried for the
+        // whole budget before; no retry ends it).
+        let elsewhere = format!("{}/api/v1/accounts/self/sis_imports/777", other.uri());
+        for (id, code, to) in [
+            (5, 302, elsewhere.as_str()),
+            (6, 301, "/api/v1/accounts/self/sis_imports/66"),
+            (8, 302, "/api/v1/accounts/self/sis_imports/8"),
+        ] {
+            Mock::given(method("GET"))
+                .and(path(format!("/api/v1/accounts/self/sis_imports/{id}")))
+                .respond_with(ResponseTemplate::new(code).insert_header("Location", to))
+                .mount(&canvas)
+                .await;
+        }
+        for (srv, id) in [(&other, 777), (&canvas, 66)] {
+            Mock::given(method("GET"))
+                .and(path(format!("/api/v1/accounts/self/sis_imports/{id}")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(
+                    serde_json::json!({"id": id, "workflow_state": "imported", "progress": 100}),
+                ))
+                .mount(srv)
+                .await;
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let status = |id: &str| {
+        bare_cmd(home.path())
+            .env("CANVAS_BASE_URL", canvas.uri())
+            .env("CANVAS_ACCESS_TOKEN", "t")
+            .args(["--json", "status", id])
+            .output()
+            .unwrap()
+    };
+    let o = status("5");
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "redirected", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&other.uri()),
+        "{doc}"
+    );
+    let o = status("6");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["id"], 66);
+    let started = std::time::Instant::now();
+    let o = status("8");
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("redirects"), "{}", stderr(&o));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "not retried"
+    );
+}
+
 /// Canvas's side of a file upload that never gets its file: step 1 makes import `id`
 /// (waiting in `initializing`) with `upload_url` as where to send it, a show of it says it
 /// still waits, and its abort succeeds.

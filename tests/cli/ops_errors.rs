@@ -261,7 +261,6 @@ fn attachment_with_umask(
     dest: &std::path::Path,
     extra: &[&str],
 ) -> std::process::Output {
-    use std::os::unix::process::CommandExt;
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("canvas-sis"));
     c.env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -275,13 +274,7 @@ fn attachment_with_umask(
         .arg(dest)
         .args(extra)
         .stdin(std::process::Stdio::null());
-    // SAFETY: umask(2) is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            libc::umask(umask as libc::mode_t);
-            Ok(())
-        });
-    }
+    with_umask(&mut c, umask);
     assert_cmd::Command::from_std(c)
         .timeout(RUN_LIMIT)
         .output()

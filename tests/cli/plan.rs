@@ -392,3 +392,35 @@ fn a_directory_with_no_csv_is_no_plan() {
         stdout(&o)
     );
 }
+
+/// A bundle whose file name is not UTF-8 still enters the plan's baseline when its import
+/// ends: the pending note failed to be written as a whole ("path contains invalid UTF-8"),
+/// so the next guard compared with stale data.
+#[test]
+fn a_bundle_named_in_no_utf8_still_enters_the_baseline() {
+    use std::os::unix::ffi::OsStrExt;
+    let w = World::new(Scenario::Ok);
+    let name = std::ffi::OsStr::from_bytes(b"users-\xff.csv");
+    let csv = w.home.path().join(name);
+    std::fs::write(
+        &csv,
+        "user_id,login_id,first_name,last_name,email,status\nu1,l1,A,B,a@example.edu,active\n",
+    )
+    .unwrap();
+    let o = w
+        .cmd()
+        .arg("submit")
+        .arg(&csv)
+        .args(["--watch", "--interval", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("will not include it"),
+        "{}",
+        stderr(&o)
+    );
+    let doc = plan_json(&w, &csv, &[]);
+    assert!(!doc["baseline"].is_null(), "{doc}");
+    assert_eq!(doc["kinds"]["user"]["unchanged"], 1, "{doc}");
+}

@@ -716,20 +716,13 @@ fn a_new_run_prunes_the_archive_before_it_adds_to_it() {
 #[test]
 fn what_a_run_leaves_is_private_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let w = World::new(Scenario::Ok);
     let mut c = w.std_cmd();
     c.arg("submit")
         .arg(sample_zip())
         .arg("--watch")
         .args(["--interval", "1"]);
-    // SAFETY: umask(2) is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        c.pre_exec(|| {
-            libc::umask(0);
-            Ok(())
-        });
-    }
+    with_umask(&mut c, 0);
     let o = assert_cmd::Command::from_std(c)
         .timeout(std::time::Duration::from_secs(60))
         .output()
@@ -795,4 +788,40 @@ fn a_damaged_run_record_is_named_by_history_and_health() {
             stderr(&o)
         );
     }
+}
+
+/// `history --from-canvas` shows how a run of this host ended when no command of this host
+/// saw it end (a submit without --watch): Canvas's list, which it has just read, says so.
+#[test]
+fn history_from_canvas_tells_how_an_unwatched_run_of_this_host_ended() {
+    let w = World::new(Scenario::Ok);
+    let o = w.cmd().arg("submit").arg(sample_zip()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut seen = serde_json::Value::Null;
+    // Each read of Canvas's list is a unit of the simulator's time: a few end the import.
+    for _ in 0..8 {
+        let o = w
+            .cmd()
+            .args(["--json", "history", "--from-canvas"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let doc = json(&o);
+        let ours = doc["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["sent_here"] == true)
+            .cloned()
+            .expect("this host's run is listed");
+        seen = ours["state"].clone();
+        if seen == "imported" {
+            assert!(
+                ours["rows"].as_object().is_some_and(|m| !m.is_empty()),
+                "{ours}"
+            );
+            break;
+        }
+    }
+    assert_eq!(seen, "imported");
 }

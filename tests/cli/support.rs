@@ -397,3 +397,15 @@ pub fn spawn_piped(mut c: std::process::Command) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+/// `c` run under `umask`, as a user whose shell set it would run it.
+pub fn with_umask(c: &mut std::process::Command, umask: u32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: umask(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::umask(umask as libc::mode_t);
+            Ok(())
+        });
+    }
+}

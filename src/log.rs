@@ -229,6 +229,7 @@ where
         let level = *event.metadata().level();
         let redacted = crate::redact::redact(&f.message);
         let message = crate::redact::visible(&redacted);
+        let message = crate::redact::own_lines(&message);
         if self.plain {
             let (label, code) = match level {
                 Level::ERROR => ("error: ", "31"),

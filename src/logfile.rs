@@ -226,7 +226,19 @@ impl Write for LogFile {
 /// Create an explicitly set log dir now, so that a wrong one is a configuration error
 /// (exit 78) before the run starts, not a notice halfway through it.
 pub fn check_dir(dir: &Path) -> io::Result<()> {
-    create_log_dir(dir)
+    create_log_dir(dir)?;
+    // Usable (a log file another user made there is refused, and no link is followed), but
+    // anyone may fill it or plant names in it: said once, at the start.
+    if let Ok(m) = std::fs::metadata(dir)
+        && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o002 != 0
+    {
+        let _ = writeln!(
+            io::stderr(),
+            "warning: the log dir {} is writable by everyone; make it 0750 (or 0700) so that no other user can plant files beside the log",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// A log dir and the parents it needs, 0750 whatever the umask: the group may read the logs,

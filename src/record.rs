@@ -236,6 +236,17 @@ impl Archive {
         runs
     }
 
+    /// The `run.json` files that are there but do not read (their runs are left out of
+    /// [`Archive::runs`]).
+    pub fn damaged(&self) -> Vec<PathBuf> {
+        self.folders()
+            .into_iter()
+            .map(|f| f.join("run.json"))
+            .filter(|r| std::fs::symlink_metadata(r).is_ok())
+            .filter(|r| crate::paths::read_json::<Run>(r).is_none())
+            .collect()
+    }
+
     /// The run folders, newest first, from their names alone (a run id starts with its UTC
     /// time to the second): one directory listing, no record read. An archive of 90 days of
     /// hourly imports holds 2,000 runs, and reading every `run.json` took 38 ms of each

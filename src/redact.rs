@@ -54,15 +54,38 @@ pub fn url_origin(u: &url::Url) -> String {
     o
 }
 
-/// A URL as given, with the password of any `user:password@` replaced by `[redacted]` (shown
-/// where the URL is refused for holding one).
+/// A base URL as messages and `config show` show it: the password of any `user:password@`
+/// replaced by `[redacted]`; text that is not a URL at all not shown (a token pasted into
+/// `CANVAS_BASE_URL` by mistake must not reach the log), only its length; and at most
+/// [`SHOWN_URL`] characters of a long one.
 pub fn without_password(s: &str) -> String {
-    match url::Url::parse(s.trim()) {
+    let shown = match url::Url::parse(s.trim()) {
         Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("[redacted]"));
-            u.to_string()
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string().replacen(":REDACTED@", ":[redacted]@", 1)
         }
-        _ => s.to_string(),
+        Ok(_) => s.to_string(),
+        // A host name without its scheme is a common slip, worth showing; a Canvas token
+        // (`<shard>~<key>`), or anything else with no dot in it, is not shown.
+        Err(_) if s.contains('.') && !s.contains('~') => s.to_string(),
+        Err(_) => {
+            return format!(
+                "(not a URL; {} characters, not shown)",
+                s.trim().chars().count()
+            );
+        }
+    };
+    shorten(&shown)
+}
+
+/// The most of a URL a message shows.
+pub const SHOWN_URL: usize = 200;
+
+/// At most [`SHOWN_URL`] characters of `s`, then `…`.
+pub fn shorten(s: &str) -> String {
+    match s.char_indices().nth(SHOWN_URL) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
     }
 }
 
@@ -89,6 +112,25 @@ pub fn visible(s: &str) -> std::borrow::Cow<'_, str> {
             out.push(c);
         }
     }
+    std::borrow::Cow::Owned(out)
+}
+
+/// A message for stderr as a person reads it: our own continuation lines (indented: `\n  hint:
+/// …`) stay, any other line break becomes ` | `, so that no text from elsewhere starts a line
+/// of its own (one that would read as a log line of ours in the journal).
+pub fn own_lines(message: &str) -> std::borrow::Cow<'_, str> {
+    let foreign = |i: usize| !message[i + 1..].starts_with("  ");
+    if !message.match_indices('\n').any(|(i, _)| foreign(i)) {
+        return std::borrow::Cow::Borrowed(message);
+    }
+    let mut out = String::with_capacity(message.len() + 8);
+    let mut last = 0;
+    for (i, _) in message.match_indices('\n') {
+        out.push_str(&message[last..i]);
+        out.push_str(if foreign(i) { " | " } else { "\n" });
+        last = i + 1;
+    }
+    out.push_str(&message[last..]);
     std::borrow::Cow::Owned(out)
 }
 
@@ -124,6 +166,19 @@ mod tests {
     }
 
     #[test]
+    fn only_our_indented_lines_stay_lines() {
+        assert_eq!(
+            super::own_lines("failed\n  hint: retry"),
+            "failed\n  hint: retry"
+        );
+        assert_eq!(
+            super::own_lines("x\nDec  6 00:00:00 vm canvas-sis[1]: INFO forged"),
+            "x | Dec  6 00:00:00 vm canvas-sis[1]: INFO forged"
+        );
+        assert_eq!(super::own_lines("end\n"), "end | ");
+    }
+
+    #[test]
     fn control_characters_are_written_out() {
         assert_eq!(
             super::visible("U77\x1b]0;PWN\x07,\r\nnext\tcol"),
@@ -137,9 +192,23 @@ mod tests {
     fn a_password_in_a_url_is_never_shown() {
         assert_eq!(
             super::without_password("http://admin:PASSW0RD@127.0.0.1:8080/x"),
-            "http://admin:%5Bredacted%5D@127.0.0.1:8080/x"
+            "http://admin:[redacted]@127.0.0.1:8080/x"
         );
         assert_eq!(super::without_password("https://h.edu/"), "https://h.edu/");
+        // A token pasted where the URL goes is not a URL: never shown.
+        assert_eq!(
+            super::without_password("7~SECRETTOKEN123xyz"),
+            "(not a URL; 19 characters, not shown)"
+        );
+        assert_eq!(
+            super::without_password("canvas.example.edu"),
+            "canvas.example.edu"
+        );
+        let long = format!("https://h.edu/{}", "a".repeat(70_000));
+        assert_eq!(
+            super::without_password(&long).chars().count(),
+            super::SHOWN_URL + 1
+        );
     }
 
     #[test]

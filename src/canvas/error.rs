@@ -399,9 +399,11 @@ impl fmt::Display for HttpError {
             HttpError::Tls {
                 url, host, problem, ..
             } => write!(f, "{url}: {}", problem.describe(host)),
-            HttpError::Unsendable { url, detail } => {
-                write!(f, "{url}: the request cannot be made: {detail}")
-            }
+            HttpError::Unsendable { url, detail } => write!(
+                f,
+                "{}: the request cannot be made: {detail}",
+                crate::redact::shorten(url)
+            ),
             HttpError::Elsewhere { url, to } => write!(
                 f,
                 "{url}: redirected to {to}, another host; its answer is not taken for Canvas's"

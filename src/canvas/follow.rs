@@ -301,12 +301,13 @@ pub fn log_groups(imp: &Import, rows: &[serde_json::Value]) {
     info!(target: "canvas_sis", import_id = id, "import {id}: {} error and warning rows in {} message templates:", rows.len(), groups.len());
     for g in groups.iter().take(GROUPS_LOGGED) {
         let file = super::messages::field_str(&g.example, "file")
-            .map(|f| format!("{f}: "))
+            .map(|f| format!("{}: ", crate::redact::one_line(&f)))
             .unwrap_or_default();
+        let template = crate::redact::one_line(&g.template);
         if g.failures > 0 {
-            error!(target: "canvas_sis", import_id = id, "import {id}: {} × {file}{}", g.count, g.template);
+            error!(target: "canvas_sis", import_id = id, "import {id}: {} × {file}{template}", g.count);
         } else {
-            warn!(target: "canvas_sis", import_id = id, "import {id}: {} × {file}{}", g.count, g.template);
+            warn!(target: "canvas_sis", import_id = id, "import {id}: {} × {file}{template}", g.count);
         }
     }
     if groups.len() > GROUPS_LOGGED {

@@ -70,10 +70,10 @@ pub async fn run(a: ErrorsArgs, ctx: &mut Ctx) -> Result<Exit> {
 /// `file:row: message` (row left out when null, file `-` when null); account-wide lines
 /// start with `import N: `.
 pub fn line(r: &Value, with_import: bool) -> String {
-    let file = field_str(r, "file").unwrap_or_else(|| "-".into());
-    let msg = field_str(r, "message")
-        .unwrap_or_default()
-        .replace(['\n', '\r'], " ");
+    // Canvas's text (values from the CSV in it): one line, no escape sequence for the terminal.
+    let shown = |s: String| crate::redact::visible(&s.replace(['\n', '\r'], " ")).into_owned();
+    let file = shown(field_str(r, "file").unwrap_or_else(|| "-".into()));
+    let msg = shown(field_str(r, "message").unwrap_or_default());
     let loc = match field_str(r, "row") {
         Some(row) => format!("{file}:{row}"),
         None => file,
@@ -322,7 +322,8 @@ fn grouped(rows: &[Value], ctx: &Ctx) -> Result<Exit> {
         } else {
             "mixed"
         };
-        out.push_str(&format!("{:>7}  {what:<7}  {}\n", g.count, g.template));
+        let template = crate::redact::visible(&crate::redact::one_line(&g.template)).into_owned();
+        out.push_str(&format!("{:>7}  {what:<7}  {template}\n", g.count));
         out.push_str(&format!("         e.g. {}\n", line(&g.example, false)));
         if let Some(k) = g.known {
             out.push_str(&format!(

@@ -192,7 +192,20 @@ pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
                 .filter(|r| crate::record::of_profile(profile, r))
                 .collect();
             last_success = success_age(&runs);
-            let (s, t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
+            let (mut s, mut t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
+            // Runs left out for a record that does not read: the verdict may miss them, and
+            // the monitor must not take "no runs" for the truth.
+            let damaged = archive.damaged();
+            if let Some(first) = damaged.first() {
+                t.push_str(&format!(
+                    "; {} run record(s) do not read and are left out ({})",
+                    damaged.len(),
+                    first.display()
+                ));
+                if s == Status::Ok {
+                    s = Status::Warning;
+                }
+            }
             (s, t, r.cloned())
         }
     };

@@ -342,7 +342,7 @@ impl Settings {
     /// Resolve every setting. `matches` are the whole command line's.
     pub fn load(run: &RunFlags, matches: &ArgMatches) -> Result<Settings> {
         let config_file = file::config_path(run.config.as_deref());
-        let (cfile, warnings) = match &config_file {
+        let (cfile, mut warnings) = match &config_file {
             Some(p) => {
                 let (f, w) = ConfigFile::load(p, run.profile.as_deref())?;
                 (Some(f), w)
@@ -388,7 +388,7 @@ impl Settings {
             rows.insert(d.key, v);
         }
         let r = Resolved(rows);
-        let token = resolve_token(&r, cfile.as_ref())?;
+        let token = resolve_token(&r, cfile.as_ref(), &mut warnings)?;
         for d in TABLE {
             let row = r.0[d.key].as_ref();
             let (value, source) = match (d.key, row) {
@@ -434,7 +434,8 @@ impl Settings {
             };
             shown.push(ShownSetting {
                 key: key.into(),
-                value,
+                // A control character in a value (a NUL, an escape) is shown, not sent.
+                value: crate::redact::visible(&value).into_owned(),
                 source,
             });
         }
@@ -683,8 +684,24 @@ fn printable(t: &Sourced<SecretString>) -> Result<()> {
 /// The token: --token-file > CANVAS_ACCESS_TOKEN > the systemd credential `canvas-token` >
 /// token_file/access_token in the file (a
 /// profile with its own base_url has dropped the top level's, see `ConfigFile::load`).
-fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourced<SecretString>>> {
-    let from_file = |path: &Path, source: Source| -> Result<Sourced<SecretString>> {
+fn resolve_token(
+    r: &Resolved,
+    file: Option<&ConfigFile>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Sourced<SecretString>>> {
+    let mut from_file = |path: &Path, source: Source| -> Result<Sourced<SecretString>> {
+        // As for a config file holding access_token: others may read the token.
+        if let Ok(m) = std::fs::metadata(path)
+            && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 != 0
+            && !matches!(source, Source::Credential(_))
+        {
+            warnings.push(format!(
+                "token file {} is readable by group or others (mode {:o}); run chmod 600 {}",
+                path.display(),
+                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+                path.display()
+            ));
+        }
         let text = read_token_file(path).map_err(|e| {
             Failure::config(format!(
                 "cannot read token file {} (from {source}): {e}",
@@ -728,7 +745,8 @@ fn resolve_token(r: &Resolved, file: Option<&ConfigFile>) -> Result<Option<Sourc
     // /proc/PID/environ would show it).
     if let Some(dir) = std::env::var_os(envn::CREDENTIALS_DIRECTORY).filter(|d| !d.is_empty()) {
         let path = PathBuf::from(dir).join(CREDENTIAL_NAME);
-        if path.is_file() {
+        // There but not a file (a directory, a device): said, not passed over in silence.
+        if std::fs::symlink_metadata(&path).is_ok() {
             return from_file(&path, Source::Credential(path.clone())).map(Some);
         }
     }

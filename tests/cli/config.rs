@@ -834,6 +834,45 @@ fn absurd_settings_are_refused_with_one_json_document() {
     assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
     assert_eq!(json(&o)["error"]["kind"], "token_file_unreadable");
     assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    // The systemd credential likewise: there but no file is said, not passed over.
+    let creds = home.path().join("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", creds.join("canvas-token")).unwrap();
+    let o = bare_cmd(home.path())
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .args([
+            "--json",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "config",
+            "check",
+        ])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("systemd credential"), "{}", stderr(&o));
+}
+
+/// A token file others may read is warned of, as a config file holding access_token is.
+#[test]
+fn a_token_file_others_may_read_is_warned_of() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let tok = home.path().join("token");
+    std::fs::write(&tok, "t\n").unwrap();
+    let show = || {
+        bare_cmd(home.path())
+            .arg("--token-file")
+            .arg(&tok)
+            .args(["config", "show"])
+            .output()
+            .unwrap()
+    };
+    std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(stderr(&show()).contains("is readable by group or others (mode 644)"));
+    std::fs::set_permissions(&tok, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(!stderr(&show()).contains("readable by group"));
 }
 
 /// A request that cannot even be built (here a base URL too long to be an HTTP URI) was
@@ -882,4 +921,36 @@ fn a_loopback_canvas_is_never_reached_through_a_proxy() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(w.sim.requests().len() > id, "Canvas itself was asked");
+}
+
+/// A token pasted where the base URL goes is not a URL: refused (78) without being shown,
+/// on stderr, in `--json`, in `config show` and in the log file.
+#[test]
+fn a_token_pasted_as_the_base_url_is_never_shown() {
+    let home = tempfile::tempdir().unwrap();
+    let secret = "7~SECRETTOKEN123xyzSECRETTOKEN123xyz";
+    let run = |args: &[&str]| {
+        bare_cmd(home.path())
+            .env("CANVAS_BASE_URL", secret)
+            .env("CANVAS_ACCESS_TOKEN", "t")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["status", "1"][..],
+        &["--json", "status", "1"],
+        &["--json", "config", "show"],
+    ] {
+        let o = run(args);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!all.contains("SECRETTOKEN"), "{args:?}: {all}");
+        assert!(all.contains("not shown"), "{args:?}: {all}");
+    }
+    assert_eq!(run(&["status", "1"]).status.code(), Some(78));
+    let logs = home.path().join("state/canvas-sis");
+    for e in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        assert!(!text.contains("SECRETTOKEN"), "{}", e.path().display());
+    }
 }

@@ -1290,6 +1290,11 @@ mod state_dirs {
             "nothing appended"
         );
         assert!(stderr(&o).contains("belongs to uid 0"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("writable by everyone"),
+            "{}",
+            stderr(&o)
+        );
     }
 
     #[test]

@@ -788,6 +788,13 @@ fn a_damaged_run_record_is_named_by_history_and_health() {
             stderr(&o)
         );
     }
+    // The line a monitor reads says so too, not only "no runs recorded".
+    let o = w.cmd().arg("health").output().unwrap();
+    assert!(
+        stdout(&o).contains("1 run record(s) do not read and are left out"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// `history --from-canvas` shows how a run of this host ended when no command of this host

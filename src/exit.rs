@@ -253,6 +253,14 @@ impl Failure {
     }
 }
 
+/// Whether `e` is a full disk or an exhausted quota: exit 74 (an output that could not be
+/// written), not a configuration error, wherever it strikes.
+pub fn disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+}
+
 /// What to do when an input cannot be read: the hint fits the cause.
 pub fn input_hint(e: Option<&std::io::Error>) -> &'static str {
     use std::io::ErrorKind as K;
@@ -324,6 +332,20 @@ pub type Result<T, E = Failure> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full disk (or quota) under the state dir is exit 74 with "free space", wherever it
+    /// strikes; it was a configuration error (78) telling the admin to move XDG_STATE_HOME.
+    #[test]
+    fn a_full_disk_is_an_output_failure() {
+        let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        assert!(disk_full(&full));
+        assert!(disk_full(&std::io::Error::from_raw_os_error(libc::EDQUOT)));
+        assert!(!disk_full(&std::io::Error::from_raw_os_error(libc::EACCES)));
+        let f = Failure::output("the state journal /s/journal.json", &full);
+        assert_eq!(f.exit.code(), 74);
+        assert_eq!(f.kind, "output_failed");
+        assert!(f.hint.as_deref().unwrap().contains("free space"));
+    }
 
     #[test]
     fn kinds_are_unique_snake_case_and_cover_every_error_exit() {

@@ -113,6 +113,10 @@ impl Journal {
     fn write(&self, all: &[Entry], durable: bool) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let fail = |e: std::io::Error| {
+            if crate::exit::disk_full(&e) {
+                let what = format!("the state journal {}", self.path.display());
+                return Failure::output(&what, &e);
+            }
             Failure::config(format!(
                 "cannot write the state journal {}: {e}",
                 self.path.display()

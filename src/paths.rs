@@ -38,6 +38,9 @@ pub fn state_dir_path() -> PathBuf {
 pub fn state_dir() -> Result<PathBuf> {
     let d = state_dir_path();
     ensure_private_dir(&d).map_err(|e| {
+        if crate::exit::disk_full(&e) {
+            return Failure::output(&format!("the state directory {}", d.display()), &e);
+        }
         Failure::config(format!("cannot use the state directory {}: {e}", d.display()))
             .kind("state_dir")
             .hint(

@@ -207,7 +207,10 @@ impl Archive {
         .map_err(|e| self.cannot(folder, &e))
     }
 
-    fn cannot(&self, p: &Path, e: &dyn std::fmt::Display) -> Failure {
+    fn cannot(&self, p: &Path, e: &std::io::Error) -> Failure {
+        if crate::exit::disk_full(e) {
+            return Failure::output(&format!("the run archive {}", p.display()), e);
+        }
         Failure::config(format!("cannot write the run archive {}: {e}", p.display()))
             .kind("state_dir")
             .hint("set [archive] dir to a directory of your own, or dir = \"\" to keep no archive")

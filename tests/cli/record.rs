@@ -279,14 +279,17 @@ fn the_run_folder_keeps_the_bundle_canvas_received() {
             .filter(|p| p.extension().is_some_and(|x| x == "zip"))
             .collect()
     };
-    let newest = |w: &World| {
-        let mut f: Vec<_> = std::fs::read_dir(runs_dir(w))
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        f.sort();
-        f.pop().unwrap()
+    // The folder the last submit made: the one not seen before (names sort by second, then
+    // by pid as text, so two runs in one second need not sort in the order they ran).
+    let seen = std::cell::RefCell::new((std::collections::HashSet::new(), None));
+    let newest = |w: &World| -> std::path::PathBuf {
+        let mut s = seen.borrow_mut();
+        for e in std::fs::read_dir(runs_dir(w)).unwrap().flatten() {
+            if s.0.insert(e.path()) {
+                s.1 = Some(e.path());
+            }
+        }
+        s.1.clone().expect("a run folder")
     };
     for extra in [
         &["--upload-mode", "direct"][..],

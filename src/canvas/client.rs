@@ -593,7 +593,12 @@ impl Client {
             .get(&format!("GET import {id}"), &url)
             .await
             .map_err(|e| not_found_as(e, self.no_such_import(id)))?;
-        Import::from_value(a.json).map_err(|e| bad_shape(&url, &e))
+        let imp = Import::from_value(a.json).map_err(|e| bad_shape(&url, &e))?;
+        // Another import's state must never be reported as this one's.
+        if imp.id != id {
+            return Err(bad_shape(&url, &format!("it describes import {}", imp.id)));
+        }
+        Ok(imp)
     }
 
     /// The SIS id of the term Canvas finds by `term` (its own id, `sis_term_id:X`,

@@ -186,9 +186,10 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// `FILE:LINE: severity: message [Canvas row N] (hint)`.
+    /// `FILE:LINE: severity: message [Canvas row N] (hint)`, for a terminal: a value may
+    /// hold an escape sequence or a NUL, which is shown, not sent.
     pub fn to_line(&self) -> String {
-        self.format(true)
+        crate::redact::visible(&self.format(true)).into_owned()
     }
 
     /// [`Diagnostic::to_line`] without the severity, for a log line whose level says it.
@@ -319,8 +320,7 @@ impl Report {
     /// One `FILE:LINE: error|warning: message (hint)` per line, then the summary line.
     pub fn write_text(&self, w: &mut impl Write) -> io::Result<()> {
         for d in self.diagnostics() {
-            // A value may hold an escape sequence: it is shown, not sent to the terminal.
-            writeln!(w, "{}", crate::redact::visible(&d.to_line()))?;
+            writeln!(w, "{}", d.to_line())?;
         }
         writeln!(w, "{}", self.summary_line())
     }

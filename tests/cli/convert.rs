@@ -983,6 +983,24 @@ fn a_cycle_of_orgs_is_refused() {
     );
 }
 
+/// A UTF-16 users.csv is refused, and its NUL bytes never reach stdout: a diagnostic quotes
+/// values, which are shown written out (129 raw NULs went to the terminal).
+#[test]
+fn a_utf16_file_is_refused_without_raw_bytes_on_stdout() {
+    let fx = Fx::new("district");
+    let text = fx.read("users.csv");
+    let mut wide = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        wide.extend(u.to_le_bytes());
+    }
+    std::fs::write(fx.input().join("users.csv"), wide).unwrap();
+    let o = fx.run(&[]);
+    assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
+    assert!(!o.stdout.contains(&0), "raw NUL bytes on stdout");
+    assert!(!o.stderr.contains(&0), "raw NUL bytes on stderr");
+    fx.assert_nothing_written();
+}
+
 /// A cycle of academicSessions parents leads to no term: refused as a cycle of orgs is (it
 /// was converted in silence).
 #[test]

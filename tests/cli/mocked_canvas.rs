@@ -592,7 +592,7 @@ fn a_get_redirected_to_another_host_is_not_taken_for_canvas() {
         let elsewhere = format!("{}/api/v1/accounts/self/sis_imports/777", other.uri());
         for (id, code, to) in [
             (5, 302, elsewhere.as_str()),
-            (6, 301, "/api/v1/accounts/self/sis_imports/66"),
+            (6, 301, "/moved/sis_imports/6"),
             (8, 302, "/api/v1/accounts/self/sis_imports/8"),
         ] {
             Mock::given(method("GET"))
@@ -601,9 +601,12 @@ fn a_get_redirected_to_another_host_is_not_taken_for_canvas() {
                 .mount(&canvas)
                 .await;
         }
-        for (srv, id) in [(&other, 777), (&canvas, 66)] {
+        for (srv, at, id) in [
+            (&other, "/api/v1/accounts/self/sis_imports/777", 777),
+            (&canvas, "/moved/sis_imports/6", 6),
+        ] {
             Mock::given(method("GET"))
-                .and(path(format!("/api/v1/accounts/self/sis_imports/{id}")))
+                .and(path(at))
                 .respond_with(ResponseTemplate::new(200).set_body_json(
                     serde_json::json!({"id": id, "workflow_state": "imported", "progress": 100}),
                 ))
@@ -633,7 +636,7 @@ fn a_get_redirected_to_another_host_is_not_taken_for_canvas() {
     );
     let o = status("6");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(json(&o)["id"], 66);
+    assert_eq!(json(&o)["id"], 6);
     let started = std::time::Instant::now();
     let o = status("8");
     assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
@@ -641,6 +644,40 @@ fn a_get_redirected_to_another_host_is_not_taken_for_canvas() {
     assert!(
         started.elapsed() < std::time::Duration::from_secs(20),
         "not retried"
+    );
+}
+
+/// An answer that describes another import than the one asked for is never reported as it
+/// (`status 5` printed import 777's state and exited 0).
+#[test]
+fn an_answer_about_another_import_is_not_taken_for_the_one_asked() {
+    let rt = rt();
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/api/v1/accounts/self/sis_imports/5"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"id": 777, "workflow_state": "imported", "progress": 100}),
+            ))
+            .mount(&server)
+            .await;
+    });
+    let home = tempfile::tempdir().unwrap();
+    let o = bare_cmd(home.path())
+        .env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t")
+        .args(["--json", "--retry-budget", "0", "status", "5"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(69), "{}", stderr(&o));
+    let doc = json(&o);
+    assert_eq!(doc["error"]["kind"], "bad_response", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("import 777"),
+        "{doc}"
     );
 }
 

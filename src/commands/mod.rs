@@ -182,10 +182,16 @@ impl Ctx {
             base_url: net.base.to_string(),
             account: net.account.clone(),
             profile: self.settings.profile.clone(),
+            // By the contract's `<kind>`, as history, the metrics and a held run's message say.
             counts: imp
                 .kind_counts()
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+                .map(|(k, v)| {
+                    (
+                        crate::canvas::types::kind_name(&k),
+                        serde_json::Value::from(v),
+                    )
+                })
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
             warnings: w,

@@ -37,9 +37,14 @@ fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
         ..Default::default()
     });
     let prom = w.home.path().join("canvas_sis.prom");
+    let (hook, bodies) = webhook_sink();
     let cfg = w.file(
         "c.toml",
-        format!("[metrics]\ntextfile = \"{}\"\n", prom.display()).as_bytes(),
+        format!(
+            "[metrics]\ntextfile = \"{}\"\n[notify]\nwebhook = [\"{hook}\"]\n",
+            prom.display()
+        )
+        .as_bytes(),
     );
     // Before any run: UNKNOWN (exit 3).
     let o = w.cmd().arg("-c").arg(&cfg).arg("health").output().unwrap();
@@ -106,6 +111,19 @@ fn a_watched_submit_leaves_a_complete_run_folder_history_and_health_read_it() {
     }
     let metrics = std::fs::read_to_string(&prom).unwrap();
     assert!(metrics.contains("kind=\"user\"}"), "{metrics}");
+    // The webhook's counts too.
+    let warned = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap())
+        .find(|v| v["event"] == "warnings")
+        .expect("a warnings event");
+    let counts = warned["counts"].as_object().unwrap();
+    assert!(!counts.is_empty(), "{warned}");
+    for k in counts.keys() {
+        assert!(kinds.contains_key(k), "the webhook names {k}");
+    }
 
     let o = w.cmd().arg("health").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));

@@ -34,9 +34,7 @@ fn an_unknown_workflow_state_warns_once_and_keeps_polling() {
             .await;
     });
     let home = tempfile::tempdir().unwrap();
-    let out = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let out = mock_cmd(home.path(), &server)
         .args(["watch", "7", "--interval", "1"])
         .output()
         .unwrap();
@@ -60,9 +58,7 @@ fn missing_fields_give_a_clear_error_not_a_panic() {
             .mount(&server),
     );
     let home = tempfile::tempdir().unwrap();
-    let out = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let out = mock_cmd(home.path(), &server)
         .args(["status", "7"])
         .output()
         .unwrap();
@@ -88,9 +84,7 @@ fn a_redirect_to_plain_http_off_loopback_is_refused() {
             .mount(&server),
     );
     let home = tempfile::tempdir().unwrap();
-    let out = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let out = mock_cmd(home.path(), &server)
         .args(["--retry-budget", "1s", "status", "7"])
         .output()
         .unwrap();
@@ -204,9 +198,7 @@ fn fix_change_sis_id_drafts_the_file_from_already_claimed_rows() {
     );
     let home = tempfile::tempdir().unwrap();
     let dest = home.path().join("change_sis_id.csv");
-    let out = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let out = mock_cmd(home.path(), &server)
         .args(["errors", "9", "--fix", "change-sis-id", "-o"])
         .arg(&dest)
         .output()
@@ -244,9 +236,7 @@ fn an_aborted_file_upload_is_named_and_does_not_count_for_once() {
     );
     let home = tempfile::tempdir().unwrap();
     let submit = || {
-        bare_cmd(home.path())
-            .env("CANVAS_BASE_URL", server.uri())
-            .env("CANVAS_ACCESS_TOKEN", "t")
+        mock_cmd(home.path(), &server)
             .args([
                 "--json",
                 "submit",
@@ -360,9 +350,7 @@ fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it()
             .count()
     };
     assert_eq!(puts(&server), 0, "killed: nothing aborted it");
-    let next = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let next = mock_cmd(home.path(), &server)
         .args(args)
         .arg(sample_zip())
         .output()
@@ -439,9 +427,7 @@ fn a_trickled_or_oversized_errors_attachment_is_given_up() {
         ("8", "3221225472 bytes announced"),
     ] {
         let started = std::time::Instant::now();
-        let o = bare_cmd(home.path())
-            .env("CANVAS_BASE_URL", server.uri())
-            .env("CANVAS_ACCESS_TOKEN", "t")
+        let o = mock_cmd(home.path(), &server)
             .args([
                 "--json",
                 "--read-timeout",
@@ -493,9 +479,7 @@ fn a_401_from_the_upload_host_is_not_blamed_on_the_token() {
             .await;
     });
     let home = tempfile::tempdir().unwrap();
-    let o = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let o = mock_cmd(home.path(), &server)
         .args(["--json", "submit", "--upload-mode", "file-upload"])
         .arg(sample_zip())
         .output()
@@ -663,9 +647,7 @@ fn an_answer_about_another_import_is_not_taken_for_the_one_asked() {
             .await;
     });
     let home = tempfile::tempdir().unwrap();
-    let o = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let o = mock_cmd(home.path(), &server)
         .args(["--json", "--retry-budget", "0", "status", "5"])
         .output()
         .unwrap();
@@ -737,9 +719,7 @@ fn an_oversized_answer_is_not_retried() {
             .mount(&server),
     );
     let home = tempfile::tempdir().unwrap();
-    let o = bare_cmd(home.path())
-        .env("CANVAS_BASE_URL", server.uri())
-        .env("CANVAS_ACCESS_TOKEN", "t")
+    let o = mock_cmd(home.path(), &server)
         .args(["--json", "--retry-budget", "30s", "status", "7"])
         .output()
         .unwrap();
@@ -757,4 +737,12 @@ fn an_oversized_answer_is_not_retried() {
         .unwrap_or_default()
         .len();
     assert_eq!(gets, 1, "asked once");
+}
+
+/// `canvas-sis` pointed at the mock Canvas `server`, with a token and a private home.
+fn mock_cmd(home: &std::path::Path, server: &MockServer) -> assert_cmd::Command {
+    let mut c = bare_cmd(home);
+    c.env("CANVAS_BASE_URL", server.uri())
+        .env("CANVAS_ACCESS_TOKEN", "t");
+    c
 }

@@ -223,6 +223,16 @@ impl Failure {
     pub fn no_input(message: impl Into<String>) -> Self {
         Failure::new(Exit::NoInput, message)
     }
+    /// This failure to write `what`, unless the cause `e` is a full disk or quota: then exit
+    /// 74 ([`Failure::output`], "free space"), wherever it strikes, not the configuration
+    /// error that would send the admin to move the directory.
+    pub fn unless_disk_full(self, what: &str, e: &std::io::Error) -> Self {
+        if disk_full(e) {
+            Failure::output(what, e)
+        } else {
+            self
+        }
+    }
     /// Writing `what` failed (disk full, I/O error): exit 74.
     pub fn output(what: &str, e: &std::io::Error) -> Self {
         Failure::new(Exit::IoErr, format!("cannot write {what}: {}", io_said(e)))
@@ -255,7 +265,7 @@ impl Failure {
 
 /// Whether `e` is a full disk or an exhausted quota: exit 74 (an output that could not be
 /// written), not a configuration error, wherever it strikes.
-pub fn disk_full(e: &std::io::Error) -> bool {
+fn disk_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull
         || e.kind() == std::io::ErrorKind::QuotaExceeded
         || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
@@ -341,10 +351,14 @@ mod tests {
         assert!(disk_full(&full));
         assert!(disk_full(&std::io::Error::from_raw_os_error(libc::EDQUOT)));
         assert!(!disk_full(&std::io::Error::from_raw_os_error(libc::EACCES)));
-        let f = Failure::output("the state journal /s/journal.json", &full);
+        let state = || Failure::config("cannot write the state journal").kind("state_dir");
+        let f = state().unless_disk_full("the state journal /s/journal.json", &full);
         assert_eq!(f.exit.code(), 74);
         assert_eq!(f.kind, "output_failed");
         assert!(f.hint.as_deref().unwrap().contains("free space"));
+        let denied = std::io::Error::from_raw_os_error(libc::EACCES);
+        let f = state().unless_disk_full("the state journal /s/journal.json", &denied);
+        assert_eq!((f.exit.code(), f.kind), (78, "state_dir"));
     }
 
     #[test]

@@ -113,16 +113,13 @@ impl Journal {
     fn write(&self, all: &[Entry], durable: bool) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let fail = |e: std::io::Error| {
-            if crate::exit::disk_full(&e) {
-                let what = format!("the state journal {}", self.path.display());
-                return Failure::output(&what, &e);
-            }
             Failure::config(format!(
                 "cannot write the state journal {}: {e}",
                 self.path.display()
             ))
             .kind("state_dir")
             .hint("set XDG_STATE_HOME to a writable directory")
+            .unless_disk_full(&format!("the state journal {}", self.path.display()), &e)
         };
         crate::paths::ensure_private_dir(dir).map_err(fail)?;
         crate::paths::write_atomic(

@@ -38,9 +38,6 @@ pub fn state_dir_path() -> PathBuf {
 pub fn state_dir() -> Result<PathBuf> {
     let d = state_dir_path();
     ensure_private_dir(&d).map_err(|e| {
-        if crate::exit::disk_full(&e) {
-            return Failure::output(&format!("the state directory {}", d.display()), &e);
-        }
         Failure::config(format!("cannot use the state directory {}: {e}", d.display()))
             .kind("state_dir")
             .hint(
@@ -49,6 +46,7 @@ pub fn state_dir() -> Result<PathBuf> {
                 envn::XDG_STATE_HOME
             ),
         )
+        .unless_disk_full(&format!("the state directory {}", d.display()), &e)
     })?;
     Ok(d)
 }

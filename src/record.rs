@@ -208,46 +208,43 @@ impl Archive {
     }
 
     fn cannot(&self, p: &Path, e: &std::io::Error) -> Failure {
-        if crate::exit::disk_full(e) {
-            return Failure::output(&format!("the run archive {}", p.display()), e);
-        }
         Failure::config(format!("cannot write the run archive {}: {e}", p.display()))
             .kind("state_dir")
             .hint("set [archive] dir to a directory of your own, or dir = \"\" to keep no archive")
+            .unless_disk_full(&format!("the run archive {}", p.display()), e)
     }
 
     /// Every run, newest submitted first (unreadable folders are skipped). An approved run
     /// keeps the id (and so the folder name) of the time it was held, but counts as of its
     /// sending.
     pub fn runs(&self) -> Vec<(PathBuf, Run)> {
-        let mut runs: Vec<(PathBuf, Run)> = self
-            .folders()
-            .into_iter()
-            .filter_map(|f| match read_run(&f) {
-                Some(r) => Some((f, r)),
+        self.runs_and_damaged().0
+    }
+
+    /// [`Archive::runs`], and the `run.json` files that are there but do not read (their
+    /// runs left out), each said once per process: `history` and `health` showing fewer runs
+    /// (or "no runs recorded") must not be taken for the truth. A folder without one is a
+    /// run being made (records are written atomically).
+    pub fn runs_and_damaged(&self) -> (Vec<(PathBuf, Run)>, Vec<PathBuf>) {
+        let (mut runs, mut damaged) = (Vec::new(), Vec::new());
+        for f in self.folders() {
+            match read_run(&f) {
+                Some(r) => runs.push((f, r)),
                 None => {
-                    damaged(&f);
-                    None
+                    let record = f.join("run.json");
+                    if std::fs::symlink_metadata(&record).is_ok() {
+                        damaged.push(record);
+                    }
                 }
-            })
-            .collect();
+            }
+        }
+        say_damaged(&damaged);
         // Stable: runs with no readable time keep their folders' order. Each time parsed
         // once: an archive holds thousands of runs.
         runs.sort_by_cached_key(|(_, r)| {
             std::cmp::Reverse(r.submitted_at.parse::<jiff::Timestamp>().ok())
         });
-        runs
-    }
-
-    /// The `run.json` files that are there but do not read (their runs are left out of
-    /// [`Archive::runs`]).
-    pub fn damaged(&self) -> Vec<PathBuf> {
-        self.folders()
-            .into_iter()
-            .map(|f| f.join("run.json"))
-            .filter(|r| std::fs::symlink_metadata(r).is_ok())
-            .filter(|r| crate::paths::read_json::<Run>(r).is_none())
-            .collect()
+        (runs, damaged)
     }
 
     /// The run folders, newest first, from their names alone (a run id starts with its UTC
@@ -465,21 +462,17 @@ fn read_run(folder: &Path) -> Option<Run> {
     Some(run)
 }
 
-/// A run folder whose `run.json` is there but does not read: said once per process, so that
-/// `history` and `health` showing fewer runs (or "no runs recorded") are not taken for the
-/// truth. A folder without one is a run being made (records are written atomically).
-fn damaged(folder: &Path) {
+/// A warning for each run record that does not read, once per process (the archive is read
+/// more than once in a run).
+fn say_damaged(records: &[PathBuf]) {
     static SAID: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-    let record = folder.join("run.json");
-    if std::fs::symlink_metadata(&record).is_err() {
-        return;
-    }
     let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
-    if said.contains(&record) {
-        return;
+    for record in records {
+        if !said.contains(record) {
+            tracing::warn!(target: "canvas_sis", "the run record {} does not read: that run is left out of history, health, report and metrics (move the folder away, or restore the file)", record.display());
+            said.push(record.clone());
+        }
     }
-    said.push(record.clone());
-    tracing::warn!(target: "canvas_sis", "the run record {} does not read: that run is left out of history, health, report and metrics (move the folder away, or restore the file)", record.display());
 }
 
 /// The time a run folder's name starts with ([`new_run_id`]), as written there

@@ -58,7 +58,7 @@ pub fn url_origin(u: &url::Url) -> String {
 /// replaced by `[redacted]`; text that is not a URL at all not shown (a token pasted into
 /// `CANVAS_BASE_URL` by mistake must not reach the log), only its length; and at most
 /// [`SHOWN_URL`] characters of a long one.
-pub fn without_password(s: &str) -> String {
+pub fn shown_base_url(s: &str) -> String {
     let shown = match url::Url::parse(s.trim()) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("REDACTED"));
@@ -191,22 +191,22 @@ mod tests {
     #[test]
     fn a_password_in_a_url_is_never_shown() {
         assert_eq!(
-            super::without_password("http://admin:PASSW0RD@127.0.0.1:8080/x"),
+            super::shown_base_url("http://admin:PASSW0RD@127.0.0.1:8080/x"),
             "http://admin:[redacted]@127.0.0.1:8080/x"
         );
-        assert_eq!(super::without_password("https://h.edu/"), "https://h.edu/");
+        assert_eq!(super::shown_base_url("https://h.edu/"), "https://h.edu/");
         // A token pasted where the URL goes is not a URL: never shown.
         assert_eq!(
-            super::without_password("7~SECRETTOKEN123xyz"),
+            super::shown_base_url("7~SECRETTOKEN123xyz"),
             "(not a URL; 19 characters, not shown)"
         );
         assert_eq!(
-            super::without_password("canvas.example.edu"),
+            super::shown_base_url("canvas.example.edu"),
             "canvas.example.edu"
         );
         let long = format!("https://h.edu/{}", "a".repeat(70_000));
         assert_eq!(
-            super::without_password(&long).chars().count(),
+            super::shown_base_url(&long).chars().count(),
             super::SHOWN_URL + 1
         );
     }

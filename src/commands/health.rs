@@ -185,8 +185,8 @@ pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
         ),
         Some(archive) => {
             let profile = ctx.settings.profile.as_deref();
-            let runs: Vec<Run> = archive
-                .runs()
+            let (runs, damaged) = archive.runs_and_damaged();
+            let runs: Vec<Run> = runs
                 .into_iter()
                 .map(|(_, r)| r)
                 .filter(|r| crate::record::of_profile(profile, r))
@@ -195,7 +195,6 @@ pub async fn run(a: HealthArgs, ctx: &mut Ctx) -> Exit {
             let (mut s, mut t, r) = judge(&runs, a.max_age, a.warn_warnings, now);
             // Runs left out for a record that does not read: the verdict may miss them, and
             // the monitor must not take "no runs" for the truth.
-            let damaged = archive.damaged();
             if let Some(first) = damaged.first() {
                 t.push_str(&format!(
                     "; {} run record(s) do not read and are left out ({})",

@@ -173,11 +173,17 @@ fn check_trusted(path: &Path) -> Result<()> {
 }
 
 fn permissive_warning(path: &Path) -> Option<String> {
+    readable_by_others(path, "access_token")
+}
+
+/// A warning when `path`, which holds `secret`, is readable by group or others: the config
+/// file with `access_token`, a token file.
+pub(super) fn readable_by_others(path: &Path, secret: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode();
     (mode & 0o077 != 0).then(|| {
         format!(
-            "{} holds access_token and is readable by group or others (mode {:o}); run chmod 600 {}",
+            "{} holds {secret} and is readable by group or others (mode {:o}); run chmod 600 {}",
             path.display(),
             mode & 0o777,
             path.display()

@@ -421,7 +421,7 @@ impl Settings {
                 },
                 // A password in it is refused when used, and never shown.
                 ("base_url", Some(s)) => (
-                    crate::redact::without_password(&s.value.to_string()),
+                    crate::redact::shown_base_url(&s.value.to_string()),
                     s.source.to_string(),
                 ),
                 (_, Some(s)) => (s.value.to_string(), s.source.to_string()),
@@ -690,17 +690,12 @@ fn resolve_token(
     warnings: &mut Vec<String>,
 ) -> Result<Option<Sourced<SecretString>>> {
     let mut from_file = |path: &Path, source: Source| -> Result<Sourced<SecretString>> {
-        // As for a config file holding access_token: others may read the token.
-        if let Ok(m) = std::fs::metadata(path)
-            && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 != 0
-            && !matches!(source, Source::Credential(_))
+        // As for a config file holding access_token: others may read the token. (systemd
+        // makes a credential's copy itself.)
+        if !matches!(source, Source::Credential(_))
+            && let Some(w) = file::readable_by_others(path, "the access token")
         {
-            warnings.push(format!(
-                "token file {} is readable by group or others (mode {:o}); run chmod 600 {}",
-                path.display(),
-                std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
-                path.display()
-            ));
+            warnings.push(w);
         }
         let text = read_token_file(path).map_err(|e| {
             Failure::config(format!(
@@ -801,7 +796,7 @@ impl Connection {
         check_base_url(&url.value).map_err(|e| {
             Failure::config(format!(
                 "base URL {:?} (from {}): {e}",
-                crate::redact::without_password(&url.value),
+                crate::redact::shown_base_url(&url.value),
                 url.source
             ))
             .kind(base_url_kind(&url.value))

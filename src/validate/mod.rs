@@ -659,11 +659,6 @@ pub fn outcome(report: &Report, strict: bool) -> crate::exit::Exit {
     }
 }
 
-/// The refusal of a directory without a .csv file (`validate`, `submit`): `doing` is what
-/// cannot be done ("nothing to validate"). When it holds IMS Enterprise .xml files the
-/// message says so and how to send them: hosted Canvas reads IMS XML as one .xml file or a
-/// zip of them (§10.1, the contract's import-type rule), and `submit` zips only a
-/// directory's .csv files.
 /// A directory among `paths` that holds no CSV is nothing to work on (exit 65, saying what it
 /// holds instead): `validate` and `plan` refuse it as `submit` does.
 pub fn refuse_empty_dirs(paths: &[std::path::PathBuf], doing: &str) -> crate::exit::Result<()> {
@@ -675,6 +670,11 @@ pub fn refuse_empty_dirs(paths: &[std::path::PathBuf], doing: &str) -> crate::ex
     Ok(())
 }
 
+/// The refusal of a directory without a .csv file (`validate`, `plan`, `submit`): `doing` is what
+/// cannot be done ("nothing to validate"). When it holds IMS Enterprise .xml files the
+/// message says so and how to send them: hosted Canvas reads IMS XML as one .xml file or a
+/// zip of them (§10.1, the contract's import-type rule), and `submit` zips only a
+/// directory's .csv files.
 pub fn no_csv_in_dir(dir: &Path, doing: &str) -> crate::exit::Failure {
     let ims = ims_files_in(dir);
     let f = if ims == 0 {

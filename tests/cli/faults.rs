@@ -135,24 +135,14 @@ fn a_gateway_timeout_after_create_is_looked_up_not_resent() {
 /// connection open. Bounded: at most 4 connections, each held 60 s.
 fn answers_413_before_the_body() -> String {
     use std::io::Write;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut client in listener.incoming().take(4).flatten() {
-            std::thread::spawn(move || {
-                let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
-                let Some(_head) = read_head(&mut client) else {
-                    return;
-                };
-                let body = "<html><body><h1>413 Request Entity Too Large</h1></body></html>";
-                let _ = write!(
-                    client,
-                    "HTTP/1.1 413 Request Entity Too Large\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                std::thread::sleep(Duration::from_secs(60));
-            });
-        }
+    let addr = raw_http(4, |mut client, _head| {
+        let body = "<html><body><h1>413 Request Entity Too Large</h1></body></html>";
+        let _ = write!(
+            client,
+            "HTTP/1.1 413 Request Entity Too Large\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        std::thread::sleep(Duration::from_secs(60));
     });
     format!("http://{addr}/")
 }
@@ -830,14 +820,7 @@ fn watch_last_resumes_the_newest_submit_from_this_host() {
 fn watch_last_says_when_the_newest_submit_was_refused() {
     let w = world(Scenario::Ok, 0);
     let id = w.submit_sample();
-    let refused = w
-        .cmd()
-        .env("CANVAS_ACCESS_TOKEN", "revoked")
-        .args(["submit", "--no-validate"])
-        .arg(sample_zip())
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    w.refused_submit();
     let out = w
         .cmd()
         .args(["watch", "--last", "--interval", "1", "--max-polls", "20"])

@@ -924,14 +924,7 @@ fn a_held_run_superseded_by_a_later_import_is_not_approved() {
     let short = with_enrollments(&w, "short", SHORT);
     let run = held_id(&submit(&w, &short, &BATCH));
     // A submit refused by Canvas (a bad token) sends nothing that counts.
-    let refused = w
-        .cmd()
-        .env("CANVAS_ACCESS_TOKEN", "revoked")
-        .args(["submit", "--no-validate"])
-        .arg(sample_zip())
-        .output()
-        .unwrap();
-    assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    w.refused_submit();
     let o = w
         .cmd()
         .args(["--json", "approve", &run, "--watch", "--interval", "1"])

@@ -288,18 +288,10 @@ fn a_killed_file_upload_leaves_its_import_on_record_and_the_next_run_aborts_it()
     let server = rt.block_on(MockServer::start());
     // The upload host takes the headers and then neither reads nor answers. Bounded: 4
     // connections, each held 60 s.
-    let upload_host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let upload_port = upload_host.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut c in upload_host.incoming().take(4).flatten() {
-            std::thread::spawn(move || {
-                let Some(_head) = read_head(&mut c) else {
-                    return;
-                };
-                std::thread::sleep(std::time::Duration::from_secs(60));
-            });
-        }
-    });
+    let upload_port = raw_http(4, |_c, _head| {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    })
+    .port();
     mount_waiting_import(
         &rt,
         &server,
@@ -386,29 +378,21 @@ fn a_trickled_or_oversized_errors_attachment_is_given_up() {
     let rt = rt();
     let server = rt.block_on(MockServer::start());
     // Bounded: 4 connections, each trickled for at most 60 s.
-    let files = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = files.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut c in files.incoming().take(4).flatten() {
-            std::thread::spawn(move || {
-                let Some(head) = read_head(&mut c) else {
-                    return;
-                };
-                let huge = head.contains("GET /huge");
-                let len: u64 = if huge { 3 << 30 } else { 10_000_000 };
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: {len}\r\n\r\n"
-                );
-                for _ in 0..300 {
-                    if c.write_all(b"x").is_err() {
-                        return;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-            });
+    let port = raw_http(4, |mut c, head| {
+        let huge = head.contains("GET /huge");
+        let len: u64 = if huge { 3 << 30 } else { 10_000_000 };
+        let _ = write!(
+            c,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: {len}\r\n\r\n"
+        );
+        for _ in 0..300 {
+            if c.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
         }
-    });
+    })
+    .port();
     for (id, file) in [(7, "slow"), (8, "huge")] {
         rt.block_on(
             Mock::given(method("GET"))

@@ -133,6 +133,19 @@ impl World {
     }
 
     /// Submit the sample bundle (no watch) and return the new import's id.
+    /// A submit of the sample that Canvas refuses (a revoked token: 401, exit 77), which
+    /// made no import.
+    pub fn refused_submit(&self) {
+        let refused = self
+            .cmd()
+            .env("CANVAS_ACCESS_TOKEN", "revoked")
+            .args(["submit", "--no-validate"])
+            .arg(sample_zip())
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(77), "{}", stderr(&refused));
+    }
+
     pub fn submit_sample(&self) -> u64 {
         let out = self
             .quiet_cmd()
@@ -347,6 +360,30 @@ impl FifoReader {
         }
         self.reader.join().unwrap()
     }
+}
+
+/// A raw HTTP server on 127.0.0.1 for one protocol edge, bounded: each of at most `conns`
+/// connections gets a thread of its own, which reads the request's head (waiting at most
+/// 10 s for it) and hands the connection and the head to `serve`. Returns its address.
+pub fn raw_http(
+    conns: usize,
+    serve: impl Fn(std::net::TcpStream, String) + Send + Sync + 'static,
+) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for mut c in listener.incoming().take(conns).flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+                if let Some(head) = read_head(&mut c) {
+                    serve(c, head);
+                }
+            });
+        }
+    });
+    addr
 }
 
 /// Read a request's head (up to the blank line, at most 64 KiB) from a raw connection, byte

@@ -124,7 +124,7 @@ pub const KINDS: &[(&str, u8, &str)] = &[
     ("config_untrusted_file", 78, "the config file belongs to another user (not root), or group or others may write to it"),
     ("config_invalid_url", 78, "the base URL is not a URL, not https, has no host, or holds credentials"),
     ("http_refused", 78, "an http:// base URL whose host is not loopback"),
-    ("redirected", 78, "Canvas answered a POST or PUT with a redirect: the base URL is probably not Canvas's own address"),
+    ("redirected", 78, "Canvas answered a POST or PUT with a redirect, or a GET with one to another host: the base URL is probably not Canvas's own address"),
     ("profile_missing", 78, "--profile names no [profiles.NAME] section, or there is no config file for it (or for --all-profiles)"),
     ("token_file_unreadable", 78, "the token file cannot be read, or is empty"),
     ("token_invalid", 78, "the access token holds a line break, a space or a control character (a second line in its file)"),
